@@ -1,0 +1,208 @@
+"""Pieces shared by the emulators: a threaded loopback HTTP server and fault injection."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.wrappers import Request, Response
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request handler that does not print a line per request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:  # noqa: D102
+        pass
+
+
+class NoDelayWSGIServer(ThreadedWSGIServer):
+    """Threaded WSGI server that sets TCP_NODELAY on every accepted connection.
+
+    Without it, keep-alive connections from `requests` pay ~40 ms per call to Nagle's algorithm
+    interacting with delayed ACKs, which would make every latency figure wrong.
+    """
+
+    daemon_threads = True
+    request_queue_size = 256
+
+    def get_request(self):  # type: ignore[override]
+        conn, addr = super().get_request()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn, addr
+
+
+@dataclass
+class RunningServer:
+    """A WSGI app served on a loopback port in a background thread."""
+
+    server: NoDelayWSGIServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve_in_thread(app: Callable, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Start ``app`` on ``host:port`` (0 picks a free port) and return once it accepts."""
+    server = NoDelayWSGIServer(host, port, app, handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    return RunningServer(server=server, thread=thread)
+
+
+def serve_forever(app: Callable, host: str, port: int) -> None:
+    """Serve ``app`` in the foreground until interrupted (used by ``python -m emulators.x``)."""
+    server = NoDelayWSGIServer(host, port, app, handler=_QuietHandler)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+# --------------------------------------------------------------------------- fault injection
+
+
+@dataclass
+class FaultRule:
+    """One injected fault.
+
+    A request matches when its method is in ``methods`` (empty: any) and ``path`` (a regular
+    expression, searched) matches its path. A matching request is delayed by ``latency_ms``;
+    then, if ``status`` is set, answered with that status, ``body`` and ``headers`` instead of
+    reaching the emulator; if ``hang_s`` is set, the answer is held that long first (a client
+    with a shorter timeout sees a timeout). ``times`` limits how many requests the rule hits
+    (None: unlimited); ``probability`` makes it hit only some (seeded, so runs repeat).
+    """
+
+    path: str = ".*"
+    methods: tuple[str, ...] = ()
+    status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    latency_ms: float = 0.0
+    hang_s: float = 0.0
+    times: int | None = None
+    probability: float = 1.0
+    hits: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "methods": list(self.methods), "status": self.status,
+            "body": self.body, "headers": self.headers, "latency_ms": self.latency_ms,
+            "hang_s": self.hang_s, "times": self.times, "probability": self.probability,
+            "hits": self.hits,
+        }
+
+
+class FaultInjector:
+    """Holds fault rules and applies them to incoming requests (thread-safe)."""
+
+    def __init__(self, seed: int = 1234) -> None:
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+
+    def add(self, **kwargs: Any) -> FaultRule:
+        """Add a rule; keyword arguments are ``FaultRule`` fields. Returns the rule."""
+        if "methods" in kwargs:
+            kwargs["methods"] = tuple(m.upper() for m in kwargs["methods"])
+        rule = FaultRule(**kwargs)
+        re.compile(rule.path)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def rules(self) -> list[FaultRule]:
+        with self._lock:
+            return list(self._rules)
+
+    def match(self, method: str, path: str) -> FaultRule | None:
+        """Return the first rule that fires for this request, counting the hit."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.methods and method.upper() not in rule.methods:
+                    continue
+                if not re.search(rule.path, path):
+                    continue
+                if rule.times is not None and rule.hits >= rule.times:
+                    continue
+                if rule.probability < 1.0 and self._random.random() >= rule.probability:
+                    continue
+                rule.hits += 1
+                return rule
+        return None
+
+    def wrap(self, app: Callable, control_prefix: str = "/_emulator") -> Callable:
+        """WSGI middleware applying the rules to every request outside ``control_prefix``."""
+
+        def middleware(environ: dict, start_response: Callable) -> Iterable[bytes]:
+            path = environ.get("PATH_INFO", "")
+            if path.startswith(control_prefix):
+                return app(environ, start_response)
+            rule = self.match(environ.get("REQUEST_METHOD", "GET"), path)
+            if rule is None:
+                return app(environ, start_response)
+            if rule.latency_ms:
+                time.sleep(rule.latency_ms / 1000.0)
+            if rule.hang_s:
+                time.sleep(rule.hang_s)
+            if rule.status is None:
+                return app(environ, start_response)
+            body = rule.body
+            if isinstance(body, (dict, list)):
+                payload = json.dumps(body)
+                mimetype = "application/json"
+            else:
+                payload = "" if body is None else str(body)
+                mimetype = "text/plain"
+            response = Response(payload, status=rule.status, mimetype=mimetype, headers=rule.headers)
+            return response(environ, start_response)
+
+        return middleware
+
+    def handle_control(self, request: Request) -> Response:
+        """``GET`` lists rules, ``POST`` (JSON ``FaultRule`` fields) adds one, ``DELETE`` clears."""
+        if request.method == "GET":
+            return _json([r.as_dict() for r in self.rules()])
+        if request.method == "DELETE":
+            self.clear()
+            return _json({"cleared": True})
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            return _json({"error": "body must be a JSON object of fault fields"}, 400)
+        allowed = set(FaultRule.__dataclass_fields__) - {"hits"}
+        unknown = set(data) - allowed
+        if unknown:
+            return _json({"error": f"unknown fault fields: {sorted(unknown)}"}, 400)
+        try:
+            rule = self.add(**data)
+        except (TypeError, re.error) as exc:
+            return _json({"error": str(exc)}, 400)
+        return _json(rule.as_dict(), 201)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data), status=status, mimetype="application/json")

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up and run the service locally on SQLite with the provider emulators and a seeded demo
+# workspace. No credentials needed. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m server.demo "$@"

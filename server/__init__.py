@@ -1,0 +1,54 @@
+"""Sheets ⇄ Trello lead sync: the Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from flask import Flask
+
+from . import crypto
+from .config import ConfigError, load_config
+from .extensions import csrf, db, migrate
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: configuration from the environment, then ``overrides``."""
+    from dotenv import load_dotenv
+
+    load_dotenv(override=False)
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
+    app.config.update(load_config(app.instance_path, overrides))
+
+    from .logs import configure_logging
+
+    configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    crypto.configure(app.config["TOKEN_ENCRYPTION_KEY"], app.config["SECRET_KEY"])
+
+    from . import models  # noqa: F401  (register the tables with the metadata)
+    from .database import check_database, install_engine_hooks
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=os.path.join(os.path.dirname(__file__), os.pardir, "migrations"),
+        render_as_batch=True, compare_type=True,
+    )
+    csrf.init_app(app)
+    with app.app_context():
+        install_engine_hooks(db.engine)
+        if app.config.get("CHECK_DATABASE_ON_START", True):
+            check_database(db.engine)
+
+    from .errors import register_error_handlers
+    from .health import bp as health_bp
+
+    register_error_handlers(app)
+    app.register_blueprint(health_bp)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+__all__ = ["create_app", "ConfigError"]

@@ -1,0 +1,110 @@
+"""Configuration from the environment (12-factor), with safe local defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+class ConfigError(SystemExit):
+    """A configuration problem that stops the process with one readable line.
+
+    It subclasses ``SystemExit`` so that ``flask``, ``gunicorn`` and the worker print the
+    message and exit 1 instead of a traceback; tests can still catch it.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"configuration error: {message}")
+        self.message = message
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept Heroku-style ``postgres://`` and plain ``postgresql://``; use psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL ({exc})") from exc
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"DATABASE_URL uses {parsed.get_backend_name()!r}; only sqlite and postgresql are supported"
+        )
+    return url
+
+
+def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config dict from the environment, then ``overrides``."""
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    app_env = _env("APP_ENV", "development")
+    config: dict[str, Any] = {
+        "APP_ENV": app_env,
+        "SECRET_KEY": _env("SECRET_KEY", DEFAULT_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": _env("DATABASE_URL", f"sqlite:///{Path(instance_path) / 'app.db'}"),
+        "PUBLIC_BASE_URL": (_env("PUBLIC_BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/"),
+        "TRELLO_API_KEY": _env("TRELLO_API_KEY", ""),
+        "TRELLO_API_SECRET": _env("TRELLO_API_SECRET", ""),
+        "TRELLO_API_BASE_URL": (_env("TRELLO_API_BASE_URL", "https://api.trello.com/1") or "").rstrip("/"),
+        "TRELLO_OAUTH_BASE_URL": (_env("TRELLO_OAUTH_BASE_URL", "https://trello.com/1") or "").rstrip("/"),
+        "TRELLO_POWERUP_ID": _env("TRELLO_POWERUP_ID", ""),
+        "TRELLO_JWT_KEYS_URL": _env(
+            "TRELLO_JWT_KEYS_URL", "https://api.trello.com/1/resource/jwt-public-keys"
+        ),
+        "GOOGLE_CLIENT_ID": _env("GOOGLE_CLIENT_ID", ""),
+        "GOOGLE_CLIENT_SECRET": _env("GOOGLE_CLIENT_SECRET", ""),
+        "GOOGLE_SERVER_METADATA_URL": _env(
+            "GOOGLE_SERVER_METADATA_URL", "https://accounts.google.com/.well-known/openid-configuration"
+        ),
+        "GOOGLE_SHEETS_API_BASE_URL": (
+            _env("GOOGLE_SHEETS_API_BASE_URL", "https://sheets.googleapis.com/v4") or ""
+        ).rstrip("/"),
+        "GOOGLE_SERVICE_ACCOUNT_JSON": _env("GOOGLE_SERVICE_ACCOUNT_JSON", ""),
+        "TOKEN_ENCRYPTION_KEY": _env("TOKEN_ENCRYPTION_KEY", ""),
+        "HTTP_TIMEOUT_S": _env_float("HTTP_TIMEOUT_S", 20.0),
+        "MAX_CONTENT_LENGTH": int(_env_float("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)),
+        "LOG_FORMAT": _env("LOG_FORMAT", "json" if app_env == "production" else "console"),
+        "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
+        "RUN_WORKER_IN_PROCESS": _env("RUN_WORKER_IN_PROCESS", "0") == "1",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }
+    if overrides:
+        config.update(overrides)
+    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    _check_production(config)
+    production = config["APP_ENV"] == "production"
+    config.setdefault("SESSION_COOKIE_SECURE", production)
+    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    return config
+
+
+def _check_production(config: Mapping[str, Any]) -> None:
+    if config["APP_ENV"] != "production":
+        return
+    if config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY) or len(config["SECRET_KEY"]) < 16:
+        raise ConfigError("SECRET_KEY is unset or the development default; set a long random value")
+    if not config["TOKEN_ENCRYPTION_KEY"]:
+        raise ConfigError("TOKEN_ENCRYPTION_KEY is unset; generate one with `flask --app server keygen`")

@@ -1,0 +1,37 @@
+"""JSON error answers for API clients; never an HTML traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+def wants_html() -> bool:
+    """Dashboard pages get HTML errors; everything else (APIs, webhooks) gets JSON."""
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"] and request.path.startswith("/app")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        response = exc.get_response()
+        if wants_html():
+            return response
+        body = {"error": {"code": exc.code, "name": exc.name, "message": exc.description}}
+        result = jsonify(body)
+        result.status_code = exc.code or 500
+        for header in ("Allow", "Retry-After"):
+            if header in response.headers:
+                result.headers[header] = response.headers[header]
+        return result
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled_error", path=request.path)
+        return jsonify({"error": {"code": 500, "name": "Internal Server Error",
+                                  "message": "The server hit an unexpected error; it has been logged."}}), 500

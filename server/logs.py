@@ -1,0 +1,52 @@
+"""Structured logging: one JSON line per event in production, readable lines locally."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+_SECRET_NAMES = {"token", "secret", "password", "authorization", "signature", "code", "key"}
+
+
+def _is_secret(key: str) -> bool:
+    key = key.lower()
+    return key in _SECRET_NAMES or key.endswith(("_token", "_secret", "_password", "_key"))
+
+
+def _redact(_logger, _name, event_dict):  # type: ignore[no-untyped-def]
+    """Never let a credential reach the logs, whatever a caller passes."""
+    for key in list(event_dict):
+        if _is_secret(key):
+            event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
+    """Route structlog and the standard library through one renderer on stdout."""
+    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -1,0 +1,11 @@
+"""The data model. Plain SQLAlchemy 2 declarative classes (usable without Flask)."""
+
+from .accounts import GOOGLE, TRELLO, ProviderAccount, User
+from .base import Base, utcnow
+from .sync import Event, History, Link
+from .workspace import Workspace, WorkspaceMember
+
+__all__ = [
+    "Base", "utcnow", "User", "ProviderAccount", "GOOGLE", "TRELLO",
+    "Workspace", "WorkspaceMember", "Link", "Event", "History",
+]

@@ -1,0 +1,103 @@
+"""Sync state: links between leads and cards, the events inbox, and the history log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, BigIntPK, UTCDateTime, utcnow
+
+# Event.state values
+PENDING = "pending"
+PROCESSING = "processing"
+DONE = "done"
+IGNORED = "ignored"
+PARKED = "parked"  # failed N times, or failed in a way retrying cannot fix; shown to the user
+
+# Link.status values
+LINKED = "linked"
+UNLINKED = "unlinked"  # the user's policy cut the link; the lead id is remembered so nothing is recreated
+
+
+class Link(Base):
+    """One lead (a sheet row, by its stable lead id) linked to one Trello card.
+
+    ``shadow`` holds, per field, the value last synced to both sides; ``field_times`` the
+    provider timestamp (ms) of the newest change applied to that field. Together they drop our
+    own echoes and decide conflicts.
+    """
+
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "lead_id"),
+        UniqueConstraint("workspace_id", "card_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    lead_id: Mapped[str] = mapped_column(String(64))
+    card_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=LINKED)
+    shadow: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    field_times: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Trello-only state kept to rebuild the description (free text above the lead fields).
+    card_extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    row_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # "create_card" / "append_row" while a creation is in flight (crash recovery looks for it)
+    pending_op: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    sync_state: Mapped[str] = mapped_column(String(16), default="synced")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    """A webhook delivery stored durably before it is answered; the worker applies it later."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "source", "provider_event_id"),
+        Index("ix_events_claim", "state", "next_attempt_at"),
+        Index("ix_events_order", "workspace_id", "order_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))  # "sheets" | "trello" | "system"
+    provider_event_id: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. "row", "row_removed", "updateCard"
+    # Events with the same key (one lead or card) are applied in arrival order.
+    order_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class History(Base):
+    """What the sync did, from which side, and how it ended; the dashboard shows it."""
+
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_workspace", "workspace_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(BigIntPK, nullable=True)
+    lead_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    card_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    side: Mapped[str] = mapped_column(String(16))  # where the change came from
+    action: Mapped[str] = mapped_column(String(32))  # create_card, update_card, update_row, ...
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {field: [old, new]}
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok | conflict | error | skipped
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

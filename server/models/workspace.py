@@ -1,0 +1,84 @@
+"""A workspace: one sheet tab kept in sync with one Trello board, and who may see it."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, EncryptedText, UTCDateTime, utcnow
+
+# Workspace.state values
+ACTIVE = "active"
+PAUSED = "paused"
+NEEDS_REAUTH = "needs_reauth"
+DISCONNECTED = "disconnected"
+
+
+def new_workspace_id() -> str:
+    return "ws_" + secrets.token_hex(8)
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_workspace_id)
+    name: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    google_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("provider_accounts.id", ondelete="SET NULL"), nullable=True
+    )
+    trello_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("provider_accounts.id", ondelete="SET NULL"), nullable=True
+    )
+    # Google side
+    spreadsheet_id: Mapped[str] = mapped_column(String(128))
+    sheet_name: Mapped[str] = mapped_column(String(200))
+    header_row: Mapped[int] = mapped_column(Integer, default=1)
+    lead_id_column: Mapped[str] = mapped_column(String(100), default="Lead ID")
+    # Trello side
+    trello_board_id: Mapped[str] = mapped_column(String(32), index=True)
+    trello_webhook_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    trello_webhook_callback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Mapping: {"status_column": "Status", "status_to_list": {"won": "<list id>"},
+    # "list_to_status": {"<list id>": "Won"}, "title_column": "Name",
+    # "description_columns": ["Email", ...], "due_column": null}
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What happens when a row disappears ("archive" | "unlink") and when a card is archived,
+    # deleted or moved off the board ("set_status" | "unlink").
+    row_removed_policy: Mapped[str] = mapped_column(String(16), default="archive")
+    card_removed_policy: Mapped[str] = mapped_column(String(16), default="set_status")
+    card_removed_status: Mapped[str] = mapped_column(String(100), default="Archived")
+    # HMAC key the add-on signs its events with (encrypted at rest).
+    addon_secret: Mapped[str] = mapped_column(EncryptedText, default=lambda: secrets.token_hex(32))
+    connect_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    connect_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default=ACTIVE)
+    state_detail: Mapped[str] = mapped_column(Text, default="")
+    # {"phase": "reading sheet", "done": 10, "total": 100, "started_at": ..., "finished_at": ...}
+    sync_progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    members: Mapped[list["WorkspaceMember"]] = relationship(
+        back_populates="workspace", cascade="all, delete-orphan"
+    )
+
+
+class WorkspaceMember(Base):
+    """Someone invited (by email) to see and run a workspace besides its owner."""
+
+    __tablename__ = "workspace_members"
+    __table_args__ = (UniqueConstraint("workspace_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    workspace: Mapped[Workspace] = relationship(back_populates="members")
