@@ -42,8 +42,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from .errors import register_error_handlers
     from .health import bp as health_bp
 
+    from .webhooks import bp as webhooks_bp
+
     register_error_handlers(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(webhooks_bp)
 
     from .cli import register_cli
 

@@ -88,6 +88,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "LOG_FORMAT": _env("LOG_FORMAT", "json" if app_env == "production" else "console"),
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
         "RUN_WORKER_IN_PROCESS": _env("RUN_WORKER_IN_PROCESS", "0") == "1",
+        "RATE_LIMITS_ENABLED": _env("RATE_LIMITS_ENABLED", "1") == "1",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
     if overrides:

@@ -1,0 +1,724 @@
+"""State of the Trello emulator: members, tokens, boards, lists, labels, cards, actions, webhooks.
+
+Nothing here is thread-safe on its own: ``TrelloEmulator`` holds one lock around every call.
+Every card change records a Trello action and hands it to ``on_action`` (still under the lock),
+which queues the webhook deliveries in action order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import re
+import secrets
+import string
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+HEX_ID = re.compile(r"^[0-9a-f]{24}$")
+SHORT_LINK = re.compile(r"^[A-Za-z0-9]{8}$")
+NOT_FOUND = "The requested resource was not found."
+UNAUTHORIZED = "unauthorized permission requested"
+LABEL_COLORS = ("green", "yellow", "orange", "red", "purple", "blue")
+POS_STEP = 16384.0
+UNSET: Any = object()
+
+
+class TrelloError(Exception):
+    """An error answered as Trello does: a status and a plain-text message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def invalid(name: str) -> TrelloError:
+    return TrelloError(400, f"invalid value for {name}")
+
+
+# --------------------------------------------------------------------------- ids and times
+
+_id_lock = threading.Lock()
+_id_state = {"ts": 0, "counter": random.SystemRandom().randrange(1 << 32)}
+_ID_MIDDLE = f"{random.SystemRandom().randrange(1 << 24):06x}"
+_RNG = random.Random()
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id() -> str:
+    """A Mongo-like ObjectId: 8 hex of unix seconds, 6 hex per process, 10 hex counter.
+
+    Ids made by one process sort in creation order (time never goes backwards here).
+    """
+    with _id_lock:
+        ts = max(int(time.time()), _id_state["ts"])
+        _id_state["ts"] = ts
+        _id_state["counter"] = (_id_state["counter"] + 1) % (1 << 40)
+        return f"{ts:08x}{_ID_MIDDLE}{_id_state['counter']:010x}"
+
+
+def iso(ts: float | None = None) -> str:
+    """ISO 8601 UTC with milliseconds and Z, as Trello writes dates."""
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_date(value: Any, name: str) -> str | None:
+    """Normalise a date parameter (ISO string, or null/empty to clear)."""
+    if value is None or value == "" or value == "null":
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(name) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return iso(moment.timestamp())
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:128]
+
+
+def check_id(value: str) -> None:
+    """Raise ``400 invalid id`` unless ``value`` is an id or a short link."""
+    if not (HEX_ID.match(value) or SHORT_LINK.match(value)):
+        raise TrelloError(400, "invalid id")
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(slots=True)
+class Member:
+    id: str
+    username: str
+    full_name: str
+    board_ids: list[str] = field(default_factory=list)
+
+    @property
+    def initials(self) -> str:
+        words = (self.full_name or self.username).split()
+        return "".join(w[0] for w in words[:3]).upper()
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "fullName": self.full_name}
+
+    def creator(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "fullName": self.full_name,
+                "initials": self.initials, "avatarUrl": None, "activityBlocked": False}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "fullName": self.full_name,
+                "initials": self.initials, "avatarUrl": None, "confirmed": True,
+                "url": f"https://trello.com/{self.username}", "idBoards": list(self.board_ids)}
+
+
+@dataclass(slots=True)
+class Token:
+    value: str
+    id: str
+    member_id: str
+    scope: tuple[str, ...] = ("read", "write", "account")
+    expiration: str = "never"
+    name: str = ""
+    created: float = field(default_factory=time.time)
+    expires_at: float | None = None
+
+    def expired(self) -> bool:
+        return self.expires_at is not None and time.time() >= self.expires_at
+
+    def to_json(self) -> dict[str, Any]:
+        perms = [{"idModel": "*", "modelType": kind, "read": "read" in self.scope,
+                  "write": "write" in self.scope} for kind in ("Board", "Organization")]
+        return {"id": self.id, "identifier": self.name, "idMember": self.member_id,
+                "dateCreated": iso(self.created),
+                "dateExpires": None if self.expires_at is None else iso(self.expires_at),
+                "permissions": perms}
+
+
+@dataclass(slots=True)
+class Label:
+    id: str
+    board_id: str
+    name: str
+    color: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "idBoard": self.board_id, "name": self.name, "color": self.color}
+
+
+@dataclass(slots=True)
+class Board:
+    id: str
+    name: str
+    desc: str
+    short_link: str
+    member_ids: list[str]
+    closed: bool = False
+    date_last_activity: str = ""
+    card_ids: list[str] = field(default_factory=list)  # sorted: paging by id
+    list_ids: list[str] = field(default_factory=list)
+    label_ids: list[str] = field(default_factory=list)
+    next_short: int = 1
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "shortLink": self.short_link}
+
+    @property
+    def url(self) -> str:
+        return f"https://trello.com/b/{self.short_link}/{slugify(self.name)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "desc": self.desc, "closed": self.closed,
+                "idOrganization": None, "pinned": False, "url": self.url,
+                "shortUrl": f"https://trello.com/b/{self.short_link}",
+                "shortLink": self.short_link, "dateLastActivity": self.date_last_activity or None,
+                "prefs": {"permissionLevel": "private"},
+                "memberships": [{"id": mid[::-1], "idMember": mid,
+                                 "memberType": "admin" if i == 0 else "normal"}
+                                for i, mid in enumerate(self.member_ids)]}
+
+
+@dataclass(slots=True)
+class TList:
+    id: str
+    board_id: str
+    name: str
+    pos: float
+    closed: bool = False
+    card_ids: set[str] = field(default_factory=set)
+    max_pos: float = 0.0  # highest card pos ever placed here ("bottom" without a scan)
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "closed": self.closed,
+                "idBoard": self.board_id, "pos": self.pos, "subscribed": False}
+
+
+CARD_FIELDS = ("id", "closed", "dateLastActivity", "desc", "due", "dueComplete", "start",
+               "idBoard", "idChecklists", "idLabels", "idList", "idMembers", "idShort",
+               "labels", "name", "pos", "shortLink", "shortUrl", "url", "subscribed")
+
+
+@dataclass(slots=True)
+class Card:
+    id: str
+    board_id: str
+    list_id: str
+    id_short: int
+    short_link: str
+    name: str
+    desc: str = ""
+    pos: float = POS_STEP
+    due: str | None = None
+    due_complete: bool = False
+    closed: bool = False
+    id_labels: list[str] = field(default_factory=list)
+    id_members: list[str] = field(default_factory=list)
+    date_last_activity: str = ""
+    changed_at: float = 0.0  # monotonic; search lag
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "idShort": self.id_short,
+                "shortLink": self.short_link}
+
+    @property
+    def url(self) -> str:
+        return f"https://trello.com/c/{self.short_link}/{self.id_short}-{slugify(self.name)}"
+
+
+@dataclass(slots=True)
+class Webhook:
+    id: str
+    token: str
+    callback_url: str
+    id_model: str
+    description: str = ""
+    active: bool = True
+    consecutive_failures: int = 0
+    first_fail_date: str | None = None
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "description": self.description, "idModel": self.id_model,
+                "callbackURL": self.callback_url}
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.ref(), "active": self.active,
+                "consecutiveFailures": self.consecutive_failures,
+                "firstConsecutiveFailDate": self.first_fail_date}
+
+
+_TRANSLATION = {"createCard": "action_create_card", "deleteCard": "action_delete_card",
+                "commentCard": "action_comment_on_card",
+                "moveCardFromBoard": "action_move_card_to_board",
+                "moveCardToBoard": "action_move_card_from_board",
+                "createList": "action_added_list_to_board", "updateList": "action_renamed_list"}
+
+ActionHook = Callable[[dict[str, Any], Board, "Card | None"], None]
+
+
+# --------------------------------------------------------------------------- the state
+
+
+class TrelloState:
+    """All emulated Trello data and the operations that change it."""
+
+    def __init__(self, on_action: ActionHook | None = None) -> None:
+        self.on_action = on_action
+        self.members: dict[str, Member] = {}
+        self.usernames: dict[str, str] = {}
+        self.tokens: dict[str, Token] = {}
+        self.boards: dict[str, Board] = {}
+        self.board_links: dict[str, str] = {}
+        self.lists: dict[str, TList] = {}
+        self.labels: dict[str, Label] = {}
+        self.cards: dict[str, Card] = {}
+        self.card_links: dict[str, str] = {}
+        self.webhooks: dict[str, Webhook] = {}
+        self.actions: dict[str, dict[str, Any]] = {}
+        self.model_actions: dict[str, list[str]] = {}  # board or card id -> action ids
+
+    # ---------------------------------------------------------------- look-ups
+
+    def member(self, member_id: str) -> Member:
+        found = self.members.get(member_id) or self.members.get(self.usernames.get(member_id, ""))
+        if found is None:
+            raise TrelloError(404, NOT_FOUND)
+        return found
+
+    def board(self, board_id: str, member: Member | None = None) -> Board:
+        check_id(board_id)
+        board = self.boards.get(board_id) or self.boards.get(self.board_links.get(board_id, ""))
+        if board is None:
+            raise TrelloError(404, NOT_FOUND)
+        if member is not None and member.id not in board.member_ids:
+            raise TrelloError(401, UNAUTHORIZED)
+        return board
+
+    def list(self, list_id: str, member: Member | None = None) -> TList:
+        if not HEX_ID.match(list_id):
+            raise TrelloError(400, "invalid id")
+        lst = self.lists.get(list_id)
+        if lst is None:
+            raise TrelloError(404, NOT_FOUND)
+        if member is not None:
+            self.board(lst.board_id, member)
+        return lst
+
+    def card(self, card_id: str, member: Member | None = None) -> Card:
+        check_id(card_id)
+        card = self.cards.get(card_id) or self.cards.get(self.card_links.get(card_id, ""))
+        if card is None:
+            raise TrelloError(404, NOT_FOUND)
+        if member is not None:
+            self.board(card.board_id, member)
+        return card
+
+    def _short_link(self, taken: dict[str, str]) -> str:
+        while True:
+            link = "".join(_RNG.choices(_ALPHABET, k=8))
+            if link not in taken:
+                return link
+
+    # ---------------------------------------------------------------- serialisation
+
+    def card_json(self, card: Card, fields: Iterable[str] | None = None) -> dict[str, Any]:
+        data = {
+            "id": card.id, "closed": card.closed, "dateLastActivity": card.date_last_activity,
+            "desc": card.desc, "due": card.due, "dueComplete": card.due_complete, "start": None,
+            "idBoard": card.board_id, "idChecklists": [], "idLabels": list(card.id_labels),
+            "idList": card.list_id, "idMembers": list(card.id_members), "idShort": card.id_short,
+            "labels": [self.labels[i].to_json() for i in card.id_labels if i in self.labels],
+            "name": card.name, "pos": card.pos, "shortLink": card.short_link,
+            "shortUrl": f"https://trello.com/c/{card.short_link}", "url": card.url,
+            "subscribed": False,
+        }
+        if fields is None:
+            return data
+        return {k: data[k] for k in ("id", *fields) if k in data}
+
+    # ---------------------------------------------------------------- members, tokens, boards
+
+    def add_member(self, username: str, full_name: str = "") -> Member:
+        if username in self.usernames:
+            raise TrelloError(400, "Username is taken")
+        member = Member(new_id(), username, full_name or username)
+        self.members[member.id] = member
+        self.usernames[username] = member.id
+        return member
+
+    def issue_token(self, member_id: str, *, scope: Iterable[str] = ("read", "write", "account"),
+                    expiration: str = "never", name: str = "") -> Token:
+        member = self.member(member_id)
+        value = "ATTA" + secrets.token_hex(36)
+        seconds = {"1hour": 3600, "1day": 86400, "30days": 30 * 86400}.get(expiration)
+        token = Token(value, new_id(), member.id, tuple(scope), expiration, name,
+                      expires_at=None if seconds is None else time.time() + seconds)
+        self.tokens[value] = token
+        return token
+
+    def revoke_token(self, value: str) -> list[str]:
+        """Forget the token and delete its webhooks; returns the deleted webhook ids."""
+        self.tokens.pop(value, None)
+        gone = [w.id for w in self.webhooks.values() if w.token == value]
+        for webhook_id in gone:
+            del self.webhooks[webhook_id]
+        return gone
+
+    def add_board(self, name: str, member_id: str, lists: Iterable[str] = ("To Do", "Doing", "Done"),
+                  desc: str = "") -> Board:
+        member = self.member(member_id)
+        board = Board(new_id(), name, desc, self._short_link(self.board_links), [member.id],
+                      date_last_activity=iso())
+        self.boards[board.id] = board
+        self.board_links[board.short_link] = board.id
+        member.board_ids.append(board.id)
+        for color in LABEL_COLORS:
+            label = Label(new_id(), board.id, "", color)
+            self.labels[label.id] = label
+            board.label_ids.append(label.id)
+        for list_name in lists:
+            self.add_list(board, list_name, None)
+        return board
+
+    def add_board_member(self, board: Board, member: Member) -> None:
+        if member.id not in board.member_ids:
+            board.member_ids.append(member.id)
+            member.board_ids.append(board.id)
+
+    def add_list(self, board: Board, name: str, member: Member | None,
+                 pos: Any = "bottom") -> TList:
+        if not name:
+            raise invalid("name")
+        positions = [self.lists[i].pos for i in board.list_ids]
+        lst = TList(new_id(), board.id, name, self._position(pos, positions))
+        self.lists[lst.id] = lst
+        board.list_ids.append(lst.id)
+        if member is not None:
+            self._emit(member, "createList", board, None,
+                       {"list": lst.ref(), "board": board.ref()})
+        return lst
+
+    def update_list(self, member: Member, lst: TList, *, name: Any = UNSET, closed: Any = UNSET,
+                    pos: Any = UNSET) -> TList:
+        board = self.boards[lst.board_id]
+        old: dict[str, Any] = {}
+        if name is not UNSET and name != lst.name:
+            if not name:
+                raise invalid("name")
+            old["name"], lst.name = lst.name, name
+        if closed is not UNSET and closed != lst.closed:
+            old["closed"], lst.closed = lst.closed, closed
+        if pos is not UNSET:
+            new_pos = self._position(pos, [self.lists[i].pos for i in board.list_ids if i != lst.id])
+            if new_pos != lst.pos:
+                old["pos"], lst.pos = lst.pos, new_pos
+        if old:
+            data = {"list": {**lst.ref(), **{k: getattr(lst, k) for k in old}},
+                    "board": board.ref(), "old": old}
+            self._emit(member, "updateList", board, None, data)
+        return lst
+
+    def _card_pos(self, lst: TList, pos: Any, exclude: str | None = None) -> float:
+        """A card position in ``lst``: a number, "top" or "bottom" (the default)."""
+        if pos in (None, "", "bottom", UNSET):
+            value = lst.max_pos + POS_STEP
+        elif pos == "top":
+            value = self._position("top", [self.cards[i].pos for i in lst.card_ids
+                                           if i != exclude])
+        else:
+            value = self._position(pos, [])
+        lst.max_pos = max(lst.max_pos, value)
+        return value
+
+    @staticmethod
+    def _position(pos: Any, others: list[float]) -> float:
+        if pos in (None, "", "bottom", UNSET):
+            return (max(others) if others else 0.0) + POS_STEP
+        if pos == "top":
+            return (min(others) / 2.0) if others else POS_STEP
+        try:
+            value = float(pos)
+        except (TypeError, ValueError):
+            raise invalid("pos") from None
+        if value < 0:
+            raise invalid("pos")
+        return value
+
+    # ---------------------------------------------------------------- cards
+
+    def create_card(self, member: Member, lst: TList, name: str = "", desc: str = "", *,
+                    pos: Any = "bottom", due: str | None = None, due_complete: bool = False,
+                    id_members: Iterable[str] = (), id_labels: Iterable[str] = ()) -> Card:
+        board = self.boards[lst.board_id]
+        card = Card(new_id(), board.id, lst.id, board.next_short,
+                    self._short_link(self.card_links), name, desc,
+                    self._card_pos(lst, pos), due, due_complete,
+                    id_labels=self._check_labels(board, id_labels),
+                    id_members=self._check_members(board, id_members))
+        board.next_short += 1
+        self._touch(card, board)
+        self.cards[card.id] = card
+        self.card_links[card.short_link] = card.id
+        bisect.insort(board.card_ids, card.id)
+        lst.card_ids.add(card.id)
+        self._emit(member, "createCard", board, card,
+                   {"card": card.ref(), "list": lst.ref(), "board": board.ref()})
+        return card
+
+    def _check_labels(self, board: Board, ids: Iterable[str]) -> list[str]:
+        ids = [i for i in ids if i]
+        if any(self.labels.get(i) is None or self.labels[i].board_id != board.id for i in ids):
+            raise invalid("idLabels")
+        return list(dict.fromkeys(ids))
+
+    def _check_members(self, board: Board, ids: Iterable[str]) -> list[str]:
+        ids = [i for i in ids if i]
+        if any(i not in board.member_ids for i in ids):
+            raise invalid("idMembers")
+        return list(dict.fromkeys(ids))
+
+    def _touch(self, card: Card, board: Board) -> None:
+        card.date_last_activity = board.date_last_activity = iso()
+        card.changed_at = time.monotonic()
+
+    def update_card(self, member: Member, card: Card, changes: dict[str, Any]) -> Card:
+        """Apply a ``PUT /1/cards/{id}``: ``changes`` holds parsed values by Trello field name.
+
+        A board move emits moveCardFromBoard + moveCardToBoard; the other tracked fields
+        changed in one call make one updateCard (with listBefore/listAfter on a list move).
+        """
+        changes = dict(changes)
+        target_board_id = changes.pop("idBoard", None)
+        if target_board_id is not None and target_board_id != card.board_id:
+            target = self.board(target_board_id, member)
+            list_id = changes.pop("idList", None)
+            if list_id is None:
+                open_lists = [i for i in target.list_ids if not self.lists[i].closed]
+                if not open_lists:
+                    raise invalid("idList")
+                list_id = open_lists[0]
+            lst = self.lists.get(list_id)
+            if lst is None or lst.board_id != target.id:
+                raise invalid("idList")
+            self._move_to_board(member, card, target, lst, changes.pop("pos", UNSET))
+        board = self.boards[card.board_id]
+        old: dict[str, Any] = {}
+        new_list: TList | None = None
+        if "idList" in changes and changes["idList"] != card.list_id:
+            new_list = self.lists.get(changes["idList"])
+            if new_list is None or new_list.board_id != card.board_id:
+                raise invalid("idList")
+        labels = (self._check_labels(board, changes["idLabels"])
+                  if "idLabels" in changes else None)
+        members = (self._check_members(board, changes["idMembers"])
+                   if "idMembers" in changes else None)
+        for key, attr in (("name", "name"), ("desc", "desc"), ("closed", "closed"),
+                          ("due", "due"), ("dueComplete", "due_complete")):
+            if key in changes and changes[key] != getattr(card, attr):
+                old[key] = getattr(card, attr)
+                setattr(card, attr, changes[key])
+        list_before = self.lists[card.list_id]
+        if new_list is not None:
+            old["idList"] = card.list_id
+            list_before.card_ids.discard(card.id)
+            new_list.card_ids.add(card.id)
+            new_list.max_pos = max(new_list.max_pos, card.pos)
+            card.list_id = new_list.id
+        if "pos" in changes:
+            new_pos = self._card_pos(self.lists[card.list_id], changes["pos"], card.id)
+            if new_pos != card.pos:
+                old["pos"], card.pos = card.pos, new_pos
+        side_actions = self._label_member_changes(member, card, board, labels, members)
+        if old or side_actions:
+            self._touch(card, board)
+        if old:
+            data: dict[str, Any] = {"card": {**card.ref(), **{k: self._card_value(card, k)
+                                                               for k in old}},
+                                    "old": old, "board": board.ref()}
+            if new_list is not None:
+                data["listBefore"] = list_before.ref()
+                data["listAfter"] = new_list.ref()
+            else:
+                data["list"] = self.lists[card.list_id].ref()
+            self._emit(member, "updateCard", board, card, data)
+        for action_type, data in side_actions:
+            self._emit(member, action_type, board, card, data)
+        return card
+
+    @staticmethod
+    def _card_value(card: Card, key: str) -> Any:
+        return {"name": card.name, "desc": card.desc, "closed": card.closed, "due": card.due,
+                "dueComplete": card.due_complete, "idList": card.list_id, "pos": card.pos}[key]
+
+    def _label_member_changes(self, member: Member, card: Card, board: Board,
+                              labels: list[str] | None, members: list[str] | None
+                              ) -> list[tuple[str, dict[str, Any]]]:
+        out: list[tuple[str, dict[str, Any]]] = []
+        base = {"card": card.ref(), "board": board.ref()}
+        if labels is not None:
+            for lid in labels:
+                if lid not in card.id_labels:
+                    lab = self.labels[lid]
+                    out.append(("addLabelToCard", {**base, "label": {"id": lid, "name": lab.name,
+                                                                     "color": lab.color},
+                                                   "text": lab.name}))
+            for lid in card.id_labels:
+                if lid not in labels:
+                    lab = self.labels[lid]
+                    out.append(("removeLabelFromCard", {**base, "label": {
+                        "id": lid, "name": lab.name, "color": lab.color}, "text": lab.name}))
+            card.id_labels = labels
+        if members is not None:
+            for mid in members:
+                if mid not in card.id_members:
+                    out.append(("addMemberToCard", {**base, "idMember": mid, "member": {
+                        "id": mid, "name": self.members[mid].full_name}}))
+            for mid in card.id_members:
+                if mid not in members:
+                    out.append(("removeMemberFromCard", {**base, "idMember": mid, "member": {
+                        "id": mid, "name": self.members[mid].full_name}}))
+            card.id_members = members
+        return out
+
+    def _move_to_board(self, member: Member, card: Card, target: Board, lst: TList,
+                       pos: Any) -> None:
+        source = self.boards[card.board_id]
+        source_list = self.lists[card.list_id]
+        index = bisect.bisect_left(source.card_ids, card.id)
+        if index < len(source.card_ids) and source.card_ids[index] == card.id:
+            del source.card_ids[index]
+        source_list.card_ids.discard(card.id)
+        card.board_id, card.list_id = target.id, lst.id
+        card.id_short = target.next_short
+        target.next_short += 1
+        card.id_labels = []
+        card.id_members = [m for m in card.id_members if m in target.member_ids]
+        card.pos = self._card_pos(lst, pos)
+        bisect.insort(target.card_ids, card.id)
+        lst.card_ids.add(card.id)
+        self._touch(card, target)
+        self._emit(member, "moveCardFromBoard", source, card,
+                   {"board": source.ref(), "boardTarget": {"id": target.id, "name": target.name},
+                    "card": card.ref(), "list": source_list.ref()})
+        self._emit(member, "moveCardToBoard", target, card,
+                   {"board": target.ref(), "boardSource": {"id": source.id, "name": source.name},
+                    "card": card.ref(), "list": lst.ref()})
+
+    def delete_card(self, member: Member, card: Card) -> None:
+        board = self.boards[card.board_id]
+        lst = self.lists[card.list_id]
+        index = bisect.bisect_left(board.card_ids, card.id)
+        if index < len(board.card_ids) and board.card_ids[index] == card.id:
+            del board.card_ids[index]
+        lst.card_ids.discard(card.id)
+        del self.cards[card.id]
+        self.card_links.pop(card.short_link, None)
+        board.date_last_activity = iso()
+        self._emit(member, "deleteCard", board, card,
+                   {"card": {"id": card.id, "idShort": card.id_short,
+                             "shortLink": card.short_link},
+                    "list": lst.ref(), "board": board.ref()})
+        for webhook_id in [w.id for w in self.webhooks.values() if w.id_model == card.id]:
+            del self.webhooks[webhook_id]
+
+    def comment(self, member: Member, card: Card, text: str) -> dict[str, Any]:
+        if not text:
+            raise invalid("text")
+        board = self.boards[card.board_id]
+        self._touch(card, board)
+        return self._emit(member, "commentCard", board, card,
+                          {"text": text, "textData": {"emoji": {}}, "card": card.ref(),
+                           "board": board.ref(), "list": self.lists[card.list_id].ref()})
+
+    # ---------------------------------------------------------------- board listing
+
+    def board_cards(self, board: Board, card_filter: str = "open", *, since: str | None = None,
+                    before: str | None = None, limit: int | None = None) -> list[Card]:
+        """The board's cards sorted by id, filtered, after ``since`` / before ``before``."""
+        ids = board.card_ids
+        start = bisect.bisect_right(ids, since) if since else 0
+        stop = bisect.bisect_left(ids, before) if before else len(ids)
+
+        def keep(card: Card) -> bool:
+            return (card_filter in ("all", "visible") or (card_filter == "open") != card.closed)
+
+        if since or not before:
+            out = []
+            for i in range(start, stop):
+                card = self.cards[ids[i]]
+                if keep(card):
+                    out.append(card)
+                    if limit is not None and len(out) >= limit:
+                        break
+            return out
+        out = []
+        for i in range(stop - 1, start - 1, -1):
+            card = self.cards[ids[i]]
+            if keep(card):
+                out.append(card)
+                if limit is not None and len(out) >= limit:
+                    break
+        out.reverse()
+        return out
+
+    # ---------------------------------------------------------------- actions
+
+    def _emit(self, member: Member, action_type: str, board: Board, card: Card | None,
+              data: dict[str, Any]) -> dict[str, Any]:
+        action_id = new_id()
+        action: dict[str, Any] = {
+            "id": action_id, "idMemberCreator": member.id, "data": data, "appCreator": None,
+            "type": action_type, "date": iso(), "limits": {},
+            "display": {"translationKey": self._translation(action_type, data), "entities": {}},
+            "memberCreator": member.creator(),
+        }
+        self.actions[action_id] = action
+        self.model_actions.setdefault(board.id, []).append(action_id)
+        if card is not None:
+            self.model_actions.setdefault(card.id, []).append(action_id)
+        if self.on_action is not None:
+            self.on_action(action, board, card)
+        return action
+
+    @staticmethod
+    def _translation(action_type: str, data: dict[str, Any]) -> str:
+        if action_type != "updateCard":
+            return _TRANSLATION.get(action_type, f"action_{action_type}")
+        old = data.get("old", {})
+        if "idList" in old:
+            return "action_move_card_from_list_to_list"
+        if "closed" in old:
+            return "action_archived_card" if data["card"].get("closed") else "action_sent_card_to_board"
+        if "name" in old:
+            return "action_renamed_card"
+        if "desc" in old:
+            return "action_changed_description_of_card"
+        if "due" in old:
+            return "action_changed_a_due_date"
+        return "action_moved_card_higher" if "pos" in old else "action_update_card"
+
+    def model_action_list(self, model_id: str, types: set[str] | None, limit: int,
+                          since: str | None = None, before: str | None = None
+                          ) -> list[dict[str, Any]]:
+        """Actions on a board or card, newest first."""
+        out = []
+        for action_id in reversed(self.model_actions.get(model_id, [])):
+            if before and action_id >= before:
+                continue
+            if since and action_id <= since:
+                break
+            action = self.actions[action_id]
+            if types is None or action["type"] in types:
+                out.append(action)
+                if len(out) >= limit:
+                    break
+        return out

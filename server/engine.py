@@ -1,0 +1,57 @@
+"""Glue between the Flask app and the sync engine: settings, limiter, providers, worker."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .extensions import db
+from .sync.providers import AccountProviders
+from .sync.settings import EngineSettings
+from .sync.worker import Worker
+
+
+def engine_settings(app: Flask) -> EngineSettings:
+    return EngineSettings.from_config(app.config)
+
+
+def rate_limiter(app: Flask) -> Any:
+    """The process-shared outbound rate limiter (one per process, kept on the app)."""
+    limiter = app.extensions.get("leads_rate_limiter")
+    if limiter is None and app.config.get("RATE_LIMITS_ENABLED", True):
+        from .sync.ratelimit import RateLimiter
+
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
+        sqlite_path = None
+        if url.startswith("sqlite"):
+            sqlite_path = str(Path(app.instance_path) / "ratelimits.sqlite")
+            if db.engine.url.database:
+                sqlite_path = str(Path(db.engine.url.database).resolve().parent / "ratelimits.sqlite")
+        limiter = RateLimiter(url, sqlite_path=sqlite_path)
+        app.extensions["leads_rate_limiter"] = limiter
+    return limiter
+
+
+def providers(app: Flask) -> AccountProviders:
+    existing = app.extensions.get("leads_providers")
+    if existing is None:
+        existing = AccountProviders(engine_settings(app), rate_limiter(app))
+        app.extensions["leads_providers"] = existing
+    return existing
+
+
+def build_worker(app: Flask, worker_id: str | None = None) -> Worker:
+    with app.app_context():
+        return Worker(db.engine, providers(app), engine_settings(app), worker_id=worker_id)
+
+
+def start_in_process_worker(app: Flask) -> Worker:
+    """Run a worker thread beside the web server (single-process local use and the demo)."""
+    worker = build_worker(app, worker_id="in-process")
+    app.extensions["leads_worker"] = worker
+    thread = threading.Thread(target=worker.run_forever, name="leads-worker", daemon=True)
+    thread.start()
+    return worker

@@ -1,0 +1,218 @@
+"""The events inbox: durable, idempotent storage of everything the webhooks receive.
+
+Storing is the only thing a webhook does. Each stored row is one unit of work for a worker:
+Sheets batches are split per row, so a row's events are ordered by their ``order_key``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ..models import Event, Link
+
+SHEETS = "sheets"
+TRELLO = "trello"
+SYSTEM = "system"
+
+# Trello action types the engine acts on; anything else is stored as ignored.
+TRELLO_CARD_ACTIONS = {
+    "createCard", "copyCard", "updateCard", "deleteCard", "moveCardFromBoard", "moveCardToBoard",
+    "convertToCardFromCheckItem",
+}
+MAX_ROWS_PER_EVENT = 5000
+MAX_LEAD_ID_LENGTH = 64
+
+
+class PayloadError(ValueError):
+    """The body is not what the endpoint accepts; answer 400 with ``str(self)``."""
+
+
+def new_lead_id() -> str:
+    return "L-" + secrets.token_hex(6)
+
+
+def ms_to_datetime(ms: int | float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+
+
+def parse_trello_date(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass
+class StoreResult:
+    stored: int
+    duplicates: int
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert event rows; a row whose (workspace, source, provider event id) exists is skipped."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Event).values(rows).on_conflict_do_nothing(
+        index_elements=["workspace_id", "source", "provider_event_id"]
+    )
+    result = session.execute(statement)
+    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+
+
+def _event_row(workspace_id: str, source: str, provider_event_id: str, kind: str, order_key: str,
+               payload: dict[str, Any], occurred_at: datetime | None, state: str = "pending") -> dict[str, Any]:
+    now = datetime.now(timezone.utc)
+    return {
+        "workspace_id": workspace_id, "source": source, "provider_event_id": provider_event_id[:160],
+        "kind": kind, "order_key": order_key[:200], "payload": json.dumps(payload, separators=(",", ":")),
+        "occurred_at": occurred_at, "state": state, "attempts": 0, "next_attempt_at": now,
+        "last_error": "", "received_at": now,
+    }
+
+
+# --------------------------------------------------------------------------- Sheets
+
+
+def parse_sheets_payload(data: Any) -> dict[str, Any]:
+    """Validate the add-on's body; raise ``PayloadError`` naming the first problem."""
+    if not isinstance(data, dict):
+        raise PayloadError("body must be a JSON object")
+    event_id = data.get("event_id")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 100:
+        raise PayloadError("event_id must be a non-empty string of at most 100 characters")
+    for key in ("spreadsheet_id", "sheet"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise PayloadError(f"{key} must be a non-empty string")
+    sent_at = data.get("sent_at")
+    if sent_at is not None and (not isinstance(sent_at, (int, float)) or isinstance(sent_at, bool)):
+        raise PayloadError("sent_at must be milliseconds since the epoch")
+    rows = data.get("rows", [])
+    removed = data.get("removed", [])
+    if not isinstance(rows, list) or not isinstance(removed, list):
+        raise PayloadError("rows and removed must be arrays")
+    if not rows and not removed:
+        raise PayloadError("rows or removed must list at least one row")
+    if len(rows) + len(removed) > MAX_ROWS_PER_EVENT:
+        raise PayloadError(f"at most {MAX_ROWS_PER_EVENT} rows per event")
+    for index, row in enumerate(rows):
+        where = f"rows[{index}]"
+        if not isinstance(row, dict):
+            raise PayloadError(f"{where} must be an object")
+        lead_id = row.get("lead_id", "")
+        if not isinstance(lead_id, str) or len(lead_id) > MAX_LEAD_ID_LENGTH:
+            raise PayloadError(f"{where}.lead_id must be a string of at most {MAX_LEAD_ID_LENGTH} characters")
+        if not isinstance(row.get("row"), int) or isinstance(row.get("row"), bool) or row["row"] < 1:
+            raise PayloadError(f"{where}.row must be a positive integer")
+        values = row.get("values")
+        if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+            raise PayloadError(f"{where}.values must be an object keyed by column header")
+        for header, value in values.items():
+            if value is not None and not isinstance(value, (str, int, float, bool)):
+                raise PayloadError(f"{where}.values[{header!r}] must be a string, number or boolean")
+        changed = row.get("changed")
+        if changed is not None and (not isinstance(changed, list) or not all(isinstance(c, str) for c in changed)):
+            raise PayloadError(f"{where}.changed must be an array of column headers")
+        edited_at = row.get("edited_at")
+        if edited_at is not None and (not isinstance(edited_at, (int, float)) or isinstance(edited_at, bool)):
+            raise PayloadError(f"{where}.edited_at must be milliseconds since the epoch")
+    for index, gone in enumerate(removed):
+        if not isinstance(gone, dict) or not isinstance(gone.get("lead_id"), str) or not gone["lead_id"]:
+            raise PayloadError(f"removed[{index}].lead_id must be a non-empty string")
+    return data
+
+
+def store_sheets_event(session: Session, workspace_id: str, data: dict[str, Any]) -> StoreResult:
+    """Store one add-on delivery as one event per row (idempotent on its event id)."""
+    now_ms = datetime.now(timezone.utc).timestamp() * 1000
+    sent_at = data.get("sent_at") or now_ms
+    rows: list[dict[str, Any]] = []
+    for position, row in enumerate(data.get("rows", [])):
+        lead_id = row.get("lead_id") or ""
+        edited_at = row.get("edited_at") or sent_at
+        item = {
+            "lead_id": lead_id, "row": row["row"], "values": row["values"],
+            "changed": row.get("changed"), "edited_at": edited_at,
+        }
+        # A row without a lead id is keyed by its position until the worker gives it one.
+        key = f"lead:{lead_id}" if lead_id else f"row:{row['row']}"
+        rows.append(_event_row(workspace_id, SHEETS, f"{data['event_id']}:{position}", "row", key, item,
+                               ms_to_datetime(edited_at)))
+    for position, gone in enumerate(data.get("removed", [])):
+        item = {"lead_id": gone["lead_id"], "row": gone.get("row"), "edited_at": sent_at}
+        rows.append(_event_row(workspace_id, SHEETS, f"{data['event_id']}:removed:{position}", "row_removed",
+                               f"lead:{gone['lead_id']}", item, ms_to_datetime(sent_at)))
+    stored = _insert_ignoring_duplicates(session, rows)
+    return StoreResult(stored=stored, duplicates=len(rows) - stored)
+
+
+# --------------------------------------------------------------------------- Trello
+
+
+def parse_trello_payload(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict) or not isinstance(data.get("action"), dict):
+        raise PayloadError("body must be a JSON object with an action")
+    action = data["action"]
+    if not isinstance(action.get("id"), str) or not isinstance(action.get("type"), str):
+        raise PayloadError("action.id and action.type must be strings")
+    if not isinstance(action.get("data", {}), dict):
+        raise PayloadError("action.data must be an object")
+    return data
+
+
+def trello_card_id(action: dict[str, Any]) -> str | None:
+    card = (action.get("data") or {}).get("card") or {}
+    card_id = card.get("id")
+    return card_id if isinstance(card_id, str) else None
+
+
+def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any]) -> StoreResult:
+    """Store one Trello delivery (idempotent on ``action.id``); unhandled types are kept as ignored."""
+    action = data["action"]
+    card_id = trello_card_id(action)
+    handled = action["type"] in TRELLO_CARD_ACTIONS and card_id is not None
+    try:
+        occurred = parse_trello_date(action["date"]) if isinstance(action.get("date"), str) else None
+    except ValueError:
+        occurred = None
+    order_key = f"card:{card_id}"
+    if card_id:
+        lead_id = session.execute(
+            select(Link.lead_id).where(Link.workspace_id == workspace_id, Link.card_id == card_id)
+        ).scalar_one_or_none()
+        if lead_id:
+            order_key = f"lead:{lead_id}"
+    row = _event_row(workspace_id, TRELLO, action["id"], action["type"][:40], order_key, action, occurred,
+                     state="pending" if handled else "ignored")
+    stored = _insert_ignoring_duplicates(session, [row])
+    return StoreResult(stored=stored, duplicates=1 - stored)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def enqueue_command(session: Session, workspace_id: str, command: str, data: dict[str, Any] | None = None,
+                    order_key: str | None = None, provider_event_id: str | None = None) -> None:
+    """Queue work asked for by a person (Sync now, Create card now, Create lead, Retry).
+
+    ``command`` is one of ``reconcile``, ``create_card`` (data: ``lead_id``) and ``create_lead``
+    (data: ``card_id``). The worker runs it like any event.
+    """
+    payload = dict(data or {})
+    key = order_key or (f"lead:{payload['lead_id']}" if "lead_id" in payload else
+                        f"card:{payload['card_id']}" if "card_id" in payload else f"workspace:{command}")
+    event_id = provider_event_id or f"{command}:{uuid.uuid4().hex}"
+    session.add(Event(**_event_row(workspace_id, SYSTEM, event_id, command, key, payload,
+                                   datetime.now(timezone.utc))))
+
+
+def stored_events(session: Session, workspace_id: str) -> Iterable[Event]:
+    return session.execute(select(Event).where(Event.workspace_id == workspace_id).order_by(Event.id)).scalars()

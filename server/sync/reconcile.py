@@ -1,0 +1,461 @@
+"""Reconciliation (and first sync): read both sides, compare with links and shadows, repair.
+
+Webhooks miss things: edits made by scripts or the API fire no Apps Script trigger, and
+deliveries get lost. This job reads the sheet in pages of rows and the board in pages of up to
+1000 cards, then, per lead:
+
+- linked, both sides present: each field is compared with its shadow; a side that differs is
+  the change and is copied to the other side; both differing is a conflict, which the sheet
+  wins (reconciliation has no per-cell timestamps from Google) and which is recorded;
+- a row without a link is matched to a card by the card's ``Lead ID:`` marker, then by email,
+  and otherwise gets a new card; a card without a link is matched likewise or gets a new row;
+- a linked row or card that disappeared gets the workspace's removal policy.
+
+Writes are batched: one ``values.batchUpdate`` per few thousand cells, one ``values.append`` per
+few thousand rows, one Trello call per card that really changes. A pass that finds nothing to
+do writes nothing. Creations claim their link first (``pending_op``), so an interrupted run
+resumes without duplicates: the next run finds the created card by its marker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Link, Workspace
+from ..models.sync import LINKED, UNLINKED
+from ..sheets.client import SheetTab, column_letter
+from . import description
+from .history import record
+from .inbox import new_lead_id
+from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
+from .processor import ROW_REMOVED, card_fields
+from .providers import Providers
+from .sheet_writer import HeaderCache, SheetLayoutError
+
+log = structlog.get_logger(__name__)
+
+Progress = Callable[[str, int, int], None]
+CARD_READ_FIELDS = "id,name,desc,idList,idBoard,due,closed"
+COMMIT_EVERY = 50
+CELLS_PER_WRITE = 5000
+ROWS_PER_APPEND = 2000
+
+
+@dataclass
+class SheetLead:
+    row: int
+    lead_id: str
+    values: dict[str, str]
+    email: str = ""
+
+
+@dataclass
+class CardLead:
+    card: dict[str, Any]
+    marker: str | None
+    parsed: description.ParsedDescription
+    email: str = ""
+
+
+@dataclass
+class Plan:
+    """What a pass did (or, dry-run, would do)."""
+
+    cards_to_create: int = 0
+    rows_to_append: int = 0
+    links_to_make: int = 0
+    cards_to_update: int = 0
+    rows_to_update: int = 0
+    removed: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    cards_read: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cards_to_create": self.cards_to_create, "rows_to_append": self.rows_to_append,
+                "links_to_make": self.links_to_make, "cards_to_update": self.cards_to_update,
+                "rows_to_update": self.rows_to_update, "removed": self.removed,
+                "conflicts": len(self.conflicts), "errors": len(self.errors), "rows_read": self.rows_read,
+                "cards_read": self.cards_read}
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.cards_to_create or self.rows_to_append or self.links_to_make or self.cards_to_update
+                    or self.rows_to_update or self.removed)
+
+
+class Reconciler:
+    def __init__(self, session: Session, workspace: Workspace, providers: Providers, headers: HeaderCache,
+                 *, dry_run: bool = False, progress: Progress | None = None, page_rows: int = 5000) -> None:
+        self.session = session
+        self.workspace = workspace
+        self.mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+        self.providers = providers
+        self.headers = headers
+        self.dry_run = dry_run
+        self.progress = progress
+        self.page_rows = page_rows
+        self.plan = Plan()
+        self.cells: list[tuple[int, int, Any]] = []
+        self.appends: list[tuple[Link, dict[str, str]]] = []
+        self.card_updates: list[tuple[str, dict[str, Any]]] = []
+        self.card_creates: list[tuple[Link, dict[str, Any], dict[str, str]]] = []
+        self.shadow_updates: list[tuple[Link, dict[str, Any], int | None]] = []
+        self.pending_status: list[tuple[Link, str]] = []
+        self.now_ms = datetime.now(timezone.utc).timestamp() * 1000
+
+    # ------------------------------------------------------------------ reading
+
+    def run(self) -> Plan:
+        self.tab: SheetTab = self.providers.sheet(self.session, self.workspace)
+        self.trello = self.providers.trello(self.session, self.workspace)
+        self._set_progress("reading sheet", 0, 0)
+        self.header = self.tab.header(self.workspace.header_row)
+        self.headers.put(self.workspace.id, self.header)
+        if self.workspace.lead_id_column not in self.header:
+            raise SheetLayoutError(f"the sheet has no {self.workspace.lead_id_column!r} column")
+        missing = [c for c in self.mapping.synced_columns if c not in self.header]
+        if missing:
+            raise SheetLayoutError(f"the sheet has no column(s) {', '.join(map(repr, missing))}")
+        self.email_column = next((c for c in self.header if c.strip().casefold() in ("email", "e-mail")), None)
+        rows, unidentified = self._read_rows()
+        self._set_progress("reading board", 0, 0)
+        cards = self._read_cards()
+        self._set_progress("comparing", 0, len(rows) + len(cards))
+        self._compare(rows, unidentified, cards)
+        if not self.dry_run:
+            self._apply()
+            self.workspace.last_reconciled_at = datetime.now(timezone.utc)
+        self._set_progress("done", 1, 1, finished=True)
+        self.session.commit()
+        log.info("reconciled", workspace_id=self.workspace.id, dry_run=self.dry_run, **self.plan.as_dict())
+        return self.plan
+
+    def _read_rows(self) -> tuple[dict[str, SheetLead], list[SheetLead]]:
+        positions = {c: self.header.index(c) for c in self.mapping.synced_columns}
+        id_index = self.header.index(self.workspace.lead_id_column)
+        email_index = self.header.index(self.email_column) if self.email_column else None
+        last = column_letter(len(self.header))
+        rows: dict[str, SheetLead] = {}
+        unidentified: list[SheetLead] = []
+        start = self.workspace.header_row + 1
+        while True:
+            page = self.tab.get(f"A{start}:{last}{start + self.page_rows - 1}")
+            for offset, cells in enumerate(page):
+                values = {c: cell_text(cells[i]) if i < len(cells) else "" for c, i in positions.items()}
+                if not any(v.strip() for v in values.values()):
+                    continue
+                lead_id = cell_text(cells[id_index]).strip() if id_index < len(cells) else ""
+                email = cell_text(cells[email_index]).strip().casefold() if email_index is not None and email_index < len(cells) else ""
+                lead = SheetLead(start + offset, lead_id, values, email)
+                if lead_id and lead_id not in rows:
+                    rows[lead_id] = lead
+                else:  # no id, or a copied row that repeats another row's id: a new lead
+                    lead.lead_id = ""
+                    unidentified.append(lead)
+            self.plan.rows_read += len(page)
+            self._set_progress("reading sheet", self.plan.rows_read, 0)
+            if not page:
+                return rows, unidentified
+            start += self.page_rows
+
+    def _read_cards(self) -> dict[str, CardLead]:
+        cards: dict[str, CardLead] = {}
+        email_column = self.email_column if self.email_column in self.mapping.description_columns else None
+        for page in self.trello.iter_board_cards(self.workspace.trello_board_id, fields=CARD_READ_FIELDS):
+            for card in page:
+                parsed = description.parse(card.get("desc") or "", self.mapping.description_columns)
+                email = parsed.fields.get(email_column, "").strip().casefold() if email_column else ""
+                cards[card["id"]] = CardLead(card, parsed.lead_id, parsed, email)
+            self.plan.cards_read += len(page)
+            self._set_progress("reading board", self.plan.cards_read, 0)
+        return cards
+
+    # ------------------------------------------------------------------ comparing
+
+    def _links(self) -> Iterator[Link]:
+        query = select(Link).where(Link.workspace_id == self.workspace.id).order_by(Link.id)
+        yield from self.session.scalars(query.execution_options(yield_per=1000))
+
+    def _compare(self, rows: dict[str, SheetLead], unidentified: list[SheetLead], cards: dict[str, CardLead]) -> None:
+        by_marker: dict[str, str] = {}
+        for card_id, card in cards.items():
+            if card.marker and card.marker not in by_marker:
+                by_marker[card.marker] = card_id
+        for link in list(self._links()):
+            row = rows.pop(link.lead_id, None)
+            card_id = link.card_id
+            if card_id is None and link.lead_id in by_marker:  # created before an interruption
+                card_id = by_marker[link.lead_id]
+                self.plan.links_to_make += 1
+                if not self.dry_run:
+                    link.card_id = card_id
+                    link.pending_op = None
+            card = cards.pop(card_id, None) if card_id else None
+            if link.status == UNLINKED:
+                continue
+            if link.status == ROW_REMOVED:
+                continue
+            if row is None and link.pending_op == "append_row" and card is not None:
+                self._append_row(link, self._card_values(card), card)
+                continue
+            if card_id is None:
+                if row is not None:
+                    self._create_card(row, link)
+                continue
+            if row is None and card is None:
+                self._unlink(link, "both the row and the card are gone")
+            elif row is None:
+                self._row_gone(link)
+            elif card is None:
+                self._card_gone(link)
+            else:
+                self._compare_pair(link, row, card)
+        by_email = {c.email: cid for cid, c in cards.items() if c.email and not c.marker}
+        for lead in list(rows.values()) + unidentified:
+            card_id = by_marker.get(lead.lead_id) if lead.lead_id else None
+            if card_id not in cards:
+                card_id = by_email.pop(lead.email, None) if lead.email else None
+            if card_id and card_id in cards:
+                self._link_pair(lead, cards.pop(card_id))
+            else:
+                self._create_card(lead, None)
+        for card in cards.values():
+            if card.card.get("closed"):
+                continue
+            self._append_row(None, self._card_values(card), card)
+
+    def _card_values(self, card: CardLead) -> dict[str, str]:
+        status = self.mapping.status_for_list(card.card["idList"])
+        values = {self.mapping.title_column: card.card.get("name", ""), self.mapping.status_column: status or ""}
+        for column in self.mapping.description_columns:
+            values[column] = card.parsed.fields.get(column, "")
+        if self.mapping.due_column:
+            values[self.mapping.due_column] = due_from_trello(card.card.get("due"))
+        return values
+
+    def _compare_pair(self, link: Link, row: SheetLead, card: CardLead) -> None:
+        shadow = dict(link.shadow or {})
+        new_shadow = dict(shadow)
+        card_values = self._card_values(card)
+        row_cells: dict[str, str] = {}
+        for column in self.mapping.synced_columns:
+            old = cell_text(shadow.get(column, ""))
+            sheet_value = row.values.get(column, "")
+            sheet_same = sheet_value == old
+            if column == self.mapping.status_column:
+                card_same = self.mapping.status_matches_list(old, card.card["idList"])
+                agree = self.mapping.status_matches_list(sheet_value, card.card["idList"])
+            elif column in self.mapping.description_columns and column not in card.parsed.fields:
+                card_same, agree = True, False  # the line was removed from the card: not a change
+            else:
+                card_same = card_values[column] == old
+                agree = card_values[column] == sheet_value
+            if sheet_same and card_same:
+                continue
+            if not sheet_same:
+                if not card_same and not agree:
+                    self._conflict(link, column, sheet_value, card_values[column])
+                new_shadow[column] = sheet_value
+            else:
+                value = card_values[column]
+                if column == self.mapping.status_column and not value:
+                    self.plan.errors.append(f"{link.lead_id}: the card's list has no status")
+                    continue
+                new_shadow[column] = value
+                row_cells[column] = value
+        self._fix_card(link.lead_id, card, new_shadow)
+        if row_cells:
+            self.plan.rows_to_update += 1
+            for column, value in row_cells.items():
+                self.cells.append((row.row, self.header.index(column) + 1, value))
+        if new_shadow != shadow or link.row_number != row.row:
+            self.shadow_updates.append((link, new_shadow, row.row))
+
+    def _fix_card(self, lead_id: str, card: CardLead, shadow: dict[str, Any]) -> None:
+        """Send the card only the fields that differ from what the shadow says it should show."""
+        desired = card_fields(self.mapping, lead_id, shadow, card.parsed.preamble)
+        if desired["idList"] is None:
+            desired.pop("idList")
+            self.plan.errors.append(f"{lead_id}: status {shadow.get(self.mapping.status_column)!r} has no list")
+        actual = {"name": card.card.get("name", ""), "desc": card.card.get("desc") or "",
+                  "idList": card.card["idList"], "due": due_to_trello(due_from_trello(card.card.get("due")))}
+        update = {k: v for k, v in desired.items() if actual.get(k) != v}
+        if update:
+            self.plan.cards_to_update += 1
+            self.card_updates.append((card.card["id"], update))
+
+    def _link_pair(self, lead: SheetLead, card: CardLead) -> None:
+        """First sync: a row and a card that belong together (marker or email)."""
+        self.plan.links_to_make += 1
+        lead_id = lead.lead_id or card.marker or new_lead_id()
+        if not lead.lead_id:
+            self.cells.append((lead.row, self.header.index(self.workspace.lead_id_column) + 1, lead_id))
+        shadow = dict(lead.values)  # the sheet wins where they differ
+        self._fix_card(lead_id, card, shadow)
+        if self.dry_run:
+            return
+        link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.card["id"], shadow={},
+                    field_times={}, card_extra={"preamble": card.parsed.preamble}, row_number=lead.row)
+        self.session.add(link)
+        self.shadow_updates.append((link, shadow, lead.row))
+
+    def _create_card(self, lead: SheetLead, link: Link | None) -> None:
+        if self.mapping.list_for_status(lead.values.get(self.mapping.status_column, "")) is None:
+            self.plan.errors.append(f"row {lead.row}: status {lead.values.get(self.mapping.status_column)!r} "
+                                    "has no Trello list")
+            return
+        self.plan.cards_to_create += 1
+        if self.dry_run:
+            return
+        lead_id = lead.lead_id or (link.lead_id if link else "") or new_lead_id()
+        if not lead.lead_id:
+            self.cells.append((lead.row, self.header.index(self.workspace.lead_id_column) + 1, lead_id))
+        if link is None:
+            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op="create_card", shadow={},
+                        field_times={}, card_extra={}, row_number=lead.row, sync_state="pending")
+            self.session.add(link)
+        fields = card_fields(self.mapping, lead_id, lead.values, "")
+        self.card_creates.append((link, fields, lead.values))
+
+    def _append_row(self, link: Link | None, values: dict[str, str], card: CardLead) -> None:
+        if not values.get(self.mapping.status_column):
+            self.plan.errors.append(f"card {card.card['id']}: its list has no status; no row added")
+            return
+        self.plan.rows_to_append += 1
+        if self.dry_run:
+            return
+        if link is None:
+            lead_id = card.marker or new_lead_id()
+            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.card["id"],
+                        pending_op="append_row", shadow={}, field_times={},
+                        card_extra={"preamble": card.parsed.preamble if card.marker else (card.card.get("desc") or "").strip()},
+                        sync_state="pending")
+            self.session.add(link)
+        desc = description.render(values, self.mapping.description_columns, link.lead_id,
+                                  (link.card_extra or {}).get("preamble", ""))
+        if desc != (card.card.get("desc") or ""):
+            self.card_updates.append((card.card["id"], {"desc": desc}))
+        self.appends.append((link, values))
+
+    def _row_gone(self, link: Link) -> None:
+        self.plan.removed += 1
+        if self.dry_run:
+            return
+        if self.workspace.row_removed_policy == "archive":
+            self.card_updates.append((link.card_id, {"closed": True}))
+            link.status = ROW_REMOVED
+        else:
+            link.status = UNLINKED
+        record(self.session, self.workspace.id, side="reconcile", action="row_removed", lead_id=link.lead_id,
+               card_id=link.card_id, message="the row is gone from the sheet")
+
+    def _card_gone(self, link: Link) -> None:
+        self.plan.removed += 1
+        if self.dry_run:
+            return
+        if self.workspace.card_removed_policy == "set_status":
+            self.pending_status.append((link, self.workspace.card_removed_status))
+        link.status = UNLINKED
+        record(self.session, self.workspace.id, side="reconcile", action="card_removed", lead_id=link.lead_id,
+               card_id=link.card_id, message="the card is archived, deleted or on another board")
+
+    def _unlink(self, link: Link, why: str) -> None:
+        self.plan.removed += 1
+        if not self.dry_run:
+            link.status = UNLINKED
+            record(self.session, self.workspace.id, side="reconcile", action="unlink", lead_id=link.lead_id,
+                   card_id=link.card_id, message=why)
+
+    def _conflict(self, link: Link, column: str, sheet_value: str, card_value: str) -> None:
+        message = f"{column}: kept {sheet_value!r} from the sheet over {card_value!r} from Trello"
+        self.plan.conflicts.append(f"{link.lead_id}: {message}")
+        if not self.dry_run:
+            record(self.session, self.workspace.id, side="reconcile", action="conflict", lead_id=link.lead_id,
+                   card_id=link.card_id, outcome="conflict", changes={column: [card_value, sheet_value]},
+                   message=message)
+
+    # ------------------------------------------------------------------ writing
+
+    def _apply(self) -> None:
+        self.session.commit()  # claim every new link (pending_op) before creating anything
+        total = len(self.card_creates) + len(self.card_updates) + len(self.appends)
+        done = 0
+        for index, (link, fields, values) in enumerate(self.card_creates):
+            card = self.trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"],
+                                           due=fields.get("due"))
+            link.card_id = card["id"]
+            link.pending_op = None
+            link.shadow = dict(values)
+            link.field_times = {c: {"t": self.now_ms, "s": "sheets"} for c in values}
+            link.sync_state = "synced"
+            link.last_synced_at = datetime.now(timezone.utc)
+            done += 1
+            if index % COMMIT_EVERY == COMMIT_EVERY - 1:
+                self._set_progress("creating cards", done, total)
+                self.session.commit()
+        for card_id, update in self.card_updates:
+            self.trello.update_card(card_id, **update)
+            done += 1
+            if done % COMMIT_EVERY == 0:
+                self._set_progress("updating cards", done, total)
+                self.session.commit()
+        for link, shadow, row in self.shadow_updates:
+            link.shadow = shadow
+            link.field_times = {**(link.field_times or {}),
+                                **{c: {"t": self.now_ms, "s": "reconcile"} for c in shadow}}
+            if row:
+                link.row_number = row
+            link.sync_state = "synced"
+            link.last_synced_at = datetime.now(timezone.utc)
+        self.session.commit()
+        for start in range(0, len(self.cells), CELLS_PER_WRITE):
+            self.tab.write_cells(self.cells[start:start + CELLS_PER_WRITE])
+        for start in range(0, len(self.appends), ROWS_PER_APPEND):
+            chunk = self.appends[start:start + ROWS_PER_APPEND]
+            rows = [[{**values, self.workspace.lead_id_column: link.lead_id}.get(c, "") for c in self.header]
+                    for link, values in chunk]
+            first = self.tab.append_rows(rows, self.workspace.header_row)
+            for offset, (link, values) in enumerate(chunk):
+                link.row_number = first + offset
+                link.pending_op = None
+                link.shadow = dict(values)
+                link.field_times = {c: {"t": self.now_ms, "s": "trello"} for c in values}
+                link.sync_state = "synced"
+                link.last_synced_at = datetime.now(timezone.utc)
+            done += len(chunk)
+            self._set_progress("adding rows", done, total)
+            self.session.commit()
+        if self.pending_status:
+            from .sheet_writer import RowPatch, flush
+
+            flush(self.tab, self.workspace.id, self.headers, self.workspace.lead_id_column,
+                  [RowPatch(link.lead_id, {self.mapping.status_column: status}) for link, status in self.pending_status],
+                  [], self.workspace.header_row)
+
+    def _set_progress(self, phase: str, done: int, total: int, finished: bool = False) -> None:
+        progress = dict(self.workspace.sync_progress or {})
+        if phase == "reading sheet" and done == 0:
+            progress = {"started_at": datetime.now(timezone.utc).isoformat(), "dry_run": self.dry_run}
+        progress.update({"phase": phase, "done": done, "total": total})
+        if finished:
+            progress["finished_at"] = datetime.now(timezone.utc).isoformat()
+            progress["plan"] = self.plan.as_dict()
+        self.workspace.sync_progress = progress
+        if self.progress:
+            self.progress(phase, done, total)
+
+
+def reconcile(session: Session, workspace: Workspace, providers: Providers, headers: HeaderCache | None = None,
+              *, dry_run: bool = False, progress: Progress | None = None, page_rows: int = 5000) -> Plan:
+    """Run one reconciliation pass over a workspace (see the module docstring)."""
+    return Reconciler(session, workspace, providers, headers or HeaderCache(), dry_run=dry_run,
+                      progress=progress, page_rows=page_rows).run()

@@ -1,0 +1,66 @@
+"""Engine settings, built from the app config by the caller (the engine never reads Flask)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    trello_api_key: str = ""
+    trello_api_secret: str = ""
+    trello_api_base_url: str = "https://api.trello.com/1"
+    sheets_api_base_url: str = "https://sheets.googleapis.com/v4"
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_token_uri: str = "https://oauth2.googleapis.com/token"
+    google_service_account_json: str = ""
+    http_timeout_s: float = 20.0
+    public_base_url: str = "http://127.0.0.1:5000"
+    # worker behaviour
+    batch_size: int = 200
+    lease_s: float = 60.0
+    max_attempts: int = 8
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    idle_poll_s: float = 0.05
+    # Trello events wait this long so that a burst of card moves becomes one Sheets write.
+    sheet_write_window_s: float = 0.3
+    # outbound limits (requests, seconds)
+    trello_token_limit: tuple[int, float] = (100, 10.0)
+    trello_key_limit: tuple[int, float] = (300, 10.0)
+    sheets_read_limit: tuple[int, float] = (60, 60.0)
+    sheets_write_limit: tuple[int, float] = (60, 60.0)
+    reconcile_interval_s: float = 900.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "EngineSettings":
+        def pair(name: str, default: tuple[int, float]) -> tuple[int, float]:
+            value = config.get(name)
+            return (int(value[0]), float(value[1])) if value else default
+
+        return cls(
+            trello_api_key=config.get("TRELLO_API_KEY", ""),
+            trello_api_secret=config.get("TRELLO_API_SECRET", ""),
+            trello_api_base_url=config.get("TRELLO_API_BASE_URL", cls.trello_api_base_url),
+            sheets_api_base_url=config.get("GOOGLE_SHEETS_API_BASE_URL", cls.sheets_api_base_url),
+            google_client_id=config.get("GOOGLE_CLIENT_ID", ""),
+            google_client_secret=config.get("GOOGLE_CLIENT_SECRET", ""),
+            google_token_uri=config.get("GOOGLE_TOKEN_URI", cls.google_token_uri),
+            google_service_account_json=config.get("GOOGLE_SERVICE_ACCOUNT_JSON", ""),
+            http_timeout_s=float(config.get("HTTP_TIMEOUT_S", 20.0)),
+            public_base_url=config.get("PUBLIC_BASE_URL", cls.public_base_url),
+            batch_size=int(config.get("WORKER_BATCH_SIZE", 200)),
+            lease_s=float(config.get("WORKER_LEASE_S", 60.0)),
+            max_attempts=int(config.get("WORKER_MAX_ATTEMPTS", 8)),
+            backoff_base_s=float(config.get("WORKER_BACKOFF_BASE_S", 1.0)),
+            backoff_max_s=float(config.get("WORKER_BACKOFF_MAX_S", 300.0)),
+            idle_poll_s=float(config.get("WORKER_IDLE_POLL_S", 0.05)),
+            sheet_write_window_s=float(config.get("SHEET_WRITE_WINDOW_S", 0.3)),
+            trello_token_limit=pair("TRELLO_TOKEN_LIMIT", cls.trello_token_limit),
+            trello_key_limit=pair("TRELLO_KEY_LIMIT", cls.trello_key_limit),
+            sheets_read_limit=pair("SHEETS_READ_LIMIT", cls.sheets_read_limit),
+            sheets_write_limit=pair("SHEETS_WRITE_LIMIT", cls.sheets_write_limit),
+            reconcile_interval_s=float(config.get("RECONCILE_INTERVAL_S", 900.0)),
+        )

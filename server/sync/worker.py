@@ -1,0 +1,201 @@
+"""The worker loop: claim events, apply them, sleep until there is more.
+
+Claiming is one ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING id`` statement, so it is
+atomic on SQLite (one writer) and, with ``FOR UPDATE SKIP LOCKED`` in the sub-select, lets any
+number of workers share the inbox on PostgreSQL without taking the same event twice. An event
+is only claimable when no earlier unfinished event has the same order key (one lead or card),
+which keeps each link's events in order. A claim is a lease: a worker killed mid-event leaves
+its events to be claimed again once the lease runs out.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import structlog
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased, sessionmaker
+
+from ..models import Event, Workspace
+from ..models.sync import PENDING, PROCESSING
+from ..models.workspace import ACTIVE
+from .inbox import SYSTEM, TRELLO
+from .processor import Processor
+from .providers import Providers
+from .settings import EngineSettings
+
+log = structlog.get_logger(__name__)
+
+NOTIFY_CHANNEL = "leads_sync_events"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def claim(session_factory: sessionmaker, worker_id: str, limit: int, lease_s: float,
+          trello_settle_s: float = 0.0) -> list[int]:
+    """Atomically take up to ``limit`` ready events; returns their ids in order.
+
+    ``trello_settle_s`` leaves Trello events in the inbox while the oldest of them is younger
+    than that, so that a burst of card moves is applied together and becomes one Sheets write.
+    """
+    now = utcnow()
+    earlier = aliased(Event)
+    blocked = exists().where(earlier.workspace_id == Event.workspace_id, earlier.order_key == Event.order_key,
+                             earlier.id < Event.id, earlier.state.in_((PENDING, PROCESSING)))
+    ready = or_(and_(Event.state == PENDING, Event.next_attempt_at <= now),
+                and_(Event.state == PROCESSING, Event.locked_until < now))
+    conditions = [ready, ~blocked, Workspace.state == ACTIVE]
+    with session_factory() as session:
+        if trello_settle_s > 0 and _trello_burst_is_young(session, now, trello_settle_s):
+            conditions.append(Event.source != TRELLO)
+        candidates = (select(Event.id).join(Workspace, Workspace.id == Event.workspace_id)
+                      .where(*conditions).order_by(Event.id).limit(limit))
+        if session.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True, of=Event)
+        statement = (update(Event).where(Event.id.in_(candidates.scalar_subquery()))
+                     .values(state=PROCESSING, locked_by=worker_id, locked_until=now + timedelta(seconds=lease_s),
+                             attempts=Event.attempts + 1)
+                     .returning(Event.id)
+                     .execution_options(synchronize_session=False))
+        ids = sorted(session.execute(statement).scalars().all())
+        session.commit()
+    return ids
+
+
+def _trello_burst_is_young(session, now: datetime, settle_s: float) -> bool:  # type: ignore[no-untyped-def]
+    """True while the oldest ready Trello event is younger than the settle window."""
+    oldest = session.scalars(select(Event.received_at).where(Event.state == PENDING, Event.source == TRELLO,
+                                                             Event.next_attempt_at <= now)
+                             .order_by(Event.id).limit(1)).first()
+    return oldest is not None and oldest > now - timedelta(seconds=settle_s)
+
+
+def has_trello_settling(session_factory: sessionmaker, settle_s: float) -> bool:
+    """Whether Trello events are waiting out the settle window (so the loop should not sleep long)."""
+    with session_factory() as session:
+        return session.scalars(select(Event.id).where(Event.state == PENDING, Event.source == TRELLO,
+                                                      Event.received_at > utcnow() - timedelta(seconds=settle_s))
+                               .limit(1)).first() is not None
+
+
+class Worker:
+    """Runs the claim/apply loop until stopped."""
+
+    def __init__(self, engine: Engine, providers: Providers, settings: EngineSettings,
+                 worker_id: str | None = None) -> None:
+        self.engine = engine
+        self.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+        self.settings = settings
+        self.worker_id = worker_id or default_worker_id()
+        self.processor = Processor(self.session_factory, providers, settings, self.worker_id)
+        self.wakeup = threading.Event()
+        self.stopping = threading.Event()
+        self._last_reconcile = time.monotonic()
+
+    def run_once(self) -> int:
+        """Claim and apply one batch; returns how many events it took."""
+        ids = claim(self.session_factory, self.worker_id, self.settings.batch_size, self.settings.lease_s,
+                    self.settings.sheet_write_window_s)
+        if ids:
+            self.processor.process(ids)
+        return len(ids)
+
+    def drain(self, timeout_s: float = 30.0) -> None:
+        """Apply events until none is ready or waiting to settle (tests and the CLI's ``--drain``)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.run_once():
+                continue
+            if not has_trello_settling(self.session_factory, self.settings.sheet_write_window_s) and \
+                    not self._has_due_soon(1.0):
+                return
+            time.sleep(0.02)
+        raise TimeoutError("events were still pending when the drain timed out")
+
+    def _has_due_soon(self, within_s: float) -> bool:
+        with self.session_factory() as session:
+            return session.scalars(select(Event.id).join(Workspace, Workspace.id == Event.workspace_id).where(
+                Workspace.state == ACTIVE, Event.state.in_((PENDING, PROCESSING)),
+                Event.next_attempt_at <= utcnow() + timedelta(seconds=within_s)).limit(1)).first() is not None
+
+    def run_forever(self) -> None:
+        """The loop: work while there is work; otherwise wait for a wake-up or the poll interval."""
+        log.info("worker_started", worker_id=self.worker_id)
+        listener = self._listener()
+        try:
+            while not self.stopping.is_set():
+                try:
+                    took = self.run_once()
+                except Exception:  # noqa: BLE001 - the loop must survive a dropped DB connection
+                    log.exception("worker_batch_failed")
+                    self.stopping.wait(1.0)
+                    continue
+                self._maybe_schedule_reconcile()
+                if took:
+                    continue
+                if listener is not None:
+                    listener(self.settings.idle_poll_s * 10)
+                else:
+                    self.wakeup.wait(self.settings.idle_poll_s)
+                    self.wakeup.clear()
+        finally:
+            log.info("worker_stopped", worker_id=self.worker_id)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wakeup.set()
+
+    def _listener(self):  # type: ignore[no-untyped-def]
+        """On PostgreSQL, a LISTEN connection the loop waits on; else None (short polls)."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        import psycopg
+
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = psycopg.connect(url, autocommit=True)
+        connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+        def wait(timeout: float) -> None:
+            for _ in connection.notifies(timeout=timeout, stop_after=1):
+                break
+
+        return wait
+
+    def _maybe_schedule_reconcile(self) -> None:
+        """Queue a periodic reconciliation of every active workspace (one worker wins per period)."""
+        interval = self.settings.reconcile_interval_s
+        if interval <= 0 or time.monotonic() - self._last_reconcile < interval:
+            return
+        self._last_reconcile = time.monotonic()
+        from .inbox import enqueue_command
+
+        period = int(time.time() // interval)
+        with self.session_factory() as session:
+            for workspace_id in session.scalars(select(Workspace.id).where(Workspace.state == ACTIVE)):
+                existing = session.scalars(select(Event.id).where(
+                    Event.workspace_id == workspace_id, Event.source == SYSTEM,
+                    Event.provider_event_id == f"reconcile:period-{period}")).first()
+                if existing is None:
+                    enqueue_command(session, workspace_id, "reconcile", {"scheduled": True},
+                                    provider_event_id=f"reconcile:period-{period}")
+            try:
+                session.commit()
+            except Exception:  # noqa: BLE001 - another worker queued the same period first
+                session.rollback()
+
+
+def notify_new_events(connection) -> None:  # type: ignore[no-untyped-def]
+    """Wake PostgreSQL workers (delivered when the storing transaction commits)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")

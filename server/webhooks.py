@@ -1,0 +1,97 @@
+"""Webhook endpoints: verify, store, answer. They never call Trello or Google.
+
+``POST /webhooks/sheets/<workspace>`` takes the add-on's signed batches;
+``HEAD``/``POST /webhooks/trello/<workspace>`` take Trello's deliveries.
+"""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from .extensions import csrf, db
+from .models import Workspace
+from .models.workspace import DISCONNECTED
+from .sync.inbox import PayloadError, parse_sheets_payload, parse_trello_payload, store_sheets_event, store_trello_event
+from .sync.signatures import SignatureError, verify_addon, verify_trello
+from .sync.worker import notify_new_events
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+csrf.exempt(bp)
+log = structlog.get_logger(__name__)
+
+
+def _json_error(status: int, message: str):  # type: ignore[no-untyped-def]
+    return jsonify({"error": {"code": status, "message": message}}), status
+
+
+def _decode(body: bytes):  # type: ignore[no-untyped-def]
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadError(f"body is not valid JSON ({exc.__class__.__name__}: {exc})") from exc
+
+
+def _stored():  # type: ignore[no-untyped-def]
+    notify_new_events(db.session.connection())
+    db.session.commit()
+    worker = current_app.extensions.get("leads_worker")
+    if worker is not None:
+        worker.wakeup.set()
+
+
+@bp.post("/sheets/<workspace_id>")
+def sheets(workspace_id: str):  # type: ignore[no-untyped-def]
+    workspace = db.session.get(Workspace, workspace_id)
+    if workspace is None:
+        return _json_error(404, "unknown workspace")
+    body = request.get_data(cache=False)
+    try:
+        verify_addon(workspace.addon_secret, body, request.headers.get("X-Timestamp"),
+                     request.headers.get("X-Signature"))
+    except SignatureError as exc:
+        log.info("sheets_webhook_refused", workspace_id=workspace_id, reason=str(exc))
+        return _json_error(401, str(exc))
+    if workspace.state == DISCONNECTED:
+        return _json_error(410, "this workspace is disconnected; reconnect the add-on from the dashboard")
+    try:
+        data = parse_sheets_payload(_decode(body))
+    except PayloadError as exc:
+        return _json_error(400, str(exc))
+    if data["spreadsheet_id"] != workspace.spreadsheet_id or data["sheet"] != workspace.sheet_name:
+        return _json_error(400, "spreadsheet_id and sheet do not match this workspace")
+    result = store_sheets_event(db.session, workspace.id, data)
+    _stored()
+    return jsonify({"stored": result.stored, "duplicates": result.duplicates})
+
+
+@bp.route("/trello/<workspace_id>", methods=["HEAD"])
+def trello_check(workspace_id: str):  # type: ignore[no-untyped-def]
+    """Trello sends HEAD when a webhook is registered and expects 200."""
+    if db.session.get(Workspace, workspace_id) is None:
+        abort(404)
+    return "", 200
+
+
+@bp.post("/trello/<workspace_id>")
+def trello(workspace_id: str):  # type: ignore[no-untyped-def]
+    body = request.get_data(cache=False)
+    workspace = db.session.get(Workspace, workspace_id)
+    callback = (workspace.trello_webhook_callback if workspace and workspace.trello_webhook_callback
+                else current_app.config["PUBLIC_BASE_URL"] + request.path)
+    if not verify_trello(current_app.config["TRELLO_API_SECRET"], body, callback,
+                         request.headers.get("X-Trello-Webhook")):
+        log.info("trello_webhook_refused", workspace_id=workspace_id)
+        return _json_error(401, "X-Trello-Webhook signature does not match")
+    if workspace is None or workspace.state == DISCONNECTED:
+        # 410 Gone makes Trello delete a webhook that outlived its workspace.
+        return _json_error(410, "no such workspace")
+    try:
+        data = parse_trello_payload(_decode(body))
+    except PayloadError as exc:
+        return _json_error(400, str(exc))
+    result = store_trello_event(db.session, workspace.id, data)
+    _stored()
+    return jsonify({"stored": result.stored, "duplicates": result.duplicates})
