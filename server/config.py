@@ -24,6 +24,14 @@ class ConfigError(SystemExit):
         self.message = message
 
 
+# Worker and limiter tuning (see server/sync/settings.py); read from the environment when set.
+ENGINE_KNOBS = (
+    "WORKER_BATCH_SIZE", "WORKER_LEASE_S", "WORKER_MAX_ATTEMPTS", "WORKER_BACKOFF_BASE_S", "WORKER_BACKOFF_MAX_S",
+    "WORKER_IDLE_POLL_S", "SHEET_WRITE_WINDOW_S", "TRELLO_TOKEN_LIMIT", "TRELLO_KEY_LIMIT", "SHEETS_READ_LIMIT",
+    "SHEETS_WRITE_LIMIT", "RECONCILE_INTERVAL_S", "GOOGLE_TOKEN_URI",
+)
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
@@ -91,6 +99,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "RATE_LIMITS_ENABLED": _env("RATE_LIMITS_ENABLED", "1") == "1",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
+    for name in ENGINE_KNOBS:
+        if _env(name) is not None:
+            config[name] = _env(name)
     if overrides:
         config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])

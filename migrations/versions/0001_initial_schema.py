@@ -150,6 +150,9 @@ def upgrade():
     sa.UniqueConstraint('workspace_id', 'card_id', name=op.f('uq_links_workspace_id_card_id')),
     sa.UniqueConstraint('workspace_id', 'lead_id', name=op.f('uq_links_workspace_id_lead_id'))
     )
+    with op.batch_alter_table('links', schema=None) as batch_op:
+        batch_op.create_index('ix_links_pending', ['workspace_id', 'pending_op'], unique=False)
+
     op.create_table('workspace_members',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('workspace_id', sa.String(length=40), nullable=False),
@@ -174,6 +177,9 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_workspace_members_email'))
 
     op.drop_table('workspace_members')
+    with op.batch_alter_table('links', schema=None) as batch_op:
+        batch_op.drop_index('ix_links_pending')
+
     op.drop_table('links')
     with op.batch_alter_table('history', schema=None) as batch_op:
         batch_op.drop_index('ix_history_workspace')

@@ -34,6 +34,7 @@ class Link(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "lead_id"),
         UniqueConstraint("workspace_id", "card_id"),
+        Index("ix_links_pending", "workspace_id", "pending_op"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

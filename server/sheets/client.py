@@ -64,6 +64,17 @@ class SheetTab:
                           {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"})
         return data.get("values", [])
 
+    def grid_size(self) -> tuple[int, int]:
+        """(rows, columns) of this tab's grid; reads beyond it are refused by Google."""
+        data = self._call("read", self.http.fetch_sheet_metadata, self.spreadsheet_id,
+                          {"includeGridData": "false", "fields": "sheets.properties"})
+        for sheet in data.get("sheets", []):
+            properties = sheet.get("properties", {})
+            if properties.get("title") == self.sheet_name:
+                grid = properties.get("gridProperties", {})
+                return int(grid.get("rowCount", 1000)), int(grid.get("columnCount", 26))
+        raise SheetsBadRequest(f"the spreadsheet has no tab named {self.sheet_name!r}")
+
     def header(self, header_row: int = 1) -> list[str]:
         rows = self.get(f"{header_row}:{header_row}")
         return [str(h).strip() for h in rows[0]] if rows else []

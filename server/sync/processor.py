@@ -225,7 +225,7 @@ class Processor:
         card: dict[str, Any] | None = None
         if link is None:
             link = Link(workspace_id=workspace.id, lead_id=lead_id, pending_op="create_card", row_number=row,
-                        sync_state="pending", shadow={}, field_times={}, card_extra={})
+                        sync_state="pending", shadow={}, field_times={}, card_extra={"pending_event": event.id})
             session.add(link)
             try:
                 session.commit()
@@ -233,9 +233,11 @@ class Processor:
                 session.rollback()
                 raise Defer(0.2, "another worker is creating this lead's card") from None
         else:
-            if link.updated_at and link.updated_at > utcnow() - timedelta(seconds=self.settings.lease_s):
+            mine = (link.card_extra or {}).get("pending_event") == event.id
+            if not mine and link.updated_at and link.updated_at > utcnow() - timedelta(seconds=self.settings.lease_s):
                 raise Defer(0.5, "this lead's card is being created")
-            card = find_card_by_marker(trello, workspace.trello_board_id, lead_id)  # recovery after a crash
+            # An earlier attempt (ours, or a dead worker's) may have created the card: find it first.
+            card = find_card_by_marker(trello, workspace.trello_board_id, lead_id)
         shadow = {column: values.get(column, "") for column in mapping.synced_columns}
         if card is None:
             fields = card_fields(mapping, lead_id, shadow, "")

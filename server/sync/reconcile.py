@@ -147,8 +147,9 @@ class Reconciler:
         rows: dict[str, SheetLead] = {}
         unidentified: list[SheetLead] = []
         start = self.workspace.header_row + 1
-        while True:
-            page = self.tab.get(f"A{start}:{last}{start + self.page_rows - 1}")
+        row_count, _ = self.tab.grid_size()
+        while start <= row_count:
+            page = self.tab.get(f"A{start}:{last}{min(row_count, start + self.page_rows - 1)}")
             for offset, cells in enumerate(page):
                 values = {c: cell_text(cells[i]) if i < len(cells) else "" for c, i in positions.items()}
                 if not any(v.strip() for v in values.values()):
@@ -162,10 +163,11 @@ class Reconciler:
                     lead.lead_id = ""
                     unidentified.append(lead)
             self.plan.rows_read += len(page)
-            self._set_progress("reading sheet", self.plan.rows_read, 0)
-            if not page:
-                return rows, unidentified
+            self._set_progress("reading sheet", self.plan.rows_read, row_count - self.workspace.header_row)
+            if not page:  # nothing in a whole page: the data has ended
+                break
             start += self.page_rows
+        return rows, unidentified
 
     def _read_cards(self) -> dict[str, CardLead]:
         cards: dict[str, CardLead] = {}

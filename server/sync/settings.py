@@ -37,8 +37,13 @@ class EngineSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "EngineSettings":
         def pair(name: str, default: tuple[int, float]) -> tuple[int, float]:
+            """``(100, 10.0)`` or the environment's ``"100/10"`` (requests per seconds)."""
             value = config.get(name)
-            return (int(value[0]), float(value[1])) if value else default
+            if not value:
+                return default
+            if isinstance(value, str):
+                value = value.split("/")
+            return int(value[0]), float(value[1])
 
         return cls(
             trello_api_key=config.get("TRELLO_API_KEY", ""),

@@ -1,0 +1,158 @@
+"""Webhook intake: signatures, bad input, idempotent storage. Nothing is stored for a refused request."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from server.extensions import db
+from server.models import Event
+from server.seed import seed_workspace
+from server.sync.signatures import addon_signature, trello_signature
+
+SECRET = "emulator-secret"
+
+
+@pytest.fixture
+def workspace(app):
+    with app.app_context():
+        ws = seed_workspace(db.session, email="ann@example.com", trello_member_id="m1", trello_username="ann",
+                            trello_token="ATTA" + "0" * 72, google_token="g", spreadsheet_id="sheet-1",
+                            sheet_name="Leads", board_id="board-1",
+                            mapping={"status_to_list": {"New": "list-new"}, "list_to_status": {"list-new": "New"}})
+        return {"id": ws.id, "secret": ws.addon_secret}
+
+
+def sheets_body(**overrides):
+    body = {"event_id": "evt-1", "spreadsheet_id": "sheet-1", "sheet": "Leads", "sent_at": int(time.time() * 1000),
+            "rows": [{"lead_id": "L-1", "row": 2, "values": {"Name": "Ada", "Status": "New"}, "changed": ["Name"]}]}
+    body.update(overrides)
+    return json.dumps(body).encode()
+
+
+def post_sheets(client, workspace, body: bytes, *, secret=None, timestamp=None, signature=None):
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    sig = signature if signature is not None else addon_signature(secret or workspace["secret"], ts, body)
+    return client.post(f"/webhooks/sheets/{workspace['id']}", data=body, content_type="application/json",
+                       headers={"X-Timestamp": ts, "X-Signature": sig})
+
+
+def stored(app) -> int:
+    with app.app_context():
+        return db.session.query(Event).count()
+
+
+def test_signed_sheets_event_is_stored_once(app, client, workspace):
+    body = sheets_body()
+    first = post_sheets(client, workspace, body)
+    assert first.status_code == 200 and first.get_json() == {"stored": 1, "duplicates": 0}
+    again = post_sheets(client, workspace, body)
+    assert again.status_code == 200 and again.get_json() == {"stored": 0, "duplicates": 1}
+    assert stored(app) == 1
+
+
+def test_multi_row_event_is_stored_per_row(app, client, workspace):
+    rows = [{"lead_id": f"L-{i}", "row": i + 2, "values": {"Name": f"n{i}"}} for i in range(5)]
+    response = post_sheets(client, workspace, sheets_body(rows=rows, removed=[{"lead_id": "L-9", "row": 9}]))
+    assert response.get_json()["stored"] == 6
+    with app.app_context():
+        keys = [e.order_key for e in db.session.query(Event).order_by(Event.id)]
+    assert keys == [f"lead:L-{i}" for i in range(5)] + ["lead:L-9"]
+
+
+@pytest.mark.parametrize("case", ["wrong", "missing", "stale", "future", "other-secret", "bad-timestamp"])
+def test_bad_sheets_signatures_are_401_and_store_nothing(app, client, workspace, case):
+    body = sheets_body()
+    kwargs = {
+        "wrong": {"signature": "0" * 64},
+        "missing": {"signature": ""},
+        "stale": {"timestamp": int(time.time()) - 301},
+        "future": {"timestamp": int(time.time()) + 301},
+        "other-secret": {"secret": "not-the-secret"},
+        "bad-timestamp": {"timestamp": "yesterday", "signature": "x"},
+    }[case]
+    if case == "stale":
+        kwargs["signature"] = addon_signature(workspace["secret"], str(kwargs["timestamp"]), body)
+    response = post_sheets(client, workspace, body, **kwargs)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["message"]
+    assert stored(app) == 0
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"{not json", "not valid JSON"),
+    (b"[]", "JSON object"),
+    (json.dumps({"spreadsheet_id": "sheet-1", "sheet": "Leads", "rows": []}).encode(), "event_id"),
+    (sheets_body(rows=[]), "at least one row"),
+    (sheets_body(rows=[{"lead_id": "L-1", "row": 0, "values": {}}]), "rows[0].row"),
+    (sheets_body(rows=[{"lead_id": "L-1", "row": 2, "values": []}]), "rows[0].values"),
+    (sheets_body(rows=[{"lead_id": "L-1", "row": 2, "values": {"Name": {"x": 1}}}]), "rows[0].values"),
+    (sheets_body(rows=[{"lead_id": "L-1", "row": 2, "values": {}, "changed": "Name"}]), "rows[0].changed"),
+    (sheets_body(spreadsheet_id="another-sheet"), "do not match"),
+])
+def test_malformed_sheets_bodies_are_400_naming_the_problem(app, client, workspace, body, words):
+    response = post_sheets(client, workspace, body)
+    assert response.status_code == 400
+    assert words in response.get_json()["error"]["message"]
+    assert stored(app) == 0
+
+
+def test_unknown_workspace_is_404(app, client, workspace):
+    body = sheets_body()
+    response = client.post("/webhooks/sheets/ws_nope", data=body, content_type="application/json",
+                           headers={"X-Timestamp": str(int(time.time())), "X-Signature": "0" * 64})
+    assert response.status_code == 404 and stored(app) == 0
+
+
+def trello_body(action_id="a1", type_="updateCard", card_id="c1"):
+    return json.dumps({"action": {"id": action_id, "type": type_, "date": "2026-11-24T10:00:00.000Z",
+                                  "data": {"card": {"id": card_id, "name": "x"}, "old": {"name": "y"}}},
+                       "model": {"id": "board-1"}}).encode()
+
+
+def post_trello(client, app, workspace, body, signature=None):
+    path = f"/webhooks/trello/{workspace['id']}"
+    callback = app.config["PUBLIC_BASE_URL"] + path
+    sig = signature if signature is not None else trello_signature(SECRET, body, callback)
+    return client.post(path, data=body, content_type="application/json", headers={"X-Trello-Webhook": sig})
+
+
+def test_trello_head_answers_200(client, workspace):
+    assert client.head(f"/webhooks/trello/{workspace['id']}").status_code == 200
+    assert client.head("/webhooks/trello/ws_nope").status_code == 404
+
+
+def test_trello_delivery_stored_once_and_unhandled_types_ignored(app, client, workspace):
+    assert post_trello(client, app, workspace, trello_body()).get_json() == {"stored": 1, "duplicates": 0}
+    assert post_trello(client, app, workspace, trello_body()).get_json() == {"stored": 0, "duplicates": 1}
+    comment = post_trello(client, app, workspace, trello_body("a2", "addMemberToBoard"))
+    assert comment.status_code == 200
+    with app.app_context():
+        states = {e.provider_event_id: e.state for e in db.session.query(Event)}
+    assert states == {"a1": "pending", "a2": "ignored"}
+
+
+def test_trello_signature_uses_the_registered_callback(app, client, workspace):
+    body = trello_body()
+    wrong_url = trello_signature(SECRET, body, "http://elsewhere.example/webhooks/trello/" + workspace["id"])
+    assert post_trello(client, app, workspace, body, signature=wrong_url).status_code == 401
+    assert post_trello(client, app, workspace, body, signature="").status_code == 401
+    forged = trello_signature("not-our-secret", body, app.config["PUBLIC_BASE_URL"] + f"/webhooks/trello/{workspace['id']}")
+    assert post_trello(client, app, workspace, body, signature=forged).status_code == 401
+    assert stored(app) == 0
+
+
+def test_trello_delivery_for_a_deleted_workspace_answers_410(app, client):
+    body = trello_body()
+    path = "/webhooks/trello/ws_gone"
+    sig = trello_signature(SECRET, body, app.config["PUBLIC_BASE_URL"] + path)
+    assert client.post(path, data=body, content_type="application/json",
+                       headers={"X-Trello-Webhook": sig}).status_code == 410
+
+
+def test_trello_malformed_json_with_valid_signature_is_400(app, client, workspace):
+    response = post_trello(client, app, workspace, b"{oops")
+    assert response.status_code == 400 and "not valid JSON" in response.get_json()["error"]["message"]
+    assert stored(app) == 0
