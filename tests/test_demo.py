@@ -1,0 +1,82 @@
+"""The README's run command: the demo starts everything, syncs both ways, and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _json(url: str, body: dict | None = None):
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def _wait(predicate, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_demo_runs_syncs_and_stops_cleanly(tmp_path):
+    web, trello, sheets = _free_port(), _free_port(), _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.demo", "--port", str(web), "--trello-port", str(trello),
+         "--sheets-port", str(sheets)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={"PATH": "/usr/bin:/bin", "INSTANCE_PATH": str(tmp_path), "LOG_LEVEL": "WARNING"})
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        assert any("/demo" in line for line in lines), "".join(lines)
+        trello_state = f"http://127.0.0.1:{trello}/_emulator/state"
+        cards = _wait(lambda: len(_json(trello_state)["cards"]) == 3 and _json(trello_state)["cards"])
+        lists = {lst["name"]: lst["id"] for lst in _json(trello_state)["lists"]}
+        sheet = _json(f"http://127.0.0.1:{sheets}/_emulator/state")["spreadsheets"][0]
+        sid = sheet["spreadsheet_id"]
+        # a person edits the sheet: the card moves
+        _json(f"http://127.0.0.1:{sheets}/_emulator/user/edit",
+              {"spreadsheet_id": sid, "sheet": "Leads", "row": 2, "values": {"Status": "Qualified"}})
+        ada = next(c for c in cards if c["name"] == "Ada Lovelace")
+        _wait(lambda: next(c for c in _json(trello_state)["cards"] if c["id"] == ada["id"])["idList"] == lists["Qualified"])
+        # a person moves a card: the row follows
+        grace = next(c for c in cards if c["name"] == "Grace Hopper")
+        board_id = _json(trello_state)["boards"][0]["id"]
+        _json(f"http://127.0.0.1:{trello}/_emulator/ui/boards/{board_id}/action",
+              {"op": "move", "idCard": grace["id"], "idList": lists["Closed"]})
+
+        def grace_won():
+            values = _json(f"http://127.0.0.1:{sheets}/_emulator/state")["spreadsheets"][0]["sheets"][0]["values"]
+            return any(row[0] == "Grace Hopper" and row[4] == "Won" for row in values)
+
+        _wait(grace_won)
+        with urllib.request.urlopen(f"http://127.0.0.1:{web}/demo", timeout=5) as page:
+            assert b"Leads Sync demo" in page.read()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            assert process.wait(timeout=15) == 0
+        finally:
+            process.kill()
