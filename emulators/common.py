@@ -11,71 +11,67 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """Request handler that does not print a line per request."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:  # noqa: D102
-        pass
-
-
-class NoDelayWSGIServer(ThreadedWSGIServer):
-    """Threaded WSGI server that sets TCP_NODELAY on every accepted connection.
-
-    Without it, keep-alive connections from `requests` pay ~40 ms per call to Nagle's algorithm
-    interacting with delayed ACKs, which would make every latency figure wrong.
-    """
-
-    daemon_threads = True
-    request_queue_size = 256
-
-    def get_request(self):  # type: ignore[override]
-        conn, addr = super().get_request()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn, addr
 
 
 @dataclass
 class RunningServer:
-    """A WSGI app served on a loopback port in a background thread."""
+    """A WSGI app served on a loopback port by waitress, in a background thread.
 
-    server: NoDelayWSGIServer
+    waitress speaks HTTP/1.1 with keep-alive and sets TCP_NODELAY on every connection (its
+    default ``socket_options``). Werkzeug's development server closes every connection, and a
+    stand-in without TCP_NODELAY on keep-alive connections pays ~40 ms a call to Nagle's
+    algorithm and delayed ACKs; either would make latency figures wrong.
+    """
+
+    server: Any
     thread: threading.Thread
 
     @property
     def port(self) -> int:
-        return self.server.server_port
+        return int(self.server.effective_port)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        from waitress import wasyncore
+
+        self.server.task_dispatcher.shutdown(timeout=0.2)
+        # Closing every socket (keep-alive connections too) ends the loop at its next poll
+        # (within a second); the thread is a daemon, so nobody needs to wait for it.
+        wasyncore.close_all(self.server._map)
 
 
-def serve_in_thread(app: Callable, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+def _create_server(app: Callable, host: str, port: int, threads: int) -> Any:
+    from waitress.server import create_server
+
+    server = create_server(app, host=host, port=port, threads=threads, ident="emulator",
+                           channel_timeout=120, connection_limit=1000, backlog=1024,
+                           clear_untrusted_proxy_headers=True)
+    assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in server.adj.socket_options or \
+        (socket.SOL_TCP, socket.TCP_NODELAY, 1) in server.adj.socket_options
+    return server
+
+
+def serve_in_thread(app: Callable, host: str = "127.0.0.1", port: int = 0, threads: int = 32) -> RunningServer:
     """Start ``app`` on ``host:port`` (0 picks a free port) and return once it accepts."""
-    server = NoDelayWSGIServer(host, port, app, handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    server = _create_server(app, host, port, threads)
+    thread = threading.Thread(target=server.run, name=f"wsgi-{server.effective_port}", daemon=True)
     thread.start()
     return RunningServer(server=server, thread=thread)
 
 
 def serve_forever(app: Callable, host: str, port: int) -> None:
     """Serve ``app`` in the foreground until interrupted (used by ``python -m emulators.x``)."""
-    server = NoDelayWSGIServer(host, port, app, handler=_QuietHandler)
+    server = _create_server(app, host, port, 32)
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.close()
 
 
 # --------------------------------------------------------------------------- fault injection

@@ -2,10 +2,10 @@
 
 Run by hand with ``python -m emulators.trello --port 8101 --seed-demo``.
 
-Pieces: ``trello_model`` (state, actions), ``trello_api`` (the ``/1`` endpoints, auth, rate
-limits), ``trello_delivery`` (webhook delivery thread), ``trello_oauth`` (OAuth 1.0a and the
-consent pages), ``trello_ui`` (demo pages). This module wires them together and serves the
-``/_emulator`` control API.
+Pieces: ``trello_records`` (ids, dates, errors, records), ``trello_model`` (state, actions),
+``trello_api`` (the ``/1`` endpoints, auth, rate limits), ``trello_delivery`` (webhook delivery
+thread), ``trello_oauth`` (OAuth 1.0a and the consent pages), ``trello_ui`` (demo pages). This
+module wires them together and serves the ``/_emulator`` control API.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from werkzeug.wrappers import Request, Response
 from .common import FaultInjector, RunningServer, serve_forever, serve_in_thread
 from .trello_api import RateLimiter, TrelloApi, json_response, text_response
 from .trello_delivery import Delivery, DeliveryQueue, sign
-from .trello_model import Board, Card, TrelloError, TrelloState, iso
+from .trello_model import TrelloState
+from .trello_records import Board, Card, TrelloError, iso
 from .trello_oauth import TrelloOAuth
 from .trello_ui import board_page, index_page, ui_action
 
@@ -176,7 +177,8 @@ class TrelloEmulator:
     def actions(self, model_id: str) -> list[dict]:
         """Actions recorded on a board or card, oldest first."""
         with self._lock:
-            return [self.state.actions[a] for a in self.state.model_actions.get(model_id, [])]
+            return [json.loads(self.state.actions[a][1])
+                    for a in self.state.model_actions.get(model_id, [])]
 
     def set_limits(self, token_limit: tuple[int, float] | None = None,
                    key_limit: tuple[int, float] | None = None) -> None:
@@ -228,15 +230,17 @@ class TrelloEmulator:
 
     # ---------------------------------------------------------------- deliveries
 
-    def _on_action(self, action: dict[str, Any], board: Board, card: Card | None) -> None:
+    def _on_action(self, action: dict[str, Any], action_json: str, board: Board,
+                   card: Card | None) -> None:
         """Queue one delivery per active webhook on the board or the card (under the lock)."""
         hooks = [w for w in self.state.webhooks.values() if w.active and
                  (w.id_model == board.id or (card is not None and w.id_model == card.id))]
         for webhook in hooks:
             model = board.to_json() if webhook.id_model == board.id else \
                 self.state.card_json(card)  # type: ignore[arg-type]
-            body = json.dumps({"action": action, "model": model, "webhook": webhook.ref()},
-                              separators=(",", ":")).encode()
+            body = ('{"action":%s,"model":%s,"webhook":%s}' % (
+                action_json, json.dumps(model, separators=(",", ":")),
+                json.dumps(webhook.ref(), separators=(",", ":")))).encode()
             self.deliveries.put(Delivery(webhook.id, webhook.callback_url, body,
                                          sign(self.api_secret, body, webhook.callback_url),
                                          action["id"], action["type"]))

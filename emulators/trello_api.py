@@ -14,8 +14,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .trello_delivery import check_callback
-from .trello_model import (HEX_ID, UNAUTHORIZED, UNSET, Card, Member, Token,
-                           TrelloError, Webhook, invalid, new_id, parse_date)
+from .trello_records import (HEX_ID, NOT_FOUND, UNAUTHORIZED, UNSET, Card, Member, Token,
+                             TrelloError, Webhook, invalid, new_id, parse_date)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trello import TrelloEmulator
@@ -173,6 +173,9 @@ def _pick(data: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any
 
 R = Rule
 URL_MAP = Map([
+    R("/1/members/me", endpoint="member", methods=["GET"], defaults={"mid": "me"}),
+    R("/1/members/me/boards", endpoint="member_boards", methods=["GET"],
+      defaults={"mid": "me"}),
     R("/1/members/<mid>", endpoint="member", methods=["GET"]),
     R("/1/members/<mid>/boards", endpoint="member_boards", methods=["GET"]),
     R("/1/boards", endpoint="board_create", methods=["POST"]),
@@ -216,7 +219,9 @@ URL_MAP = Map([
     R("/1/OAuthAuthorizeToken", endpoint="oauth_authorize", methods=["GET", "POST"]),
     R("/1/OAuthGetAccessToken", endpoint="oauth_access_token", methods=["GET", "POST"]),
     R("/1/authorize", endpoint="oauth_client_authorize", methods=["GET", "POST"]),
-], strict_slashes=False)
+], strict_slashes=False, redirect_defaults=False)
+# names of rule arguments in call statistics ("GET /1/cards/{id}")
+_ARG_NAMES = {"tok": "token", "cfilter": "filter"}
 
 # handlers that take the state lock themselves (they make outbound HTTP calls)
 _SELF_LOCKING = {"webhook_create", "webhook_update", "token_delete"}
@@ -237,7 +242,8 @@ class TrelloApi:
         try:
             rule, args = adapter.match(return_rule=True)
             endpoint = rule.endpoint
-            template = _RULE_ARG.sub(r"{\1}", rule.rule.rstrip("/") or rule.rule)
+            template = _RULE_ARG.sub(lambda m: "{%s}" % _ARG_NAMES.get(m[1], "id"),
+                                     rule.rule.rstrip("/") or rule.rule)
         except HTTPException:
             rule, args, endpoint, template = None, {}, None, request.path
         self.emu._count(f"{request.method} {template}")
@@ -362,7 +368,7 @@ class TrelloApi:
         if HEX_ID.match(cfilter):
             card = self.state.card(cfilter)
             if card.board_id != board.id:
-                raise TrelloError(404, "The requested resource was not found.")
+                raise TrelloError(404, NOT_FOUND)
             return self.state.card_json(card, ctx.fields())
         cfilter = ctx.text("filter", cfilter)
         if cfilter not in ("open", "closed", "all", "visible"):
@@ -509,9 +515,10 @@ class TrelloApi:
     def h_action_get(self, ctx: Ctx, aid: str) -> Any:
         if not HEX_ID.match(aid):
             raise TrelloError(400, "invalid id")
-        action = self.state.actions.get(aid)
-        if action is None:
-            raise TrelloError(404, "The requested resource was not found.")
+        stored = self.state.actions.get(aid)
+        if stored is None:
+            raise TrelloError(404, NOT_FOUND)
+        action = json.loads(stored[1])
         self.state.board(action["data"]["board"]["id"], ctx.member)
         return action
 
@@ -532,7 +539,9 @@ class TrelloApi:
         needle = query.lower()
         result: dict[str, Any] = {"options": {"terms": [{"text": w} for w in query.split()],
                                               "modelTypes": sorted(types_set),
-                                              "partial": bool(ctx.flag("partial", False))}}
+                                              "partial": bool(ctx.flag("partial", False))},
+                                  "cards": [], "boards": [], "members": [],
+                                  "organizations": [], "actions": []}
         if "cards" in types_set:
             limit = ctx.number("cards_limit", 10, 1, 1000) or 10
             fields = ctx.fields(name="card_fields")
@@ -549,9 +558,6 @@ class TrelloApi:
             result["cards"] = [self.state.card_json(c, fields) for c in found[:limit]]
         if "boards" in types_set:
             result["boards"] = [b.to_json() for b in boards if needle in b.name.lower()]
-        for other in ("members", "organizations", "actions"):
-            if other in types_set:
-                result[other] = []
         return result
 
     # ---------------------------------------------------------------- webhooks and tokens
@@ -561,7 +567,7 @@ class TrelloApi:
             raise TrelloError(400, "invalid id")
         webhook = self.state.webhooks.get(wid)
         if webhook is None:
-            raise TrelloError(404, "The requested resource was not found.")
+            raise TrelloError(404, NOT_FOUND)
         if webhook.token != ctx.token.value or (tok is not None and tok != ctx.token.value):
             raise TrelloError(401, UNAUTHORIZED)
         return webhook
@@ -635,7 +641,7 @@ class TrelloApi:
     def _own_token(self, ctx: Ctx, tok: str) -> Token:
         token = self.state.tokens.get(tok)
         if token is None:
-            raise TrelloError(404, "The requested resource was not found.")
+            raise TrelloError(404, NOT_FOUND)
         if token.member_id != ctx.token.member_id:
             raise TrelloError(401, UNAUTHORIZED)
         return token

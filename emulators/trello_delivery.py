@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import requests
 
-from .trello_model import TrelloError
+from .trello_records import TrelloError
 
 TIMEOUT_S = 5.0
 

@@ -8,253 +8,14 @@ which queues the webhook deliveries in action order.
 from __future__ import annotations
 
 import bisect
-import random
-import re
+import json
 import secrets
-import string
-import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-HEX_ID = re.compile(r"^[0-9a-f]{24}$")
-SHORT_LINK = re.compile(r"^[A-Za-z0-9]{8}$")
-NOT_FOUND = "The requested resource was not found."
-UNAUTHORIZED = "unauthorized permission requested"
-LABEL_COLORS = ("green", "yellow", "orange", "red", "purple", "blue")
-POS_STEP = 16384.0
-UNSET: Any = object()
-
-
-class TrelloError(Exception):
-    """An error answered as Trello does: a status and a plain-text message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def invalid(name: str) -> TrelloError:
-    return TrelloError(400, f"invalid value for {name}")
-
-
-# --------------------------------------------------------------------------- ids and times
-
-_id_lock = threading.Lock()
-_id_state = {"ts": 0, "counter": random.SystemRandom().randrange(1 << 32)}
-_ID_MIDDLE = f"{random.SystemRandom().randrange(1 << 24):06x}"
-_RNG = random.Random()
-_ALPHABET = string.ascii_letters + string.digits
-
-
-def new_id() -> str:
-    """A Mongo-like ObjectId: 8 hex of unix seconds, 6 hex per process, 10 hex counter.
-
-    Ids made by one process sort in creation order (time never goes backwards here).
-    """
-    with _id_lock:
-        ts = max(int(time.time()), _id_state["ts"])
-        _id_state["ts"] = ts
-        _id_state["counter"] = (_id_state["counter"] + 1) % (1 << 40)
-        return f"{ts:08x}{_ID_MIDDLE}{_id_state['counter']:010x}"
-
-
-def iso(ts: float | None = None) -> str:
-    """ISO 8601 UTC with milliseconds and Z, as Trello writes dates."""
-    moment = datetime.fromtimestamp(time.time() if ts is None else ts, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_date(value: Any, name: str) -> str | None:
-    """Normalise a date parameter (ISO string, or null/empty to clear)."""
-    if value is None or value == "" or value == "null":
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid(name) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return iso(moment.timestamp())
-
-
-def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:128]
-
-
-def check_id(value: str) -> None:
-    """Raise ``400 invalid id`` unless ``value`` is an id or a short link."""
-    if not (HEX_ID.match(value) or SHORT_LINK.match(value)):
-        raise TrelloError(400, "invalid id")
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(slots=True)
-class Member:
-    id: str
-    username: str
-    full_name: str
-    board_ids: list[str] = field(default_factory=list)
-
-    @property
-    def initials(self) -> str:
-        words = (self.full_name or self.username).split()
-        return "".join(w[0] for w in words[:3]).upper()
-
-    def ref(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "fullName": self.full_name}
-
-    def creator(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "fullName": self.full_name,
-                "initials": self.initials, "avatarUrl": None, "activityBlocked": False}
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "fullName": self.full_name,
-                "initials": self.initials, "avatarUrl": None, "confirmed": True,
-                "url": f"https://trello.com/{self.username}", "idBoards": list(self.board_ids)}
-
-
-@dataclass(slots=True)
-class Token:
-    value: str
-    id: str
-    member_id: str
-    scope: tuple[str, ...] = ("read", "write", "account")
-    expiration: str = "never"
-    name: str = ""
-    created: float = field(default_factory=time.time)
-    expires_at: float | None = None
-
-    def expired(self) -> bool:
-        return self.expires_at is not None and time.time() >= self.expires_at
-
-    def to_json(self) -> dict[str, Any]:
-        perms = [{"idModel": "*", "modelType": kind, "read": "read" in self.scope,
-                  "write": "write" in self.scope} for kind in ("Board", "Organization")]
-        return {"id": self.id, "identifier": self.name, "idMember": self.member_id,
-                "dateCreated": iso(self.created),
-                "dateExpires": None if self.expires_at is None else iso(self.expires_at),
-                "permissions": perms}
-
-
-@dataclass(slots=True)
-class Label:
-    id: str
-    board_id: str
-    name: str
-    color: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "idBoard": self.board_id, "name": self.name, "color": self.color}
-
-
-@dataclass(slots=True)
-class Board:
-    id: str
-    name: str
-    desc: str
-    short_link: str
-    member_ids: list[str]
-    closed: bool = False
-    date_last_activity: str = ""
-    card_ids: list[str] = field(default_factory=list)  # sorted: paging by id
-    list_ids: list[str] = field(default_factory=list)
-    label_ids: list[str] = field(default_factory=list)
-    next_short: int = 1
-
-    def ref(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "shortLink": self.short_link}
-
-    @property
-    def url(self) -> str:
-        return f"https://trello.com/b/{self.short_link}/{slugify(self.name)}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "desc": self.desc, "closed": self.closed,
-                "idOrganization": None, "pinned": False, "url": self.url,
-                "shortUrl": f"https://trello.com/b/{self.short_link}",
-                "shortLink": self.short_link, "dateLastActivity": self.date_last_activity or None,
-                "prefs": {"permissionLevel": "private"},
-                "memberships": [{"id": mid[::-1], "idMember": mid,
-                                 "memberType": "admin" if i == 0 else "normal"}
-                                for i, mid in enumerate(self.member_ids)]}
-
-
-@dataclass(slots=True)
-class TList:
-    id: str
-    board_id: str
-    name: str
-    pos: float
-    closed: bool = False
-    card_ids: set[str] = field(default_factory=set)
-    max_pos: float = 0.0  # highest card pos ever placed here ("bottom" without a scan)
-
-    def ref(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name}
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "closed": self.closed,
-                "idBoard": self.board_id, "pos": self.pos, "subscribed": False}
-
-
-CARD_FIELDS = ("id", "closed", "dateLastActivity", "desc", "due", "dueComplete", "start",
-               "idBoard", "idChecklists", "idLabels", "idList", "idMembers", "idShort",
-               "labels", "name", "pos", "shortLink", "shortUrl", "url", "subscribed")
-
-
-@dataclass(slots=True)
-class Card:
-    id: str
-    board_id: str
-    list_id: str
-    id_short: int
-    short_link: str
-    name: str
-    desc: str = ""
-    pos: float = POS_STEP
-    due: str | None = None
-    due_complete: bool = False
-    closed: bool = False
-    id_labels: list[str] = field(default_factory=list)
-    id_members: list[str] = field(default_factory=list)
-    date_last_activity: str = ""
-    changed_at: float = 0.0  # monotonic; search lag
-
-    def ref(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "idShort": self.id_short,
-                "shortLink": self.short_link}
-
-    @property
-    def url(self) -> str:
-        return f"https://trello.com/c/{self.short_link}/{self.id_short}-{slugify(self.name)}"
-
-
-@dataclass(slots=True)
-class Webhook:
-    id: str
-    token: str
-    callback_url: str
-    id_model: str
-    description: str = ""
-    active: bool = True
-    consecutive_failures: int = 0
-    first_fail_date: str | None = None
-
-    def ref(self) -> dict[str, Any]:
-        return {"id": self.id, "description": self.description, "idModel": self.id_model,
-                "callbackURL": self.callback_url}
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.ref(), "active": self.active,
-                "consecutiveFailures": self.consecutive_failures,
-                "firstConsecutiveFailDate": self.first_fail_date}
-
+from .trello_records import (HEX_ID, LABEL_COLORS, NOT_FOUND, POS_STEP, UNAUTHORIZED, UNSET,
+                             Board, Card, Label, Member, TList, Token, TrelloError, Webhook,
+                             check_id, invalid, iso, new_id, random_short_link)
 
 _TRANSLATION = {"createCard": "action_create_card", "deleteCard": "action_delete_card",
                 "commentCard": "action_comment_on_card",
@@ -262,7 +23,8 @@ _TRANSLATION = {"createCard": "action_create_card", "deleteCard": "action_delete
                 "moveCardToBoard": "action_move_card_from_board",
                 "createList": "action_added_list_to_board", "updateList": "action_renamed_list"}
 
-ActionHook = Callable[[dict[str, Any], Board, "Card | None"], None]
+# on_action(action, action_json, board, card): called under the lock for every action
+ActionHook = Callable[[dict[str, Any], str, Board, "Card | None"], None]
 
 
 # --------------------------------------------------------------------------- the state
@@ -283,7 +45,8 @@ class TrelloState:
         self.cards: dict[str, Card] = {}
         self.card_links: dict[str, str] = {}
         self.webhooks: dict[str, Webhook] = {}
-        self.actions: dict[str, dict[str, Any]] = {}
+        # action id -> (type, JSON text): strings keep 50k actions cheap for the GC
+        self.actions: dict[str, tuple[str, str]] = {}
         self.model_actions: dict[str, list[str]] = {}  # board or card id -> action ids
 
     # ---------------------------------------------------------------- look-ups
@@ -324,7 +87,7 @@ class TrelloState:
 
     def _short_link(self, taken: dict[str, str]) -> str:
         while True:
-            link = "".join(_RNG.choices(_ALPHABET, k=8))
+            link = random_short_link()
             if link not in taken:
                 return link
 
@@ -373,8 +136,8 @@ class TrelloState:
             del self.webhooks[webhook_id]
         return gone
 
-    def add_board(self, name: str, member_id: str, lists: Iterable[str] = ("To Do", "Doing", "Done"),
-                  desc: str = "") -> Board:
+    def add_board(self, name: str, member_id: str,
+                  lists: Iterable[str] = ("To Do", "Doing", "Done"), desc: str = "") -> Board:
         member = self.member(member_id)
         board = Board(new_id(), name, desc, self._short_link(self.board_links), [member.id],
                       date_last_activity=iso())
@@ -418,7 +181,8 @@ class TrelloState:
         if closed is not UNSET and closed != lst.closed:
             old["closed"], lst.closed = lst.closed, closed
         if pos is not UNSET:
-            new_pos = self._position(pos, [self.lists[i].pos for i in board.list_ids if i != lst.id])
+            others = [self.lists[i].pos for i in board.list_ids if i != lst.id]
+            new_pos = self._position(pos, others)
             if new_pos != lst.pos:
                 old["pos"], lst.pos = lst.pos, new_pos
         if old:
@@ -681,12 +445,13 @@ class TrelloState:
             "display": {"translationKey": self._translation(action_type, data), "entities": {}},
             "memberCreator": member.creator(),
         }
-        self.actions[action_id] = action
+        text = json.dumps(action, separators=(",", ":"))
+        self.actions[action_id] = (action_type, text)
         self.model_actions.setdefault(board.id, []).append(action_id)
         if card is not None:
             self.model_actions.setdefault(card.id, []).append(action_id)
         if self.on_action is not None:
-            self.on_action(action, board, card)
+            self.on_action(action, text, board, card)
         return action
 
     @staticmethod
@@ -697,7 +462,8 @@ class TrelloState:
         if "idList" in old:
             return "action_move_card_from_list_to_list"
         if "closed" in old:
-            return "action_archived_card" if data["card"].get("closed") else "action_sent_card_to_board"
+            closed = data["card"].get("closed")
+            return "action_archived_card" if closed else "action_sent_card_to_board"
         if "name" in old:
             return "action_renamed_card"
         if "desc" in old:
@@ -716,9 +482,9 @@ class TrelloState:
                 continue
             if since and action_id <= since:
                 break
-            action = self.actions[action_id]
-            if types is None or action["type"] in types:
-                out.append(action)
+            action_type, text = self.actions[action_id]
+            if types is None or action_type in types:
+                out.append(json.loads(text))
                 if len(out) >= limit:
                     break
         return out

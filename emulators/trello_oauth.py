@@ -21,7 +21,7 @@ from authlib.oauth1.rfc5849.signature import construct_base_string, hmac_sha1_si
 from authlib.oauth1.rfc5849.util import unescape
 from werkzeug.wrappers import Request, Response
 
-from .trello_model import TrelloError
+from .trello_records import TrelloError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trello import TrelloEmulator

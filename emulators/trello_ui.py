@@ -6,7 +6,7 @@ import html
 import json
 from typing import TYPE_CHECKING, Any
 
-from .trello_model import TrelloError, invalid
+from .trello_records import TrelloError, invalid
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trello import TrelloEmulator
@@ -72,7 +72,8 @@ async function act(payload) {
 function render(state) {
   document.getElementById("title").textContent = state.board.name;
   const lists = state.lists.filter(l => !l.closed);
-  const opts = id => lists.map(l => `<option value="${l.id}"${l.id === id ? " selected" : ""}>${esc(l.name)}</option>`).join("");
+  const opts = id => lists.map(l =>
+    `<option value="${l.id}"${l.id === id ? " selected" : ""}>${esc(l.name)}</option>`).join("");
   document.getElementById("board").innerHTML = lists.map(l => {
     const cards = state.cards.filter(c => c.idList === l.id && !c.closed)
       .sort((a, b) => a.pos - b.pos);
@@ -87,7 +88,8 @@ function render(state) {
   }).join("");
 }
 async function refresh() {
-  if (document.activeElement && ["INPUT", "SELECT"].includes(document.activeElement.tagName)) return;
+  const focused = document.activeElement;
+  if (focused && ["INPUT", "SELECT"].includes(focused.tagName)) return;
   const r = await fetch(`/_emulator/state?board=${BOARD}`);
   const text = await r.text();
   if (text !== last) { last = text; render(JSON.parse(text)); }

@@ -39,14 +39,21 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         if app.config.get("CHECK_DATABASE_ON_START", True):
             check_database(db.engine)
 
+    from .addon import bp as addon_bp
     from .errors import register_error_handlers
     from .health import bp as health_bp
-
+    from .powerup import bp as powerup_bp
     from .webhooks import bp as webhooks_bp
 
     register_error_handlers(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(addon_bp)
+    app.register_blueprint(powerup_bp)
     app.register_blueprint(webhooks_bp)
+    from .dashboard import bp as dashboard_bp
+    app.register_blueprint(dashboard_bp)
+    from .security import init_security
+    init_security(app)
 
     from .cli import register_cli
 

@@ -78,6 +78,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "TRELLO_API_BASE_URL": (_env("TRELLO_API_BASE_URL", "https://api.trello.com/1") or "").rstrip("/"),
         "TRELLO_OAUTH_BASE_URL": (_env("TRELLO_OAUTH_BASE_URL", "https://trello.com/1") or "").rstrip("/"),
         "TRELLO_POWERUP_ID": _env("TRELLO_POWERUP_ID", ""),
+        "POWERUP_APP_NAME": _env("POWERUP_APP_NAME", "Leads Sync"),
+        "POWERUP_FRAME_ANCESTORS": _env("POWERUP_FRAME_ANCESTORS", "https://trello.com"),
+        "POWERUP_ALLOWED_ORIGINS": _env("POWERUP_ALLOWED_ORIGINS", "https://trello.com"),
         "TRELLO_JWT_KEYS_URL": _env(
             "TRELLO_JWT_KEYS_URL", "https://api.trello.com/1/resource/jwt-public-keys"
         ),

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Link, Workspace
-from ..models.sync import LINKED, UNLINKED
+from ..models.sync import UNLINKED
 from ..sheets.client import SheetTab, column_letter
 from . import description
 from .history import record

@@ -1,0 +1,261 @@
+"""Records of the Trello emulator: ids, dates, errors and the dataclasses behind the JSON."""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+HEX_ID = re.compile(r"^[0-9a-f]{24}$")
+SHORT_LINK = re.compile(r"^[A-Za-z0-9]{8}$")
+NOT_FOUND = "The requested resource was not found."
+UNAUTHORIZED = "unauthorized permission requested"
+LABEL_COLORS = ("green", "yellow", "orange", "red", "purple", "blue")
+POS_STEP = 16384.0
+UNSET: Any = object()
+
+
+class TrelloError(Exception):
+    """An error answered as Trello does: a status and a plain-text message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def invalid(name: str) -> TrelloError:
+    return TrelloError(400, f"invalid value for {name}")
+
+
+# --------------------------------------------------------------------------- ids and times
+
+_id_lock = threading.Lock()
+_id_state = {"ts": 0, "counter": random.SystemRandom().randrange(1 << 32)}
+_ID_MIDDLE = f"{random.SystemRandom().randrange(1 << 24):06x}"
+_RNG = random.Random()
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def random_short_link() -> str:
+    """Eight letters and digits, like Trello's short links."""
+    return "".join(_RNG.choices(_ALPHABET, k=8))
+
+
+def new_id() -> str:
+    """A Mongo-like ObjectId: 8 hex of unix seconds, 6 hex per process, 10 hex counter.
+
+    Ids made by one process sort in creation order (time never goes backwards here).
+    """
+    with _id_lock:
+        ts = max(int(time.time()), _id_state["ts"])
+        _id_state["ts"] = ts
+        _id_state["counter"] = (_id_state["counter"] + 1) % (1 << 40)
+        return f"{ts:08x}{_ID_MIDDLE}{_id_state['counter']:010x}"
+
+
+def iso(ts: float | None = None) -> str:
+    """ISO 8601 UTC with milliseconds and Z, as Trello writes dates."""
+    ts = time.time() if ts is None else ts
+    second = int(ts // 1)
+    if _iso_cache[0] != second:
+        _iso_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+        _iso_cache[0] = second
+    return f"{_iso_cache[1]}{int((ts - second) * 1000):03d}Z"
+
+
+def parse_date(value: Any, name: str) -> str | None:
+    """Normalise a date parameter (ISO string, or null/empty to clear)."""
+    if value is None or value == "" or value == "null":
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(name) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return iso(moment.timestamp())
+
+
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+_iso_cache: list[Any] = [-1, ""]
+
+
+def slugify(text: str) -> str:
+    return _NON_SLUG.sub("-", text.lower()).strip("-")[:128]
+
+
+def check_id(value: str) -> None:
+    """Raise ``400 invalid id`` unless ``value`` is an id or a short link."""
+    if not (HEX_ID.match(value) or SHORT_LINK.match(value)):
+        raise TrelloError(400, "invalid id")
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(slots=True)
+class Member:
+    id: str
+    username: str
+    full_name: str
+    board_ids: list[str] = field(default_factory=list)
+
+    @property
+    def initials(self) -> str:
+        words = (self.full_name or self.username).split()
+        return "".join(w[0] for w in words[:3]).upper()
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "fullName": self.full_name}
+
+    def creator(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "fullName": self.full_name,
+                "initials": self.initials, "avatarUrl": None, "activityBlocked": False}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "fullName": self.full_name,
+                "initials": self.initials, "avatarUrl": None, "confirmed": True,
+                "url": f"https://trello.com/{self.username}", "idBoards": list(self.board_ids)}
+
+
+@dataclass(slots=True)
+class Token:
+    value: str
+    id: str
+    member_id: str
+    scope: tuple[str, ...] = ("read", "write", "account")
+    expiration: str = "never"
+    name: str = ""
+    created: float = field(default_factory=time.time)
+    expires_at: float | None = None
+
+    def expired(self) -> bool:
+        return self.expires_at is not None and time.time() >= self.expires_at
+
+    def to_json(self) -> dict[str, Any]:
+        perms = [{"idModel": "*", "modelType": kind, "read": "read" in self.scope,
+                  "write": "write" in self.scope} for kind in ("Board", "Organization")]
+        return {"id": self.id, "identifier": self.name, "idMember": self.member_id,
+                "dateCreated": iso(self.created),
+                "dateExpires": None if self.expires_at is None else iso(self.expires_at),
+                "permissions": perms}
+
+
+@dataclass(slots=True)
+class Label:
+    id: str
+    board_id: str
+    name: str
+    color: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "idBoard": self.board_id, "name": self.name, "color": self.color}
+
+
+@dataclass(slots=True)
+class Board:
+    id: str
+    name: str
+    desc: str
+    short_link: str
+    member_ids: list[str]
+    closed: bool = False
+    date_last_activity: str = ""
+    card_ids: list[str] = field(default_factory=list)  # sorted: paging by id
+    list_ids: list[str] = field(default_factory=list)
+    label_ids: list[str] = field(default_factory=list)
+    next_short: int = 1
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "shortLink": self.short_link}
+
+    @property
+    def url(self) -> str:
+        return f"https://trello.com/b/{self.short_link}/{slugify(self.name)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "desc": self.desc, "closed": self.closed,
+                "idOrganization": None, "pinned": False, "url": self.url,
+                "shortUrl": f"https://trello.com/b/{self.short_link}",
+                "shortLink": self.short_link, "dateLastActivity": self.date_last_activity or None,
+                "prefs": {"permissionLevel": "private"},
+                "memberships": [{"id": mid[::-1], "idMember": mid,
+                                 "memberType": "admin" if i == 0 else "normal"}
+                                for i, mid in enumerate(self.member_ids)]}
+
+
+@dataclass(slots=True)
+class TList:
+    id: str
+    board_id: str
+    name: str
+    pos: float
+    closed: bool = False
+    card_ids: set[str] = field(default_factory=set)
+    max_pos: float = 0.0  # highest card pos ever placed here ("bottom" without a scan)
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "closed": self.closed,
+                "idBoard": self.board_id, "pos": self.pos, "subscribed": False}
+
+
+CARD_FIELDS = ("id", "closed", "dateLastActivity", "desc", "due", "dueComplete", "start",
+               "idBoard", "idChecklists", "idLabels", "idList", "idMembers", "idShort",
+               "labels", "name", "pos", "shortLink", "shortUrl", "url", "subscribed")
+
+
+@dataclass(slots=True)
+class Card:
+    id: str
+    board_id: str
+    list_id: str
+    id_short: int
+    short_link: str
+    name: str
+    desc: str = ""
+    pos: float = POS_STEP
+    due: str | None = None
+    due_complete: bool = False
+    closed: bool = False
+    id_labels: list[str] = field(default_factory=list)
+    id_members: list[str] = field(default_factory=list)
+    date_last_activity: str = ""
+    changed_at: float = 0.0  # monotonic; search lag
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "idShort": self.id_short,
+                "shortLink": self.short_link}
+
+    @property
+    def url(self) -> str:
+        return f"https://trello.com/c/{self.short_link}/{self.id_short}-{slugify(self.name)}"
+
+
+@dataclass(slots=True)
+class Webhook:
+    id: str
+    token: str
+    callback_url: str
+    id_model: str
+    description: str = ""
+    active: bool = True
+    consecutive_failures: int = 0
+    first_fail_date: str | None = None
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "description": self.description, "idModel": self.id_model,
+                "callbackURL": self.callback_url}
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.ref(), "active": self.active,
+                "consecutiveFailures": self.consecutive_failures,
+                "firstConsecutiveFailDate": self.first_fail_date}

@@ -1,0 +1,271 @@
+"""The Google Sheets add-on's API (``/api/addon/...``).
+
+``POST /api/addon/connect`` trades a one-time connect code (made on the dashboard, see
+``codes.issue_connect_code``) for the workspace id and its signing secret. Every other call is
+signed like the add-on's webhook deliveries: headers ``X-Workspace`` (the workspace id),
+``X-Timestamp`` (Unix seconds) and ``X-Signature`` = hex(HMAC-SHA256(secret, timestamp + "." +
+raw body)); a GET signs the empty body. Answers are JSON; errors are
+``{"error": {"code", "message"}}`` in plain words.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import select, update
+
+from ..extensions import csrf, db
+from ..models import Link, ProviderAccount, Workspace
+from ..models.sync import UNLINKED
+from ..sync.inbox import MAX_LEAD_ID_LENGTH, enqueue_command
+from ..sync.signatures import SignatureError, verify_addon
+from ..trello.client import TrelloClient
+from ..trello.errors import TrelloAuthError, TrelloError, TrelloNotFound
+from .codes import hash_connect_code, issue_connect_code, normalise_code
+
+log = structlog.get_logger(__name__)
+bp = Blueprint("addon", __name__, url_prefix="/api/addon")
+csrf.exempt(bp)
+
+LEAD_ID = re.compile(r"^[^\s/]{1,%d}$" % MAX_LEAD_ID_LENGTH)
+CODE_NOT_VALID = ("This connect code is not valid: it may be mistyped or already used. Codes work once; "
+                  "make a new one on the dashboard (Workspace → Connect the Google Sheets add-on).")
+CODE_EXPIRED = "This connect code has expired (codes last 30 minutes); make a new one on the dashboard."
+
+
+class NoTrelloAccount(Exception):
+    """The workspace has no Trello account (or its token is missing)."""
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": {"code": status, "message": message}}), status
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+# --------------------------------------------------------------------------- connect
+
+
+@bp.post("/connect")
+def connect():  # type: ignore[no-untyped-def]
+    """``{code, spreadsheet_id, sheet}`` → ``{workspace_id, secret, sheet, lead_id_column, webhook_url, ...}``."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _error(400, "The body must be a JSON object with code, spreadsheet_id and sheet.")
+    for key in ("code", "spreadsheet_id", "sheet"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            return _error(400, f"{key} is missing: it must be a non-empty string.")
+    code = normalise_code(data["code"])
+    if not 8 <= len(code) <= 32:
+        return _error(404, CODE_NOT_VALID)
+    code_hash = hash_connect_code(code)
+    workspace = db.session.execute(
+        select(Workspace).where(Workspace.connect_code_hash == code_hash)
+    ).scalar_one_or_none()
+    if workspace is None or not hmac.compare_digest(workspace.connect_code_hash or "", code_hash):
+        log.info("addon_connect_refused", reason="unknown code")
+        return _error(404, CODE_NOT_VALID)
+    expires = workspace.connect_code_expires_at
+    if expires is None or expires <= datetime.now(timezone.utc):
+        log.info("addon_connect_refused", workspace_id=workspace.id, reason="expired code")
+        return _error(404, CODE_EXPIRED)
+    if not hmac.compare_digest(data["spreadsheet_id"].strip().encode(), workspace.spreadsheet_id.encode()):
+        log.info("addon_connect_refused", workspace_id=workspace.id, reason="other spreadsheet")
+        return _error(409, f"This code belongs to the workspace \u201c{workspace.name}\u201d, which syncs a "
+                           "different spreadsheet. Open that spreadsheet and connect from there, or change "
+                           "the workspace's spreadsheet on the dashboard.")
+    # Consume the code (one-time), safely against two simultaneous connects with the same code.
+    consumed = db.session.execute(
+        update(Workspace)
+        .where(Workspace.id == workspace.id, Workspace.connect_code_hash == code_hash)
+        .values(connect_code_hash=None, connect_code_expires_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if consumed != 1:
+        db.session.rollback()
+        return _error(404, CODE_NOT_VALID)
+    db.session.commit()
+    log.info("addon_connected", workspace_id=workspace.id, sheet=data["sheet"])
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return jsonify({
+        "workspace_id": workspace.id,
+        "workspace_name": workspace.name,
+        "secret": workspace.addon_secret,
+        "sheet": workspace.sheet_name,
+        "header_row": workspace.header_row or 1,
+        "lead_id_column": workspace.lead_id_column,
+        "webhook_url": f"{base}/webhooks/sheets/{workspace.id}",
+    })
+
+
+# --------------------------------------------------------------------------- signed calls
+
+
+def _signed_workspace() -> Workspace | tuple[Response, int]:
+    """The workspace named by ``X-Workspace`` if the request is signed with its secret."""
+    workspace_id = (request.headers.get("X-Workspace") or "").strip()
+    if not workspace_id:
+        return _error(401, "missing X-Workspace header")
+    workspace = db.session.get(Workspace, workspace_id)
+    if workspace is None:
+        return _error(404, "unknown workspace: it may have been deleted; connect the add-on again")
+    try:
+        verify_addon(workspace.addon_secret, request.get_data(cache=True), request.headers.get("X-Timestamp"),
+                     request.headers.get("X-Signature"))
+    except SignatureError as exc:
+        log.info("addon_request_refused", workspace_id=workspace_id, path=request.path, reason=str(exc))
+        return _error(401, str(exc))
+    return workspace
+
+
+def _check_lead_id(lead_id: str) -> tuple[Response, int] | None:
+    if not LEAD_ID.match(lead_id):
+        return _error(400, f"lead id must be 1 to {MAX_LEAD_ID_LENGTH} characters without spaces or slashes")
+    return None
+
+
+def trello_client_for(workspace: Workspace) -> TrelloClient:
+    """A Trello client acting with the workspace's connected Trello account."""
+    account = db.session.get(ProviderAccount, workspace.trello_account_id) if workspace.trello_account_id else None
+    if account is None or not account.access_token:
+        raise NoTrelloAccount("no Trello account is connected to this workspace")
+    config = current_app.config
+    return TrelloClient(config["TRELLO_API_KEY"], account.access_token, base_url=config["TRELLO_API_BASE_URL"],
+                        timeout=min(float(config.get("HTTP_TIMEOUT_S", 20.0)), 10.0))
+
+
+def fetch_card(workspace: Workspace, card_id: str) -> dict[str, Any]:
+    """The card as Trello returns it with its list and members (tests replace this function)."""
+    return trello_client_for(workspace).get_card(card_id, list=True, members=True)
+
+
+def card_view(card: dict[str, Any]) -> dict[str, Any]:
+    """The fields the sidebar shows, from a Trello card."""
+    lst = card.get("list") if isinstance(card.get("list"), dict) else None
+    return {
+        "id": card.get("id"),
+        "name": card.get("name") or "",
+        "url": card.get("url") or card.get("shortUrl") or f"https://trello.com/c/{card.get('id')}",
+        "closed": bool(card.get("closed")),
+        "list": {"id": lst.get("id"), "name": lst.get("name") or ""} if lst else None,
+        "labels": [{"name": label.get("name") or "", "color": label.get("color")}
+                   for label in card.get("labels") or [] if isinstance(label, dict)],
+        "due": card.get("due"),
+        "dueComplete": bool(card.get("dueComplete")),
+        "members": [{"fullName": m.get("fullName") or "", "username": m.get("username") or ""}
+                    for m in card.get("members") or [] if isinstance(m, dict)],
+        "dateLastActivity": card.get("dateLastActivity"),
+    }
+
+
+def _sync_state(link: Link | None) -> dict[str, Any]:
+    if link is None:
+        return {"state": "not_linked", "last_synced_at": None, "error": ""}
+    if link.status == UNLINKED:
+        return {"state": "unlinked", "last_synced_at": _iso(link.last_synced_at), "error": ""}
+    if link.sync_state == "error":
+        state = "error"
+    elif link.sync_state == "synced" and not link.pending_op and link.card_id:
+        state = "synced"
+    else:
+        state = "pending"
+    return {"state": state, "last_synced_at": _iso(link.last_synced_at),
+            "error": (link.last_error or "") if state == "error" else ""}
+
+
+@bp.get("/leads/<lead_id>")
+def lead(lead_id: str):  # type: ignore[no-untyped-def]
+    """The Trello card linked to a lead, for the sidebar."""
+    workspace = _signed_workspace()
+    if not isinstance(workspace, Workspace):
+        return workspace
+    bad = _check_lead_id(lead_id)
+    if bad:
+        return bad
+    link = db.session.execute(
+        select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == lead_id)
+    ).scalar_one_or_none()
+    linked = link is not None and bool(link.card_id) and link.status != UNLINKED
+    body: dict[str, Any] = {"linked": linked, "lead_id": lead_id, "card": None, "card_url": None,
+                            "card_error": None, "sync": _sync_state(link),
+                            "workspace": {"id": workspace.id, "name": workspace.name}}
+    if linked:
+        assert link is not None and link.card_id
+        body["card_url"] = f"https://trello.com/c/{link.card_id}"
+        try:
+            body["card"] = card_view(fetch_card(workspace, link.card_id))
+            body["card_url"] = body["card"]["url"]
+        except NoTrelloAccount:
+            body["card_error"] = "No Trello account is connected to this workspace; connect one on the dashboard."
+        except TrelloNotFound:
+            body["card_url"] = None
+            body["card_error"] = "The linked card no longer exists in Trello (deleted, or moved to another board)."
+        except TrelloAuthError:
+            body["card_error"] = "Trello refused this workspace's access; reconnect Trello on the dashboard."
+        except TrelloError as exc:
+            log.info("addon_card_fetch_failed", workspace_id=workspace.id, card_id=link.card_id, error=str(exc))
+            body["card_error"] = "Trello did not answer just now; the card will show again in a moment."
+    return jsonify(body)
+
+
+@bp.post("/leads/<lead_id>/card")
+def create_card(lead_id: str):  # type: ignore[no-untyped-def]
+    """Create card now: queue a ``create_card`` command for the worker."""
+    workspace = _signed_workspace()
+    if not isinstance(workspace, Workspace):
+        return workspace
+    bad = _check_lead_id(lead_id)
+    if bad:
+        return bad
+    enqueue_command(db.session, workspace.id, "create_card", {"lead_id": lead_id})
+    _commit_and_wake()
+    log.info("addon_create_card_queued", workspace_id=workspace.id, lead_id=lead_id)
+    return jsonify({"queued": True, "command": "create_card", "lead_id": lead_id}), 202
+
+
+@bp.post("/sync")
+def sync_now():  # type: ignore[no-untyped-def]
+    """Sync now: queue a reconciliation of the workspace."""
+    workspace = _signed_workspace()
+    if not isinstance(workspace, Workspace):
+        return workspace
+    enqueue_command(db.session, workspace.id, "reconcile")
+    _commit_and_wake()
+    log.info("addon_sync_queued", workspace_id=workspace.id)
+    return jsonify({"queued": True, "command": "reconcile"}), 202
+
+
+@bp.post("/disconnect")
+def disconnect():  # type: ignore[no-untyped-def]
+    """The add-on removed its triggers and settings from the spreadsheet (no state kept yet)."""
+    workspace = _signed_workspace()
+    if not isinstance(workspace, Workspace):
+        return workspace
+    log.info("addon_disconnected", workspace_id=workspace.id)
+    return jsonify({"ok": True})
+
+
+def _commit_and_wake() -> None:
+    from ..sync.worker import notify_new_events
+
+    notify_new_events(db.session.connection())
+    db.session.commit()
+    worker = current_app.extensions.get("leads_worker")
+    if worker is not None:
+        worker.wakeup.set()
+
+
+__all__ = ["bp", "issue_connect_code", "fetch_card", "card_view"]

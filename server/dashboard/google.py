@@ -1,0 +1,173 @@
+"""What the workspace wizard reads from Google Sheets, through gspread's HTTP client.
+
+``SpreadsheetReader.tabs()`` costs ONE metadata call (titles and grid sizes of every tab);
+``headers()`` reads the header row of several tabs in ONE ``values.batchGet``;
+``column_values()`` reads one column of one tab in one call. Errors are the Sheets client's
+(``SheetsAuthError`` for 401/403, ``SheetsNotFound`` for 404, ...), which the views turn into
+plain words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import requests
+from flask import Flask
+from gspread.exceptions import APIError
+from gspread.http_client import HTTPClient
+
+from ..models import ProviderAccount
+from ..sheets.client import SheetTab, _error_for, column_letter, quote_sheet
+from ..sheets.errors import (SheetsAuthError, SheetsBadRequest, SheetsError, SheetsNotFound, SheetsRateLimited,
+                             SheetsUnavailable)
+from ..sync.mapping import cell_text
+
+# https://docs.google.com/spreadsheets/d/<id>/edit#gid=0 (also /u/1/ and ?usp=... variants)
+_URL_ID = re.compile(r"/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]{10,})")
+_BARE_ID = re.compile(r"^[A-Za-z0-9_-]{10,128}$")
+MAX_STATUSES = 50
+
+
+def parse_spreadsheet_id(text: str | None) -> str | None:
+    """The spreadsheet id in a Google Sheets URL, or a bare id; None when it is neither."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    match = _URL_ID.search(value)
+    if match:
+        return match.group(1)
+    if "/" in value or "." in value or " " in value:
+        return None
+    return value if _BARE_ID.match(value) else None
+
+
+def spreadsheet_url(spreadsheet_id: str) -> str:
+    return f"https://docs.google.com/spreadsheets/d/{spreadsheet_id}/edit"
+
+
+@dataclass
+class Tab:
+    title: str
+    sheet_id: int
+    rows: int
+    columns: int
+    header: list[str] = field(default_factory=list)
+
+
+def sheets_error_message(exc: Exception) -> str:
+    """Plain words for a Sheets failure the user can act on."""
+    if isinstance(exc, SheetsNotFound):
+        return ("Google Sheets cannot find that spreadsheet. Check the URL, and that the Google account you "
+                "connected can open it.")
+    if isinstance(exc, SheetsAuthError):
+        if exc.status == 401:
+            return ("Google refused the connected account's access (it may have been revoked). Reconnect Google "
+                    "on the Connections page, then try again.")
+        return ("The connected Google account has no access to this spreadsheet. Share the spreadsheet with that "
+                "account (as an editor), or connect the account that owns it.")
+    if isinstance(exc, SheetsRateLimited):
+        return "Google Sheets is busy (quota reached); wait a minute and try again."
+    if isinstance(exc, SheetsUnavailable):
+        return "Google Sheets did not answer; try again in a moment."
+    if isinstance(exc, SheetsBadRequest):
+        return f"Google Sheets refused the request: {exc}"
+    return f"Google Sheets answered with an error: {exc}"
+
+
+class SpreadsheetReader:
+    """Read-only views of one spreadsheet for the wizard."""
+
+    def __init__(self, http: HTTPClient, spreadsheet_id: str) -> None:
+        self.http = http
+        self.spreadsheet_id = spreadsheet_id
+        self.title = ""
+        self.calls = 0
+
+    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
+        self.calls += 1
+        try:
+            return method(*args)
+        except APIError as exc:
+            raise _error_for(exc) from exc
+        except requests.Timeout as exc:
+            raise SheetsUnavailable("Google Sheets did not answer in time") from exc
+        except requests.ConnectionError as exc:
+            raise SheetsUnavailable("cannot reach Google Sheets") from exc
+
+    def tabs(self) -> list[Tab]:
+        """Every tab (title, id, grid size) in ONE metadata call; sets ``title``."""
+        data = self._call(self.http.fetch_sheet_metadata, self.spreadsheet_id,
+                          {"includeGridData": "false", "fields": "properties.title,sheets.properties"})
+        self.title = str((data.get("properties") or {}).get("title") or "")
+        tabs = []
+        for sheet in data.get("sheets", []):
+            properties = sheet.get("properties", {})
+            if properties.get("sheetType", "GRID") != "GRID":
+                continue
+            grid = properties.get("gridProperties", {})
+            tabs.append(Tab(title=str(properties.get("title", "")), sheet_id=int(properties.get("sheetId", 0)),
+                            rows=int(grid.get("rowCount", 1000)), columns=int(grid.get("columnCount", 26))))
+        return tabs
+
+    def headers(self, tabs: list[Tab], header_row: int = 1) -> list[Tab]:
+        """Fill each tab's ``header`` from row ``header_row`` in ONE ``values.batchGet``."""
+        readable = [t for t in tabs if t.rows >= header_row]
+        if not readable:
+            return tabs
+        ranges = [f"{quote_sheet(t.title)}!{header_row}:{header_row}" for t in readable]
+        data = self._call(self.http.values_batch_get, self.spreadsheet_id, ranges,
+                          {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"})
+        for tab, value_range in zip(readable, data.get("valueRanges", [])):
+            rows = value_range.get("values", [])
+            tab.header = [str(h).strip() for h in rows[0]] if rows else []
+        return tabs
+
+    def column_values(self, tab: SheetTab, header: list[str], column: str, header_row: int = 1,
+                      limit: int = MAX_STATUSES) -> list[str]:
+        """The distinct non-empty values of ``column`` below the header (first spelling kept, ≤ ``limit``)."""
+        if column not in header:
+            return []
+        letter = column_letter(header.index(column) + 1)
+        rows, _ = tab.grid_size()
+        if rows <= header_row:
+            return []
+        values = tab.get(f"{letter}{header_row + 1}:{letter}{rows}")
+        seen: dict[str, str] = {}
+        for row in values:
+            text = " ".join(cell_text(row[0]).split()) if row else ""
+            key = text.casefold()
+            if text and key not in seen:
+                seen[key] = text
+                if len(seen) >= limit:
+                    break
+        return list(seen.values())
+
+
+# --------------------------------------------------------------------------- clients
+
+
+def http_client(app: Flask, account: ProviderAccount | None) -> HTTPClient:
+    """gspread's HTTP client acting as ``account`` (or the service account when None)."""
+    from ..engine import providers
+    from ..sheets.http import BaseUrlHTTPClient
+
+    pool = providers(app)
+    if account is None and not pool.settings.google_service_account_json:
+        raise SheetsAuthError("no Google account is connected", 401)
+    credentials = pool._google_credentials(account)  # the engine's own credential building
+    return BaseUrlHTTPClient(credentials, base_url=app.config["GOOGLE_SHEETS_API_BASE_URL"],
+                             timeout=min(float(app.config.get("HTTP_TIMEOUT_S", 20.0)), 15.0))
+
+
+def reader(app: Flask, account: ProviderAccount | None, spreadsheet_id: str) -> SpreadsheetReader:
+    return SpreadsheetReader(http_client(app, account), spreadsheet_id)
+
+
+def sheet_tab(app: Flask, account: ProviderAccount | None, spreadsheet_id: str, sheet_name: str) -> SheetTab:
+    return SheetTab(http_client(app, account), spreadsheet_id, sheet_name)
+
+
+__all__ = ["parse_spreadsheet_id", "spreadsheet_url", "Tab", "SpreadsheetReader", "sheets_error_message",
+           "http_client", "reader", "sheet_tab", "SheetsError"]

@@ -1,0 +1,127 @@
+"""Small pieces the dashboard views share: scoped look-ups that 404, provider clients, plain errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from flask import abort, current_app
+
+from ..auth.session import current_user
+from ..extensions import db
+from ..models import ProviderAccount, User, Workspace
+from ..models.workspace import PAUSED
+from ..trello.client import TrelloClient
+from ..trello.errors import (TrelloAuthError, TrelloBadRequest, TrelloError, TrelloNotFound, TrelloRateLimited,
+                             TrelloUnavailable)
+from . import queries
+
+log = structlog.get_logger(__name__)
+
+# A workspace saved by the wizard but not yet confirmed: paused, with this detail.
+DRAFT_DETAIL = "Draft: review the preview and confirm to start syncing."
+
+STATE_LABELS = {
+    "active": "Syncing",
+    "paused": "Paused",
+    "needs_reauth": "Needs re-authorisation",
+    "disconnected": "Disconnected",
+    "draft": "Draft",
+}
+
+
+def user() -> User:
+    """The signed-in user (views are wrapped in ``login_required``)."""
+    found = current_user()
+    if found is None:  # pragma: no cover - login_required runs first
+        abort(401)
+    return found
+
+
+def workspace_or_404(workspace_id: str) -> Workspace:
+    """The workspace if the signed-in user may see it; 404 otherwise (never 403: no existence leak)."""
+    workspace = queries.workspace_for_user(db.session, user(), workspace_id)
+    if workspace is None:
+        abort(404)
+    return workspace
+
+
+def is_draft(workspace: Workspace) -> bool:
+    return workspace.state == PAUSED and workspace.state_detail == DRAFT_DETAIL
+
+
+def display_state(workspace: Workspace) -> str:
+    return "draft" if is_draft(workspace) else workspace.state
+
+
+def trello_client(account: ProviderAccount) -> TrelloClient:
+    config = current_app.config
+    return TrelloClient(config["TRELLO_API_KEY"], account.access_token or "", base_url=config["TRELLO_API_BASE_URL"],
+                        timeout=min(float(config.get("HTTP_TIMEOUT_S", 20.0)), 15.0))
+
+
+def workspace_trello(workspace: Workspace) -> TrelloClient | None:
+    """A client with the workspace's Trello account, or None when it has none."""
+    account = db.session.get(ProviderAccount, workspace.trello_account_id) if workspace.trello_account_id else None
+    if account is None or not account.access_token:
+        return None
+    return trello_client(account)
+
+
+def trello_error_message(exc: Exception) -> str:
+    if isinstance(exc, TrelloAuthError):
+        return ("Trello refused the connected account's token (it may have been revoked). Reconnect Trello on the "
+                "Connections page, then try again.")
+    if isinstance(exc, TrelloNotFound):
+        return "Trello cannot find that board, or the connected account is not a member of it."
+    if isinstance(exc, TrelloRateLimited):
+        return "Trello is rate-limiting requests right now; wait a few seconds and try again."
+    if isinstance(exc, TrelloUnavailable):
+        return "Trello did not answer; try again in a moment."
+    if isinstance(exc, TrelloBadRequest):
+        return f"Trello refused the request: {exc}"
+    return f"Trello answered with an error: {exc}"
+
+
+def mark_needs_reauth(account: ProviderAccount | None, exc: Exception) -> None:
+    """Remember that a provider refused the account (the Connections page says so)."""
+    if account is None:
+        return
+    account.status = "needs_reauth"
+    account.status_detail = str(exc)[:500]
+
+
+def wake_worker() -> None:
+    """Commit queued events and nudge the workers (LISTEN/NOTIFY on PostgreSQL, the in-process worker)."""
+    from ..sync.worker import notify_new_events
+
+    notify_new_events(db.session.connection())
+    db.session.commit()
+    worker = current_app.extensions.get("leads_worker")
+    if worker is not None:
+        worker.wakeup.set()
+
+
+def trello_board_url(board_id: str) -> str:
+    return f"https://trello.com/b/{board_id}"
+
+
+def describe_changes(changes: Any) -> list[str]:
+    """``{"Status": ["New", "Won"]}`` → ``["Status: New → Won"]`` for the history table."""
+    if not isinstance(changes, dict):
+        return []
+    lines = []
+    for name, value in changes.items():
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            old, new = ("" if v is None else str(v) for v in value)
+            old = old if len(old) <= 60 else old[:57] + "…"
+            new = new if len(new) <= 60 else new[:57] + "…"
+            lines.append(f"{name}: {old or '(empty)'} → {new or '(empty)'}")
+        else:
+            lines.append(f"{name}: {value}")
+    return lines
+
+
+__all__ = ["DRAFT_DETAIL", "STATE_LABELS", "user", "workspace_or_404", "is_draft", "display_state", "trello_client",
+           "workspace_trello", "trello_error_message", "mark_needs_reauth", "wake_worker", "trello_board_url",
+           "describe_changes", "TrelloError"]

@@ -1,0 +1,108 @@
+"""The workspace list, the connections page, sign-out, and the dashboard's error safety net."""
+
+from __future__ import annotations
+
+import structlog
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ..auth.session import current_user, login_required, logout_user
+from ..extensions import db
+from ..models import GOOGLE, TRELLO
+from ..sheets.errors import SheetsError
+from ..sync.providers import MissingAccount
+from ..trello.errors import TrelloError
+from . import bp, queries
+from .google import sheets_error_message
+from .helpers import STATE_LABELS, display_state, is_draft, trello_error_message, user
+
+log = structlog.get_logger(__name__)
+
+
+@bp.context_processor
+def _dashboard_globals():  # type: ignore[no-untyped-def]
+    return {"state_labels": STATE_LABELS, "display_state": display_state}
+
+
+@bp.before_request
+def _signed_in_user() -> None:
+    g.dashboard_user = current_user()
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    """Pages show private data: never cache them in shared caches."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _back() -> Response:
+    """Where to go after a failed action: the page the form was on, if it is ours."""
+    target = request.referrer or ""
+    base = request.host_url.rstrip("/")
+    if target.startswith(base + "/app"):
+        return redirect(target)
+    return redirect(url_for("dashboard.index"))
+
+
+@bp.errorhandler(TrelloError)
+def _trello_failed(exc: TrelloError):  # type: ignore[no-untyped-def]
+    db.session.rollback()
+    log.info("dashboard_trello_error", path=request.path, error=str(exc))
+    flash(trello_error_message(exc), "error")
+    return _back()
+
+
+@bp.errorhandler(SheetsError)
+def _sheets_failed(exc: SheetsError):  # type: ignore[no-untyped-def]
+    db.session.rollback()
+    log.info("dashboard_sheets_error", path=request.path, error=str(exc))
+    flash(sheets_error_message(exc), "error")
+    return _back()
+
+
+@bp.errorhandler(MissingAccount)
+def _missing_account(exc: MissingAccount):  # type: ignore[no-untyped-def]
+    db.session.rollback()
+    flash(f"{str(exc).capitalize()}: connect it on the Connections page.", "error")
+    return _back()
+
+
+def login_url() -> str:
+    if "auth.login" in current_app.view_functions:
+        return url_for("auth.login")
+    return "/app/login"
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@bp.get("")
+@login_required
+def index():  # type: ignore[no-untyped-def]
+    """The user's workspaces (owned or invited to), with their state."""
+    me = user()
+    workspaces = queries.workspaces_for_user(db.session, me)
+    counts = queries.workspace_summaries(db.session, workspaces)
+    accounts = queries.accounts_for_user(db.session, me)
+    has_google = any(a.provider == GOOGLE for a in accounts)
+    has_trello = any(a.provider == TRELLO for a in accounts)
+    return render_template("dashboard/index.html", workspaces=workspaces, counts=counts, me=me,
+                           has_google=has_google, has_trello=has_trello, is_draft=is_draft)
+
+
+@bp.get("/connections")
+@login_required
+def connections():  # type: ignore[no-untyped-def]
+    """The Google and Trello accounts the user connected, with their state."""
+    accounts = queries.accounts_for_user(db.session, user())
+    google = [a for a in accounts if a.provider == GOOGLE]
+    trello = [a for a in accounts if a.provider == TRELLO]
+    return render_template("dashboard/connections.html", google=google, trello=trello)
+
+
+@bp.post("/sign-out")
+def sign_out():  # type: ignore[no-untyped-def]
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(login_url())

@@ -1,0 +1,533 @@
+"""The new-workspace wizard (``/app/workspaces/new``): a multi-step form whose answers live in the session.
+
+Steps: spreadsheet → tab (header rows shown) → Trello board → columns → statuses and lists →
+policies and name. The last step saves the workspace as a *draft* (paused, so no worker touches
+it) and sends the user to its preview (``/app/workspaces/<id>/setup``), where a dry-run
+reconciliation says what the first sync will do and a button starts it.
+
+Every answer is checked again where it is used (accounts and the draft belong to the signed-in
+user, lists belong to the chosen board), so a crafted form cannot reach someone else's data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+
+from ..auth.session import login_required
+from ..extensions import db
+from ..models import GOOGLE, TRELLO, Workspace
+from ..models.workspace import PAUSED
+from ..sheets.errors import SheetsError
+from ..sync.mapping import normalise_status
+from ..trello.errors import TrelloAuthError, TrelloError
+from . import bp, queries
+from .google import parse_spreadsheet_id, reader, sheet_tab, sheets_error_message, spreadsheet_url
+from .helpers import DRAFT_DETAIL, is_draft, mark_needs_reauth, trello_client, trello_error_message, user
+
+log = structlog.get_logger(__name__)
+
+STEPS = [
+    ("sheet", "Spreadsheet"),
+    ("tab", "Tab"),
+    ("board", "Trello board"),
+    ("columns", "Columns"),
+    ("statuses", "Statuses"),
+    ("policies", "Policies"),
+]
+STEP_NAMES = [name for name, _ in STEPS]
+EXTRA_STATUS_ROWS = 3
+SESSION_KEY = "wizard"
+LEAD_ID_COLUMN = "Lead ID"
+ROW_POLICIES = {"archive": "Archive its card", "unlink": "Keep the card, stop syncing it"}
+CARD_POLICIES = {"set_status": "Set the row's status to…", "unlink": "Keep the row, stop syncing it"}
+
+
+def _state() -> dict[str, Any]:
+    data = session.get(SESSION_KEY)
+    return dict(data) if isinstance(data, dict) else {}
+
+
+def _save(state: dict[str, Any]) -> None:
+    session[SESSION_KEY] = state
+    session.modified = True
+
+
+def _forget(state: dict[str, Any], *keys: str) -> None:
+    for key in keys:
+        state.pop(key, None)
+
+
+def _ready_for(state: dict[str, Any]) -> str:
+    """The furthest step the answers so far allow."""
+    if not state.get("spreadsheet_id") or not state.get("tabs"):
+        return "sheet"
+    if not state.get("header"):
+        return "tab"
+    if not state.get("board_id") or not state.get("lists"):
+        return "board"
+    if not state.get("title_column") or not state.get("status_column"):
+        return "columns"
+    if not state.get("status_to_list"):
+        return "statuses"
+    return "policies"
+
+
+def _go(step: str):  # type: ignore[no-untyped-def]
+    return redirect(url_for("dashboard.new_workspace", step=step))
+
+
+def _lead_id_column(header: list[str]) -> str:
+    """The sheet's own spelling of the Lead ID column, or the default name."""
+    return next((h for h in header if normalise_status(h) == normalise_status(LEAD_ID_COLUMN)), LEAD_ID_COLUMN)
+
+
+def _columns(state: dict[str, Any]) -> list[str]:
+    """The header's named columns, without the Lead ID column (the sync owns it)."""
+    lead_id = _lead_id_column(state.get("header") or [])
+    seen: list[str] = []
+    for column in state.get("header") or []:
+        if column and column != lead_id and column not in seen:
+            seen.append(column)
+    return seen
+
+
+def _google_account(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+    account_id = state.get("google_account_id")
+    if account_id is None:
+        return None
+    return queries.account_for_user(db.session, user(), account_id, GOOGLE)
+
+
+# --------------------------------------------------------------------------- the view
+
+
+@bp.route("/workspaces/new", methods=["GET", "POST"])
+@login_required
+def new_workspace():  # type: ignore[no-untyped-def]
+    state = _state()
+    if request.method == "GET" and request.args.get("restart"):
+        session.pop(SESSION_KEY, None)
+        return _go("sheet")
+    step = (request.form.get("step") if request.method == "POST" else request.args.get("step")) or "sheet"
+    if step not in STEP_NAMES:
+        step = "sheet"
+    furthest = _ready_for(state)
+    if STEP_NAMES.index(step) > STEP_NAMES.index(furthest):
+        if request.method == "POST":
+            flash("The wizard lost track of your earlier answers (the session may have expired); "
+                  "please start from this step.", "error")
+        return _go(furthest)
+    if request.method == "POST":
+        handler = POST_HANDLERS[step]
+        return handler(state)
+    context = GET_CONTEXT[step](state)
+    return render_template("dashboard/wizard.html", step=step, steps=STEPS, state=state,
+                           furthest=STEP_NAMES.index(furthest), step_index=STEP_NAMES.index(step), **context)
+
+
+# --------------------------------------------------------------------------- step 1: spreadsheet
+
+
+def _sheet_context(state: dict[str, Any]) -> dict[str, Any]:
+    accounts = queries.accounts_for_user(db.session, user(), GOOGLE)
+    service_account = bool(current_app.config.get("GOOGLE_SERVICE_ACCOUNT_JSON"))
+    return {"google_accounts": accounts, "service_account": service_account,
+            "spreadsheet_input": state.get("spreadsheet_input", "")}
+
+
+def _sheet_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+    text = request.form.get("spreadsheet", "").strip()
+    spreadsheet_id = parse_spreadsheet_id(text)
+    accounts = queries.accounts_for_user(db.session, user(), GOOGLE)
+    state["spreadsheet_input"] = text[:300]
+    if spreadsheet_id is None:
+        _save(state)
+        flash("That is not a Google Sheets address. Paste the URL from your browser's address bar, like "
+              "https://docs.google.com/spreadsheets/d/1AbC…/edit, or just the spreadsheet id.", "error")
+        return _go("sheet")
+    account = None
+    if accounts:
+        chosen = request.form.get("google_account") or accounts[0].id
+        account = queries.account_for_user(db.session, user(), chosen, GOOGLE)
+        if account is None:
+            flash("Choose one of your connected Google accounts.", "error")
+            return _go("sheet")
+    elif not current_app.config.get("GOOGLE_SERVICE_ACCOUNT_JSON"):
+        flash("Connect a Google account first (Connections page): the sync reads and writes the sheet as you.",
+              "error")
+        return _go("sheet")
+    try:
+        spreadsheet = reader(current_app, account, spreadsheet_id)
+        tabs = spreadsheet.tabs()
+    except SheetsError as exc:
+        if account is not None and getattr(exc, "status", None) == 401:
+            mark_needs_reauth(account, exc)
+            db.session.commit()
+        flash(sheets_error_message(exc), "error")
+        _save(state)
+        return _go("sheet")
+    if not tabs:
+        flash("That spreadsheet has no tabs with cells to sync.", "error")
+        return _go("sheet")
+    if spreadsheet_id != state.get("spreadsheet_id"):
+        state = {k: v for k, v in state.items() if k in ("draft_id", "spreadsheet_input")}
+    state.update({
+        "spreadsheet_id": spreadsheet_id,
+        "spreadsheet_title": spreadsheet.title[:200],
+        "google_account_id": account.id if account else None,
+        "tabs": [[t.title, t.rows, t.columns] for t in tabs][:50],
+    })
+    _save(state)
+    return _go("tab")
+
+
+# --------------------------------------------------------------------------- step 2: tab
+
+
+def _tab_context(state: dict[str, Any]) -> dict[str, Any]:
+    from .google import Tab
+
+    tabs = [Tab(title=t[0], sheet_id=0, rows=int(t[1]), columns=int(t[2])) for t in state.get("tabs", [])]
+    header_row = int(state.get("header_row") or 1)
+    error = None
+    try:
+        reader(current_app, _google_account(state), state["spreadsheet_id"]).headers(tabs, header_row)
+    except SheetsError as exc:
+        error = sheets_error_message(exc)
+    return {"tabs": tabs, "header_row": header_row, "tab_error": error,
+            "spreadsheet_link": spreadsheet_url(state["spreadsheet_id"])}
+
+
+def _tab_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+    titles = {t[0]: t for t in state.get("tabs", [])}
+    title = request.form.get("tab", "")
+    if title not in titles:
+        flash("Choose one of the spreadsheet's tabs.", "error")
+        return _go("tab")
+    try:
+        header_row = int(request.form.get("header_row") or 1)
+    except ValueError:
+        header_row = 0
+    if not 1 <= header_row <= min(int(titles[title][1]), 100):
+        flash("The header row must be a row number of the tab (usually 1).", "error")
+        return _go("tab")
+    try:
+        header = sheet_tab(current_app, _google_account(state), state["spreadsheet_id"], title).header(header_row)
+    except SheetsError as exc:
+        flash(sheets_error_message(exc), "error")
+        return _go("tab")
+    named = [h for h in header if h]
+    if len(named) < 2:
+        flash(f"Row {header_row} of “{title}” has no column names. Put a header row (Name, Email, Status, …) at "
+              "the top of the tab, or give the row number that holds it.", "error")
+        return _go("tab")
+    if (title, header_row) != (state.get("sheet_name"), state.get("header_row")) or header != state.get("header"):
+        _forget(state, "title_column", "status_column", "description_columns", "due_column", "status_to_list",
+                "list_to_status", "default_status")
+    state.update({"sheet_name": title, "header_row": header_row, "header": header[:60]})
+    _save(state)
+    return _go("board")
+
+
+# --------------------------------------------------------------------------- step 3: board
+
+
+def _board_context(state: dict[str, Any]) -> dict[str, Any]:
+    accounts = queries.accounts_for_user(db.session, user(), TRELLO)
+    groups = []
+    for account in accounts:
+        group: dict[str, Any] = {"account": account, "boards": [], "error": None}
+        if not account.access_token:
+            group["error"] = "This account has no token; reconnect Trello."
+        else:
+            try:
+                group["boards"] = sorted(trello_client(account).boards(), key=lambda b: (b.get("name") or "").lower())
+            except TrelloError as exc:
+                if isinstance(exc, TrelloAuthError):
+                    mark_needs_reauth(account, exc)
+                    db.session.commit()
+                group["error"] = trello_error_message(exc)
+        groups.append(group)
+    selected = f"{state.get('trello_account_id')}:{state.get('board_id')}" if state.get("board_id") else ""
+    return {"groups": groups, "selected": selected}
+
+
+def _board_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+    account_id, _, board_id = request.form.get("board", "").partition(":")
+    account = queries.account_for_user(db.session, user(), account_id, TRELLO)
+    if account is None or not board_id or len(board_id) > 32:
+        flash("Choose a board.", "error")
+        return _go("board")
+    client = trello_client(account)
+    try:
+        board = client.board(board_id)
+        lists = client.lists(board_id)
+    except TrelloError as exc:
+        if isinstance(exc, TrelloAuthError):
+            mark_needs_reauth(account, exc)
+            db.session.commit()
+        flash(trello_error_message(exc), "error")
+        return _go("board")
+    if board.get("closed"):
+        flash(f"The board “{board.get('name')}” is closed; reopen it in Trello or choose another.", "error")
+        return _go("board")
+    if not lists:
+        flash(f"The board “{board.get('name')}” has no lists. Add a list in Trello for each status (New, "
+              "Contacted, Won…), then choose the board again.", "error")
+        return _go("board")
+    if board_id != state.get("board_id"):
+        _forget(state, "status_to_list", "list_to_status", "default_status")
+    state.update({"trello_account_id": account.id, "board_id": board_id, "board_name": str(board.get("name"))[:200],
+                  "lists": [[lst["id"], str(lst.get("name") or "")[:100]] for lst in lists][:40]})
+    _save(state)
+    return _go("columns")
+
+
+# --------------------------------------------------------------------------- step 4: columns
+
+
+def _guess(columns: list[str], *names: str) -> str:
+    wanted = [normalise_status(n) for n in names]
+    for name in wanted:
+        for column in columns:
+            if normalise_status(column) == name:
+                return column
+    return ""
+
+
+def _columns_context(state: dict[str, Any]) -> dict[str, Any]:
+    columns = _columns(state)
+    title = state.get("title_column") or _guess(columns, "Name", "Lead", "Title", "Company") or columns[0]
+    status = state.get("status_column") or _guess(columns, "Status", "Stage", "State") or (
+        columns[1] if len(columns) > 1 else "")
+    due = state.get("due_column") if "due_column" in state else _guess(columns, "Due", "Due date", "Follow up",
+                                                                       "Next step date")
+    if "description_columns" in state:
+        description = state["description_columns"]
+    else:
+        description = [c for c in columns if c not in (title, status, due)]
+    return {"columns": columns, "title_column": title, "status_column": status, "due_column": due or "",
+            "description_columns": description}
+
+
+def _columns_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+    columns = _columns(state)
+    title = request.form.get("title_column", "")
+    status = request.form.get("status_column", "")
+    due = request.form.get("due_column", "") or None
+    description = [c for c in request.form.getlist("description_columns") if c in columns]
+    problems = []
+    if title not in columns:
+        problems.append("Choose the column that becomes the card title.")
+    if status not in columns:
+        problems.append("Choose the column that holds the status.")
+    if title and title == status:
+        problems.append("The title and the status must be different columns.")
+    if due is not None and (due not in columns or due in (title, status)):
+        problems.append("The due date column must be another column (or none).")
+    if problems:
+        for problem in problems:
+            flash(problem, "error")
+        return _go("columns")
+    description = [c for c in description if c not in (title, status, due)]
+    if status != state.get("status_column"):
+        _forget(state, "status_to_list", "list_to_status", "default_status")
+    state.update({"title_column": title, "status_column": status, "due_column": due,
+                  "description_columns": description})
+    _save(state)
+    return _go("statuses")
+
+
+# --------------------------------------------------------------------------- step 5: statuses
+
+
+def _status_values(state: dict[str, Any]) -> tuple[list[str], str | None]:
+    """Distinct statuses in the sheet's status column (one read), and an error message if it failed."""
+    try:
+        spreadsheet = reader(current_app, _google_account(state), state["spreadsheet_id"])
+        tab = sheet_tab(current_app, _google_account(state), state["spreadsheet_id"], state["sheet_name"])
+        return spreadsheet.column_values(tab, state["header"], state["status_column"],
+                                         int(state.get("header_row") or 1)), None
+    except SheetsError as exc:
+        return [], sheets_error_message(exc)
+
+
+def _statuses_context(state: dict[str, Any]) -> dict[str, Any]:
+    found, error = _status_values(state)
+    lists = state["lists"]
+    by_name = {normalise_status(name): list_id for list_id, name in lists}
+    saved = {normalise_status(k): v for k, v in (state.get("status_to_list") or {}).items()}
+    rows = []
+    for status in found:
+        key = normalise_status(status)
+        rows.append({"status": status, "list_id": saved.get(key) or by_name.get(key) or lists[0][0]})
+    known = {normalise_status(r["status"]) for r in rows}
+    extras = [{"status": s, "list_id": l} for s, l in (state.get("status_to_list") or {}).items()
+              if normalise_status(s) not in known]
+    while len(extras) < EXTRA_STATUS_ROWS:
+        extras.append({"status": "", "list_id": ""})
+    reverse = {}
+    saved_reverse = state.get("list_to_status") or {}
+    for list_id, name in lists:
+        first = next((r["status"] for r in rows if r["list_id"] == list_id), None)
+        reverse[list_id] = saved_reverse.get(list_id) or first or name
+    default = state.get("default_status") or (rows[0]["status"] if rows else (lists[0][1] if lists else ""))
+    return {"status_rows": rows, "extra_rows": extras, "reverse": reverse, "lists": lists,
+            "default_status": default, "status_error": error,
+            "all_statuses": [r["status"] for r in rows] + [lst[1] for lst in lists]}
+
+
+def _statuses_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+    list_ids = {list_id for list_id, _ in state["lists"]}
+    names = dict((list_id, name) for list_id, name in state["lists"])
+    status_to_list: dict[str, str] = {}
+    seen: set[str] = set()
+    problems = []
+    index = 0
+    pairs: list[tuple[str, str]] = []
+    while f"status_name_{index}" in request.form and index < 100:
+        pairs.append((request.form.get(f"status_name_{index}", ""), request.form.get(f"status_list_{index}", "")))
+        index += 1
+    for extra in range(EXTRA_STATUS_ROWS + 10):
+        if f"extra_status_{extra}" not in request.form:
+            break
+        pairs.append((request.form.get(f"extra_status_{extra}", ""), request.form.get(f"extra_list_{extra}", "")))
+    for status, list_id in pairs:
+        status = " ".join(status.split())[:100]
+        if not status:
+            continue
+        if list_id not in list_ids:
+            problems.append(f"Choose a list for the status “{status}”.")
+            continue
+        if normalise_status(status) in seen:
+            continue
+        seen.add(normalise_status(status))
+        status_to_list[status] = list_id
+    list_to_status: dict[str, str] = {}
+    for list_id in list_ids:
+        reverse = " ".join(request.form.get(f"reverse_{list_id}", "").split())[:100]
+        if not reverse:
+            problems.append(f"Give the status a row takes when its card moves to “{names[list_id]}”.")
+            continue
+        list_to_status[list_id] = reverse
+        # A card moved to a list writes this status; it must lead back to the same list.
+        key = normalise_status(reverse)
+        if key not in seen:
+            seen.add(key)
+            status_to_list[reverse] = list_id
+        elif next(lid for s, lid in status_to_list.items() if normalise_status(s) == key) != list_id:
+            problems.append(f"“{reverse}” is the status for cards moved to “{names[list_id]}”, but that status is "
+                            f"mapped to another list; map it to “{names[list_id]}” or choose another status.")
+    if not status_to_list:
+        problems.append("Map at least one status to a list.")
+    default = " ".join(request.form.get("default_status", "").split())
+    if default and normalise_status(default) not in seen:
+        problems.append(f"The status for rows with an empty status (“{default}”) is not mapped to a list.")
+    if problems:
+        for problem in problems[:6]:
+            flash(problem, "error")
+        state.update({"status_to_list": status_to_list or state.get("status_to_list") or {},
+                      "list_to_status": list_to_status})
+        _save(state)
+        return _go("statuses")
+    state.update({"status_to_list": status_to_list, "list_to_status": list_to_status,
+                  "default_status": default or next(iter(status_to_list))})
+    _save(state)
+    return _go("policies")
+
+
+# --------------------------------------------------------------------------- step 6: policies
+
+
+def _policies_context(state: dict[str, Any]) -> dict[str, Any]:
+    default_name = f"{state.get('spreadsheet_title') or 'Leads'} · {state.get('sheet_name')}"
+    return {"name": state.get("name") or default_name[:200], "row_policies": ROW_POLICIES,
+            "card_policies": CARD_POLICIES, "row_removed_policy": state.get("row_removed_policy", "archive"),
+            "card_removed_policy": state.get("card_removed_policy", "set_status"),
+            "card_removed_status": state.get("card_removed_status", "Archived")}
+
+
+def _policies_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+    name = " ".join(request.form.get("name", "").split())[:200]
+    row_policy = request.form.get("row_removed_policy", "")
+    card_policy = request.form.get("card_removed_policy", "")
+    card_status = " ".join(request.form.get("card_removed_status", "").split())[:100]
+    problems = []
+    if not name:
+        problems.append("Give the workspace a name.")
+    if row_policy not in ROW_POLICIES:
+        problems.append("Choose what happens to a card when its row is deleted.")
+    if card_policy not in CARD_POLICIES:
+        problems.append("Choose what happens to a row when its card is archived or deleted.")
+    if card_policy == "set_status" and not card_status:
+        problems.append("Give the status a row takes when its card is archived or deleted.")
+    state.update({"name": name, "row_removed_policy": row_policy or "archive",
+                  "card_removed_policy": card_policy or "set_status", "card_removed_status": card_status or "Archived"})
+    _save(state)
+    if problems:
+        for problem in problems:
+            flash(problem, "error")
+        return _go("policies")
+    workspace = _save_draft(state)
+    if workspace is None:
+        return _go("sheet")
+    state["draft_id"] = workspace.id
+    _save(state)
+    return redirect(url_for("dashboard.setup", workspace_id=workspace.id))
+
+
+def _save_draft(state: dict[str, Any]) -> Workspace | None:
+    """Create (or update) the draft workspace from the wizard's answers."""
+    me = user()
+    google = _google_account(state)
+    if state.get("google_account_id") is not None and google is None:
+        flash("The Google account chosen in the first step is no longer connected.", "error")
+        return None
+    trello = queries.account_for_user(db.session, me, state.get("trello_account_id"), TRELLO)
+    if trello is None:
+        flash("The Trello account chosen for the board is no longer connected.", "error")
+        return None
+    workspace = None
+    if state.get("draft_id"):
+        workspace = queries.workspace_for_user(db.session, me, state["draft_id"])
+        if workspace is not None and (not is_draft(workspace) or not queries.is_owner(me, workspace)):
+            workspace = None
+    if workspace is None:
+        workspace = Workspace(owner_id=me.id)
+        db.session.add(workspace)
+    workspace.name = state["name"]
+    workspace.google_account_id = google.id if google else None
+    workspace.trello_account_id = trello.id
+    workspace.spreadsheet_id = state["spreadsheet_id"]
+    workspace.sheet_name = state["sheet_name"]
+    workspace.header_row = int(state.get("header_row") or 1)
+    workspace.lead_id_column = _lead_id_column(state.get("header") or [])
+    workspace.trello_board_id = state["board_id"]
+    workspace.mapping = {
+        "title_column": state["title_column"],
+        "status_column": state["status_column"],
+        "description_columns": list(state.get("description_columns") or []),
+        "due_column": state.get("due_column") or None,
+        "status_to_list": dict(state["status_to_list"]),
+        "list_to_status": dict(state.get("list_to_status") or {}),
+        "default_status": state.get("default_status") or "",
+        "list_names": {list_id: name for list_id, name in state["lists"]},
+        "board_name": state.get("board_name", ""),
+    }
+    workspace.row_removed_policy = state["row_removed_policy"]
+    workspace.card_removed_policy = state["card_removed_policy"]
+    workspace.card_removed_status = state["card_removed_status"]
+    workspace.state = PAUSED
+    workspace.state_detail = DRAFT_DETAIL
+    db.session.commit()
+    log.info("workspace_draft_saved", workspace_id=workspace.id, user_id=me.id)
+    return workspace
+
+
+POST_HANDLERS = {"sheet": _sheet_post, "tab": _tab_post, "board": _board_post, "columns": _columns_post,
+                 "statuses": _statuses_post, "policies": _policies_post}
+GET_CONTEXT = {"sheet": _sheet_context, "tab": _tab_context, "board": _board_context, "columns": _columns_context,
+               "statuses": _statuses_context, "policies": _policies_context}

@@ -1,0 +1,88 @@
+"""Security headers (Flask-Talisman) for the whole app, without breaking the Power-Up's iframes.
+
+- Dashboard and everything else: ``Content-Security-Policy`` with ``default-src 'self'`` (no inline
+  script or style: the pages use ``/static/app.css`` and ``/static/workspace.js``) and
+  ``frame-ancestors 'none'``, plus ``X-Frame-Options: DENY``, ``nosniff`` and a referrer policy.
+- ``/powerup/...``: Trello frames these pages, so Talisman sets neither a CSP nor
+  ``X-Frame-Options`` there; the Power-Up blueprint sets its own ``frame-ancestors https://trello.com``.
+- Production (``APP_ENV=production``): HTTPS is forced (a plain-HTTP request is redirected;
+  behind a proxy ``X-Forwarded-Proto: https`` counts as HTTPS), HSTS is sent, and the session
+  cookie is ``Secure``; ``HttpOnly`` and ``SameSite=Lax`` always. ``FORCE_HTTPS=0`` turns the
+  redirect off (a proxy that terminates TLS without saying so, or a loopback test of the
+  production processes); HSTS is only ever sent on HTTPS requests anyway.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, request
+from flask_talisman import Talisman
+
+POWERUP_PREFIX = "/powerup"
+# Probes from the platform may come over plain HTTP from inside the network.
+PROBE_PATHS = ("/health", "/ready")
+
+DASHBOARD_CSP = {
+    "default-src": "'self'",
+    "img-src": "'self' data:",
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def _is_powerup_page() -> bool:
+    path = request.path
+    return path == POWERUP_PREFIX or path.startswith(POWERUP_PREFIX + "/")
+
+
+class _Talisman(Talisman):
+    """Talisman that leaves framing headers of the Power-Up pages to their blueprint."""
+
+    def _get_local_options(self) -> dict[str, Any]:
+        options = dict(super()._get_local_options())
+        if _is_powerup_page():
+            options["frame_options"] = None
+            options["content_security_policy"] = None
+        if request.path in PROBE_PATHS:
+            options["force_https"] = False
+        return options
+
+
+def _flag(value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
+
+
+def init_security(app: Flask) -> Talisman:
+    production = app.config.get("APP_ENV") == "production"
+    force_https = _flag(app.config.get("FORCE_HTTPS", os.environ.get("FORCE_HTTPS")), production)
+    talisman = _Talisman()
+    talisman.init_app(
+        app,
+        force_https=force_https,
+        force_https_permanent=False,
+        strict_transport_security=production,
+        strict_transport_security_max_age=31536000,
+        strict_transport_security_include_subdomains=False,
+        content_security_policy=DASHBOARD_CSP,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+        session_cookie_secure=production,
+        session_cookie_http_only=True,
+        session_cookie_samesite=app.config.get("SESSION_COOKIE_SAMESITE") or "Lax",
+        x_xss_protection=False,  # obsolete header; the CSP is the protection
+        permissions_policy={"geolocation": "()", "microphone": "()", "camera": "()"},
+    )
+    app.extensions["talisman"] = talisman
+    return talisman
+
+
+__all__ = ["init_security", "DASHBOARD_CSP"]

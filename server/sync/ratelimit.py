@@ -1,0 +1,347 @@
+"""Token buckets shared by every process of a deployment (Trello and Google Sheets quotas).
+
+Why not pyrate-limiter (4.5.1, which is installed and was read first): its PostgreSQL and SQLite
+buckets make one *table per bucket* (thousands of users → thousands of tables, named after the
+bucket); ``PostgresBucket.put`` takes ``LOCK TABLE … NOWAIT`` and simply fails under contention, so
+blocking callers spin; the blocking wait adds ``buffer_ms`` (50 ms) per retry and advances the item's
+timestamp by the planned sleep instead of re-reading the clock, so an oversleep records a grant
+*earlier* than it happened; and every bucket wants its own background leak thread. None of that
+fits exact cross-process pacing of many small buckets, so this module keeps its own, small one.
+
+Algorithm: an exact sliding log with *reservations*. A bucket is one row holding the times of its
+last ``limit`` grants (packed doubles, sorted). A caller, in one short transaction, computes the
+earliest slot ``s >= now`` such that ``s >= stamps[-limit] + per_seconds + margin``, appends ``s``
+and commits; then it sleeps until ``s`` outside any lock. Any rolling window of ``per_seconds``
+therefore holds at most ``limit`` slots, an allowed caller never sleeps, a waiting caller sleeps
+exactly to its slot (no thundering herd: every waiter owns a distinct slot), and a caller whose
+slot lies beyond its timeout reserves nothing. Several buckets (Trello token + key) are reserved
+atomically at the same slot. ``margin`` (default 10 ms) absorbs the jitter between a grant and its
+request (commit, GIL hand-offs).
+
+Storage and clock:
+- PostgreSQL: UNLOGGED table ``ratelimit.ratelimit_buckets`` in the app database, created if missing.
+  It is not an Alembic model; its own schema keeps it out of autogenerate and of the migrations
+  check, which look at the default schema only (if the role may not create schemas it falls back
+  to the default schema, and env.py must then skip ``ratelimit_*`` tables). Rows are locked with
+  ``SELECT … FOR UPDATE`` in name order; the clock is the database's ``clock_timestamp()`` read
+  after the locks are held, so app hosts' clocks never matter. UNLOGGED: no WAL, no fsync per call;
+  the state is lost on a crash, which only forgets up to one window of history.
+- SQLite: a separate file (default ``<dir of app db>/ratelimits.sqlite``, WAL, synchronous=OFF:
+  the state is disposable) so bucket writes never contend with the app database's writer;
+  ``BEGIN IMMEDIATE`` behind an ``flock`` on ``<file>.lock`` (prompt hand-over between processes);
+  the clock is ``time.time()`` (one machine).
+Rows whose every grant has left its window are purged every ``purge_every`` seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import sys
+import threading
+import time
+import weakref
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: rely on SQLite's busy timeout alone
+    fcntl = None  # type: ignore[assignment]
+
+Spec = tuple[str, int, float]  # (bucket, limit, per_seconds)
+_orphans: list[Any] = []  # connections inherited over fork: never closed in the child (it would end the parent's)
+
+PG_SCHEMA = """
+CREATE UNLOGGED TABLE IF NOT EXISTS ratelimit_buckets (
+    name text PRIMARY KEY, stamps bytea NOT NULL, expires_at double precision NOT NULL
+) WITH (fillfactor = 70)"""
+SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ratelimit_buckets (
+    name TEXT PRIMARY KEY, stamps BLOB NOT NULL, expires_at REAL NOT NULL
+) WITHOUT ROWID"""
+
+
+class RateLimitTimeout(Exception):
+    """The wait for a slot would exceed the caller's timeout (nothing was reserved)."""
+
+
+def _unpack(blob: bytes | None) -> array:
+    stamps = array("d", bytes(blob or b""))
+    if sys.byteorder == "big":  # pragma: no cover - stored little-endian
+        stamps.byteswap()
+    return stamps
+
+
+def _pack(stamps: array) -> bytes:
+    if sys.byteorder == "big":  # pragma: no cover
+        stamps = array("d", stamps)
+        stamps.byteswap()
+    return stamps.tobytes()
+
+
+def _plan(specs: Sequence[Spec], rows: dict[str, bytes], now: float, margin: float,
+          max_wait: float) -> tuple[float, dict[str, tuple[bytes, float]] | None]:
+    """(wait, new rows) for one common slot in every bucket; new rows is None when wait > max_wait."""
+    logs, slot = {}, now
+    for name, limit, per in specs:
+        stamps = _unpack(rows.get(name))
+        cut = 0
+        while cut < len(stamps) and stamps[cut] <= now - per - margin:  # out of every future window
+            cut += 1
+        stamps = stamps[cut:]
+        if stamps:
+            slot = max(slot, stamps[-1])
+        if len(stamps) >= limit:
+            slot = max(slot, stamps[-limit] + per + margin)
+        logs[name] = stamps
+    wait = slot - now
+    if wait > max_wait:
+        return wait, None
+    out = {}
+    for name, limit, per in specs:
+        stamps = logs[name]
+        stamps.append(slot)
+        out[name] = (_pack(stamps[-limit:]), slot + per + margin)
+    return wait, out
+
+
+class RateLimiter:
+    """Process-shared token buckets, keyed by name."""
+
+    def __init__(self, database_url: str, *, sqlite_path: str | None = None, margin: float = 0.010,
+                 purge_every: float = 600.0) -> None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url("postgresql" + database_url[8:] if database_url.startswith("postgres:") else database_url)
+        self.margin, self.purge_every = margin, purge_every
+        self.backend = url.get_backend_name()
+        if self.backend == "postgresql":
+            self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        elif self.backend == "sqlite":
+            if sqlite_path is None:
+                db = url.database
+                sqlite_path = (":memory:" if not db or db == ":memory:" or db.startswith("file:")
+                               else os.path.join(os.path.dirname(os.path.abspath(db)), "ratelimits.sqlite"))
+            self.sqlite_path = sqlite_path
+        else:
+            raise ValueError(f"rate limits need PostgreSQL or SQLite, not {self.backend!r}")
+        self._conn: Any = None
+        self._lockfile: int | None = None
+        self._lock = threading.Lock()
+        self._next_purge = time.monotonic() + purge_every
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (lambda s: s and s._after_fork())(ref()))
+
+    # ------------------------------------------------------------------ public API
+
+    def acquire(self, bucket: str, limit: int, per_seconds: float, *, timeout: float = 120.0) -> float:
+        """Block until one request may be made in `bucket` (at most `limit` per `per_seconds`, rolling);
+        return seconds waited; raise RateLimitTimeout if the wait would exceed `timeout`."""
+        return self.acquire_many([(bucket, limit, per_seconds)], timeout=timeout)
+
+    def acquire_many(self, specs: Sequence[Spec], *, timeout: float = 120.0) -> float:
+        """Like `acquire`, for several buckets at once, all charged at the same instant."""
+        wait = self._reserve(specs, timeout)
+        if wait is None:
+            raise RateLimitTimeout(f"rate limit {', '.join(s[0] for s in specs)}: no slot within {timeout:g} s")
+        if wait <= 0:
+            return 0.0
+        start = time.monotonic()
+        deadline = start + wait
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(left)
+        return time.monotonic() - start
+
+    def try_acquire(self, bucket: str, limit: int, per_seconds: float) -> bool:
+        """Take one request now if the bucket allows it; never sleeps."""
+        return self._reserve([(bucket, limit, per_seconds)], 0.0) is not None
+
+    def purge(self) -> int:
+        """Delete buckets whose grants have all left their window; returns how many."""
+        with self._lock:
+            return self._run(self._purge_pg if self.backend == "postgresql" else self._purge_sqlite)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            if self._lockfile is not None:
+                os.close(self._lockfile)
+            self._conn = self._lockfile = None
+
+    # ------------------------------------------------------------------ internals
+
+    def _after_fork(self) -> None:
+        _orphans.append(self._conn)
+        self._conn, self._lockfile, self._lock = None, None, threading.Lock()
+
+    def _reserve(self, specs: Sequence[Spec], max_wait: float) -> float | None:
+        for name, limit, per in specs:
+            if limit < 1 or per <= 0:
+                raise ValueError(f"bad rate limit for {name!r}: {limit} per {per} s")
+        specs = sorted({s[0]: s for s in specs}.values())  # one lock order everywhere: no deadlocks
+        step = self._reserve_pg if self.backend == "postgresql" else self._reserve_sqlite
+        with self._lock:
+            wait, rows = self._run(step, specs, max_wait)
+            if time.monotonic() >= self._next_purge:
+                self._next_purge = time.monotonic() + self.purge_every
+                self._run(self._purge_pg if self.backend == "postgresql" else self._purge_sqlite)
+        return None if rows is None else wait
+
+    def _run(self, step: Callable[..., Any], *args: Any) -> Any:
+        """Run `step` on the connection, reconnecting once if it was lost (caller holds the lock)."""
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._connect()
+            try:
+                return step(*args)
+            except (sqlite3.OperationalError, _pg_operational_error()) as exc:
+                if attempt == 2 or "locked" in str(exc) or "busy" in str(exc):
+                    raise
+                try:
+                    self._conn.close()
+                finally:
+                    self._conn = None
+
+    def _connect(self) -> None:
+        if self.backend == "postgresql":
+            import psycopg
+
+            conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10,
+                                   cursor_factory=psycopg.ClientCursor)  # several statements per round trip
+            conn.execute("SET synchronous_commit = off")
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x7261746C,))  # concurrent CREATE IF NOT EXISTS races
+                try:
+                    with conn.transaction():  # a savepoint: the role may lack CREATE on the database
+                        conn.execute("CREATE SCHEMA IF NOT EXISTS ratelimit")
+                    conn.execute("SET search_path = ratelimit")  # this private connection only
+                except psycopg.errors.InsufficientPrivilege:
+                    pass  # fall back to the default schema
+                conn.execute(PG_SCHEMA)
+            self._conn = conn
+            return
+        conn = sqlite3.connect(self.sqlite_path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        if self.sqlite_path != ":memory:" and fcntl is not None:
+            self._lockfile = os.open(self.sqlite_path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        with self._file_lock():
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute(SQLITE_SCHEMA)
+        self._conn = conn
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """Exclusive between processes (flock wakes the next waiter at once, unlike SQLite's busy sleeps)."""
+        fd = self._lockfile
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _reserve_sqlite(self, specs: Sequence[Spec], max_wait: float) -> tuple[float, Any]:
+        conn = self._conn
+        with self._file_lock():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                now = time.time()
+                names = [s[0] for s in specs]
+                rows = dict(conn.execute(f"SELECT name, stamps FROM ratelimit_buckets WHERE name IN "
+                                         f"({','.join('?' * len(names))})", names).fetchall())
+                wait, new = _plan(specs, rows, now, self.margin, max_wait)
+                if new is not None:
+                    conn.executemany("INSERT INTO ratelimit_buckets (name, stamps, expires_at) VALUES (?, ?, ?) "
+                                     "ON CONFLICT (name) DO UPDATE SET stamps = excluded.stamps, "
+                                     "expires_at = excluded.expires_at", [(n, *v) for n, v in new.items()])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return wait, new
+
+    def _purge_sqlite(self) -> int:
+        with self._file_lock():
+            return self._conn.execute("DELETE FROM ratelimit_buckets WHERE expires_at < ?", (time.time(),)).rowcount
+
+    def _reserve_pg(self, specs: Sequence[Spec], max_wait: float) -> tuple[float, Any]:
+        """Two round trips: BEGIN + lock rows (name order) + read the clock; then write + COMMIT."""
+        conn, names = self._conn, [s[0] for s in specs]
+        lock = ("SELECT name, stamps FROM ratelimit_buckets WHERE name = ANY(%s) ORDER BY name FOR UPDATE; "
+                "SELECT extract(epoch FROM clock_timestamp())::float8")
+        try:
+            cur = conn.execute("BEGIN; " + lock, (names,))
+            cur.nextset()
+            rows = dict(cur.fetchall())
+            if len(rows) < len(names):  # first use: create the missing rows, then lock them all
+                cur = conn.execute("INSERT INTO ratelimit_buckets SELECT unnest(%s::text[]), '', 0 "
+                                   "ON CONFLICT DO NOTHING; " + lock, (names, names))
+                cur.nextset()
+                rows = dict(cur.fetchall())
+            cur.nextset()
+            now = cur.fetchone()[0]
+            wait, new = _plan(specs, rows, now, self.margin, max_wait)
+            if new is None:
+                conn.execute("COMMIT")
+            else:
+                values = ", ".join(["(%s, %s::bytea, %s::float8)"] * len(new))
+                conn.execute(f"UPDATE ratelimit_buckets AS b SET stamps = v.s, expires_at = v.e FROM (VALUES {values}) "
+                             "AS v(n, s, e) WHERE b.name = v.n; COMMIT", [x for n, v in new.items() for x in (n, *v)])
+        except BaseException:
+            try:
+                if conn.info.transaction_status != 0:  # 0: idle, outside a transaction
+                    conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - the connection is broken; _run reconnects
+                pass
+            raise
+        return wait, new
+
+    def _purge_pg(self) -> int:
+        return self._conn.execute("DELETE FROM ratelimit_buckets WHERE expires_at < "
+                                  "extract(epoch FROM clock_timestamp())").rowcount
+
+
+def _pg_operational_error() -> type[Exception]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover
+        return sqlite3.OperationalError
+    return psycopg.OperationalError
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def trello_bucket_names(api_key: str, token: str) -> tuple[str, str]:
+    """(per-token bucket, per-key bucket); short sha256 digests, never the raw secrets."""
+    return f"trello:token:{_digest(token)}", f"trello:key:{_digest(api_key)}"
+
+
+def trello_throttle(limiter: RateLimiter, api_key: str, token: str, *, token_limit: tuple[int, float] = (100, 10.0),
+                    key_limit: tuple[int, float] = (300, 10.0), timeout: float = 120.0) -> Callable[[], None]:
+    """A callable for TrelloClient(throttle=...): one slot in the per-token and the per-key bucket at once."""
+    token_bucket, key_bucket = trello_bucket_names(api_key, token)
+    specs = [(token_bucket, *token_limit), (key_bucket, *key_limit)]
+
+    def throttle() -> None:
+        limiter.acquire_many(specs, timeout=timeout)
+    return throttle
+
+
+def sheets_throttle(limiter: RateLimiter, user_key: str, kind: str, *, limit: tuple[int, float] = (60, 60.0),
+                    timeout: float = 120.0) -> Callable[[], None]:
+    """A callable for SheetTab(read_throttle=/write_throttle=): the Google user's read or write quota."""
+    if kind not in ("read", "write"):
+        raise ValueError(f"kind must be 'read' or 'write', not {kind!r}")
+    bucket = f"sheets:{kind}:{user_key}"
+
+    def throttle() -> None:
+        limiter.acquire(bucket, *limit, timeout=timeout)
+    return throttle

@@ -1,0 +1,270 @@
+"""Shared rate limits: exact rolling windows across threads and processes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from server.sync.ratelimit import (RateLimiter, RateLimitTimeout, _plan, sheets_throttle, trello_bucket_names,
+                                   trello_throttle)
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT, PER = 20, 0.5
+JITTER = 0.02  # timestamps are taken by the callers after acquire returns; allow for scheduling noise
+TOKEN = "ATTA" + "5ecret" * 10
+
+
+def max_in_window(stamps: list[float], width: float) -> int:
+    """Most timestamps inside any half-open window [t, t + width)."""
+    stamps, best, lo = sorted(stamps), 0, 0
+    for hi, t in enumerate(stamps):
+        while stamps[lo] <= t - width:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    return request.getfixturevalue("pg_url").replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture
+def limiter(url: str) -> Iterator[RateLimiter]:
+    rl = RateLimiter(url)
+    rl.purge()  # connect and create the table now, outside the timed parts
+    yield rl
+    rl.close()
+
+
+def stored(limiter: RateLimiter) -> list[tuple[str, bytes]]:
+    """Every (name, stamps) row of the bucket table."""
+    if limiter.backend == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(limiter.sqlite_path) as conn:
+            return conn.execute("SELECT name, stamps FROM ratelimit_buckets").fetchall()
+    with psycopg.connect(limiter._conninfo) as conn:
+        return conn.execute("SELECT name, stamps FROM ratelimit.ratelimit_buckets").fetchall()
+
+
+def test_plan_is_exact_and_minimal() -> None:
+    """The slot arithmetic alone: random arrivals never put more than `limit` in any window, and no
+    grant comes later than the earliest instant the log allows."""
+    rng = random.Random(7)
+    for limit, per in [(1, 1.0), (3, 0.5), (10, 2.0)]:
+        row, slots, now = None, [], 1000.0
+        for _ in range(400):
+            now += rng.expovariate(4 * limit / per)
+            wait, new = _plan([("b", limit, per)], {"b": row} if row else {}, now, 0.0, 1e9)
+            assert new is not None and wait >= 0
+            slots.append(now + wait)
+            row = new["b"][0]
+            if wait > 0:  # minimal: exactly one window after the grant `limit` places back
+                assert slots[-1] == pytest.approx(max(slots[-2], slots[-1 - limit] + per))
+        assert max_in_window(slots, per - 1e-9) == limit  # (1e-9: float rounding of e + per - per)
+        assert len(row) // 8 <= limit  # the stored log never grows past `limit` entries
+    wait, new = _plan([("b", 1, 1.0)], {"b": row}, now, 0.0, 0.0)
+    assert new is None and wait > 0  # beyond max_wait: nothing reserved
+
+
+def test_threads_never_exceed_and_pace_tightly(limiter: RateLimiter) -> None:
+    stamps: list[float] = []
+    guard = threading.Lock()
+
+    def hammer() -> None:
+        for _ in range(15):
+            limiter.acquire("shared", LIMIT, PER)
+            with guard:
+                stamps.append(time.time())
+
+    start = time.time()
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(stamps) == 60
+    assert max_in_window(stamps, PER - JITTER) <= LIMIT
+    assert 2 * PER - 0.01 <= time.time() - start <= 2 * PER * 1.15
+
+
+PROC = """
+import json, sys, time
+from server.sync.ratelimit import RateLimiter
+url, n, limit, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+rl = RateLimiter(url)
+rl.try_acquire("warm-up", 1000, 1.0)
+print("ready", flush=True)
+sys.stdin.readline()
+out = []
+for _ in range(n):
+    rl.acquire("shared", limit, per)
+    out.append(time.time())
+print(json.dumps(out), flush=True)
+"""
+
+
+def test_processes_never_exceed(url: str) -> None:
+    procs = [subprocess.Popen([sys.executable, "-c", PROC, url, "20", str(LIMIT), str(PER)], cwd=ROOT, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(3)]
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        start = time.time()
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        stamps = [t for p in procs for t in json.loads(p.communicate(timeout=20)[0])]
+    finally:
+        for p in procs:
+            p.kill()
+    assert len(stamps) == 60
+    assert max_in_window(stamps, PER - JITTER) <= LIMIT
+    assert 2 * PER - 0.01 <= max(stamps) - start <= 2 * PER * 1.15
+
+
+def test_pacing_three_limits_take_two_windows(limiter: RateLimiter) -> None:
+    start, waited = time.monotonic(), []
+    for _ in range(3 * LIMIT):
+        waited.append(limiter.acquire("paced", LIMIT, PER))
+    elapsed = time.monotonic() - start
+    assert 2 * PER - 0.01 <= elapsed <= 2 * PER * 1.15
+    assert waited[:LIMIT] == [0.0] * LIMIT  # allowed callers never sleep
+    # the first of each later group waits about a window; the others only replay the first group's spacing
+    assert sum(w > 0.02 for w in waited) == 2
+    assert 2 * PER * 0.85 <= sum(waited) <= elapsed  # the rest of the time is the calls' own overhead
+
+
+def test_buckets_are_independent_and_try_acquire_never_blocks(limiter: RateLimiter) -> None:
+    assert all(limiter.try_acquire("a", 3, 5.0) for _ in range(3))
+    start = time.monotonic()
+    assert not limiter.try_acquire("a", 3, 5.0)
+    assert time.monotonic() - start < 0.05
+    assert all(limiter.try_acquire("b", 3, 5.0) for _ in range(3))
+    assert limiter.acquire("c", 3, 5.0) == 0.0
+    assert not limiter.try_acquire("b", 3, 5.0)
+
+
+def test_timeout_raises_at_once_and_reserves_nothing(limiter: RateLimiter) -> None:
+    for _ in range(3):
+        limiter.acquire("t", 3, 0.6)
+    start = time.monotonic()
+    with pytest.raises(RateLimitTimeout):
+        limiter.acquire("t", 3, 0.6, timeout=0.2)
+    assert time.monotonic() - start < 0.1
+    waited = limiter.acquire("t", 3, 0.6, timeout=1.0)  # the failed call took no slot
+    assert 0.4 <= waited <= 0.7
+    assert limiter.acquire("t", 3, 0.6, timeout=1.0) < 0.01  # only the first group's spacing
+
+
+def test_trello_throttle_charges_token_and_key_without_storing_the_token(limiter: RateLimiter) -> None:
+    kw = {"token_limit": (3, 10.0), "key_limit": (5, 10.0), "timeout": 0.1}
+    first = trello_throttle(limiter, "key-1", TOKEN, **kw)
+    second = trello_throttle(limiter, "key-1", TOKEN + "2", **kw)
+    for _ in range(3):
+        first()
+    with pytest.raises(RateLimitTimeout):
+        first()  # the token's bucket is full; the key bucket must not be charged for it
+    second()
+    second()
+    with pytest.raises(RateLimitTimeout):
+        second()  # now the key's bucket (5) is full
+    token_bucket, key_bucket = trello_bucket_names("key-1", TOKEN)
+    assert not limiter.try_acquire(key_bucket, 5, 10.0)
+    rows = dict(stored(limiter))
+    assert {token_bucket, key_bucket} <= set(rows)
+    assert len(rows[token_bucket]) == 3 * 8 and len(rows[key_bucket]) == 5 * 8  # 3 and 5 grants logged
+    assert all(TOKEN not in name and "5ecret" not in name for name in rows)
+    if limiter.backend == "sqlite":
+        files = Path(limiter.sqlite_path).parent.glob("ratelimits.sqlite*")
+        assert all(TOKEN.encode() not in f.read_bytes() for f in files)
+
+
+def test_sheets_throttle_separates_reads_and_writes(limiter: RateLimiter) -> None:
+    read = sheets_throttle(limiter, "user-7", "read", limit=(2, 10.0), timeout=0.1)
+    write = sheets_throttle(limiter, "user-7", "write", limit=(2, 10.0), timeout=0.1)
+    other = sheets_throttle(limiter, "user-8", "read", limit=(2, 10.0), timeout=0.1)
+    for throttle in (read, read, write, write, other, other):
+        throttle()
+    with pytest.raises(RateLimitTimeout):
+        read()
+    assert {"sheets:read:user-7", "sheets:write:user-7", "sheets:read:user-8"} <= {n for n, _ in stored(limiter)}
+    with pytest.raises(ValueError):
+        sheets_throttle(limiter, "user-7", "delete")
+
+
+def test_many_buckets_and_bounded_storage(limiter: RateLimiter) -> None:
+    for _ in range(30):
+        limiter.try_acquire("busy", 5, 60.0)
+    assert len(dict(stored(limiter))["busy"]) == 5 * 8
+    n = 2000 if limiter.backend == "sqlite" else 400
+    for i in range(n):
+        assert limiter.try_acquire(f"sheets:write:user-{i}", 60, 0.05)
+    assert len(stored(limiter)) == n + 1
+    time.sleep(0.1)
+    assert limiter.purge() == n  # expired buckets go; the busy one stays
+    assert [name for name, _ in stored(limiter)] == ["busy"]
+
+
+def test_storage_location(tmp_path: Path) -> None:
+    rl = RateLimiter(f"sqlite:///{tmp_path / 'sub' / 'app.db'}")
+    assert rl.sqlite_path == str(tmp_path / "sub" / "ratelimits.sqlite")
+    (tmp_path / "sub").mkdir()
+    assert rl.try_acquire("x", 1, 1.0) and not rl.try_acquire("x", 1, 1.0)
+    assert (tmp_path / "sub" / "ratelimits.sqlite").exists() and not (tmp_path / "sub" / "app.db").exists()
+    rl.close()
+    own = RateLimiter(f"sqlite:///{tmp_path / 'app.db'}", sqlite_path=str(tmp_path / "own.sqlite"))
+    assert own.try_acquire("x", 1, 1.0) and (tmp_path / "own.sqlite").exists()
+    with pytest.raises(ValueError):
+        own.try_acquire("x", 0, 1.0)
+    own.close()
+    with pytest.raises(ValueError):
+        RateLimiter("mysql://u@h/db")
+
+
+@pytest.mark.postgres
+def test_bucket_table_stays_out_of_the_migrations_check(pg_url: str) -> None:
+    """The table lives in its own schema: autogenerate and `downgrade base` never see it."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from flask_migrate import downgrade
+    from sqlalchemy import inspect
+
+    from server.extensions import db
+    from server.models import Base
+    from tests.conftest import make_app
+
+    url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    app = make_app(url)
+    rl = RateLimiter(url)
+    assert rl.try_acquire("sheets:read:user-1", 60, 60.0)
+    with app.app_context():
+        with db.engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        downgrade(revision="base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        db.engine.dispose()
+    assert not rl.try_acquire("sheets:read:user-1", 1, 60.0)  # the buckets outlive the app's schema
+    rl.close()
+
+
+@pytest.mark.postgres
+def test_reconnects_after_the_connection_drops(pg_url: str) -> None:
+    rl = RateLimiter(pg_url)
+    assert rl.try_acquire("r", 2, 60.0)
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (rl._conn.info.backend_pid,))
+    assert rl.try_acquire("r", 2, 60.0) and not rl.try_acquire("r", 2, 60.0)
+    rl.close()
