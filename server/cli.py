@@ -29,3 +29,44 @@ def register_cli(app: Flask) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: runner.stop())
         runner.run_forever()
+
+    @app.cli.command("sync")
+    @click.argument("workspace_id")
+    @click.option("--dry-run", is_flag=True, help="Print the plan (to create, link, update, conflicts); change nothing.")
+    def sync(workspace_id: str, dry_run: bool) -> None:
+        """Reconcile a workspace now: read both sides and repair what webhooks missed.
+
+        The first sync of a new workspace is the same job. Safe to interrupt and run again.
+        """
+        from tqdm import tqdm
+
+        from .engine import providers
+        from .extensions import db
+        from .models import Workspace
+        from .sync.reconcile import reconcile
+
+        workspace = db.session.get(Workspace, workspace_id)
+        if workspace is None:
+            raise click.ClickException(f"no workspace {workspace_id!r}")
+        bar = tqdm(total=0, unit="item", dynamic_ncols=True, leave=True)
+
+        def progress(phase: str, done: int, total: int) -> None:
+            bar.set_description(phase)
+            if total and bar.total != total:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            plan = reconcile(db.session, workspace, providers(app), dry_run=dry_run, progress=progress)
+        finally:
+            bar.close()
+        title = "plan (dry run, nothing changed)" if dry_run else "done"
+        click.echo(f"{title}:")
+        for key, value in plan.as_dict().items():
+            click.echo(f"  {key.replace('_', ' ')}: {value}")
+        for line in plan.conflicts[:20]:
+            click.echo(f"  conflict: {line}")
+        for line in plan.errors[:20]:
+            click.echo(f"  error: {line}")
+

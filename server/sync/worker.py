@@ -102,6 +102,7 @@ class Worker:
         self.wakeup = threading.Event()
         self.stopping = threading.Event()
         self._last_reconcile = time.monotonic()
+        self._last_webhook_check = float("-inf")  # verify webhooks as soon as the loop starts
 
     def run_once(self) -> int:
         """Claim and apply one batch; returns how many events it took."""
@@ -142,6 +143,7 @@ class Worker:
                     self.stopping.wait(1.0)
                     continue
                 self._maybe_schedule_reconcile()
+                self._maybe_check_webhooks()
                 if took:
                     continue
                 if listener is not None:
@@ -172,12 +174,20 @@ class Worker:
 
         return wait
 
+    def _maybe_check_webhooks(self) -> None:
+        """At start and then hourly: re-register any board webhook Trello dropped."""
+        if time.monotonic() - self._last_webhook_check < self.settings.webhook_check_interval_s:
+            return
+        self._last_webhook_check = time.monotonic()
+        check_webhooks(self.session_factory, self.processor.providers, self.settings)
+
     def _maybe_schedule_reconcile(self) -> None:
         """Queue a periodic reconciliation of every active workspace (one worker wins per period)."""
         interval = self.settings.reconcile_interval_s
         if interval <= 0 or time.monotonic() - self._last_reconcile < interval:
             return
         self._last_reconcile = time.monotonic()
+        self._last_webhook_check = float("-inf")  # verify webhooks as soon as the loop starts
         from .inbox import enqueue_command
 
         period = int(time.time() // interval)
@@ -193,6 +203,31 @@ class Worker:
                 session.commit()
             except Exception:  # noqa: BLE001 - another worker queued the same period first
                 session.rollback()
+
+
+def check_webhooks(session_factory: sessionmaker, providers: Providers, settings: EngineSettings) -> int:
+    """Make sure every active workspace's board webhook exists; returns how many were re-registered."""
+    from ..trello.errors import TrelloAuthError
+    from ..trello.webhooks import ensure_board_webhook
+
+    repaired = 0
+    with session_factory() as session:
+        for workspace in session.scalars(select(Workspace).where(Workspace.state == ACTIVE)).all():
+            try:
+                if ensure_board_webhook(workspace, providers.trello(session, workspace), settings.public_base_url):
+                    repaired += 1
+                    log.info("trello_webhook_reregistered", workspace_id=workspace.id)
+                session.commit()
+            except TrelloAuthError as exc:
+                session.rollback()
+                workspace = session.get(Workspace, workspace.id)
+                workspace.state = "needs_reauth"
+                workspace.state_detail = f"Trello refused the token while checking the webhook: {exc}"
+                session.commit()
+            except Exception as exc:  # noqa: BLE001 - one workspace must not stop the others
+                session.rollback()
+                log.warning("trello_webhook_check_failed", workspace_id=workspace.id, error=str(exc))
+    return repaired
 
 
 def notify_new_events(connection) -> None:  # type: ignore[no-untyped-def]
