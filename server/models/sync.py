@@ -20,6 +20,8 @@ PARKED = "parked"  # failed N times, or failed in a way retrying cannot fix; sho
 # Link.status values
 LINKED = "linked"
 UNLINKED = "unlinked"  # the user's policy cut the link; the lead id is remembered so nothing is recreated
+ROW_REMOVED = "row_removed"  # the row was deleted; its card archived by policy
+CARD_REMOVED = "card_removed"  # the card was archived/deleted/moved; the row shows the "removed" status
 
 
 class Link(Base):

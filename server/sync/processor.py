@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Event, Link, ProviderAccount, Workspace
-from ..models.sync import DONE, IGNORED, LINKED, PARKED, PENDING, UNLINKED
+from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, PARKED, PENDING, ROW_REMOVED, UNLINKED
 from ..models.workspace import NEEDS_REAUTH
 from ..sheets.errors import SheetsAuthError, SheetsError
 from ..trello.client import TrelloClient
@@ -32,16 +32,15 @@ from ..trello.errors import TrelloAuthError, TrelloError, TrelloNotFound, Trello
 from . import description
 from .history import changes_of, record
 from .inbox import SHEETS, SYSTEM, TRELLO, new_lead_id, parse_trello_date
-from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
+from .mapping import Mapping, cell_text, due_from_trello, due_to_trello, normalise_status
 from .outcomes import Defer, SyncError
 from .providers import MissingAccount, Providers
-from .rules import Incoming, decide
+from .rules import Incoming, decide, field_time
 from .settings import EngineSettings
 from .sheet_writer import HeaderCache, RowAppend, RowPatch, SheetLayoutError, flush, locate_rows
 
 log = structlog.get_logger(__name__)
 
-ROW_REMOVED = "row_removed"  # Link.status: the row was deleted and the card archived by policy
 CARD_CREATE_TYPES = {"createCard", "copyCard", "moveCardToBoard", "convertToCardFromCheckItem"}
 CARD_GONE_TYPES = {"deleteCard", "moveCardFromBoard"}
 
@@ -175,10 +174,14 @@ class Processor:
                               commit_done=not write_id)
             return PendingWrite(event.id, patches=id_patch) if write_id else None
         self._check_busy(link, busy)
-        if link.status == UNLINKED:
-            self._done(session, event.id, state=IGNORED, note="lead is unlinked")
+        if link.status == CARD_REMOVED:
+            status_at, _ = field_time(link.field_times or {}, mapping.status_column)
+            if at > status_at and wants_card_back(workspace, mapping, values, data.get("changed")):
+                return self._revive(session, workspace, mapping, event, link, values, at, data["row"], id_patch)
+        if link.status in (UNLINKED, CARD_REMOVED):
+            self._done(session, event.id, state=IGNORED, note="the lead is not linked to a card")
             session.commit()
-            return None
+            return PendingWrite(event.id, patches=id_patch) if write_id else None
         changed = data.get("changed")
         columns = [c for c in mapping.synced_columns if c in values and (changed is None or c in changed)]
         incoming = [Incoming(c, values[c], values[c] == cell_text(link.shadow.get(c, ""))) for c in columns]
@@ -188,27 +191,39 @@ class Processor:
             raise SyncError(f"Status {new_status!r} has no Trello list in this workspace's mapping; "
                             "add it to the mapping or use a mapped status")
         update = card_update(mapping, link, link.shadow or {}, decision.shadow)
-        trello = self.providers.trello(session, workspace)
         if link.status == ROW_REMOVED:
             update["closed"] = False
         if update:
             try:
-                trello.update_card(link.card_id, **update)
+                self.providers.trello(session, workspace).update_card(link.card_id, **update)
             except TrelloNotFound:
                 return self._card_gone(session, workspace, mapping, event, link, "deleted in Trello")
             self._outbound("trello", event.id)
-        link.status = LINKED
-        link.shadow = decision.shadow
-        link.field_times = decision.times
-        link.row_number = data["row"]
-        self._synced(link)
-        if decision.applied:
-            record(session, workspace.id, side=SHEETS, action="update_card", lead_id=link.lead_id,
-                   card_id=link.card_id, event_id=event.id, changes=changes_of(decision.applied))
-        self._record_conflicts(session, workspace, link, event, decision.conflicts, decision.stale)
-        if write_id:
-            session.commit()
-            return PendingWrite(event.id, patches=id_patch)
+        # Our own write of a cell may have landed after this edit and hidden it: write it again.
+        rewrite = overwritten_cells(link.field_times or {}, {f: new for f, (_, new) in decision.applied.items()}, at)
+        link_id, row = link.id, data["row"]
+
+        def apply(session: Session) -> None:
+            link = session.get(Link, link_id)
+            link.status = LINKED
+            link.shadow = decision.shadow
+            link.field_times = stamp_written(decision.times, rewrite)
+            link.row_number = row
+            self._synced(link)
+            if decision.applied:
+                record(session, workspace.id, side=SHEETS, action="update_card", lead_id=link.lead_id,
+                       card_id=link.card_id, event_id=event.id, changes=changes_of(decision.applied))
+            self._record_conflicts(session, workspace, link, event, decision.conflicts, decision.stale)
+
+        patches = id_patch + ([RowPatch(link.lead_id, rewrite)] if rewrite else [])
+        return self._finish(session, event, apply, patches)
+
+    def _finish(self, session: Session, event: Event, apply: Callable[[Session], None],
+                patches: list[RowPatch]) -> PendingWrite | None:
+        """Commit an event's effects now, or after its sheet writes when it has some."""
+        if patches:
+            return PendingWrite(event.id, patches=patches, finalize=lambda s, rows, missing: apply(s))
+        apply(session)
         self._done(session, event.id)
         session.commit()
         return None
@@ -257,6 +272,32 @@ class Processor:
         if commit_done:
             self._done(session, event.id)
         session.commit()
+
+    def _revive(self, session: Session, workspace: Workspace, mapping: Mapping, event: Event, link: Link,
+                values: dict[str, str], at: float, row: int | None, id_patch: list[RowPatch]) -> PendingWrite | None:
+        """The row of a lead whose card was removed got a listed status again: bring the card back."""
+        shadow = {column: values.get(column, "") for column in mapping.synced_columns}
+        preamble = (link.card_extra or {}).get("preamble", "")
+        card = revive_card(self.providers.trello(session, workspace), mapping, link, shadow, preamble)
+        self._outbound("trello", event.id)
+        rewrite = overwritten_cells(link.field_times or {}, {mapping.status_column: shadow[mapping.status_column]}, at)
+        link_id = link.id
+
+        def apply(session: Session) -> None:
+            link = session.get(Link, link_id)
+            link.card_id = card["id"]
+            link.status = LINKED
+            link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+            link.shadow = shadow
+            link.field_times = stamp_written({column: {"t": at, "s": SHEETS} for column in shadow}, rewrite)
+            link.row_number = row
+            self._synced(link)
+            record(session, workspace.id, side=SHEETS, action="revive_card", lead_id=link.lead_id,
+                   card_id=card["id"], event_id=event.id,
+                   message="the lead got a listed status again: its card is back")
+
+        patches = id_patch + ([RowPatch(link.lead_id, rewrite)] if rewrite else [])
+        return self._finish(session, event, apply, patches)
 
     def _sheet_row_removed(self, session: Session, workspace: Workspace, event: Event, data: dict[str, Any],
                            busy: set[int]) -> None:
@@ -351,7 +392,7 @@ class Processor:
         def finalize(session: Session, rows: dict[str, int], missing: set[str]) -> None:
             link = session.get(Link, link_id)
             link.shadow = decision.shadow
-            link.field_times = decision.times
+            link.field_times = stamp_written(decision.times, decision.applied)
             link.card_extra = extra
             if link.lead_id in rows:
                 link.row_number = rows[link.lead_id]
@@ -381,6 +422,7 @@ class Processor:
                    reason: str) -> PendingWrite | None:
         """A linked card was archived, deleted or moved off the board: apply the policy; never delete the row."""
         link_id = link.id
+        at = event.occurred_at.timestamp() * 1000 if event.occurred_at else time.time() * 1000
         if workspace.card_removed_policy == "set_status":
             status = workspace.card_removed_status
 
@@ -388,11 +430,16 @@ class Processor:
                 link = session.get(Link, link_id)
                 old = (link.shadow or {}).get(mapping.status_column)
                 link.shadow = {**(link.shadow or {}), mapping.status_column: status}
-                link.status = UNLINKED
+                link.field_times = stamp_written({**(link.field_times or {}),
+                                                  mapping.status_column: {"t": at, "s": TRELLO}},
+                                                 [mapping.status_column])
+                link.status = CARD_REMOVED
+                link.card_extra = {**(link.card_extra or {}), "removed": reason}
                 self._synced(link)
                 record(session, workspace.id, side=TRELLO, action="update_row", lead_id=link.lead_id,
                        card_id=link.card_id, event_id=event.id, changes={mapping.status_column: [old, status]},
-                       message=f"card {reason}: status set to {status!r} and the lead unlinked")
+                       message=f"card {reason}: status set to {status!r}; "
+                               "setting a listed status again brings the card back")
 
             return PendingWrite(event.id, patches=[RowPatch(link.lead_id, {mapping.status_column: status})],
                                 finalize=finalize)
@@ -457,7 +504,7 @@ class Processor:
         def finalize(session: Session, rows: dict[str, int], missing: set[str]) -> None:
             link = session.get(Link, link_id)
             link.shadow = values
-            link.field_times = {column: {"t": at, "s": TRELLO} for column in values}
+            link.field_times = stamp_written({column: {"t": at, "s": TRELLO} for column in values}, values)
             link.pending_op = None
             link.row_number = rows.get(lead_id)
             self._synced(link)
@@ -673,3 +720,40 @@ def find_card_by_marker(trello: TrelloClient, board_id: str, lead_id: str) -> di
             if description.find_lead_id(card.get("desc") or "") == lead_id:
                 return card
     return None
+
+
+def wants_card_back(workspace: Workspace, mapping: Mapping, values: dict[str, str], changed: list[str] | None) -> bool:
+    """Whether an edit sets a removed card's lead to a listed status (other than the "removed" one)."""
+    if changed is not None and mapping.status_column not in changed:
+        return False
+    status = values.get(mapping.status_column, "")
+    return (normalise_status(status) != normalise_status(workspace.card_removed_status)
+            and bool(normalise_status(status)) and mapping.list_for_status(status) is not None)
+
+
+def revive_card(trello: TrelloClient, mapping: Mapping, link: Link, shadow: dict[str, Any], preamble: str) -> dict[str, Any]:
+    """Unarchive the lead's card with its current fields, or make a new one if it was deleted or moved away."""
+    fields = card_fields(mapping, link.lead_id, shadow, preamble)
+    if (link.card_extra or {}).get("removed", "").startswith("archived") and link.card_id:
+        try:
+            return trello.update_card(link.card_id, closed=False, **fields)
+        except TrelloNotFound:
+            pass
+    return trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"],
+                              due=fields.get("due"))
+
+
+def overwritten_cells(times: dict[str, Any], values: dict[str, Any], at: float) -> dict[str, Any]:
+    """Cells of ``values`` that we wrote into the sheet after ``at``: they hide that edit."""
+    return {name: value for name, value in values.items()
+            if isinstance(times.get(name), dict) and float(times[name].get("w", 0)) >= at}
+
+
+def stamp_written(times: dict[str, Any], written: Any) -> dict[str, Any]:
+    """Record when we wrote these fields into the sheet (a sheet write has no echo to date it)."""
+    now = time.time() * 1000
+    stamped = dict(times)
+    for name in written:
+        stamped[name] = {**(stamped.get(name) or {}), "w": now}
+    return stamped
+

@@ -15,8 +15,9 @@ and commits; then it sleeps until ``s`` outside any lock. Any rolling window of 
 therefore holds at most ``limit`` slots, an allowed caller never sleeps, a waiting caller sleeps
 exactly to its slot (no thundering herd: every waiter owns a distinct slot), and a caller whose
 slot lies beyond its timeout reserves nothing. Several buckets (Trello token + key) are reserved
-atomically at the same slot. ``margin`` (default 10 ms) absorbs the jitter between a grant and its
-request (commit, GIL hand-offs).
+atomically at the same slot. ``margin`` (default 25 ms) absorbs the delay between a grant and its
+request reaching the provider (commit, scheduling): measured with 4 busy threads on 2 CPUs, p99.9
+9 ms, max 20 ms. It costs 2.5 % of throughput with 1 s windows, 0.25 % with Trello's 10 s.
 
 Storage and clock:
 - PostgreSQL: UNLOGGED table ``ratelimit.ratelimit_buckets`` in the app database, created if missing.
@@ -112,7 +113,7 @@ def _plan(specs: Sequence[Spec], rows: dict[str, bytes], now: float, margin: flo
 class RateLimiter:
     """Process-shared token buckets, keyed by name."""
 
-    def __init__(self, database_url: str, *, sqlite_path: str | None = None, margin: float = 0.010,
+    def __init__(self, database_url: str, *, sqlite_path: str | None = None, margin: float = 0.025,
                  purge_every: float = 600.0) -> None:
         from sqlalchemy.engine import make_url
 

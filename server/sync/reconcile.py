@@ -29,13 +29,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Link, Workspace
-from ..models.sync import UNLINKED
+from ..models.sync import CARD_REMOVED, ROW_REMOVED, UNLINKED
 from ..sheets.client import SheetTab, column_letter
 from . import description
 from .history import record
 from .inbox import new_lead_id
 from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
-from .processor import ROW_REMOVED, card_fields
+from .processor import card_fields, revive_card, stamp_written, wants_card_back
 from .providers import Providers
 from .sheet_writer import HeaderCache, SheetLayoutError
 
@@ -108,8 +108,10 @@ class Reconciler:
         self.appends: list[tuple[Link, dict[str, str]]] = []
         self.card_updates: list[tuple[str, dict[str, Any]]] = []
         self.card_creates: list[tuple[Link, dict[str, Any], dict[str, str]]] = []
-        self.shadow_updates: list[tuple[Link, dict[str, Any], int | None]] = []
+        # (link, new shadow, row, columns this pass writes into the sheet)
+        self.shadow_updates: list[tuple[Link, dict[str, Any], int | None, list[str]]] = []
         self.pending_status: list[tuple[Link, str]] = []
+        self.revives: list[tuple[Link, SheetLead]] = []
         self.now_ms = datetime.now(timezone.utc).timestamp() * 1000
 
     # ------------------------------------------------------------------ reading
@@ -202,9 +204,13 @@ class Reconciler:
                     link.card_id = card_id
                     link.pending_op = None
             card = cards.pop(card_id, None) if card_id else None
-            if link.status == UNLINKED:
+            if link.status == CARD_REMOVED and row is not None and \
+                    wants_card_back(self.workspace, self.mapping, row.values, None):
+                self.plan.cards_to_create += 1
+                if not self.dry_run:
+                    self.revives.append((link, row))
                 continue
-            if link.status == ROW_REMOVED:
+            if link.status in (UNLINKED, ROW_REMOVED, CARD_REMOVED):
                 continue
             if row is None and link.pending_op == "append_row" and card is not None:
                 self._append_row(link, self._card_values(card), card)
@@ -280,7 +286,7 @@ class Reconciler:
             for column, value in row_cells.items():
                 self.cells.append((row.row, self.header.index(column) + 1, value))
         if new_shadow != shadow or link.row_number != row.row:
-            self.shadow_updates.append((link, new_shadow, row.row))
+            self.shadow_updates.append((link, new_shadow, row.row, list(row_cells)))
 
     def _fix_card(self, lead_id: str, card: CardLead, shadow: dict[str, Any]) -> None:
         """Send the card only the fields that differ from what the shadow says it should show."""
@@ -308,7 +314,7 @@ class Reconciler:
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.card["id"], shadow={},
                     field_times={}, card_extra={"preamble": card.parsed.preamble}, row_number=lead.row)
         self.session.add(link)
-        self.shadow_updates.append((link, shadow, lead.row))
+        self.shadow_updates.append((link, shadow, lead.row, []))
 
     def _create_card(self, lead: SheetLead, link: Link | None) -> None:
         if self.mapping.list_for_status(lead.values.get(self.mapping.status_column, "")) is None:
@@ -366,7 +372,10 @@ class Reconciler:
             return
         if self.workspace.card_removed_policy == "set_status":
             self.pending_status.append((link, self.workspace.card_removed_status))
-        link.status = UNLINKED
+            link.status = CARD_REMOVED
+            link.card_extra = {**(link.card_extra or {}), "removed": "not on the board"}
+        else:
+            link.status = UNLINKED
         record(self.session, self.workspace.id, side="reconcile", action="card_removed", lead_id=link.lead_id,
                card_id=link.card_id, message="the card is archived, deleted or on another board")
 
@@ -404,16 +413,27 @@ class Reconciler:
             if index % COMMIT_EVERY == COMMIT_EVERY - 1:
                 self._set_progress("creating cards", done, total)
                 self.session.commit()
+        for link, row in self.revives:
+            shadow = {c: row.values.get(c, "") for c in self.mapping.synced_columns}
+            card = revive_card(self.trello, self.mapping, link, shadow, (link.card_extra or {}).get("preamble", ""))
+            link.card_id = card["id"]
+            link.status = "linked"
+            link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+            self.shadow_updates.append((link, shadow, row.row, []))
+            done += 1
         for card_id, update in self.card_updates:
             self.trello.update_card(card_id, **update)
             done += 1
             if done % COMMIT_EVERY == 0:
                 self._set_progress("updating cards", done, total)
                 self.session.commit()
-        for link, shadow, row in self.shadow_updates:
+        for link, shadow, row, written in self.shadow_updates:
+            # Only what changed is dated, and at the time both sides were read: an edit made
+            # after that is newer and must still win.
+            changed = [c for c in shadow if shadow.get(c) != (link.shadow or {}).get(c)]
             link.shadow = shadow
-            link.field_times = {**(link.field_times or {}),
-                                **{c: {"t": self.now_ms, "s": "reconcile"} for c in shadow}}
+            link.field_times = stamp_written({**(link.field_times or {}),
+                                              **{c: {"t": self.now_ms, "s": "reconcile"} for c in changed}}, written)
             if row:
                 link.row_number = row
             link.sync_state = "synced"

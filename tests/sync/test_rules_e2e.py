@@ -105,15 +105,32 @@ def test_card_archived_sets_configured_status_and_keeps_row(world):
     world.settle()
     lead = world.row_for(lead_id)
     assert lead["Status"] == "Archived" and lead["Name"] == "Ada Lovelace"
-    assert world.link(lead_id).status == "unlinked"
+    assert world.link(lead_id).status == "card_removed"
+    # other edits while the card is archived change nothing on Trello
+    world.edit_row(row, Notes="still archived")
+    world.settle()
+    assert world.cards() == []
+    # a listed status brings the same card back, with the current values
+    card_id = world.link(lead_id).card_id
+    world.edit_row(row, Status="Qualified")
+    world.settle()
+    card = world.trello.card(card_id)
+    assert card["closed"] is False and world.list_name(card["idList"]) == "Qualified"
+    assert "Notes: still archived" in card["desc"] and world.link(lead_id).status == "linked"
 
 
-def test_card_deleted_keeps_row(world):
+def test_card_deleted_keeps_row_and_a_listed_status_makes_a_new_card(world):
     row, lead_id = _add_lead(world)
-    world.person.delete_card(world.link(lead_id).card_id)
+    old_card = world.link(lead_id).card_id
+    world.person.delete_card(old_card)
     world.settle()
     assert world.row_for(lead_id)["Status"] == "Archived"
     assert len(world.rows()) == 1
+    world.edit_row(row, Status="Contacted")
+    world.settle()
+    [card] = world.cards()
+    assert card["id"] != old_card and world.list_name(card["idList"]) == "Contacted"
+    assert world.link(lead_id).card_id == card["id"]
 
 
 def test_unmapped_status_is_an_error_the_user_sees_and_changes_nothing(world):

@@ -1,0 +1,189 @@
+"""Convergence soak: random edits on both sides, duplicate and dropped deliveries, partial processing.
+
+After the workers drain and one reconciliation, the sheet and the board must agree under the
+mapping, every linked lead must have exactly one open card (and every open card one row), and no
+event may be left unprocessed. CI runs a bounded number of examples; set SOAK_EXAMPLES and
+SOAK_STEPS for a longer run by hand, e.g. ``SOAK_EXAMPLES=200 SOAK_STEPS=60 pytest tests/sync/test_soak.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from server.extensions import db
+from server.models import Workspace
+from server.sync import description
+from server.sync.mapping import Mapping
+from server.sync.reconcile import reconcile
+from tests.conftest import make_app
+from tests.sync.world import build_world
+
+STATUSES = ["New", "Contacted", "Qualified", "Won", "Lost"]
+NAMES = st.sampled_from(["Ada", "Grace", "Hedy", "Katherine", "Margaret", "Radia", "=SUM(1)", "Zoë"])
+LISTS = ["New", "Contacted", "Qualified", "Closed"]
+EXAMPLES = int(os.environ.get("SOAK_EXAMPLES", "8"))
+STEPS = int(os.environ.get("SOAK_STEPS", "30"))
+
+
+class SyncSoak(RuleBasedStateMachine):
+    @initialize(leads=st.lists(st.tuples(NAMES, st.sampled_from(STATUSES)), min_size=2, max_size=6),
+                cards=st.lists(st.tuples(NAMES, st.sampled_from(LISTS)), max_size=3))
+    def start(self, leads: list[tuple[str, str]], cards: list[tuple[str, str]]) -> None:
+        self.tmp = tempfile.TemporaryDirectory()
+        self.world = build_world(f"sqlite:///{self.tmp.name}/soak.db", make_app=make_app,
+                                 config={"WORKER_BACKOFF_BASE_S": 0.01, "WORKER_BACKOFF_MAX_S": 0.05})
+        for name, status in leads:
+            self.add_row(name, status)
+        for name, target in cards:
+            self.create_card(name, target)
+        self.world.settle()
+
+    # ------------------------------------------------------------------ sheet side
+
+    @rule(name=NAMES, status=st.sampled_from(STATUSES))
+    def add_row(self, name: str, status: str) -> None:
+        self.world.add_row(Name=name, Status=status, Email=f"{name.lower()}@example.com")
+
+    @rule(index=st.integers(0, 50), column=st.sampled_from(["Name", "Notes", "Status", "Phone"]),
+          value=st.sampled_from(STATUSES + ["call back", "555-0100", "Ada B.", ""]))
+    def edit_row(self, index: int, column: str, value: str) -> None:
+        rows = self.world.rows()
+        if not rows:
+            return
+        if column == "Status" and value not in STATUSES:
+            value = "Qualified"
+        if column == "Name" and not value:
+            value = "Nameless"
+        self.world.edit_row(rows[index % len(rows)]["_row"], **{column: value})
+
+    @rule(index=st.integers(0, 50))
+    def delete_row(self, index: int) -> None:
+        rows = self.world.rows()
+        if rows:
+            self.world.delete_row(rows[index % len(rows)]["_row"])
+
+    @rule(column=st.sampled_from(["Name", "Status"]), reverse=st.booleans())
+    def sort_rows(self, column: str, reverse: bool) -> None:
+        if self.world.rows():
+            self.world.sheets.user_sort(self.world.spreadsheet_id, "Leads", column, reverse=reverse)
+
+    # ------------------------------------------------------------------ board side
+
+    def _card(self, index: int):
+        cards = self.world.cards()
+        return cards[index % len(cards)] if cards else None
+
+    @rule(index=st.integers(0, 50), target_list=st.sampled_from(LISTS))
+    def move_card(self, index: int, target_list: str) -> None:
+        card = self._card(index)
+        if card:
+            self.world.person.update_card(card["id"], idList=self.world.lists[target_list])
+
+    @rule(index=st.integers(0, 50), name=NAMES)
+    def rename_card(self, index: int, name: str) -> None:
+        card = self._card(index)
+        if card:
+            self.world.person.update_card(card["id"], name=name + " (renamed)")
+
+    @rule(index=st.integers(0, 50))
+    def archive_card(self, index: int) -> None:
+        card = self._card(index)
+        if card:
+            self.world.person.archive_card(card["id"])
+
+    @rule(name=NAMES, target_list=st.sampled_from(LISTS))
+    def create_card(self, name: str, target_list: str) -> None:
+        self.world.person.create_card(id_list=self.world.lists[target_list], name=name + " (from Trello)")
+
+    # ------------------------------------------------------------------ delivery faults and timing
+
+    @rule(on=st.booleans())
+    def duplicate_deliveries(self, on: bool) -> None:
+        self.world.trello.duplicate_deliveries = on
+        self.world.sheets.duplicate_events = on
+
+    @rule(side=st.sampled_from(["trello", "sheets"]))
+    def drop_next_delivery(self, side: str) -> None:
+        if side == "trello":
+            self.world.trello.drop_next_deliveries(1)
+        else:
+            self.world.sheets.drop_next_events(1)
+
+    @rule(batches=st.integers(1, 3))
+    def process_some(self, batches: int) -> None:
+        self.world.trello.wait_for_deliveries(timeout=10)
+        self.world.sheets.wait_for_events(timeout=10)
+        for _ in range(batches):
+            self.world.worker.run_once()
+
+    @invariant()
+    def never_two_open_cards_for_one_lead(self) -> None:
+        if not hasattr(self, "world"):
+            return
+        markers = Counter(description.find_lead_id(c["desc"]) for c in self.world.cards())
+        markers.pop(None, None)
+        assert all(n == 1 for n in markers.values()), markers
+
+    # ------------------------------------------------------------------ the end state
+
+    def teardown(self) -> None:
+        if not hasattr(self, "world"):
+            return
+        world = self.world
+        try:
+            world.trello.duplicate_deliveries = False
+            world.sheets.duplicate_events = False
+            world.settle(timeout=60)
+            with world.app.app_context():
+                reconcile(db.session, db.session.get(Workspace, world.workspace_id), world.worker.processor.providers)
+            world.settle(timeout=60)
+            self._check_converged()
+        finally:
+            world.stop()
+            self.tmp.cleanup()
+
+    def _check_converged(self) -> None:
+        world = self.world
+        assert not [e for e in world.events() if e.state in ("pending", "processing")]
+        parked = [(e.kind, e.last_error) for e in world.events() if e.state == "parked"]
+        assert not parked, parked
+        with world.app.app_context():
+            mapping = Mapping.from_dict(db.session.get(Workspace, world.workspace_id).mapping)
+        rows = {r["Lead ID"]: r for r in world.rows()}
+        assert all(rows), "every row has a lead id"
+        cards = {c["id"]: c for c in world.cards()}
+        linked = [link for link in world.links() if link.status == "linked"]
+        linked_cards = Counter(link.card_id for link in linked)
+        assert all(n == 1 for n in linked_cards.values())
+        for link in linked:
+            assert link.lead_id in rows, f"linked lead {link.lead_id} has no row"
+            assert link.card_id in cards, f"linked lead {link.lead_id} has no open card"
+            row, card = rows[link.lead_id], cards[link.card_id]
+            assert card["name"] == row["Name"]
+            assert mapping.status_matches_list(row["Status"], card["idList"]), (row["Status"], card["idList"])
+            parsed = description.parse(card["desc"], mapping.description_columns)
+            assert parsed.lead_id == link.lead_id
+            for column in mapping.description_columns:
+                assert parsed.fields.get(column, "") == str(row.get(column, "")), column
+        # every open card belongs to exactly one row, and every row to at most one card
+        assert set(cards) == set(linked_cards), (set(cards) ^ set(linked_cards))
+        links = {link.lead_id: link for link in world.links()}
+        for lead_id, row in rows.items():
+            link = links.get(lead_id)
+            assert link is not None, f"row {row} has no link"
+            if link.status == "card_removed":  # its card was archived/deleted: the row says so
+                assert row["Status"] == "Archived", row
+            else:
+                assert link.status == "linked", (link.status, row)
+
+
+SyncSoak.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
+                                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+                                      derandomize=os.environ.get("SOAK_RANDOM") != "1")
+test_sync_converges = SyncSoak.TestCase
