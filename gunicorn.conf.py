@@ -15,3 +15,14 @@ accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "0") == "1" else None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """RUN_WORKER_IN_PROCESS=1: each web process also runs a sync worker thread (small installs).
+
+    Claims are atomic on SQLite and PostgreSQL alike, so several of them can share the inbox.
+    """
+    if os.environ.get("RUN_WORKER_IN_PROCESS") == "1":
+        from server.engine import start_in_process_worker
+
+        start_in_process_worker(worker.wsgi)

@@ -49,8 +49,11 @@ def build_worker(app: Flask, worker_id: str | None = None) -> Worker:
 
 
 def start_in_process_worker(app: Flask) -> Worker:
-    """Run a worker thread beside the web server (single-process local use and the demo)."""
-    worker = build_worker(app, worker_id="in-process")
+    """Run a worker thread beside the web server (single-process local use and the demo).
+
+    Started by the demo, and by gunicorn's ``post_worker_init`` when ``RUN_WORKER_IN_PROCESS=1``.
+    """
+    worker = build_worker(app)
     app.extensions["leads_worker"] = worker
     thread = threading.Thread(target=worker.run_forever, name="leads-worker", daemon=True)
     thread.start()
