@@ -34,6 +34,7 @@ class EngineSettings:
     sheets_write_limit: tuple[int, float] = (60, 60.0)
     reconcile_interval_s: float = 900.0
     webhook_check_interval_s: float = 3600.0
+    event_retention_days: float = 14.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "EngineSettings":
@@ -70,4 +71,5 @@ class EngineSettings:
             sheets_write_limit=pair("SHEETS_WRITE_LIMIT", cls.sheets_write_limit),
             reconcile_interval_s=float(config.get("RECONCILE_INTERVAL_S", 900.0)),
             webhook_check_interval_s=float(config.get("WEBHOOK_CHECK_INTERVAL_S", 3600.0)),
+            event_retention_days=float(config.get("EVENT_RETENTION_DAYS", 14.0)),
         )

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased, sessionmaker
 
 from ..models import Event, Workspace
-from ..models.sync import PENDING, PROCESSING
+from ..models.sync import DONE, IGNORED, PENDING, PROCESSING
 from ..models.workspace import ACTIVE
 from .inbox import SYSTEM, TRELLO
 from .processor import Processor
@@ -103,6 +103,7 @@ class Worker:
         self.stopping = threading.Event()
         self._last_reconcile = time.monotonic()
         self._last_webhook_check = float("-inf")  # verify webhooks as soon as the loop starts
+        self._last_purge = float("-inf")
 
     def run_once(self) -> int:
         """Claim and apply one batch; returns how many events it took."""
@@ -144,6 +145,7 @@ class Worker:
                     continue
                 self._maybe_schedule_reconcile()
                 self._maybe_check_webhooks()
+                self._maybe_purge()
                 if took:
                     continue
                 if listener is not None:
@@ -174,6 +176,13 @@ class Worker:
 
         return wait
 
+    def _maybe_purge(self) -> None:
+        """Hourly: forget applied events older than the retention period (parked ones stay)."""
+        if self.settings.event_retention_days <= 0 or time.monotonic() - self._last_purge < 3600:
+            return
+        self._last_purge = time.monotonic()
+        purge_old_events(self.session_factory, self.settings.event_retention_days)
+
     def _maybe_check_webhooks(self) -> None:
         """At start and then hourly: re-register any board webhook Trello dropped."""
         if time.monotonic() - self._last_webhook_check < self.settings.webhook_check_interval_s:
@@ -188,6 +197,7 @@ class Worker:
             return
         self._last_reconcile = time.monotonic()
         self._last_webhook_check = float("-inf")  # verify webhooks as soon as the loop starts
+        self._last_purge = float("-inf")
         from .inbox import enqueue_command
 
         period = int(time.time() // interval)
@@ -203,6 +213,18 @@ class Worker:
                 session.commit()
             except Exception:  # noqa: BLE001 - another worker queued the same period first
                 session.rollback()
+
+
+def purge_old_events(session_factory: sessionmaker, retention_days: float) -> int:
+    """Delete done and ignored events older than ``retention_days``; returns how many."""
+    from sqlalchemy import delete
+
+    cutoff = utcnow() - timedelta(days=retention_days)
+    with session_factory() as session:
+        result = session.execute(delete(Event).where(Event.state.in_((DONE, IGNORED)), Event.received_at < cutoff)
+                                 .execution_options(synchronize_session=False))
+        session.commit()
+        return result.rowcount or 0
 
 
 def check_webhooks(session_factory: sessionmaker, providers: Providers, settings: EngineSettings) -> int:

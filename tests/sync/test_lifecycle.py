@@ -96,3 +96,20 @@ def test_interrupted_first_sync_resumes_without_duplicates(world, monkeypatch):
         reconcile(db.session, db.session.get(Workspace, world.workspace_id), world.worker.processor.providers)
     world.settle()
     assert sorted(c["name"] for c in world.cards()) == sorted(f"Lead {i}" for i in range(6))
+
+
+def test_old_applied_events_are_purged_and_parked_ones_kept(world):
+    from datetime import datetime, timedelta, timezone
+
+    from server.models import Event
+    from server.sync.worker import purge_old_events
+
+    world.add_row(Name="Ada", Status="New")
+    world.add_row(Name="Bob", Status="Someday")  # parked: no list for this status
+    world.settle()
+    with world.app.app_context():
+        for event in db.session.query(Event).all():
+            event.received_at = datetime.now(timezone.utc) - timedelta(days=30)
+        db.session.commit()
+    assert purge_old_events(world.worker.session_factory, 14) >= 2
+    assert [e.state for e in world.events()] == ["parked"]
