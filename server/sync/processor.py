@@ -177,7 +177,7 @@ class Processor:
         if link.status == CARD_REMOVED:
             status_at, _ = field_time(link.field_times or {}, mapping.status_column)
             if at > status_at and wants_card_back(workspace, mapping, values, data.get("changed")):
-                return self._revive(session, workspace, mapping, event, link, values, at, data["row"], id_patch)
+                return self._revive(session, workspace, mapping, event, link, values, at, data["row"], id_patch, busy)
         if link.status in (UNLINKED, CARD_REMOVED):
             self._done(session, event.id, state=IGNORED, note="the lead is not linked to a card")
             session.commit()
@@ -216,12 +216,13 @@ class Processor:
             self._record_conflicts(session, workspace, link, event, decision.conflicts, decision.stale)
 
         patches = id_patch + ([RowPatch(link.lead_id, rewrite)] if rewrite else [])
-        return self._finish(session, event, apply, patches)
+        return self._finish(session, event, apply, patches, busy, link_id)
 
     def _finish(self, session: Session, event: Event, apply: Callable[[Session], None],
-                patches: list[RowPatch]) -> PendingWrite | None:
+                patches: list[RowPatch], busy: set[int], link_id: int) -> PendingWrite | None:
         """Commit an event's effects now, or after its sheet writes when it has some."""
         if patches:
+            busy.add(link_id)
             return PendingWrite(event.id, patches=patches, finalize=lambda s, rows, missing: apply(s))
         apply(session)
         self._done(session, event.id)
@@ -274,7 +275,8 @@ class Processor:
         session.commit()
 
     def _revive(self, session: Session, workspace: Workspace, mapping: Mapping, event: Event, link: Link,
-                values: dict[str, str], at: float, row: int | None, id_patch: list[RowPatch]) -> PendingWrite | None:
+                values: dict[str, str], at: float, row: int | None, id_patch: list[RowPatch],
+                busy: set[int]) -> PendingWrite | None:
         """The row of a lead whose card was removed got a listed status again: bring the card back."""
         shadow = {column: values.get(column, "") for column in mapping.synced_columns}
         preamble = (link.card_extra or {}).get("preamble", "")
@@ -297,7 +299,7 @@ class Processor:
                    message="the lead got a listed status again: its card is back")
 
         patches = id_patch + ([RowPatch(link.lead_id, rewrite)] if rewrite else [])
-        return self._finish(session, event, apply, patches)
+        return self._finish(session, event, apply, patches, busy, link_id)
 
     def _sheet_row_removed(self, session: Session, workspace: Workspace, event: Event, data: dict[str, Any],
                            busy: set[int]) -> None:
