@@ -92,6 +92,6 @@ def trello(workspace_id: str):  # type: ignore[no-untyped-def]
         data = parse_trello_payload(_decode(body))
     except PayloadError as exc:
         return _json_error(400, str(exc))
-    result = store_trello_event(db.session, workspace.id, data)
+    result = store_trello_event(db.session, workspace.id, data, board_id=workspace.trello_board_id)
     _stored()
     return jsonify({"stored": result.stored, "duplicates": result.duplicates})

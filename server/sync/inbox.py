@@ -174,11 +174,23 @@ def trello_card_id(action: dict[str, Any]) -> str | None:
     return card_id if isinstance(card_id, str) else None
 
 
-def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any]) -> StoreResult:
-    """Store one Trello delivery (idempotent on ``action.id``); unhandled types are kept as ignored."""
+def action_board_ids(action: dict[str, Any]) -> set[str]:
+    """The boards an action is about (a card moved between boards names both)."""
+    data = action.get("data") or {}
+    return {b["id"] for b in (data.get("board"), data.get("boardSource"), data.get("boardTarget"))
+            if isinstance(b, dict) and isinstance(b.get("id"), str)}
+
+
+def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any], *, board_id: str) -> StoreResult:
+    """Store one Trello delivery (idempotent on ``action.id``).
+
+    Unhandled types, and actions about another board than the workspace's (anyone holding the
+    public API key can point a webhook of theirs at our callback URL), are kept as ignored.
+    """
     action = data["action"]
     card_id = trello_card_id(action)
-    handled = action["type"] in TRELLO_CARD_ACTIONS and card_id is not None
+    handled = (action["type"] in TRELLO_CARD_ACTIONS and card_id is not None
+               and board_id in action_board_ids(action))
     try:
         occurred = parse_trello_date(action["date"]) if isinstance(action.get("date"), str) else None
     except ValueError:

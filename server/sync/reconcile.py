@@ -136,6 +136,7 @@ class Reconciler:
         if not self.dry_run:
             self._apply()
             self.workspace.last_reconciled_at = datetime.now(timezone.utc)
+            self._record_summary()
         self._set_progress("done", 1, 1, finished=True)
         self.session.commit()
         log.info("reconciled", workspace_id=self.workspace.id, dry_run=self.dry_run, **self.plan.as_dict())
@@ -462,6 +463,19 @@ class Reconciler:
             flush(self.tab, self.workspace.id, self.headers, self.workspace.lead_id_column,
                   [RowPatch(link.lead_id, {self.mapping.status_column: status}) for link, status in self.pending_status],
                   [], self.workspace.header_row)
+
+    def _record_summary(self) -> None:
+        """One history line per pass that changed something, and one for what it could not do."""
+        plan = self.plan
+        if not plan.nothing_to_do:
+            record(self.session, self.workspace.id, side="reconcile", action="reconcile", changes=plan.as_dict(),
+                   message=(f"created {plan.cards_to_create} cards, appended {plan.rows_to_append} rows, linked "
+                            f"{plan.links_to_make}, updated {plan.cards_to_update} cards and {plan.rows_to_update} "
+                            f"rows, {plan.removed} removed, {len(plan.conflicts)} conflicts"))
+        if plan.errors:
+            more = f" (and {len(plan.errors) - 5} more)" if len(plan.errors) > 5 else ""
+            record(self.session, self.workspace.id, side="reconcile", action="error", outcome="error",
+                   message="; ".join(plan.errors[:5]) + more)
 
     def _set_progress(self, phase: str, done: int, total: int, finished: bool = False) -> None:
         progress = dict(self.workspace.sync_progress or {})

@@ -106,10 +106,11 @@ def test_unknown_workspace_is_404(app, client, workspace):
     assert response.status_code == 404 and stored(app) == 0
 
 
-def trello_body(action_id="a1", type_="updateCard", card_id="c1"):
+def trello_body(action_id="a1", type_="updateCard", card_id="c1", board_id="board-1"):
     return json.dumps({"action": {"id": action_id, "type": type_, "date": "2026-11-24T10:00:00.000Z",
-                                  "data": {"card": {"id": card_id, "name": "x"}, "old": {"name": "y"}}},
-                       "model": {"id": "board-1"}}).encode()
+                                  "data": {"card": {"id": card_id, "name": "x"}, "old": {"name": "y"},
+                                           "board": {"id": board_id, "name": "Leads"}}},
+                       "model": {"id": board_id}}).encode()
 
 
 def post_trello(client, app, workspace, body, signature=None):
@@ -132,6 +133,14 @@ def test_trello_delivery_stored_once_and_unhandled_types_ignored(app, client, wo
     with app.app_context():
         states = {e.provider_event_id: e.state for e in db.session.query(Event)}
     assert states == {"a1": "pending", "a2": "ignored"}
+
+
+def test_actions_about_another_board_are_ignored(app, client, workspace):
+    """Anyone with the public API key can aim a webhook of theirs at our callback URL."""
+    response = post_trello(client, app, workspace, trello_body("a9", board_id="someone-elses-board"))
+    assert response.status_code == 200
+    with app.app_context():
+        assert [e.state for e in db.session.query(Event)] == ["ignored"]
 
 
 def test_trello_signature_uses_the_registered_callback(app, client, workspace):
