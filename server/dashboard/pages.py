@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import structlog
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from ..auth.session import current_user, login_required, logout_user
@@ -66,6 +68,26 @@ def _missing_account(exc: MissingAccount):  # type: ignore[no-untyped-def]
     db.session.rollback()
     flash(f"{str(exc).capitalize()}: connect it on the Connections page.", "error")
     return _back()
+
+
+def _wants_json() -> bool:
+    return request.path.endswith(".json")
+
+
+@bp.errorhandler(NotFound)
+def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
+    if _wants_json():
+        return jsonify({"error": {"code": 404, "message": "no such workspace"}}), 404
+    return render_template("dashboard/error.html", title="Not found",
+                           message="There is no such page, or no workspace of yours at this address."), 404
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_refused(exc: CSRFError):  # type: ignore[no-untyped-def]
+    log.info("dashboard_csrf_refused", path=request.path, reason=exc.description)
+    return render_template("dashboard/error.html", title="The form has expired",
+                           message="Nothing was changed: the form was too old, or was sent from another site. "
+                                   "Go back, reload the page and try again."), 400
 
 
 def login_url() -> str:

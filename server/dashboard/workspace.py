@@ -7,12 +7,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 import structlog
-from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 
 from ..addon.codes import issue_connect_code
 from ..auth.session import login_required
 from ..engine import providers
 from ..extensions import db
+from ..models import WorkspaceMember
 from ..models.sync import PARKED, PENDING
 from ..models.workspace import ACTIVE, DISCONNECTED, NEEDS_REAUTH, PAUSED
 from ..sheets.client import SheetTab, column_letter
@@ -25,8 +26,8 @@ from ..trello.errors import TrelloBadRequest, TrelloError
 from ..trello.webhooks import delete_board_webhook, register_board_webhook
 from . import bp, queries
 from .google import sheets_error_message, spreadsheet_url
-from .helpers import (describe_changes, display_state, is_draft, trello_board_url, trello_error_message, user,
-                      wake_worker, workspace_or_404, workspace_trello)
+from .helpers import (STATE_LABELS, describe_changes, display_state, is_draft, trello_board_url,
+                      trello_error_message, user, wake_worker, workspace_or_404, workspace_trello)
 from .wizard import SESSION_KEY
 
 log = structlog.get_logger(__name__)
@@ -63,8 +64,6 @@ def progress_view(workspace) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 def status_view(workspace) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     counts = queries.event_counts(db.session, workspace)
     state = display_state(workspace)
-    from .helpers import STATE_LABELS
-
     return {"id": workspace.id, "state": state, "state_label": STATE_LABELS.get(state, state),
             "state_detail": "" if is_draft(workspace) else workspace.state_detail,
             "progress": progress_view(workspace), "pending": counts[PENDING] + counts["processing"],
@@ -162,6 +161,11 @@ def _preview(ws) -> tuple[Plan | None, str | None]:  # type: ignore[no-untyped-d
     except MissingAccount as exc:
         db.session.rollback()
         return None, f"{str(exc).capitalize()}: connect it on the Connections page."
+    except Exception:  # noqa: BLE001 - the page says so instead of a 500; the log has the traceback
+        db.session.rollback()
+        log.exception("preview_failed", workspace_id=ws.id)
+        return None, ("The preview could not be computed because of an unexpected error (it has been logged). "
+                      "Check the mapping in the wizard, or try again in a moment.")
     return plan, None
 
 
@@ -388,8 +392,6 @@ def retry(workspace_id: str, event_id: int):  # type: ignore[no-untyped-def]
     ws = workspace_or_404(workspace_id)
     event = queries.event_in_workspace(db.session, ws, event_id)
     if event is None:
-        from flask import abort
-
         abort(404)
     if event.state != PARKED:
         flash("That event is not parked any more.", "info")
@@ -470,8 +472,6 @@ def invite(workspace_id: str):  # type: ignore[no-untyped-def]
     if queries.member_by_email(db.session, ws, email) is not None:
         flash(f"{email} is already a member.", "info")
         return _to_workspace(ws.id)
-    from ..models import WorkspaceMember
-
     db.session.add(WorkspaceMember(workspace_id=ws.id, email=email.lower()))
     db.session.commit()
     flash(f"{email} can now see and run this workspace after signing in with that address.", "success")
@@ -484,8 +484,6 @@ def remove_member(workspace_id: str, member_id: int):  # type: ignore[no-untyped
     ws = workspace_or_404(workspace_id)
     member = queries.member_in_workspace(db.session, ws, member_id)
     if member is None:
-        from flask import abort
-
         abort(404)
     if not _owner_only(ws, "remove members"):
         return _to_workspace(ws.id)
