@@ -40,19 +40,20 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
             check_database(db.engine)
 
     from .addon import bp as addon_bp
+    from .auth.google import bp as auth_bp
+    from .auth.oauth import init_oauth
+    from .auth.trello import bp as trello_connect_bp
+    from .dashboard import bp as dashboard_bp
     from .errors import register_error_handlers
     from .health import bp as health_bp
     from .powerup import bp as powerup_bp
+    from .security import init_security
     from .webhooks import bp as webhooks_bp
 
     register_error_handlers(app)
-    app.register_blueprint(health_bp)
-    app.register_blueprint(addon_bp)
-    app.register_blueprint(powerup_bp)
-    app.register_blueprint(webhooks_bp)
-    from .dashboard import bp as dashboard_bp
-    app.register_blueprint(dashboard_bp)
-    from .security import init_security
+    init_oauth(app)
+    for blueprint in (health_bp, webhooks_bp, powerup_bp, addon_bp, auth_bp, trello_connect_bp, dashboard_bp):
+        app.register_blueprint(blueprint)
     init_security(app)
 
     from .cli import register_cli

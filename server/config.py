@@ -101,6 +101,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
         "RUN_WORKER_IN_PROCESS": _env("RUN_WORKER_IN_PROCESS", "0") == "1",
         "RATE_LIMITS_ENABLED": _env("RATE_LIMITS_ENABLED", "1") == "1",
+        "DEV_LOGIN_ENABLED": _env("DEV_LOGIN_ENABLED", "0") == "1",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
     for name in ENGINE_KNOBS:
@@ -124,3 +125,5 @@ def _check_production(config: Mapping[str, Any]) -> None:
         raise ConfigError("SECRET_KEY is unset or the development default; set a long random value")
     if not config["TOKEN_ENCRYPTION_KEY"]:
         raise ConfigError("TOKEN_ENCRYPTION_KEY is unset; generate one with `flask --app server keygen`")
+    if config.get("DEV_LOGIN_ENABLED"):
+        raise ConfigError("DEV_LOGIN_ENABLED must be off in production (it signs anyone in by email)")

@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "GOOGLE_SHEETS_API_BASE_URL": sheets.api_base_url,
         "SHEET_WRITE_WINDOW_S": 0.2,
         "RECONCILE_INTERVAL_S": 300,
+        "DEV_LOGIN_ENABLED": True,  # the demo has no Google: sign in by email on /auth/dev-login
     })
     with app.app_context():
         upgrade()
@@ -108,6 +109,7 @@ Leads Sync demo is running.
   demo page (sheet and board side by side): {public}/demo
   emulated Google Sheet:                     {sheet_url}
   emulated Trello board:                     {board_url}
+  dashboard (sign in as demo@example.com):   {public}/auth/dev-login
   service health:                            {public}/health
 Edit a row, add one, or move a card, and watch the other side follow. Ctrl-C stops everything.
 """, flush=True)

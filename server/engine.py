@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.orm import sessionmaker
 
 from .extensions import db
 from .sync.providers import AccountProviders
@@ -38,7 +39,7 @@ def rate_limiter(app: Flask) -> Any:
 def providers(app: Flask) -> AccountProviders:
     existing = app.extensions.get("leads_providers")
     if existing is None:
-        existing = AccountProviders(engine_settings(app), rate_limiter(app))
+        existing = AccountProviders(engine_settings(app), rate_limiter(app), session_factory=sessionmaker(bind=db.engine))
         app.extensions["leads_providers"] = existing
     return existing
 

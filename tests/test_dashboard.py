@@ -155,7 +155,7 @@ def test_every_page_renders_for_its_owner(world):
     ws_id = world.workspace_id
     home = page(client, "/app")
     assert "Leads" in home and f"/app/workspaces/{ws_id}" in home and "Syncing" in home
-    assert 'action="/app/sign-out"' in home and 'name="csrf_token"' in home
+    assert 'action="/auth/logout"' in home and 'name="csrf_token"' in home
     connections = page(client, "/app/connections")
     assert "ann" in connections and 'action="/auth/google/start"' in connections
     assert 'action="/app/connections/trello"' in connections
@@ -522,7 +522,7 @@ def test_forms_are_refused_without_a_csrf_token(sqlite_url):
         ws_id = ws.id
     client = app.test_client()
     login(client, app)
-    for url in (f"/app/workspaces/{ws_id}/pause", f"/app/workspaces/{ws_id}/sync", "/app/sign-out",
+    for url in (f"/app/workspaces/{ws_id}/pause", f"/app/workspaces/{ws_id}/sync", "/auth/logout",
                 f"/app/workspaces/{ws_id}/delete", f"/app/workspaces/{ws_id}/members", "/app/workspaces/new"):
         response = client.post(url, data={"confirm": "yes", "email": "x@example.com", "step": "sheet"})
         assert response.status_code == 400, url
@@ -556,7 +556,7 @@ def test_security_headers_dashboard_and_powerup(client):
     api = client.get("/api/powerup/boards/" + "a" * 24)
     assert api.status_code in (401, 503) and api.is_json
     assert client.get("/health").get_json() == {"status": "ok"}
-    assert client.head(f"/webhooks/trello/ws_nothing").status_code == 404
+    assert client.head("/webhooks/trello/ws_nothing").status_code == 404
 
 
 def production_app(sqlite_url: str, **overrides: Any):
@@ -576,7 +576,7 @@ def test_production_forces_https_hsts_and_secure_cookies(sqlite_url):
     assert client.get("/health").status_code == 200  # probes are not redirected
     secure = app.test_client()
     login(secure, app)
-    response = secure.post("/app/sign-out", base_url="https://leads.example.com")
+    response = secure.post("/auth/logout", base_url="https://leads.example.com")
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     page_response = secure.get("/app/connections", base_url="https://leads.example.com",

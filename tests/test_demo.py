@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -74,6 +77,13 @@ def test_demo_runs_syncs_and_stops_cleanly(tmp_path):
         _wait(grace_won)
         with urllib.request.urlopen(f"http://127.0.0.1:{web}/demo", timeout=5) as page:
             assert b"Leads Sync demo" in page.read()
+        # the dashboard, signed in with the demo's dev sign-in, shows the demo workspace
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        form = browser.open(f"http://127.0.0.1:{web}/auth/dev-login", timeout=5).read().decode()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+        data = urllib.parse.urlencode({"csrf_token": token, "email": "demo@example.com"}).encode()
+        home = browser.open(f"http://127.0.0.1:{web}/auth/dev-login", data=data, timeout=5).read().decode()
+        assert "Demo leads" in home
     finally:
         process.send_signal(signal.SIGINT)
         try:

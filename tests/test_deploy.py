@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -92,7 +91,7 @@ def test_procfile_processes_sync_a_row_and_a_card(pg_url, tmp_path):
     assert "gunicorn" in processes["web"] and "gunicorn.conf.py" in processes["web"]
 
     from server.crypto import generate_key
-    from server.seed import DEMO_HEADER, DEMO_LISTS, demo_mapping
+    from server.seed import DEMO_HEADER, DEMO_LISTS
 
     trello = TrelloEmulator(api_key="emulator-key", api_secret="emulator-secret", delivery_retry_delays=(0.2, 0.5, 1))
     trello.start()

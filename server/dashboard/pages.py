@@ -1,4 +1,4 @@
-"""The workspace list, the connections page, sign-out, and the dashboard's error safety net."""
+"""The workspace list, the connections page, and the dashboard's error safety net."""
 
 from __future__ import annotations
 

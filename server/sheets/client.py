@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
+from google.auth.exceptions import RefreshError, TransportError
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
@@ -113,6 +114,13 @@ class SheetTab:
             return method(*args)
         except APIError as exc:
             raise _error_for(exc) from exc
+        except RefreshError as exc:  # the grant was revoked (invalid_grant), or Google's token endpoint failed
+            detail = str(exc.args[0] if exc.args else exc)[:300]
+            if exc.retryable:
+                raise SheetsUnavailable(f"Google could not refresh the access token: {detail}") from exc
+            raise SheetsAuthError(f"Google refused to refresh the access token: {detail}", 401) from exc
+        except TransportError as exc:
+            raise SheetsUnavailable("cannot reach Google's token endpoint") from exc
         except requests.Timeout as exc:
             raise SheetsUnavailable("Google Sheets did not answer in time") from exc
         except requests.ConnectionError as exc:

@@ -12,7 +12,7 @@ import threading
 from typing import Any, Callable, Protocol
 
 import requests
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import ProviderAccount, Workspace
 from ..sheets.client import SheetTab
@@ -33,9 +33,11 @@ class Providers(Protocol):
 class AccountProviders:
     """Clients built from the workspace owner's connected accounts."""
 
-    def __init__(self, settings: EngineSettings, limiter: Any = None) -> None:
+    def __init__(self, settings: EngineSettings, limiter: Any = None,
+                 session_factory: sessionmaker | None = None) -> None:
         self.settings = settings
         self.limiter = limiter
+        self.session_factory = session_factory  # stores refreshed Google tokens; None: not stored
         self._trello: dict[tuple[str, str], TrelloClient] = {}
         self._sheets: dict[tuple[str, str], SheetTab] = {}
         self._lock = threading.Lock()
@@ -60,7 +62,8 @@ class AccountProviders:
         if account is None and not self.settings.google_service_account_json:
             raise MissingAccount("no Google account is connected to this workspace")
         identity = f"account-{account.id}" if account else "service-account"
-        fingerprint = _fingerprint((account.access_token or "") + (account.refresh_token or "")) if account else "sa"
+        # A refreshable account keeps its cached tab across refreshes (the credentials hold the new token).
+        fingerprint = _fingerprint(account.refresh_token or account.access_token or "") if account else "sa"
         key = (workspace.id, f"{identity}:{fingerprint}:{workspace.spreadsheet_id}:{workspace.sheet_name}")
         with self._lock:
             tab = self._sheets.get(key)
@@ -92,13 +95,9 @@ class AccountProviders:
             info = json.loads(self.settings.google_service_account_json)
             return service_account.Credentials.from_service_account_info(
                 info, scopes=["https://www.googleapis.com/auth/spreadsheets"])
-        from google.oauth2.credentials import Credentials
+        from ..sheets.credentials import account_credentials, token_saver
 
-        expiry = account.token_expires_at.replace(tzinfo=None) if account.token_expires_at else None
-        return Credentials(token=account.access_token, refresh_token=account.refresh_token or None,
-                           token_uri=self.settings.google_token_uri if account.refresh_token else None,
-                           client_id=self.settings.google_client_id or None,
-                           client_secret=self.settings.google_client_secret or None, expiry=expiry)
+        return account_credentials(account, self.settings, token_saver(self.session_factory, account.id))
 
     def _trello_throttle(self, token: str) -> Callable[[], None] | None:
         if self.limiter is None:

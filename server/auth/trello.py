@@ -1,0 +1,183 @@
+"""Connect a Trello account with Trello's OAuth 1.0a flow (Authlib's ``OAuth1Session``).
+
+- ``POST /app/connections/trello`` (signed in, CSRF): get a request token (signed with the API
+  key and secret), keep its secret in the session, send the person to Trello's authorize page
+  (``scope=read,write``, ``expiration=never``, ``name=<app name>``).
+- ``GET /auth/trello/callback``: trade the verifier for an access token, ask Trello who it
+  belongs to (``/members/me``), store the account (token encrypted) for the signed-in user, and
+  put back to work the workspaces that were waiting for this account.
+
+A user may connect several Trello accounts (one row per member id). Every failure goes back to the
+Connections page with a plain message.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import requests
+import structlog
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth1Session
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from ..extensions import db
+from ..models import TRELLO, ProviderAccount, User, Workspace
+from ..trello.client import TrelloClient
+from ..trello.errors import TrelloError
+from .oauth import after_reactivation, external_url, reactivate_workspaces, upsert_account
+from .session import current_user, login_required
+
+log = structlog.get_logger(__name__)
+
+bp = Blueprint("trello_connect", __name__)
+
+FLOW_KEY = "trello_connect"
+SCOPE = "read,write"
+
+
+class ConnectError(Exception):
+    """A connection that cannot complete; the message is shown as it is."""
+
+
+# --------------------------------------------------------------------------- logic
+
+
+def _config() -> dict[str, Any]:
+    return current_app.config
+
+
+def _timeout() -> float:
+    return min(float(_config().get("HTTP_TIMEOUT_S", 20.0)), 15.0)
+
+
+def _endpoint(name: str) -> str:
+    return _config()["TRELLO_OAUTH_BASE_URL"].rstrip("/") + "/" + name
+
+
+def _oauth1(**kwargs: Any) -> OAuth1Session:
+    return OAuth1Session(_config()["TRELLO_API_KEY"], _config()["TRELLO_API_SECRET"], **kwargs)
+
+
+def start_connection(callback_url: str) -> tuple[str, dict[str, str]]:
+    """Get a request token; returns (Trello's authorize URL, what to keep in the session)."""
+    if not _config().get("TRELLO_API_KEY") or not _config().get("TRELLO_API_SECRET"):
+        raise ConnectError("Trello is not set up on this server (TRELLO_API_KEY or TRELLO_API_SECRET is empty).")
+    client = _oauth1(redirect_uri=callback_url)
+    try:
+        token = client.fetch_request_token(_endpoint("OAuthGetRequestToken"), timeout=_timeout())
+    except requests.RequestException as exc:
+        raise ConnectError("Trello could not be reached. Please try again in a moment.") from exc
+    except (OAuthError, ValueError) as exc:  # Authlib: the request-token call was refused or unreadable
+        log.warning("trello_request_token_failed", error=str(exc))
+        raise ConnectError("Trello refused to start the connection; check the server's Trello API key "
+                           "and secret.") from exc
+    url = client.create_authorization_url(_endpoint("OAuthAuthorizeToken"), token["oauth_token"], scope=SCOPE,
+                                          expiration="never", name=_config().get("POWERUP_APP_NAME") or "Leads Sync")
+    return url, {"token": token["oauth_token"], "secret": token["oauth_token_secret"]}
+
+
+def finish_connection(pending: dict[str, str] | None, args: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Trade the verifier for an access token and ask Trello whose it is; returns (token, member)."""
+    if not pending:
+        raise ConnectError("This Trello connection link has expired or was opened in another browser. "
+                           "Please start again.")
+    if not secrets.compare_digest(args.get("oauth_token", ""), pending["token"]):
+        raise ConnectError("Trello answered for a different connection request. Please start again.")
+    verifier = args.get("oauth_verifier", "")
+    if not verifier:
+        raise ConnectError("Trello did not confirm the connection (it was probably cancelled). Nothing was changed.")
+    client = _oauth1(token=pending["token"], token_secret=pending["secret"])
+    try:
+        access = client.fetch_access_token(_endpoint("OAuthGetAccessToken"), verifier=verifier, timeout=_timeout())
+        value = access["oauth_token"]
+        member = TrelloClient(_config()["TRELLO_API_KEY"], value, base_url=_config()["TRELLO_API_BASE_URL"],
+                              timeout=_timeout()).me()
+    except requests.RequestException as exc:
+        raise ConnectError("Trello could not be reached. Please try again in a moment.") from exc
+    except TrelloError as exc:
+        raise ConnectError(f"Trello refused the new connection: {exc}") from exc
+    except (OAuthError, ValueError, KeyError) as exc:
+        log.warning("trello_access_token_failed", error=str(exc))
+        raise ConnectError("Trello refused to complete the connection. Please start again.") from exc
+    return value, {**member, "token_secret": access.get("oauth_token_secret")}
+
+
+def record_trello_account(session: Session, user: User, token: str,
+                          member: dict[str, Any]) -> tuple[ProviderAccount, list[Workspace]]:
+    """Create or update the user's account for this Trello member; reactivate its workspaces."""
+    account, _ = upsert_account(session, user, TRELLO, str(member["id"]), username=str(member.get("username") or ""),
+                                access_token=token, token_secret=member.get("token_secret") or None,
+                                refresh_token=None, token_expires_at=None, scopes=SCOPE)
+    return account, reactivate_workspaces(session, account)
+
+
+def repair_webhooks(workspaces: list[Workspace], token: str) -> None:
+    """Re-register board webhooks with the new token (Trello deletes a revoked token's webhooks)."""
+    from ..trello.webhooks import ensure_board_webhook
+
+    client = TrelloClient(_config()["TRELLO_API_KEY"], token, base_url=_config()["TRELLO_API_BASE_URL"],
+                          timeout=_timeout())
+    for workspace in workspaces:
+        try:
+            ensure_board_webhook(workspace, client, _config()["PUBLIC_BASE_URL"])
+        except (TrelloError, requests.RequestException) as exc:  # the worker's periodic check retries
+            log.info("trello_webhook_repair_failed", workspace_id=workspace.id, error=str(exc))
+
+
+# --------------------------------------------------------------------------- views
+
+
+def _connections() -> Response:
+    return redirect(url_for("dashboard.connections"))
+
+
+@bp.post("/app/connections/trello")
+@login_required
+def connect() -> Response:
+    try:
+        url, pending = start_connection(external_url("trello_connect.callback"))
+    except ConnectError as exc:
+        flash(str(exc), "error")
+        return _connections()
+    session[FLOW_KEY] = pending
+    return redirect(url)
+
+
+@bp.get("/auth/trello/callback")
+@login_required
+def callback() -> Response:
+    pending = session.pop(FLOW_KEY, None)
+    try:
+        token, member = finish_connection(pending, request.args.to_dict())
+        account, reactivated = record_trello_account(db.session, current_user(), token, member)  # type: ignore[arg-type]
+        db.session.commit()
+    except ConnectError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return _connections()
+    except IntegrityError:  # the same account connected twice at once
+        db.session.rollback()
+        flash("This Trello account was being connected twice at the same time. Please check it below.", "error")
+        return _connections()
+    repair_webhooks(reactivated, token)
+    after_reactivation(db.session, reactivated)
+    log.info("trello_connected", account_id=account.id, member_id=account.provider_user_id)
+    flash(f"Trello account @{account.username} is connected.", "success")
+    if reactivated:
+        flash(f"Syncing resumed for {len(reactivated)} workspace(s) that were waiting for Trello.", "success")
+    return _connections()
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_refused(exc: CSRFError) -> Response:
+    flash("Nothing was changed: the form had expired or came from another site. Please try again.", "error")
+    return _connections()
+
+
+__all__ = ["bp", "ConnectError", "start_connection", "finish_connection", "record_trello_account"]
