@@ -36,12 +36,13 @@ class RunningServer:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
+        """Close every socket from inside the server's own loop (no race with its poll), then end."""
         from waitress import wasyncore
 
         self.server.task_dispatcher.shutdown(timeout=0.2)
-        # Closing every socket (keep-alive connections too) ends the loop at its next poll
-        # (within a second); the thread is a daemon, so nobody needs to wait for it.
-        wasyncore.close_all(self.server._map)
+        server_map = self.server._map
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(server_map))
+        self.thread.join(timeout=2)
 
 
 def _create_server(app: Callable, host: str, port: int, threads: int) -> Any:
