@@ -13,13 +13,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import requests
 from flask import Flask
-from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
 from ..models import ProviderAccount
-from ..sheets.client import SheetTab, _error_for, column_letter, quote_sheet
+from ..sheets.client import SheetTab, call_sheets, column_letter, quote_sheet
 from ..sheets.errors import (SheetsAuthError, SheetsBadRequest, SheetsError, SheetsNotFound, SheetsRateLimited,
                              SheetsUnavailable)
 from ..sync.mapping import cell_text
@@ -87,14 +85,7 @@ class SpreadsheetReader:
 
     def _call(self, method: Callable[..., Any], *args: Any) -> Any:
         self.calls += 1
-        try:
-            return method(*args)
-        except APIError as exc:
-            raise _error_for(exc) from exc
-        except requests.Timeout as exc:
-            raise SheetsUnavailable("Google Sheets did not answer in time") from exc
-        except requests.ConnectionError as exc:
-            raise SheetsUnavailable("cannot reach Google Sheets") from exc
+        return call_sheets(method, *args)
 
     def tabs(self) -> list[Tab]:
         """Every tab (title, id, grid size) in ONE metadata call; sets ``title``."""

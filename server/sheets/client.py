@@ -110,21 +110,26 @@ class SheetTab:
         if throttle is not None:
             throttle()
         self.calls += 1
-        try:
-            return method(*args)
-        except APIError as exc:
-            raise _error_for(exc) from exc
-        except RefreshError as exc:  # the grant was revoked (invalid_grant), or Google's token endpoint failed
-            detail = str(exc.args[0] if exc.args else exc)[:300]
-            if exc.retryable:
-                raise SheetsUnavailable(f"Google could not refresh the access token: {detail}") from exc
-            raise SheetsAuthError(f"Google refused to refresh the access token: {detail}", 401) from exc
-        except TransportError as exc:
-            raise SheetsUnavailable("cannot reach Google's token endpoint") from exc
-        except requests.Timeout as exc:
-            raise SheetsUnavailable("Google Sheets did not answer in time") from exc
-        except requests.ConnectionError as exc:
-            raise SheetsUnavailable("cannot reach Google Sheets") from exc
+        return call_sheets(method, *args)
+
+
+def call_sheets(method: Callable[..., Any], *args: Any) -> Any:
+    """Call a gspread HTTP-client method, turning every failure into a ``SheetsError``."""
+    try:
+        return method(*args)
+    except APIError as exc:
+        raise _error_for(exc) from exc
+    except RefreshError as exc:  # the grant was revoked (invalid_grant), or Google's token endpoint failed
+        detail = str(exc.args[0] if exc.args else exc)[:300]
+        if exc.retryable:
+            raise SheetsUnavailable(f"Google could not refresh the access token: {detail}") from exc
+        raise SheetsAuthError(f"Google refused to refresh the access token: {detail}", 401) from exc
+    except TransportError as exc:
+        raise SheetsUnavailable("cannot reach Google's token endpoint") from exc
+    except requests.Timeout as exc:
+        raise SheetsUnavailable("Google Sheets did not answer in time") from exc
+    except requests.ConnectionError as exc:
+        raise SheetsUnavailable("cannot reach Google Sheets") from exc
 
 
 def _cell(value: Any) -> Any:
