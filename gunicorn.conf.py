@@ -14,6 +14,20 @@ preload_app = True  # a configuration error stops the master with its one-line m
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "0") == "1" else None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn's own lines in the app's format: one JSON line per event in production.
+_log_format = os.environ.get("LOG_FORMAT") or ("json" if os.environ.get("APP_ENV") == "production" else "console")
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"structured": {"()": "server.logs.stdlib_formatter", "fmt": _log_format}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "structured", "stream": "ext://sys.stdout"}},
+    "root": {"level": loglevel.upper(), "handlers": ["stdout"]},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": loglevel.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": ["stdout"], "propagate": False,
+                            "level": "INFO" if accesslog else "WARNING"},
+    },
+}
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 
 

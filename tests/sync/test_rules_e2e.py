@@ -240,3 +240,37 @@ def _with(settings, **changes):
     from dataclasses import replace
 
     return replace(settings, **changes)
+
+
+def test_older_trello_action_delivered_late_does_not_overwrite_a_newer_one(world):
+    """Trello retries failed deliveries without holding back newer ones: order comes from action dates."""
+    import json
+
+    import requests
+
+    from server.sync.signatures import trello_signature
+
+    row, lead_id = _add_lead(world)
+    card_id = world.link(lead_id).card_id
+    callback = world.workspace().trello_webhook_callback
+
+    def deliver(action_id, list_name, date):
+        action = {"id": action_id, "type": "updateCard", "date": date,
+                  "data": {"card": {"id": card_id, "name": "Ada Lovelace", "idList": world.lists[list_name]},
+                           "old": {"idList": world.lists["New"]},
+                           "listAfter": {"id": world.lists[list_name], "name": list_name},
+                           "board": {"id": world.board_id, "name": "Leads"}}}
+        body = json.dumps({"action": action, "model": {"id": world.board_id}}).encode()
+        response = requests.post(callback, data=body, headers={
+            "Content-Type": "application/json", "X-Trello-Webhook": trello_signature("emulator-secret", body, callback)})
+        assert response.status_code == 200
+
+    deliver("a" * 24, "Qualified", "2030-01-01T10:00:02.000Z")  # the newer move arrives first
+    world.settle()
+    deliver("b" * 24, "Contacted", "2030-01-01T10:00:01.000Z")  # the older one arrives late
+    deliver("a" * 24, "Qualified", "2030-01-01T10:00:02.000Z")  # and a redelivery
+    world.settle()
+    assert world.row_for(lead_id)["Status"] == "Qualified"
+    with world.app.app_context():
+        stale = db.session.query(History).filter_by(workspace_id=world.workspace_id, action="stale").all()
+        assert len(stale) == 1
