@@ -38,6 +38,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         install_engine_hooks(db.engine)
         if app.config.get("CHECK_DATABASE_ON_START", True):
             check_database(db.engine)
+        # gunicorn preloads the app and then forks: no pooled connection may be shared by two
+        # processes, so the check's connection is closed here (a forked child opens its own).
+        db.engine.dispose()
 
     from .addon import bp as addon_bp
     from .auth.google import bp as auth_bp

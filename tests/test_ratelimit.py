@@ -70,7 +70,7 @@ def test_plan_is_exact_and_minimal() -> None:
         row, slots, now = None, [], 1000.0
         for _ in range(400):
             now += rng.expovariate(4 * limit / per)
-            wait, new = _plan([("b", limit, per)], {"b": row} if row else {}, now, 0.0, 1e9)
+            wait, new = _plan([("b", limit, per)], {"b": row} if row else {}, now, 0.0, 1e9, fraction=0.0)
             assert new is not None and wait >= 0
             slots.append(now + wait)
             row = new["b"][0]

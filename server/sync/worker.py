@@ -32,6 +32,7 @@ from .settings import EngineSettings
 log = structlog.get_logger(__name__)
 
 NOTIFY_CHANNEL = "leads_sync_events"
+MAX_SETTLE_FACTOR = 8  # a burst of Trello events waits at most this many settle windows
 
 
 def utcnow() -> datetime:
@@ -46,8 +47,8 @@ def claim(session_factory: sessionmaker, worker_id: str, limit: int, lease_s: fl
           trello_settle_s: float = 0.0) -> list[int]:
     """Atomically take up to ``limit`` ready events; returns their ids in order.
 
-    ``trello_settle_s`` leaves Trello events in the inbox while the oldest of them is younger
-    than that, so that a burst of card moves is applied together and becomes one Sheets write.
+    ``trello_settle_s`` leaves Trello events in the inbox while more of them keep arriving, so
+    that a burst of card moves is applied together and becomes one Sheets write.
     """
     now = utcnow()
     earlier = aliased(Event)
@@ -74,11 +75,23 @@ def claim(session_factory: sessionmaker, worker_id: str, limit: int, lease_s: fl
 
 
 def _trello_burst_is_young(session, now: datetime, settle_s: float) -> bool:  # type: ignore[no-untyped-def]
-    """True while the oldest ready Trello event is younger than the settle window."""
-    oldest = session.scalars(select(Event.received_at).where(Event.state == PENDING, Event.source == TRELLO,
-                                                             Event.next_attempt_at <= now)
-                             .order_by(Event.id).limit(1)).first()
-    return oldest is not None and oldest > now - timedelta(seconds=settle_s)
+    """True while Trello events are still arriving: the newest came less than ``settle_s`` ago.
+
+    Deliveries of a burst arrive one by one over a second or more, so the window is a quiet gap,
+    not a fixed delay from the first one; ``MAX_SETTLE_FACTOR`` windows after the oldest, the
+    burst is applied anyway so a busy board never waits for ever.
+    """
+    from sqlalchemy import func
+
+    oldest, newest = session.execute(
+        select(func.min(Event.received_at), func.max(Event.received_at))
+        .where(Event.state == PENDING, Event.source == TRELLO, Event.next_attempt_at <= now)).one()
+    if oldest is None:
+        return False
+    if oldest.tzinfo is None:  # aggregates skip the column type on SQLite
+        oldest, newest = oldest.replace(tzinfo=timezone.utc), newest.replace(tzinfo=timezone.utc)
+    return newest > now - timedelta(seconds=settle_s) and \
+        oldest > now - timedelta(seconds=settle_s * MAX_SETTLE_FACTOR)
 
 
 def has_trello_settling(session_factory: sessionmaker, settle_s: float) -> bool:

@@ -7,6 +7,7 @@ runs before each request (the shared token buckets).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +16,8 @@ import requests
 from .errors import (TrelloAuthError, TrelloBadRequest, TrelloError, TrelloNotFound, TrelloRateLimited,
                      TrelloServerError, TrelloUnavailable)
 
+MAX_429_RETRIES = 2
+MAX_INLINE_WAIT_S = 15.0
 CARD_FIELDS = "id,name,desc,idList,idBoard,closed,due,dateLastActivity,url,shortUrl,labels,idMembers,pos"
 
 
@@ -29,12 +32,29 @@ class TrelloClient:
         self.session = session or requests.Session()
         self.throttle = throttle
         self.calls = 0
+        self.rate_limited = 0
 
     # ------------------------------------------------------------------ transport
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 json: dict[str, Any] | None = None) -> Any:
-        """Send one request; return the decoded JSON, or raise a ``TrelloError``."""
+        """Send one request; return the decoded JSON, or raise a ``TrelloError``.
+
+        A 429 asking for a short wait is waited out and retried here (at most twice), so one
+        crowded window does not fail a whole batch or a first sync; longer waits go back to the
+        caller (the worker reschedules the event).
+        """
+        for attempt in range(MAX_429_RETRIES + 1):
+            try:
+                return self._send(method, path, params, json)
+            except TrelloRateLimited as exc:
+                if attempt == MAX_429_RETRIES or exc.retry_after > MAX_INLINE_WAIT_S:
+                    raise
+                self.rate_limited += 1
+                time.sleep(exc.retry_after)
+        raise AssertionError("unreachable")
+
+    def _send(self, method: str, path: str, params: dict[str, Any] | None, json: dict[str, Any] | None) -> Any:
         if self.throttle is not None:
             self.throttle()
         headers = {"Authorization": f'OAuth oauth_consumer_key="{self.api_key}", oauth_token="{self.token}"',

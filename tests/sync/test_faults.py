@@ -24,7 +24,8 @@ def _single_card_for(world, lead_id):
 
 
 def test_trello_429_with_retry_after_is_retried(world):
-    world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], status=429, times=2,
+    """A short Retry-After is waited out inside the client: the event succeeds on its first claim."""
+    rule = world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], status=429, times=2,
                             body={"error": "API_TOKEN_LIMIT_EXCEEDED", "message": "Rate limit exceeded"},
                             headers={"Retry-After": "0.2"})
     world.add_row(Name="Ada", Status="New")
@@ -32,7 +33,20 @@ def test_trello_429_with_retry_after_is_retried(world):
     lead_id = world.rows()[0]["Lead ID"]
     _single_card_for(world, lead_id)
     [event] = world.events(source="sheets")
-    assert event.state == "done" and event.attempts == 3
+    assert event.state == "done" and event.attempts == 1 and rule.hits == 2
+
+
+def test_trello_429_asking_a_long_wait_reschedules_the_event(world):
+    rule = world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], status=429, times=1,
+                                   body={"error": "API_TOKEN_LIMIT_EXCEEDED", "message": "Rate limit exceeded"},
+                                   headers={"Retry-After": "60"})
+    world.add_row(Name="Ada", Status="New")
+    world.trello.wait_for_deliveries()
+    world.sheets.wait_for_events()
+    world.worker.run_once()
+    [event] = world.events(source="sheets")
+    assert rule.hits == 1 and event.state == "pending" and "slow down" in event.last_error
+    assert event.next_attempt_at.timestamp() - time.time() > 50  # Retry-After is honoured
 
 
 def test_trello_500_then_success_creates_one_card(world):
