@@ -55,17 +55,24 @@ class StoreResult:
     duplicates: int
 
 
+_INSERT_IGNORING_DUPLICATES: dict[str, Any] = {}
+
+
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert event rows; a row whose (workspace, source, provider event id) exists is skipped."""
-    if not rows:
-        return 0
+    """Insert event rows; a row whose (workspace, source, provider event id) exists is skipped.
+
+    The statement is built once per dialect and executed per row, so SQLAlchemy's compiled
+    cache serves every webhook (a multi-row VALUES statement is compiled again each time).
+    """
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Event).values(rows).on_conflict_do_nothing(
-        index_elements=["workspace_id", "source", "provider_event_id"]
-    )
-    result = session.execute(statement)
-    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+    statement = _INSERT_IGNORING_DUPLICATES.get(dialect)
+    if statement is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(Event).on_conflict_do_nothing(
+            index_elements=["workspace_id", "source", "provider_event_id"])
+        _INSERT_IGNORING_DUPLICATES[dialect] = statement
+    connection = session.connection()
+    return sum(connection.execute(statement, row).rowcount for row in rows)
 
 
 def _event_row(workspace_id: str, source: str, provider_event_id: str, kind: str, order_key: str,
