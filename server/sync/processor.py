@@ -215,7 +215,7 @@ class Processor:
                        card_id=link.card_id, event_id=event.id, changes=changes_of(decision.applied))
             self._record_conflicts(session, workspace, link, event, decision.conflicts, decision.stale)
 
-        patches = id_patch + ([RowPatch(link.lead_id, rewrite)] if rewrite else [])
+        patches = id_patch + ([RowPatch(link.lead_id, rewrite, hint=row)] if rewrite else [])
         return self._finish(session, event, apply, patches, busy, link_id)
 
     def _finish(self, session: Session, event: Event, apply: Callable[[Session], None],
@@ -298,7 +298,7 @@ class Processor:
                    card_id=card["id"], event_id=event.id,
                    message="the lead got a listed status again: its card is back")
 
-        patches = id_patch + ([RowPatch(link.lead_id, rewrite)] if rewrite else [])
+        patches = id_patch + ([RowPatch(link.lead_id, rewrite, hint=row)] if rewrite else [])
         return self._finish(session, event, apply, patches, busy, link_id)
 
     def _sheet_row_removed(self, session: Session, workspace: Workspace, event: Event, data: dict[str, Any],
@@ -418,7 +418,8 @@ class Processor:
             return None
         busy.add(link.id)
         cells = {name: new for name, (_old, new) in decision.applied.items()}
-        return PendingWrite(event.id, patches=[RowPatch(link.lead_id, cells)], finalize=finalize)
+        return PendingWrite(event.id, patches=[RowPatch(link.lead_id, cells, hint=link.row_number)],
+                            finalize=finalize)
 
     def _card_gone(self, session: Session, workspace: Workspace, mapping: Mapping, event: Event, link: Link,
                    reason: str) -> PendingWrite | None:
@@ -443,7 +444,8 @@ class Processor:
                        message=f"card {reason}: status set to {status!r}; "
                                "setting a listed status again brings the card back")
 
-            return PendingWrite(event.id, patches=[RowPatch(link.lead_id, {mapping.status_column: status})],
+            return PendingWrite(event.id, patches=[RowPatch(link.lead_id, {mapping.status_column: status},
+                                                         hint=link.row_number)],
                                 finalize=finalize)
         link.status = UNLINKED
         record(session, workspace.id, side=TRELLO, action="unlink", lead_id=link.lead_id, card_id=link.card_id,

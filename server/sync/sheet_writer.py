@@ -1,9 +1,11 @@
 """Batched writes to one sheet tab: locate rows by lead id, patch cells, append rows.
 
-A flush costs one read (the header row and the Lead ID column in one ``values.batchGet``), one
-``values.batchUpdate`` for every patched cell and one ``values.append`` for every new row, however
-many events produced them. Rows are found by their lead id, never trusted from a cached number,
-so a sort or an inserted row between events cannot send a value to the wrong lead.
+A flush costs one read, one ``values.batchUpdate`` for every patched cell and one
+``values.append`` for every new row, however many events produced them. Rows are found by their
+lead id, never trusted from a cached number, so a sort or an inserted row between events cannot
+send a value to the wrong lead: the read fetches the header row and, for each patched lead, the
+Lead ID cell where it was last seen; only when one of them moved (or rows are appended) is the
+whole Lead ID column read, so the usual cost does not grow with the size of the sheet.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class RowPatch:
     lead_id: str
     cells: dict[str, Any]
     row: int | None = None  # only for writing a new lead id into a row that has none
+    hint: int | None = None  # where the lead was last seen; checked before it is trusted
 
 
 @dataclass
@@ -82,13 +85,39 @@ def locate_rows(tab: SheetTab, workspace_id: str, headers: HeaderCache, lead_id_
     raise SheetLayoutError("the sheet's header row keeps changing; try again")
 
 
+MAX_HINTED_CELLS = 200
+
+
+def _locate_by_hints(tab: SheetTab, workspace_id: str, headers: HeaderCache, lead_id_column: str,
+                     patches: list[RowPatch], header_row: int) -> tuple[list[str], dict[str, int]] | None:
+    """(header, rows) if every patched lead is still where it was last seen; else None."""
+    header = headers.get(workspace_id)
+    located = [p for p in patches if p.row is None]
+    if header is None or lead_id_column not in header or not located or len(located) > MAX_HINTED_CELLS \
+            or any(p.hint is None for p in located):
+        return None
+    letter = column_letter(header.index(lead_id_column) + 1)
+    values = tab.batch_get([f"{header_row}:{header_row}"] + [f"{letter}{p.hint}" for p in located])
+    current = [str(h).strip() for h in (values[0][0] if values and values[0] else [])]
+    if current != header:
+        headers.put(workspace_id, current)
+        return None
+    rows: dict[str, int] = {}
+    for patch, cell in zip(located, values[1:]):
+        if (str(cell[0][0]).strip() if cell and cell[0] else "") != patch.lead_id:
+            return None  # sorted, inserted or deleted rows: read the whole column
+        rows[patch.lead_id] = patch.hint  # type: ignore[assignment]
+    return header, rows
+
+
 def flush(tab: SheetTab, workspace_id: str, headers: HeaderCache, lead_id_column: str,
           patches: list[RowPatch], appends: list[RowAppend], header_row: int = 1) -> FlushResult:
     """Apply ``patches`` and ``appends`` with as few API calls as possible."""
     result = FlushResult()
     if not patches and not appends:
         return result
-    header, rows = locate_rows(tab, workspace_id, headers, lead_id_column, header_row)
+    located = None if appends else _locate_by_hints(tab, workspace_id, headers, lead_id_column, patches, header_row)
+    header, rows = located or locate_rows(tab, workspace_id, headers, lead_id_column, header_row)
     cells: list[tuple[int, int, Any]] = []
     for patch in patches:
         row = patch.row or rows.get(patch.lead_id)
