@@ -45,6 +45,39 @@ class RunningServer:
         self.thread.join(timeout=2)
 
 
+class Served:
+    """Start/stop for an emulator object with a ``wsgi_app``: ``start()`` serves it on loopback.
+
+    Subclasses add their own shutdown (delivery threads) in ``on_stop``.
+    """
+
+    wsgi_app: Callable
+    server: "RunningServer | None" = None
+    base_url: str = ""
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+        """Serve on a loopback port in a background thread; sets ``base_url``."""
+        self.server = serve_in_thread(self.wsgi_app, host, port)
+        self.base_url = self.server.base_url
+        return self.server
+
+    def stop(self) -> None:
+        """Stop the server (if started), then whatever the emulator runs besides."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        self.on_stop()
+
+    def on_stop(self) -> None:
+        pass
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
 def _create_server(app: Callable, host: str, port: int, threads: int) -> Any:
     from waitress.server import create_server
 

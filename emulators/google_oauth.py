@@ -43,7 +43,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from werkzeug.wrappers import Request, Response
 
-from .common import FaultInjector, RunningServer, serve_forever, serve_in_thread
+from .common import FaultInjector, Served, serve_forever
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -140,7 +140,7 @@ def _normalise_scope(scope: str) -> list[str]:
     return out
 
 
-class GoogleOAuthEmulator:
+class GoogleOAuthEmulator(Served):
     """The emulator: users, OAuth clients, grants and tokens, served by ``wsgi_app``."""
 
     def __init__(self, client_id: str = "emulator-client-id", client_secret: str = "emulator-client-secret",
@@ -163,29 +163,8 @@ class GoogleOAuthEmulator:
         self._service_accounts: dict[str, dict[str, Any]] = {}  # client_email -> {"key", "key_id"}
         self._issued: list[dict[str, Any]] = []
         self.faults = FaultInjector()
-        self.server: RunningServer | None = None
-        self.base_url = ""
         self.wsgi_app: Callable = self.faults.wrap(self._app)
         self.register_client(client_id, client_secret, redirect_uris)
-
-    # ---------------------------------------------------------------- serving
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-        """Serve on a loopback port in a background thread; sets ``base_url``."""
-        self.server = serve_in_thread(self.wsgi_app, host, port)
-        self.base_url = f"http://127.0.0.1:{self.server.port}"
-        return self.server
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    def __enter__(self) -> "GoogleOAuthEmulator":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     @property
     def metadata_url(self) -> str:

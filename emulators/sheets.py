@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote
 
 from werkzeug.wrappers import Request, Response
 
-from .common import FaultInjector, RunningServer, serve_forever, serve_in_thread
+from .common import FaultInjector, Served, serve_forever
 from .sheets_a1 import A1Error, parse_cells
 from .sheets_addon import AddonConfig, AddonDelivery, DeliveryAttempt, build_body, new_lead_id
 from .sheets_api import READ_OPS, WRITE_OPS, SheetsApi
@@ -69,7 +69,7 @@ def _limit(value: Any) -> Limit:
     return int(count), float(window)
 
 
-class SheetsEmulator:
+class SheetsEmulator(Served):
     """The emulator: state, HTTP app (``wsgi_app``), control API and the simulated add-on."""
 
     def __init__(self, *, read_limit: Limit = (60, 60.0), write_limit: Limit = (60, 60.0),
@@ -83,24 +83,12 @@ class SheetsEmulator:
         self._revoked: set[str] = set()
         self._addons: dict[tuple[str, int], AddonConfig] = {}
         self._delivery = AddonDelivery()
-        self._server: RunningServer | None = None
         self.base_url: str | None = None
         self.faults = FaultInjector()
         self.wsgi_app: Callable = self.faults.wrap(self._dispatch)
         self.reset_stats()
 
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-        """Serve on a loopback port in a background thread; sets ``base_url``."""
-        self._server = serve_in_thread(self.wsgi_app, host, port)
-        self.base_url = self._server.base_url
-        return self._server
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+    def on_stop(self) -> None:
         self._delivery.stop()
 
     @property

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 from werkzeug.wrappers import Request, Response
 
-from .common import FaultInjector, RunningServer, serve_forever, serve_in_thread
+from .common import FaultInjector, Served, serve_forever
 from .trello_api import RateLimiter, TrelloApi, json_response, text_response
 from .trello_delivery import Delivery, DeliveryQueue, sign
 from .trello_model import TrelloState
@@ -30,7 +30,7 @@ from .trello_ui import board_page, index_page, ui_action
 DEMO_LISTS = ["New", "Contacted", "Qualified", "Won", "Lost"]
 
 
-class TrelloEmulator:
+class TrelloEmulator(Served):
     """The emulator: state, the WSGI app (``wsgi_app``), control API and webhook deliveries."""
 
     def __init__(self, api_key: str = "emulator-key", api_secret: str = "emulator-secret", *,
@@ -52,30 +52,10 @@ class TrelloEmulator:
         self._stats_lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._rate_limited = 0
-        self.server: RunningServer | None = None
-        self.base_url = ""
         self.wsgi_app: Callable = self.faults.wrap(self._app)
 
-    # ---------------------------------------------------------------- serving
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-        """Serve in a background thread; sets ``base_url``."""
-        self.server = serve_in_thread(self.wsgi_app, host, port)
-        self.base_url = f"http://127.0.0.1:{self.server.port}"
-        return self.server
-
-    def stop(self) -> None:
-        """Stop the server (if started) and the delivery thread."""
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+    def on_stop(self) -> None:
         self.deliveries.stop()
-
-    def __enter__(self) -> "TrelloEmulator":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     @property
     def api_base_url(self) -> str:
