@@ -21,8 +21,7 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from emulators.sheets import SheetsEmulator
-from emulators.trello import TrelloEmulator
+from tests.sync.world import start_emulators
 
 pytestmark = pytest.mark.postgres
 
@@ -91,17 +90,10 @@ def test_procfile_processes_sync_a_row_and_a_card(pg_url, tmp_path):
     assert "gunicorn" in processes["web"] and "gunicorn.conf.py" in processes["web"]
 
     from server.crypto import generate_key
-    from server.seed import DEMO_HEADER, DEMO_LISTS
 
-    trello = TrelloEmulator(api_key="emulator-key", api_secret="emulator-secret", delivery_retry_delays=(0.2, 0.5, 1))
-    trello.start()
-    sheets = SheetsEmulator(read_limit=None, write_limit=None)
-    sheets.start()
-    member = trello.add_member("ann", "Ann Example")
-    token = trello.issue_token(member["id"])
-    board = trello.add_board("Leads", member["id"], lists=DEMO_LISTS)
-    lists = {lst["name"]: lst["id"] for lst in trello.lists(board["id"])}
-    spreadsheet_id = sheets.create_spreadsheet("Leads", {SHEET: [DEMO_HEADER]})
+    emulated = start_emulators(delivery_retry_delays=(0.2, 0.5, 1))
+    trello, sheets, token = emulated.trello, emulated.sheets, emulated.token
+    board, lists, spreadsheet_id = emulated.board, emulated.lists, emulated.spreadsheet_id
 
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"

@@ -121,10 +121,22 @@ class World:
             db.engine.dispose()
 
 
-def build_world(database_url: str, *, make_app, config: dict[str, Any] | None = None,
-                workspace_fields: dict[str, Any] | None = None) -> World:
+@dataclass
+class Emulated:
+    """Both emulators started, with Ann's Trello member, token, board and an empty lead sheet."""
+
+    trello: TrelloEmulator
+    sheets: SheetsEmulator
+    member: dict[str, Any]
+    token: str
+    board: dict[str, Any]
+    lists: dict[str, str]
+    spreadsheet_id: str
+
+
+def start_emulators(delivery_retry_delays: tuple[float, ...] = (0.05, 0.1)) -> Emulated:
     trello = TrelloEmulator(api_key="emulator-key", api_secret="emulator-secret",
-                            delivery_retry_delays=(0.05, 0.1))
+                            delivery_retry_delays=delivery_retry_delays)
     trello.start()
     sheets = SheetsEmulator(read_limit=None, write_limit=None)
     sheets.start()
@@ -133,6 +145,14 @@ def build_world(database_url: str, *, make_app, config: dict[str, Any] | None = 
     board = trello.add_board("Leads", member["id"], lists=DEMO_LISTS)
     lists = {lst["name"]: lst["id"] for lst in trello.lists(board["id"])}
     spreadsheet_id = sheets.create_spreadsheet("Leads", {SHEET: [DEMO_HEADER]})
+    return Emulated(trello, sheets, member, token, board, lists, spreadsheet_id)
+
+
+def build_world(database_url: str, *, make_app, config: dict[str, Any] | None = None,
+                workspace_fields: dict[str, Any] | None = None) -> World:
+    emulated = start_emulators()
+    trello, sheets, member, token = emulated.trello, emulated.sheets, emulated.member, emulated.token
+    board, lists, spreadsheet_id = emulated.board, emulated.lists, emulated.spreadsheet_id
     overrides = {
         "TRELLO_API_BASE_URL": trello.api_base_url,
         "GOOGLE_SHEETS_API_BASE_URL": sheets.api_base_url,
