@@ -41,7 +41,13 @@ class RunningServer:
 
         self.server.task_dispatcher.shutdown(timeout=0.2)
         server_map = self.server._map
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(server_map))
+        try:
+            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(server_map))
+        except OSError:
+            # The trigger is closed already: waitress closes the listener, and its trigger with
+            # it, after an error it did not expect in its loop. The loop cannot be woken any
+            # more; close what is left from here, and its next poll finds an empty map and ends.
+            wasyncore.close_all(server_map)
         self.thread.join(timeout=2)
 
 
