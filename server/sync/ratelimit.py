@@ -234,7 +234,7 @@ class RateLimiter:
             self._conn = conn
             return
         conn = sqlite3.connect(self.sqlite_path, isolation_level=None, check_same_thread=False, timeout=30.0)
-        if self.sqlite_path != ":memory:" and fcntl is not None:
+        if self.sqlite_path != ":memory:" and fcntl is not None and self._lockfile is None:  # kept over reconnects
             self._lockfile = os.open(self.sqlite_path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         with self._file_lock():
             conn.execute("PRAGMA journal_mode=WAL")
