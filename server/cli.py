@@ -43,6 +43,7 @@ def register_cli(app: Flask) -> None:
         from .engine import providers
         from .extensions import db
         from .models import Workspace
+        from .sync.progress import CommittedProgress
         from .sync.reconcile import reconcile
 
         workspace = db.session.get(Workspace, workspace_id)
@@ -58,7 +59,8 @@ def register_cli(app: Flask) -> None:
             bar.refresh()
 
         try:
-            plan = reconcile(db.session, workspace, providers(app), dry_run=dry_run, progress=progress)
+            plan = reconcile(db.session, workspace, providers(app), dry_run=dry_run,
+                             progress=CommittedProgress(db.session, workspace, then=progress))
         finally:
             bar.close()
         title = "plan (dry run, nothing changed)" if dry_run else "done"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -34,6 +35,7 @@ def configure(keys: str, fallback_secret: str) -> None:
         from .config import ConfigError
 
         raise ConfigError("TOKEN_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64 bytes)") from exc
+    decrypt_cached.cache_clear()
 
 
 def _get() -> MultiFernet:
@@ -51,6 +53,15 @@ def decrypt(token: str) -> str:
         return _get().decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise DecryptionError("stored secret cannot be decrypted with TOKEN_ENCRYPTION_KEY") from exc
+
+
+@lru_cache(maxsize=4096)
+def decrypt_cached(token: str) -> str:
+    """``decrypt`` remembered per ciphertext, for a secret read on every request (webhook intake).
+
+    The process holds the keys anyway; what this saves is the HMAC check and AES of each read.
+    """
+    return decrypt(token)
 
 
 def generate_key() -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import structlog
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-import structlog
+from .crypto import DecryptionError
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +30,15 @@ def register_error_handlers(app: Flask) -> None:
             if header in response.headers:
                 result.headers[header] = response.headers[header]
         return result
+
+    @app.errorhandler(DecryptionError)
+    def _undecryptable(exc: DecryptionError):  # type: ignore[no-untyped-def]
+        # The operator's problem, not the caller's: 503 makes Trello and the add-on retry later,
+        # so nothing is lost while the key is put back.
+        log.error("secret_not_decryptable", path=request.path)
+        return jsonify({"error": {"code": 503, "name": "Service Unavailable",
+                                  "message": "The server cannot decrypt a stored secret with its TOKEN_ENCRYPTION_KEY; "
+                                             "its operator must restore the key that encrypted it."}}), 503
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

@@ -15,13 +15,20 @@ Writes are batched: one ``values.batchUpdate`` per few thousand cells, one ``val
 few thousand rows, one Trello call per card that really changes. A pass that finds nothing to
 do writes nothing. Creations claim their link first (``pending_op``), so an interrupted run
 resumes without duplicates: the next run finds the created card by its marker.
+
+Memory: rows and cards are held as small records (a row's synced values; a card's few fields and
+raw description, parsed when compared) and links are streamed in chunks, so a link that needs no
+change is let go as soon as it is compared; only what must be written is kept until it is.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import chain
 from typing import Any
 
 import structlog
@@ -43,25 +50,49 @@ log = structlog.get_logger(__name__)
 
 Progress = Callable[[str, int, int], None]
 CARD_READ_FIELDS = "id,name,desc,idList,idBoard,due,closed"
+LINKS_PER_FETCH = 1000
 COMMIT_EVERY = 50
 CELLS_PER_WRITE = 5000
 ROWS_PER_APPEND = 2000
 
 
-@dataclass
+@dataclass(slots=True)
 class SheetLead:
+    """A sheet row as the comparison needs it.
+
+    ``packed`` is the JSON list of the synced columns' values, in order, then the email cell: one
+    string per row instead of one object per cell roughly halves what a large sheet takes.
+    """
+
     row: int
     lead_id: str
-    values: dict[str, str]
-    email: str = ""
+    packed: str
+
+    @classmethod
+    def pack(cls, row: int, lead_id: str, cells: list[str], email: str) -> SheetLead:
+        return cls(row, lead_id, json.dumps([*cells, email], ensure_ascii=False, separators=(",", ":")))
+
+    @property
+    def cells(self) -> list[str]:
+        """The synced columns' values, in ``Mapping.synced_columns`` order."""
+        return json.loads(self.packed)[:-1]
+
+    @property
+    def email(self) -> str:
+        return json.loads(self.packed)[-1].strip().casefold()
 
 
-@dataclass
+@dataclass(slots=True)
 class CardLead:
-    card: dict[str, Any]
+    """A card as the comparison needs it; its description is parsed only when it is used."""
+
+    id: str
+    list_id: str
+    name: str
+    desc: str
+    due: str | None
+    closed: bool
     marker: str | None
-    parsed: description.ParsedDescription
-    email: str = ""
 
 
 @dataclass
@@ -98,6 +129,7 @@ class Reconciler:
         self.session = session
         self.workspace = workspace
         self.mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+        self.columns = tuple(self.mapping.synced_columns)
         self.providers = providers
         self.headers = headers
         self.dry_run = dry_run
@@ -130,7 +162,7 @@ class Reconciler:
         self.email_column = next((c for c in self.header if c.strip().casefold() in ("email", "e-mail")), None)
         rows, unidentified = self._read_rows()
         self._set_progress("reading board", 0, 0)
-        cards = self._read_cards()
+        cards = self._read_cards(rows)
         self._set_progress("comparing", 0, len(rows) + len(cards))
         self._compare(rows, unidentified, cards)
         if not self.dry_run:
@@ -143,7 +175,7 @@ class Reconciler:
         return self.plan
 
     def _read_rows(self) -> tuple[dict[str, SheetLead], list[SheetLead]]:
-        positions = {c: self.header.index(c) for c in self.mapping.synced_columns}
+        positions = [self.header.index(c) for c in self.columns]
         id_index = self.header.index(self.workspace.lead_id_column)
         email_index = self.header.index(self.email_column) if self.email_column else None
         last = column_letter(len(self.header))
@@ -151,15 +183,19 @@ class Reconciler:
         unidentified: list[SheetLead] = []
         start = self.workspace.header_row + 1
         row_count, _ = self.tab.grid_size()
+        # The metadata that gave the grid size also names the tab's numeric id (its URL's gid):
+        # learn it at no extra call, so links open the right tab.
+        if self.tab.sheet_id is not None and self.tab.sheet_id != self.workspace.sheet_gid:
+            self.workspace.sheet_gid = self.tab.sheet_id
         while start <= row_count:
             page = self.tab.get(f"A{start}:{last}{min(row_count, start + self.page_rows - 1)}")
             for offset, cells in enumerate(page):
-                values = {c: cell_text(cells[i]) if i < len(cells) else "" for c, i in positions.items()}
-                if not any(v.strip() for v in values.values()):
+                values = [cell_text(cells[i]) if i < len(cells) else "" for i in positions]
+                if not any(v.strip() for v in values):
                     continue
                 lead_id = cell_text(cells[id_index]).strip() if id_index < len(cells) else ""
-                email = cell_text(cells[email_index]).strip().casefold() if email_index is not None and email_index < len(cells) else ""
-                lead = SheetLead(start + offset, lead_id, values, email)
+                email = cell_text(cells[email_index]) if email_index is not None and email_index < len(cells) else ""
+                lead = SheetLead.pack(start + offset, lead_id, values, email)
                 if lead_id and lead_id not in rows:
                     rows[lead_id] = lead
                 else:  # no id, or a copied row that repeats another row's id: a new lead
@@ -172,14 +208,17 @@ class Reconciler:
             start += self.page_rows
         return rows, unidentified
 
-    def _read_cards(self) -> dict[str, CardLead]:
+    def _read_cards(self, rows: dict[str, SheetLead]) -> dict[str, CardLead]:
         cards: dict[str, CardLead] = {}
-        email_column = self.email_column if self.email_column in self.mapping.description_columns else None
         for page in self.trello.iter_board_cards(self.workspace.trello_board_id, fields=CARD_READ_FIELDS):
             for card in page:
-                parsed = description.parse(card.get("desc") or "", self.mapping.description_columns)
-                email = parsed.fields.get(email_column, "").strip().casefold() if email_column else ""
-                cards[card["id"]] = CardLead(card, parsed.lead_id, parsed, email)
+                desc = card.get("desc") or ""
+                marker = description.find_lead_id(desc)
+                if marker in rows:  # share the row's copy of the lead id (50k copies are 3 MiB)
+                    marker = rows[marker].lead_id
+                # a board has few lists: one shared copy of each list id, not one per card
+                cards[card["id"]] = CardLead(card["id"], sys.intern(card["idList"]), card.get("name", ""), desc,
+                                             card.get("due"), bool(card.get("closed")), marker)
             self.plan.cards_read += len(page)
             self._set_progress("reading board", self.plan.cards_read, 0)
         return cards
@@ -187,15 +226,27 @@ class Reconciler:
     # ------------------------------------------------------------------ comparing
 
     def _links(self) -> Iterator[Link]:
+        """The links in chunks; the session holds them weakly, so one left unchanged is freed once compared."""
         query = select(Link).where(Link.workspace_id == self.workspace.id).order_by(Link.id)
-        yield from self.session.scalars(query.execution_options(yield_per=1000))
+        yield from self.session.scalars(query.execution_options(yield_per=LINKS_PER_FETCH))
+
+    def _values(self, lead: SheetLead) -> dict[str, str]:
+        return dict(zip(self.columns, lead.cells))
+
+    def _parse(self, card: CardLead) -> description.ParsedDescription:
+        return description.parse(card.desc, self.mapping.description_columns)
+
+    def _card_email(self, card: CardLead) -> str:
+        if self.email_column not in self.mapping.description_columns:
+            return ""
+        return self._parse(card).fields.get(self.email_column, "").strip().casefold()
 
     def _compare(self, rows: dict[str, SheetLead], unidentified: list[SheetLead], cards: dict[str, CardLead]) -> None:
         by_marker: dict[str, str] = {}
         for card_id, card in cards.items():
             if card.marker and card.marker not in by_marker:
                 by_marker[card.marker] = card_id
-        for link in list(self._links()):
+        for link in self._links():
             row = rows.pop(link.lead_id, None)
             card_id = link.card_id
             if card_id is None and link.lead_id in by_marker:  # created before an interruption
@@ -206,7 +257,7 @@ class Reconciler:
                     link.pending_op = None
             card = cards.pop(card_id, None) if card_id else None
             if link.status == CARD_REMOVED and row is not None and \
-                    wants_card_back(self.workspace, self.mapping, row.values, None):
+                    wants_card_back(self.workspace, self.mapping, self._values(row), None):
                 self.plan.cards_to_create += 1
                 if not self.dry_run:
                     self.revives.append((link, row))
@@ -214,7 +265,7 @@ class Reconciler:
             if link.status in (UNLINKED, ROW_REMOVED, CARD_REMOVED):
                 continue
             if row is None and link.pending_op == "append_row" and card is not None:
-                self._append_row(link, self._card_values(card), card)
+                self._append_row(link, card)
                 continue
             if card_id is None:
                 if row is not None:
@@ -228,42 +279,47 @@ class Reconciler:
                 self._card_gone(link)
             else:
                 self._compare_pair(link, row, card)
-        by_email = {c.email: cid for cid, c in cards.items() if c.email and not c.marker}
-        for lead in list(rows.values()) + unidentified:
+        by_email: dict[str, str] = {}
+        for card_id, card in cards.items():
+            email = "" if card.marker else self._card_email(card)
+            if email:
+                by_email[email] = card_id
+        for lead in chain(rows.values(), unidentified):
             card_id = by_marker.get(lead.lead_id) if lead.lead_id else None
             if card_id not in cards:
-                card_id = by_email.pop(lead.email, None) if lead.email else None
+                email = lead.email
+                card_id = by_email.pop(email, None) if email else None
             if card_id and card_id in cards:
                 self._link_pair(lead, cards.pop(card_id))
             else:
                 self._create_card(lead, None)
         for card in cards.values():
-            if card.card.get("closed"):
+            if card.closed:
                 continue
-            self._append_row(None, self._card_values(card), card)
+            self._append_row(None, card)
 
-    def _card_values(self, card: CardLead) -> dict[str, str]:
-        status = self.mapping.status_for_list(card.card["idList"])
-        values = {self.mapping.title_column: card.card.get("name", ""), self.mapping.status_column: status or ""}
+    def _card_values(self, card: CardLead, parsed: description.ParsedDescription) -> dict[str, str]:
+        status = self.mapping.status_for_list(card.list_id)
+        values = {self.mapping.title_column: card.name, self.mapping.status_column: status or ""}
         for column in self.mapping.description_columns:
-            values[column] = card.parsed.fields.get(column, "")
+            values[column] = parsed.fields.get(column, "")
         if self.mapping.due_column:
-            values[self.mapping.due_column] = due_from_trello(card.card.get("due"))
+            values[self.mapping.due_column] = due_from_trello(card.due)
         return values
 
     def _compare_pair(self, link: Link, row: SheetLead, card: CardLead) -> None:
+        parsed = self._parse(card)
         shadow = dict(link.shadow or {})
         new_shadow = dict(shadow)
-        card_values = self._card_values(card)
+        card_values = self._card_values(card, parsed)
         row_cells: dict[str, str] = {}
-        for column in self.mapping.synced_columns:
+        for column, sheet_value in zip(self.columns, row.cells):
             old = cell_text(shadow.get(column, ""))
-            sheet_value = row.values.get(column, "")
             sheet_same = sheet_value == old
             if column == self.mapping.status_column:
-                card_same = self.mapping.status_matches_list(old, card.card["idList"])
-                agree = self.mapping.status_matches_list(sheet_value, card.card["idList"])
-            elif column in self.mapping.description_columns and column not in card.parsed.fields:
+                card_same = self.mapping.status_matches_list(old, card.list_id)
+                agree = self.mapping.status_matches_list(sheet_value, card.list_id)
+            elif column in self.mapping.description_columns and column not in parsed.fields:
                 card_same, agree = True, False  # the line was removed from the card: not a change
             else:
                 card_same = card_values[column] == old
@@ -281,7 +337,7 @@ class Reconciler:
                     continue
                 new_shadow[column] = value
                 row_cells[column] = value
-        self._fix_card(link.lead_id, card, new_shadow)
+        self._fix_card(link.lead_id, card, parsed.preamble, new_shadow)
         if row_cells:
             self.plan.rows_to_update += 1
             for column, value in row_cells.items():
@@ -289,18 +345,18 @@ class Reconciler:
         if new_shadow != shadow or link.row_number != row.row:
             self.shadow_updates.append((link, new_shadow, row.row, list(row_cells)))
 
-    def _fix_card(self, lead_id: str, card: CardLead, shadow: dict[str, Any]) -> None:
+    def _fix_card(self, lead_id: str, card: CardLead, preamble: str, shadow: dict[str, Any]) -> None:
         """Send the card only the fields that differ from what the shadow says it should show."""
-        desired = card_fields(self.mapping, lead_id, shadow, card.parsed.preamble)
+        desired = card_fields(self.mapping, lead_id, shadow, preamble)
         if desired["idList"] is None:
             desired.pop("idList")
             self.plan.errors.append(f"{lead_id}: status {shadow.get(self.mapping.status_column)!r} has no list")
-        actual = {"name": card.card.get("name", ""), "desc": card.card.get("desc") or "",
-                  "idList": card.card["idList"], "due": due_to_trello(due_from_trello(card.card.get("due")))}
+        actual = {"name": card.name, "desc": card.desc, "idList": card.list_id,
+                  "due": due_to_trello(due_from_trello(card.due))}
         update = {k: v for k, v in desired.items() if actual.get(k) != v}
         if update:
             self.plan.cards_to_update += 1
-            self.card_updates.append((card.card["id"], update))
+            self.card_updates.append((card.id, update))
 
     def _link_pair(self, lead: SheetLead, card: CardLead) -> None:
         """First sync: a row and a card that belong together (marker or email)."""
@@ -308,18 +364,20 @@ class Reconciler:
         lead_id = lead.lead_id or card.marker or new_lead_id()
         if not lead.lead_id:
             self.cells.append((lead.row, self.header.index(self.workspace.lead_id_column) + 1, lead_id))
-        shadow = dict(lead.values)  # the sheet wins where they differ
-        self._fix_card(lead_id, card, shadow)
+        shadow = self._values(lead)  # the sheet wins where they differ
+        preamble = self._parse(card).preamble
+        self._fix_card(lead_id, card, preamble, shadow)
         if self.dry_run:
             return
-        link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.card["id"], shadow={},
-                    field_times={}, card_extra={"preamble": card.parsed.preamble}, row_number=lead.row)
+        link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id, shadow={},
+                    field_times={}, card_extra={"preamble": preamble}, row_number=lead.row)
         self.session.add(link)
         self.shadow_updates.append((link, shadow, lead.row, []))
 
     def _create_card(self, lead: SheetLead, link: Link | None) -> None:
-        if self.mapping.list_for_status(lead.values.get(self.mapping.status_column, "")) is None:
-            self.plan.errors.append(f"row {lead.row}: status {lead.values.get(self.mapping.status_column)!r} "
+        values = self._values(lead)
+        if self.mapping.list_for_status(values.get(self.mapping.status_column, "")) is None:
+            self.plan.errors.append(f"row {lead.row}: status {values.get(self.mapping.status_column)!r} "
                                     "has no Trello list")
             return
         self.plan.cards_to_create += 1
@@ -332,27 +390,29 @@ class Reconciler:
             link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op="create_card", shadow={},
                         field_times={}, card_extra={}, row_number=lead.row, sync_state="pending")
             self.session.add(link)
-        fields = card_fields(self.mapping, lead_id, lead.values, "")
-        self.card_creates.append((link, fields, lead.values))
+        fields = card_fields(self.mapping, lead_id, values, "")
+        self.card_creates.append((link, fields, values))
 
-    def _append_row(self, link: Link | None, values: dict[str, str], card: CardLead) -> None:
+    def _append_row(self, link: Link | None, card: CardLead) -> None:
+        parsed = self._parse(card)
+        values = self._card_values(card, parsed)
         if not values.get(self.mapping.status_column):
-            self.plan.errors.append(f"card {card.card['id']}: its list has no status; no row added")
+            self.plan.errors.append(f"card {card.id}: its list has no status; no row added")
             return
         self.plan.rows_to_append += 1
         if self.dry_run:
             return
         if link is None:
             lead_id = card.marker or new_lead_id()
-            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.card["id"],
+            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id,
                         pending_op="append_row", shadow={}, field_times={},
-                        card_extra={"preamble": card.parsed.preamble if card.marker else (card.card.get("desc") or "").strip()},
+                        card_extra={"preamble": parsed.preamble if card.marker else card.desc.strip()},
                         sync_state="pending")
             self.session.add(link)
         desc = description.render(values, self.mapping.description_columns, link.lead_id,
                                   (link.card_extra or {}).get("preamble", ""))
-        if desc != (card.card.get("desc") or ""):
-            self.card_updates.append((card.card["id"], {"desc": desc}))
+        if desc != card.desc:
+            self.card_updates.append((card.id, {"desc": desc}))
         self.appends.append((link, values))
 
     def _row_gone(self, link: Link) -> None:
@@ -415,7 +475,7 @@ class Reconciler:
                 self._set_progress("creating cards", done, total)
                 self.session.commit()
         for link, row in self.revives:
-            shadow = {c: row.values.get(c, "") for c in self.mapping.synced_columns}
+            shadow = self._values(row)
             card = revive_card(self.trello, self.mapping, link, shadow, (link.card_extra or {}).get("preamble", ""))
             link.card_id = card["id"]
             link.status = "linked"

@@ -15,16 +15,18 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 import structlog
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Integer, Update, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import aliased, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from ..models import Event, Workspace
+from ..models.base import UTCDateTime
 from ..models.sync import DONE, IGNORED, PENDING, PROCESSING
 from ..models.workspace import ACTIVE
-from .inbox import SYSTEM, TRELLO
+from .inbox import PREVIEW, SYSTEM, TRELLO
 from .processor import Processor
 from .providers import Providers
 from .settings import EngineSettings
@@ -51,41 +53,59 @@ def claim(session_factory: sessionmaker, worker_id: str, limit: int, lease_s: fl
     that a burst of card moves is applied together and becomes one Sheets write.
     """
     now = utcnow()
-    earlier = aliased(Event)
-    blocked = exists().where(earlier.workspace_id == Event.workspace_id, earlier.order_key == Event.order_key,
-                             earlier.id < Event.id, earlier.state.in_((PENDING, PROCESSING)))
-    ready = or_(and_(Event.state == PENDING, Event.next_attempt_at <= now),
-                and_(Event.state == PROCESSING, Event.locked_until < now))
-    conditions = [ready, ~blocked, Workspace.state == ACTIVE]
     with session_factory() as session:
-        if trello_settle_s > 0 and _trello_burst_is_young(session, now, trello_settle_s):
-            conditions.append(Event.source != TRELLO)
-        candidates = (select(Event.id).join(Workspace, Workspace.id == Event.workspace_id)
-                      .where(*conditions).order_by(Event.id).limit(limit))
-        if session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True, of=Event)
-        statement = (update(Event).where(Event.id.in_(candidates.scalar_subquery()))
-                     .values(state=PROCESSING, locked_by=worker_id, locked_until=now + timedelta(seconds=lease_s),
-                             attempts=Event.attempts + 1)
-                     .returning(Event.id)
-                     .execution_options(synchronize_session=False))
-        ids = sorted(session.execute(statement).scalars().all())
+        connection = session.connection()
+        skip_trello = trello_settle_s > 0 and _trello_burst_is_young(connection, now, trello_settle_s)
+        statement = _claim_statement(connection.dialect.name == "postgresql", skip_trello)
+        ids = sorted(connection.execute(statement, {
+            "now": now, "claim_limit": limit, "claim_by": worker_id,
+            "claim_until": now + timedelta(seconds=lease_s)}).scalars().all())
         session.commit()
     return ids
 
 
-def _trello_burst_is_young(session, now: datetime, settle_s: float) -> bool:  # type: ignore[no-untyped-def]
+@lru_cache(maxsize=4)
+def _claim_statement(postgresql: bool, skip_trello: bool) -> Update:
+    """The claim ``UPDATE … RETURNING``, built once: an idle worker polls it many times a second,
+    and building it was most of the poll's CPU."""
+    events, workspaces = Event.__table__, Workspace.__table__
+    earlier = events.alias("earlier")
+    now = bindparam("now", type_=UTCDateTime())
+    blocked = exists().where(earlier.c.workspace_id == events.c.workspace_id,
+                             earlier.c.order_key == events.c.order_key, earlier.c.id < events.c.id,
+                             earlier.c.state.in_((PENDING, PROCESSING)))
+    ready = or_(and_(events.c.state == PENDING, events.c.next_attempt_at <= now),
+                and_(events.c.state == PROCESSING, events.c.locked_until < now))
+    # Only active workspaces' events run, except previews: a draft is not active, and its preview
+    # (a dry run, see preview.py) must still run. Previews are taken whatever the state; the
+    # processor runs them for drafts only and drops any other.
+    runnable = or_(workspaces.c.state == ACTIVE, and_(events.c.source == SYSTEM, events.c.kind == PREVIEW))
+    conditions = [ready, ~blocked, runnable]
+    if skip_trello:
+        conditions.append(events.c.source != TRELLO)
+    candidates = (select(events.c.id).join(workspaces, workspaces.c.id == events.c.workspace_id)
+                  .where(*conditions).order_by(events.c.id).limit(bindparam("claim_limit", type_=Integer)))
+    if postgresql:
+        candidates = candidates.with_for_update(skip_locked=True, of=events)
+    return (update(events).where(events.c.id.in_(candidates.scalar_subquery()))
+            .values(state=PROCESSING, locked_by=bindparam("claim_by"),
+                    locked_until=bindparam("claim_until", type_=UTCDateTime()), attempts=events.c.attempts + 1)
+            .returning(events.c.id))
+
+
+_TRELLO_BURST = (select(func.min(Event.received_at), func.max(Event.received_at))
+                 .where(Event.state == PENDING, Event.source == TRELLO,
+                        Event.next_attempt_at <= bindparam("now", type_=UTCDateTime())))
+
+
+def _trello_burst_is_young(connection, now: datetime, settle_s: float) -> bool:  # type: ignore[no-untyped-def]
     """True while Trello events are still arriving: the newest came less than ``settle_s`` ago.
 
     Deliveries of a burst arrive one by one over a second or more, so the window is a quiet gap,
     not a fixed delay from the first one; ``MAX_SETTLE_FACTOR`` windows after the oldest, the
     burst is applied anyway so a busy board never waits for ever.
     """
-    from sqlalchemy import func
-
-    oldest, newest = session.execute(
-        select(func.min(Event.received_at), func.max(Event.received_at))
-        .where(Event.state == PENDING, Event.source == TRELLO, Event.next_attempt_at <= now)).one()
+    oldest, newest = connection.execute(_TRELLO_BURST, {"now": now}).one()
     if oldest is None:
         return False
     if oldest.tzinfo is None:  # aggregates skip the column type on SQLite
@@ -100,6 +120,47 @@ def has_trello_settling(session_factory: sessionmaker, settle_s: float) -> bool:
         return session.scalars(select(Event.id).where(Event.state == PENDING, Event.source == TRELLO,
                                                       Event.received_at > utcnow() - timedelta(seconds=settle_s))
                                .limit(1)).first() is not None
+
+
+_RENEW_LEASE = (update(Event.__table__)
+                .where(Event.__table__.c.id.in_(bindparam("ids", expanding=True)),
+                       Event.__table__.c.locked_by == bindparam("worker_id"),
+                       Event.__table__.c.state == PROCESSING)
+                .values(locked_until=bindparam("until", type_=UTCDateTime())))
+
+
+class LeaseKeeper:
+    """Renews the leases of the events a worker is applying, every third of the lease, until done.
+
+    A lease must outlast the work, or another worker takes the event for abandoned and applies it
+    a second time: a first sync of thousands of rows (Trello allows 10 calls a second) runs for
+    minutes, and run twice it would create the same cards twice. Renewing from a thread keeps a
+    live worker's claim whatever it is waiting for; a killed worker stops renewing, so its events
+    still come back after one lease. Only events still ``processing`` under this worker's id are
+    renewed.
+    """
+
+    def __init__(self, engine: Engine, worker_id: str, event_ids: list[int], lease_s: float) -> None:
+        self.engine, self.worker_id, self.event_ids, self.lease_s = engine, worker_id, list(event_ids), lease_s
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.lease_s / 3):
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(_RENEW_LEASE, {"ids": self.event_ids, "worker_id": self.worker_id,
+                                                      "until": utcnow() + timedelta(seconds=self.lease_s)})
+            except Exception:  # noqa: BLE001 - the next beat tries again; the lease has slack
+                log.warning("lease_renewal_failed", worker_id=self.worker_id, exc_info=True)
 
 
 class Worker:
@@ -123,7 +184,8 @@ class Worker:
         ids = claim(self.session_factory, self.worker_id, self.settings.batch_size, self.settings.lease_s,
                     self.settings.sheet_write_window_s)
         if ids:
-            self.processor.process(ids)
+            with LeaseKeeper(self.engine, self.worker_id, ids, self.settings.lease_s):
+                self.processor.process(ids)
         return len(ids)
 
     def drain(self, timeout_s: float = 30.0) -> None:

@@ -198,3 +198,83 @@ def test_two_workers_on_postgres_make_one_card_per_row(pg_url):
         assert not [e for e in world.events() if e.state == "parked"]
     finally:
         world.stop()
+
+
+@pytest.mark.postgres
+def test_a_first_sync_longer_than_the_lease_is_not_run_twice(pg_url):
+    """A reconciliation outlasting the claim's lease keeps its lease; a second worker never
+    takes it for abandoned and creates the same cards again."""
+    import threading
+
+    from server.engine import build_worker
+    from server.extensions import db
+    from server.sync.inbox import enqueue_command
+
+    world = build_world(pg_url, make_app=make_app, config={"WORKER_LEASE_S": 1.0})
+    try:
+        rows = 24
+        world.sheets.drop_next_events(rows)  # rows that fire no trigger: only a reconciliation sees them
+        for i in range(rows):
+            world.add_row(Name=f"Lead {i}", Status="New")
+        world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], latency_ms=150)  # ~3.6 s of creations
+        workers = [world.worker, build_worker(world.app, worker_id="second-worker")]
+        threads = [threading.Thread(target=w.run_forever, daemon=True) for w in workers]
+        for thread in threads:
+            thread.start()
+        with world.app.app_context():
+            enqueue_command(db.session, world.workspace_id, "reconcile")
+            db.session.commit()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if not [e for e in world.events() if e.state in ("pending", "processing")]:
+                break
+        world.trello.faults.clear()
+        for worker in workers:
+            worker.stop()
+        for thread in threads:
+            thread.join(timeout=10)
+        cards = world.cards()
+        assert sorted(c["name"] for c in cards) == sorted(f"Lead {i}" for i in range(rows))
+        reconciles = [e for e in world.events() if e.kind == "reconcile"]
+        assert [(e.state, e.attempts) for e in reconciles] == [("done", 1)]
+    finally:
+        world.stop()
+
+
+def test_a_slow_event_keeps_its_lease_while_it_runs(sqlite_url):
+    """A Trello call slower than the lease: a second worker polling meanwhile takes nothing, and
+    the card is updated once."""
+    import threading
+
+    from server.engine import build_worker
+
+    world = build_world(sqlite_url, make_app=make_app, config={"WORKER_LEASE_S": 0.6})
+    try:
+        world.add_row(Name="Ada", Status="New")
+        world.settle()
+        lead_id = world.rows()[0]["Lead ID"]
+        slow = world.trello.faults.add(path=r"^/1/cards/[0-9a-f]+$", methods=["PUT"], latency_ms=1500)
+        world.sheets.drop_next_events(1)  # the worker is driven by hand below
+        world.edit_row(2, Notes="call back on Monday")
+        with world.app.app_context():
+            from server.extensions import db
+            from server.sync.inbox import store_sheets_event
+
+            store_sheets_event(db.session, world.workspace_id, {
+                "event_id": "slow-1", "spreadsheet_id": world.spreadsheet_id, "sheet": "Leads",
+                "sent_at": int(time.time() * 1000),
+                "rows": [{"lead_id": lead_id, "row": 2, "values": world.rows()[0], "changed": ["Notes"]}]})
+            db.session.commit()
+        first = threading.Thread(target=world.worker.run_once)
+        first.start()
+        time.sleep(1.0)  # the first worker is inside the slow call, past its 0.6 s lease
+        second = build_worker(world.app, worker_id="second-worker")
+        assert second.run_once() == 0
+        first.join(timeout=10)
+        assert slow.hits == 1
+        assert "call back on Monday" in _single_card_for(world, lead_id)["desc"]
+        [event] = [e for e in world.events(source="sheets") if e.provider_event_id.startswith("slow-1")]
+        assert (event.state, event.attempts) == ("done", 1)
+    finally:
+        world.stop()

@@ -99,6 +99,34 @@ def test_malformed_sheets_bodies_are_400_naming_the_problem(app, client, workspa
     assert stored(app) == 0
 
 
+def test_a_new_addon_secret_takes_effect_at_once(app, client, workspace):
+    """The intake caches decrypted secrets per ciphertext: a changed secret is a new ciphertext."""
+    assert post_sheets(client, workspace, sheets_body(event_id="before")).status_code == 200
+    with app.app_context():
+        from server.models import Workspace
+
+        db.session.get(Workspace, workspace["id"]).addon_secret = "a-brand-new-secret"
+        db.session.commit()
+    old = post_sheets(client, workspace, sheets_body(event_id="old-secret"))
+    assert old.status_code == 401
+    new = post_sheets(client, workspace, sheets_body(event_id="new-secret"), secret="a-brand-new-secret")
+    assert new.status_code == 200 and stored(app) == 2
+
+
+def test_a_secret_the_server_cannot_decrypt_is_503_and_stores_nothing(app, client, workspace):
+    """A lost TOKEN_ENCRYPTION_KEY is the operator's problem: 503, so the add-on retries later."""
+    from server import crypto
+
+    crypto.configure(crypto.generate_key(), "unused")  # as if the key had been replaced
+    try:
+        response = post_sheets(client, workspace, sheets_body())
+    finally:
+        crypto.configure(app.config["TOKEN_ENCRYPTION_KEY"], app.config["SECRET_KEY"])
+    assert response.status_code == 503
+    assert "TOKEN_ENCRYPTION_KEY" in response.get_json()["error"]["message"]
+    assert stored(app) == 0
+
+
 def test_unknown_workspace_is_404(app, client, workspace):
     body = sheets_body()
     response = client.post("/webhooks/sheets/ws_nope", data=body, content_type="application/json",
