@@ -121,6 +121,11 @@ class SheetsEmulator(Served):
             raise KeyError(f"no sheet {sheet!r} in spreadsheet {spreadsheet_id!r}")
         return ss, sh
 
+    def sheet_id(self, spreadsheet_id: str, sheet: str) -> int:
+        """A tab's numeric id (``properties.sheetId``, the ``gid`` in its URL): 0 for the first tab created."""
+        with self._lock:
+            return self._sheet(spreadsheet_id, sheet)[1].sheet_id
+
     def values(self, spreadsheet_id: str, sheet: str) -> list[list]:
         """The grid as a person sees it (formatted strings), trailing empties trimmed."""
         with self._lock:

@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         workspace = seed_workspace(db.session, email="demo@example.com", trello_member_id=member["id"],
                                    trello_username="demo", trello_token=token, google_token="demo-google-token",
                                    spreadsheet_id=spreadsheet_id, sheet_name="Leads", board_id=board["id"],
+                                   sheet_gid=sheets.sheet_id(spreadsheet_id, "Leads"),
                                    mapping=demo_mapping(lists), name="Demo leads")
         register_board_webhook(workspace, TrelloClient("demo-key", token, base_url=trello.api_base_url), public)
         enqueue_command(db.session, workspace.id, "reconcile", {"first_sync": True})  # the sample rows → cards
@@ -114,11 +115,11 @@ Leads Sync demo is running.
 Edit a row, add one, or move a card, and watch the other side follow. Ctrl-C stops everything.
 """, flush=True)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    # SIGINT too, explicitly: started in the background by a non-interactive shell, a process
+    # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
         pass
     print("stopping...", flush=True)
     worker.stop()

@@ -34,8 +34,12 @@ def demo_mapping(list_ids: dict[str, str]) -> dict[str, Any]:
 
 def seed_workspace(session: Session, *, email: str, trello_member_id: str, trello_username: str,
                    trello_token: str, google_token: str, spreadsheet_id: str, sheet_name: str, board_id: str,
-                   mapping: dict[str, Any], name: str = "Leads", **workspace_fields: Any) -> Workspace:
-    """A user with Google and Trello accounts and one workspace (committed)."""
+                   mapping: dict[str, Any], name: str = "Leads", sheet_gid: int | None = None,
+                   **workspace_fields: Any) -> Workspace:
+    """A user with Google and Trello accounts and one workspace (committed).
+
+    ``sheet_gid`` is the tab's numeric id (its ``gid``), for links that open the right tab.
+    """
     user = session.query(User).filter_by(email=email).one_or_none()
     if user is None:
         user = User(email=email, name=email.split("@")[0].title())
@@ -49,8 +53,8 @@ def seed_workspace(session: Session, *, email: str, trello_member_id: str, trell
     session.add_all([trello, google])
     session.flush()
     workspace = Workspace(name=name, owner_id=user.id, google_account_id=google.id, trello_account_id=trello.id,
-                          spreadsheet_id=spreadsheet_id, sheet_name=sheet_name, trello_board_id=board_id,
-                          mapping=mapping, **workspace_fields)
+                          spreadsheet_id=spreadsheet_id, sheet_name=sheet_name, sheet_gid=sheet_gid,
+                          trello_board_id=board_id, mapping=mapping, **workspace_fields)
     session.add(workspace)
     session.commit()
     return workspace

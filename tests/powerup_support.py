@@ -26,6 +26,7 @@ LINKED_CARD = "60a000000000000000000001"
 ERROR_CARD = "60a000000000000000000002"
 UNLINKED_CARD = "60a000000000000000000003"
 OTHER_BOARD_CARD = "60a000000000000000000009"
+SHEET_GID = 1803417293  # our workspace's tab is not the spreadsheet's first (gid 0)
 KEYS_PATH = "/1/resource/jwt-public-keys"
 
 
@@ -113,7 +114,7 @@ def seed(db: Any) -> None:
                "list_to_status": {"l1": "New", "l2": "Qualified", "l3": "Won", "l4": "Lost"},
                "status_to_list": {"new": "l1", "qualified": "l2", "won": "l3", "lost": "l4"}}
     ours = Workspace(id="ws_ours", name="Acme leads", owner_id=ann.id, spreadsheet_id="sheet-123", sheet_name="Leads",
-                     trello_board_id=BOARD_ID, mapping=mapping)
+                     sheet_gid=SHEET_GID, trello_board_id=BOARD_ID, mapping=mapping)
     theirs = Workspace(id="ws_theirs", name="Secret pipeline", owner_id=zed.id, spreadsheet_id="sheet-999",
                        sheet_name="Leads", trello_board_id=OTHER_BOARD_ID, mapping=mapping)
     db.session.add_all([ours, theirs])

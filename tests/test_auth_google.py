@@ -45,15 +45,15 @@ class Site:
         return browser.get(self.start(browser, **params) + "&login_hint=" + quote(email))
 
     def accounts(self) -> list[ProviderAccount]:
-        with self.app.app_context():
-            rows = db.session.scalars(select(ProviderAccount).order_by(ProviderAccount.id)).all()
-            for row in rows:
-                db.session.expunge(row)
-            return list(rows)
+        return self._all(ProviderAccount)
 
     def users(self) -> list[User]:
+        return self._all(User)
+
+    def _all(self, model: Any) -> list[Any]:
+        """Every row of ``model`` by id, detached so it can be read outside the app context."""
         with self.app.app_context():
-            rows = db.session.scalars(select(User).order_by(User.id)).all()
+            rows = db.session.scalars(select(model).order_by(model.id)).all()
             for row in rows:
                 db.session.expunge(row)
             return list(rows)

@@ -92,8 +92,9 @@ def location(response) -> str:
 
 def seed_pipeline(world) -> dict[str, Any]:
     """A second spreadsheet and board for the wizard: 3 rows; one card matching a row, one not."""
+    # The leads are on the second tab: its gid is not 0, so links must carry the right one.
     spreadsheet_id = world.sheets.create_spreadsheet(
-        "Pipeline 2026", {"Leads 2026": [LEADS_HEADER, *LEADS], "Archive": [["Name", "Status"]]})
+        "Pipeline 2026", {"Archive": [["Name", "Status"]], "Leads 2026": [LEADS_HEADER, *LEADS]})
     member_id = "ann"  # the emulator takes a member's id or username
     board = world.trello.add_board("Sales", member_id, lists=["New", "Contacted", "Closed"])
     lists = {lst["name"]: lst["id"] for lst in world.trello.lists(board["id"])}
@@ -245,16 +246,34 @@ def test_wizard_end_to_end_against_the_emulators(world):
     # Walk the remaining steps (re-doing the first ones is harmless).
     draft_id = run_wizard_to_draft(client, world, seeded)
     draft = workspace(app, draft_id)
-    assert draft.state == "paused" and draft.trello_webhook_id is None
+    assert draft.state == "draft" and draft.state_detail == "" and draft.trello_webhook_id is None
+    gid = world.sheets.sheet_id(seeded["spreadsheet_id"], "Leads 2026")
+    assert gid != 0 and draft.sheet_gid == gid  # from the tab list's metadata, no extra call
     assert draft.mapping["status_to_list"]["won"] == seeded["lists"]["Closed"]
     assert draft.mapping["list_to_status"][seeded["lists"]["Closed"]] == "Won"
     assert draft.mapping["due_column"] == "Follow up"
     assert draft.mapping["description_columns"] == ["Email", "Company", "Notes"]
     assert not events(app, draft_id)
 
-    # Preview: a dry run, nothing written anywhere.
+    # Preview: the page queues a dry run for the worker and says it waits for one.
     cards_before = len(world.trello.cards(seeded["board_id"]))
+    waiting = page(client, f"/app/workspaces/{draft_id}/setup")
+    assert "Waiting for the sync worker to pick this up" in waiting and "workspace.js" in waiting
+    assert re.search(r"<button[^>]*disabled[^>]*>Create workspace", waiting)  # not before the plan
+    assert [(e.source, e.kind, e.state) for e in events(app, draft_id)] == [("system", "preview", PENDING)]
+    status = client.get(f"/app/workspaces/{draft_id}/status.json").get_json()
+    assert status["state"] == "draft" and status["preview"]["state"] == "queued"
+    assert not status["preview"]["stalled"]
+    page(client, f"/app/workspaces/{draft_id}/setup")  # a reload queues nothing more
+    assert len(events(app, draft_id)) == 1
+    world.worker.drain(timeout_s=20)  # the draft is not active, yet its preview runs
+    status = client.get(f"/app/workspaces/{draft_id}/status.json").get_json()
+    assert status["preview"]["state"] == "done" and status["pending"] == 0
+    assert status["preview"]["plan"]["cards_to_create"] == 2
+    assert workspace(app, draft_id).state == "draft"
     preview = page(client, f"/app/workspaces/{draft_id}/setup")
+    assert "workspace.js" not in preview  # nothing more to follow
+    assert not re.search(r"<button[^>]*disabled[^>]*>Create workspace", preview)
     counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', preview))
     assert counts == {"cards_to_create": "2", "links_to_make": "1", "rows_to_append": "1", "conflicts": "0"}
     assert "2 cards will be created" in re.sub(r"<[^>]+>|\s+", " ", preview).replace("  ", " ") or \
@@ -263,6 +282,9 @@ def test_wizard_end_to_end_against_the_emulators(world):
     assert "Lead ID" not in world.sheets.values(seeded["spreadsheet_id"], "Leads 2026")[0]
     assert not world.trello.webhooks() or all(h["idModel"] != seeded["board_id"] for h in world.trello.webhooks())
     assert "Draft" in page(client, "/app")
+    ws_page = page(client, f"/app/workspaces/{draft_id}")
+    assert "This workspace is a draft: nothing syncs yet." in ws_page and 'class="badge badge-draft"' in ws_page
+    assert not any(f">{action}<" in ws_page for action in ("Resume", "Pause", "Sync now", "Disconnect"))
 
     # Create: webhook registered, first sync queued, connect code shown with the setup steps.
     response = client.post(f"/app/workspaces/{draft_id}/setup")
@@ -299,6 +321,19 @@ def test_wizard_end_to_end_against_the_emulators(world):
     assert status["state"] == "active" and status["last_reconciled_at"]
     ws_page = page(client, f"/app/workspaces/{draft_id}")
     assert "finished" in ws_page and "Syncing" in ws_page
+    assert f"/edit#gid={gid}" in ws_page
+    # The Power-Up's "Open row" link opens the leads' tab at the lead's row.
+    from server.powerup.leads import card_view
+
+    with app.app_context():
+        ws = db.session.get(Workspace, draft_id)
+        link = db.session.execute(select(Link).where(Link.workspace_id == draft_id,
+                                                     Link.card_id == ada["id"])).scalar_one()
+        lead = card_view(db.session, ws, ada["id"])["lead"]
+    ada_row = next(r["_row"] for r in rows if r["Name"] == "Ada Lovelace")
+    assert link.row_number == ada_row
+    assert lead["sheet_url"] == (f"https://docs.google.com/spreadsheets/d/{seeded['spreadsheet_id']}"
+                                 f"/edit#gid={gid}&range=A{ada_row}")
     # A second start is refused without side effects.
     again = client.post(f"/app/workspaces/{draft_id}/setup")
     assert again.status_code == 302 and len([h for h in world.trello.webhooks()
@@ -342,8 +377,6 @@ def test_status_mapping_must_round_trip(world):
 
 
 def test_preview_explains_what_blocks_it(world):
-    from server.dashboard.helpers import DRAFT_DETAIL
-
     app = world.app
     client = app.test_client()
     login(client, app)
@@ -352,22 +385,185 @@ def test_preview_explains_what_blocks_it(world):
         ann = db.session.execute(select(User).where(User.email == "ann@example.com")).scalar_one()
         draft = Workspace(name="Broken", owner_id=ann.id, google_account_id=ids["google"],
                           trello_account_id=ids["trello"], spreadsheet_id=world.spreadsheet_id, sheet_name="Leads",
-                          trello_board_id=world.board_id, state="paused", state_detail=DRAFT_DETAIL,
+                          trello_board_id=world.board_id, state="draft",
                           mapping={"title_column": "Name", "status_column": "Stage",
                                    "status_to_list": {"new": world.lists["New"]}})
         db.session.add(draft)
         db.session.commit()
         draft_id = draft.id
+    page(client, f"/app/workspaces/{draft_id}/setup")  # queues the preview
+    world.worker.drain(timeout_s=10)
     preview = page(client, f"/app/workspaces/{draft_id}/setup")
     assert "does not match the mapping" in preview and "Stage" in preview
     assert "disabled" in preview  # the start button
+    assert client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]["state"] == "failed"
     world.sheets.revoke_token("google-token-ann")
+    page(client, f"/app/workspaces/{draft_id}/setup")  # an error is shown, not recomputed on every load
+    assert len(events(app, draft_id)) == 1
+    assert client.post(f"/app/workspaces/{draft_id}/setup/preview").status_code == 302
+    world.worker.drain(timeout_s=10)
     preview = page(client, f"/app/workspaces/{draft_id}/setup")
     assert "Reconnect Google" in preview
+    # a refused token is said on the page; the draft stays a draft (not "needs re-authorisation")
+    draft = workspace(app, draft_id)
+    assert draft.state == "draft" and draft.state_detail == ""
+    assert [e.state for e in events(app, draft_id)] == ["done", "done"]
     # starting anyway is refused in words, and nothing is registered
     response = client.post(f"/app/workspaces/{draft_id}/setup")
     assert response.status_code == 302
-    assert workspace(app, draft_id).state == "paused" and workspace(app, draft_id).trello_webhook_id is None
+    assert workspace(app, draft_id).state == "draft" and workspace(app, draft_id).trello_webhook_id is None
+
+
+def make_draft(app, world, **fields: Any) -> str:
+    """A draft of the world's sheet and board, as the wizard saves it."""
+    ids = account_ids(app)
+    with app.app_context():
+        ann = db.session.execute(select(User).where(User.email == "ann@example.com")).scalar_one()
+        settings = {"name": "Draft", "owner_id": ann.id, "google_account_id": ids["google"],
+                    "trello_account_id": ids["trello"], "spreadsheet_id": world.spreadsheet_id,
+                    "sheet_name": "Leads", "trello_board_id": world.board_id, "state": "draft",
+                    "mapping": workspace(app, world.workspace_id).mapping}
+        draft = Workspace(**{**settings, **fields})
+        db.session.add(draft)
+        db.session.commit()
+        return draft.id
+
+
+def test_preview_says_when_no_worker_picks_it_up(world, monkeypatch):
+    from server.sync import preview as preview_module
+
+    client = world.app.test_client()
+    login(client, world.app)
+    draft_id = make_draft(world.app, world)
+    assert "Waiting for the sync worker" in page(client, f"/app/workspaces/{draft_id}/setup")
+    monkeypatch.setattr(preview_module, "STALL_S", 0.0)  # as if 30 s had gone by without a worker
+    time.sleep(0.01)
+    status = client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]
+    assert status["state"] == "queued" and status["stalled"]
+    assert "No worker has picked up the preview yet: is the worker process running?" in status["message"]
+    assert "is the worker process running?" in page(client, f"/app/workspaces/{draft_id}/setup")
+    # a worker that took it and stopped (its lease ran out) is the same as none
+    with world.app.app_context():
+        event = db.session.execute(select(Event).where(Event.workspace_id == draft_id)).scalar_one()
+        event.state, event.locked_until = "processing", datetime.now(timezone.utc)
+        db.session.commit()
+    status = client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]
+    assert status["state"] == "queued" and status["stalled"]
+    monkeypatch.setattr(preview_module, "STALL_S", 30.0)
+    world.worker.drain(timeout_s=10)
+    assert client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]["state"] == "done"
+
+
+def test_preview_progress_is_visible_while_the_worker_reads(world):
+    """The worker commits the preview's progress while it reads, and the page's JSON shows it."""
+    from server.seed import DEMO_HEADER
+
+    rows = [[f"Lead {i}" if c == "Name" else "New" if c == "Status" else "" for c in DEMO_HEADER] for i in range(12)]
+    spreadsheet_id = world.sheets.create_spreadsheet("Big", {"Leads": [DEMO_HEADER, *rows]})
+    client = world.app.test_client()
+    login(client, world.app)
+    draft_id = make_draft(world.app, world, spreadsheet_id=spreadsheet_id)
+    page(client, f"/app/workspaces/{draft_id}/setup")
+    processor = world.worker.processor
+    base = processor.providers
+    seen: list[dict[str, Any]] = []
+
+    class Spy:
+        """The worker's providers; every sheet read first asks the page how the preview is going."""
+
+        def trello(self, session, ws):  # type: ignore[no-untyped-def]
+            return base.trello(session, ws)
+
+        def sheet(self, session, ws):  # type: ignore[no-untyped-def]
+            tab = base.sheet(session, ws)
+            outer = self
+
+            class Tab:
+                def __getattr__(self, name):  # type: ignore[no-untyped-def]
+                    return getattr(tab, name)
+
+                def get(self, cells):  # type: ignore[no-untyped-def]
+                    outer.look()
+                    return tab.get(cells)
+
+            return Tab()
+
+        def look(self) -> None:
+            seen.append(client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"])
+
+    processor.providers = Spy()
+    try:
+        world.worker.drain(timeout_s=20)
+    finally:
+        processor.providers = base
+    assert seen and all(s["state"] == "running" for s in seen)
+    assert any(s["phase"] == "reading sheet" and s["message"].startswith("Reading the sheet") for s in seen)
+    done = client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]
+    assert done["state"] == "done" and done["plan"]["cards_to_create"] == 12
+
+
+def test_only_previews_run_for_paused_workspaces(world):
+    """A paused workspace's scheduled reconciliation waits; a draft's preview runs in the same drain."""
+    from server.sync.inbox import enqueue_command
+
+    app = world.app
+    client = app.test_client()
+    login(client, app)
+    draft_id = make_draft(app, world)
+    world.add_row(Name="Ada", Email="ada@example.com", Status="New")
+    world.settle()
+    assert client.post(f"/app/workspaces/{world.workspace_id}/pause").status_code == 302
+    with app.app_context():
+        enqueue_command(db.session, world.workspace_id, "reconcile", {"scheduled": True},
+                        provider_event_id="reconcile:period-1")
+        enqueue_command(db.session, world.workspace_id, "reconcile", {"dry_run": True})  # not a preview
+        enqueue_command(db.session, world.workspace_id, "preview", {})  # not a draft: dropped, nothing run
+        enqueue_command(db.session, draft_id, "reconcile", {"first_sync": True})  # a draft never syncs
+        db.session.commit()
+    progress_before = workspace(app, world.workspace_id).sync_progress
+    page(client, f"/app/workspaces/{draft_id}/setup")  # queues the draft's preview (after its reconcile)
+    world.worker.drain(timeout_s=10)
+    waiting = [(e.kind, e.state) for e in events(app, world.workspace_id) if e.source == "system"]
+    assert waiting == [("reconcile", PENDING), ("reconcile", PENDING), ("preview", "ignored")]
+    assert workspace(app, world.workspace_id).sync_progress == progress_before
+    draft_events = [(e.kind, e.state) for e in events(app, draft_id)]
+    # the draft's stray reconcile never runs, and its preview (same order key) waits behind it
+    assert draft_events == [("reconcile", PENDING), ("preview", PENDING)]
+    with app.app_context():
+        db.session.execute(Event.__table__.delete().where(Event.workspace_id == draft_id,
+                                                          Event.kind == "reconcile"))
+        db.session.commit()
+    world.worker.drain(timeout_s=10)
+    assert [(e.kind, e.state) for e in events(app, draft_id)] == [("preview", "done")]
+    assert client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]["state"] == "done"
+    assert len(world.cards()) == 1  # the preview created nothing
+    # resuming runs what waited
+    client.post(f"/app/workspaces/{world.workspace_id}/resume")
+    world.worker.drain(timeout_s=10)
+    states = [(e.kind, e.state) for e in events(app, world.workspace_id) if e.source == "system"]
+    assert states == [("reconcile", "done"), ("reconcile", "done"), ("preview", "ignored")]
+
+
+def test_reconciliation_learns_the_tab_gid(world):
+    """A workspace without a gid (made before it was stored) gets it from the next reconciliation."""
+    app = world.app
+    with app.app_context():
+        ws = db.session.get(Workspace, world.workspace_id)
+        ws.sheet_gid = None
+        db.session.commit()
+    client = app.test_client()
+    login(client, app)
+    client.post(f"/app/workspaces/{world.workspace_id}/sync")
+    world.sheets.reset_stats()
+    world.worker.drain(timeout_s=10)
+    assert workspace(app, world.workspace_id).sheet_gid == world.sheets.sheet_id(world.spreadsheet_id, "Leads") == 0
+    assert world.sheets.stats()["calls"]["spreadsheets.get"] == 1  # the grid-size read it makes anyway
+    with app.app_context():  # a stale gid (the tab was replaced) is refreshed the same way
+        db.session.get(Workspace, world.workspace_id).sheet_gid = 12345
+        db.session.commit()
+    client.post(f"/app/workspaces/{world.workspace_id}/sync")
+    world.worker.drain(timeout_s=10)
+    assert workspace(app, world.workspace_id).sheet_gid == 0
 
 
 # --------------------------------------------------------------------------- workspace actions
@@ -590,3 +786,24 @@ def test_production_forces_https_hsts_and_secure_cookies(sqlite_url):
 def test_development_cookies_are_not_secure_only(app):
     assert app.config["SESSION_COOKIE_SECURE"] is False
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_a_preview_that_hits_a_429_is_tried_again(world):
+    """A transient failure (Google's quota) is retried with backoff; meanwhile the page says so."""
+    client = world.app.test_client()
+    login(client, world.app)
+    draft_id = make_draft(world.app, world)
+    page(client, f"/app/workspaces/{draft_id}/setup")  # queues the preview
+    world.sheets.faults.add(path=r"/values", methods=["GET"], status=429, times=1,
+                            body={"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}})
+    assert world.worker.run_once() == 1
+    status = client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]
+    assert status["state"] == "queued" and "it is tried again shortly" in status["message"]
+    with world.app.app_context():  # as if Google's 10 s had gone by
+        db.session.execute(Event.__table__.update().where(Event.workspace_id == draft_id)
+                           .values(next_attempt_at=datetime.now(timezone.utc)))
+        db.session.commit()
+    world.worker.drain(timeout_s=10)
+    status = client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]
+    assert status["state"] == "done" and status["plan"] is not None
+    assert [(e.kind, e.state, e.attempts) for e in events(world.app, draft_id)] == [("preview", "done", 2)]

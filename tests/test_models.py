@@ -41,6 +41,51 @@ def test_migrations_match_models_postgres(pg_url):
         db.engine.dispose()
 
 
+OLD_DRAFT_DETAIL = "Draft: review the preview and confirm to start syncing."  # a draft's detail before 0003
+
+
+def _check_draft_migration(app) -> None:
+    """0003 turns paused workspaces with the old draft detail into drafts; its downgrade turns drafts back."""
+    def states() -> dict[str, tuple[str, str]]:
+        rows = db.session.execute(text("SELECT name, state, state_detail FROM workspaces")).all()
+        db.session.commit()  # end the read: the next migration runs on another connection
+        return {name: (state, detail) for name, state, detail in rows}
+
+    with app.app_context():
+        owner = User(email="ann@example.com")
+        db.session.add(owner)
+        db.session.flush()
+        rows = {"old draft": ("paused", OLD_DRAFT_DETAIL), "draft": ("draft", ""), "active": ("active", ""),
+                "paused": ("paused", "Paused by ann@example.com."), "reauth": ("needs_reauth", OLD_DRAFT_DETAIL)}
+        for name, (state, detail) in rows.items():  # inserted at head: the models may outgrow 0002
+            workspace = _workspace(owner)
+            workspace.name, workspace.state, workspace.state_detail = name, state, detail
+            db.session.add(workspace)
+        db.session.commit()
+        as_drafts = {**rows, "old draft": ("draft", ""), "draft": ("draft", "")}
+        as_paused = {**rows, "old draft": ("paused", OLD_DRAFT_DETAIL), "draft": ("paused", OLD_DRAFT_DETAIL)}
+        downgrade(revision="0002")
+        assert states() == as_paused
+        upgrade(revision="0003")
+        assert states() == as_drafts
+        downgrade(revision="0002")
+        assert states() == as_paused
+        upgrade()
+
+
+def test_draft_state_migration_sqlite(app):
+    _check_draft_migration(app)
+
+
+def test_draft_state_migration_postgres(pg_url):
+    from tests.conftest import make_app
+
+    app = make_app(pg_url)
+    _check_draft_migration(app)
+    with app.app_context():
+        db.engine.dispose()
+
+
 def _workspace(owner: User) -> Workspace:
     return Workspace(name="Leads", owner_id=owner.id, spreadsheet_id="s1", sheet_name="Leads", trello_board_id="b1")
 

@@ -16,7 +16,8 @@ from server.powerup.jwt import clear_key_cache
 from tests.conftest import make_app
 from tests.powerup_support import (
     BOARD_ID, ERROR_CARD, INVITED_MEMBER_ID, LINKED_CARD, OTHER_BOARD_CARD, OTHER_BOARD_ID, PLUGIN_ID,
-    STRANGER_MEMBER_ID, UNLINKED_CARD, KeyServer, b64, claims, new_key, public_jwk, public_pem, seed, sign,
+    SHEET_GID, STRANGER_MEMBER_ID, UNLINKED_CARD, KeyServer, b64, claims, new_key, public_jwk, public_pem, seed,
+    sign,
 )
 
 KEY = new_key()
@@ -75,9 +76,19 @@ def test_good_token_returns_the_linked_lead(client):
     lead = body["lead"]
     assert lead["lead_id"] == "L-ada" and lead["status"] == "Qualified" and lead["row"] == 7
     assert list(lead["fields"]) == ["Name", "Email", "Company", "Notes"]  # mapping order, no status/ID
-    assert lead["sheet_url"] == "https://docs.google.com/spreadsheets/d/sheet-123/edit#gid=0&range=A7"
+    assert lead["sheet_url"] == f"https://docs.google.com/spreadsheets/d/sheet-123/edit#gid={SHEET_GID}&range=A7"
     assert body["sync"]["state"] == "synced" and body["sync"]["last_synced_at"].endswith("Z")
     assert body["badge"] == {"text": "Qualified", "color": "blue"}
+
+
+def test_sheet_url_opens_the_workspaces_tab_at_the_row():
+    from server.powerup.leads import sheet_url
+
+    base = "https://docs.google.com/spreadsheets/d/s%2F1/edit"
+    assert sheet_url("s/1", 12, 987) == f"{base}#gid=987&range=A12"
+    assert sheet_url("s/1", 12, 0) == f"{base}#gid=0&range=A12"
+    assert sheet_url("s/1", None, 987) == f"{base}#gid=987"
+    assert sheet_url("s/1", 12) == f"{base}#gid=0&range=A12"  # gid unknown: the first tab, as before
 
 
 def test_error_state_and_badge_colours(client):

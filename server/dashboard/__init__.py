@@ -1,9 +1,9 @@
 """The web dashboard (``/app``): workspaces, connections, the new-workspace wizard, a workspace's page.
 
 Server-rendered Jinja pages (``server/templates``), CSRF-protected forms, one small script for the
-live status of a workspace (``server/static/workspace.js``). Every look-up goes through
-``server.dashboard.queries``, scoped by the signed-in user: a workspace that is not theirs answers
-404 on every route.
+live status of a workspace and of a draft's preview (``server/static/workspace.js``). Every look-up
+goes through ``server.dashboard.queries``, scoped by the signed-in user: a workspace that is not
+theirs answers 404 on every route.
 """
 
 from __future__ import annotations

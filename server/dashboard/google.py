@@ -18,8 +18,7 @@ from gspread.http_client import HTTPClient
 
 from ..models import ProviderAccount
 from ..sheets.client import SheetTab, call_sheets, column_letter, quote_sheet
-from ..sheets.errors import (SheetsAuthError, SheetsBadRequest, SheetsError, SheetsNotFound, SheetsRateLimited,
-                             SheetsUnavailable)
+from ..sheets.errors import SheetsAuthError, SheetsError, sheets_error_message
 from ..sync.mapping import cell_text
 
 # https://docs.google.com/spreadsheets/d/<id>/edit#gid=0 (also /u/1/ and ?usp=... variants)
@@ -41,37 +40,19 @@ def parse_spreadsheet_id(text: str | None) -> str | None:
     return value if _BARE_ID.match(value) else None
 
 
-def spreadsheet_url(spreadsheet_id: str) -> str:
-    return f"https://docs.google.com/spreadsheets/d/{spreadsheet_id}/edit"
+def spreadsheet_url(spreadsheet_id: str, gid: int | None = None) -> str:
+    """The spreadsheet in Google Sheets, opened on the tab ``gid`` when it is known."""
+    url = f"https://docs.google.com/spreadsheets/d/{spreadsheet_id}/edit"
+    return url if gid is None else f"{url}#gid={gid}"
 
 
 @dataclass
 class Tab:
     title: str
-    sheet_id: int
+    sheet_id: int | None  # properties.sheetId: the tab's gid in URLs (None: not known)
     rows: int
     columns: int
     header: list[str] = field(default_factory=list)
-
-
-def sheets_error_message(exc: Exception) -> str:
-    """Plain words for a Sheets failure the user can act on."""
-    if isinstance(exc, SheetsNotFound):
-        return ("Google Sheets cannot find that spreadsheet. Check the URL, and that the Google account you "
-                "connected can open it.")
-    if isinstance(exc, SheetsAuthError):
-        if exc.status == 401:
-            return ("Google refused the connected account's access (it may have been revoked). Reconnect Google "
-                    "on the Connections page, then try again.")
-        return ("The connected Google account has no access to this spreadsheet. Share the spreadsheet with that "
-                "account (as an editor), or connect the account that owns it.")
-    if isinstance(exc, SheetsRateLimited):
-        return "Google Sheets is busy (quota reached); wait a minute and try again."
-    if isinstance(exc, SheetsUnavailable):
-        return "Google Sheets did not answer; try again in a moment."
-    if isinstance(exc, SheetsBadRequest):
-        return f"Google Sheets refused the request: {exc}"
-    return f"Google Sheets answered with an error: {exc}"
 
 
 class SpreadsheetReader:

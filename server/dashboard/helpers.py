@@ -10,16 +10,12 @@ from flask import abort, current_app
 from ..auth.session import current_user
 from ..extensions import db
 from ..models import ProviderAccount, User, Workspace
-from ..models.workspace import PAUSED
+from ..models.workspace import is_draft
 from ..trello.client import TrelloClient
-from ..trello.errors import (TrelloAuthError, TrelloBadRequest, TrelloError, TrelloNotFound, TrelloRateLimited,
-                             TrelloUnavailable)
+from ..trello.errors import TrelloError, trello_error_message
 from . import queries
 
 log = structlog.get_logger(__name__)
-
-# A workspace saved by the wizard but not yet confirmed: paused, with this detail.
-DRAFT_DETAIL = "Draft: review the preview and confirm to start syncing."
 
 STATE_LABELS = {
     "active": "Syncing",
@@ -46,14 +42,6 @@ def workspace_or_404(workspace_id: str) -> Workspace:
     return workspace
 
 
-def is_draft(workspace: Workspace) -> bool:
-    return workspace.state == PAUSED and workspace.state_detail == DRAFT_DETAIL
-
-
-def display_state(workspace: Workspace) -> str:
-    return "draft" if is_draft(workspace) else workspace.state
-
-
 def trello_client(account: ProviderAccount) -> TrelloClient:
     config = current_app.config
     return TrelloClient(config["TRELLO_API_KEY"], account.access_token or "", base_url=config["TRELLO_API_BASE_URL"],
@@ -66,21 +54,6 @@ def workspace_trello(workspace: Workspace) -> TrelloClient | None:
     if account is None or not account.access_token:
         return None
     return trello_client(account)
-
-
-def trello_error_message(exc: Exception) -> str:
-    if isinstance(exc, TrelloAuthError):
-        return ("Trello refused the connected account's token (it may have been revoked). Reconnect Trello on the "
-                "Connections page, then try again.")
-    if isinstance(exc, TrelloNotFound):
-        return "Trello cannot find that board, or the connected account is not a member of it."
-    if isinstance(exc, TrelloRateLimited):
-        return "Trello is rate-limiting requests right now; wait a few seconds and try again."
-    if isinstance(exc, TrelloUnavailable):
-        return "Trello did not answer; try again in a moment."
-    if isinstance(exc, TrelloBadRequest):
-        return f"Trello refused the request: {exc}"
-    return f"Trello answered with an error: {exc}"
 
 
 def mark_needs_reauth(account: ProviderAccount | None, exc: Exception) -> None:
@@ -122,6 +95,6 @@ def describe_changes(changes: Any) -> list[str]:
     return lines
 
 
-__all__ = ["DRAFT_DETAIL", "STATE_LABELS", "user", "workspace_or_404", "is_draft", "display_state", "trello_client",
-           "workspace_trello", "trello_error_message", "mark_needs_reauth", "wake_worker", "trello_board_url",
-           "describe_changes", "TrelloError"]
+__all__ = ["STATE_LABELS", "user", "workspace_or_404", "is_draft", "trello_client", "workspace_trello",
+           "trello_error_message", "mark_needs_reauth", "wake_worker", "trello_board_url", "describe_changes",
+           "TrelloError"]

@@ -16,14 +16,14 @@ from ..sync.providers import MissingAccount
 from ..trello.errors import TrelloError
 from . import bp, queries
 from .google import sheets_error_message
-from .helpers import STATE_LABELS, display_state, is_draft, trello_error_message, user
+from .helpers import STATE_LABELS, trello_error_message, user
 
 log = structlog.get_logger(__name__)
 
 
 @bp.context_processor
 def _dashboard_globals():  # type: ignore[no-untyped-def]
-    return {"state_labels": STATE_LABELS, "display_state": display_state}
+    return {"state_labels": STATE_LABELS}
 
 
 @bp.before_request
@@ -110,7 +110,7 @@ def index():  # type: ignore[no-untyped-def]
     has_google = any(a.provider == GOOGLE for a in accounts)
     has_trello = any(a.provider == TRELLO for a in accounts)
     return render_template("dashboard/index.html", workspaces=workspaces, counts=counts, me=me,
-                           has_google=has_google, has_trello=has_trello, is_draft=is_draft)
+                           has_google=has_google, has_trello=has_trello)
 
 
 @bp.get("/connections")

@@ -1,9 +1,11 @@
 """The new-workspace wizard (``/app/workspaces/new``): a multi-step form whose answers live in the session.
 
 Steps: spreadsheet → tab (header rows shown) → Trello board → columns → statuses and lists →
-policies and name. The last step saves the workspace as a *draft* (paused, so no worker touches
-it) and sends the user to its preview (``/app/workspaces/<id>/setup``), where a dry-run
-reconciliation says what the first sync will do and a button starts it.
+policies and name. The last step saves the workspace as a *draft* (state ``draft``: a worker runs
+nothing for it but its preview) and sends the user to its preview (``/app/workspaces/<id>/setup``),
+where a dry-run reconciliation, computed by a worker (``server/sync/preview.py``), says what the
+first sync will do and a button starts it. The chosen tab's numeric id (``sheetId``, its URL's ``gid``)
+comes with the tab list's metadata and is saved on the draft.
 
 Every answer is checked again where it is used (accounts and the draft belong to the signed-in
 user, lists belong to the chosen board), so a crafted form cannot reach someone else's data.
@@ -19,13 +21,13 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from ..auth.session import login_required
 from ..extensions import db
 from ..models import GOOGLE, TRELLO, Workspace
-from ..models.workspace import PAUSED
+from ..models.workspace import DRAFT
 from ..sheets.errors import SheetsError
 from ..sync.mapping import normalise_status
 from ..trello.errors import TrelloAuthError, TrelloError
 from . import bp, queries
 from .google import parse_spreadsheet_id, reader, sheet_tab, sheets_error_message, spreadsheet_url
-from .helpers import DRAFT_DETAIL, is_draft, mark_needs_reauth, trello_client, trello_error_message, user
+from .helpers import is_draft, mark_needs_reauth, trello_client, trello_error_message, user
 
 log = structlog.get_logger(__name__)
 
@@ -178,7 +180,7 @@ def _sheet_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
         "spreadsheet_id": spreadsheet_id,
         "spreadsheet_title": spreadsheet.title[:200],
         "google_account_id": account.id if account else None,
-        "tabs": [[t.title, t.rows, t.columns] for t in tabs][:50],
+        "tabs": [[t.title, t.rows, t.columns, t.sheet_id] for t in tabs][:50],
     })
     _save(state)
     return _go("tab")
@@ -190,7 +192,7 @@ def _sheet_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
 def _tab_context(state: dict[str, Any]) -> dict[str, Any]:
     from .google import Tab
 
-    tabs = [Tab(title=t[0], sheet_id=0, rows=int(t[1]), columns=int(t[2])) for t in state.get("tabs", [])]
+    tabs = [Tab(title=t[0], sheet_id=_tab_gid(t), rows=int(t[1]), columns=int(t[2])) for t in state.get("tabs", [])]
     header_row = int(state.get("header_row") or 1)
     error = None
     try:
@@ -199,6 +201,11 @@ def _tab_context(state: dict[str, Any]) -> dict[str, Any]:
         error = sheets_error_message(exc)
     return {"tabs": tabs, "header_row": header_row, "tab_error": error,
             "spreadsheet_link": spreadsheet_url(state["spreadsheet_id"])}
+
+
+def _tab_gid(tab: list[Any]) -> int | None:
+    """A remembered tab's numeric id (``[title, rows, columns, sheet id]``; older sessions lack it)."""
+    return tab[3] if len(tab) > 3 and isinstance(tab[3], int) else None
 
 
 def _tab_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -227,7 +234,8 @@ def _tab_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
     if (title, header_row) != (state.get("sheet_name"), state.get("header_row")) or header != state.get("header"):
         _forget(state, "title_column", "status_column", "description_columns", "due_column", "status_to_list",
                 "list_to_status", "default_status")
-    state.update({"sheet_name": title, "header_row": header_row, "header": header[:60]})
+    state.update({"sheet_name": title, "sheet_gid": _tab_gid(titles[title]), "header_row": header_row,
+                  "header": header[:60]})
     _save(state)
     return _go("board")
 
@@ -503,6 +511,7 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
     workspace.trello_account_id = trello.id
     workspace.spreadsheet_id = state["spreadsheet_id"]
     workspace.sheet_name = state["sheet_name"]
+    workspace.sheet_gid = state.get("sheet_gid")
     workspace.header_row = int(state.get("header_row") or 1)
     workspace.lead_id_column = _lead_id_column(state.get("header") or [])
     workspace.trello_board_id = state["board_id"]
@@ -520,8 +529,7 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
     workspace.row_removed_policy = state["row_removed_policy"]
     workspace.card_removed_policy = state["card_removed_policy"]
     workspace.card_removed_status = state["card_removed_status"]
-    workspace.state = PAUSED
-    workspace.state_detail = DRAFT_DETAIL
+    workspace.state = DRAFT
     db.session.commit()
     log.info("workspace_draft_saved", workspace_id=workspace.id, user_id=me.id)
     return workspace

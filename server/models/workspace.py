@@ -16,6 +16,9 @@ ACTIVE = "active"
 PAUSED = "paused"
 NEEDS_REAUTH = "needs_reauth"
 DISCONNECTED = "disconnected"
+# Saved by the wizard, not yet started: only its preview (a dry run) ever runs; see
+# ``server/sync/preview.py``.
+DRAFT = "draft"
 
 
 def new_workspace_id() -> str:
@@ -37,6 +40,8 @@ class Workspace(Base):
     # Google side
     spreadsheet_id: Mapped[str] = mapped_column(String(128))
     sheet_name: Mapped[str] = mapped_column(String(200))
+    # The tab's numeric id (Sheets ``properties.sheetId``, the ``gid`` in its URL); None until seen.
+    sheet_gid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     header_row: Mapped[int] = mapped_column(Integer, default=1)
     lead_id_column: Mapped[str] = mapped_column(String(100), default="Lead ID")
     # Trello side
@@ -67,6 +72,11 @@ class Workspace(Base):
     members: Mapped[list["WorkspaceMember"]] = relationship(
         back_populates="workspace", cascade="all, delete-orphan"
     )
+
+
+def is_draft(workspace: Workspace) -> bool:
+    """Saved by the wizard, not yet started: nothing but its preview may run."""
+    return workspace.state == DRAFT
 
 
 class WorkspaceMember(Base):

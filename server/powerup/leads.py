@@ -26,9 +26,9 @@ def workspace_summary(workspace: Workspace) -> dict[str, str]:
     return {"id": workspace.id, "name": workspace.name}
 
 
-def sheet_url(spreadsheet_id: str, row: int | None) -> str:
-    """A link that opens the sheet at the lead's row (the first tab when its gid is unknown)."""
-    url = f"{SHEETS_BASE}{quote(spreadsheet_id, safe='')}/edit#gid=0"
+def sheet_url(spreadsheet_id: str, row: int | None, gid: int | None = None) -> str:
+    """A link that opens the workspace's tab (``gid``) at the lead's row; the first tab when the gid is unknown."""
+    url = f"{SHEETS_BASE}{quote(spreadsheet_id, safe='')}/edit#gid={gid if gid is not None else 0}"
     return f"{url}&range=A{row}" if row else url
 
 
@@ -112,11 +112,12 @@ def card_view(session: Session, workspace: Workspace, card_id: str) -> dict[str,
             "reason": "unlinked" if unlinked else "",
         }
     fields, status = lead_fields(workspace, link)
+    link_url = sheet_url(workspace.spreadsheet_id, link.row_number, workspace.sheet_gid)
     return {
         "linked": True,
         "workspace": workspace_summary(workspace),
         "lead": {"lead_id": link.lead_id, "fields": fields, "columns": list(fields), "status": status,
-                 "row": link.row_number, "sheet_url": sheet_url(workspace.spreadsheet_id, link.row_number)},
+                 "row": link.row_number, "sheet_url": link_url},
         "sync": sync_summary(link),
         "badge": {"text": status, "color": badge_color(workspace, status) if status else "light-gray"},
     }

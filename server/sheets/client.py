@@ -1,7 +1,9 @@
 """One sheet tab, read and written through gspread's HTTP client.
 
-Only the ``values`` endpoints are used, so no call is spent on spreadsheet metadata. Every write
-uses ``valueInputOption=RAW``: user-visible text such as ``=IMPORTRANGE(...)`` stays text.
+Only the ``values`` endpoints are used, so no call is spent on spreadsheet metadata, except
+``grid_size()`` (one metadata read per reconciliation), which also notes the tab's numeric id
+(``sheet_id``, the ``gid`` of its URL). Every write uses ``valueInputOption=RAW``: user-visible
+text such as ``=IMPORTRANGE(...)`` stays text.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class SheetTab:
         self.read_throttle = read_throttle
         self.write_throttle = write_throttle
         self.calls = 0
+        # The tab's ``properties.sheetId`` as last seen by ``grid_size()``; None until then.
+        self.sheet_id: int | None = None
 
     def a1(self, cells: str) -> str:
         return f"{quote_sheet(self.sheet_name)}!{cells}"
@@ -66,12 +70,17 @@ class SheetTab:
         return data.get("values", [])
 
     def grid_size(self) -> tuple[int, int]:
-        """(rows, columns) of this tab's grid; reads beyond it are refused by Google."""
+        """(rows, columns) of this tab's grid; reads beyond it are refused by Google.
+
+        The same answer carries the tab's numeric id, kept in ``sheet_id`` at no extra cost.
+        """
         data = self._call("read", self.http.fetch_sheet_metadata, self.spreadsheet_id,
                           {"includeGridData": "false", "fields": "sheets.properties"})
         for sheet in data.get("sheets", []):
             properties = sheet.get("properties", {})
             if properties.get("title") == self.sheet_name:
+                if isinstance(properties.get("sheetId"), int):
+                    self.sheet_id = properties["sheetId"]
                 grid = properties.get("gridProperties", {})
                 return int(grid.get("rowCount", 1000)), int(grid.get("columnCount", 26))
         raise SheetsBadRequest(f"the spreadsheet has no tab named {self.sheet_name!r}")

@@ -39,3 +39,23 @@ class SheetsUnavailable(SheetsError):
     """Timeout or connection failure."""
 
     transient = True
+
+
+def sheets_error_message(exc: Exception) -> str:
+    """Plain words for a Sheets failure the user can act on."""
+    if isinstance(exc, SheetsNotFound):
+        return ("Google Sheets cannot find that spreadsheet. Check the URL, and that the Google account you "
+                "connected can open it.")
+    if isinstance(exc, SheetsAuthError):
+        if exc.status == 401:
+            return ("Google refused the connected account's access (it may have been revoked). Reconnect Google "
+                    "on the Connections page, then try again.")
+        return ("The connected Google account has no access to this spreadsheet. Share the spreadsheet with that "
+                "account (as an editor), or connect the account that owns it.")
+    if isinstance(exc, SheetsRateLimited):
+        return "Google Sheets is busy (quota reached); wait a minute and try again."
+    if isinstance(exc, SheetsUnavailable):
+        return "Google Sheets did not answer; try again in a moment."
+    if isinstance(exc, SheetsBadRequest):
+        return f"Google Sheets refused the request: {exc}"
+    return f"Google Sheets answered with an error: {exc}"

@@ -1,12 +1,18 @@
-/* Live status of a workspace page: polls status.json every 2 s and updates the figures in place.
-   Without JavaScript the page still shows the state as of its loading. */
+/* Live status of a workspace page, and of a draft's preview: polls status.json every 2 s and
+   updates the figures in place. The preview page reloads itself once the worker has finished the
+   preview (the server renders the plan or the error). Without JavaScript the pages still show the
+   state as of their loading. */
 (function () {
   'use strict';
   var live = document.getElementById('live');
-  if (!live || !window.fetch) return;
-  var url = live.getAttribute('data-status-url');
-  var lastHistory = parseInt(live.getAttribute('data-last-history') || '0', 10);
+  var preview = document.getElementById('preview-live');
+  var root = live || preview;
+  if (!root || !window.fetch) return;
+  var url = root.getAttribute('data-status-url');
+  var lastHistory = parseInt((live && live.getAttribute('data-last-history')) || '0', 10);
+  var FINAL = {done: true, failed: true, none: true};
   var delay = 2000;
+  var stopped = false;
 
   function text(id, value) {
     var el = document.getElementById(id);
@@ -24,7 +30,7 @@
     return p.phase + (p.total ? ' \u2014 ' + p.done + ' of ' + p.total : '');
   }
 
-  function render(s) {
+  function renderLive(s) {
     var badge = document.querySelector('#ws-state .badge');
     if (badge) {
       badge.className = 'badge badge-' + s.state;
@@ -48,6 +54,34 @@
     live.setAttribute('data-state', s.state);
   }
 
+  function renderPreview(p) {
+    var shown = preview.getAttribute('data-preview-state');
+    if (!p || (FINAL[p.state] && !FINAL[shown])) {
+      // ready, failed, or no longer a draft: the server renders the result
+      stopped = true;
+      window.location.reload();
+      return;
+    }
+    text('preview-message', p.message);
+    var message = document.getElementById('preview-message');
+    if (message) message.className = p.stalled ? 'preview-stalled' : '';
+    var bar = document.getElementById('preview-progress');
+    if (bar) {
+      if (p.percent === null || p.percent === undefined) {
+        bar.removeAttribute('value');  // indeterminate: the total is not known yet
+      } else {
+        bar.value = p.percent;
+        bar.textContent = p.percent + '%';
+      }
+    }
+    preview.setAttribute('data-preview-state', p.state);
+  }
+
+  function render(s) {
+    if (live) renderLive(s);
+    if (preview) renderPreview(s.preview);
+  }
+
   function poll() {
     fetch(url, {credentials: 'same-origin', headers: {'Accept': 'application/json'}, cache: 'no-store'})
       .then(function (response) {
@@ -56,8 +90,11 @@
       })
       .then(function (s) { render(s); delay = 2000; })
       .catch(function () { delay = Math.min(delay * 2, 30000); })
-      .then(function () { window.setTimeout(poll, document.hidden ? Math.max(delay, 10000) : delay); });
+      .then(function () {
+        if (!stopped) window.setTimeout(poll, document.hidden ? Math.max(delay, 10000) : delay);
+      });
   }
 
+  if (preview && !live && FINAL[preview.getAttribute('data-preview-state')]) return;  // nothing to follow
   window.setTimeout(poll, delay);
 }());

@@ -31,9 +31,10 @@ from ..trello.client import TrelloClient
 from ..trello.errors import TrelloAuthError, TrelloError, TrelloNotFound, TrelloRateLimited
 from . import description
 from .history import changes_of, record
-from .inbox import SHEETS, SYSTEM, TRELLO, new_lead_id, parse_trello_date
+from .inbox import PREVIEW, SHEETS, SYSTEM, TRELLO, new_lead_id, parse_trello_date
 from .mapping import Mapping, cell_text, due_from_trello, due_to_trello, normalise_status
 from .outcomes import Defer, SyncError
+from .progress import CommittedProgress
 from .providers import MissingAccount, Providers
 from .rules import Incoming, decide, field_time
 from .settings import EngineSettings
@@ -546,8 +547,19 @@ class Processor:
         if event.kind == "reconcile":
             from .reconcile import reconcile
 
-            reconcile(session, workspace, self.providers, self.headers, dry_run=bool(data.get("dry_run")))
+            reconcile(session, workspace, self.providers, self.headers, dry_run=bool(data.get("dry_run")),
+                      progress=CommittedProgress(session, workspace))
             self._done(session, event.id)
+            session.commit()
+            return None
+        if event.kind == PREVIEW:
+            from .preview import run_preview
+
+            note = run_preview(session, workspace, self.providers)
+            if note is None:
+                self._done(session, event.id, state=IGNORED, note="the workspace is no longer a draft")
+            else:
+                self._done(session, event.id, note=note)
             session.commit()
             return None
         self._done(session, event.id, state=IGNORED, note=f"unknown command {event.kind}")

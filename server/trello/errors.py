@@ -45,3 +45,19 @@ class TrelloUnavailable(TrelloError):
     """Timeout or connection failure."""
 
     transient = True
+
+
+def trello_error_message(exc: Exception) -> str:
+    """Plain words for a Trello failure the user can act on (the dashboard shows them)."""
+    if isinstance(exc, TrelloAuthError):
+        return ("Trello refused the connected account's token (it may have been revoked). Reconnect Trello on the "
+                "Connections page, then try again.")
+    if isinstance(exc, TrelloNotFound):
+        return "Trello cannot find that board, or the connected account is not a member of it."
+    if isinstance(exc, TrelloRateLimited):
+        return "Trello is rate-limiting requests right now; wait a few seconds and try again."
+    if isinstance(exc, TrelloUnavailable):
+        return "Trello did not answer; try again in a moment."
+    if isinstance(exc, TrelloBadRequest):
+        return f"Trello refused the request: {exc}"
+    return f"Trello answered with an error: {exc}"

@@ -75,8 +75,9 @@ def sign_in(context, page, world, email: str = "ann@example.com") -> str:
 def test_wizard_and_workspace_page(world, browser, artifacts_dir):
     base = world.web.base_url
     sheets, trello = world.sheets, world.trello
-    spreadsheet_id = sheets.create_spreadsheet("Pipeline 2026", {"Leads 2026": [HEADER, *LEADS],
-                                                                 "Archive": [["Name", "Status"]]})
+    # the leads are on the second tab (its gid is not 0)
+    spreadsheet_id = sheets.create_spreadsheet("Pipeline 2026", {"Archive": [["Name", "Status"]],
+                                                                 "Leads 2026": [HEADER, *LEADS]})
     board = trello.add_board("Sales pipeline", "ann", lists=["New", "Contacted", "Closed"])
     lists = {lst["name"]: lst["id"] for lst in trello.lists(board["id"])}
     trello.add_card(lists["Closed"], "Grace Hopper", "Email: grace@example.com")
@@ -151,8 +152,16 @@ def test_wizard_and_workspace_page(world, browser, artifacts_dir):
     page.get_by_label("Workspace name").fill("Pipeline 2026")
     page.get_by_role("button", name="Save and preview").click()
 
-    # preview (dry run)
+    # preview (dry run): queued for the worker; the page follows it, then shows the plan by itself
     assert re.search(r"/app/workspaces/ws_[0-9a-f]+/setup$", page.url), page.url
+    expect(page.locator("#preview-message")).to_contain_text("Waiting for the sync worker to pick this up")
+    assert page.get_by_role("button", name="Create workspace and start syncing").is_disabled()
+    page.screenshot(path=str(artifacts_dir / "dashboard-preview-waiting.png"), full_page=True)
+    world.worker.drain(timeout_s=20)
+    expect(page.locator("[data-count=cards_to_create]")).to_have_text("3", timeout=15000)
+    assert page.get_by_role("button", name="Create workspace and start syncing").is_enabled()
+    gid = sheets.sheet_id(spreadsheet_id, "Leads 2026")
+    assert gid != 0 and page.locator(".summary a").first.get_attribute("href").endswith(f"/edit#gid={gid}")
     counts = {el.get_attribute("data-count"): el.inner_text() for el in page.locator("[data-count]").all()}
     assert counts == {"cards_to_create": "3", "links_to_make": "1", "rows_to_append": "1", "conflicts": "0"}
     page.screenshot(path=str(artifacts_dir / "dashboard-preview.png"), full_page=True)

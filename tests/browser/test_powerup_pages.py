@@ -13,7 +13,8 @@ from server.models import Event
 from server.powerup.jwt import clear_key_cache
 from tests.conftest import make_app
 from tests.powerup_support import (
-    BOARD_ID, ERROR_CARD, LINKED_CARD, MEMBER_ID, PLUGIN_ID, UNLINKED_CARD, KeyServer, new_key, public_pem, sign,
+    BOARD_ID, ERROR_CARD, LINKED_CARD, MEMBER_ID, PLUGIN_ID, SHEET_GID, UNLINKED_CARD, KeyServer, new_key, public_pem,
+    sign,
 )
 
 pytestmark = pytest.mark.browser
@@ -117,7 +118,7 @@ def test_card_back_shows_a_linked_lead(server, browser, artifacts_dir):
     for text in ("Ada Lovelace", "ada@example.com", "Analytical Engines Ltd", "Qualified", "Synced",
                  "Last synced 5 minutes ago"):
         assert text in content.inner_text(), text
-    assert page.locator("a.sheet-link").get_attribute("href").endswith("/d/sheet-123/edit#gid=0&range=A7")
+    assert page.locator("a.sheet-link").get_attribute("href").endswith(f"/d/sheet-123/edit#gid={SHEET_GID}&range=A7")
     assert page.evaluate("window.__sizeToCalls").count("#content") >= 2  # loading, then the lead
     assert page.evaluate("window.__iframeOptions") == {"appKey": "emulator-key", "appName": "Leads Sync"}
     assert page.evaluate("window.__jwtCalls") == [{"state": json.dumps({"card": LINKED_CARD},

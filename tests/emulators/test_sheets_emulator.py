@@ -166,6 +166,20 @@ def test_open_and_read(emu: SheetsEmulator, sid: str) -> None:
     assert sh.worksheet("Other sheet").acell("A1").value == "x"
 
 
+def test_metadata_gives_each_tab_its_sheet_id(emu: SheetsEmulator, sid: str) -> None:
+    """Like ``GET /v4/spreadsheets/{id}``: ``sheets[].properties.sheetId`` (the ``gid`` of a tab's URL)."""
+    from server.sheets.client import SheetTab
+
+    http = client_for(emu).http_client
+    meta = http.fetch_sheet_metadata(sid, {"includeGridData": "false", "fields": "properties.title,sheets.properties"})
+    ids = {s["properties"]["title"]: s["properties"]["sheetId"] for s in meta["sheets"]}
+    assert ids == {"Leads": 0, "Other sheet": emu.sheet_id(sid, "Other sheet")}
+    assert isinstance(ids["Other sheet"], int) and ids["Other sheet"] > 0
+    tab = SheetTab(http, sid, "Other sheet")
+    assert tab.sheet_id is None
+    assert tab.grid_size() == (1000, 26) and tab.sheet_id == ids["Other sheet"]  # noted by the same read
+
+
 def test_values_get_shape(emu: SheetsEmulator, sid: str, ws: gspread.Worksheet) -> None:
     http = ws.client
     data = http.values_get(sid, "Leads")
