@@ -17,7 +17,14 @@
  *   it compares the Lead ID column with a snapshot kept in the document properties to find the
  *   leads whose rows were removed, gives ids to new rows and sends both.
  * - Every request is signed: X-Timestamp = Unix seconds, X-Signature = lowercase hex of
- *   HMAC-SHA256(key = secret, message = timestamp + "." + body). Bodies are pure ASCII JSON
+ *   HMAC-SHA256 with key = the workspace secret over
+ *     - deliveries to the sheets webhook: timestamp + "." + body;
+ *     - calls to the add-on API (/api/addon/...), which include GETs with an empty body:
+ *       timestamp + "\n" + METHOD + "\n" + target + "\n" + body, where METHOD is upper case and
+ *       target is the path relative to the server address (its own path prefix, if any, left
+ *       out), percent-decoded, then "?" and the query string as sent if there is one. Signing the
+ *       method and path means a captured signature opens no other call.
+ *   The canonical forms are written down in server/sync/signatures.py. Bodies are pure ASCII JSON
  *   (non-ASCII characters are \u-escaped) so the signed bytes are the sent bytes.
  * - Transient failures (exceptions, 429, 5xx) are retried 3 times with backoff; a delivery
  *   that still fails is kept in an outbox and retried on the next run (same event id, so the
@@ -216,7 +223,7 @@ function disconnect() {
   var cfg = getConfig_();
   var told = null;
   if (cfg) {
-    told = signedFetch_(cfg, 'post', cfg.serverUrl + '/api/addon/disconnect', '{}', LEADS_SYNC.INTERACTIVE_RETRIES);
+    told = apiFetch_(cfg, 'post', '/api/addon/disconnect', '{}', LEADS_SYNC.INTERACTIVE_RETRIES);
   }
   removeOurTriggers_(ss);
   PropertiesService.getDocumentProperties().deleteAllProperties();
@@ -675,7 +682,7 @@ function sendRows_(cfg, rows, removed, deadline) {
       return {ok: false, rows: sent, batches: b, failed: failed + left};
     }
     var body = eventBody_(cfg, batches[b], b === 0 ? removed : []);
-    var result = signedFetch_(cfg, 'post', cfg.webhookUrl, body, LEADS_SYNC.RETRIES, deadline);
+    var result = postToWebhook_(cfg, body, LEADS_SYNC.RETRIES, deadline);
     if (result.ok) {
       sent += batches[b].length;
     } else {
@@ -713,7 +720,7 @@ function flushOutbox_(cfg, deadline) {
   var delivered = 0;
   for (var i = 0; i < keys.length && i < LEADS_SYNC.OUTBOX_FLUSH_PER_RUN; i++) {
     if (deadline && Date.now() > deadline) break;
-    var result = signedFetch_(cfg, 'post', cfg.webhookUrl, all[keys[i]], 0);
+    var result = postToWebhook_(cfg, all[keys[i]], 0);
     if (result.ok || result.permanent) {
       props.deleteProperty(keys[i]);
       if (result.ok) delivered++;
@@ -725,10 +732,31 @@ function flushOutbox_(cfg, deadline) {
   return delivered;
 }
 
-/** Lowercase hex of HMAC-SHA256(key = secret, message = timestamp + "." + body). */
+/** The sheets webhook's signature: lowercase hex of HMAC-SHA256(key = secret, message = timestamp + "." + body). */
 function sign_(secret, timestamp, body) {
   var bytes = Utilities.computeHmacSha256Signature(timestamp + '.' + body, secret, Utilities.Charset.UTF_8);
   return bytesToHex_(bytes);
+}
+
+/**
+ * The add-on API's signature: lowercase hex of HMAC-SHA256(key = secret, message = timestamp + "\n" +
+ * METHOD + "\n" + target + "\n" + body), target as made by signedTarget_ (server/sync/signatures.py).
+ */
+function signRequest_(secret, timestamp, method, target, body) {
+  var message = [timestamp, String(method).toUpperCase(), target, body || ''].join('\n');
+  var bytes = Utilities.computeHmacSha256Signature(message, secret, Utilities.Charset.UTF_8);
+  return bytesToHex_(bytes);
+}
+
+/**
+ * What a call to the add-on API signs as its target, from its path relative to the server address
+ * ("/api/addon/leads/L-a%20b?x=1"): the path percent-decoded (the server signs the path it routes
+ * on), then "?" and the query string as sent, if it is not empty.
+ */
+function signedTarget_(path) {
+  var q = path.indexOf('?');
+  var query = q >= 0 ? path.slice(q + 1) : '';
+  return decodeURIComponent(q >= 0 ? path.slice(0, q) : path) + (query ? '?' + query : '');
 }
 
 /** Apps Script returns signed bytes (-128..127): map each to two hex digits. */
@@ -822,8 +850,27 @@ function originOf_(url) {
   return match ? match[1] : url;
 }
 
-/** A signed request to our server (``body`` '' for GET). */
-function signedFetch_(cfg, method, url, body, retries, deadline) {
+/** POST a batch of rows to the sheets webhook, signed timestamp + "." + body. */
+function postToWebhook_(cfg, body, retries, deadline) {
+  return signedFetch_(cfg, 'post', cfg.webhookUrl, body, retries, deadline, function (timestamp) {
+    return sign_(cfg.secret, timestamp, body);
+  });
+}
+
+/**
+ * A call to the add-on API: ``path`` relative to the server address ("/api/addon/sync", ids
+ * encoded with encodeURIComponent), ``body`` '' for a GET; the signature covers the method and path.
+ */
+function apiFetch_(cfg, method, path, body, retries, deadline) {
+  body = body || '';
+  var target = signedTarget_(path);
+  return signedFetch_(cfg, method, cfg.serverUrl + path, body, retries, deadline, function (timestamp) {
+    return signRequest_(cfg.secret, timestamp, method, target, body);
+  });
+}
+
+/** A signed request to our server (``body`` '' for GET); ``signature(timestamp)`` signs each attempt afresh. */
+function signedFetch_(cfg, method, url, body, retries, deadline, signature) {
   body = body || '';
   return fetchWithRetry_(url, function () {
     var timestamp = String(Math.floor(Date.now() / 1000));
@@ -832,7 +879,7 @@ function signedFetch_(cfg, method, url, body, retries, deadline) {
       headers: {
         'X-Workspace': cfg.workspaceId,
         'X-Timestamp': timestamp,
-        'X-Signature': sign_(cfg.secret, timestamp, body)
+        'X-Signature': signature(timestamp)
       },
       muteHttpExceptions: true,
       followRedirects: false
@@ -915,7 +962,7 @@ function getCardForLead(leadId) {
   var cfg = getConfig_();
   if (!cfg) return {ok: false, error: 'Not connected.'};
   if (!leadId) return {ok: false, error: 'This row has no lead id yet.'};
-  var result = signedFetch_(cfg, 'get', cfg.serverUrl + '/api/addon/leads/' + encodeURIComponent(leadId), '',
+  var result = apiFetch_(cfg, 'get', '/api/addon/leads/' + encodeURIComponent(leadId), '',
     LEADS_SYNC.INTERACTIVE_RETRIES);
   if (!result.ok) return {ok: false, error: result.message, code: result.code};
   var data = result.data || {};
@@ -929,7 +976,7 @@ function createCardNow(leadId) {
   if (!cfg) return {ok: false, error: 'Not connected.'};
   if (!leadId) return {ok: false, error: 'This row has no lead id yet.'};
   var body = asciiJson_({lead_id: leadId});
-  var result = signedFetch_(cfg, 'post', cfg.serverUrl + '/api/addon/leads/' + encodeURIComponent(leadId) + '/card',
+  var result = apiFetch_(cfg, 'post', '/api/addon/leads/' + encodeURIComponent(leadId) + '/card',
     body, LEADS_SYNC.INTERACTIVE_RETRIES);
   if (!result.ok) {
     logError_('Could not ask for a card for ' + leadId + ': ' + result.message, result.code);
@@ -952,7 +999,7 @@ function syncNow() {
       lock.releaseLock();
     }
   }
-  var result = signedFetch_(cfg, 'post', cfg.serverUrl + '/api/addon/sync', '{}', LEADS_SYNC.RETRIES);
+  var result = apiFetch_(cfg, 'post', '/api/addon/sync', '{}', LEADS_SYNC.RETRIES);
   if (!result.ok) {
     logError_('Sync now failed: ' + result.message, result.code);
     return {ok: false, error: result.message};

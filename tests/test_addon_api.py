@@ -15,7 +15,7 @@ import server.addon as addon_api
 from server.addon.codes import hash_connect_code, issue_connect_code
 from server.extensions import db
 from server.models import Event, Link, ProviderAccount, User, Workspace
-from server.sync.signatures import addon_signature
+from server.sync.signatures import OUTDATED_ADDON, addon_request_signature, addon_signature
 from server.trello.errors import TrelloNotFound, TrelloServerError
 
 CODE_FORMAT = re.compile(r"^[A-HJ-KMNP-Z2-9]{4}-[A-HJ-KMNP-Z2-9]{4}-[A-HJ-KMNP-Z2-9]{4}$")
@@ -48,18 +48,21 @@ def make_workspace(app, name: str = "Pipeline", spreadsheet_id: str = "sheet-123
         return {"id": workspace.id, "secret": workspace.addon_secret, "code": code}
 
 
-def signed_headers(workspace_id: str, secret: str, body: bytes = b"", timestamp: str | None = None) -> dict[str, str]:
+def signed_headers(workspace_id: str, secret: str, method: str, target: str, body: bytes = b"",
+                   timestamp: str | None = None) -> dict[str, str]:
+    """Headers of an add-on API call; ``target`` is the path (and query) relative to the server address."""
     ts = timestamp or str(int(time.time()))
-    return {"X-Workspace": workspace_id, "X-Timestamp": ts, "X-Signature": addon_signature(secret, ts, body),
+    return {"X-Workspace": workspace_id, "X-Timestamp": ts,
+            "X-Signature": addon_request_signature(secret, ts, method, target, body),
             "Content-Type": "application/json"}
 
 
 def signed_get(client, ws: dict[str, Any], path: str):
-    return client.get(path, headers=signed_headers(ws["id"], ws["secret"]))
+    return client.get(path, headers=signed_headers(ws["id"], ws["secret"], "GET", path))
 
 
 def signed_post(client, ws: dict[str, Any], path: str, body: bytes = b"{}"):
-    return client.post(path, data=body, headers=signed_headers(ws["id"], ws["secret"], body))
+    return client.post(path, data=body, headers=signed_headers(ws["id"], ws["secret"], "POST", path, body))
 
 
 def connect(client, code: str, spreadsheet_id: str = "sheet-123", sheet: str = "Leads"):
@@ -186,20 +189,121 @@ def test_signed_lead_lookup_of_an_unlinked_lead(app, client):
 
 def test_wrong_signature_is_401(app, client):
     ws = make_workspace(app)
-    headers = signed_headers(ws["id"], ws["secret"])
+    headers = signed_headers(ws["id"], ws["secret"], "GET", "/api/addon/leads/L-0123456789ab")
     headers["X-Signature"] = "0" * 64
     response = client.get("/api/addon/leads/L-0123456789ab", headers=headers)
     assert response.status_code == 401
     assert response.get_json()["error"]["message"] == "signature does not match"
     # a signature over another body does not cover this one
-    headers = signed_headers(ws["id"], ws["secret"], b'{"a":1}')
+    headers = signed_headers(ws["id"], ws["secret"], "POST", "/api/addon/sync", b'{"a":1}')
     assert client.post("/api/addon/sync", data=b'{"a":2}', headers=headers).status_code == 401
+    assert events(app, ws["id"]) == []
+
+
+def replay(client, method: str, path: str, headers: dict[str, str], body: bytes = b""):
+    return client.open(path, method=method, data=body or None, headers=headers)
+
+
+def test_a_captured_get_signature_opens_no_other_call(app, client, monkeypatch):
+    """The sidebar's look-up signs an empty body: replayed on another lead, another endpoint or with
+    another method it is refused, and nothing is read, fetched or queued."""
+    ws = make_workspace(app)
+    with app.app_context():
+        db.session.add(Link(workspace_id=ws["id"], lead_id="L-bbbbbbbbbbbb", card_id="c" * 24, shadow={}))
+        db.session.commit()
+    fetched: list[str] = []
+    monkeypatch.setattr(addon_api, "fetch_card", lambda workspace, card_id: fetched.append(card_id) or {"id": card_id})
+    captured = signed_headers(ws["id"], ws["secret"], "GET", "/api/addon/leads/L-0123456789ab")
+    assert client.get("/api/addon/leads/L-0123456789ab", headers=captured).status_code == 200
+    for method, path in [
+        ("GET", "/api/addon/leads/L-bbbbbbbbbbbb"),          # another lead
+        ("POST", "/api/addon/leads/L-0123456789ab/card"),    # another endpoint, same lead
+        ("POST", "/api/addon/leads/L-bbbbbbbbbbbb/card"),
+        ("POST", "/api/addon/sync"),
+        ("POST", "/api/addon/disconnect"),
+        ("HEAD", "/api/addon/leads/L-0123456789ab"),         # another method, same path
+        ("GET", "/api/addon/leads/L-0123456789ab?x=1"),      # another query
+    ]:
+        response = replay(client, method, path, captured)
+        assert response.status_code == 401, (method, path, response.status_code)
+        if method != "HEAD":
+            assert response.get_json()["error"]["message"] == "signature does not match"
+    assert fetched == []
+    assert events(app, ws["id"]) == []
+
+
+def test_signatures_cover_the_method(app, client):
+    ws = make_workspace(app)
+    # a signature made for POST on the look-up's own path does not open the GET, and vice versa
+    as_post = signed_headers(ws["id"], ws["secret"], "POST", "/api/addon/leads/L-0123456789ab")
+    assert client.get("/api/addon/leads/L-0123456789ab", headers=as_post).status_code == 401
+    as_get = signed_headers(ws["id"], ws["secret"], "GET", "/api/addon/sync", b"{}")
+    assert client.post("/api/addon/sync", data=b"{}", headers=as_get).status_code == 401
+    assert events(app, ws["id"]) == []
+
+
+def test_signatures_cover_the_query_string(app, client):
+    ws = make_workspace(app)
+    path = "/api/addon/leads/L-0123456789ab"
+    with_query = signed_headers(ws["id"], ws["secret"], "GET", path + "?fields=a%2Cb")
+    assert client.get(path + "?fields=a%2Cb", headers=with_query).status_code == 200
+    assert client.get(path, headers=with_query).status_code == 401
+    assert client.get(path + "?fields=a%2Cc", headers=with_query).status_code == 401
+    assert client.get(path + "?fields=a,b", headers=with_query).status_code == 401   # signed as sent, not decoded
+    without = signed_headers(ws["id"], ws["secret"], "GET", path)
+    assert client.get(path + "?fields=a%2Cb", headers=without).status_code == 401
+    assert client.get(path + "?", headers=without).status_code == 200   # an empty query is no query
+    body = b"{}"
+    signed_sync = signed_headers(ws["id"], ws["secret"], "POST", "/api/addon/sync", body)
+    assert client.post("/api/addon/sync?then=create_card", data=body, headers=signed_sync).status_code == 401
+    assert events(app, ws["id"]) == []
+
+
+def test_a_percent_encoded_lead_id_signs_its_decoded_path(app, client):
+    ws = make_workspace(app)
+    sent = "/api/addon/leads/L-caf%C3%A9%2B1"       # what encodeURIComponent('L-café+1') gives
+    headers = signed_headers(ws["id"], ws["secret"], "GET", "/api/addon/leads/L-café+1")
+    response = client.get(sent, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["lead_id"] == "L-café+1"
+    assert client.get(sent, headers=signed_headers(ws["id"], ws["secret"], "GET", sent)).status_code == 401
+
+
+def test_behind_a_proxy_the_path_is_signed_relative_to_the_server_address(app, client):
+    """PUBLIC_BASE_URL https://x.example.com/leads, the proxy moving /leads into SCRIPT_NAME: the add-on
+    signs the path after its server address, which is the path the app routes on."""
+    ws = make_workspace(app)
+    base = "https://x.example.com/leads"
+    path = "/api/addon/leads/L-0123456789ab"
+    relative = signed_headers(ws["id"], ws["secret"], "GET", path)
+    response = client.get(path, base_url=base, headers=relative)
+    assert response.status_code == 200, response.get_json()
+    with_prefix = signed_headers(ws["id"], ws["secret"], "GET", "/leads" + path)
+    assert client.get(path, base_url=base, headers=with_prefix).status_code == 401
+    body = b"{}"
+    queued = client.post("/api/addon/sync", base_url=base, data=body,
+                         headers=signed_headers(ws["id"], ws["secret"], "POST", "/api/addon/sync", body))
+    assert queued.status_code == 202
+
+
+def test_an_add_on_signing_the_old_way_is_told_to_update(app, client):
+    ws = make_workspace(app)
+    ts = str(int(time.time()))
+    old = {"X-Workspace": ws["id"], "X-Timestamp": ts, "X-Signature": addon_signature(ws["secret"], ts, b"{}"),
+           "Content-Type": "application/json"}
+    response = client.post("/api/addon/sync", data=b"{}", headers=old)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["message"] == OUTDATED_ADDON
+    assert "Code.js" in OUTDATED_ADDON
+    assert events(app, ws["id"]) == []
 
 
 def test_stale_timestamp_is_401(app, client):
     ws = make_workspace(app)
     old = str(int(time.time()) - 301)
-    response = client.get("/api/addon/leads/L-0123456789ab", headers=signed_headers(ws["id"], ws["secret"], timestamp=old))
+    response = client.get("/api/addon/leads/L-0123456789ab",
+                          headers=signed_headers(ws["id"], ws["secret"], "GET", "/api/addon/leads/L-0123456789ab",
+                                                 timestamp=old))
     assert response.status_code == 401
     assert "5 minutes" in response.get_json()["error"]["message"]
 
@@ -207,7 +311,7 @@ def test_stale_timestamp_is_401(app, client):
 @pytest.mark.parametrize("drop", ["X-Workspace", "X-Timestamp", "X-Signature"])
 def test_missing_headers_are_401(app, client, drop):
     ws = make_workspace(app)
-    headers = signed_headers(ws["id"], ws["secret"])
+    headers = signed_headers(ws["id"], ws["secret"], "GET", "/api/addon/leads/L-0123456789ab")
     del headers[drop]
     response = client.get("/api/addon/leads/L-0123456789ab", headers=headers)
     assert response.status_code == 401
@@ -216,9 +320,25 @@ def test_missing_headers_are_401(app, client, drop):
 
 def test_unknown_workspace_is_404(app, client):
     ws = make_workspace(app)
-    response = client.get("/api/addon/leads/L-0123456789ab", headers=signed_headers("ws_nope", ws["secret"]))
+    response = client.get("/api/addon/leads/L-0123456789ab",
+                          headers=signed_headers("ws_nope", ws["secret"], "GET", "/api/addon/leads/L-0123456789ab"))
     assert response.status_code == 404
     assert "unknown workspace" in response.get_json()["error"]["message"]
+
+
+def test_a_disconnected_workspace_answers_410_and_queues_nothing(app, client):
+    ws = make_workspace(app)
+    with app.app_context():
+        db.session.get(Workspace, ws["id"]).state = "disconnected"
+        db.session.commit()
+    for response in (signed_get(client, ws, "/api/addon/leads/L-0123456789ab"),
+                     signed_post(client, ws, "/api/addon/sync"),
+                     signed_post(client, ws, "/api/addon/leads/L-0123456789ab/card")):
+        assert response.status_code == 410
+        assert "reconnect it on the dashboard" in response.get_json()["error"]["message"]
+    assert events(app, ws["id"]) == []
+    # the add-on can still remove its triggers and settings
+    assert signed_post(client, ws, "/api/addon/disconnect").status_code == 200
 
 
 def test_bad_lead_id_is_400(app, client):
@@ -234,13 +354,13 @@ def test_cross_workspace_access_is_refused(app, client, monkeypatch):
         db.session.commit()
     monkeypatch.setattr(addon_api, "fetch_card", lambda workspace, card_id: {"id": card_id, "name": "B's secret deal"})
     # A's secret, claiming to be B
-    forged = signed_headers(b["id"], a["secret"])
+    forged = signed_headers(b["id"], a["secret"], "GET", "/api/addon/leads/L-bbbbbbbbbbbb")
     response = client.get("/api/addon/leads/L-bbbbbbbbbbbb", headers=forged)
     assert response.status_code == 401
     body = b"{}"
-    forged_post = signed_headers(b["id"], a["secret"], body)
-    assert client.post("/api/addon/leads/L-bbbbbbbbbbbb/card", data=body, headers=forged_post).status_code == 401
-    assert client.post("/api/addon/sync", data=body, headers=forged_post).status_code == 401
+    for path in ("/api/addon/leads/L-bbbbbbbbbbbb/card", "/api/addon/sync"):
+        forged_post = signed_headers(b["id"], a["secret"], "POST", path, body)
+        assert client.post(path, data=body, headers=forged_post).status_code == 401
     assert events(app, b["id"]) == []
     # A, honestly signed, only ever sees its own workspace's links
     own = signed_get(client, a, "/api/addon/leads/L-bbbbbbbbbbbb").get_json()

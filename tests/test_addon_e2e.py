@@ -1,6 +1,8 @@
 """End to end: the real apps_script/Code.js (run by Node against fakes of the Apps Script services,
 with a UrlFetchApp that really sends) connects to the Flask app on loopback, and its signed
-deliveries land in the events inbox."""
+deliveries land in the events inbox. Once at the root of the server, once behind a "proxy" that
+serves the app under a path prefix (moved into SCRIPT_NAME): the add-on API's signatures cover the
+path, which must be the same on both sides."""
 
 from __future__ import annotations
 
@@ -21,7 +23,25 @@ from server.addon.codes import issue_connect_code
 ADDON_DIR = Path(__file__).resolve().parent.parent / "apps_script"
 
 
-def test_code_js_delivers_signed_events_to_the_server(app, monkeypatch):
+def behind_prefix(app, prefix: str):
+    """A WSGI stand-in for a reverse proxy publishing ``app`` under ``prefix`` (``SCRIPT_NAME``)."""
+    if not prefix:
+        return app
+
+    def proxied(environ, start_response):  # type: ignore[no-untyped-def]
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(prefix + "/"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not under the prefix"]
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+        environ["PATH_INFO"] = path[len(prefix):]
+        return app(environ, start_response)
+
+    return proxied
+
+
+@pytest.mark.parametrize("prefix", ["", "/tools/leads"], ids=["root", "path-prefix"])
+def test_code_js_delivers_signed_events_to_the_server(app, monkeypatch, prefix):
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is not installed; the add-on's end-to-end test needs Node 20 (see README)")
@@ -43,9 +63,10 @@ def test_code_js_delivers_signed_events_to_the_server(app, monkeypatch):
             "members": [], "due": None, "dateLastActivity": "2024-05-01T10:00:00.000Z"}
     monkeypatch.setattr(addon_api, "fetch_card", lambda ws, card_id: card)
 
-    running = serve_in_thread(app)
+    running = serve_in_thread(behind_prefix(app, prefix))
+    server_url = running.base_url + prefix
     try:
-        options = {"server_url": running.base_url, "code": code, "spreadsheet_id": "sheet-e2e", "sheet": "Leads"}
+        options = {"server_url": server_url, "code": code, "spreadsheet_id": "sheet-e2e", "sheet": "Leads"}
         result = subprocess.run([node, str(ADDON_DIR / "testlib" / "e2e_driver.js"), json.dumps(options)],
                                 capture_output=True, text=True, timeout=120, cwd=ADDON_DIR)
     finally:
@@ -63,7 +84,10 @@ def test_code_js_delivers_signed_events_to_the_server(app, monkeypatch):
     assert third.startswith("L-") and len(third) == 14
     statuses = {step["name"]: [r["status"] for r in step["requests"]] for step in report["steps"]}
     assert statuses == {"connect": [200, 200], "paste": [200], "remove": [200], "sidebar": [200, 202, 202]}
-    assert report["steps"][0]["requests"][1]["url"] == f"{running.base_url}/webhooks/sheets/{workspace_id}"
+    assert report["steps"][0]["requests"][1]["url"] == f"{server_url}/webhooks/sheets/{workspace_id}"
+    assert [r["url"] for r in report["steps"][-1]["requests"]] == [
+        f"{server_url}/api/addon/leads/L-e2e000000001", f"{server_url}/api/addon/leads/L-e2e000000001/card",
+        f"{server_url}/api/addon/sync"]
 
     # the sidebar's lookup went through the signed GET
     assert report["selected"]["leadId"] == "L-e2e000000001"

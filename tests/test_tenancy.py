@@ -20,7 +20,7 @@ from server.extensions import db
 from server.models import Event, History, Link, ProviderAccount, User, Workspace, WorkspaceMember
 from server.models.sync import PARKED
 from server.powerup.jwt import clear_key_cache
-from server.sync.signatures import addon_signature, trello_signature
+from server.sync.signatures import addon_request_signature, addon_signature, trello_signature
 from tests.conftest import make_app
 from tests.powerup_support import PLUGIN_ID, KeyServer, new_key, public_pem, sign
 
@@ -281,9 +281,10 @@ def test_powerup_api_refuses_bs_member_on_as_board_and_cards(app):
 # --------------------------------------------------------------------------- the add-on API
 
 
-def addon_headers(workspace_id: str, secret: str, body: bytes = b"") -> dict[str, str]:
+def addon_headers(workspace_id: str, secret: str, method: str, path: str, body: bytes = b"") -> dict[str, str]:
     stamp = str(int(time.time()))
-    return {"X-Workspace": workspace_id, "X-Timestamp": stamp, "X-Signature": addon_signature(secret, stamp, body),
+    return {"X-Workspace": workspace_id, "X-Timestamp": stamp,
+            "X-Signature": addon_request_signature(secret, stamp, method, path, body),
             "Content-Type": "application/json"}
 
 
@@ -302,11 +303,12 @@ def test_addon_api_refuses_bs_secret_for_as_workspace(app):
         for method in sorted(rule.methods & {"GET", "POST"}):
             body = b"{}" if method == "POST" else b""
             response = client.open(url, method=method, data=body or None,
-                                   headers=addon_headers(a["id"], b["secret"], body))
+                                   headers=addon_headers(a["id"], b["secret"], method, url, body))
             assert response.status_code == 401, (method, url, response.status_code)
             assert_no_leak(response, f"{method} {url}")
             # B's own id with B's secret works, and never shows A's lead
-            mine = client.open(url, method=method, data=body or None, headers=addon_headers(b["id"], b["secret"], body))
+            mine = client.open(url, method=method, data=body or None,
+                               headers=addon_headers(b["id"], b["secret"], method, url, body))
             assert mine.status_code in (200, 202), (method, url, mine.status_code)
             text = mine.get_data(as_text=True)  # it echoes the lead id asked for, nothing of A's
             assert A_NAME not in text and A_LEAD not in text and a["id"] not in text and A_CARD not in text

@@ -1,7 +1,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const {connectedWorld, createWorld, hmacHex, plain} = require('../testlib/fakes');
+const {connectedWorld, createWorld, hmacHex, plain, requestHmacHex} = require('../testlib/fakes');
 
 const ROWS = [['Name', 'Email', 'Status'], ['Ann Lee', 'ann@example.com', 'New'], ['', '', ''], ['Bob', 'bob@example.com', 'Won']];
 
@@ -34,7 +34,7 @@ test('getSelectedLead follows the active row', () => {
   assert.equal(elsewhere.sheet, 'Leads');
 });
 
-test('getCardForLead is a signed GET of the empty body', () => {
+test('getCardForLead is a GET of the empty body, signed with its method and path', () => {
   const card = {id: 'c1', name: 'Ann Lee', url: 'https://trello.com/c/abc', list: {id: 'l1', name: 'New'}, labels: [], members: []};
   const {world, server, ctx, sheet} = connectedWorld(ROWS, {server: {cards: {}}});
   const leadId = sheet.display(2, 4);
@@ -47,8 +47,40 @@ test('getCardForLead is a signed GET of the empty body', () => {
   assert.equal(get.method, 'get');
   assert.equal(get.url, 'https://leads.example.com/api/addon/leads/' + leadId);
   assert.equal(get.payload, undefined);
-  assert.equal(get.headers['X-Signature'], hmacHex(server.secret, get.headers['X-Timestamp'], ''));
+  assert.equal(get.headers['X-Signature'],
+    requestHmacHex(server.secret, get.headers['X-Timestamp'], 'GET', '/api/addon/leads/' + leadId, ''));
+  assert.notEqual(get.headers['X-Signature'], hmacHex(server.secret, get.headers['X-Timestamp'], ''),
+    'not the webhook form: a captured look-up must not open other calls');
   assert.equal(ctx.getCardForLead('L-000000000000').linked, false);
+});
+
+test('a lead id that needs escaping is sent encoded and signed decoded', () => {
+  const {world, server, ctx} = connectedWorld(ROWS, {server: {cards: {}}});
+  const leadId = 'L-caf\u00e9 #1?/x';
+  server.cards[leadId] = {id: 'c9', name: 'Caf\u00e9'};
+  const answer = plain(ctx.getCardForLead(leadId));
+  assert.equal(answer.ok, true, JSON.stringify(answer));
+  assert.equal(answer.lead_id, leadId);
+  const [get] = world.fetch.requests;
+  assert.equal(get.url, 'https://leads.example.com/api/addon/leads/L-caf%C3%A9%20%231%3F%2Fx');
+  assert.equal(get.headers['X-Signature'],
+    requestHmacHex(server.secret, get.headers['X-Timestamp'], 'GET', '/api/addon/leads/' + leadId, ''));
+});
+
+test('createCardNow, syncNow and disconnect sign their own method and path', () => {
+  const {world, server, ctx, sheet} = connectedWorld(ROWS);
+  const leadId = sheet.display(2, 4);
+  ctx.createCardNow(leadId);
+  ctx.syncNow();
+  ctx.disconnect();
+  const signed = world.fetch.requests.map((r) => [r.method, new URL(r.url).pathname, r.payload,
+    r.headers['X-Signature'] === requestHmacHex(server.secret, r.headers['X-Timestamp'], r.method,
+      new URL(r.url).pathname, r.payload)]);
+  assert.deepEqual(plain(signed), [
+    ['post', '/api/addon/leads/' + leadId + '/card', JSON.stringify({lead_id: leadId}), true],
+    ['post', '/api/addon/sync', '{}', true],
+    ['post', '/api/addon/disconnect', '{}', true],
+  ]);
 });
 
 test('getCardForLead reports errors instead of throwing', () => {

@@ -3,7 +3,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const {connectedWorld, createWorld, hmacHex, plain, signedBytes} = require('../testlib/fakes');
+const {connectedWorld, createWorld, hmacHex, plain, requestHmacHex, signedBytes, targetOf} = require('../testlib/fakes');
 
 const VECTORS = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'tests', 'vectors', 'addon_signatures.json'), 'utf8'));
 const ROWS = [['Name', 'Status'], ['Ann', 'New'], ['Bob', 'New']];
@@ -12,12 +12,39 @@ function webhookPosts(world) {
   return world.fetch.requests.filter((r) => r.url.includes('/webhooks/sheets/'));
 }
 
-test('signatures equal the shared test vectors (computed by the Python server)', () => {
+test('webhook signatures equal the shared test vectors (computed by the Python server)', () => {
   const ctx = createWorld().load();
-  assert.ok(VECTORS.length >= 5);
-  for (const v of VECTORS) {
+  assert.ok(VECTORS.webhook.length >= 5);
+  for (const v of VECTORS.webhook) {
     assert.equal(ctx.sign_(v.secret, v.timestamp, v.body), v.signature, JSON.stringify(v).slice(0, 80));
   }
+});
+
+test('add-on API signatures and targets equal the shared test vectors', () => {
+  const ctx = createWorld().load();
+  assert.ok(VECTORS.request.length >= 8);
+  for (const v of VECTORS.request) {
+    const label = v.method + ' ' + v.path;
+    assert.equal(ctx.signedTarget_(v.path), v.target, label);
+    assert.equal(targetOf('https://x.example.com/leads' + v.path, 'https://x.example.com/leads'), v.target, label);
+    assert.equal(ctx.signRequest_(v.secret, v.timestamp, v.method, v.target, v.body), v.signature, label);
+    assert.equal(ctx.signRequest_(v.secret, v.timestamp, v.method.toLowerCase(), v.target, v.body), v.signature, label);
+    assert.equal(requestHmacHex(v.secret, v.timestamp, v.method, v.target, v.body), v.signature, label);
+  }
+});
+
+test('an API signature covers the method, the path and the query', () => {
+  const ctx = createWorld().load();
+  const secret = 'k';
+  const base = ctx.signRequest_(secret, '1700000000', 'get', '/api/addon/leads/L-a', '');
+  const others = [
+    ctx.signRequest_(secret, '1700000000', 'post', '/api/addon/leads/L-a', ''),
+    ctx.signRequest_(secret, '1700000000', 'get', '/api/addon/leads/L-b', ''),
+    ctx.signRequest_(secret, '1700000000', 'get', '/api/addon/leads/L-a?x=1', ''),
+    ctx.signRequest_(secret, '1700000000', 'post', '/api/addon/sync', ''),
+    ctx.sign_(secret, '1700000000', ''),
+  ];
+  assert.equal(new Set([base, ...others]).size, others.length + 1);
 });
 
 test('signed bytes from computeHmacSha256Signature become lowercase hex', () => {
@@ -34,6 +61,28 @@ test('every request is signed afresh with the workspace secret', () => {
   assert.equal(post.headers['X-Workspace'], server.workspaceId);
   assert.equal(post.headers['X-Signature'], hmacHex(server.secret, post.headers['X-Timestamp'], post.payload));
   assert.ok(Math.abs(Number(post.headers['X-Timestamp']) - Date.now() / 1000) < 5);
+});
+
+test('API calls behind a server address with a path prefix sign the path after that address', () => {
+  const card = {id: 'c1', name: 'Ann', url: 'https://trello.com/c/abc'};
+  const {world, server, ctx, sheet} = connectedWorld(ROWS, {server: {url: 'https://example.com/tools/leads', cards: {}}});
+  const leadId = sheet.display(2, 3);
+  server.cards[leadId] = card;
+  assert.equal(ctx.getCardForLead(leadId).linked, true);
+  assert.equal(ctx.createCardNow(leadId).ok, true);
+  assert.equal(ctx.syncNow().ok, true);
+  ctx.handleEdit(world.userEdit('Leads', 2, 2, [['Won']]));
+  const urls = world.fetch.requests.map((r) => r.method + ' ' + r.url);
+  assert.deepEqual(urls, [
+    'get https://example.com/tools/leads/api/addon/leads/' + leadId,
+    'post https://example.com/tools/leads/api/addon/leads/' + leadId + '/card',
+    'post https://example.com/tools/leads/api/addon/sync',
+    'post https://example.com/tools/leads/webhooks/sheets/' + server.workspaceId,
+  ]);
+  const [get] = world.fetch.requests;
+  assert.equal(get.headers['X-Signature'],
+    requestHmacHex(server.secret, get.headers['X-Timestamp'], 'GET', '/api/addon/leads/' + leadId, ''));
+  assert.equal(server.events.length, 1);
 });
 
 test('a 500 is retried with backoff, then succeeds', () => {

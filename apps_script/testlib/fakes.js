@@ -590,8 +590,27 @@ function plain(value) {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }
 
+/** The sheets webhook's signature: timestamp + "." + body. */
 function hmacHex(secret, timestamp, body) {
   return crypto.createHmac('sha256', secret).update(timestamp + '.' + body).digest('hex');
+}
+
+/** The add-on API's signature: timestamp \n METHOD \n target \n body (server/sync/signatures.py). */
+function requestHmacHex(secret, timestamp, method, target, body) {
+  return crypto.createHmac('sha256', secret)
+    .update([timestamp, method.toUpperCase(), target, body].join('\n'), 'utf8').digest('hex');
+}
+
+/**
+ * What the server signs as the target of a request to ``url`` when it is reached at ``serverUrl``
+ * (a proxy strips the address's path prefix): the rest of the path, percent-decoded, and the query
+ * string as sent. Written apart from Code.js's signedTarget_ so the tests check one against the other.
+ */
+function targetOf(url, serverUrl) {
+  const parsed = new URL(url);
+  const prefix = new URL(serverUrl).pathname.replace(/\/+$/, '');
+  if (!parsed.pathname.startsWith(prefix + '/')) throw new Error(`${url} is not under ${serverUrl}`);
+  return decodeURIComponent(parsed.pathname.slice(prefix.length)) + parsed.search;
 }
 
 /**
@@ -612,7 +631,10 @@ function fakeServer(world, options = {}) {
   };
   world.fetch.handler = (request) => {
     const url = new URL(request.url);
-    if (url.pathname === '/api/addon/connect') {
+    const prefix = new URL(server.url).pathname.replace(/\/+$/, '');
+    if (!url.pathname.startsWith(prefix + '/')) return {code: 404, body: {error: {code: 404, message: 'not found'}}};
+    const pathname = url.pathname.slice(prefix.length);   // what the app routes on behind the proxy
+    if (pathname === '/api/addon/connect') {
       const body = JSON.parse(request.payload);
       if (body.code !== (options.code || 'ABCD-EFGH-JKMN')) return {code: 404, body: {error: {code: 404, message: 'This connect code is not valid.'}}};
       return {code: 200, body: {workspace_id: server.workspaceId, workspace_name: 'Pipeline', secret: server.secret,
@@ -621,28 +643,31 @@ function fakeServer(world, options = {}) {
     }
     const ts = request.headers['X-Timestamp'];
     const body = request.payload === undefined ? '' : request.payload;
-    if (!ts || request.headers['X-Signature'] !== hmacHex(server.secret, ts, body)) {
+    const expected = pathname.startsWith('/api/addon/')
+      ? requestHmacHex(server.secret, ts, request.method, targetOf(request.url, server.url), body)
+      : hmacHex(server.secret, ts, body);
+    if (!ts || request.headers['X-Signature'] !== expected) {
       return {code: 401, body: {error: {code: 401, message: 'signature does not match'}}};
     }
     if (Math.abs(Date.now() + world.clock.offset - Number(ts) * 1000) > 300000) {
       return {code: 401, body: {error: {code: 401, message: 'X-Timestamp is more than 5 minutes off'}}};
     }
-    server.calls.push({method: request.method, path: url.pathname, body});
+    server.calls.push({method: request.method, path: pathname, body});
     if (server.refuse) return server.refuse;
-    if (url.pathname === '/webhooks/sheets/' + server.workspaceId) {
+    if (pathname === '/webhooks/sheets/' + server.workspaceId) {
       server.events.push(JSON.parse(body));
       return {code: 200, body: {stored: 1, duplicates: 0}};
     }
-    let m = /^\/api\/addon\/leads\/([^/]+)$/.exec(url.pathname);
+    let m = /^\/api\/addon\/leads\/([^/]+)$/.exec(pathname);
     if (m && request.method === 'get') {
       const leadId = decodeURIComponent(m[1]);
       const card = server.cards[leadId] || null;
       return {code: 200, body: {linked: !!card, lead_id: leadId, card, sync: {state: card ? 'synced' : 'not_linked'}}};
     }
-    m = /^\/api\/addon\/leads\/([^/]+)\/card$/.exec(url.pathname);
+    m = /^\/api\/addon\/leads\/([^/]+)\/card$/.exec(pathname);
     if (m) return {code: 202, body: {queued: true}};
-    if (url.pathname === '/api/addon/sync') return {code: 202, body: {queued: true}};
-    if (url.pathname === '/api/addon/disconnect') return {code: 200, body: {ok: true}};
+    if (pathname === '/api/addon/sync') return {code: 202, body: {queued: true}};
+    if (pathname === '/api/addon/disconnect') return {code: 200, body: {ok: true}};
     return {code: 404, body: {error: {code: 404, message: 'not found'}}};
   };
   return server;
@@ -655,7 +680,7 @@ function connect(world, server, code) {
 }
 
 module.exports = {
-  createWorld, fakeServer, connect, plain, hmacHex, columnLetters, columnNumber, signedBytes,
+  createWorld, fakeServer, connect, plain, hmacHex, requestHmacHex, targetOf, columnLetters, columnNumber, signedBytes,
   FakeSheet, FakeRange, FakeProperties, FakeUrlFetchApp, FakeLock, FakeScriptApp, ADDON_DIR
 };
 

@@ -1,10 +1,12 @@
 """The Google Sheets add-on's API (``/api/addon/...``).
 
 ``POST /api/addon/connect`` trades a one-time connect code (made on the dashboard, see
-``codes.issue_connect_code``) for the workspace id and its signing secret. Every other call is
-signed like the add-on's webhook deliveries: headers ``X-Workspace`` (the workspace id),
-``X-Timestamp`` (Unix seconds) and ``X-Signature`` = hex(HMAC-SHA256(secret, timestamp + "." +
-raw body)); a GET signs the empty body. Answers are JSON; errors are
+``codes.issue_connect_code``) for the workspace id and its signing secret. Every other view is
+wrapped in ``signed``: headers ``X-Workspace`` (the workspace id), ``X-Timestamp`` (Unix seconds)
+and ``X-Signature`` = hex(HMAC-SHA256(secret, timestamp + "\n" + METHOD + "\n" + target + "\n" +
+raw body)), where target is the path relative to the server address (``request.path``) plus
+``"?"`` and the raw query string when there is one; a GET signs the empty body. The canonical form
+is written down in ``server.sync.signatures``. Answers are JSON; errors are
 ``{"error": {"code", "message"}}`` in plain words.
 """
 
@@ -13,7 +15,8 @@ from __future__ import annotations
 import hmac
 import re
 from datetime import datetime, timezone
-from typing import Any
+from functools import wraps
+from typing import Any, Callable
 
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -22,8 +25,9 @@ from sqlalchemy import select, update
 from ..extensions import csrf, db
 from ..models import Link, ProviderAccount, Workspace
 from ..models.sync import UNLINKED
+from ..models.workspace import DISCONNECTED
 from ..sync.inbox import MAX_LEAD_ID_LENGTH, enqueue_command
-from ..sync.signatures import SignatureError, verify_addon
+from ..sync.signatures import SignatureError, verify_addon_request
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloAuthError, TrelloError, TrelloNotFound
 from .codes import hash_connect_code, issue_connect_code, normalise_code
@@ -114,6 +118,14 @@ def connect():  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- signed calls
 
 
+def signed_target() -> str:
+    """What the add-on signs as the request's target: the path the app routes on (relative to the
+    application root, so the same behind a proxy that strips a prefix or with ``SCRIPT_NAME``),
+    then ``"?"`` and the query string as sent, if there is one."""
+    query = request.query_string.decode("utf-8", "replace")
+    return request.path + ("?" + query if query else "")
+
+
 def _signed_workspace() -> Workspace | tuple[Response, int]:
     """The workspace named by ``X-Workspace`` if the request is signed with its secret."""
     workspace_id = (request.headers.get("X-Workspace") or "").strip()
@@ -123,18 +135,39 @@ def _signed_workspace() -> Workspace | tuple[Response, int]:
     if workspace is None:
         return _error(404, "unknown workspace: it may have been deleted; connect the add-on again")
     try:
-        verify_addon(workspace.addon_secret, request.get_data(cache=True), request.headers.get("X-Timestamp"),
-                     request.headers.get("X-Signature"))
+        verify_addon_request(workspace.addon_secret, request.method, signed_target(), request.get_data(cache=True),
+                             request.headers.get("X-Timestamp"), request.headers.get("X-Signature"))
     except SignatureError as exc:
-        log.info("addon_request_refused", workspace_id=workspace_id, path=request.path, reason=str(exc))
+        log.info("addon_request_refused", workspace_id=workspace_id, method=request.method, path=request.path,
+                 reason=str(exc))
         return _error(401, str(exc))
     return workspace
 
 
-def _check_lead_id(lead_id: str) -> tuple[Response, int] | None:
-    if not LEAD_ID.match(lead_id):
-        return _error(400, f"lead id must be 1 to {MAX_LEAD_ID_LENGTH} characters without spaces or slashes")
-    return None
+def signed(view: Callable[..., Any] | None = None, *, allow_disconnected: bool = False) -> Any:
+    """The prologue of every signed view: the request must be signed with the secret of the
+    workspace named by ``X-Workspace`` (401 / 404), the workspace must not be disconnected (410,
+    unless ``allow_disconnected``), and a ``lead_id`` in the path must be a plausible id (400).
+    The view is called as ``view(workspace, **view_args)``; everything it reads is scoped to that
+    workspace."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(**view_args: Any) -> Any:
+            workspace = _signed_workspace()
+            if not isinstance(workspace, Workspace):
+                return workspace
+            if workspace.state == DISCONNECTED and not allow_disconnected:
+                return _error(410, "this workspace is disconnected from the sheet and the board; reconnect it "
+                                   "on the dashboard, then connect the add-on again")
+            lead_id = view_args.get("lead_id")
+            if lead_id is not None and not LEAD_ID.match(lead_id):
+                return _error(400, f"lead id must be 1 to {MAX_LEAD_ID_LENGTH} characters without spaces or slashes")
+            return view(workspace, **view_args)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
 
 
 def trello_client_for(workspace: Workspace) -> TrelloClient:
@@ -187,14 +220,9 @@ def _sync_state(link: Link | None) -> dict[str, Any]:
 
 
 @bp.get("/leads/<lead_id>")
-def lead(lead_id: str):  # type: ignore[no-untyped-def]
+@signed
+def lead(workspace: Workspace, lead_id: str):  # type: ignore[no-untyped-def]
     """The Trello card linked to a lead, for the sidebar."""
-    workspace = _signed_workspace()
-    if not isinstance(workspace, Workspace):
-        return workspace
-    bad = _check_lead_id(lead_id)
-    if bad:
-        return bad
     link = db.session.execute(
         select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == lead_id)
     ).scalar_one_or_none()
@@ -222,14 +250,9 @@ def lead(lead_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/leads/<lead_id>/card")
-def create_card(lead_id: str):  # type: ignore[no-untyped-def]
+@signed
+def create_card(workspace: Workspace, lead_id: str):  # type: ignore[no-untyped-def]
     """Create card now: queue a ``create_card`` command for the worker."""
-    workspace = _signed_workspace()
-    if not isinstance(workspace, Workspace):
-        return workspace
-    bad = _check_lead_id(lead_id)
-    if bad:
-        return bad
     enqueue_command(db.session, workspace.id, "create_card", {"lead_id": lead_id})
     _commit_and_wake()
     log.info("addon_create_card_queued", workspace_id=workspace.id, lead_id=lead_id)
@@ -237,11 +260,9 @@ def create_card(lead_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/sync")
-def sync_now():  # type: ignore[no-untyped-def]
+@signed
+def sync_now(workspace: Workspace):  # type: ignore[no-untyped-def]
     """Sync now: queue a reconciliation of the workspace."""
-    workspace = _signed_workspace()
-    if not isinstance(workspace, Workspace):
-        return workspace
     enqueue_command(db.session, workspace.id, "reconcile")
     _commit_and_wake()
     log.info("addon_sync_queued", workspace_id=workspace.id)
@@ -249,11 +270,9 @@ def sync_now():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/disconnect")
-def disconnect():  # type: ignore[no-untyped-def]
+@signed(allow_disconnected=True)
+def disconnect(workspace: Workspace):  # type: ignore[no-untyped-def]
     """The add-on removed its triggers and settings from the spreadsheet (no state kept yet)."""
-    workspace = _signed_workspace()
-    if not isinstance(workspace, Workspace):
-        return workspace
     log.info("addon_disconnected", workspace_id=workspace.id)
     return jsonify({"ok": True})
 

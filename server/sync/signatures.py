@@ -1,8 +1,36 @@
 """Webhook and add-on request signatures.
 
 Trello: ``X-Trello-Webhook`` = base64(HMAC-SHA1(app secret, raw body + callback URL exactly as
-registered)). The add-on: ``X-Signature`` = hex(HMAC-SHA256(workspace secret, timestamp + "." +
-raw body)) with ``X-Timestamp`` in Unix seconds, refused when more than 5 minutes off.
+registered)).
+
+The Google Sheets add-on signs with its workspace's secret; ``X-Signature`` is lowercase hex of
+HMAC-SHA256 (upper case is accepted), ``X-Timestamp`` is Unix seconds and refused when more than
+5 minutes off. Two messages are signed:
+
+- The sheets webhook (``POST /webhooks/sheets/<workspace>``, ``addon_signature``)::
+
+      timestamp + "." + body
+
+  Enough there: one endpoint per workspace, POST only, and every delivery carries an event id that
+  the inbox stores once, so a replay within the window changes nothing.
+
+- The add-on API (``/api/addon/...``, ``addon_request_signature``), which also serves GETs with an
+  empty body, so the method and the target must be signed too (else a captured signature would
+  open any other GET of that workspace for 5 minutes)::
+
+      timestamp + "\\n" + METHOD + "\\n" + target + "\\n" + body
+
+  ``METHOD`` is upper case (``GET``, ``POST``). ``target`` is the path relative to the server
+  address the add-on was connected with (``PUBLIC_BASE_URL``, the application root: a path prefix
+  of that address is NOT part of it), percent-decoded and encoded as UTF-8 — the path the app routes
+  on, Flask's ``request.path`` whether a proxy strips the prefix or ``SCRIPT_NAME`` is set — then, if
+  the query string is not empty, ``"?"`` and the query string exactly as sent (not decoded). So
+  ``GET https://x.example.com/leads/api/addon/leads/L-a%20b?x=%C3%A9`` with the server address
+  ``https://x.example.com/leads`` signs the target ``/api/addon/leads/L-a b?x=%C3%A9``. ``body`` is
+  the raw body (empty for a GET). A newline cannot occur in a header (the timestamp), a method or a
+  request target, so the four parts cannot be shifted into one another, and neither form can be
+  taken for the other. ``apps_script/Code.js`` (``signRequest_``) builds the same string; the test
+  vectors in ``tests/vectors/addon_signatures.json`` are checked by both test suites.
 """
 
 from __future__ import annotations
@@ -13,6 +41,8 @@ import hmac
 import time
 
 FRESHNESS_WINDOW_S = 300
+OUTDATED_ADDON = ("signature does not match: this spreadsheet's copy of the add-on is out of date (it does not sign "
+                  "the method and path); paste the current Code.js into its Apps Script project")
 
 
 def trello_signature(app_secret: str, body: bytes, callback_url: str) -> str:
@@ -27,16 +57,25 @@ def verify_trello(app_secret: str, body: bytes, callback_url: str, header: str |
 
 
 def addon_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The sheets webhook's signature: hex HMAC-SHA256 over ``timestamp + "." + body``."""
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def addon_request_message(timestamp: str, method: str, target: str, body: bytes) -> bytes:
+    """The add-on API's signed message: ``timestamp \\n METHOD \\n target \\n body`` (see the module doc)."""
+    return b"\n".join((timestamp.encode(), method.upper().encode(), target.encode("utf-8"), body))
+
+
+def addon_request_signature(secret: str, timestamp: str, method: str, target: str, body: bytes) -> str:
+    """The add-on API's signature: hex HMAC-SHA256 over ``addon_request_message``."""
+    return hmac.new(secret.encode(), addon_request_message(timestamp, method, target, body), hashlib.sha256).hexdigest()
 
 
 class SignatureError(Exception):
     """The request's signature is missing, wrong or stale; answer 401 with ``str(self)``."""
 
 
-def verify_addon(secret: str, body: bytes, timestamp: str | None, signature: str | None,
-                 now: float | None = None, window_s: int = FRESHNESS_WINDOW_S) -> None:
-    """Raise ``SignatureError`` unless the add-on request is signed with ``secret`` and fresh."""
+def _check_fresh(timestamp: str | None, signature: str | None, now: float | None, window_s: int) -> str:
     if not timestamp or not signature:
         raise SignatureError("missing X-Timestamp or X-Signature header")
     try:
@@ -46,6 +85,27 @@ def verify_addon(secret: str, body: bytes, timestamp: str | None, signature: str
     current = time.time() if now is None else now
     if abs(current - sent) > window_s:
         raise SignatureError("X-Timestamp is more than 5 minutes off; check the clock or replay")
-    expected = addon_signature(secret, timestamp, body)
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    return signature.strip().lower()
+
+
+def verify_addon(secret: str, body: bytes, timestamp: str | None, signature: str | None,
+                 now: float | None = None, window_s: int = FRESHNESS_WINDOW_S) -> None:
+    """Raise ``SignatureError`` unless the webhook delivery is signed with ``secret`` and fresh."""
+    given = _check_fresh(timestamp, signature, now, window_s)
+    assert timestamp is not None
+    if not hmac.compare_digest(addon_signature(secret, timestamp, body), given):
         raise SignatureError("signature does not match")
+
+
+def verify_addon_request(secret: str, method: str, target: str, body: bytes, timestamp: str | None,
+                         signature: str | None, now: float | None = None,
+                         window_s: int = FRESHNESS_WINDOW_S) -> None:
+    """Raise ``SignatureError`` unless the add-on API request (method, target, body) is signed and fresh."""
+    given = _check_fresh(timestamp, signature, now, window_s)
+    assert timestamp is not None
+    if hmac.compare_digest(addon_request_signature(secret, timestamp, method, target, body), given):
+        return
+    if hmac.compare_digest(addon_signature(secret, timestamp, body), given):
+        # Signed with the right secret the way add-ons made before method and path were signed.
+        raise SignatureError(OUTDATED_ADDON)
+    raise SignatureError("signature does not match")
