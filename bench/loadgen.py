@@ -94,6 +94,22 @@ def build_request(host: str, port: int, path: str, body: bytes, headers: dict[st
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def run_senders(sender, count: int) -> None:  # type: ignore[no-untyped-def]
+    """Run ``sender(k)`` for k in range(count) on threads until all return, with the garbage
+    collector off meanwhile (a collection pause would show up as server latency)."""
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        workers = [threading.Thread(target=sender, args=(k,), daemon=True) for k in range(count)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        if gc_was:
+            gc.enable()
+
+
 @dataclass
 class OpenLoopResult:
     rate: float
@@ -133,17 +149,7 @@ def open_loop(host: str, port: int, requests: list[bytes], rate: float, threads:
         finally:
             conn.close()
 
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        workers = [threading.Thread(target=sender, args=(k,), daemon=True) for k in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-    finally:
-        if gc_was:
-            gc.enable()
+    run_senders(sender, threads)
     result = OpenLoopResult(rate=rate, planned=n)
     for i in range(n):
         scheduled = t0 + i * interval
@@ -211,17 +217,7 @@ def closed_loop(host: str, port: int, make_request, senders: int = 16, duration_
             result.errors += errors
             result.latencies_ms.extend(lat)
 
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        workers = [threading.Thread(target=sender, args=(k,), daemon=True) for k in range(senders)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-    finally:
-        if gc_was:
-            gc.enable()
+    run_senders(sender, senders)
     result.per_s = result.completed / duration_s
     return result
 

@@ -157,158 +157,168 @@ class StubTrello:
         return iter(())
 
 
-def event_cost(out: str, small: int, large: int, events: int, move_events: int, sheets_url: str, seed: int) -> None:
-    """Median time of ``Worker.run_once()`` for one stored event, with ``small`` then ``large`` links.
+def event_cost(out: str, small_url: str, large_url: str, small: int, large: int, events: int, move_events: int,
+               sheets_url: str, seed: int) -> None:
+    """Median time of ``Worker.run_once()`` for one stored event, ``small`` vs ``large`` links stored.
+
+    Each size has its own database (same dialect), and the timed events alternate between the
+    two, so what else happens on the machine meanwhile (other processes, an fsync stall) falls on
+    both sizes alike instead of on whichever was measured second.
 
     Row edit (Sheets → Trello, the headline figure): the Trello call is a stub (excluded the same
     way in both), so the time is claim + load + decide + history + commits. Card move (Trello →
     Sheets, a secondary figure): the real Sheets client against the emulator, with a sheet holding
-    as many rows as there are links, since the engine reads the Lead ID column to find the row.
+    as many rows as there are links, since the engine may read the sheet to find the row.
     """
-    from sqlalchemy import text
-
-    from bench.data import (
-        DEMO_LISTS,
-        SHEET,
-        Http,
-        insert_links,
-        lead_id,
-        lead_values,
-        sheet_row,
-    )
-    from server import create_app
-    from server.extensions import db
-    from server.models import Workspace
-    from server.seed import DEMO_HEADER
-    from server.sync.inbox import store_sheets_event, store_trello_event
-    from server.sync.providers import AccountProviders
-    from server.sync.settings import EngineSettings
-    from server.sync.worker import Worker
-
     rng = random.Random(seed)
-    app = create_app({"RATE_LIMITS_ENABLED": False, "SHEET_WRITE_WINDOW_S": 0.0, "RECONCILE_INTERVAL_S": 0})
-    sheets = Http(sheets_url)
-    stub = StubTrello()
+    sides = [_CostSide(small_url, small, sheets_url, rng), _CostSide(large_url, large, sheets_url, rng)]
+    for side in sides:
+        side.settle()
+    edits = events + 10  # the first few of each warm caches up and are dropped
+    for k in range(edits):
+        for side in sides:
+            side.row_edit(k)
+    for k in range(move_events + 5 if move_events else 0):
+        for side in sides:
+            side.card_move(k)
+    report: dict[str, Any] = {"dialect": sides[0].dialect}
+    for name, side in zip(("small", "large"), sides):
+        side.check_done()
+        row_ms, move_ms = side.row_ms[10:], side.move_ms[5:]
+        report[name] = {"links": side.n, "row_edit_median_ms": statistics.median(row_ms),
+                        "row_edit_p90_ms": sorted(row_ms)[int(len(row_ms) * 0.9) - 1],
+                        "row_edit_samples": len(row_ms),
+                        "card_move_median_ms": statistics.median(move_ms) if move_ms else None,
+                        "card_move_samples": len(move_ms), "counts": side.counts()}
+    Path(out).write_text(json.dumps(report))
 
-    class CostProviders(AccountProviders):
-        def trello(self, session, workspace):  # type: ignore[no-untyped-def]
-            return stub
 
-    prefix = rng.randrange(1 << 16)
-    list_ids = {name: "%024x" % (0xB0000 + k) for k, name in enumerate(DEMO_LISTS)}
-    from server.seed import DEMO_STATUS_TO_LIST_NAME, demo_mapping
-    mapping = demo_mapping(list_ids)
-    status_list = {status: list_ids[name] for status, name in DEMO_STATUS_TO_LIST_NAME.items()}
-    board_id = "%024x" % 0xB0A4D
+class _CostSide:
+    """One database with ``n`` linked leads, a workspace over a sheet of ``n`` rows, and a worker."""
 
-    def leads(start: int, stop: int) -> list[dict]:
-        return [{"lead_id": lead_id(prefix, i), "row": i + 2, "values": lead_values(i)} for i in range(start, stop)]
+    def __init__(self, url: str, n: int, sheets_url: str, rng: random.Random) -> None:
+        from bench.data import DEMO_LISTS, SHEET, Http, insert_links, lead_id, lead_values, sheet_row
+        from server import create_app
+        from server.extensions import db
+        from server.seed import DEMO_HEADER, DEMO_STATUS_TO_LIST_NAME, demo_mapping, seed_workspace
+        from server.sync.providers import AccountProviders
+        from server.sync.settings import EngineSettings
+        from server.sync.worker import Worker
 
+        self.n, self.rng, self.row_ms, self.move_ms = n, rng, [], []
+        self.stub = StubTrello()
+        self.prefix = rng.randrange(1 << 16)
+        self.lead_id, self.lead_values = lead_id, lead_values
+        list_ids = {name: "%024x" % (0xB0000 + k) for k, name in enumerate(DEMO_LISTS)}
+        self.status_list = {status: list_ids[name] for status, name in DEMO_STATUS_TO_LIST_NAME.items()}
+        self.board_id = "%024x" % 0xB0A4D
+        self.app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATE_LIMITS_ENABLED": False,
+                               "SHEET_WRITE_WINDOW_S": 0.0, "RECONCILE_INTERVAL_S": 0})
+        rows = [list(DEMO_HEADER)] + [sheet_row(lead_values(i), lead_id(self.prefix, i)) for i in range(n)]
+        sheet = Http(sheets_url).post("/_emulator/spreadsheets", {"title": f"cost {n}", "sheets": {SHEET: rows}})
+        stub = self.stub
+
+        class CostProviders(AccountProviders):
+            def trello(self, session, workspace):  # type: ignore[no-untyped-def]
+                return stub
+
+        with self.app.app_context():
+            workspace = seed_workspace(db.session, email="cost@example.com", trello_member_id="%024x" % 0xB0B,
+                                       trello_username="cost", trello_token="ATTA" + "0" * 72,
+                                       google_token=f"google-cost-{self.prefix}",
+                                       spreadsheet_id=sheet["spreadsheet_id"], sheet_name=SHEET,
+                                       board_id=self.board_id, mapping=demo_mapping(list_ids))
+            self.workspace_id = workspace.id
+            self.engine = db.engine
+            settings = EngineSettings.from_config(self.app.config)
+        self.dialect = self.engine.dialect.name
+        self.worker = Worker(self.engine, CostProviders(settings, None), settings, worker_id="bench-cost")
+        insert_links(self.engine, self.workspace_id,
+                     [{"lead_id": lead_id(self.prefix, i), "row": i + 2, "values": lead_values(i)} for i in range(n)],
+                     [self.card_id(i) for i in range(n)])
+        self.unused = list(range(n))
+        rng.shuffle(self.unused)
+
+    @staticmethod
     def card_id(i: int) -> str:
         return "%024x" % (0xC0000000 + i)
 
-    def make_sheet(n: int) -> str:
-        rows = [list(DEMO_HEADER)] + [sheet_row(lead_values(i), lead_id(prefix, i)) for i in range(n)]
-        return sheets.post("/_emulator/spreadsheets", {"title": f"cost {n}", "sheets": {SHEET: rows}})["spreadsheet_id"]
+    def settle(self) -> None:
+        """After the bulk load, what a running system has had time to do (PostgreSQL: autovacuum
+        and a checkpoint, so the load's dirty pages are not written out during the timed events)."""
+        from sqlalchemy import text
 
-    with app.app_context():
-        from server.seed import seed_workspace
+        if self.dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                for statement in ("VACUUM ANALYZE links", "VACUUM ANALYZE events", "VACUUM ANALYZE history",
+                                  "CHECKPOINT"):
+                    connection.execute(text(statement))
 
-        workspace = seed_workspace(db.session, email="cost@example.com", trello_member_id="%024x" % 0xB0B,
-                                   trello_username="cost", trello_token="ATTA" + "0" * 72,
-                                   google_token=f"google-cost-{prefix}", spreadsheet_id=make_sheet(small),
-                                   sheet_name=SHEET, board_id=board_id, mapping=mapping)
-        workspace_id = workspace.id
-        engine = db.engine
-        settings = EngineSettings.from_config(app.config)
-        worker = Worker(engine, CostProviders(settings, None), settings, worker_id="bench-cost")
-        dialect = engine.dialect.name
+    def _timed(self, store) -> float:  # type: ignore[no-untyped-def]
+        from server.extensions import db
 
-        def analyze() -> None:
-            if dialect == "postgresql":  # what autovacuum does after a bulk load
-                with engine.begin() as connection:
-                    connection.execute(text("ANALYZE links; ANALYZE events; ANALYZE history"))
-
-        import inspect
-
-        def store_trello(session, data):  # type: ignore[no-untyped-def]
-            """As the webhook endpoint stores a delivery (newer code also checks the action's board)."""
-            if "board_id" in inspect.signature(store_trello_event).parameters:
-                return store_trello_event(session, workspace_id, data, board_id=board_id)
-            return store_trello_event(session, workspace_id, data)
-
-        def timed(store) -> float:  # type: ignore[no-untyped-def]
-            with app.app_context():
-                store(db.session)
-                db.session.commit()
-            start = time.perf_counter()
-            took = worker.run_once()
-            elapsed = time.perf_counter() - start
-            if took != 1:
-                raise RuntimeError(f"expected to claim 1 event, claimed {took}")
-            return elapsed * 1000.0
-
-        used: set[int] = set()
-
-        def measure(n: int) -> dict[str, Any]:
-            analyze()
-            chosen = []
-            while len(chosen) < events + 10 + move_events + 5:  # leads not touched by an earlier measure
-                i = rng.randrange(n)
-                if i not in used:
-                    used.add(i)
-                    chosen.append(i)
-            edit_ids, move_ids = chosen[:events + 10], chosen[events + 10:]
-            row_ms: list[float] = []
-            calls_before = stub.calls
-            for k, i in enumerate(edit_ids):
-                values = {**lead_values(i), "Notes": f"edited {n}-{k}"}
-                body = {"event_id": f"cost-{n}-{k}-{rng.getrandbits(40):x}", "spreadsheet_id": "x", "sheet": SHEET,
-                        "sent_at": int(time.time() * 1000),
-                        "rows": [{"lead_id": lead_id(prefix, i), "row": i + 2,
-                                  "values": {**values, "Lead ID": lead_id(prefix, i)}, "changed": ["Notes"],
-                                  "edited_at": int(time.time() * 1000)}]}
-                row_ms.append(timed(lambda s, body=body: store_sheets_event(s, workspace_id, body)))
-            if stub.calls - calls_before != len(edit_ids):
-                raise RuntimeError(f"expected {len(edit_ids)} card updates, saw {stub.calls - calls_before}")
-            move_ms: list[float] = []
-            for k, i in enumerate(move_ids):
-                status = lead_values(i)["Status"]
-                old_list = status_list[status]
-                new_status = {"New": "Contacted", "Contacted": "Qualified", "Qualified": "Won", "Won": "New"}[status]
-                new_list = status_list[new_status]
-                now = datetime.now(UTC)
-                action = {"id": "%024x" % rng.getrandbits(96), "type": "updateCard",
-                          "date": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
-                          "idMemberCreator": "%024x" % 0xB0B,
-                          "data": {"card": {"id": card_id(i), "idList": new_list, "name": lead_values(i)["Name"]},
-                                   "old": {"idList": old_list}, "listBefore": {"id": old_list, "name": status},
-                                   "listAfter": {"id": new_list, "name": new_status},
-                                   "board": {"id": board_id, "name": "cost"}}}
-                move_ms.append(timed(lambda s, action=action: store_trello(s, {"action": action})))
-            with app.app_context():
-                states = dict(db.session.execute(text(
-                    "SELECT state, count(*) FROM events GROUP BY state")).all())
-            if set(states) - {"done"}:
-                raise RuntimeError(f"events not all done: {states}")
-            row_ms, move_ms = row_ms[10:], move_ms[5:]  # the first few warm caches up
-            return {"links": n, "row_edit_median_ms": statistics.median(row_ms),
-                    "row_edit_p90_ms": sorted(row_ms)[int(len(row_ms) * 0.9) - 1], "row_edit_samples": len(row_ms),
-                    "card_move_median_ms": statistics.median(move_ms) if move_ms else None,
-                    "card_move_samples": len(move_ms)}
-
-        insert_links(engine, workspace_id, leads(0, small), [card_id(i) for i in range(small)])
-        first = measure(small)
-        insert_links(engine, workspace_id, leads(small, large), [card_id(i) for i in range(small, large)])
-        with app.app_context():  # the same sheet, grown to as many rows as links
-            ws = db.session.get(Workspace, workspace_id)
-            ws.spreadsheet_id = make_sheet(large)
+        with self.app.app_context():
+            store(db.session, self.workspace_id)
             db.session.commit()
-        second = measure(large)
-        with app.app_context():
-            counts = {"links": db.session.execute(text("SELECT count(*) FROM links")).scalar_one(),
-                      "events": db.session.execute(text("SELECT count(*) FROM events")).scalar_one()}
-    Path(out).write_text(json.dumps({"dialect": dialect, "small": first, "large": second, "counts": counts}))
+        start = time.perf_counter()
+        took = self.worker.run_once()
+        elapsed = time.perf_counter() - start
+        if took != 1:
+            raise RuntimeError(f"expected to claim 1 event, claimed {took}")
+        return elapsed * 1000.0
+
+    def row_edit(self, k: int) -> None:
+        """A person edits the Notes of a lead not touched before (→ one Trello update)."""
+        from bench.data import SHEET
+        from server.sync.inbox import store_sheets_event
+
+        i = self.unused.pop()
+        lead = self.lead_id(self.prefix, i)
+        values = {**self.lead_values(i), "Notes": f"edited {self.n}-{k}", "Lead ID": lead}
+        now = int(time.time() * 1000)
+        body = {"event_id": f"cost-{self.n}-{k}-{self.rng.getrandbits(40):x}", "spreadsheet_id": "x", "sheet": SHEET,
+                "sent_at": now, "rows": [{"lead_id": lead, "row": i + 2, "values": values, "changed": ["Notes"],
+                                          "edited_at": now}]}
+        calls = self.stub.calls
+        self.row_ms.append(self._timed(lambda session, ws: store_sheets_event(session, ws, body)))
+        if self.stub.calls != calls + 1:
+            raise RuntimeError("a row edit did not make exactly one card update")
+
+    def card_move(self, k: int) -> None:
+        """A card of a lead not touched before moves to the next list (→ one sheet write)."""
+        from server.sync.inbox import store_trello_event
+
+        i = self.unused.pop()
+        status = self.lead_values(i)["Status"]
+        new_status = {"New": "Contacted", "Contacted": "Qualified", "Qualified": "Won", "Won": "New"}[status]
+        old_list, new_list = self.status_list[status], self.status_list[new_status]
+        now = datetime.now(UTC)
+        action = {"id": "%024x" % self.rng.getrandbits(96), "type": "updateCard",
+                  "date": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+                  "idMemberCreator": "%024x" % 0xB0B,
+                  "data": {"card": {"id": self.card_id(i), "idList": new_list, "name": self.lead_values(i)["Name"]},
+                           "old": {"idList": old_list}, "listBefore": {"id": old_list, "name": status},
+                           "listAfter": {"id": new_list, "name": new_status},
+                           "board": {"id": self.board_id, "name": "cost"}}}
+        self.move_ms.append(self._timed(
+            lambda session, ws: store_trello_event(session, ws, {"action": action}, board_id=self.board_id)))
+
+    def check_done(self) -> None:
+        from sqlalchemy import text
+
+        from server.extensions import db
+
+        with self.app.app_context():
+            states = dict(db.session.execute(text("SELECT state, count(*) FROM events GROUP BY state")).all())
+        if set(states) - {"done"}:
+            raise RuntimeError(f"events not all done: {states}")
+
+    def counts(self) -> dict[str, int]:
+        from sqlalchemy import text
+
+        with self.engine.connect() as connection:
+            return {table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                    for table in ("links", "events")}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -323,6 +333,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--out", required=True)
     c = sub.add_parser("eventcost")
     c.add_argument("--out", required=True)
+    c.add_argument("--small-url", required=True, help="database for the small size (migrated, empty)")
+    c.add_argument("--large-url", required=True, help="database for the large size (same dialect)")
     c.add_argument("--small", type=int, default=1000)
     c.add_argument("--large", type=int, default=100_000)
     c.add_argument("--events", type=int, default=200)
@@ -335,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "reconcile":
         run_reconcile(args.workspace, args.out)
     else:
-        event_cost(args.out, args.small, args.large, args.events, args.move_events, args.sheets_url, args.seed)
+        event_cost(args.out, args.small_url, args.large_url, args.small, args.large, args.events, args.move_events, args.sheets_url, args.seed)
 
 
 if __name__ == "__main__":

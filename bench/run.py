@@ -412,22 +412,31 @@ class Bench:
 
     # ------------------------------------------------------------------ phases
 
-    def phase_web_sqlite(self) -> None:
-        url, path = self.new_sqlite("web-sqlite")
-        account = Account(self.trello, self.sheets, f"ack{self.run_id}")
+    def seeded_web(self, name: str, database_url: str, tag: str) -> tuple[Account, str, str, Child, int]:
+        """An empty sheet and a workspace over it in ``database_url``, and the web tier serving it."""
+        account = Account(self.trello, self.sheets, f"{tag}{self.run_id}")
         account.create_sheet([])
-        app = self.app(url)
+        app = self.app(database_url)
         workspace_id, secret = account.seed_workspace(app)
         self.dispose(app)
-        web, port = self.start_web("web-sqlite", url)
+        web, port = self.start_web(name, database_url)
+        return account, workspace_id, secret, web, port
+
+    def record_ack(self, figures: dict[str, Any], dialect: str, suffix: str) -> None:
+        """The open-loop figures: all in the details, the headline ones as results."""
+        self.details[f"ack_{dialect}"] = {k: r(v) if isinstance(v, float) else v for k, v in figures.items()}
+        self.results[f"ack_p50_ms{suffix}"] = r(figures["p50_ms"], 3)
+        self.results[f"ack_p99_ms{suffix}"] = r(figures["p99_ms"], 3)
+        self.results[f"ack_errors{suffix}"] = figures["errors"] + figures["warmup_errors"]
+        self.results[f"web_cpu_ms_per_request{suffix}"] = r(figures["web_cpu_ms_per_request"], 3)
+
+    def phase_web_sqlite(self) -> None:
+        url, path = self.new_sqlite("web-sqlite")
+        account, workspace_id, secret, web, port = self.seeded_web("web-sqlite", url, "ack")
         try:
             figures = self.open_loop_figures(port, workspace_id, secret, account.spreadsheet_id, 0x1000, web.pid)
             self.check_stored(figures, self.count_events_sqlite(path))
-            self.details["ack_sqlite"] = {k: r(v) if isinstance(v, float) else v for k, v in figures.items()}
-            self.results["ack_p50_ms"] = r(figures["p50_ms"], 3)
-            self.results["ack_p99_ms"] = r(figures["p99_ms"], 3)
-            self.results["ack_errors"] = figures["errors"] + figures["warmup_errors"]
-            self.results["web_cpu_ms_per_request"] = r(figures["web_cpu_ms_per_request"], 3)
+            self.record_ack(figures, "sqlite", "")
 
             # closed loop saturation on the same web tier
             pool = self.webhook_requests(port, workspace_id, secret, account.spreadsheet_id,
@@ -478,12 +487,7 @@ class Bench:
 
     def phase_web_postgres(self) -> None:
         url = self.new_pg("web")
-        account = Account(self.trello, self.sheets, f"pg{self.run_id}")
-        account.create_sheet([])
-        app = self.app(url)
-        workspace_id, secret = account.seed_workspace(app)
-        self.dispose(app)
-        web, port = self.start_web("web-postgres", url)
+        account, workspace_id, secret, web, port = self.seeded_web("web-postgres", url, "pg")
         try:
             import psycopg
 
@@ -498,11 +502,7 @@ class Bench:
             with psycopg.connect(url) as conn:
                 stored = conn.execute("SELECT count(*) FROM events").fetchone()[0]
             self.check_stored(figures, stored)
-            self.details["ack_postgres"] = {k: r(v) if isinstance(v, float) else v for k, v in figures.items()}
-            self.results["ack_p50_ms_postgres"] = r(figures["p50_ms"], 3)
-            self.results["ack_p99_ms_postgres"] = r(figures["p99_ms"], 3)
-            self.results["ack_errors_postgres"] = figures["errors"] + figures["warmup_errors"]
-            self.results["web_cpu_ms_per_request_postgres"] = r(figures["web_cpu_ms_per_request"], 3)
+            self.record_ack(figures, "postgres", "_postgres")
         finally:
             self.procs.stop(web)
 
@@ -808,14 +808,15 @@ class Bench:
                 "calls_later_than_margin_25ms": sum(1 for a, b in zip(late, rtt) if a + b > 25),
                 "failed_at_s_after_first_slot": limited_at[:20], "failed_calls": failures[:20]}
 
-    def event_cost_run(self, database_url: str, tag: str) -> dict[str, Any]:
+    def event_cost_run(self, small_url: str, large_url: str, tag: str) -> dict[str, Any]:
         out = self.tmp / f"eventcost-{tag}.json"
         cfg = self.cfg
         child = self.procs.start(f"eventcost-{tag}", [
-            PYTHON, "-m", "bench.probe", "eventcost", "--out", str(out), "--small", str(cfg["cost_small"]),
-            "--large", str(cfg["cost_large"]), "--events", str(cfg["cost_events"]),
-            "--move-events", str(cfg["cost_moves"]), "--sheets-url", self.sheets.base_url],
-            self.env(DATABASE_URL=database_url, LOG_LEVEL="WARNING"))
+            PYTHON, "-m", "bench.probe", "eventcost", "--out", str(out), "--small-url", small_url,
+            "--large-url", large_url, "--small", str(cfg["cost_small"]), "--large", str(cfg["cost_large"]),
+            "--events", str(cfg["cost_events"]), "--move-events", str(cfg["cost_moves"]),
+            "--sheets-url", self.sheets.base_url],
+            self.env(LOG_LEVEL="WARNING"))
         code = child.popen.wait(400)
         tail = child.tail()
         self.procs.stop(child)
@@ -827,15 +828,15 @@ class Bench:
         # The probe sends two row-locating reads per card-move event: lift the Sheets quota for it.
         self.sheets.post("/_emulator/config", {"read_limit": None, "write_limit": None})
         try:
-            url, _path = self.new_sqlite("eventcost")
-            sqlite_cost = self.event_cost_run(url, "sqlite")
+            sqlite_cost = self.event_cost_run(self.new_sqlite("eventcost-small")[0],
+                                              self.new_sqlite("eventcost-large")[0], "sqlite")
             self.details["event_cost_sqlite"] = sqlite_cost
             self.results["event_cost_ratio_100k_vs_1k_links"] = r(
                 sqlite_cost["large"]["row_edit_median_ms"] / sqlite_cost["small"]["row_edit_median_ms"], 3)
             if sqlite_cost["small"]["card_move_median_ms"]:
                 self.results["card_move_cost_ratio_100k_vs_1k_rows"] = r(
                     sqlite_cost["large"]["card_move_median_ms"] / sqlite_cost["small"]["card_move_median_ms"], 3)
-            pg_cost = self.event_cost_run(self.new_pg("eventcost"), "postgres")
+            pg_cost = self.event_cost_run(self.new_pg("eventcost_small"), self.new_pg("eventcost_large"), "postgres")
             self.details["event_cost_postgres"] = pg_cost
             self.results["event_cost_ratio_100k_vs_1k_links_postgres"] = r(
                 pg_cost["large"]["row_edit_median_ms"] / pg_cost["small"]["row_edit_median_ms"], 3)
