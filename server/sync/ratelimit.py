@@ -15,9 +15,10 @@ and commits; then it sleeps until ``s`` outside any lock. Any rolling window of 
 therefore holds at most ``limit`` slots, an allowed caller never sleeps, a waiting caller sleeps
 exactly to its slot (no thundering herd: every waiter owns a distinct slot), and a caller whose
 slot lies beyond its timeout reserves nothing. Several buckets (Trello token + key) are reserved
-atomically at the same slot. ``margin`` (default 25 ms) absorbs the delay between a grant and its
-request reaching the provider (commit, scheduling): measured with 4 busy threads on 2 CPUs, p99.9
-9 ms, max 20 ms. It costs 2.5 % of throughput with 1 s windows, 0.25 % with Trello's 10 s.
+atomically at the same slot. Each window is widened by ``MARGIN_FRACTION`` (5 %) of its length,
+never by less than ``margin`` (25 ms), to absorb the delay between a grant and its request reaching
+the provider (commit, scheduling, the network): 0.5 s for Trello's 10 s window. It costs 5 % of
+throughput; a request delayed by more than the widening can still draw a 429, which is retried.
 
 Storage and clock:
 - PostgreSQL: UNLOGGED table ``ratelimit.ratelimit_buckets`` in the app database, created if missing.
