@@ -69,9 +69,10 @@ def trace_trello_calls(path: str) -> None:
         original_init(self, *args, **kwargs)
         throttle = self.throttle
         if throttle is not None:
-            def traced() -> None:
-                throttle()
+            def traced():  # type: ignore[no-untyped-def]
+                finish = throttle()
                 local.granted = time.time()
+                return finish
             self.throttle = traced
 
     def request(self, method, path, **kwargs):  # type: ignore[no-untyped-def]

@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from server.sync.ratelimit import (RateLimiter, RateLimitTimeout, _plan, sheets_throttle, trello_bucket_names,
-                                   trello_throttle)
+from server.sync.ratelimit import (RateLimiter, RateLimitTimeout, _plan, _redated, _unpack, sheets_throttle,
+                                   trello_bucket_names, trello_throttle)
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT, PER = 12, 0.6  # small windows keep the file fast; 3 × LIMIT calls span 2 windows
@@ -106,7 +106,7 @@ def test_threads_never_exceed_and_pace_tightly(limiter: RateLimiter) -> None:
 PROC = """
 import importlib.util, json, sys, time
 spec = importlib.util.spec_from_file_location("ratelimit", "server/sync/ratelimit.py")  # skip Flask's import
-module = importlib.util.module_from_spec(spec)
+module = sys.modules["ratelimit"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 RateLimiter = module.RateLimiter
 url, n, limit, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
@@ -209,6 +209,76 @@ def test_sheets_throttle_separates_reads_and_writes(limiter: RateLimiter) -> Non
     assert {"sheets:read:user-7", "sheets:write:user-7", "sheets:read:user-8"} <= {n for n, _ in stored(limiter)}
     with pytest.raises(ValueError):
         sheets_throttle(limiter, "user-7", "delete")
+
+
+def test_redated_moves_one_stamp_and_keeps_the_log_sorted() -> None:
+    row = _plan([("b", 3, 1.0)], {}, 100.0, 0.0, 1e9)[1]["b"][0]
+    for now in (100.2, 100.4):
+        row = _plan([("b", 3, 1.0)], {"b": row}, now, 0.0, 1e9)[1]["b"][0]
+    new = _redated([("b", 3, 1.0), ("gone", 3, 1.0)], {"b": row, "gone": b""}, 100.0, 100.5, 0.025)
+    assert list(new) == ["b"]  # a bucket whose log no longer holds the slot is left alone
+    stamps, expires = new["b"]
+    assert list(_unpack(stamps)) == [100.2, 100.4, 100.5]
+    assert expires == pytest.approx(100.5 + 1.0 + 0.05)  # the newest stamp + window + 5 % widening
+
+
+def test_a_call_ending_late_is_redated_and_holds_back_the_next_window(limiter: RateLimiter) -> None:
+    """The provider may count a slow call at any moment until it ends: a later reservation keeps
+    a whole window away from that end, not from the slot (limit 2 per 0.6 s, widening 30 ms)."""
+    spec = [("slow", 2, 0.6)]
+    quick = limiter.grant(spec)
+    assert limiter.redate(quick) is False  # ended within the widening: nothing to move
+    slow = limiter.grant(spec)
+    time.sleep(0.25)  # the slow call's answer comes 0.25 s after its slot
+    assert limiter.redate(slow) is True
+    ended = time.monotonic()
+    limiter.grant(spec)  # frees up when `quick` leaves its window
+    third_at = time.monotonic()
+    limiter.grant(spec)  # must wait for the slow call's *end* to leave its window
+    assert time.monotonic() - ended >= 0.6 + 0.03 - 0.005
+    assert time.monotonic() - third_at > 0.2  # without the redate it would follow the third at once
+
+
+def test_throttles_redate_through_the_clients_even_when_the_call_fails(limiter: RateLimiter) -> None:
+    from server.trello.client import TrelloClient
+    from server.trello.errors import TrelloUnavailable
+
+    redated = []
+    original = limiter.redate
+    limiter.redate = lambda grant: redated.append(grant) or original(grant)  # type: ignore[method-assign]
+    throttle = trello_throttle(limiter, "key-1", TOKEN, token_limit=(5, 10.0), key_limit=(5, 10.0))
+    client = TrelloClient("key-1", TOKEN, base_url="http://127.0.0.1:9/1", timeout=2, throttle=throttle)
+    with pytest.raises(TrelloUnavailable):
+        client.me()  # nothing listens on port 9: the call fails, and is still finished
+    assert len(redated) == 1
+
+    from server.sheets.client import SheetTab
+
+    tab = SheetTab(None, "sheet", "Leads", read_throttle=sheets_throttle(limiter, "user-1", "read"))  # type: ignore[arg-type]
+    with pytest.raises(ZeroDivisionError):
+        tab._call("read", lambda: 1 / 0)
+    assert len(redated) == 2
+
+
+def test_a_call_that_reaches_trello_late_draws_no_429(limiter: RateLimiter) -> None:
+    """Over HTTP against the emulated Trello, which counts a call when it arrives. The first call
+    reaches Trello 0.25 s after its slot (a slow network), the second follows it. Without the
+    redate the third would leave one window after the first's *slot*, while Trello still counts
+    the first and the second in its window, and draw a 429."""
+    from emulators.trello import TrelloEmulator
+    from server.trello.client import TrelloClient
+
+    with TrelloEmulator(api_key="emulator-key", api_secret="emulator-secret") as trello:
+        trello.start()
+        member = trello.add_member("ann", "Ann Example")
+        token = trello.issue_token(member["id"])
+        trello.set_limits(token_limit=(2, 0.6))
+        trello.faults.add(path=r"^/1/members/me$", latency_ms=250, times=1)
+        throttle = trello_throttle(limiter, "emulator-key", token, token_limit=(2, 0.6), key_limit=(100, 0.6))
+        client = TrelloClient("emulator-key", token, base_url=trello.api_base_url, throttle=throttle)
+        for _ in range(4):
+            client.me()
+        assert client.rate_limited == 0 and trello.stats()["rate_limited"] == 0
 
 
 def test_many_buckets_and_bounded_storage(limiter: RateLimiter) -> None:

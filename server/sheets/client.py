@@ -20,7 +20,8 @@ from gspread.http_client import HTTPClient
 from .errors import (SheetsAuthError, SheetsBadRequest, SheetsError, SheetsNotFound, SheetsRateLimited,
                      SheetsServerError, SheetsUnavailable)
 
-Throttle = Callable[[], None]
+# Waits before a request; may return a callable to run once the request has ended.
+Throttle = Callable[[], Callable[[], None] | None]
 
 
 def column_letter(index: int) -> str:
@@ -116,10 +117,13 @@ class SheetTab:
 
     def _call(self, kind: str, method: Callable[..., Any], *args: Any) -> Any:
         throttle = self.read_throttle if kind == "read" else self.write_throttle
-        if throttle is not None:
-            throttle()
+        finish = throttle() if throttle is not None else None
         self.calls += 1
-        return call_sheets(method, *args)
+        try:
+            return call_sheets(method, *args)
+        finally:
+            if finish is not None:
+                finish()
 
 
 def call_sheets(method: Callable[..., Any], *args: Any) -> Any:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import ProviderAccount, Workspace
-from ..sheets.client import SheetTab
+from ..sheets.client import SheetTab, Throttle
 from ..trello.client import TrelloClient
 from .settings import EngineSettings
 
@@ -99,7 +99,7 @@ class AccountProviders:
 
         return account_credentials(account, self.settings, token_saver(self.session_factory, account.id))
 
-    def _trello_throttle(self, token: str) -> Callable[[], None] | None:
+    def _trello_throttle(self, token: str) -> Throttle | None:
         if self.limiter is None:
             return None
         from .ratelimit import trello_throttle
@@ -107,7 +107,7 @@ class AccountProviders:
         return trello_throttle(self.limiter, self.settings.trello_api_key, token,
                                token_limit=self.settings.trello_token_limit, key_limit=self.settings.trello_key_limit)
 
-    def _sheets_throttle(self, identity: str, kind: str) -> Callable[[], None] | None:
+    def _sheets_throttle(self, identity: str, kind: str) -> Throttle | None:
         if self.limiter is None:
             return None
         from .ratelimit import sheets_throttle

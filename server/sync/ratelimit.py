@@ -18,7 +18,11 @@ slot lies beyond its timeout reserves nothing. Several buckets (Trello token + k
 atomically at the same slot. Each window is widened by ``MARGIN_FRACTION`` (5 %) of its length,
 never by less than ``margin`` (25 ms), to absorb the delay between a grant and its request reaching
 the provider (commit, scheduling, the network): 0.5 s for Trello's 10 s window. It costs 5 % of
-throughput; a request delayed by more than the widening can still draw a 429, which is retried.
+throughput. A call that ends later than that after its slot may have been counted by the provider
+anywhere up to its end, so the throttles *redate* it: its stamp moves to the moment it ended, and
+every later reservation keeps a full window away from it (one more short transaction, for the
+rare slow call). Reservations made before the redating are not moved; a 429 they may still draw is
+retried by the clients.
 
 Storage and clock:
 - PostgreSQL: UNLOGGED table ``ratelimit.ratelimit_buckets`` in the app database, created if missing.
@@ -47,7 +51,10 @@ import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
+
+import structlog
 
 try:
     import fcntl
@@ -55,12 +62,15 @@ except ImportError:  # pragma: no cover - Windows: rely on SQLite's busy timeout
     fcntl = None  # type: ignore[assignment]
 
 Spec = tuple[str, int, float]  # (bucket, limit, per_seconds)
+Finish = Callable[[], None]  # what a throttle returns: call it once the request has ended
+log = structlog.get_logger(__name__)
 _orphans: list[Any] = []  # connections inherited over fork: never closed in the child (it would end the parent's)
 
 PG_SCHEMA = """
 CREATE UNLOGGED TABLE IF NOT EXISTS ratelimit_buckets (
     name text PRIMARY KEY, stamps bytea NOT NULL, expires_at double precision NOT NULL
 ) WITH (fillfactor = 70)"""
+_PG_LOCK = "SELECT name, stamps FROM ratelimit_buckets WHERE name = ANY(%s) ORDER BY name FOR UPDATE"
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ratelimit_buckets (
     name TEXT PRIMARY KEY, stamps BLOB NOT NULL, expires_at REAL NOT NULL
@@ -69,6 +79,16 @@ CREATE TABLE IF NOT EXISTS ratelimit_buckets (
 
 class RateLimitTimeout(Exception):
     """The wait for a slot would exceed the caller's timeout (nothing was reserved)."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A slot reserved in one or more buckets."""
+
+    specs: tuple[Spec, ...]
+    slot: float  # as stored in each bucket's log, on the limiter's clock
+    due: float  # time.monotonic() at the slot
+    waited: float = 0.0
 
 
 def _unpack(blob: bytes | None) -> array:
@@ -91,12 +111,16 @@ def _pack(stamps: array) -> bytes:
 MARGIN_FRACTION = 0.05
 
 
+def _widening(per: float, margin: float, fraction: float = MARGIN_FRACTION) -> float:
+    return max(margin, fraction * per)
+
+
 def _plan(specs: Sequence[Spec], rows: dict[str, bytes], now: float, margin: float,
           max_wait: float, fraction: float = MARGIN_FRACTION) -> tuple[float, dict[str, tuple[bytes, float]] | None]:
     """(wait, new rows) for one common slot in every bucket; new rows is None when wait > max_wait."""
     logs, slot = {}, now
     for name, limit, per in specs:
-        margin_here = max(margin, fraction * per)
+        margin_here = _widening(per, margin, fraction)
         stamps = _unpack(rows.get(name))
         cut = 0
         while cut < len(stamps) and stamps[cut] <= now - per - margin_here:  # out of every future window
@@ -114,8 +138,23 @@ def _plan(specs: Sequence[Spec], rows: dict[str, bytes], now: float, margin: flo
     for name, limit, per in specs:
         stamps = logs[name]
         stamps.append(slot)
-        out[name] = (_pack(stamps[-limit:]), slot + per + max(margin, fraction * per))
+        out[name] = (_pack(stamps[-limit:]), slot + per + _widening(per, margin, fraction))
     return wait, out
+
+
+def _redated(specs: Sequence[Spec], rows: dict[str, bytes], slot: float, moved_to: float,
+             margin: float) -> dict[str, tuple[bytes, float]]:
+    """New rows with the stamp ``slot`` moved to ``moved_to``, for the buckets that still log it."""
+    out = {}
+    for name, _limit, per in specs:
+        stamps = _unpack(rows.get(name))
+        try:
+            stamps[stamps.index(slot)] = moved_to
+        except ValueError:
+            continue  # `limit` later grants pushed it out: the reservation it bounded is made
+        stamps = array("d", sorted(stamps))
+        out[name] = (_pack(stamps), stamps[-1] + per + _widening(per, margin))
+    return out
 
 
 class RateLimiter:
@@ -154,16 +193,30 @@ class RateLimiter:
 
     def acquire_many(self, specs: Sequence[Spec], *, timeout: float = 120.0) -> float:
         """Like `acquire`, for several buckets at once, all charged at the same instant."""
-        wait = self._reserve(specs, timeout)
-        if wait is None:
+        return self.grant(specs, timeout=timeout).waited
+
+    def grant(self, specs: Sequence[Spec], *, timeout: float = 120.0) -> Grant:
+        """Like `acquire_many`, returning the grant for `redate` once the call has ended."""
+        grant = self._reserve(specs, timeout)
+        if grant is None:
             raise RateLimitTimeout(f"rate limit {', '.join(s[0] for s in specs)}: no slot within {timeout:g} s")
-        if wait <= 0:
-            return 0.0
+        if grant.due <= time.monotonic():
+            return grant
         start = time.monotonic()
-        deadline = start + wait
-        while (left := deadline - time.monotonic()) > 0:
+        while (left := grant.due - time.monotonic()) > 0:
             time.sleep(left)
-        return time.monotonic() - start
+        return replace(grant, waited=time.monotonic() - start)
+
+    def redate(self, grant: Grant) -> bool:
+        """Once its call has ended: if that was later after the slot than the window's widening
+        covers, move the grant's stamp to now, where the provider may have counted the call.
+        Returns whether it moved the stamp."""
+        late = time.monotonic() - grant.due
+        if late <= min(_widening(per, self.margin) for _name, _limit, per in grant.specs):
+            return False
+        with self._lock:
+            self._run(self._redate_pg if self.backend == "postgresql" else self._redate_sqlite, grant, late)
+        return True
 
     def try_acquire(self, bucket: str, limit: int, per_seconds: float) -> bool:
         """Take one request now if the bucket allows it; never sleeps."""
@@ -188,7 +241,7 @@ class RateLimiter:
         _orphans.append(self._conn)
         self._conn, self._lockfile, self._lock = None, None, threading.Lock()
 
-    def _reserve(self, specs: Sequence[Spec], max_wait: float) -> float | None:
+    def _reserve(self, specs: Sequence[Spec], max_wait: float) -> Grant | None:
         for name, limit, per in specs:
             if limit < 1 or per <= 0:
                 raise ValueError(f"bad rate limit for {name!r}: {limit} per {per} s")
@@ -196,10 +249,14 @@ class RateLimiter:
         step = self._reserve_pg if self.backend == "postgresql" else self._reserve_sqlite
         with self._lock:
             wait, rows = self._run(step, specs, max_wait)
+            due = time.monotonic() + max(wait, 0.0)
             if time.monotonic() >= self._next_purge:
                 self._next_purge = time.monotonic() + self.purge_every
                 self._run(self._purge_pg if self.backend == "postgresql" else self._purge_sqlite)
-        return None if rows is None else wait
+        if rows is None:
+            return None
+        slot = _unpack(next(iter(rows.values()))[0])[-1]  # exactly as stored: the newest stamp of each log
+        return Grant(tuple(specs), slot, due)
 
     def _run(self, step: Callable[..., Any], *args: Any) -> Any:
         """Run `step` on the connection, reconnecting once if it was lost (caller holds the lock)."""
@@ -255,36 +312,74 @@ class RateLimiter:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _reserve_sqlite(self, specs: Sequence[Spec], max_wait: float) -> tuple[float, Any]:
+    @contextmanager
+    def _sqlite_transaction(self) -> Iterator[Any]:
+        """BEGIN IMMEDIATE behind the file lock; COMMIT at the end, ROLLBACK on any error."""
         conn = self._conn
         with self._file_lock():
             conn.execute("BEGIN IMMEDIATE")
             try:
-                now = time.time()
-                names = [s[0] for s in specs]
-                rows = dict(conn.execute(f"SELECT name, stamps FROM ratelimit_buckets WHERE name IN "
-                                         f"({','.join('?' * len(names))})", names).fetchall())
-                wait, new = _plan(specs, rows, now, self.margin, max_wait)
-                if new is not None:
-                    conn.executemany("INSERT INTO ratelimit_buckets (name, stamps, expires_at) VALUES (?, ?, ?) "
-                                     "ON CONFLICT (name) DO UPDATE SET stamps = excluded.stamps, "
-                                     "expires_at = excluded.expires_at", [(n, *v) for n, v in new.items()])
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _sqlite_rows(conn: Any, names: Sequence[str]) -> dict[str, bytes]:
+        return dict(conn.execute(f"SELECT name, stamps FROM ratelimit_buckets WHERE name IN "
+                                 f"({','.join('?' * len(names))})", list(names)).fetchall())
+
+    def _reserve_sqlite(self, specs: Sequence[Spec], max_wait: float) -> tuple[float, Any]:
+        with self._sqlite_transaction() as conn:
+            now = time.time()
+            wait, new = _plan(specs, self._sqlite_rows(conn, [s[0] for s in specs]), now, self.margin, max_wait)
+            if new is not None:
+                conn.executemany("INSERT INTO ratelimit_buckets (name, stamps, expires_at) VALUES (?, ?, ?) "
+                                 "ON CONFLICT (name) DO UPDATE SET stamps = excluded.stamps, "
+                                 "expires_at = excluded.expires_at", [(n, *v) for n, v in new.items()])
         return wait, new
+
+    def _redate_sqlite(self, grant: Grant, late: float) -> None:
+        with self._sqlite_transaction() as conn:
+            rows = self._sqlite_rows(conn, [s[0] for s in grant.specs])
+            new = _redated(grant.specs, rows, grant.slot, grant.slot + late, self.margin)
+            conn.executemany("UPDATE ratelimit_buckets SET stamps = ?, expires_at = ? WHERE name = ?",
+                             [(*v, n) for n, v in new.items()])
 
     def _purge_sqlite(self) -> int:
         with self._file_lock():
             return self._conn.execute("DELETE FROM ratelimit_buckets WHERE expires_at < ?", (time.time(),)).rowcount
 
+    @contextmanager
+    def _pg_transaction(self) -> Iterator[Any]:
+        """The caller sends BEGIN and COMMIT with its statements (fewer round trips); on any
+        error the transaction is rolled back here."""
+        conn = self._conn
+        try:
+            yield conn
+        except BaseException:
+            try:
+                if conn.info.transaction_status != 0:  # 0: idle, outside a transaction
+                    conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - the connection is broken; _run reconnects
+                pass
+            raise
+
+    @staticmethod
+    def _pg_write_and_commit(conn: Any, new: dict[str, tuple[bytes, float]] | None) -> None:
+        if not new:
+            conn.execute("COMMIT")
+            return
+        values = ", ".join(["(%s, %s::bytea, %s::float8)"] * len(new))
+        conn.execute(f"UPDATE ratelimit_buckets AS b SET stamps = v.s, expires_at = v.e FROM (VALUES {values}) "
+                     "AS v(n, s, e) WHERE b.name = v.n; COMMIT", [x for n, v in new.items() for x in (n, *v)])
+
     def _reserve_pg(self, specs: Sequence[Spec], max_wait: float) -> tuple[float, Any]:
         """Two round trips: BEGIN + lock rows (name order) + read the clock; then write + COMMIT."""
-        conn, names = self._conn, [s[0] for s in specs]
-        lock = ("SELECT name, stamps FROM ratelimit_buckets WHERE name = ANY(%s) ORDER BY name FOR UPDATE; "
-                "SELECT extract(epoch FROM clock_timestamp())::float8")
-        try:
+        names = [s[0] for s in specs]
+        lock = _PG_LOCK + "; SELECT extract(epoch FROM clock_timestamp())::float8"
+        with self._pg_transaction() as conn:
             cur = conn.execute("BEGIN; " + lock, (names,))
             cur.nextset()
             rows = dict(cur.fetchall())
@@ -296,20 +391,15 @@ class RateLimiter:
             cur.nextset()
             now = cur.fetchone()[0]
             wait, new = _plan(specs, rows, now, self.margin, max_wait)
-            if new is None:
-                conn.execute("COMMIT")
-            else:
-                values = ", ".join(["(%s, %s::bytea, %s::float8)"] * len(new))
-                conn.execute(f"UPDATE ratelimit_buckets AS b SET stamps = v.s, expires_at = v.e FROM (VALUES {values}) "
-                             "AS v(n, s, e) WHERE b.name = v.n; COMMIT", [x for n, v in new.items() for x in (n, *v)])
-        except BaseException:
-            try:
-                if conn.info.transaction_status != 0:  # 0: idle, outside a transaction
-                    conn.execute("ROLLBACK")
-            except Exception:  # noqa: BLE001 - the connection is broken; _run reconnects
-                pass
-            raise
+            self._pg_write_and_commit(conn, new)
         return wait, new
+
+    def _redate_pg(self, grant: Grant, late: float) -> None:
+        with self._pg_transaction() as conn:
+            cur = conn.execute("BEGIN; " + _PG_LOCK, ([s[0] for s in grant.specs],))
+            cur.nextset()
+            rows = dict(cur.fetchall())
+            self._pg_write_and_commit(conn, _redated(grant.specs, rows, grant.slot, grant.slot + late, self.margin))
 
     def _purge_pg(self) -> int:
         return self._conn.execute("DELETE FROM ratelimit_buckets WHERE expires_at < "
@@ -334,23 +424,30 @@ def trello_bucket_names(api_key: str, token: str) -> tuple[str, str]:
 
 
 def trello_throttle(limiter: RateLimiter, api_key: str, token: str, *, token_limit: tuple[int, float] = (100, 10.0),
-                    key_limit: tuple[int, float] = (300, 10.0), timeout: float = 120.0) -> Callable[[], None]:
+                    key_limit: tuple[int, float] = (300, 10.0), timeout: float = 120.0) -> Callable[[], Finish]:
     """A callable for TrelloClient(throttle=...): one slot in the per-token and the per-key bucket at once."""
     token_bucket, key_bucket = trello_bucket_names(api_key, token)
-    specs = [(token_bucket, *token_limit), (key_bucket, *key_limit)]
-
-    def throttle() -> None:
-        limiter.acquire_many(specs, timeout=timeout)
-    return throttle
+    return _throttle(limiter, [(token_bucket, *token_limit), (key_bucket, *key_limit)], timeout)
 
 
 def sheets_throttle(limiter: RateLimiter, user_key: str, kind: str, *, limit: tuple[int, float] = (60, 60.0),
-                    timeout: float = 120.0) -> Callable[[], None]:
+                    timeout: float = 120.0) -> Callable[[], Finish]:
     """A callable for SheetTab(read_throttle=/write_throttle=): the Google user's read or write quota."""
     if kind not in ("read", "write"):
         raise ValueError(f"kind must be 'read' or 'write', not {kind!r}")
-    bucket = f"sheets:{kind}:{user_key}"
+    return _throttle(limiter, [(f"sheets:{kind}:{user_key}", *limit)], timeout)
 
-    def throttle() -> None:
-        limiter.acquire(bucket, *limit, timeout=timeout)
+
+def _throttle(limiter: RateLimiter, specs: Sequence[Spec], timeout: float) -> Callable[[], Finish]:
+    """Waits for a slot; returns the `Finish` that redates the grant once the call has ended."""
+
+    def throttle() -> Finish:
+        grant = limiter.grant(specs, timeout=timeout)
+
+        def finish() -> None:
+            try:
+                limiter.redate(grant)
+            except Exception:  # noqa: BLE001 - the call itself is done; a 429 later is retried
+                log.warning("rate_limit_redate_failed", buckets=[s[0] for s in specs], exc_info=True)
+        return finish
     return throttle

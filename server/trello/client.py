@@ -2,7 +2,8 @@
 
 Auth goes in the ``Authorization: OAuth oauth_consumer_key=…, oauth_token=…`` header so that
 tokens never appear in URLs or logs. Every call has a timeout. An optional ``throttle`` callable
-runs before each request (the shared token buckets).
+runs before each request (the shared token buckets); what it returns, if anything, is called
+once the request has ended, however it ended (the limiter redates slow calls).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import requests
 from .errors import (TrelloAuthError, TrelloBadRequest, TrelloError, TrelloNotFound, TrelloRateLimited,
                      TrelloServerError, TrelloUnavailable)
 
+# Waits before a request; may return a callable to run once the request has ended.
+Throttle = Callable[[], Callable[[], None] | None]
+
 MAX_429_RETRIES = 2
 MAX_INLINE_WAIT_S = 15.0
 CARD_FIELDS = "id,name,desc,idList,idBoard,closed,due,dateLastActivity,url,shortUrl,labels,idMembers,pos"
@@ -24,7 +28,7 @@ CARD_FIELDS = "id,name,desc,idList,idBoard,closed,due,dateLastActivity,url,short
 class TrelloClient:
     def __init__(self, api_key: str, token: str, *, base_url: str = "https://api.trello.com/1",
                  timeout: float = 20.0, session: requests.Session | None = None,
-                 throttle: Callable[[], None] | None = None) -> None:
+                 throttle: Throttle | None = None) -> None:
         self.api_key = api_key
         self.token = token
         self.base_url = base_url.rstrip("/")
@@ -55,8 +59,7 @@ class TrelloClient:
         raise AssertionError("unreachable")
 
     def _send(self, method: str, path: str, params: dict[str, Any] | None, json: dict[str, Any] | None) -> Any:
-        if self.throttle is not None:
-            self.throttle()
+        finish = self.throttle() if self.throttle is not None else None
         headers = {"Authorization": f'OAuth oauth_consumer_key="{self.api_key}", oauth_token="{self.token}"',
                    "Accept": "application/json"}
         self.calls += 1
@@ -67,6 +70,9 @@ class TrelloClient:
             raise TrelloUnavailable(f"Trello did not answer within {self.timeout:g} s") from exc
         except requests.ConnectionError as exc:
             raise TrelloUnavailable("cannot reach Trello") from exc
+        finally:
+            if finish is not None:
+                finish()
         if response.status_code >= 400:
             raise _error_for(response)
         if not response.content:
