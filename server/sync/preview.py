@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Workspace
+from ..models.base import utcnow
 from ..models.sync import PARKED, PENDING, PROCESSING
 from ..models.workspace import is_draft
 from ..sheets.client import SheetTab, column_letter
@@ -44,10 +45,6 @@ ORDER_KEY = "workspace:reconcile"  # the key reconcile commands get: one full pa
 STALL_S = 30.0  # queued this long without a worker taking it: say so
 DETAIL_LINES = 20  # conflicts and row errors kept for the page
 _FINAL = ("done", "failed", "none")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def draft_fingerprint(workspace: Workspace) -> str:
