@@ -332,6 +332,13 @@ class SheetsEmulator(Served):
             pasted = {name for values in rows for name in values}
             self._emit(spreadsheet_id, sh, range(first_row, first_row + len(rows)), changed=pasted)
 
+    def pause_events(self) -> None:
+        """Hold the add-on's deliveries (a trigger that runs late); ``resume_events`` sends them."""
+        self._delivery.pause()
+
+    def resume_events(self) -> None:
+        self._delivery.resume()
+
     def drop_next_events(self, n: int) -> None:
         """Lose the next ``n`` add-on POSTs silently."""
         self._delivery.drop_next(n)

@@ -75,6 +75,7 @@ class AddonDelivery:
     def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
         self.duplicate_events = False
+        self._paused = False
         self._drop = 0
         self._queue: deque[tuple[str, str, bytes]] = deque()
         self._cv = threading.Condition()
@@ -93,6 +94,16 @@ class AddonDelivery:
                 self._thread.start()
             self._queue.append((url, secret, body))
             self._busy += 1
+            self._cv.notify_all()
+
+    def pause(self) -> None:
+        """Hold deliveries (an Apps Script trigger that runs late); they keep their order."""
+        with self._cv:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._cv:
+            self._paused = False
             self._cv.notify_all()
 
     def drop_next(self, n: int) -> None:
@@ -121,7 +132,7 @@ class AddonDelivery:
     def _run(self) -> None:
         while True:
             with self._cv:
-                while not self._queue and not self._stopped:
+                while (not self._queue or self._paused) and not self._stopped:
                     self._cv.wait()
                 if self._stopped:
                     self._queue.clear()

@@ -27,6 +27,9 @@ from .trello_records import Board, Card, TrelloError, iso
 from .trello_oauth import TrelloOAuth
 from .trello_ui import board_page, index_page, ui_action
 
+# The application (Power-Up) the emulator's default API key belongs to: REST changes made with
+# that key carry ``appCreator: {"id": DEFAULT_APP_ID}``, as Trello's do for a Power-Up's key.
+DEFAULT_APP_ID = "5e1ea95c0ffee0000000a991"
 DEMO_LISTS = ["New", "Contacted", "Qualified", "Won", "Lost"]
 
 
@@ -34,12 +37,18 @@ class TrelloEmulator(Served):
     """The emulator: state, the WSGI app (``wsgi_app``), control API and webhook deliveries."""
 
     def __init__(self, api_key: str = "emulator-key", api_secret: str = "emulator-secret", *,
+                 app_id: str | None = DEFAULT_APP_ID,
                  token_limit: tuple[int, float] = (100, 10.0),
                  key_limit: tuple[int, float] = (300, 10.0),
                  delivery_retry_delays: Iterable[float] = (0.2, 0.5, 1.0),
                  search_lag_s: float = 0.0) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
+        self.app_id = app_id
+        # API key -> id of the application (Power-Up) it belongs to, or None (a legacy key).
+        # Actions made through the REST API carry ``appCreator: {"id": app}`` for a key that
+        # belongs to an app; actions made in Trello's own web UI carry ``appCreator: null``.
+        self.api_keys: dict[str, str | None] = {api_key: app_id}
         self.search_lag_s = float(search_lag_s)
         self._lock = threading.RLock()
         self.state = TrelloState(on_action=self._on_action)
@@ -81,6 +90,11 @@ class TrelloEmulator(Served):
         return response(environ, start_response)
 
     # ---------------------------------------------------------------- seeding and state
+
+    def add_api_key(self, key: str, app_id: str | None = None) -> None:
+        """Accept another API key (another app's, or with ``app_id=None`` one tied to no app)."""
+        with self._lock:
+            self.api_keys[key] = app_id
 
     def add_member(self, username: str, full_name: str = "") -> dict:
         with self._lock:

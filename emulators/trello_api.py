@@ -254,37 +254,37 @@ class TrelloApi:
                 return text_response(exc.message, exc.status)
         try:
             params = request_params(request)
-            token = self._authenticate(request, params)
+            key, token = self._authenticate(request, params)
         except TrelloError as exc:
             return text_response(exc.message, exc.status)
-        error, headers = self.emu.limiter.hit(token.value, self.emu.api_key)
+        error, headers = self.emu.limiter.hit(token.value, key)
         if error is not None:
             self.emu._count_rate_limited()
             resp = json_response({"error": error, "message": "Rate limit exceeded"}, 429)
         elif endpoint is None:
             resp = text_response(f"Cannot {request.method} {request.path}", 404)
         else:
-            resp = self._call(endpoint, request, params, token, args)
+            resp = self._call(endpoint, request, params, token, args, self.emu.api_keys.get(key))
         resp.headers.update(headers)
         return resp
 
-    def _authenticate(self, request: Request, params: dict[str, Any]) -> Token:
+    def _authenticate(self, request: Request, params: dict[str, Any]) -> tuple[str, Token]:
         key, token_value = params.get("key"), params.get("token")
         header = request.headers.get("Authorization", "")
         if header[:6].lower() == "oauth ":
             found = dict(_OAUTH_HEADER.findall(header))
             key = found.get("oauth_consumer_key", key)
             token_value = found.get("oauth_token", token_value)
-        if not key or key != self.emu.api_key:
+        if not key or key not in self.emu.api_keys:
             raise TrelloError(401, "invalid key")
         with self.lock:
             token = self.state.tokens.get(str(token_value or ""))
         if token is None or token.expired():
             raise TrelloError(401, "invalid token")
-        return token
+        return str(key), token
 
     def _call(self, endpoint: str, request: Request, params: dict[str, Any], token: Token,
-              args: dict[str, Any]) -> Response:
+              args: dict[str, Any], app_id: str | None = None) -> Response:
         handler: Callable[..., Any] = getattr(self, "h_" + endpoint)
         try:
             if request.method != "GET" and "write" not in token.scope:
@@ -295,7 +295,11 @@ class TrelloApi:
             else:
                 with self.lock:
                     member = self.state.members[token.member_id]
-                    result = handler(Ctx(request, params, member, token), **args)
+                    self.state.acting_app = app_id  # actions made by this call name the key's app
+                    try:
+                        result = handler(Ctx(request, params, member, token), **args)
+                    finally:
+                        self.state.acting_app = None
         except TrelloError as exc:
             return text_response(exc.message, exc.status)
         return result if isinstance(result, Response) else json_response(result)

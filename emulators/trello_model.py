@@ -35,6 +35,9 @@ class TrelloState:
 
     def __init__(self, on_action: ActionHook | None = None) -> None:
         self.on_action = on_action
+        # The app whose API key made the current call (set by the REST layer under the lock);
+        # None for changes made as in Trello's web UI (the emulator's control API).
+        self.acting_app: str | None = None
         self.members: dict[str, Member] = {}
         self.usernames: dict[str, str] = {}
         self.tokens: dict[str, Token] = {}
@@ -229,13 +232,13 @@ class TrelloState:
                     id_labels=self._check_labels(board, id_labels),
                     id_members=self._check_members(board, id_members))
         board.next_short += 1
-        self._touch(card, board)
+        touched = self._touch(card, board)
         self.cards[card.id] = card
         self.card_links[card.short_link] = card.id
         bisect.insort(board.card_ids, card.id)
         lst.card_ids.add(card.id)
         self._emit(member, "createCard", board, card,
-                   {"card": card.ref(), "list": lst.ref(), "board": board.ref()})
+                   {"card": card.ref(), "list": lst.ref(), "board": board.ref()}, date=touched)
         return card
 
     def _check_labels(self, board: Board, ids: Iterable[str]) -> list[str]:
@@ -250,9 +253,10 @@ class TrelloState:
             raise invalid("idMembers")
         return list(dict.fromkeys(ids))
 
-    def _touch(self, card: Card, board: Board) -> None:
+    def _touch(self, card: Card, board: Board) -> str:
         card.date_last_activity = board.date_last_activity = iso()
         card.changed_at = time.monotonic()
+        return card.date_last_activity
 
     def update_card(self, member: Member, card: Card, changes: dict[str, Any]) -> Card:
         """Apply a ``PUT /1/cards/{id}``: ``changes`` holds parsed values by Trello field name.
@@ -302,8 +306,7 @@ class TrelloState:
             if new_pos != card.pos:
                 old["pos"], card.pos = card.pos, new_pos
         side_actions = self._label_member_changes(member, card, board, labels, members)
-        if old or side_actions:
-            self._touch(card, board)
+        touched = self._touch(card, board) if old or side_actions else None
         if old:
             data: dict[str, Any] = {"card": {**card.ref(), **{k: self._card_value(card, k)
                                                                for k in old}},
@@ -313,9 +316,9 @@ class TrelloState:
                 data["listAfter"] = new_list.ref()
             else:
                 data["list"] = self.lists[card.list_id].ref()
-            self._emit(member, "updateCard", board, card, data)
+            self._emit(member, "updateCard", board, card, data, date=touched)
         for action_type, data in side_actions:
-            self._emit(member, action_type, board, card, data)
+            self._emit(member, action_type, board, card, data, date=touched)
         return card
 
     @staticmethod
@@ -437,11 +440,14 @@ class TrelloState:
     # ---------------------------------------------------------------- actions
 
     def _emit(self, member: Member, action_type: str, board: Board, card: Card | None,
-              data: dict[str, Any]) -> dict[str, Any]:
+              data: dict[str, Any], date: str | None = None) -> dict[str, Any]:
+        """Record an action; ``date`` is the card's new dateLastActivity when the change touched
+        it (Trello dates the action and the card's activity alike)."""
         action_id = new_id()
         action: dict[str, Any] = {
-            "id": action_id, "idMemberCreator": member.id, "data": data, "appCreator": None,
-            "type": action_type, "date": iso(), "limits": {},
+            "id": action_id, "idMemberCreator": member.id, "data": data,
+            "appCreator": {"id": self.acting_app} if self.acting_app else None,
+            "type": action_type, "date": date or iso(), "limits": {},
             "display": {"translationKey": self._translation(action_type, data), "entities": {}},
             "memberCreator": member.creator(),
         }
