@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from server.sync.ratelimit import (RateLimiter, RateLimitTimeout, _plan, _redated, _unpack, sheets_throttle,
-                                   trello_bucket_names, trello_throttle)
+from server.sync.ratelimit import (Fair, RateLimiter, RateLimitTimeout, SlotLater, _plan, _redated, _unpack,
+                                   sheets_throttle, trello_bucket_names, trello_throttle)
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT, PER = 12, 0.6  # small windows keep the file fast; 3 × LIMIT calls span 2 windows
@@ -344,3 +344,74 @@ def test_reconnects_after_the_connection_drops(pg_url: str) -> None:
         admin.execute("SELECT pg_terminate_backend(%s)", (rl._conn.info.backend_pid,))
     assert rl.try_acquire("r", 2, 60.0) and not rl.try_acquire("r", 2, 60.0)
     rl.close()
+
+
+# --------------------------------------------------------------------------- never sleeping, fairly
+
+
+def test_a_worker_is_told_when_the_slot_is_instead_of_sleeping(limiter: RateLimiter) -> None:
+    """max_wait: a slot further away raises SlotLater with the wait, reserves nothing, sleeps not."""
+    throttle = trello_throttle(limiter, "key-1", TOKEN, token_limit=(2, 1.0), key_limit=(300, 10.0), max_wait=0.02)
+    throttle()
+    throttle()
+    start = time.monotonic()
+    with pytest.raises(SlotLater) as refused:
+        throttle()
+    assert time.monotonic() - start < 0.1
+    assert 0.9 <= refused.value.wait_s <= 1.1
+    token_bucket, _ = trello_bucket_names("key-1", TOKEN)
+    assert len(dict(stored(limiter))[token_bucket]) == 2 * 8  # the refused call took no slot
+
+
+def _contend(users: dict[str, int], key_limit: int = 300, per: float = 10.0, seconds: float = 30.0,
+             step: float = 0.01) -> dict[str, list[float]]:
+    """Simulate tenants asking the planner for Trello slots without ever sleeping (a worker's
+    throttle): each asks every ``step`` while it has work; ``users`` maps a tenant to how many
+    calls a second it wants at most (0: as many as it can get). Returns each one's grant times."""
+    rows: dict[str, bytes] = {}
+    granted: dict[str, list[float]] = {user: [] for user in users}
+    next_try = {user: 0.0 for user in users}
+    now = 0.0
+    while now < seconds:
+        for user, rate in users.items():
+            if now < next_try[user]:
+                continue
+            specs = [(f"trello:token:{user}", 100, per), ("trello:key:k", key_limit, per)]
+            fair = Fair("trello:demand:k", user, key_limit, per)
+            wait, new = _plan(specs, rows, now, 0.025, 0.0, fair=fair)
+            rows.update({name: blob for name, (blob, _expiry) in (new or {}).items()})
+            if wait <= 0.0:
+                granted[user].append(now)
+                next_try[user] = now + (1.0 / rate if rate else 0.0)
+            else:
+                next_try[user] = now + wait
+        now = round(now + step, 6)
+    return granted
+
+
+def test_four_busy_tenants_share_the_key_evenly_and_use_it_all() -> None:
+    """Four tokens (100 / 10 s each) on one key (300 / 10 s): none takes more than its quarter
+    while the others wait, and together they use the key's whole budget (less the widening)."""
+    granted = _contend({"a": 0, "b": 0, "c": 0, "d": 0})
+    window = [(user, [t for t in times if 10.0 <= t < 30.0]) for user, times in granted.items()]
+    counts = {user: len(times) for user, times in window}
+    assert all(140 <= n <= 155 for n in counts.values()), counts  # 75 per 10 s each
+    used = sum(counts.values()) / (300 * 2)
+    assert used >= 0.93, (used, counts)
+    for _user, times in granted.items():
+        assert max_in_window(times, 10.0) <= 100
+
+
+def test_a_tenant_using_little_leaves_the_rest_to_the_busy_ones() -> None:
+    """Max-min fairness: a light tenant (2 calls a second) keeps what it asks for; the three busy
+    ones share what it leaves, so the key is still used (work-conserving)."""
+    granted = _contend({"light": 2, "b": 0, "c": 0, "d": 0})
+    counts = {user: len([t for t in times if 10.0 <= t < 30.0]) for user, times in granted.items()}
+    assert 38 <= counts["light"] <= 41, counts
+    assert sum(counts.values()) / 600 >= 0.9, counts
+    assert all(counts[u] > 170 for u in "bcd"), counts  # more than a quarter each
+
+
+def test_one_tenant_alone_gets_its_whole_token_limit() -> None:
+    counts = {user: len([t for t in times if 10.0 <= t < 30.0]) for user, times in _contend({"a": 0}).items()}
+    assert 185 <= counts["a"] <= 200, counts  # 100 per 10 s, less the 5 % widening

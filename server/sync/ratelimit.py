@@ -42,6 +42,7 @@ Rows whose every grant has left its window are purged every ``purge_every`` seco
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import sys
@@ -81,6 +82,32 @@ class RateLimitTimeout(Exception):
     """The wait for a slot would exceed the caller's timeout (nothing was reserved)."""
 
 
+class SlotLater(RateLimitTimeout):
+    """No slot within the caller's ``max_wait``; the earliest is ``wait_s`` away (nothing was
+    reserved). A worker defers the work to then and goes on with other work."""
+
+    def __init__(self, buckets: Sequence[str], wait_s: float) -> None:
+        super().__init__(f"rate limit {', '.join(buckets)}: next slot in {wait_s:.3g} s")
+        self.wait_s = wait_s
+
+
+@dataclass(frozen=True)
+class Fair:
+    """Share a bucket (Trello's API key) fairly among its users (tokens).
+
+    The demand row ``row`` remembers, per user, the grants it had in the last window and when it
+    last had to wait. Users that waited in the last window *contend*; each contender may have at
+    most ``(limit - what the others used) / contenders`` grants in any window (max-min fairness),
+    so a busy tenant cannot take the key's whole budget while another waits, and a tenant using
+    little leaves the rest to the busy ones.
+    """
+
+    row: str
+    user: str
+    limit: int
+    per: float
+
+
 @dataclass(frozen=True)
 class Grant:
     """A slot reserved in one or more buckets."""
@@ -116,8 +143,10 @@ def _widening(per: float, margin: float, fraction: float = MARGIN_FRACTION) -> f
 
 
 def _plan(specs: Sequence[Spec], rows: dict[str, bytes], now: float, margin: float,
-          max_wait: float, fraction: float = MARGIN_FRACTION) -> tuple[float, dict[str, tuple[bytes, float]] | None]:
-    """(wait, new rows) for one common slot in every bucket; new rows is None when wait > max_wait."""
+          max_wait: float, fraction: float = MARGIN_FRACTION,
+          fair: Fair | None = None) -> tuple[float, dict[str, tuple[bytes, float]] | None]:
+    """(wait, new rows) for one common slot in every bucket; new rows is None when wait > max_wait,
+    unless ``fair`` is given: then a refusal still returns the demand row (marked waiting)."""
     logs, slot = {}, now
     for name, limit, per in specs:
         margin_here = _widening(per, margin, fraction)
@@ -131,15 +160,55 @@ def _plan(specs: Sequence[Spec], rows: dict[str, bytes], now: float, margin: flo
         if len(stamps) >= limit:
             slot = max(slot, stamps[-limit] + per + margin_here)
         logs[name] = stamps
+    demand: dict[str, dict[str, Any]] = {}
+    if fair is not None:
+        demand = _demand(rows.get(fair.row), now, fair.per + _widening(fair.per, margin, fraction))
+        slot = max(slot, _fair_slot(demand, fair, now, _widening(fair.per, margin, fraction)))
     wait = slot - now
-    if wait > max_wait:
-        return wait, None
     out = {}
+    if fair is not None:
+        mine = demand.setdefault(fair.user, {"g": []})
+        if wait > 0:
+            mine["w"] = now
+        if wait <= max_wait:
+            mine["g"].append(slot)
+        expiry = max([now] + [g for d in demand.values() for g in d["g"]]) + fair.per + _widening(fair.per, margin)
+        out[fair.row] = (json.dumps(demand, separators=(",", ":")).encode(), expiry)
+    if wait > max_wait:
+        return wait, (out or None)
     for name, limit, per in specs:
         stamps = logs[name]
         stamps.append(slot)
         out[name] = (_pack(stamps[-limit:]), slot + per + _widening(per, margin, fraction))
     return wait, out
+
+
+def _demand(blob: bytes | None, now: float, horizon: float) -> dict[str, dict[str, Any]]:
+    """The demand row's users, with grants and waits older than one window forgotten."""
+    try:
+        raw = json.loads(bytes(blob or b"") or b"{}")
+    except ValueError:
+        raw = {}
+    demand: dict[str, dict[str, Any]] = {}
+    for user, entry in (raw.items() if isinstance(raw, dict) else ()):
+        grants = [g for g in entry.get("g", []) if g > now - horizon]
+        waited = entry.get("w", 0.0)
+        if grants or waited > now - horizon:
+            demand[user] = {"g": grants, **({"w": waited} if waited > now - horizon else {})}
+    return demand
+
+
+def _fair_slot(demand: dict[str, dict[str, Any]], fair: Fair, now: float, widening: float) -> float:
+    """The earliest slot at which ``fair.user`` stays within its fair share."""
+    contenders = {user for user, entry in demand.items() if "w" in entry} | {fair.user}
+    if len(contenders) < 2:
+        return now
+    others = sum(len(entry["g"]) for user, entry in demand.items() if user not in contenders)
+    share = max(1, (fair.limit - others) // len(contenders))
+    grants = sorted(demand.get(fair.user, {}).get("g", []))
+    if len(grants) < share:
+        return now
+    return grants[-share] + fair.per + widening
 
 
 def _redated(specs: Sequence[Spec], rows: dict[str, bytes], slot: float, moved_to: float,
@@ -195,10 +264,19 @@ class RateLimiter:
         """Like `acquire`, for several buckets at once, all charged at the same instant."""
         return self.grant(specs, timeout=timeout).waited
 
-    def grant(self, specs: Sequence[Spec], *, timeout: float = 120.0) -> Grant:
-        """Like `acquire_many`, returning the grant for `redate` once the call has ended."""
-        grant = self._reserve(specs, timeout)
+    def grant(self, specs: Sequence[Spec], *, timeout: float = 120.0, max_wait: float | None = None,
+              fair: Fair | None = None) -> Grant:
+        """Like `acquire_many`, returning the grant for `redate` once the call has ended.
+
+        ``max_wait``: reserve only a slot at most that far away, else raise `SlotLater` (with the
+        wait) and reserve nothing, so the caller can do other work meanwhile. ``fair``: also keep
+        the caller within its fair share of a shared bucket (see `Fair`).
+        """
+        limit = timeout if max_wait is None else min(timeout, max_wait)
+        grant, wait = self._reserve(specs, limit, fair)
         if grant is None:
+            if max_wait is not None and wait <= timeout:
+                raise SlotLater([s[0] for s in specs], wait)
             raise RateLimitTimeout(f"rate limit {', '.join(s[0] for s in specs)}: no slot within {timeout:g} s")
         if grant.due <= time.monotonic():
             return grant
@@ -220,7 +298,7 @@ class RateLimiter:
 
     def try_acquire(self, bucket: str, limit: int, per_seconds: float) -> bool:
         """Take one request now if the bucket allows it; never sleeps."""
-        return self._reserve([(bucket, limit, per_seconds)], 0.0) is not None
+        return self._reserve([(bucket, limit, per_seconds)], 0.0)[0] is not None
 
     def purge(self) -> int:
         """Delete buckets whose grants have all left their window; returns how many."""
@@ -241,22 +319,24 @@ class RateLimiter:
         _orphans.append(self._conn)
         self._conn, self._lockfile, self._lock = None, None, threading.Lock()
 
-    def _reserve(self, specs: Sequence[Spec], max_wait: float) -> Grant | None:
+    def _reserve(self, specs: Sequence[Spec], max_wait: float,
+                 fair: Fair | None = None) -> tuple[Grant | None, float]:
+        """(grant or None when the slot is further than ``max_wait``, wait in seconds)."""
         for name, limit, per in specs:
             if limit < 1 or per <= 0:
                 raise ValueError(f"bad rate limit for {name!r}: {limit} per {per} s")
         specs = sorted({s[0]: s for s in specs}.values())  # one lock order everywhere: no deadlocks
         step = self._reserve_pg if self.backend == "postgresql" else self._reserve_sqlite
         with self._lock:
-            wait, rows = self._run(step, specs, max_wait)
+            wait, rows = self._run(step, specs, max_wait, fair)
             due = time.monotonic() + max(wait, 0.0)
             if time.monotonic() >= self._next_purge:
                 self._next_purge = time.monotonic() + self.purge_every
                 self._run(self._purge_pg if self.backend == "postgresql" else self._purge_sqlite)
-        if rows is None:
-            return None
-        slot = _unpack(next(iter(rows.values()))[0])[-1]  # exactly as stored: the newest stamp of each log
-        return Grant(tuple(specs), slot, due)
+        if rows is None or wait > max_wait:
+            return None, wait
+        slot = _unpack(rows[specs[0][0]][0])[-1]  # exactly as stored: the newest stamp of each log
+        return Grant(tuple(specs), slot, due), wait
 
     def _run(self, step: Callable[..., Any], *args: Any) -> Any:
         """Run `step` on the connection, reconnecting once if it was lost (caller holds the lock)."""
@@ -330,10 +410,11 @@ class RateLimiter:
         return dict(conn.execute(f"SELECT name, stamps FROM ratelimit_buckets WHERE name IN "
                                  f"({','.join('?' * len(names))})", list(names)).fetchall())
 
-    def _reserve_sqlite(self, specs: Sequence[Spec], max_wait: float) -> tuple[float, Any]:
+    def _reserve_sqlite(self, specs: Sequence[Spec], max_wait: float, fair: Fair | None = None) -> tuple[float, Any]:
+        names = [s[0] for s in specs] + ([fair.row] if fair else [])
         with self._sqlite_transaction() as conn:
             now = time.time()
-            wait, new = _plan(specs, self._sqlite_rows(conn, [s[0] for s in specs]), now, self.margin, max_wait)
+            wait, new = _plan(specs, self._sqlite_rows(conn, names), now, self.margin, max_wait, fair=fair)
             if new is not None:
                 conn.executemany("INSERT INTO ratelimit_buckets (name, stamps, expires_at) VALUES (?, ?, ?) "
                                  "ON CONFLICT (name) DO UPDATE SET stamps = excluded.stamps, "
@@ -375,9 +456,9 @@ class RateLimiter:
         conn.execute(f"UPDATE ratelimit_buckets AS b SET stamps = v.s, expires_at = v.e FROM (VALUES {values}) "
                      "AS v(n, s, e) WHERE b.name = v.n; COMMIT", [x for n, v in new.items() for x in (n, *v)])
 
-    def _reserve_pg(self, specs: Sequence[Spec], max_wait: float) -> tuple[float, Any]:
+    def _reserve_pg(self, specs: Sequence[Spec], max_wait: float, fair: Fair | None = None) -> tuple[float, Any]:
         """Two round trips: BEGIN + lock rows (name order) + read the clock; then write + COMMIT."""
-        names = [s[0] for s in specs]
+        names = sorted([s[0] for s in specs] + ([fair.row] if fair else []))
         lock = _PG_LOCK + "; SELECT extract(epoch FROM clock_timestamp())::float8"
         with self._pg_transaction() as conn:
             cur = conn.execute("BEGIN; " + lock, (names,))
@@ -390,7 +471,7 @@ class RateLimiter:
                 rows = dict(cur.fetchall())
             cur.nextset()
             now = cur.fetchone()[0]
-            wait, new = _plan(specs, rows, now, self.margin, max_wait)
+            wait, new = _plan(specs, rows, now, self.margin, max_wait, fair=fair)
             self._pg_write_and_commit(conn, new)
         return wait, new
 
@@ -424,25 +505,31 @@ def trello_bucket_names(api_key: str, token: str) -> tuple[str, str]:
 
 
 def trello_throttle(limiter: RateLimiter, api_key: str, token: str, *, token_limit: tuple[int, float] = (100, 10.0),
-                    key_limit: tuple[int, float] = (300, 10.0), timeout: float = 120.0) -> Callable[[], Finish]:
-    """A callable for TrelloClient(throttle=...): one slot in the per-token and the per-key bucket at once."""
+                    key_limit: tuple[int, float] = (300, 10.0), timeout: float = 120.0,
+                    max_wait: float | None = None) -> Callable[[], Finish]:
+    """A callable for TrelloClient(throttle=...): one slot in the per-token and the per-key bucket at
+    once, within the token's fair share of the key (one key serves every tenant of a deployment).
+    ``max_wait`` (a worker's): no slot that close raises `SlotLater` instead of sleeping."""
     token_bucket, key_bucket = trello_bucket_names(api_key, token)
-    return _throttle(limiter, [(token_bucket, *token_limit), (key_bucket, *key_limit)], timeout)
+    fair = Fair(f"trello:demand:{_digest(api_key)}", _digest(token), *key_limit)
+    return _throttle(limiter, [(token_bucket, *token_limit), (key_bucket, *key_limit)], timeout, max_wait, fair)
 
 
 def sheets_throttle(limiter: RateLimiter, user_key: str, kind: str, *, limit: tuple[int, float] = (60, 60.0),
-                    timeout: float = 120.0) -> Callable[[], Finish]:
+                    timeout: float = 120.0, max_wait: float | None = None) -> Callable[[], Finish]:
     """A callable for SheetTab(read_throttle=/write_throttle=): the Google user's read or write quota."""
     if kind not in ("read", "write"):
         raise ValueError(f"kind must be 'read' or 'write', not {kind!r}")
-    return _throttle(limiter, [(f"sheets:{kind}:{user_key}", *limit)], timeout)
+    return _throttle(limiter, [(f"sheets:{kind}:{user_key}", *limit)], timeout, max_wait)
 
 
-def _throttle(limiter: RateLimiter, specs: Sequence[Spec], timeout: float) -> Callable[[], Finish]:
-    """Waits for a slot; returns the `Finish` that redates the grant once the call has ended."""
+def _throttle(limiter: RateLimiter, specs: Sequence[Spec], timeout: float, max_wait: float | None = None,
+              fair: Fair | None = None) -> Callable[[], Finish]:
+    """Waits for a slot (at most ``max_wait`` if given, else `SlotLater`); returns the `Finish`
+    that redates the grant once the call has ended."""
 
     def throttle() -> Finish:
-        grant = limiter.grant(specs, timeout=timeout)
+        grant = limiter.grant(specs, timeout=timeout, max_wait=max_wait, fair=fair)
 
         def finish() -> None:
             try:
