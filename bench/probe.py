@@ -55,9 +55,9 @@ def trace_trello_calls(path: str) -> None:
     out = open(path, "a", buffering=1)
     original_plan = ratelimit._plan
 
-    def plan(specs, rows, now, margin, max_wait):  # type: ignore[no-untyped-def]
-        wait, new = original_plan(specs, rows, now, margin, max_wait)
-        if new is not None and any(name.startswith("trello:") for name, _l, _p in specs):
+    def plan(specs, rows, now, margin, max_wait, **kwargs):  # type: ignore[no-untyped-def]
+        wait, new = original_plan(specs, rows, now, margin, max_wait, **kwargs)
+        if new is not None and wait <= max_wait and any(name.startswith("trello:token:") for name, _l, _p in specs):
             local.slot = now + wait
         return wait, new
 
@@ -106,7 +106,7 @@ def run_worker(record: str, ready: str, trace: str | None = None) -> None:
     runner.processor.on_outbound = on_outbound
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: runner.stop())
-    runner._maybe_check_webhooks()  # what the loop does first; done here so "ready" means idle
+    runner.periodic.run_due()  # what the loop does first (webhook check); done here so "ready" means idle
     Path(ready).write_text(str(time.time()))
     runner.run_forever()
     out.close()
@@ -214,7 +214,7 @@ class _CostSide:
         self.status_list = {status: list_ids[name] for status, name in DEMO_STATUS_TO_LIST_NAME.items()}
         self.board_id = "%024x" % 0xB0A4D
         self.app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATE_LIMITS_ENABLED": False,
-                               "SHEET_WRITE_WINDOW_S": 0.0, "RECONCILE_INTERVAL_S": 0})
+                               "SHEET_WRITE_WINDOW_S": 0.0, "SHEET_WRITE_PROBE_S": 0.0, "RECONCILE_INTERVAL_S": 0})
         rows = [list(DEMO_HEADER)] + [sheet_row(lead_values(i), lead_id(self.prefix, i)) for i in range(n)]
         sheet = Http(sheets_url).post("/_emulator/spreadsheets", {"title": f"cost {n}", "sheets": {SHEET: rows}})
         stub = self.stub

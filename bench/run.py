@@ -407,8 +407,12 @@ class Bench:
 
     @staticmethod
     def count_events_sqlite(path: Path, where: str = "1=1") -> int:
+        return Bench.count_sqlite(path, "events", where)
+
+    @staticmethod
+    def count_sqlite(path: Path, table: str, where: str = "1=1") -> int:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            return conn.execute(f"SELECT count(*) FROM events WHERE {where}").fetchone()[0]
+            return conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
 
     # ------------------------------------------------------------------ phases
 
@@ -507,11 +511,13 @@ class Bench:
             self.procs.stop(web)
 
     def wait_quiet(self, path: Path, timeout: float) -> None:
-        """Until the Trello emulator has delivered everything and the inbox has nothing left to do."""
+        """Until the Trello emulator has delivered everything, the inbox has nothing left to do and
+        the sheet outbox is written."""
         deadline = time.monotonic() + timeout
         self.trello.post("/_emulator/deliveries/wait", {"timeout": timeout})
         while time.monotonic() < deadline:
-            if self.count_events_sqlite(path, "state IN ('pending', 'processing')") == 0:
+            if self.count_events_sqlite(path, "state IN ('pending', 'processing')") == 0 and \
+                    self.count_sqlite(path, "links", "sheet_marked_at IS NOT NULL") == 0:
                 return
             time.sleep(0.02)
         raise RuntimeError(f"the inbox did not drain within {timeout:g} s")
@@ -685,7 +691,8 @@ class Bench:
     def phase_bulk(self) -> None:
         """First sync of a pre-filled sheet onto an empty board, at Trello's (scaled) rate limit."""
         from server.extensions import db
-        from server.sync.inbox import enqueue_command
+        from server.models.sync import Lane
+        from server.sync.queue import Waker, enqueue_command
 
         n = self.cfg["bulk_rows"]
         account = Account(self.trello, self.sheets, f"bulk{self.run_id}")
@@ -708,7 +715,7 @@ class Bench:
             time.sleep(1.05)  # the service's buckets (1 s windows) forget the start-up webhook check
             with app.app_context():
                 enqueue_command(db.session, workspace_id, "reconcile", {"first_sync": True})
-                db.session.commit()
+                Waker(db.engine).commit(db.session, Lane.JOB)  # as the dashboard's "Sync now" does
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
                 event_id = conn.execute("SELECT max(id) FROM events WHERE source = 'system'").fetchone()[0]
 
@@ -716,6 +723,8 @@ class Bench:
                 tracker.sample("worker", worker.pid)
                 tracker.sample("web", web.pid, include_children=True)
 
+            # The reconciliation job reads both sides and queues one bulk-lane event per card to
+            # create; the first sync is over when the last of them is applied.
             deadline = time.monotonic() + max(120.0, n / 100 * 3)
             state = None
             while time.monotonic() < deadline:
@@ -724,7 +733,9 @@ class Bench:
                     state, received, processed, error = conn.execute(
                         "SELECT state, received_at, processed_at, last_error FROM events WHERE id = ?",
                         (event_id,)).fetchone()
-                if state in ("done", "parked"):
+                    left = conn.execute("SELECT count(*) FROM events WHERE lane = 1 AND state IN "
+                                        "('pending', 'processing')").fetchone()[0]
+                if state == "parked" or (state == "done" and not left):
                     break
                 if not worker.alive():
                     raise RuntimeError(f"the worker died:\n{worker.tail()}")
@@ -733,7 +744,10 @@ class Bench:
             sheets_stats = self.sheets.get("/_emulator/stats")
             if state != "done":
                 raise RuntimeError(f"the first sync ended {state!r}: {error}")
-            elapsed = (datetime.fromisoformat(processed) - datetime.fromisoformat(received)).total_seconds()
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+                last = conn.execute("SELECT max(processed_at) FROM events WHERE lane = 1").fetchone()[0]
+            finished = max(datetime.fromisoformat(processed), datetime.fromisoformat(last or processed))
+            elapsed = (finished - datetime.fromisoformat(received)).total_seconds()
             calls = trello_stats["total"]
             bound = calls / 100.0
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from server.engine import start_in_process_worker
     from server.extensions import db
     from server.seed import DEMO_HEADER, DEMO_LISTS, demo_mapping, seed_workspace
-    from server.sync.inbox import enqueue_command
+    from server.sync.queue import enqueue_command
     from server.trello.client import TrelloClient
     from server.trello.webhooks import register_board_webhook
 

@@ -10,7 +10,9 @@ from flask import Flask
 from sqlalchemy.orm import sessionmaker
 
 from .extensions import db
+from .models.sync import Lane
 from .sync.providers import AccountProviders
+from .sync.queue import Waker
 from .sync.settings import EngineSettings
 from .sync.worker import Worker
 
@@ -44,9 +46,45 @@ def providers(app: Flask) -> AccountProviders:
     return existing
 
 
+def worker_providers(app: Flask) -> AccountProviders:
+    """Clients for the worker's event loop: they never sleep on a rate limit (see ``Worker``)."""
+    existing = app.extensions.get("leads_worker_providers")
+    if existing is None:
+        existing = AccountProviders(engine_settings(app), rate_limiter(app), session_factory=sessionmaker(bind=db.engine),
+                                    non_blocking=True)
+        app.extensions["leads_worker_providers"] = existing
+    return existing
+
+
+def waker(app: Flask) -> Waker:
+    """Commits and wakes the workers (``NOTIFY`` on PostgreSQL, datagrams on SQLite)."""
+    existing = app.extensions.get("leads_waker")
+    if existing is None:
+        existing = Waker(db.engine)
+        app.extensions["leads_waker"] = existing
+    return existing
+
+
+def commit_and_wake(app: Flask, session: Any, lane: int = Lane.LIVE) -> None:
+    """Commit what a view queued and wake the workers (and an in-process one directly)."""
+    waker(app).commit(session, lane)
+    worker = app.extensions.get("leads_worker")
+    if worker is not None:
+        worker.wakeup.set() if lane != Lane.JOB else worker.jobs_wakeup.set()
+
+
+def forget_clients(app: Flask, workspace_id: str) -> None:
+    """Drop a workspace's cached clients in every provider set (after re-authorisation)."""
+    for name in ("leads_providers", "leads_worker_providers"):
+        cached = app.extensions.get(name)
+        if cached is not None:
+            cached.forget(workspace_id)
+
+
 def build_worker(app: Flask, worker_id: str | None = None) -> Worker:
     with app.app_context():
-        return Worker(db.engine, providers(app), engine_settings(app), worker_id=worker_id)
+        return Worker(db.engine, worker_providers(app), engine_settings(app), worker_id=worker_id,
+                      job_providers=providers(app))
 
 
 def start_in_process_worker(app: Flask) -> Worker:

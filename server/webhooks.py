@@ -14,11 +14,13 @@ from sqlalchemy import Text, bindparam, select, type_coerce
 
 from . import crypto
 from .extensions import csrf, db
-from .models import Workspace
+from .models import ProviderAccount, Workspace
 from .models.workspace import DISCONNECTED
-from .sync.inbox import PayloadError, parse_sheets_payload, parse_trello_payload, store_sheets_event, store_trello_event
+from .sync.inbox import (PayloadError, is_bulk_delivery, parse_sheets_payload, parse_trello_payload,
+                         store_sheets_event, store_trello_event)
+from .sync.queue import pending_bulk
 from .sync.signatures import SignatureError, verify_addon, verify_trello
-from .sync.worker import notify_new_events
+from .engine import commit_and_wake
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 csrf.exempt(bp)
@@ -29,9 +31,13 @@ def _json_error(status: int, message: str):  # type: ignore[no-untyped-def]
     return jsonify({"error": {"code": status, "message": message}}), status
 
 
+def _no_constant(name: str):  # type: ignore[no-untyped-def]
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def _decode(body: bytes):  # type: ignore[no-untyped-def]
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError(f"body is not valid JSON ({exc.__class__.__name__}: {exc})") from exc
 
@@ -45,7 +51,9 @@ def _intake_query(*columns):  # type: ignore[no-untyped-def]
 # The add-on secret comes as stored (ciphertext) and is decrypted through a per-process cache.
 _SHEETS_INTAKE = _intake_query(type_coerce(Workspace.addon_secret, Text).label("addon_secret"),
                                Workspace.spreadsheet_id, Workspace.sheet_name)
-_TRELLO_INTAKE = _intake_query(Workspace.trello_board_id, Workspace.trello_webhook_callback)
+_TRELLO_INTAKE = (_intake_query(Workspace.trello_board_id, Workspace.trello_webhook_callback,
+                                 ProviderAccount.provider_user_id.label("trello_member"))
+                  .outerjoin(ProviderAccount, ProviderAccount.id == Workspace.trello_account_id))
 _EXISTS = _intake_query()
 
 
@@ -54,11 +62,7 @@ def _workspace_for_intake(query, workspace_id: str):  # type: ignore[no-untyped-
 
 
 def _stored():  # type: ignore[no-untyped-def]
-    notify_new_events(db.session.connection())
-    db.session.commit()
-    worker = current_app.extensions.get("leads_worker")
-    if worker is not None:
-        worker.wakeup.set()
+    commit_and_wake(current_app, db.session)
 
 
 @bp.post("/sheets/<workspace_id>")
@@ -81,7 +85,14 @@ def sheets(workspace_id: str):  # type: ignore[no-untyped-def]
         return _json_error(400, str(exc))
     if data["spreadsheet_id"] != workspace.spreadsheet_id or data["sheet"] != workspace.sheet_name:
         return _json_error(400, "spreadsheet_id and sheet do not match this workspace")
-    result = store_sheets_event(db.session, workspace.id, data)
+    config = current_app.config
+    live_max_rows, max_bulk = int(config.get("LIVE_MAX_ROWS", 20)), int(config.get("MAX_QUEUED_BULK", 20000))
+    if is_bulk_delivery(data, live_max_rows) and \
+            pending_bulk(db.session, workspace.id) + len(data.get("rows", [])) > max_bulk:
+        return _json_error(429, f"this workspace already has {max_bulk} or more rows waiting to sync; try again "
+                                "once they are done (the add-on keeps this delivery and sends it again)")
+    result = store_sheets_event(db.session, workspace.id, data, live_max_rows=live_max_rows,
+                                future_skew_s=float(config.get("FUTURE_SKEW_S", 300.0)))
     _stored()
     return jsonify({"stored": result.stored, "duplicates": result.duplicates})
 
@@ -111,6 +122,7 @@ def trello(workspace_id: str):  # type: ignore[no-untyped-def]
         data = parse_trello_payload(_decode(body))
     except PayloadError as exc:
         return _json_error(400, str(exc))
-    result = store_trello_event(db.session, workspace.id, data, board_id=workspace.trello_board_id)
+    result = store_trello_event(db.session, workspace.id, data, board_id=workspace.trello_board_id,
+                                app_id=current_app.config.get("TRELLO_APP_ID") or "", member_id=workspace.trello_member)
     _stored()
     return jsonify({"stored": result.stored, "duplicates": result.duplicates})

@@ -464,8 +464,8 @@ def test_preview_progress_is_visible_while_the_worker_reads(world):
     login(client, world.app)
     draft_id = make_draft(world.app, world, spreadsheet_id=spreadsheet_id)
     page(client, f"/app/workspaces/{draft_id}/setup")
-    processor = world.worker.processor
-    base = processor.providers
+    runner = world.worker  # whole-workspace jobs (the preview) use the worker's job providers
+    base = runner.job_providers
     seen: list[dict[str, Any]] = []
 
     class Spy:
@@ -491,11 +491,11 @@ def test_preview_progress_is_visible_while_the_worker_reads(world):
         def look(self) -> None:
             seen.append(client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"])
 
-    processor.providers = Spy()
+    runner.job_providers = Spy()
     try:
         world.worker.drain(timeout_s=20)
     finally:
-        processor.providers = base
+        runner.job_providers = base
     assert seen and all(s["state"] == "running" for s in seen)
     assert any(s["phase"] == "reading sheet" and s["message"].startswith("Reading the sheet") for s in seen)
     done = client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]
@@ -504,7 +504,7 @@ def test_preview_progress_is_visible_while_the_worker_reads(world):
 
 def test_only_previews_run_for_paused_workspaces(world):
     """A paused workspace's scheduled reconciliation waits; a draft's preview runs in the same drain."""
-    from server.sync.inbox import enqueue_command
+    from server.sync.queue import enqueue_command
 
     app = world.app
     client = app.test_client()
@@ -527,14 +527,8 @@ def test_only_previews_run_for_paused_workspaces(world):
     assert waiting == [("reconcile", PENDING), ("reconcile", PENDING), ("preview", "ignored")]
     assert workspace(app, world.workspace_id).sync_progress == progress_before
     draft_events = [(e.kind, e.state) for e in events(app, draft_id)]
-    # the draft's stray reconcile never runs, and its preview (same order key) waits behind it
-    assert draft_events == [("reconcile", PENDING), ("preview", PENDING)]
-    with app.app_context():
-        db.session.execute(Event.__table__.delete().where(Event.workspace_id == draft_id,
-                                                          Event.kind == "reconcile"))
-        db.session.commit()
-    world.worker.drain(timeout_s=10)
-    assert [(e.kind, e.state) for e in events(app, draft_id)] == [("preview", "done")]
+    # the draft's stray reconcile never runs; its preview does, though they share a group
+    assert draft_events == [("reconcile", PENDING), ("preview", "done")]
     assert client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]["state"] == "done"
     assert len(world.cards()) == 1  # the preview created nothing
     # resuming runs what waited
@@ -789,14 +783,15 @@ def test_development_cookies_are_not_secure_only(app):
 
 
 def test_a_preview_that_hits_a_429_is_tried_again(world):
-    """A transient failure (Google's quota) is retried with backoff; meanwhile the page says so."""
+    """A 429 (Google's quota) defers the preview to the provider's time, not counted as an attempt;
+    meanwhile the page says so."""
     client = world.app.test_client()
     login(client, world.app)
     draft_id = make_draft(world.app, world)
     page(client, f"/app/workspaces/{draft_id}/setup")  # queues the preview
     world.sheets.faults.add(path=r"/values", methods=["GET"], status=429, times=1,
                             body={"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}})
-    assert world.worker.run_once() == 1
+    assert world.worker.jobs.run_once() == 1
     status = client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]
     assert status["state"] == "queued" and "it is tried again shortly" in status["message"]
     with world.app.app_context():  # as if Google's 10 s had gone by
@@ -806,4 +801,4 @@ def test_a_preview_that_hits_a_429_is_tried_again(world):
     world.worker.drain(timeout_s=10)
     status = client.get(f"/app/workspaces/{draft_id}/status.json").get_json()["preview"]
     assert status["state"] == "done" and status["plan"] is not None
-    assert [(e.kind, e.state, e.attempts) for e in events(world.app, draft_id)] == [("preview", "done", 2)]
+    assert [(e.kind, e.state, e.attempts) for e in events(world.app, draft_id)] == [("preview", "done", 1)]

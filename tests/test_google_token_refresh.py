@@ -147,9 +147,10 @@ def test_a_revoked_grant_makes_the_workspace_need_reauthorisation(world_with_goo
     assert "Google refused" in workspace.state_detail
     account = _google_account(world)
     assert account.status == "needs_reauth"
-    assert world.row_for(lead_id)["Status"] == "New"  # not written, and not lost:
-    pending = [e for e in world.events(source="trello") if e.kind == "updateCard"]
-    assert pending and pending[-1].state == "pending"
+    assert world.row_for(lead_id)["Status"] == "New"  # not written, and not lost: it waits in
+    link = world.link(lead_id)  # the lead's sheet outbox until someone signs in again
+    assert link.sheet_pending == {"fields": ["Status"], "events": link.sheet_pending["events"]}
+    assert link.shadow["Status"] == "Qualified"
 
 
 def test_signing_in_again_after_revocation_resumes_the_sync(sqlite_url, google):

@@ -26,7 +26,8 @@ from ..extensions import csrf, db
 from ..models import Link, ProviderAccount, Workspace
 from ..models.sync import UNLINKED
 from ..models.workspace import DISCONNECTED
-from ..sync.inbox import MAX_LEAD_ID_LENGTH, enqueue_command
+from ..sync.inbox import MAX_LEAD_ID_LENGTH
+from ..sync.queue import enqueue_command
 from ..sync.signatures import SignatureError, verify_addon_request
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloAuthError, TrelloError, TrelloNotFound
@@ -278,13 +279,9 @@ def disconnect(workspace: Workspace):  # type: ignore[no-untyped-def]
 
 
 def _commit_and_wake() -> None:
-    from ..sync.worker import notify_new_events
+    from ..engine import commit_and_wake
 
-    notify_new_events(db.session.connection())
-    db.session.commit()
-    worker = current_app.extensions.get("leads_worker")
-    if worker is not None:
-        worker.wakeup.set()
+    commit_and_wake(current_app, db.session)
 
 
 __all__ = ["bp", "issue_connect_code", "fetch_card", "card_view"]

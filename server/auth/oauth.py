@@ -135,21 +135,16 @@ def after_reactivation(session: Session, workspaces: list[Workspace]) -> None:
     """Queue a full sync for each reactivated workspace, commit, drop cached clients, wake the worker."""
     if not workspaces:
         return
-    from ..engine import providers
-    from ..sync.inbox import enqueue_command
-    from ..sync.worker import notify_new_events
+    from ..engine import commit_and_wake, forget_clients
+    from ..models.sync import Lane
+    from ..sync.queue import enqueue_command
 
     for workspace in workspaces:
         enqueue_command(session, workspace.id, "reconcile", {"reauthorised": True})
-    notify_new_events(session.connection())
-    session.commit()
-    cache = providers(current_app)
+    commit_and_wake(current_app, session, Lane.JOB)
     for workspace in workspaces:
-        cache.forget(workspace.id)
+        forget_clients(current_app, workspace.id)
         log.info("workspace_reactivated", workspace_id=workspace.id)
-    worker = current_app.extensions.get("leads_worker")
-    if worker is not None:
-        worker.wakeup.set()
 
 
 __all__ = ["GOOGLE_SCOPES", "init_oauth", "oauth", "google_client", "external_url", "safe_next",

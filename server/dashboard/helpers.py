@@ -65,14 +65,10 @@ def mark_needs_reauth(account: ProviderAccount | None, exc: Exception) -> None:
 
 
 def wake_worker() -> None:
-    """Commit queued events and nudge the workers (LISTEN/NOTIFY on PostgreSQL, the in-process worker)."""
-    from ..sync.worker import notify_new_events
+    """Commit queued events and nudge the workers (see ``server.engine.commit_and_wake``)."""
+    from ..engine import commit_and_wake
 
-    notify_new_events(db.session.connection())
-    db.session.commit()
-    worker = current_app.extensions.get("leads_worker")
-    if worker is not None:
-        worker.wakeup.set()
+    commit_and_wake(current_app, db.session)
 
 
 def trello_board_url(board_id: str) -> str:

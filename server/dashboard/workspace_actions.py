@@ -25,7 +25,7 @@ from ..models.sync import PARKED, PENDING
 from ..models.workspace import ACTIVE, DISCONNECTED, NEEDS_REAUTH, PAUSED, is_draft
 from ..sheets.client import SheetTab
 from ..sheets.errors import SheetsError, sheets_error_message
-from ..sync.inbox import enqueue_command
+from ..sync.queue import enqueue_command
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloBadRequest, TrelloError, trello_error_message
 from ..trello.webhooks import callback_url, delete_board_webhook, register_board_webhook

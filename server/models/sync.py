@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import IntEnum, StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigIntPK, UTCDateTime, utcnow
 
-# Event.state values
-PENDING = "pending"
-PROCESSING = "processing"
-DONE = "done"
-IGNORED = "ignored"
-PARKED = "parked"  # failed N times, or failed in a way retrying cannot fix; shown to the user
+class EventState(StrEnum):
+    """Where an event is; ``server/sync/queue.py`` makes every change of it."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"  # claimed by a worker under a lease (locked_by, locked_until)
+    DONE = "done"
+    IGNORED = "ignored"
+    PARKED = "parked"  # failed N times, or failed in a way retrying cannot fix; shown to the user
+
+
+class Lane(IntEnum):
+    """Which work goes first: live edits before bulk work; jobs run on their own threads."""
+
+    LIVE = 0  # webhooks of people's edits, and what a person asks for one lead
+    BULK = 1  # big pastes, and the card creations and updates a reconciliation queues
+    JOB = 2  # whole-workspace jobs (reconcile, preview), taken by the job runner only
+
+
+# The plain names are kept: queries and the dashboard compare with them.
+PENDING, PROCESSING, DONE, IGNORED, PARKED = (EventState.PENDING.value, EventState.PROCESSING.value,
+                                              EventState.DONE.value, EventState.IGNORED.value,
+                                              EventState.PARKED.value)
 
 # Link.status values
 LINKED = "linked"
@@ -37,6 +54,7 @@ class Link(Base):
         UniqueConstraint("workspace_id", "lead_id"),
         UniqueConstraint("workspace_id", "card_id"),
         Index("ix_links_pending", "workspace_id", "pending_op"),
+        Index("ix_links_sheet_marked_at", "sheet_marked_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -51,11 +69,31 @@ class Link(Base):
     row_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # "create_card" / "append_row" while a creation is in flight (crash recovery looks for it)
     pending_op: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Cells the sheet must be brought to (a sheet outbox): {"fields": [...]} to write the shadow's
+    # values, "append": a row to add, "id_row": a row that needs its Lead ID written. Marked in
+    # the same transaction as the decision; ``sheet_flush.py`` writes them, a burst at once.
+    sheet_pending: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    sheet_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Optimistic concurrency: an update of a link another worker changed meanwhile fails
+    # (StaleDataError) and the work is tried again, instead of overwriting the other's change.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     sync_state: Mapped[str] = mapped_column(String(16), default="synced")
     last_error: Mapped[str] = mapped_column(Text, default="")
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+JOB_KINDS = ("reconcile", "preview")  # system commands that are whole-workspace jobs
+
+
+def _default_lane(context: Any) -> int:
+    """Whole-workspace jobs go to the job lane however they were queued; anything else is live."""
+    parameters = context.get_current_parameters()
+    is_job = parameters.get("source") == "system" and parameters.get("kind") in JOB_KINDS
+    return int(Lane.JOB if is_job else Lane.LIVE)
 
 
 class Event(Base):
@@ -78,6 +116,10 @@ class Event(Base):
     payload: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    lane: Mapped[int] = mapped_column(SmallInteger, default=_default_lane, server_default="0")
+    # A Trello action our own call made (its provenance says so): it tells what Trello then held,
+    # never a person's change, and never waits for a burst of changes to settle.
+    echo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -17,7 +17,9 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request, 
 from ..access import users_for_trello_member, workspace_for_board
 from ..extensions import csrf, db
 from ..models import Workspace
-from ..sync.inbox import enqueue_command
+from ..engine import commit_and_wake
+from ..models.sync import Lane
+from ..sync.queue import enqueue_command
 from . import assets, leads
 from .jwt import KeysUnavailable, TokenError, TrelloClaims, verify_powerup_token
 
@@ -206,7 +208,7 @@ def create_lead(card_id: str):  # type: ignore[no-untyped-def]
         raise ApiError(409, "A lead cannot be created for this card (it was unlinked, or the workspace is paused).",
                        "cannot_create")
     queued = leads.queue_create_lead(db.session, workspace, card_id)
-    db.session.commit()
+    commit_and_wake(current_app, db.session)
     return jsonify({"queued": True, "already_queued": not queued}), 202
 
 
@@ -224,7 +226,7 @@ def sync_board(board_id: str):  # type: ignore[no-untyped-def]
     """Sync now: queue a reconciliation of the board's workspace."""
     workspace = _board_workspace(_board_claims(board_id))
     enqueue_command(db.session, workspace.id, "reconcile")
-    db.session.commit()
+    commit_and_wake(current_app, db.session, Lane.JOB)
     return jsonify({"queued": True, "workspace": leads.workspace_summary(workspace)}), 202
 
 

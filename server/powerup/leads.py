@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..models import Event, Link, Workspace
 from ..models.sync import PENDING, PROCESSING, UNLINKED
 from ..models.workspace import ACTIVE
-from ..sync.inbox import enqueue_command
+from ..sync.queue import enqueue_command
 from ..sync.mapping import Mapping, cell_text, normalise_status
 
 SHEETS_BASE = "https://docs.google.com/spreadsheets/d/"

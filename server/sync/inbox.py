@@ -7,8 +7,8 @@ Sheets batches are split per row, so a row's events are ordered by their ``order
 from __future__ import annotations
 
 import json
+import math
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -21,15 +21,18 @@ from ..models import Event, Link
 SHEETS = "sheets"
 TRELLO = "trello"
 SYSTEM = "system"
-PREVIEW = "preview"  # the system command the worker runs even for drafts (server/sync/preview.py)
 
 # Trello action types the engine acts on; anything else is stored as ignored.
 TRELLO_CARD_ACTIONS = {
     "createCard", "copyCard", "updateCard", "deleteCard", "moveCardFromBoard", "moveCardToBoard",
-    "convertToCardFromCheckItem",
+    "convertToCardFromCheckItem", "emailCard",
 }
 MAX_ROWS_PER_EVENT = 5000
 MAX_LEAD_ID_LENGTH = 64
+# Provider times are milliseconds since the epoch; anything outside these years is refused.
+EARLIEST_MS = 946_684_800_000.0  # 2000-01-01
+LATEST_MS = 4_102_444_800_000.0  # 2100-01-01
+LIVE, BULK = 0, 1  # models.sync.Lane, as stored
 
 
 class PayloadError(ValueError):
@@ -55,7 +58,7 @@ class StoreResult:
 
 
 _EVENT_COLUMNS = ("workspace_id", "source", "provider_event_id", "kind", "order_key", "payload", "occurred_at",
-                  "state", "attempts", "next_attempt_at", "last_error", "received_at")
+                  "state", "attempts", "next_attempt_at", "last_error", "received_at", "lane", "echo")
 # Textual, because SQLAlchemy does not cache the dialects' INSERT … ON CONFLICT constructs: built
 # that way, the statement was compiled again on every webhook (a quarter of the intake's CPU).
 # SQLite (3.24+) and PostgreSQL spell it alike; the binds keep the columns' types (UTC datetimes).
@@ -72,14 +75,26 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
 
 
 def _event_row(workspace_id: str, source: str, provider_event_id: str, kind: str, order_key: str,
-               payload: dict[str, Any], occurred_at: datetime | None, state: str = "pending") -> dict[str, Any]:
+               payload: dict[str, Any], occurred_at: datetime | None, state: str = "pending",
+               lane: int = LIVE, echo: bool = False) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     return {
         "workspace_id": workspace_id, "source": source, "provider_event_id": provider_event_id[:160],
         "kind": kind, "order_key": order_key[:200], "payload": json.dumps(payload, separators=(",", ":")),
         "occurred_at": occurred_at, "state": state, "attempts": 0, "next_attempt_at": now,
-        "last_error": "", "received_at": now,
+        "last_error": "", "received_at": now, "lane": lane, "echo": echo,
     }
+
+
+def _is_time_ms(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and EARLIEST_MS <= value <= LATEST_MS)
+
+
+def clamp_future_ms(value: float, now_ms: float, skew_s: float) -> float:
+    """A provider time further ahead of ours than ``skew_s`` is taken as now: a clock that far
+    off (or a forged time) must never freeze a field against every later change."""
+    return now_ms if value > now_ms + skew_s * 1000.0 else value
 
 
 # --------------------------------------------------------------------------- Sheets
@@ -96,8 +111,8 @@ def parse_sheets_payload(data: Any) -> dict[str, Any]:
         if not isinstance(data.get(key), str) or not data[key]:
             raise PayloadError(f"{key} must be a non-empty string")
     sent_at = data.get("sent_at")
-    if sent_at is not None and (not isinstance(sent_at, (int, float)) or isinstance(sent_at, bool)):
-        raise PayloadError("sent_at must be milliseconds since the epoch")
+    if sent_at is not None and not _is_time_ms(sent_at):
+        raise PayloadError("sent_at must be milliseconds since the epoch (between 2000 and 2100)")
     rows = data.get("rows", [])
     removed = data.get("removed", [])
     if not isinstance(rows, list) or not isinstance(removed, list):
@@ -125,22 +140,29 @@ def parse_sheets_payload(data: Any) -> dict[str, Any]:
         if changed is not None and (not isinstance(changed, list) or not all(isinstance(c, str) for c in changed)):
             raise PayloadError(f"{where}.changed must be an array of column headers")
         edited_at = row.get("edited_at")
-        if edited_at is not None and (not isinstance(edited_at, (int, float)) or isinstance(edited_at, bool)):
-            raise PayloadError(f"{where}.edited_at must be milliseconds since the epoch")
+        if edited_at is not None and not _is_time_ms(edited_at):
+            raise PayloadError(f"{where}.edited_at must be milliseconds since the epoch (between 2000 and 2100)")
     for index, gone in enumerate(removed):
         if not isinstance(gone, dict) or not isinstance(gone.get("lead_id"), str) or not gone["lead_id"]:
             raise PayloadError(f"removed[{index}].lead_id must be a non-empty string")
     return data
 
 
-def store_sheets_event(session: Session, workspace_id: str, data: dict[str, Any]) -> StoreResult:
+def is_bulk_delivery(data: dict[str, Any], live_max_rows: int) -> bool:
+    """A delivery with many rows (a big paste, a whole-sheet send) is bulk work."""
+    return len(data.get("rows", [])) + len(data.get("removed", [])) > live_max_rows
+
+
+def store_sheets_event(session: Session, workspace_id: str, data: dict[str, Any], *, live_max_rows: int = 20,
+                       future_skew_s: float = 300.0) -> StoreResult:
     """Store one add-on delivery as one event per row (idempotent on its event id)."""
     now_ms = datetime.now(timezone.utc).timestamp() * 1000
-    sent_at = data.get("sent_at") or now_ms
+    sent_at = clamp_future_ms(float(data.get("sent_at") or now_ms), now_ms, future_skew_s)
+    lane = BULK if is_bulk_delivery(data, live_max_rows) else LIVE
     rows: list[dict[str, Any]] = []
     for position, row in enumerate(data.get("rows", [])):
         lead_id = row.get("lead_id") or ""
-        edited_at = row.get("edited_at") or sent_at
+        edited_at = clamp_future_ms(float(row.get("edited_at") or sent_at), now_ms, future_skew_s)
         item = {
             "lead_id": lead_id, "row": row["row"], "values": row["values"],
             "changed": row.get("changed"), "edited_at": edited_at,
@@ -148,11 +170,11 @@ def store_sheets_event(session: Session, workspace_id: str, data: dict[str, Any]
         # A row without a lead id is keyed by its position until the worker gives it one.
         key = f"lead:{lead_id}" if lead_id else f"row:{row['row']}"
         rows.append(_event_row(workspace_id, SHEETS, f"{data['event_id']}:{position}", "row", key, item,
-                               ms_to_datetime(edited_at)))
+                               ms_to_datetime(edited_at), lane=lane))
     for position, gone in enumerate(data.get("removed", [])):
         item = {"lead_id": gone["lead_id"], "row": gone.get("row"), "edited_at": sent_at}
         rows.append(_event_row(workspace_id, SHEETS, f"{data['event_id']}:removed:{position}", "row_removed",
-                               f"lead:{gone['lead_id']}", item, ms_to_datetime(sent_at)))
+                               f"lead:{gone['lead_id']}", item, ms_to_datetime(sent_at), lane=lane))
     stored = _insert_ignoring_duplicates(session, rows)
     return StoreResult(stored=stored, duplicates=len(rows) - stored)
 
@@ -188,11 +210,14 @@ _LEAD_OF_CARD = select(Link.lead_id).where(Link.workspace_id == bindparam("works
                                           Link.card_id == bindparam("card_id"))
 
 
-def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any], *, board_id: str) -> StoreResult:
+def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any], *, board_id: str,
+                       app_id: str = "", member_id: str | None = None) -> StoreResult:
     """Store one Trello delivery (idempotent on ``action.id``).
 
     Unhandled types, and actions about another board than the workspace's (anyone holding the
-    public API key can point a webhook of theirs at our callback URL), are kept as ignored.
+    public API key can point a webhook of theirs at our callback URL), are kept as ignored. An
+    action made with our app's key by the workspace's member is stored as an *echo* of our own
+    write (``app_id``, ``member_id``; see ``observe.provenance_is_ours``).
     """
     action = data["action"]
     card_id = trello_card_id(action)
@@ -208,29 +233,13 @@ def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any]
             _LEAD_OF_CARD, {"workspace_id": workspace_id, "card_id": card_id}).scalar_one_or_none()
         if lead_id:
             order_key = f"lead:{lead_id}"
+    creator = action.get("appCreator")
+    echo = bool(app_id and member_id and isinstance(creator, dict) and creator.get("id") == app_id
+                and action.get("idMemberCreator") == member_id)
     row = _event_row(workspace_id, TRELLO, action["id"], action["type"][:40], order_key, action, occurred,
-                     state="pending" if handled else "ignored")
+                     state="pending" if handled else "ignored", echo=echo)
     stored = _insert_ignoring_duplicates(session, [row])
     return StoreResult(stored=stored, duplicates=1 - stored)
-
-
-# --------------------------------------------------------------------------- commands
-
-
-def enqueue_command(session: Session, workspace_id: str, command: str, data: dict[str, Any] | None = None,
-                    order_key: str | None = None, provider_event_id: str | None = None) -> None:
-    """Queue work asked for by a person (Sync now, Create card now, Create lead, Retry).
-
-    ``command`` is one of ``reconcile``, ``preview`` (a dry-run reconciliation of a draft, see
-    ``server/sync/preview.py``), ``create_card`` (data: ``lead_id``) and ``create_lead`` (data:
-    ``card_id``). The worker runs it like any event.
-    """
-    payload = dict(data or {})
-    key = order_key or (f"lead:{payload['lead_id']}" if "lead_id" in payload else
-                        f"card:{payload['card_id']}" if "card_id" in payload else f"workspace:{command}")
-    event_id = provider_event_id or f"{command}:{uuid.uuid4().hex}"
-    session.add(Event(**_event_row(workspace_id, SYSTEM, event_id, command, key, payload,
-                                   datetime.now(timezone.utc))))
 
 
 def stored_events(session: Session, workspace_id: str) -> Iterable[Event]:

@@ -33,7 +33,7 @@ from ..models.workspace import is_draft
 from ..sheets.client import SheetTab, column_letter
 from ..sheets.errors import SheetsError, sheets_error_message
 from ..trello.errors import TrelloError, trello_error_message
-from .inbox import PREVIEW, enqueue_command
+from .queue import PREVIEW, enqueue_command
 from .progress import CommittedProgress
 from .providers import MissingAccount, Providers
 from .reconcile import reconcile
@@ -69,7 +69,7 @@ def active_preview(session: Session, workspace_id: str) -> Event | None:
 def queue_preview(session: Session, workspace: Workspace) -> bool:
     """Queue a preview unless one waits or runs; returns whether one was queued.
 
-    The caller commits and wakes the workers (``notify_new_events``).
+    The caller commits and wakes the workers (``server.engine.commit_and_wake``).
     """
     if active_preview(session, workspace.id) is not None:
         return False
@@ -104,7 +104,7 @@ def preview_status(session: Session, workspace: Workspace, now: datetime | None 
         since = max(t for t in (event.received_at, lease, event.next_attempt_at) if t is not None)
         out["state"] = "queued"
         out["stalled"] = now - since > timedelta(seconds=STALL_S)
-        retrying = progress.get("retrying") if current and event.attempts else None
+        retrying = progress.get("retrying") if current and (event.attempts or event.last_error) else None
         out["message"] = ("No worker has picked up the preview yet: is the worker process running? "
                           "(It is started with “flask --app server worker”.)" if out["stalled"] else
                           f"The last try did not get through ({retrying}); it is tried again shortly…" if retrying

@@ -34,9 +34,13 @@ class AccountProviders:
     """Clients built from the workspace owner's connected accounts."""
 
     def __init__(self, settings: EngineSettings, limiter: Any = None,
-                 session_factory: sessionmaker | None = None) -> None:
+                 session_factory: sessionmaker | None = None, *, non_blocking: bool = False) -> None:
+        """``non_blocking`` (the worker's event loop): a rate-limit slot further than
+        ``settings.inline_wait_s`` raises ``SlotLater`` and a 429 is never waited out inline, so
+        the caller defers that work and goes on with other work."""
         self.settings = settings
         self.limiter = limiter
+        self.max_wait = settings.inline_wait_s if non_blocking else None
         self.session_factory = session_factory  # stores refreshed Google tokens; None: not stored
         self._trello: dict[tuple[str, str], TrelloClient] = {}
         self._sheets: dict[tuple[str, str], SheetTab] = {}
@@ -53,7 +57,8 @@ class AccountProviders:
             if client is None:
                 client = TrelloClient(self.settings.trello_api_key, token, base_url=self.settings.trello_api_base_url,
                                       timeout=self.settings.http_timeout_s, session=requests.Session(),
-                                      throttle=self._trello_throttle(token))
+                                      throttle=self._trello_throttle(token),
+                                      max_inline_wait_s=0.0 if self.max_wait is not None else None)
                 self._trello[key] = client
         return client
 
@@ -105,7 +110,8 @@ class AccountProviders:
         from .ratelimit import trello_throttle
 
         return trello_throttle(self.limiter, self.settings.trello_api_key, token,
-                               token_limit=self.settings.trello_token_limit, key_limit=self.settings.trello_key_limit)
+                               token_limit=self.settings.trello_token_limit, key_limit=self.settings.trello_key_limit,
+                               max_wait=self.max_wait)
 
     def _sheets_throttle(self, identity: str, kind: str) -> Throttle | None:
         if self.limiter is None:
@@ -113,7 +119,7 @@ class AccountProviders:
         from .ratelimit import sheets_throttle
 
         limit = self.settings.sheets_read_limit if kind == "read" else self.settings.sheets_write_limit
-        return sheets_throttle(self.limiter, identity, kind, limit=limit)
+        return sheets_throttle(self.limiter, identity, kind, limit=limit, max_wait=self.max_wait)
 
 
 def _fingerprint(secret: str) -> str:

@@ -14,7 +14,13 @@ deliveries get lost. This job reads the sheet in pages of rows and the board in 
 Writes are batched: one ``values.batchUpdate`` per few thousand cells, one ``values.append`` per
 few thousand rows, one Trello call per card that really changes. A pass that finds nothing to
 do writes nothing. Creations claim their link first (``pending_op``), so an interrupted run
-resumes without duplicates: the next run finds the created card by its marker.
+resumes without duplicates: the next run finds the created card by its marker. Run by the
+worker (``queue_card_writes``), the card creations and updates are queued as bulk-lane events,
+paced by the worker with everyone else's work, so one workspace's first sync of thousands of
+rows never holds up another's edits; run from the command line, it makes them itself.
+
+Leads with events still queued or being applied are left to those events (the events are
+newer than anything this pass reads, and both writing the same link would be a race).
 
 Memory: rows and cards are held as small records (a row's synced values; a card's few fields and
 raw description, parsed when compared) and links are streamed in chunks, so a link that needs no
@@ -35,14 +41,15 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Link, Workspace
-from ..models.sync import CARD_REMOVED, ROW_REMOVED, UNLINKED
+from ..models import Event, Link, Workspace
+from ..models.sync import CARD_REMOVED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
 from ..sheets.client import SheetTab, column_letter
 from . import description
 from .history import record
 from .inbox import new_lead_id
 from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
-from .processor import card_fields, revive_card, stamp_written, wants_card_back
+from .cards import card_fields, now_ms, revive_card, trello_time_ms, wants_card_back
+from .merge import FieldClock, dump_clocks, load_clocks
 from .providers import Providers
 from .sheet_writer import HeaderCache, SheetLayoutError
 
@@ -125,7 +132,8 @@ class Plan:
 
 class Reconciler:
     def __init__(self, session: Session, workspace: Workspace, providers: Providers, headers: HeaderCache,
-                 *, dry_run: bool = False, progress: Progress | None = None, page_rows: int = 5000) -> None:
+                 *, dry_run: bool = False, progress: Progress | None = None, page_rows: int = 5000,
+                 queue_card_writes: bool = False, source_event: int | None = None) -> None:
         self.session = session
         self.workspace = workspace
         self.mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
@@ -135,6 +143,8 @@ class Reconciler:
         self.dry_run = dry_run
         self.progress = progress
         self.page_rows = page_rows
+        self.queue_card_writes = queue_card_writes
+        self.source_event = source_event
         self.plan = Plan()
         self.cells: list[tuple[int, int, Any]] = []
         self.appends: list[tuple[Link, dict[str, str]]] = []
@@ -145,6 +155,8 @@ class Reconciler:
         self.pending_status: list[tuple[Link, str]] = []
         self.revives: list[tuple[Link, SheetLead]] = []
         self.now_ms = datetime.now(timezone.utc).timestamp() * 1000
+        self.busy: set[str] = set()  # order keys with events queued or being applied
+        self.linked_leads: set[str] = set()
 
     # ------------------------------------------------------------------ reading
 
@@ -164,6 +176,7 @@ class Reconciler:
         self._set_progress("reading board", 0, 0)
         cards = self._read_cards(rows)
         self._set_progress("comparing", 0, len(rows) + len(cards))
+        self.busy = self._busy_keys()
         self._compare(rows, unidentified, cards)
         if not self.dry_run:
             self._apply()
@@ -225,6 +238,12 @@ class Reconciler:
 
     # ------------------------------------------------------------------ comparing
 
+    def _busy_keys(self) -> set[str]:
+        """Order keys of the workspace's live and bulk events that wait or run."""
+        return set(self.session.scalars(select(Event.order_key).distinct().where(
+            Event.workspace_id == self.workspace.id, Event.state.in_((PENDING, PROCESSING)),
+            Event.lane.in_((int(Lane.LIVE), int(Lane.BULK))))).all())
+
     def _links(self) -> Iterator[Link]:
         """The links in chunks; the session holds them weakly, so one left unchanged is freed once compared."""
         query = select(Link).where(Link.workspace_id == self.workspace.id).order_by(Link.id)
@@ -247,8 +266,14 @@ class Reconciler:
             if card.marker and card.marker not in by_marker:
                 by_marker[card.marker] = card_id
         for link in self._links():
+            self.linked_leads.add(link.lead_id)
             row = rows.pop(link.lead_id, None)
             card_id = link.card_id
+            if f"lead:{link.lead_id}" in self.busy or (card_id and f"card:{card_id}" in self.busy) \
+                    or link.sheet_marked_at is not None:
+                if card_id:
+                    cards.pop(card_id, None)  # its events, or its sheet writes, will do
+                continue
             if card_id is None and link.lead_id in by_marker:  # created before an interruption
                 card_id = by_marker[link.lead_id]
                 self.plan.links_to_make += 1
@@ -256,8 +281,8 @@ class Reconciler:
                     link.card_id = card_id
                     link.pending_op = None
             card = cards.pop(card_id, None) if card_id else None
-            if link.status == CARD_REMOVED and row is not None and \
-                    wants_card_back(self.workspace, self.mapping, self._values(row), None):
+            if link.status == CARD_REMOVED and row is not None and wants_card_back(
+                    self.workspace, self.mapping, self._values(row).get(self.mapping.status_column, "")):
                 self.plan.cards_to_create += 1
                 if not self.dry_run:
                     self.revives.append((link, row))
@@ -294,7 +319,7 @@ class Reconciler:
             else:
                 self._create_card(lead, None)
         for card in cards.values():
-            if card.closed:
+            if card.closed or f"card:{card.id}" in self.busy:
                 continue
             self._append_row(None, card)
 
@@ -354,9 +379,16 @@ class Reconciler:
         actual = {"name": card.name, "desc": card.desc, "idList": card.list_id,
                   "due": due_to_trello(due_from_trello(card.due))}
         update = {k: v for k, v in desired.items() if actual.get(k) != v}
+        if "desc" in update and self._same_desc(card.desc, lead_id, shadow, preamble):
+            update.pop("desc")  # the same values in another layout (e.g. written before the block format)
         if update:
             self.plan.cards_to_update += 1
             self.card_updates.append((card.id, update))
+
+    def _same_desc(self, desc: str, lead_id: str, shadow: dict[str, Any], preamble: str) -> bool:
+        parsed = description.parse(desc, self.mapping.description_columns)
+        return (parsed.lead_id == lead_id and parsed.preamble.strip() == (preamble or "").strip()
+                and all(parsed.fields.get(c) == cell_text(shadow.get(c, "")) for c in self.mapping.description_columns))
 
     def _link_pair(self, lead: SheetLead, card: CardLead) -> None:
         """First sync: a row and a card that belong together (marker or email)."""
@@ -403,7 +435,9 @@ class Reconciler:
         if self.dry_run:
             return
         if link is None:
-            lead_id = card.marker or new_lead_id()
+            # A card carrying a linked lead's marker is a person's copy: a lead of its own.
+            lead_id = card.marker if card.marker and card.marker not in self.linked_leads else new_lead_id()
+            self.linked_leads.add(lead_id)
             link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id,
                         pending_op="append_row", shadow={}, field_times={},
                         card_extra={"preamble": parsed.preamble if card.marker else card.desc.strip()},
@@ -459,42 +493,23 @@ class Reconciler:
 
     def _apply(self) -> None:
         self.session.commit()  # claim every new link (pending_op) before creating anything
-        total = len(self.card_creates) + len(self.card_updates) + len(self.appends)
-        done = 0
-        for index, (link, fields, values) in enumerate(self.card_creates):
-            card = self.trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"],
-                                           due=fields.get("due"))
-            link.card_id = card["id"]
-            link.pending_op = None
-            link.shadow = dict(values)
-            link.field_times = {c: {"t": self.now_ms, "s": "sheets"} for c in values}
-            link.sync_state = "synced"
-            link.last_synced_at = datetime.now(timezone.utc)
-            done += 1
-            if index % COMMIT_EVERY == COMMIT_EVERY - 1:
-                self._set_progress("creating cards", done, total)
-                self.session.commit()
-        for link, row in self.revives:
-            shadow = self._values(row)
-            card = revive_card(self.trello, self.mapping, link, shadow, (link.card_extra or {}).get("preamble", ""))
-            link.card_id = card["id"]
-            link.status = "linked"
-            link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
-            self.shadow_updates.append((link, shadow, row.row, []))
-            done += 1
-        for card_id, update in self.card_updates:
-            self.trello.update_card(card_id, **update)
-            done += 1
-            if done % COMMIT_EVERY == 0:
-                self._set_progress("updating cards", done, total)
-                self.session.commit()
+        if self.queue_card_writes:
+            self._queue_card_writes()
+        else:
+            self._write_cards()
+        now = now_ms()
         for link, shadow, row, written in self.shadow_updates:
             # Only what changed is dated, and at the time both sides were read: an edit made
             # after that is newer and must still win.
-            changed = [c for c in shadow if shadow.get(c) != (link.shadow or {}).get(c)]
+            clocks = load_clocks(link.field_times)
+            for column in shadow:
+                clock = clocks.setdefault(column, FieldClock())
+                if shadow.get(column) != (link.shadow or {}).get(column):
+                    clock.t, clock.s = self.now_ms, "reconcile"
+                if column in written:
+                    clock.ws = now
             link.shadow = shadow
-            link.field_times = stamp_written({**(link.field_times or {}),
-                                              **{c: {"t": self.now_ms, "s": "reconcile"} for c in changed}}, written)
+            link.field_times = {**(link.field_times or {}), **dump_clocks(clocks)}
             if row:
                 link.row_number = row
             link.sync_state = "synced"
@@ -502,16 +517,18 @@ class Reconciler:
         self.session.commit()
         for start in range(0, len(self.cells), CELLS_PER_WRITE):
             self.tab.write_cells(self.cells[start:start + CELLS_PER_WRITE])
+        total, done = len(self.appends), 0
         for start in range(0, len(self.appends), ROWS_PER_APPEND):
             chunk = self.appends[start:start + ROWS_PER_APPEND]
             rows = [[{**values, self.workspace.lead_id_column: link.lead_id}.get(c, "") for c in self.header]
                     for link, values in chunk]
             first = self.tab.append_rows(rows, self.workspace.header_row)
+            now = now_ms()
             for offset, (link, values) in enumerate(chunk):
                 link.row_number = first + offset
                 link.pending_op = None
                 link.shadow = dict(values)
-                link.field_times = {c: {"t": self.now_ms, "s": "trello"} for c in values}
+                link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s="trello", ws=now) for c in values})
                 link.sync_state = "synced"
                 link.last_synced_at = datetime.now(timezone.utc)
             done += len(chunk)
@@ -523,6 +540,83 @@ class Reconciler:
             flush(self.tab, self.workspace.id, self.headers, self.workspace.lead_id_column,
                   [RowPatch(link.lead_id, {self.mapping.status_column: status}) for link, status in self.pending_status],
                   [], self.workspace.header_row)
+            now = now_ms()
+            for link, status in self.pending_status:
+                clocks = load_clocks(link.field_times)
+                clock = clocks.setdefault(self.mapping.status_column, FieldClock())
+                clock.t, clock.s, clock.ws = self.now_ms, "trello", now
+                link.shadow = {**(link.shadow or {}), self.mapping.status_column: status}
+                link.field_times = {**(link.field_times or {}), **dump_clocks(clocks)}
+            self.session.commit()
+
+    def _write_cards(self) -> None:
+        """Make the card creations and updates here (the command line's pass)."""
+        total = len(self.card_creates) + len(self.card_updates) + len(self.revives)
+        done = 0
+        for index, (link, fields, values) in enumerate(self.card_creates):
+            card = self.trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"],
+                                           due=fields.get("due"))
+            self._created(link, card, values)
+            done += 1
+            if index % COMMIT_EVERY == COMMIT_EVERY - 1:
+                self._set_progress("creating cards", done, total)
+                self.session.commit()
+        self._revive_cards()
+        for card_id, update in self.card_updates:
+            self.trello.update_card(card_id, **update)
+            done += 1
+            if done % COMMIT_EVERY == 0:
+                self._set_progress("updating cards", done, total)
+                self.session.commit()
+
+    def _created(self, link: Link, card: dict[str, Any], values: dict[str, str]) -> None:
+        landed = trello_time_ms(card, now_ms())
+        link.card_id = card["id"]
+        link.pending_op = None
+        link.shadow = dict(values)
+        link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s="sheets", ts=self.now_ms, wt=landed)
+                                        for c in values})
+        link.sync_state = "synced"
+        link.last_synced_at = datetime.now(timezone.utc)
+
+    def _revive_cards(self) -> None:
+        for link, row in self.revives:
+            shadow = self._values(row)
+            card = revive_card(self.trello, self.mapping, link, shadow, (link.card_extra or {}).get("preamble", ""))
+            link.card_id = card["id"]
+            link.status = "linked"
+            link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+            self.shadow_updates.append((link, shadow, row.row, []))
+
+    def _queue_card_writes(self) -> None:
+        """Queue the card creations and updates as bulk-lane events (the worker's pass): the event
+        loop makes them at the providers' pace, fairly with every other workspace's work."""
+        from .queue import Command, enqueue_command
+
+        for link, _fields, values in self.card_creates:
+            event = enqueue_command(self.session, self.workspace.id, Command.CREATE_CARD,
+                                    {"lead_id": link.lead_id, "values": values, "row": link.row_number,
+                                     "at": self.now_ms, "reconcile": self.source_event}, lane=Lane.BULK)
+            self.session.flush()
+            if event is not None:
+                link.card_extra = {**(link.card_extra or {}), "pending_event": event.id}
+        self._revive_cards()
+        for card_id, update in self.card_updates:
+            enqueue_command(self.session, self.workspace.id, Command.UPDATE_CARD,
+                            {"card_id": card_id, "fields": update, "reconcile": self.source_event},
+                            order_key=self._card_key(card_id), lane=Lane.BULK)
+        queued = len(self.card_creates) + len(self.card_updates)
+        if queued:
+            progress = dict(self.workspace.sync_progress or {})
+            progress["queued_card_writes"] = queued
+            self.workspace.sync_progress = progress
+        self.session.commit()
+
+    def _card_key(self, card_id: str) -> str:
+        """The order key of a card's lead, so the update joins that lead's group."""
+        lead_id = self.session.scalars(select(Link.lead_id).where(Link.workspace_id == self.workspace.id,
+                                                                   Link.card_id == card_id)).first()
+        return f"lead:{lead_id}" if lead_id else f"card:{card_id}"
 
     def _record_summary(self) -> None:
         """One history line per pass that changed something, and one for what it could not do."""
@@ -551,7 +645,9 @@ class Reconciler:
 
 
 def reconcile(session: Session, workspace: Workspace, providers: Providers, headers: HeaderCache | None = None,
-              *, dry_run: bool = False, progress: Progress | None = None, page_rows: int = 5000) -> Plan:
+              *, dry_run: bool = False, progress: Progress | None = None, page_rows: int = 5000,
+              queue_card_writes: bool = False, source_event: int | None = None) -> Plan:
     """Run one reconciliation pass over a workspace (see the module docstring)."""
     return Reconciler(session, workspace, providers, headers or HeaderCache(), dry_run=dry_run,
-                      progress=progress, page_rows=page_rows).run()
+                      progress=progress, page_rows=page_rows, queue_card_writes=queue_card_writes,
+                      source_event=source_event).run()

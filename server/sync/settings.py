@@ -10,6 +10,9 @@ from typing import Any, Mapping
 class EngineSettings:
     trello_api_key: str = ""
     trello_api_secret: str = ""
+    # The id Trello puts in ``appCreator`` of actions made with our API key (the Power-Up's
+    # application): with it, our own writes' echoes are known by their provenance.
+    trello_app_id: str = ""
     trello_api_base_url: str = "https://api.trello.com/1"
     sheets_api_base_url: str = "https://sheets.googleapis.com/v4"
     google_client_id: str = ""
@@ -25,8 +28,17 @@ class EngineSettings:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0
     idle_poll_s: float = 0.05
-    # Trello events wait this long so that a burst of card moves becomes one Sheets write.
+    # A workspace's sheet writes wait for a quiet gap this long while a burst of Trello changes
+    # keeps coming (so it becomes one Sheets write); a lone change waits only the probe.
     sheet_write_window_s: float = 0.3
+    settle_probe_s: float = 0.02
+    # scheduling
+    claim_groups: int = 16  # lead groups per claim
+    bulk_per_workspace: int = 4  # bulk groups of one workspace per claim
+    inline_wait_s: float = 0.02  # a rate-limit slot at most this far is waited for; further: defer
+    live_max_rows: int = 20  # an add-on delivery with more rows is bulk work (a paste, a full send)
+    max_queued_bulk: int = 20000  # per workspace; more is refused with 429
+    future_skew_s: float = 300.0  # a provider time further ahead of ours than this is clamped
     # outbound limits (requests, seconds)
     trello_token_limit: tuple[int, float] = (100, 10.0)
     trello_key_limit: tuple[int, float] = (300, 10.0)
@@ -50,6 +62,7 @@ class EngineSettings:
         return cls(
             trello_api_key=config.get("TRELLO_API_KEY", ""),
             trello_api_secret=config.get("TRELLO_API_SECRET", ""),
+            trello_app_id=config.get("TRELLO_APP_ID", "") or "",
             trello_api_base_url=config.get("TRELLO_API_BASE_URL", cls.trello_api_base_url),
             sheets_api_base_url=config.get("GOOGLE_SHEETS_API_BASE_URL", cls.sheets_api_base_url),
             google_client_id=config.get("GOOGLE_CLIENT_ID", ""),
@@ -65,6 +78,13 @@ class EngineSettings:
             backoff_max_s=float(config.get("WORKER_BACKOFF_MAX_S", 300.0)),
             idle_poll_s=float(config.get("WORKER_IDLE_POLL_S", 0.05)),
             sheet_write_window_s=float(config.get("SHEET_WRITE_WINDOW_S", 0.3)),
+            settle_probe_s=float(config.get("SHEET_WRITE_PROBE_S", 0.02)),
+            claim_groups=int(config.get("WORKER_CLAIM_GROUPS", 16)),
+            bulk_per_workspace=int(config.get("WORKER_BULK_PER_WORKSPACE", 4)),
+            inline_wait_s=float(config.get("RATE_LIMIT_INLINE_WAIT_S", 0.02)),
+            live_max_rows=int(config.get("LIVE_MAX_ROWS", 20)),
+            max_queued_bulk=int(config.get("MAX_QUEUED_BULK", 20000)),
+            future_skew_s=float(config.get("FUTURE_SKEW_S", 300.0)),
             trello_token_limit=pair("TRELLO_TOKEN_LIMIT", cls.trello_token_limit),
             trello_key_limit=pair("TRELLO_KEY_LIMIT", cls.trello_key_limit),
             sheets_read_limit=pair("SHEETS_READ_LIMIT", cls.sheets_read_limit),

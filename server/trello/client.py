@@ -28,13 +28,16 @@ CARD_FIELDS = "id,name,desc,idList,idBoard,closed,due,dateLastActivity,url,short
 class TrelloClient:
     def __init__(self, api_key: str, token: str, *, base_url: str = "https://api.trello.com/1",
                  timeout: float = 20.0, session: requests.Session | None = None,
-                 throttle: Throttle | None = None) -> None:
+                 throttle: Throttle | None = None, max_inline_wait_s: float | None = None) -> None:
+        """``max_inline_wait_s``: the longest 429 wait this client sleeps through itself (default
+        ``MAX_INLINE_WAIT_S``); 0 makes every 429 the caller's (a worker defers the work)."""
         self.api_key = api_key
         self.token = token
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
         self.throttle = throttle
+        self.max_inline_wait_s = MAX_INLINE_WAIT_S if max_inline_wait_s is None else max_inline_wait_s
         self.calls = 0
         self.rate_limited = 0
 
@@ -52,7 +55,7 @@ class TrelloClient:
             try:
                 return self._send(method, path, params, json)
             except TrelloRateLimited as exc:
-                if attempt == MAX_429_RETRIES or exc.retry_after > MAX_INLINE_WAIT_S:
+                if attempt == MAX_429_RETRIES or exc.retry_after > self.max_inline_wait_s:
                     raise
                 self.rate_limited += 1
                 time.sleep(exc.retry_after)

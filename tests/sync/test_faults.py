@@ -85,7 +85,12 @@ def test_sheets_500_and_429_on_write_keep_the_trello_move(world):
     world.settle()
     assert world.row_for(lead_id)["Status"] == "Qualified"
     moves = [e for e in world.events(source="trello") if e.kind == "updateCard"]
-    assert moves[-1].state == "done" and moves[-1].attempts == 3
+    # The move is decided and done at once; its cell waits in the sheet outbox, which the
+    # worker writes again after the 500 and after the 429's Retry-After.
+    assert moves[-1].state == "done" and moves[-1].attempts == 1
+    assert [rule.hits for rule in world.sheets.faults.rules()] == [1, 1]
+    link = world.link(lead_id)
+    assert link.sheet_pending is None and link.sync_state == "synced"
 
 
 def test_event_parks_after_max_attempts_with_error_kept(sqlite_url):
@@ -208,7 +213,7 @@ def test_a_first_sync_longer_than_the_lease_is_not_run_twice(pg_url):
 
     from server.engine import build_worker
     from server.extensions import db
-    from server.sync.inbox import enqueue_command
+    from server.sync.queue import enqueue_command
 
     world = build_world(pg_url, make_app=make_app, config={"WORKER_LEASE_S": 1.0})
     try:

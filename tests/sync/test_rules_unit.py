@@ -1,4 +1,4 @@
-"""The pure parts of the engine: shadows and timestamps, descriptions, mapping."""
+"""The pure parts of the engine: descriptions and mapping (the merge: test_merge.py)."""
 
 from __future__ import annotations
 
@@ -7,44 +7,6 @@ from hypothesis import strategies as st
 
 from server.sync import description
 from server.sync.mapping import Mapping, due_from_trello, due_to_trello, normalise_status
-from server.sync.rules import Incoming, decide
-
-
-def test_echo_is_dropped_and_confirms_time():
-    decision = decide({"Status": "Won"}, {"Status": {"t": 100, "s": "sheets"}},
-                      [Incoming("Status", "Won", True)], 200, "trello")
-    assert decision.applied == {} and decision.times["Status"] == {"t": 200, "s": "trello"}
-
-
-def test_genuine_change_is_applied():
-    decision = decide({"Status": "Won"}, {"Status": {"t": 100, "s": "sheets"}},
-                      [Incoming("Status", "Lost", False)], 200, "trello")
-    assert decision.applied == {"Status": ("Won", "Lost")} and decision.shadow["Status"] == "Lost"
-
-
-def test_older_change_from_other_side_is_a_conflict():
-    decision = decide({"Status": "Lost"}, {"Status": {"t": 300, "s": "trello"}},
-                      [Incoming("Status", "Won", False)], 200, "sheets")
-    assert decision.applied == {} and decision.shadow["Status"] == "Lost"
-    assert decision.conflicts["Status"]["kept_side"] == "trello"
-
-
-def test_older_change_from_same_side_is_stale_not_conflict():
-    decision = decide({"Name": "B"}, {"Name": {"t": 300, "s": "trello"}}, [Incoming("Name", "A", False)], 200, "trello")
-    assert decision.stale == {"Name": "A"} and not decision.conflicts and decision.shadow["Name"] == "B"
-
-
-@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(1, 1000), st.sampled_from(["sheets", "trello"])),
-                min_size=1, max_size=30, unique_by=lambda e: e[1]), st.randoms())
-def test_newest_change_wins_whatever_the_arrival_order(changes, rnd):
-    """Late, early, duplicated: applied in any order, the field ends on the newest change's value."""
-    order = list(changes) + [rnd.choice(changes)]  # a redelivery too
-    rnd.shuffle(order)
-    shadow, times = {"f": "start"}, {}
-    for value, at, side in order:
-        decision = decide(shadow, times, [Incoming("f", value, value == shadow["f"])], at, side)
-        shadow, times = decision.shadow, decision.times
-    assert shadow["f"] == max(changes, key=lambda e: e[1])[0]
 
 
 def test_description_roundtrip_keeps_preamble_and_marker():

@@ -1,0 +1,125 @@
+"""What a lead's values make of its Trello card, and the card operations the sync shares.
+
+Used by the event processor, reconciliation and the preview alike (none imports another).
+Every write to a card goes through ``write_card``/``create_card`` here, which keep the link's
+*ledger*: what we sent, and when, so that our own writes are recognised when Trello's webhook
+echoes them even where an action's provenance does not tell (see ``observe.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..models import Link, Workspace
+from ..trello.client import TrelloClient
+from ..trello.errors import TrelloNotFound
+from . import description
+from .mapping import Mapping, cell_text, due_to_trello, normalise_status
+
+LEDGER_SIZE = 12  # recent writes kept per link
+LEDGER_HORIZON_MS = 15 * 60 * 1000  # an echo later than this after its call is no longer matched
+
+
+def card_fields(mapping: Mapping, lead_id: str, shadow: dict[str, Any], preamble: str) -> dict[str, Any]:
+    """The Trello fields a lead's values give its card."""
+    fields: dict[str, Any] = {
+        "name": cell_text(shadow.get(mapping.title_column, "")),
+        "desc": description.render({c: cell_text(shadow.get(c, "")) for c in mapping.description_columns},
+                                   mapping.description_columns, lead_id, preamble),
+        "idList": mapping.list_for_status(shadow.get(mapping.status_column, "")),
+    }
+    if mapping.due_column:
+        fields["due"] = due_to_trello(shadow.get(mapping.due_column))
+    return fields
+
+
+def card_update(mapping: Mapping, link: Link, old_shadow: dict[str, Any], new_shadow: dict[str, Any]) -> dict[str, Any]:
+    """Only the card fields whose value changes: one PUT carries them all."""
+    preamble = (link.card_extra or {}).get("preamble", "")
+    old = card_fields(mapping, link.lead_id, old_shadow, preamble)
+    new = card_fields(mapping, link.lead_id, new_shadow, preamble)
+    return {name: value for name, value in new.items() if old.get(name) != value}
+
+
+def find_card_by_marker(trello: TrelloClient, board_id: str, lead_id: str) -> dict[str, Any] | None:
+    """Scan the board for a card carrying the lead's marker (search is not real time)."""
+    for page in trello.iter_board_cards(board_id, fields="id,name,desc,idList,idBoard,closed,dateLastActivity",
+                                        filter="all"):
+        for card in page:
+            if description.find_lead_id(card.get("desc") or "") == lead_id:
+                return card
+    return None
+
+
+def wants_card_back(workspace: Workspace, mapping: Mapping, status: str) -> bool:
+    """Whether a status brings a removed card back: listed, and not the "removed" status itself."""
+    return (bool(normalise_status(status)) and mapping.list_for_status(status) is not None
+            and normalise_status(status) != normalise_status(workspace.card_removed_status))
+
+
+def status_for_list(mapping: Mapping, list_id: str | None, *preferred: str) -> str | None:
+    """The status a card in ``list_id`` shows: the first of ``preferred`` that maps to that list
+    (several statuses may share a list: a card moved into "Closed" keeps "Lost"), else the list's
+    own status; None when the list has no status."""
+    for status in preferred:
+        if status and mapping.list_for_status(status) == list_id:
+            return status
+    return mapping.status_for_list(list_id) if list_id else None
+
+
+# --------------------------------------------------------------------------- writes and the ledger
+
+
+def now_ms() -> float:
+    return time.time() * 1000.0
+
+
+def trello_time_ms(card: dict[str, Any] | None, default: float) -> float:
+    """When Trello says the card last changed (its ``dateLastActivity``), in ms; else ``default``."""
+    from .inbox import parse_trello_date
+
+    value = (card or {}).get("dateLastActivity")
+    if isinstance(value, str):
+        try:
+            return parse_trello_date(value).timestamp() * 1000.0
+        except ValueError:
+            pass
+    return default
+
+
+def note_write(link: Link, body: dict[str, Any], started: float, ended: float) -> None:
+    """Add one of our writes to the link's ledger (kept in ``card_extra``)."""
+    extra = dict(link.card_extra or {})
+    entries = [e for e in extra.get("ledger", []) if isinstance(e, dict) and e.get("at", 0) > ended - LEDGER_HORIZON_MS]
+    entries.append({"at": started, "end": ended, "body": body})
+    extra["ledger"] = entries[-LEDGER_SIZE:]
+    link.card_extra = extra
+
+
+def write_card(trello: TrelloClient, link: Link, **fields: Any) -> dict[str, Any]:
+    """PUT fields on the link's card and note the write in its ledger; returns the card."""
+    started = now_ms()
+    card = trello.update_card(link.card_id, **fields)  # type: ignore[arg-type]
+    note_write(link, dict(fields), started, now_ms())
+    return card if isinstance(card, dict) else {}
+
+
+def create_card(trello: TrelloClient, link: Link, fields: dict[str, Any]) -> dict[str, Any]:
+    """POST the link's card (``fields`` from ``card_fields``) and note it in the ledger."""
+    started = now_ms()
+    card = trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"], due=fields.get("due"))
+    note_write(link, {"create": True, **{k: v for k, v in fields.items() if v is not None}}, started, now_ms())
+    return card
+
+
+def revive_card(trello: TrelloClient, mapping: Mapping, link: Link, shadow: dict[str, Any],
+                preamble: str) -> dict[str, Any]:
+    """Unarchive the lead's card with its current fields, or make a new one if it was deleted or moved away."""
+    fields = card_fields(mapping, link.lead_id, shadow, preamble)
+    if (link.card_extra or {}).get("removed", "").startswith("archived") and link.card_id:
+        try:
+            return write_card(trello, link, closed=False, **fields)
+        except TrelloNotFound:
+            pass
+    return create_card(trello, link, fields)

@@ -1,0 +1,243 @@
+"""One handler per kind of event, behind a dispatch table.
+
+A handler reads one event of a lead's group and feeds the group's ``LeadWork``: changes and
+landings for the merge, or a structural step (create, appear, remove) it runs there. It never
+commits the event: the processor does, with the lead's effects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..models import Event
+from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
+from ..trello.errors import TrelloNotFound
+from . import cards
+from .cards import now_ms
+from .leadwork import LeadWork, mark_sheet
+from .mapping import cell_text
+from .observe import (action_time_ms, ledger_match, observe_update, provenance_is_ours, sheet_changes)
+from .outcomes import Defer, SyncError
+from .queue import PREVIEW, RECONCILE, SHEETS, SYSTEM, TRELLO, Command
+
+Handler = Callable[[LeadWork, Event, dict[str, Any]], None]
+
+CARD_APPEARS = {"createCard", "copyCard", "moveCardToBoard", "convertToCardFromCheckItem", "emailCard"}
+CARD_LEAVES = {"deleteCard": "deleted in Trello", "moveCardFromBoard": "moved to another board"}
+
+
+# --------------------------------------------------------------------------- the sheet
+
+
+def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
+    """A row the add-on sent (edited, pasted, or new)."""
+    mapping = work.mapping
+    values = {str(k).strip(): cell_text(v) for k, v in (data.get("values") or {}).items()}
+    if not any(values.get(column, "").strip() for column in mapping.synced_columns):
+        work.done(event, "blank row", IGNORED)
+        return
+    status = values.get(mapping.status_column)
+    changed = data.get("changed")
+    if status is not None and (changed is None or mapping.status_column in changed):
+        work.sheet_statuses.append(status)
+    lead_id, needs_id = work.assign_lead_id(event, data)
+    link = work.link if work.link is not None and work.link.lead_id == lead_id else work.link_by_lead(lead_id)
+    work.row_hint = data.get("row") or work.row_hint
+    if link is None or (link.card_id is None and link.pending_op == "create_card"):
+        work.create_card(event, lead_id, values, float(data["edited_at"]), data.get("row"),
+                         id_row=data.get("row") if needs_id else None)
+        return
+    work.link = link
+    if needs_id:
+        mark_sheet(link, id_row=data.get("row"))
+    if link.pending_op and link.card_id is None:
+        raise Defer(0.5, "this lead's row is still being added")
+    changes = sheet_changes(data, link, mapping, event.id)
+    status_change = next((c for c in changes if c.field == mapping.status_column), None)
+    if status_change is not None and mapping.list_for_status(status_change.value) is None \
+            and link.status not in (CARD_REMOVED, ROW_REMOVED) \
+            and cell_text(status_change.value) != cell_text(work.workspace.card_removed_status):
+        raise SyncError(f"Status {status_change.value!r} has no Trello list in this workspace's mapping; "
+                        "add it to the mapping or use a mapped status")
+    if link.status not in (LINKED, CARD_REMOVED, ROW_REMOVED):
+        work.done(event, "the lead is not linked to a card", IGNORED)
+        return
+    work.add_changes(event, changes)
+
+
+def sheet_row_removed(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
+    link = work.link if work.link is not None and work.link.lead_id == data["lead_id"] else \
+        work.link_by_lead(data["lead_id"])
+    if link is None or link.status != LINKED or link.card_id is None:
+        work.done(event, "the row was not linked", IGNORED)
+        return
+    work.link = link
+    work.remove_row(event, link)
+
+
+# --------------------------------------------------------------------------- Trello
+
+
+def _is_ours(work: LeadWork, event: Event, action: dict[str, Any]) -> bool:
+    return bool(event.echo) or provenance_is_ours(action, work.ctx.settings.trello_app_id, work.ctx.trello_member) \
+        or ledger_match(work.link, action)
+
+
+def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
+    data = action.get("data") or {}
+    card_id = (data.get("card") or {}).get("id")
+    at = action_time_ms(action)
+    link = work.link if work.link is not None and work.link.card_id == card_id else work.link_by_card(card_id)
+    if link is not None:
+        work.link = link
+    ours = _is_ours(work, event, action)
+    if not card_id:
+        work.done(event, "the action names no card", IGNORED)
+        return
+    if event.kind in CARD_APPEARS:
+        if link is not None:
+            work.done(event, "the card is already linked", IGNORED)
+            return
+        work.card_appeared(event, card_id, at, ours=ours)
+        return
+    if link is None:
+        if event.kind == "updateCard" and _creations_in_flight(work):
+            raise Defer(0.5, "waiting for card creations in flight")
+        work.done(event, "the card is not linked to a lead", IGNORED)
+        return
+    if event.kind in CARD_LEAVES:
+        if link.status == LINKED and not ours:
+            work.card_gone(link, CARD_LEAVES[event.kind], at, event)
+        else:
+            work.done(event, f"the link is {link.status}", IGNORED)
+        return
+    if event.kind != "updateCard":
+        work.done(event, "", IGNORED)
+        return
+    observed = observe_update(action, link, work.mapping, ours=ours, sheet_values=work.sheet_statuses,
+                              event_id=event.id)
+    if observed.closed is True and not ours:
+        if link.status == LINKED:
+            work.card_gone(link, "archived in Trello", at, event)
+        else:
+            work.done(event, f"the link is {link.status}", IGNORED)
+        return
+    if observed.closed is False and not ours and link.status == CARD_REMOVED:
+        work.card_reopened(link, (data.get("list") or {}).get("id") or (data.get("card") or {}).get("idList"),
+                           at, event)
+    if link.status not in (LINKED, CARD_REMOVED):
+        work.done(event, f"the link is {link.status}", IGNORED)
+        return
+    if observed.preamble is not None and not ours:
+        work.preamble = observed.preamble
+    work.add_changes(event, observed.changes, observed.landings)
+
+
+def _creations_in_flight(work: LeadWork) -> bool:
+    from sqlalchemy import select
+
+    from ..models import Link
+
+    return work.session.scalars(select(Link.id).where(Link.workspace_id == work.workspace.id,
+                                                      Link.pending_op.is_not(None)).limit(1)).first() is not None
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def create_card_command(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
+    """"Create card now" (the sidebar, the Power-Up) or a reconciliation's creation (with values)."""
+    lead_id = data["lead_id"]
+    link = work.link_by_lead(lead_id)
+    if link is not None and link.card_id is not None:
+        work.done(event, "the lead already has a card")
+        return
+    values = data.get("values")
+    row = data.get("row")
+    if values is None:
+        from .sheet_writer import locate_rows
+
+        tab = work.ctx.providers.sheet(work.session, work.workspace)
+        header, rows = locate_rows(tab, work.workspace.id, work.ctx.headers, work.workspace.lead_id_column,
+                                   work.workspace.header_row)
+        row = rows.get(lead_id)
+        if row is None:
+            raise SyncError(f"lead {lead_id} is not in the sheet")
+        cells = (tab.get(f"{row}:{row}") or [[]])[0]
+        values = {column: cell_text(cells[i]) if i < len(cells) else "" for i, column in enumerate(header)}
+    work.create_card(event, lead_id, {k: cell_text(v) for k, v in values.items()},
+                     float(data.get("at") or now_ms()), row)
+
+
+def create_lead_command(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
+    """"Create lead" on a card (the Power-Up): the card gets a row."""
+    if work.link_by_card(data["card_id"]) is not None:
+        work.done(event, "the card already has a lead")
+        return
+    work.card_appeared(event, data["card_id"], now_ms(), ours=False)
+
+
+def update_card_command(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
+    """A reconciliation's repair of one card (queued in the bulk lane)."""
+    link = work.link_by_card(data["card_id"])
+    fields = data.get("fields") or {}
+    if link is None or not fields:
+        work.done(event, "nothing to update", IGNORED)
+        return
+    work.link = link
+    try:
+        card = cards.write_card(work.trello(), link, **fields)
+    except TrelloNotFound:
+        work.done(event, "the card no longer exists", IGNORED)
+        return
+    work.ctx.outbound("trello", event.id)
+    landed = cards.trello_time_ms(card, now_ms())
+    from .merge import dump_clocks, load_clocks
+
+    clocks = load_clocks(link.field_times)
+    for name in work.mapping.synced_columns:
+        if name in clocks:
+            clocks[name].wt = max(clocks[name].wt, landed)
+    link.field_times = {**(link.field_times or {}), **dump_clocks(clocks)}
+    work.done(event)
+
+
+def job_command(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
+    """Whole-workspace jobs run on the job runner, never in a lead's group."""
+    raise SyncError(f"{event.kind} is a job; the event loop does not run it")
+
+
+COMMANDS: dict[str, Handler] = {
+    Command.CREATE_CARD: create_card_command,
+    Command.CREATE_LEAD: create_lead_command,
+    Command.UPDATE_CARD: update_card_command,
+    RECONCILE: job_command,
+    PREVIEW: job_command,
+}
+
+
+def command(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
+    handler = COMMANDS.get(event.kind)
+    if handler is None:
+        work.done(event, f"unknown command {event.kind}", IGNORED)
+        return
+    handler(work, event, data)
+
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    (SHEETS, "row"): sheet_row,
+    (SHEETS, "row_removed"): sheet_row_removed,
+    (TRELLO, "*"): trello_action,
+    (SYSTEM, "*"): command,
+}
+
+
+def handler_for(event: Event) -> Handler | None:
+    return HANDLERS.get((event.source, event.kind)) or HANDLERS.get((event.source, "*"))
+
+
+def payload_of(event: Event) -> dict[str, Any]:
+    data = json.loads(event.payload)
+    return data if isinstance(data, dict) else {}

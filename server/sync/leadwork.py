@@ -1,0 +1,509 @@
+"""The work on one lead: every queued event of one link, merged before anything is written.
+
+``LeadWork`` is what the handlers (``handlers.py``) feed: people's changes and our writes
+landing (for the merge), or structural steps they run here (a card to create, a card that
+appeared, a card or row that went away). ``finish`` then merges the changes (``merge.py``),
+makes the one Trello call the lead needs, and marks the sheet cells to write in the link's sheet
+outbox (``Link.sheet_pending``): the decision, the history and the events' states commit
+together, and ``sheet_flush.py`` brings the sheet to the shadow afterwards, a burst at a time.
+Creations commit their link before calling Trello, so a crash or a second worker never makes a
+second card (the card is found again by its marker).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..models import Event, Link, Workspace
+from ..models.base import utcnow
+from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLINKED
+from ..trello.client import TrelloClient
+from ..trello.errors import TrelloNotFound, TrelloUnavailable
+from . import cards, description
+from .cards import card_fields, now_ms, trello_time_ms
+from .history import record
+from .inbox import new_lead_id
+from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
+from .merge import Change, FieldClock, Landing, Merge, Side, dump_clocks, load_clocks, merge
+from .outcomes import Defer, SyncError
+from .providers import Providers
+from .settings import EngineSettings
+from .sheet_writer import HeaderCache
+
+log = structlog.get_logger(__name__)
+
+CREATE_RETRY_SETTLE_S = 10.0  # after a create that timed out, wait this long before looking for its card
+
+
+@dataclass
+class Context:
+    """What every lead's work needs from the processor."""
+
+    session: Session
+    workspace: Workspace
+    mapping: Mapping
+    providers: Providers
+    settings: EngineSettings
+    trello_member: str | None
+    outbound: Callable[[str, int], None]
+    headers: HeaderCache
+
+
+MAX_MARK_EVENTS = 20  # event ids kept with a mark (the benchmark's propagation times)
+
+
+def mark_sheet(link: Link, *, fields: list[str] | tuple[str, ...] = (), append: bool = False,
+               id_row: int | None = None, events: list[int] | tuple[int, ...] = ()) -> None:
+    """Put cells in the link's sheet outbox (merged with what waits there already)."""
+    pending = dict(link.sheet_pending or {})
+    if fields:
+        pending["fields"] = sorted(set(pending.get("fields", [])) | set(fields))
+    if events:
+        pending["events"] = (list(pending.get("events", [])) + list(events))[-MAX_MARK_EVENTS:]
+    if append:
+        pending["append"] = True
+    if id_row:
+        pending["id_row"] = id_row
+    if pending != (link.sheet_pending or {}):
+        link.sheet_pending = pending
+        link.sheet_marked_at = utcnow()
+
+
+class LeadWork:
+    """One group of events (one order key) of one workspace, in its own session."""
+
+    def __init__(self, ctx: Context, events: list[Event], order_key: str) -> None:
+        self.ctx = ctx
+        self.session, self.workspace, self.mapping = ctx.session, ctx.workspace, ctx.mapping
+        self.events = events
+        self.link: Link | None = self._find_link(order_key)
+        self.changes: list[Change] = []
+        self.landings: list[Landing] = []
+        self.merged: list[Event] = []  # events whose effect is the merge's
+        self.sheet_statuses: list[str] = []  # status values the sheet was seen holding
+        self.row_hint: int | None = None
+        self.preamble: str | None = None
+        self.outcome: dict[int, tuple[str, str]] = {}  # event id -> (state, note)
+        self._merging = False
+
+    # ------------------------------------------------------------------ look-ups
+
+    def _find_link(self, order_key: str) -> Link | None:
+        kind, _, value = order_key.partition(":")
+        if kind == "lead":
+            return self.link_by_lead(value)
+        if kind == "card":
+            return self.link_by_card(value)
+        return None
+
+    def link_by_lead(self, lead_id: str) -> Link | None:
+        return self.session.scalars(select(Link).where(Link.workspace_id == self.workspace.id,
+                                                       Link.lead_id == lead_id)).first()
+
+    def link_by_card(self, card_id: str | None) -> Link | None:
+        if not card_id:
+            return None
+        return self.session.scalars(select(Link).where(Link.workspace_id == self.workspace.id,
+                                                       Link.card_id == card_id)).first()
+
+    def trello(self) -> TrelloClient:
+        return self.ctx.providers.trello(self.session, self.workspace)
+
+    def done(self, event: Event, note: str = "", state: str = DONE) -> None:
+        self.outcome[event.id] = (state, note)
+
+    def add_changes(self, event: Event, changes: list[Change], landings: list[Landing] | tuple = ()) -> None:
+        self.changes.extend(changes)
+        self.landings.extend(landings)
+        self.merged.append(event)
+
+    def synced(self, link: Link) -> None:
+        link.sync_state = "synced"
+        link.last_error = ""
+        link.last_synced_at = utcnow()
+
+    # ------------------------------------------------------------------ the merge
+
+    def same(self, side: Side, name: str, a: str, b: str) -> bool:
+        if side is Side.TRELLO:
+            if name == self.mapping.status_column:
+                return self.mapping.list_for_status(a) == self.mapping.list_for_status(b)
+            if name == self.mapping.due_column:
+                return due_to_trello(a) == due_to_trello(b)
+        return a == b
+
+    def finish(self) -> None:
+        """Merge what was collected, make the lead's Trello call, mark its sheet cells."""
+        if not self.merged:
+            return
+        link = self.link
+        if link is None or link.status == UNLINKED:
+            for event in self.merged:
+                self.outcome.setdefault(event.id, (IGNORED, "the lead is not linked to a card"))
+            return
+        if link.status == ROW_REMOVED and not any(c.side is Side.SHEETS for c in self.changes):
+            for event in self.merged:
+                self.outcome.setdefault(event.id, (IGNORED, "the lead's row was deleted"))
+            return
+        shadow = {k: cell_text(v) for k, v in (link.shadow or {}).items()}
+        result = merge(shadow, load_clocks(link.field_times), self.changes, self.landings, self.same)
+        new_shadow = {**shadow, **{f: o.value for f, o in result.fields.items()}}
+        trello_fields = result.writes(Side.TRELLO)
+        revive = self._revival(link, result)
+        if link.status == CARD_REMOVED and not revive:
+            trello_fields = {}  # no card to write to; the row keeps what it says
+        status = new_shadow.get(self.mapping.status_column, "")
+        if (trello_fields or revive) and self.mapping.status_column in trello_fields \
+                and self.mapping.list_for_status(status) is None:
+            raise SyncError(f"Status {status!r} has no Trello list in this workspace's mapping; "
+                            "add it to the mapping or use a mapped status")
+        if self.preamble is not None:
+            link.card_extra = {**(link.card_extra or {}), "preamble": self.preamble}
+        if revive:
+            self._revive(link, new_shadow, result)
+        elif trello_fields:
+            if not self._write_trello(link, new_shadow, trello_fields, result):
+                return  # the card was gone: merged again with that
+        sheet_cells = result.writes(Side.SHEETS)
+        link.shadow = new_shadow
+        link.field_times = {**(link.field_times or {}), **dump_clocks(result.clocks)}
+        if self.row_hint:
+            link.row_number = self.row_hint
+        if sheet_cells:
+            mark_sheet(link, fields=list(sheet_cells), events=[e.id for e in self.merged])
+        self.synced(link)
+        self._record(link, result, shadow)
+        for event in self.merged:
+            self.outcome.setdefault(event.id, (DONE, ""))
+
+    def _revival(self, link: Link, result: Merge) -> bool:
+        """Whether the merge brings back the card of a lead whose card or row went away."""
+        if link.status == CARD_REMOVED:
+            outcome = result.fields.get(self.mapping.status_column)
+            return bool(outcome and outcome.winner is not None and outcome.winner.side is Side.SHEETS
+                        and cards.wants_card_back(self.workspace, self.mapping, outcome.value))
+        return link.status == ROW_REMOVED
+
+    def _write_trello(self, link: Link, shadow: dict[str, str], fields: dict[str, str], result: Merge) -> bool:
+        """PUT what Trello must show; False when the card turned out to be gone (merged again)."""
+        body = self._card_body(link, shadow, fields)
+        if not body:
+            return True
+        try:
+            card = cards.write_card(self.trello(), link, **body)
+        except TrelloNotFound:
+            if self._merging:
+                raise
+            self.card_gone(link, "deleted in Trello", now_ms(), self.merged[-1])
+            self._merging = True
+            self.finish()
+            return False
+        except TrelloUnavailable:
+            self._remember_attempt(link, body)
+            raise
+        self.ctx.outbound("trello", self.merged[-1].id)
+        landed = trello_time_ms(card, now_ms())
+        for name in fields:
+            result.clocks.setdefault(name, FieldClock()).wt = landed
+        return True
+
+    def _card_body(self, link: Link, shadow: dict[str, str], fields: dict[str, str]) -> dict[str, Any]:
+        """The PUT body that gives the card ``fields`` (from the new shadow)."""
+        desired = card_fields(self.mapping, link.lead_id, shadow, (link.card_extra or {}).get("preamble", ""))
+        keys: list[str] = []
+        for name in fields:
+            if name == self.mapping.title_column:
+                keys.append("name")
+            elif name == self.mapping.status_column:
+                keys.append("idList")
+            elif name == self.mapping.due_column:
+                keys.append("due")
+            elif name in self.mapping.description_columns:
+                keys.append("desc")
+        return {k: desired[k] for k in dict.fromkeys(keys) if k in desired}
+
+    def _remember_attempt(self, link: Link, body: dict[str, Any]) -> None:
+        """A call that timed out may still land: keep it in the ledger so its echo is known."""
+        link_id = link.id
+        self.session.rollback()
+        fresh = self.session.get(Link, link_id)
+        if fresh is not None:
+            cards.note_write(fresh, body, now_ms(), now_ms())
+            self.session.commit()
+
+    def _revive(self, link: Link, shadow: dict[str, str], result: Merge) -> None:
+        preamble = (link.card_extra or {}).get("preamble", "")
+        was = link.status
+        if was == ROW_REMOVED:
+            card = cards.write_card(self.trello(), link, closed=False,
+                                    **card_fields(self.mapping, link.lead_id, shadow, preamble))
+        else:
+            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble)
+        self.ctx.outbound("trello", self.merged[-1].id)
+        link.card_id = card["id"]
+        link.status = LINKED
+        link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+        landed = trello_time_ms(card, now_ms())
+        for name in self.mapping.synced_columns:
+            result.clocks.setdefault(name, FieldClock()).wt = landed
+        record(self.session, self.workspace.id, side=Side.SHEETS, action="revive_card", lead_id=link.lead_id,
+               card_id=card["id"], event_id=self.merged[-1].id,
+               message=("the row is back: its card is open again" if was == ROW_REMOVED else
+                        "the lead got a listed status again: its card is back"))
+
+    def _record(self, link: Link, result: Merge, before: dict[str, str]) -> None:
+        by_side: dict[str, dict[str, list[Any]]] = {}
+        event_of: dict[str, int | None] = {}
+        for name, outcome in result.fields.items():
+            if outcome.winner is not None and before.get(name, "") != outcome.value:
+                side = outcome.winner.side.value
+                by_side.setdefault(side, {})[name] = [before.get(name), outcome.value]
+                event_of[side] = outcome.winner.event_id
+        for side, changes in by_side.items():
+            record(self.session, self.workspace.id, side=side,
+                   action="update_card" if side == Side.SHEETS else "update_row", lead_id=link.lead_id,
+                   card_id=link.card_id, event_id=event_of[side], changes=changes)
+        if result.stale:
+            record(self.session, self.workspace.id, side=result.stale[0].side.value, action="stale",
+                   lead_id=link.lead_id, card_id=link.card_id, event_id=result.stale[0].event_id, outcome="skipped",
+                   changes={c.field: [c.value, None] for c in result.stale},
+                   message="an older change arrived after a newer one and was ignored")
+        for conflict in result.conflicts:
+            dropped = conflict.dropped
+            record(self.session, self.workspace.id, side=dropped.side.value, action="conflict", lead_id=link.lead_id,
+                   card_id=link.card_id, event_id=dropped.event_id, outcome="conflict",
+                   changes={conflict.field: [dropped.value, conflict.kept_value]},
+                   message=(f"{conflict.field}: kept {conflict.kept_value!r} from {conflict.kept_side} "
+                            f"(changed {_when(conflict.kept_at)}) over {dropped.value!r} from "
+                            f"{dropped.side.value} (changed {_when(dropped.at)}, earlier)"))
+
+    # ------------------------------------------------------------------ structural steps
+
+    def create_card(self, event: Event, lead_id: str, values: dict[str, str], at: float, row: int | None,
+                    id_row: int | None = None) -> None:
+        """A lead without a card: claim its link, find or create the card, link it. ``id_row``:
+        the row still needs its Lead ID written."""
+        status = values.get(self.mapping.status_column, "")
+        if self.mapping.list_for_status(status) is None:
+            raise SyncError(f"Status {status!r} has no Trello list in this workspace's mapping; "
+                            "the card was not created")
+        link = self.link if self.link is not None and self.link.lead_id == lead_id else self.link_by_lead(lead_id)
+        trello = self.trello()
+        card: dict[str, Any] | None = None
+        if link is None:
+            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op="create_card", row_number=row,
+                        sync_state="pending", shadow={}, field_times={}, card_extra={"pending_event": event.id})
+            if id_row:
+                mark_sheet(link, id_row=id_row)
+            self.session.add(link)
+            try:
+                self.session.commit()
+            except IntegrityError:
+                self.session.rollback()
+                raise Defer(0.2, "another worker is creating this lead's card") from None
+        elif link.card_id is not None:
+            self.link = link
+            self.done(event, "the lead already has a card", IGNORED)
+            return
+        else:
+            extra = link.card_extra or {}
+            mine = extra.get("pending_event") == event.id
+            recent = link.updated_at and link.updated_at > utcnow() - timedelta(seconds=self.ctx.settings.lease_s)
+            if not mine and recent:
+                raise Defer(0.5, "this lead's card is being created")
+            attempted = float(extra.get("create_attempted_at", 0))
+            wait_s = CREATE_RETRY_SETTLE_S - (now_ms() - attempted) / 1000.0
+            if attempted and wait_s > 0:
+                # The last try timed out and may still land: look for it only once it would have.
+                raise Defer(wait_s, "waiting to see whether the card of a timed-out call appears")
+            if attempted or event.attempts > 1 or not mine:
+                # An earlier try (ours, or a dead worker's) may have made the card: find it first.
+                card = cards.find_card_by_marker(trello, self.workspace.trello_board_id, lead_id)
+        self.link = link
+        if id_row:
+            mark_sheet(link, id_row=id_row)
+        shadow = {column: values.get(column, "") for column in self.mapping.synced_columns}
+        if card is None:
+            fields = card_fields(self.mapping, lead_id, shadow, "")
+            try:
+                card = cards.create_card(trello, link, fields)
+            except TrelloUnavailable:
+                self._remember_create(link, event, fields)
+                raise
+            self.ctx.outbound("trello", event.id)
+        self.session.refresh(link)
+        if link.card_id is not None and link.card_id != card["id"]:
+            # The card of an earlier, timed-out try landed and was linked meanwhile: this one is extra.
+            self.delete_duplicate(card["id"], link)
+            self.done(event, "the lead's card was made by an earlier try")
+            return
+        landed = trello_time_ms(card, now_ms())
+        link.card_id = card["id"]
+        link.pending_op = None
+        link.status = LINKED
+        link.shadow = shadow
+        link.field_times = dump_clocks({c: FieldClock(t=at, s=Side.SHEETS.value, ts=at, wt=landed) for c in shadow})
+        link.card_extra = {k: v for k, v in (link.card_extra or {}).items()
+                           if k not in ("pending_event", "create_attempted_at")}
+        link.row_number = row or link.row_number
+        self.synced(link)
+        record(self.session, self.workspace.id, side=Side.SHEETS, action="create_card", lead_id=lead_id,
+               card_id=card["id"], event_id=event.id, changes={k: [None, v] for k, v in shadow.items() if v})
+        self.done(event)
+
+    def _remember_create(self, link: Link, event: Event, fields: dict[str, Any]) -> None:
+        link_id = link.id
+        self.session.rollback()
+        fresh = self.session.get(Link, link_id)
+        if fresh is not None:
+            fresh.card_extra = {**(fresh.card_extra or {}), "create_attempted_at": now_ms(),
+                                "pending_event": event.id}
+            cards.note_write(fresh, {"create": True, **{k: v for k, v in fields.items() if v}}, now_ms(), now_ms())
+            self.session.commit()
+
+    def delete_duplicate(self, card_id: str, link: Link) -> None:
+        try:
+            self.trello().delete_card(card_id)
+        except TrelloNotFound:
+            pass
+        record(self.session, self.workspace.id, side="system", action="duplicate_removed", lead_id=link.lead_id,
+               card_id=card_id, message=f"a second card for {link.lead_id}, made when a slow call was tried "
+                                        f"again, was deleted; the lead keeps card {link.card_id}")
+
+    def card_appeared(self, event: Event, card_id: str, at: float, *, ours: bool) -> None:
+        """A card we have no link for is on the board: link it, or add a row for it."""
+        trello = self.trello()
+        try:
+            card = trello.get_card(card_id)
+        except TrelloNotFound:
+            self.done(event, "the card no longer exists", IGNORED)
+            return
+        if card.get("idBoard") != self.workspace.trello_board_id or card.get("closed"):
+            self.done(event, "the card is not open on this board", IGNORED)
+            return
+        parsed = description.parse(card.get("desc") or "", self.mapping.description_columns)
+        lead_id = parsed.lead_id
+        if lead_id:
+            owner = self.link_by_lead(lead_id)
+            if owner is not None and owner.card_id is None and owner.pending_op == "create_card":
+                owner.card_id = card_id  # our own creation, still in flight or interrupted: its card
+                owner.pending_op = None
+                owner.card_extra = {k: v for k, v in (owner.card_extra or {}).items() if k != "create_attempted_at"}
+                self.link = owner
+                self.done(event, "linked the card made for this lead")
+                return
+            if owner is not None and owner.card_id != card_id and event.kind == "createCard":
+                # A createCard carrying a linked lead's marker is a late landing of one of our
+                # timed-out calls (a person's copy is a copyCard): remove the extra card.
+                self.delete_duplicate(card_id, owner)
+                self.done(event, "removed a duplicate card of a timed-out call")
+                return
+            if owner is not None:
+                lead_id = None  # a person's copy of a linked card: a new lead with its own id
+        status = self.mapping.status_for_list(card["idList"])
+        if status is None:
+            raise SyncError("the card's Trello list has no status in this workspace's mapping; no row was added")
+        lead_id = lead_id or new_lead_id()
+        values = {self.mapping.title_column: cell_text(card.get("name", "")), self.mapping.status_column: status}
+        for column in self.mapping.description_columns:
+            values[column] = parsed.fields.get(column, "")
+        if self.mapping.due_column:
+            values[self.mapping.due_column] = due_from_trello(card.get("due"))
+        preamble = parsed.preamble if parsed.fields or parsed.lead_id else (card.get("desc") or "").strip()
+        link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card_id, pending_op="append_row",
+                    sync_state="pending", shadow={}, field_times={}, card_extra={"preamble": preamble})
+        self.session.add(link)
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise Defer(0.2, "another worker is adding this card's row") from None
+        self.link = link
+        desc = description.render(values, self.mapping.description_columns, lead_id, preamble)
+        landed = trello_time_ms(card, at)
+        if desc != (card.get("desc") or ""):
+            written = cards.write_card(trello, link, desc=desc)
+            self.ctx.outbound("trello", event.id)
+            landed = trello_time_ms(written, now_ms())
+        link.shadow = values
+        link.field_times = dump_clocks({c: FieldClock(t=at, s=Side.TRELLO.value, tt=at, wt=landed) for c in values})
+        mark_sheet(link, append=True, events=[event.id])
+        record(self.session, self.workspace.id, side=Side.TRELLO, action="append_row", lead_id=lead_id,
+               card_id=card_id, event_id=event.id, changes={k: [None, v] for k, v in values.items() if v})
+        self.done(event)
+
+    def card_gone(self, link: Link, reason: str, at: float, event: Event) -> None:
+        """The card was archived, deleted or moved off the board: the workspace's policy; never
+        a deleted row. With "set status", that is a Trello change of the status, merged like any."""
+        if self.workspace.card_removed_policy != "set_status":
+            link.status = UNLINKED
+            record(self.session, self.workspace.id, side=Side.TRELLO, action="unlink", lead_id=link.lead_id,
+                   card_id=link.card_id, event_id=event.id, message=f"card {reason}: lead unlinked, row kept")
+            self.done(event)
+            return
+        status = self.workspace.card_removed_status
+        link.status = CARD_REMOVED
+        link.card_extra = {**(link.card_extra or {}), "removed": reason}
+        record(self.session, self.workspace.id, side=Side.TRELLO, action="card_removed", lead_id=link.lead_id,
+               card_id=link.card_id, event_id=event.id,
+               message=f"card {reason}: status set to {status!r}; setting a listed status again brings the card back")
+        self.add_changes(event, [Change(self.mapping.status_column, status, at, Side.TRELLO, event.id)])
+
+    def card_reopened(self, link: Link, list_id: str | None, at: float, event: Event) -> None:
+        """An archived card sent back to the board: linked again, its status from its list."""
+        link.status = LINKED
+        link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+        status = cards.status_for_list(self.mapping, list_id, *self.sheet_statuses)
+        record(self.session, self.workspace.id, side=Side.TRELLO, action="card_reopened", lead_id=link.lead_id,
+               card_id=link.card_id, event_id=event.id, message="the card is back on the board")
+        if status is not None:
+            self.add_changes(event, [Change(self.mapping.status_column, status, at, Side.TRELLO, event.id)])
+        else:
+            self.done(event)
+
+    def remove_row(self, event: Event, link: Link) -> None:
+        """The lead's row was deleted: archive its card or unlink it, per the workspace's policy."""
+        if self.workspace.row_removed_policy == "archive":
+            try:
+                cards.write_card(self.trello(), link, closed=True)
+                self.ctx.outbound("trello", event.id)
+            except TrelloNotFound:
+                pass
+            link.status = ROW_REMOVED
+            action, message = "archive_card", "row deleted: card archived"
+        else:
+            link.status = UNLINKED
+            action, message = "unlink", "row deleted: card unlinked"
+        link.sheet_pending = link.sheet_marked_at = None  # no row to write to
+        self.synced(link)
+        record(self.session, self.workspace.id, side=Side.SHEETS, action=action, lead_id=link.lead_id,
+               card_id=link.card_id, event_id=event.id, message=message)
+        self.done(event)
+
+    def assign_lead_id(self, event: Event, data: dict[str, Any]) -> tuple[str, bool]:
+        """A row the add-on gave no id: choose one now and keep it in the event (a retry reuses
+        it); returns (lead id, whether the row still needs it written)."""
+        lead_id = data.get("lead_id") or ""
+        if not lead_id:
+            lead_id = data["lead_id"] = new_lead_id()
+            data["write_lead_id"] = True
+            event.payload = json.dumps(data, separators=(",", ":"))
+            self.session.commit()
+        return lead_id, bool(data.get("write_lead_id"))
+
+
+def _when(ms: float) -> str:
+    from datetime import datetime, timezone
+
+    if not ms:
+        return "at an unknown time"
+    return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

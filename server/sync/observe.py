@@ -1,0 +1,160 @@
+"""Turn stored events into what the merge works with: people's changes and our writes landing.
+
+A Trello action is ours when its provenance says so (made with our app's key — ``appCreator`` —
+by the member whose token the workspace uses) or, where provenance is not available, when it
+repeats a write in the link's ledger (same card, same values, within the ledger's horizon). Ours
+is never a person's change: it only tells what Trello held from its date on. A person's action
+changes exactly the fields Trello lists in ``data.old`` (for a description, the lines whose
+values differ between the old and the new text).
+
+A sheet row event changes the columns the add-on says were edited (``changed``; every synced
+column when it sends a whole row), where the value differs from the shadow: the sheet has no
+echo, since our API writes fire no Apps Script trigger.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..models import Link, Workspace
+from . import description
+from .cards import LEDGER_HORIZON_MS, status_for_list
+from .inbox import parse_trello_date
+from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
+from .merge import Change, Landing, Side
+
+TRELLO_FIELDS = ("name", "desc", "idList", "due", "closed")
+
+
+def action_time_ms(action: dict[str, Any]) -> float:
+    try:
+        return parse_trello_date(action["date"]).timestamp() * 1000.0
+    except (KeyError, TypeError, ValueError):
+        return time.time() * 1000.0
+
+
+def provenance_is_ours(action: dict[str, Any], app_id: str, member_id: str | None) -> bool:
+    """Made with our app's key by the workspace's member (both must be known)."""
+    creator = action.get("appCreator")
+    return bool(app_id and member_id and isinstance(creator, dict) and creator.get("id") == app_id
+                and action.get("idMemberCreator") == member_id)
+
+
+def _new_value(action: dict[str, Any], key: str) -> Any:
+    data = action.get("data") or {}
+    if key == "idList":
+        return (data.get("listAfter") or {}).get("id") or (data.get("card") or {}).get("idList")
+    return (data.get("card") or {}).get(key)
+
+
+def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
+    """Whether the action repeats one of our ledgered writes to its card (our echo)."""
+    if link is None:
+        return False
+    data = action.get("data") or {}
+    changed = [k for k in (data.get("old") or {}) if k in TRELLO_FIELDS]
+    if not changed:
+        return False
+    at = action_time_ms(action)
+    for entry in (link.card_extra or {}).get("ledger", []):
+        body = entry.get("body") or {}
+        if not (entry.get("at", 0) - 5000 <= at <= entry.get("end", 0) + LEDGER_HORIZON_MS):
+            continue
+        if all(k in body and _same_trello(k, body[k], _new_value(action, k)) for k in changed):
+            return True
+    return False
+
+
+def _same_trello(key: str, ours: Any, theirs: Any) -> bool:
+    if key == "due":
+        return due_to_trello(due_from_trello(ours)) == due_to_trello(due_from_trello(theirs))
+    if key == "desc":
+        return (ours or "") == (theirs or "")
+    return ours == theirs
+
+
+@dataclass
+class TrelloObservation:
+    """What one ``updateCard`` tells about a linked lead."""
+
+    changes: list[Change] = field(default_factory=list)
+    landings: list[Landing] = field(default_factory=list)
+    closed: bool | None = None  # archived (True) or sent back to the board (False)
+    preamble: str | None = None  # a person's own text of the description, as now
+
+
+def observe_update(action: dict[str, Any], link: Link, mapping: Mapping, *, ours: bool,
+                   sheet_values: list[str] | None = None, event_id: int | None = None) -> TrelloObservation:
+    """The fields an ``updateCard`` changed, as changes (a person's) or landings (ours).
+
+    ``sheet_values``: the status values the sheet holds or was just given; a move into a list
+    they map to keeps them (several statuses share a list).
+    """
+    data = action.get("data") or {}
+    old = data.get("old") or {}
+    card = data.get("card") or {}
+    at = action_time_ms(action)
+    shadow = link.shadow or {}
+    found: list[tuple[str, str]] = []
+    result = TrelloObservation()
+    if "idList" in old or data.get("listAfter"):
+        list_id = _new_value(action, "idList")
+        status = status_for_list(mapping, list_id, *(sheet_values or []), cell_text(shadow.get(mapping.status_column)))
+        if status is None:
+            if ours:
+                status = cell_text(shadow.get(mapping.status_column))  # ours: it was a listed status
+            else:
+                from .outcomes import SyncError
+
+                name = (data.get("listAfter") or {}).get("name") or list_id
+                raise SyncError(f"Trello list {name!r} has no status in this workspace's mapping; "
+                                "the row was not changed")
+        found.append((mapping.status_column, status))
+    if "name" in old and "name" in card:
+        found.append((mapping.title_column, cell_text(card.get("name"))))
+    if "desc" in old and "desc" in card:
+        new = description.parse(card.get("desc") or "", mapping.description_columns)
+        before = description.parse(old.get("desc") or "", mapping.description_columns)
+        result.preamble = new.preamble
+        for column in mapping.description_columns:
+            if column not in new.fields:
+                continue  # a line taken out of the card is not a change (and not a clear)
+            if ours or before.fields.get(column) != new.fields[column]:
+                found.append((column, new.fields[column]))
+    if "due" in old and mapping.due_column:
+        found.append((mapping.due_column, due_from_trello(card.get("due"))))
+    if "closed" in old:
+        result.closed = bool(card.get("closed"))
+    for name, value in found:
+        if ours:
+            result.landings.append(Landing(name, value, at, Side.TRELLO))
+        else:
+            result.changes.append(Change(name, value, at, Side.TRELLO, event_id))
+    return result
+
+
+def sheet_changes(data: dict[str, Any], link: Link, mapping: Mapping, event_id: int | None = None) -> list[Change]:
+    """The changes one sheet row event makes to a linked lead (see the module docstring)."""
+    values = {str(k).strip(): cell_text(v) for k, v in (data.get("values") or {}).items()}
+    changed = data.get("changed")
+    at = float(data["edited_at"])
+    shadow = link.shadow or {}
+    out = []
+    for column in mapping.synced_columns:
+        if column not in values or (changed is not None and column not in changed):
+            continue
+        if values[column] != cell_text(shadow.get(column, "")):
+            out.append(Change(column, values[column], at, Side.SHEETS, event_id))
+    return out
+
+
+def workspace_member(workspace: Workspace, session: Any) -> str | None:
+    """The Trello member whose token the workspace's calls use."""
+    from ..models import ProviderAccount
+
+    if not workspace.trello_account_id:
+        return None
+    account = session.get(ProviderAccount, workspace.trello_account_id)
+    return account.provider_user_id if account is not None else None

@@ -1,0 +1,549 @@
+"""The events queue: every change of an event's state, fair claiming, deferral and wake-ups.
+
+Nothing else changes ``Event.state``. The unit of work is a **group**: every unfinished event of
+one order key (one lead, or one card before it has a lead) in one workspace, from both sides,
+claimed together so that the processor can merge them before it writes anything.
+
+Claiming is fair and prioritised:
+
+- lanes: live edits (``Lane.LIVE``) go before bulk work (``Lane.BULK``: big pastes, the card
+  creations a reconciliation queues); whole-workspace jobs (``Lane.JOB``) are claimed only by the
+  worker's job runner;
+- within a lane, round robin by workspace: every workspace's first group goes before any
+  workspace's second one, and among equals the workspace served longest ago goes first;
+- a workspace whose provider account has no rate-limit slot right now is *gated* by the worker
+  (in memory, until its slot) and skipped, so no worker waits on one account while other work
+  is ready;
+- nothing waits for a burst here: a lead's sheet cells go to its sheet outbox, and bursts
+  are gathered there (``sheet_flush.py``), so every group is claimed as soon as it is ready.
+
+Claims are serialised (a transaction-scoped advisory lock on PostgreSQL, the write lock on
+SQLite), so a group is never split between two workers: the claim checks, in its own
+transaction, that no other worker holds a live lease on any event of the groups it takes.
+
+Wake-ups: storing an event ``NOTIFY``s PostgreSQL listeners; on SQLite the writer sends a
+datagram to every worker's socket in ``<database dir>/wake/`` (one machine, any number of
+processes). Either way the waiting worker claims at once instead of polling.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import random
+import select as select_module
+import socket
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, text, tuple_, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from ..models import Event, Workspace
+from ..models.base import UTCDateTime
+from ..models.sync import JOB_KINDS as _MODEL_JOB_KINDS
+from ..models.sync import DONE, PARKED, PENDING, PROCESSING, Lane
+from ..models.workspace import ACTIVE
+
+log = structlog.get_logger(__name__)
+
+SHEETS = "sheets"
+TRELLO = "trello"
+SYSTEM = "system"
+PREVIEW = "preview"  # the job a worker runs even for drafts (server/sync/preview.py)
+RECONCILE = "reconcile"
+JOB_ORDER_KEY = "workspace:reconcile"  # one whole-workspace job at a time per workspace
+JOB_KINDS = _MODEL_JOB_KINDS
+NOTIFY_CHANNEL = "leads_sync_events"
+EVENTS: Table = Event.__table__  # type: ignore[assignment]
+_CLAIM_LOCK = 0x6C6561  # pg_advisory_xact_lock key that serialises claims
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- enqueueing
+
+
+class Command(StrEnum):
+    """What a person (or a job) asks the worker to do."""
+
+    RECONCILE = RECONCILE
+    PREVIEW = PREVIEW
+    CREATE_CARD = "create_card"  # data: lead_id (and, from a reconciliation, the row's values)
+    CREATE_LEAD = "create_lead"  # data: card_id
+    UPDATE_CARD = "update_card"  # data: card_id, fields (a reconciliation's card repair)
+
+
+def command_lane(command: str) -> Lane:
+    return Lane.JOB if command in JOB_KINDS else Lane.LIVE
+
+
+def enqueue_command(session: Session, workspace_id: str, command: str, data: dict[str, Any] | None = None,
+                    order_key: str | None = None, provider_event_id: str | None = None,
+                    lane: Lane | None = None) -> Event | None:
+    """Queue a command; the caller commits (``Waker.commit``). Returns the event, or None when an
+    identical whole-workspace job already waits (a repeat "Sync now" joins it)."""
+    payload = dict(data or {})
+    lane = command_lane(command) if lane is None else lane
+    if lane is Lane.JOB:
+        order_key = JOB_ORDER_KEY
+        # At most one waiting job of a kind per workspace: a repeated "Sync now" joins it.
+        waiting = [json.loads(p) for p in session.scalars(select(Event.payload).where(
+            Event.workspace_id == workspace_id, Event.source == SYSTEM, Event.kind == command,
+            Event.state == PENDING)).all()]
+        if any(bool(w.get("dry_run")) == bool(payload.get("dry_run")) for w in waiting) \
+                and not payload.get("scheduled"):
+            return None
+    key = order_key or (f"lead:{payload['lead_id']}" if "lead_id" in payload else
+                        f"card:{payload['card_id']}" if "card_id" in payload else f"workspace:{command}")
+    now = utcnow()
+    event = Event(workspace_id=workspace_id, source=SYSTEM, provider_event_id=(provider_event_id or
+                  f"{command}:{uuid.uuid4().hex}")[:160], kind=command, order_key=key[:200],
+                  payload=json.dumps(payload, separators=(",", ":")), occurred_at=now, state=PENDING, attempts=0,
+                  next_attempt_at=now, last_error="", received_at=now, lane=int(lane), echo=False)
+    session.add(event)
+    return event
+
+
+def pending_bulk(session: Session, workspace_id: str) -> int:
+    """How many bulk-lane events of a workspace wait or run (the per-workspace bound's measure)."""
+    return session.scalar(select(func.count()).select_from(Event).where(
+        Event.workspace_id == workspace_id, Event.lane == int(Lane.BULK),
+        Event.state.in_((PENDING, PROCESSING)))) or 0
+
+
+# --------------------------------------------------------------------------- claiming
+
+
+@dataclass(frozen=True)
+class Group:
+    workspace_id: str
+    order_key: str
+    lane: int
+    event_ids: tuple[int, ...]
+
+
+@dataclass
+class Claim:
+    groups: list[Group] = field(default_factory=list)
+
+    @property
+    def event_ids(self) -> list[int]:
+        return [i for g in self.groups for i in g.event_ids]
+
+
+@dataclass(frozen=True)
+class ClaimPolicy:
+    lanes: tuple[int, ...] = (Lane.LIVE, Lane.BULK)
+    max_groups: int = 16
+    bulk_per_workspace: int = 4  # bulk groups of one workspace per claim
+    lease_s: float = 60.0
+
+
+@dataclass
+class _Candidate:
+    workspace_id: str
+    order_key: str
+    lane: int
+    first_id: int
+
+
+def _candidates_statement() -> Any:
+    events, workspaces = EVENTS, Workspace.__table__
+    held = events.alias("held")
+    now = bindparam("now", type_=UTCDateTime())
+    live_lease = select(held.c.id).where(
+        held.c.workspace_id == events.c.workspace_id, held.c.order_key == events.c.order_key,
+        held.c.state == PROCESSING, held.c.locked_until >= now).exists()
+    ready = or_(and_(events.c.state == PENDING, events.c.next_attempt_at <= now),
+                and_(events.c.state == PROCESSING, events.c.locked_until < now))
+    runnable = or_(workspaces.c.state == ACTIVE, and_(events.c.source == SYSTEM, events.c.kind == PREVIEW))
+    return (select(events.c.workspace_id, events.c.order_key, func.min(events.c.lane), func.min(events.c.id))
+            .join(workspaces, workspaces.c.id == events.c.workspace_id)
+            .where(ready, runnable, events.c.lane.in_(bindparam("lanes", expanding=True)), ~live_lease)
+            .group_by(events.c.workspace_id, events.c.order_key))
+
+
+_CANDIDATES = _candidates_statement()
+# The same rule as the candidates' join, for the claim's update: only active workspaces' events
+# (previews excepted), even when they share a group with a preview.
+_RUNNABLE_EVENT = or_(and_(EVENTS.c.source == SYSTEM, EVENTS.c.kind == PREVIEW),
+                      EVENTS.c.workspace_id.in_(select(Workspace.id).where(Workspace.state == ACTIVE)
+                                                .scalar_subquery()))
+
+
+def claim(engine: Engine, worker_id: str, policy: ClaimPolicy, *, gated: Iterable[str] = (),
+          served: dict[str, int] | None = None, now: datetime | None = None) -> Claim:
+    """Take the next fair set of groups for ``worker_id`` (see the module docstring).
+
+    ``gated``: workspaces this worker knows have no rate-limit slot yet. ``served``: per
+    workspace, a counter of when this worker last served it (smaller: longer ago).
+    """
+    now = now or utcnow()
+    gated = set(gated)
+    served = served or {}
+    with engine.begin() as connection:
+        _lock_claims(connection)
+        rows = connection.execute(_CANDIDATES, {"now": now, "lanes": list(policy.lanes)}).all()
+        candidates = [_Candidate(r[0], r[1], r[2], r[3]) for r in rows if r[0] not in gated]
+        chosen = _choose(candidates, policy, served)
+        if not chosen:
+            return Claim()
+        keys = [(c.workspace_id, c.order_key) for c in chosen]
+        until = now + timedelta(seconds=policy.lease_s)
+        taken = connection.execute(
+            update(EVENTS)
+            .where(tuple_(EVENTS.c.workspace_id, EVENTS.c.order_key).in_(keys),
+                   EVENTS.c.lane.in_(list(policy.lanes)), _RUNNABLE_EVENT,
+                   or_(EVENTS.c.state == PENDING,
+                       and_(EVENTS.c.state == PROCESSING, EVENTS.c.locked_until < now)))
+            .values(state=PROCESSING, locked_by=worker_id, locked_until=until,
+                    attempts=EVENTS.c.attempts + 1)
+            .returning(EVENTS.c.id, EVENTS.c.workspace_id, EVENTS.c.order_key)).all()
+        # Another worker's live lease on any event of a group: the group is theirs.
+        theirs = set(connection.execute(
+            select(EVENTS.c.workspace_id, EVENTS.c.order_key).distinct()
+            .where(tuple_(EVENTS.c.workspace_id, EVENTS.c.order_key).in_(keys),
+                   EVENTS.c.state == PROCESSING, EVENTS.c.locked_by != worker_id,
+                   EVENTS.c.locked_until >= now)).all())
+        by_group: dict[tuple[str, str], list[int]] = {}
+        giving_back: list[int] = []
+        for event_id, workspace_id, order_key in taken:
+            if (workspace_id, order_key) in theirs:
+                giving_back.append(event_id)
+            else:
+                by_group.setdefault((workspace_id, order_key), []).append(event_id)
+        if giving_back:
+            connection.execute(_release_statement(), {"ids": giving_back, "worker_id": worker_id, "at": now})
+    groups = [Group(c.workspace_id, c.order_key, c.lane, tuple(sorted(by_group[(c.workspace_id, c.order_key)])))
+              for c in chosen if (c.workspace_id, c.order_key) in by_group]
+    return Claim(groups)
+
+
+def _lock_claims(connection: Connection) -> None:
+    """Serialise claims: PostgreSQL's advisory lock; on SQLite, take the write lock now, so what
+    the candidates query reads is what the update acts on."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
+    else:
+        connection.execute(text("UPDATE events SET attempts = attempts WHERE id = -1"))
+
+
+def _choose(candidates: list[_Candidate], policy: ClaimPolicy, served: dict[str, int]) -> list[_Candidate]:
+    """The fair pick among ready groups: lanes in order, then round robin by workspace."""
+    by_workspace: dict[str, list[_Candidate]] = {}
+    for candidate in candidates:
+        by_workspace.setdefault(candidate.workspace_id, []).append(candidate)
+    ranked: list[tuple[int, int, int, int, _Candidate]] = []
+    for workspace_id, groups in by_workspace.items():
+        rank_by_lane: dict[int, int] = {}
+        for group in sorted(groups, key=lambda g: (g.lane, g.first_id)):
+            rank = rank_by_lane.get(group.lane, 0)
+            rank_by_lane[group.lane] = rank + 1
+            if group.lane == Lane.BULK and rank >= policy.bulk_per_workspace:
+                continue
+            ranked.append((group.lane, rank, served.get(workspace_id, 0), group.first_id, group))
+    ranked.sort(key=lambda item: item[:4])
+    return [item[4] for item in ranked[:policy.max_groups]]
+
+
+# --------------------------------------------------------------------------- state changes
+
+
+def _release_statement() -> Any:
+    events = EVENTS
+    return (update(events).where(events.c.id.in_(bindparam("ids", expanding=True)),
+                                 events.c.locked_by == bindparam("worker_id"), events.c.state == PROCESSING)
+            .values(state=PENDING, locked_by=None, locked_until=None,
+                    next_attempt_at=bindparam("at", type_=UTCDateTime()),
+                    attempts=case((events.c.attempts > 0, events.c.attempts - 1), else_=0)))
+
+
+_RELEASE = _release_statement()
+
+
+def release(engine: Engine, event_ids: Sequence[int], worker_id: str, *, at: datetime | None = None) -> None:
+    """Give claimed events back untouched (not counted as an attempt), ready again at ``at``."""
+    if event_ids:
+        with engine.begin() as connection:
+            connection.execute(_RELEASE, {"ids": list(event_ids), "worker_id": worker_id, "at": at or utcnow()})
+
+
+def finish(session: Session, event: Event, *, state: str = DONE, note: str = "") -> None:
+    """Mark an event applied (or ignored, with why); the caller commits with the event's effects."""
+    event.state = state
+    event.processed_at = utcnow()
+    event.locked_by = None
+    event.locked_until = None
+    event.last_error = note[:1000]
+
+
+def defer(event: Event, delay_s: float, reason: str) -> None:
+    """Try again after ``delay_s`` without counting an attempt (busy link, no rate-limit slot)."""
+    event.state = PENDING
+    event.attempts = max(0, event.attempts - 1)
+    event.next_attempt_at = utcnow() + timedelta(seconds=max(0.0, delay_s))
+    event.locked_by = None
+    event.locked_until = None
+    event.last_error = reason[:1000]
+
+
+def retry_later(event: Event, delay_s: float, reason: str) -> None:
+    """A transient failure: counted; try again after the backoff."""
+    event.state = PENDING
+    event.next_attempt_at = utcnow() + timedelta(seconds=delay_s)
+    event.locked_by = None
+    event.locked_until = None
+    event.last_error = reason[:1000]
+
+
+def park(event: Event, reason: str) -> None:
+    """Stop retrying; the error waits in the dashboard, where Retry re-queues it."""
+    event.state = PARKED
+    event.processed_at = utcnow()
+    event.locked_by = None
+    event.locked_until = None
+    event.last_error = reason[:1000]
+
+
+def requeue(event: Event) -> None:
+    """A person's Retry of a parked event."""
+    event.state = PENDING
+    event.attempts = 0
+    event.next_attempt_at = utcnow()
+    event.last_error = ""
+    event.processed_at = None
+
+
+def backoff_s(attempts: int, base_s: float, max_s: float, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter; a provider's own ``Retry-After`` is respected."""
+    base = min(max_s, base_s * (2 ** max(0, attempts - 1)))
+    delay = base * (0.5 + random.random() / 2)
+    return max(delay, float(retry_after)) if retry_after is not None else delay
+
+
+_RENEW_LEASE = (update(EVENTS)
+                .where(EVENTS.c.id.in_(bindparam("ids", expanding=True)),
+                       EVENTS.c.locked_by == bindparam("worker_id"),
+                       EVENTS.c.state == PROCESSING)
+                .values(locked_until=bindparam("until", type_=UTCDateTime())))
+
+
+def renew_leases(engine: Engine, event_ids: Sequence[int], worker_id: str, lease_s: float) -> None:
+    if event_ids:
+        with engine.begin() as connection:
+            connection.execute(_RENEW_LEASE, {"ids": list(event_ids), "worker_id": worker_id,
+                                              "until": utcnow() + timedelta(seconds=lease_s)})
+
+
+class LeaseKeeper:
+    """Renews the leases of the events a worker is applying, every third of the lease, until done.
+
+    A lease must outlast the work, or another worker takes the event for abandoned and applies it
+    a second time. A killed worker stops renewing, so its events still come back after one lease.
+    ``track``/``untrack`` change the set while it runs (events held for a sheet flush).
+    """
+
+    def __init__(self, engine: Engine, worker_id: str, event_ids: Iterable[int], lease_s: float) -> None:
+        self.engine, self.worker_id, self.lease_s = engine, worker_id, lease_s
+        self._ids = set(event_ids)
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def track(self, event_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._ids.update(event_ids)
+
+    def untrack(self, event_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._ids.difference_update(event_ids)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.lease_s / 3):
+            with self._lock:
+                ids = sorted(self._ids)
+            try:
+                renew_leases(self.engine, ids, self.worker_id, self.lease_s)
+            except Exception:  # noqa: BLE001 - the next beat tries again; the lease has slack
+                log.warning("lease_renewal_failed", worker_id=self.worker_id, exc_info=True)
+
+
+# --------------------------------------------------------------------------- wake-ups
+
+
+class Waker:
+    """Tells waiting workers that events were stored (after the storing transaction commits)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.directory = wake_directory(engine)
+
+    def commit(self, session: Session, lane: int = Lane.LIVE) -> None:
+        """Commit ``session`` and wake the workers."""
+        if self.engine.dialect.name == "postgresql":
+            session.connection().exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}, '{int(lane)}'")
+        session.commit()
+        self.nudge(lane)
+
+    def nudge(self, lane: int = Lane.LIVE) -> None:
+        """Send the wake datagrams (SQLite); on PostgreSQL ``NOTIFY`` did it with the commit."""
+        if self.directory is None:
+            return
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return
+        message = str(int(lane)).encode()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            sender.setblocking(False)
+            for name in names:
+                path = os.path.join(self.directory, name)
+                try:
+                    sender.sendto(message, path)
+                except OSError as exc:
+                    if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
+                        _unlink_quietly(path)  # a worker that is gone left its socket behind
+                    # EAGAIN: its buffer is full of wake-ups already; nothing to add
+
+
+def wake_directory(engine: Engine) -> str | None:
+    """``<directory of the SQLite file>/wake``; None for PostgreSQL or an in-memory database."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return os.path.join(os.path.dirname(os.path.abspath(database)), "wake")
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class WakeListener:
+    """What a worker waits on: a datagram socket (SQLite) or a LISTEN connection (PostgreSQL).
+
+    ``wait(timeout)`` returns the lanes that woke it (empty on timeout); ``poll()`` the same
+    without waiting. A lost PostgreSQL connection is reopened with backoff; until it is, waits
+    simply time out (the worker then polls).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._socket: socket.socket | None = None
+        self._path: str | None = None
+        self._pg: Any = None
+        self._pg_retry_at = 0.0
+        self._pg_failures = 0
+        directory = wake_directory(engine)
+        if directory is not None:
+            os.makedirs(directory, exist_ok=True)
+            self._path = os.path.join(directory, f"{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:6]}.sock")
+            self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._socket.bind(self._path)
+            self._socket.setblocking(False)
+
+    def wait(self, timeout: float) -> set[int]:
+        if self._socket is not None:
+            ready, _, _ = select_module.select([self._socket], [], [], max(0.0, timeout))
+            return self._drain() if ready else set()
+        if self.engine.dialect.name == "postgresql":
+            return self._pg_wait(timeout)
+        threading.Event().wait(max(0.0, timeout))
+        return set()
+
+    def poll(self) -> set[int]:
+        if self._socket is not None:
+            return self._drain()
+        if self.engine.dialect.name == "postgresql":
+            return self._pg_wait(0.0)
+        return set()
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if self._path:
+            _unlink_quietly(self._path)
+        if self._pg is not None:
+            try:
+                self._pg.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+            self._pg = None
+
+    def _drain(self) -> set[int]:
+        lanes: set[int] = set()
+        assert self._socket is not None
+        while True:
+            try:
+                data = self._socket.recv(16)
+            except (BlockingIOError, InterruptedError):
+                return lanes
+            lanes.add(int(data) if data.isdigit() else int(Lane.LIVE))
+
+    def _pg_wait(self, timeout: float) -> set[int]:
+        import time
+
+        if self._pg is None:
+            if time.monotonic() < self._pg_retry_at:
+                threading.Event().wait(min(timeout, self._pg_retry_at - time.monotonic()))
+                return set()
+            try:
+                self._pg = _pg_listen(self.engine)
+                self._pg_failures = 0
+            except Exception as exc:  # noqa: BLE001 - the database is down: poll meanwhile, retry later
+                self._pg_failures += 1
+                self._pg_retry_at = time.monotonic() + min(30.0, 0.5 * 2 ** min(self._pg_failures, 6))
+                log.warning("worker_listen_failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                threading.Event().wait(min(timeout, 0.5))
+                return set()
+        lanes: set[int] = set()
+        try:
+            for note in self._pg.notifies(timeout=timeout, stop_after=1):
+                lanes.add(int(note.payload) if note.payload.isdigit() else int(Lane.LIVE))
+            # Take whatever else arrived meanwhile without waiting.
+            for note in self._pg.notifies(timeout=0.0):
+                lanes.add(int(note.payload) if note.payload.isdigit() else int(Lane.LIVE))
+        except Exception as exc:  # noqa: BLE001 - connection lost: reopen on the next wait
+            log.warning("worker_listen_lost", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self.close()
+            self._pg_retry_at = time.monotonic() + 0.5
+            lanes.add(int(Lane.LIVE))  # something may have been stored meanwhile: look
+        return lanes
+
+
+def _pg_listen(engine: Engine) -> Any:
+    import psycopg
+
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = psycopg.connect(url, autocommit=True, connect_timeout=5)
+    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    return connection
+
+
+def events_statement_ids(ids: Iterable[int]) -> Any:
+    """A select of the given events in id order."""
+    return select(Event).where(Event.id.in_(list(ids))).order_by(Event.id)
