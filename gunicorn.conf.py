@@ -28,7 +28,16 @@ logconfig_dict = {
                             "level": "INFO" if accesslog else "WARNING"},
     },
 }
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# Who may tell us about the original request: gunicorn believes X-Forwarded-Proto (and the other
+# secure_scheme_headers) and the SCRIPT_NAME / PATH_INFO headers only from these addresses, comma-
+# separated, CIDR allowed. Loopback by default (a proxy on the same host); see docs/DEPLOY.md.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1"
+# "*" trusts every peer: right only where the platform's router is the sole way in and sets the
+# scheme headers itself (Heroku). Such a router may still pass a client's own SCRIPT_NAME header
+# through, so with "*" no path prefix is taken from headers (gunicorn then drops them); a prefix can
+# still come from the SCRIPT_NAME environment variable.
+_trust_everyone = "*" in [address.strip() for address in forwarded_allow_ips.split(",")]
+forwarder_headers = "" if _trust_everyone else "SCRIPT_NAME,PATH_INFO"
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]

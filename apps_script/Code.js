@@ -18,14 +18,20 @@
  *   leads whose rows were removed, gives ids to new rows and sends both.
  * - Every request is signed: X-Timestamp = Unix seconds, X-Signature = lowercase hex of
  *   HMAC-SHA256 with key = the workspace secret over
- *     - deliveries to the sheets webhook: timestamp + "." + body;
+ *     - deliveries to the sheets webhook: timestamp + "." + body (each carries an event id the
+ *       server stores once, so a replay changes nothing);
  *     - calls to the add-on API (/api/addon/...), which include GETs with an empty body:
- *       timestamp + "\n" + METHOD + "\n" + target + "\n" + body, where METHOD is upper case and
- *       target is the path relative to the server address (its own path prefix, if any, left
- *       out), percent-decoded, then "?" and the query string as sent if there is one. Signing the
- *       method and path means a captured signature opens no other call.
+ *       timestamp + "\n" + nonce + "\n" + METHOD + "\n" + target + "\n" + body, where the nonce
+ *       is new for every request (sent as X-Nonce; the server accepts it once, so a captured
+ *       "Sync now" cannot be replayed), METHOD is upper case and target is the path relative to
+ *       the server address (its own path prefix, if any, left out), percent-decoded, then "?" and
+ *       the query string as sent if there is one. Signing the method and path means a captured
+ *       signature opens no other call.
  *   The canonical forms are written down in server/sync/signatures.py. Bodies are pure ASCII JSON
  *   (non-ASCII characters are \u-escaped) so the signed bytes are the sent bytes.
+ * - When the workspace's secret is rotated on the dashboard the server still takes the old one for
+ *   a few minutes (answering X-Secret-Rotated: 1), then refuses it with reason "secret_rotated":
+ *   the add-on remembers that, and the sidebar and the menu ask for a reconnect in plain words.
  * - Transient failures (exceptions, 429, 5xx) are retried 3 times with backoff; a delivery
  *   that still fails is kept in an outbox and retried on the next run (same event id, so the
  *   server stores it once). Permanent failures are logged where the user sees them: the last
@@ -67,8 +73,16 @@ var PROP = {
   SNAPSHOT_COUNT: 'snapshot_chunks',
   SNAPSHOT_PREFIX: 'snapshot_',
   PENDING_PREFIX: 'pending_',
-  OUTBOX_PREFIX: 'outbox_'
+  OUTBOX_PREFIX: 'outbox_',
+  RECONNECT: 'reconnect'
 };
+
+var RECONNECT_SOON = 'The workspace\u2019s secret was changed on the dashboard; this spreadsheet\u2019s old one stops ' +
+  'working in a few minutes. Ask the workspace\u2019s owner for a new connect code, then choose Leads Sync \u203a ' +
+  'Connect to server\u2026';
+var RECONNECT_NOW = 'The workspace\u2019s secret was changed on the dashboard, so the server refuses this ' +
+  'spreadsheet\u2019s edits. Ask the workspace\u2019s owner for a new connect code, then choose Leads Sync \u203a ' +
+  'Connect to server\u2026 (every row is sent again, so nothing is lost).';
 
 // --------------------------------------------------------------------------- menu and sidebar
 
@@ -76,7 +90,7 @@ function onOpen(e) {
   SpreadsheetApp.getUi()
     .createMenu(LEADS_SYNC.MENU)
     .addItem('Open sidebar', 'showSidebar')
-    .addItem('Connect to server\u2026', 'connectToServer')
+    .addItem(readReconnect_(true) ? 'Connect to server\u2026 (reconnect needed)' : 'Connect to server\u2026', 'connectToServer')
     .addItem('Sync now', 'syncNowFromMenu')
     .addSeparator()
     .addItem('Disconnect', 'disconnectFromMenu')
@@ -740,10 +754,11 @@ function sign_(secret, timestamp, body) {
 
 /**
  * The add-on API's signature: lowercase hex of HMAC-SHA256(key = secret, message = timestamp + "\n" +
- * METHOD + "\n" + target + "\n" + body), target as made by signedTarget_ (server/sync/signatures.py).
+ * nonce + "\n" + METHOD + "\n" + target + "\n" + body), target as made by signedTarget_
+ * (server/sync/signatures.py).
  */
-function signRequest_(secret, timestamp, method, target, body) {
-  var message = [timestamp, String(method).toUpperCase(), target, body || ''].join('\n');
+function signRequest_(secret, timestamp, nonce, method, target, body) {
+  var message = [timestamp, nonce, String(method).toUpperCase(), target, body || ''].join('\n');
   var bytes = Utilities.computeHmacSha256Signature(message, secret, Utilities.Charset.UTF_8);
   return bytesToHex_(bytes);
 }
@@ -757,6 +772,11 @@ function signedTarget_(path) {
   var q = path.indexOf('?');
   var query = q >= 0 ? path.slice(q + 1) : '';
   return decodeURIComponent(q >= 0 ? path.slice(0, q) : path) + (query ? '?' + query : '');
+}
+
+/** A new nonce for each signed API request: 32 lowercase hex characters (a UUID v4's). */
+function newNonce_() {
+  return Utilities.getUuid().replace(/-/g, '').toLowerCase();
 }
 
 /** Apps Script returns signed bytes (-128..127): map each to two hex digits. */
@@ -778,6 +798,12 @@ function asciiJson_(value) {
 
 function parseJson_(text) {
   try { return JSON.parse(text); } catch (err) { return null; }
+}
+
+/** The machine-readable reason of an error answer ("secret_rotated"), or ''. */
+function serverReason_(text) {
+  var data = parseJson_(text);
+  return data && data.error && typeof data.error === 'object' && data.error.reason ? String(data.error.reason) : '';
 }
 
 function serverMessage_(code, text) {
@@ -814,7 +840,9 @@ function fetchWithRetry_(url, makeOptions, retries, deadline) {
     }
     var code = response.getResponseCode();
     var text = response.getContentText();
-    if (code >= 200 && code < 300) return {ok: true, code: code, data: parseJson_(text), message: ''};
+    if (code >= 200 && code < 300) {
+      return {ok: true, code: code, data: parseJson_(text), message: '', secretRotated: secretRotatedHeader_(response)};
+    }
     if (code === 429 || code >= 500) {
       last = {ok: false, code: code, permanent: false, message: serverMessage_(code, text),
         retryAfter: retryAfterMs_(response)};
@@ -827,9 +855,14 @@ function fetchWithRetry_(url, makeOptions, retries, deadline) {
       message = 'the server redirected to ' + (location || 'another address') +
         '; connect again with the final address (https://\u2026)';
     }
-    return {ok: false, code: code, permanent: true, message: message};
+    return {ok: false, code: code, permanent: true, message: message, reason: serverReason_(text)};
   }
   return last;
+}
+
+function secretRotatedHeader_(response) {
+  var headers = response.getHeaders ? response.getHeaders() : {};
+  return String(headers['X-Secret-Rotated'] || headers['x-secret-rotated'] || '') === '1';
 }
 
 function backoffMs_(attempt, retryAfterMs) {
@@ -853,43 +886,70 @@ function originOf_(url) {
 /** POST a batch of rows to the sheets webhook, signed timestamp + "." + body. */
 function postToWebhook_(cfg, body, retries, deadline) {
   return signedFetch_(cfg, 'post', cfg.webhookUrl, body, retries, deadline, function (timestamp) {
-    return sign_(cfg.secret, timestamp, body);
+    return {'X-Signature': sign_(cfg.secret, timestamp, body)};
   });
 }
 
 /**
  * A call to the add-on API: ``path`` relative to the server address ("/api/addon/sync", ids
- * encoded with encodeURIComponent), ``body`` '' for a GET; the signature covers the method and path.
+ * encoded with encodeURIComponent), ``body`` '' for a GET; the signature covers a new nonce, the
+ * method and the path.
  */
 function apiFetch_(cfg, method, path, body, retries, deadline) {
   body = body || '';
   var target = signedTarget_(path);
   return signedFetch_(cfg, method, cfg.serverUrl + path, body, retries, deadline, function (timestamp) {
-    return signRequest_(cfg.secret, timestamp, method, target, body);
+    var nonce = newNonce_();
+    return {'X-Nonce': nonce, 'X-Signature': signRequest_(cfg.secret, timestamp, nonce, method, target, body)};
   });
 }
 
-/** A signed request to our server (``body`` '' for GET); ``signature(timestamp)`` signs each attempt afresh. */
-function signedFetch_(cfg, method, url, body, retries, deadline, signature) {
+/**
+ * A signed request to our server (``body`` '' for GET); ``sign(timestamp)`` gives each attempt its
+ * signature headers afresh. An answer about a rotated secret is remembered for the sidebar and menu.
+ */
+function signedFetch_(cfg, method, url, body, retries, deadline, sign) {
   body = body || '';
-  return fetchWithRetry_(url, function () {
+  var result = fetchWithRetry_(url, function () {
     var timestamp = String(Math.floor(Date.now() / 1000));
-    var options = {
-      method: method,
-      headers: {
-        'X-Workspace': cfg.workspaceId,
-        'X-Timestamp': timestamp,
-        'X-Signature': signature(timestamp)
-      },
-      muteHttpExceptions: true,
-      followRedirects: false
-    };
+    var headers = {'X-Workspace': cfg.workspaceId, 'X-Timestamp': timestamp};
+    var signed = sign(timestamp);
+    for (var name in signed) headers[name] = signed[name];
+    var options = {method: method, headers: headers, muteHttpExceptions: true, followRedirects: false};
     if (method !== 'get') {
       options.contentType = 'application/json';
       options.payload = body;
     }
     return options;
   }, retries === undefined ? LEADS_SYNC.RETRIES : retries, deadline);
+  if (result.reason === 'secret_rotated') {
+    noteReconnect_(true);
+  } else if (result.ok && result.secretRotated) {
+    noteReconnect_(false);
+  }
+  return result;
+}
+
+// --------------------------------------------------------------------------- a rotated secret
+
+/** Remember that the server wants a reconnect: ``refused`` once the old secret no longer works. */
+function noteReconnect_(refused) {
+  var current = readReconnect_(false);
+  if (current && current.refused && !refused) return;   // already refused: stay refused
+  var notice = {at: new Date().toISOString(), refused: !!refused, message: refused ? RECONNECT_NOW : RECONNECT_SOON};
+  PropertiesService.getDocumentProperties().setProperty(PROP.RECONNECT, JSON.stringify(notice));
+}
+
+/** {at, refused, message} when the add-on must reconnect, else null. ``quiet``: never throw (menu). */
+function readReconnect_(quiet) {
+  try {
+    var raw = PropertiesService.getDocumentProperties().getProperty(PROP.RECONNECT);
+    var notice = raw ? parseJson_(raw) : null;
+    return notice && notice.message ? notice : null;
+  } catch (err) {
+    if (!quiet) throw err;
+    return null;   // a simple trigger without access to the properties: the plain menu
+  }
 }
 
 // --------------------------------------------------------------------------- errors shown to the user
@@ -929,6 +989,7 @@ function getSelectedLead() {
   var result = {connected: !!cfg, errors: readErrors_()};
   if (!cfg) return result;
   result.workspaceName = cfg.workspaceName;
+  result.reconnect = readReconnect_(false);
   result.sheet = cfg.sheet;
   result.serverUrl = cfg.serverUrl;
   result.queued = countQueued_();

@@ -45,15 +45,19 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from .addon import bp as addon_bp
     from .auth.google import bp as auth_bp
     from .auth.oauth import init_oauth
+    from .auth.session import init_sessions
     from .auth.trello import bp as trello_connect_bp
     from .dashboard import bp as dashboard_bp
     from .errors import register_error_handlers
     from .health import bp as health_bp
+    from .ids import install_id_guards
     from .powerup import bp as powerup_bp
     from .security import init_security
     from .webhooks import bp as webhooks_bp
 
     register_error_handlers(app)
+    install_id_guards(app)   # before any rule is added: rules bind their converters then
+    init_sessions(app)
     init_oauth(app)
     for blueprint in (health_bp, webhooks_bp, powerup_bp, addon_bp, auth_bp, trello_connect_bp, dashboard_bp):
         app.register_blueprint(blueprint)

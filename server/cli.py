@@ -30,6 +30,15 @@ def register_cli(app: Flask) -> None:
             signal.signal(sig, lambda *_: runner.stop())
         runner.run_forever()
 
+    @app.cli.command("purge-expired")
+    def purge_expired_command() -> None:
+        """Delete expired add-on nonces, sign-in sessions and OAuth flow states."""
+        from .extensions import db
+        from .maintenance import purge_expired
+
+        counts = purge_expired(db.session, app.config)
+        click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
+
     @app.cli.command("sync")
     @click.argument("workspace_id")
     @click.option("--dry-run", is_flag=True, help="Print the plan (to create, link, update, conflicts); change nothing.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -103,6 +104,11 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "RUN_WORKER_IN_PROCESS": _env("RUN_WORKER_IN_PROCESS", "0") == "1",
         "RATE_LIMITS_ENABLED": _env("RATE_LIMITS_ENABLED", "1") == "1",
         "DEV_LOGIN_ENABLED": _env("DEV_LOGIN_ENABLED", "0") == "1",
+        # A session unused for SESSION_IDLE_DAYS ends; none lasts longer than SESSION_MAX_DAYS.
+        "SESSION_IDLE_DAYS": _env_float("SESSION_IDLE_DAYS", 7.0),
+        "SESSION_MAX_DAYS": _env_float("SESSION_MAX_DAYS", 30.0),
+        # How long a rotated add-on secret is still accepted (in-flight deliveries).
+        "ADDON_SECRET_GRACE_MINUTES": _env_float("ADDON_SECRET_GRACE_MINUTES", 10.0),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
     for name in ENGINE_KNOBS:
@@ -111,12 +117,30 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
     if overrides:
         config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    _check_sessions(config)
     _check_production(config)
     production = config["APP_ENV"] == "production"
     config.setdefault("SESSION_COOKIE_SECURE", production)
     config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     return config
+
+
+def _check_sessions(config: dict[str, Any]) -> None:
+    """Validate the session and secret-rotation knobs; the cookie lives as long as the longest session."""
+    for name in ("SESSION_IDLE_DAYS", "SESSION_MAX_DAYS", "ADDON_SECRET_GRACE_MINUTES"):
+        try:
+            config[name] = float(config[name])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{name} must be a number, got {config[name]!r}") from exc
+    if config["SESSION_IDLE_DAYS"] <= 0:
+        raise ConfigError("SESSION_IDLE_DAYS must be more than 0")
+    if config["SESSION_MAX_DAYS"] < config["SESSION_IDLE_DAYS"]:
+        raise ConfigError(f"SESSION_MAX_DAYS ({config['SESSION_MAX_DAYS']:g}) must be at least "
+                          f"SESSION_IDLE_DAYS ({config['SESSION_IDLE_DAYS']:g})")
+    if not 0 <= config["ADDON_SECRET_GRACE_MINUTES"] <= 24 * 60:
+        raise ConfigError("ADDON_SECRET_GRACE_MINUTES must be between 0 and 1440")
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=config["SESSION_MAX_DAYS"])
 
 
 def _check_production(config: Mapping[str, Any]) -> None:

@@ -5,11 +5,14 @@
   ``frame-ancestors 'none'``, plus ``X-Frame-Options: DENY``, ``nosniff`` and a referrer policy.
 - ``/powerup/...``: Trello frames these pages, so Talisman sets neither a CSP nor
   ``X-Frame-Options`` there; the Power-Up blueprint sets its own ``frame-ancestors https://trello.com``.
-- Production (``APP_ENV=production``): HTTPS is forced (a plain-HTTP request is redirected;
-  behind a proxy ``X-Forwarded-Proto: https`` counts as HTTPS), HSTS is sent, and the session
-  cookie is ``Secure``; ``HttpOnly`` and ``SameSite=Lax`` always. ``FORCE_HTTPS=0`` turns the
-  redirect off (a proxy that terminates TLS without saying so, or a loopback test of the
-  production processes); HSTS is only ever sent on HTTPS requests anyway.
+- Production (``APP_ENV=production``): HTTPS is forced (a plain-HTTP request is redirected), HSTS
+  is sent, and the session cookie is ``Secure``; ``HttpOnly`` and ``SameSite=Lax`` always.
+  ``FORCE_HTTPS=0`` turns the redirect off (a proxy that terminates TLS without saying so, or a
+  loopback test of the production processes); HSTS is only ever sent on HTTPS requests anyway.
+- What counts as HTTPS is the WSGI scheme alone (``request.is_secure``): gunicorn sets it from
+  ``X-Forwarded-Proto`` only when the request comes from an address in ``FORWARDED_ALLOW_IPS``
+  (``gunicorn.conf.py``). Talisman on its own also believes the header from anyone; that is
+  switched off here, so a client cannot claim HTTPS past a proxy that did not vouch for it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, redirect, request
 from flask_talisman import Talisman
 
 POWERUP_PREFIX = "/powerup"
@@ -41,7 +44,22 @@ def _is_powerup_page() -> bool:
 
 
 class _Talisman(Talisman):
-    """Talisman that leaves framing headers of the Power-Up pages to their blueprint."""
+    """Talisman that leaves framing headers of the Power-Up pages to their blueprint, and takes the
+    scheme from the WSGI server (which trusts forwarding headers only from the configured proxies)."""
+
+    def _force_https(self):  # type: ignore[no-untyped-def]
+        if self.session_cookie_secure and not self.app.debug:
+            self.app.config["SESSION_COOKIE_SECURE"] = True
+        if self.app.debug or request.is_secure or not self._get_local_options()["force_https"]:
+            return None
+        if request.url.startswith("http://"):
+            code = 301 if self.force_https_permanent else 302
+            return redirect(request.url.replace("http://", "https://", 1), code=code)
+        return None
+
+    def _set_hsts_headers(self, headers):  # type: ignore[no-untyped-def]
+        if self.strict_transport_security and request.is_secure:
+            super()._set_hsts_headers(headers)
 
     def _get_local_options(self) -> dict[str, Any]:
         options = dict(super()._get_local_options())

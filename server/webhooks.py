@@ -67,16 +67,21 @@ def _stored():  # type: ignore[no-untyped-def]
 
 @bp.post("/sheets/<workspace_id>")
 def sheets(workspace_id: str):  # type: ignore[no-untyped-def]
+    # The previous add-on secret (after a rotation) is read only when the current one does not match.
+    from .addon.secrets import ROTATED_HEADER, SecretMatch, check_sheets_signature, refusal
+
     workspace = _workspace_for_intake(_SHEETS_INTAKE, workspace_id)
     if workspace is None:
         return _json_error(404, "unknown workspace")
     body = request.get_data(cache=False)
+    timestamp, signature = request.headers.get("X-Timestamp"), request.headers.get("X-Signature")
     try:
-        verify_addon(crypto.decrypt_cached(workspace.addon_secret), body, request.headers.get("X-Timestamp"),
-                     request.headers.get("X-Signature"))
+        match = check_sheets_signature(db.session.connection(), workspace_id,
+                                       crypto.decrypt_cached(workspace.addon_secret),
+                                       lambda secret: verify_addon(secret, body, timestamp, signature))
     except SignatureError as exc:
         log.info("sheets_webhook_refused", workspace_id=workspace_id, reason=str(exc))
-        return _json_error(401, str(exc))
+        return jsonify(refusal(exc)), 401
     if workspace.state == DISCONNECTED:
         return _json_error(410, "this workspace is disconnected; reconnect the add-on from the dashboard")
     try:
@@ -94,7 +99,10 @@ def sheets(workspace_id: str):  # type: ignore[no-untyped-def]
     result = store_sheets_event(db.session, workspace.id, data, live_max_rows=live_max_rows,
                                 future_skew_s=float(config.get("FUTURE_SKEW_S", 300.0)))
     _stored()
-    return jsonify({"stored": result.stored, "duplicates": result.duplicates})
+    response = jsonify({"stored": result.stored, "duplicates": result.duplicates})
+    if match is SecretMatch.PREVIOUS:   # stored; the add-on should reconnect before the grace period ends
+        response.headers[ROTATED_HEADER] = "1"
+    return response
 
 
 @bp.route("/trello/<workspace_id>", methods=["HEAD"])

@@ -39,6 +39,21 @@ def make_app(database_url: str, **overrides: Any):
     return app
 
 
+def sign_in_as(client, app, user_id: int) -> str:
+    """Sign ``client`` in as ``user_id`` with a real server-side session; returns its token."""
+    from server.auth.sessions import start_session
+    from server.extensions import db
+
+    with app.app_context():
+        token = start_session(db.session, user_id)
+        db.session.commit()
+    with client.session_transaction() as session:
+        session.clear()
+        session["sid"] = token
+        session.permanent = True
+    return token
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'app.db'}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -49,11 +50,13 @@ def make_workspace(app, name: str = "Pipeline", spreadsheet_id: str = "sheet-123
 
 
 def signed_headers(workspace_id: str, secret: str, method: str, target: str, body: bytes = b"",
-                   timestamp: str | None = None) -> dict[str, str]:
-    """Headers of an add-on API call; ``target`` is the path (and query) relative to the server address."""
+                   timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
+    """Headers of an add-on API call (a fresh nonce each time); ``target`` is the path (and query)
+    relative to the server address."""
     ts = timestamp or str(int(time.time()))
-    return {"X-Workspace": workspace_id, "X-Timestamp": ts,
-            "X-Signature": addon_request_signature(secret, ts, method, target, body),
+    nonce = nonce or uuid.uuid4().hex
+    return {"X-Workspace": workspace_id, "X-Timestamp": ts, "X-Nonce": nonce,
+            "X-Signature": addon_request_signature(secret, ts, nonce, method, target, body),
             "Content-Type": "application/json"}
 
 

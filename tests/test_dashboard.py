@@ -16,7 +16,7 @@ from server.models import Event, Link, User, Workspace, WorkspaceMember
 from server.models.sync import PARKED, PENDING
 from server.sync.signatures import addon_signature
 from server.dashboard.google import parse_spreadsheet_id
-from tests.conftest import make_app
+from tests.conftest import make_app, sign_in_as
 from tests.sync.world import build_world
 
 LEADS_HEADER = ["Name", "Email", "Company", "Status", "Notes", "Follow up"]
@@ -49,8 +49,7 @@ def user_id(app, email: str) -> int:
 
 def login(client, app, email: str = "ann@example.com") -> int:
     uid = user_id(app, email)
-    with client.session_transaction() as session:
-        session["user_id"] = uid
+    sign_in_as(client, app, uid)
     return uid
 
 
@@ -769,10 +768,14 @@ def test_production_forces_https_hsts_and_secure_cookies(sqlite_url):
     response = secure.post("/auth/logout", base_url="https://leads.example.com")
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    page_response = secure.get("/app/connections", base_url="https://leads.example.com",
-                               headers={"X-Forwarded-Proto": "https"})
+    page_response = secure.get("/app/connections", base_url="https://leads.example.com")
     assert page_response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
-    proxied = client.get("/powerup/index.html", headers={"X-Forwarded-Proto": "https"})
+    # HTTPS is what the WSGI server says (gunicorn believes X-Forwarded-Proto only from
+    # FORWARDED_ALLOW_IPS): the header alone, over plain HTTP, is a client's claim
+    spoofed = client.get("/app/login", headers={"X-Forwarded-Proto": "https"})
+    assert spoofed.status_code == 302 and spoofed.headers["Location"].startswith("https://")
+    assert "Strict-Transport-Security" not in spoofed.headers
+    proxied = client.get("/powerup/index.html", base_url="https://leads.example.com")
     assert proxied.status_code == 200 and "X-Frame-Options" not in proxied.headers
     assert "frame-ancestors https://trello.com" in proxied.headers["Content-Security-Policy"]
 

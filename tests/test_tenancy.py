@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from server.models import Event, History, Link, ProviderAccount, User, Workspace
 from server.models.sync import PARKED
 from server.powerup.jwt import clear_key_cache
 from server.sync.signatures import addon_request_signature, addon_signature, trello_signature
-from tests.conftest import make_app
+from tests.conftest import make_app, sign_in_as
 from tests.powerup_support import PLUGIN_ID, KeyServer, new_key, public_pem, sign
 
 KEY = new_key()
@@ -112,6 +113,7 @@ def snapshot(app, workspace_id: str) -> dict[str, Any]:
             WorkspaceMember.workspace_id == workspace_id)).scalars().all()
         return {"exists": ws is not None, "state": ws.state if ws else None, "name": ws.name if ws else None,
                 "webhook": ws.trello_webhook_id if ws else None, "code": ws.connect_code_hash if ws else None,
+                "secret": ws.addon_secret if ws else None, "rotated": ws.addon_secret_rotated_at if ws else None,
                 "events": [tuple(e) for e in events], "members": sorted(members),
                 "links": db.session.execute(select(func.count()).select_from(Link).where(
                     Link.workspace_id == workspace_id)).scalar()}
@@ -119,8 +121,7 @@ def snapshot(app, workspace_id: str) -> dict[str, Any]:
 
 def as_user(app, user_id: int):
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["user_id"] = user_id
+    sign_in_as(client, app, user_id)
     return client
 
 
@@ -282,9 +283,9 @@ def test_powerup_api_refuses_bs_member_on_as_board_and_cards(app):
 
 
 def addon_headers(workspace_id: str, secret: str, method: str, path: str, body: bytes = b"") -> dict[str, str]:
-    stamp = str(int(time.time()))
-    return {"X-Workspace": workspace_id, "X-Timestamp": stamp,
-            "X-Signature": addon_request_signature(secret, stamp, method, path, body),
+    stamp, nonce = str(int(time.time())), uuid.uuid4().hex
+    return {"X-Workspace": workspace_id, "X-Timestamp": stamp, "X-Nonce": nonce,
+            "X-Signature": addon_request_signature(secret, stamp, nonce, method, path, body),
             "Content-Type": "application/json"}
 
 

@@ -47,8 +47,8 @@ test('getCardForLead is a GET of the empty body, signed with its method and path
   assert.equal(get.method, 'get');
   assert.equal(get.url, 'https://leads.example.com/api/addon/leads/' + leadId);
   assert.equal(get.payload, undefined);
-  assert.equal(get.headers['X-Signature'],
-    requestHmacHex(server.secret, get.headers['X-Timestamp'], 'GET', '/api/addon/leads/' + leadId, ''));
+  assert.equal(get.headers['X-Signature'], requestHmacHex(server.secret, get.headers['X-Timestamp'],
+    get.headers['X-Nonce'], 'GET', '/api/addon/leads/' + leadId, ''));
   assert.notEqual(get.headers['X-Signature'], hmacHex(server.secret, get.headers['X-Timestamp'], ''),
     'not the webhook form: a captured look-up must not open other calls');
   assert.equal(ctx.getCardForLead('L-000000000000').linked, false);
@@ -63,8 +63,8 @@ test('a lead id that needs escaping is sent encoded and signed decoded', () => {
   assert.equal(answer.lead_id, leadId);
   const [get] = world.fetch.requests;
   assert.equal(get.url, 'https://leads.example.com/api/addon/leads/L-caf%C3%A9%20%231%3F%2Fx');
-  assert.equal(get.headers['X-Signature'],
-    requestHmacHex(server.secret, get.headers['X-Timestamp'], 'GET', '/api/addon/leads/' + leadId, ''));
+  assert.equal(get.headers['X-Signature'], requestHmacHex(server.secret, get.headers['X-Timestamp'],
+    get.headers['X-Nonce'], 'GET', '/api/addon/leads/' + leadId, ''));
 });
 
 test('createCardNow, syncNow and disconnect sign their own method and path', () => {
@@ -74,8 +74,8 @@ test('createCardNow, syncNow and disconnect sign their own method and path', () 
   ctx.syncNow();
   ctx.disconnect();
   const signed = world.fetch.requests.map((r) => [r.method, new URL(r.url).pathname, r.payload,
-    r.headers['X-Signature'] === requestHmacHex(server.secret, r.headers['X-Timestamp'], r.method,
-      new URL(r.url).pathname, r.payload)]);
+    r.headers['X-Signature'] === requestHmacHex(server.secret, r.headers['X-Timestamp'], r.headers['X-Nonce'],
+      r.method, new URL(r.url).pathname, r.payload)]);
   assert.deepEqual(plain(signed), [
     ['post', '/api/addon/leads/' + leadId + '/card', JSON.stringify({lead_id: leadId}), true],
     ['post', '/api/addon/sync', '{}', true],

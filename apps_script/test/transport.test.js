@@ -27,21 +27,23 @@ test('add-on API signatures and targets equal the shared test vectors', () => {
     const label = v.method + ' ' + v.path;
     assert.equal(ctx.signedTarget_(v.path), v.target, label);
     assert.equal(targetOf('https://x.example.com/leads' + v.path, 'https://x.example.com/leads'), v.target, label);
-    assert.equal(ctx.signRequest_(v.secret, v.timestamp, v.method, v.target, v.body), v.signature, label);
-    assert.equal(ctx.signRequest_(v.secret, v.timestamp, v.method.toLowerCase(), v.target, v.body), v.signature, label);
-    assert.equal(requestHmacHex(v.secret, v.timestamp, v.method, v.target, v.body), v.signature, label);
+    assert.equal(ctx.signRequest_(v.secret, v.timestamp, v.nonce, v.method, v.target, v.body), v.signature, label);
+    assert.equal(ctx.signRequest_(v.secret, v.timestamp, v.nonce, v.method.toLowerCase(), v.target, v.body), v.signature, label);
+    assert.equal(requestHmacHex(v.secret, v.timestamp, v.nonce, v.method, v.target, v.body), v.signature, label);
   }
 });
 
-test('an API signature covers the method, the path and the query', () => {
+test('an API signature covers the nonce, the method, the path and the query', () => {
   const ctx = createWorld().load();
   const secret = 'k';
-  const base = ctx.signRequest_(secret, '1700000000', 'get', '/api/addon/leads/L-a', '');
+  const nonce = '0123456789abcdef0123456789abcdef';
+  const base = ctx.signRequest_(secret, '1700000000', nonce, 'get', '/api/addon/leads/L-a', '');
   const others = [
-    ctx.signRequest_(secret, '1700000000', 'post', '/api/addon/leads/L-a', ''),
-    ctx.signRequest_(secret, '1700000000', 'get', '/api/addon/leads/L-b', ''),
-    ctx.signRequest_(secret, '1700000000', 'get', '/api/addon/leads/L-a?x=1', ''),
-    ctx.signRequest_(secret, '1700000000', 'post', '/api/addon/sync', ''),
+    ctx.signRequest_(secret, '1700000000', '1123456789abcdef0123456789abcdef', 'get', '/api/addon/leads/L-a', ''),
+    ctx.signRequest_(secret, '1700000000', nonce, 'post', '/api/addon/leads/L-a', ''),
+    ctx.signRequest_(secret, '1700000000', nonce, 'get', '/api/addon/leads/L-b', ''),
+    ctx.signRequest_(secret, '1700000000', nonce, 'get', '/api/addon/leads/L-a?x=1', ''),
+    ctx.signRequest_(secret, '1700000000', nonce, 'post', '/api/addon/sync', ''),
     ctx.sign_(secret, '1700000000', ''),
   ];
   assert.equal(new Set([base, ...others]).size, others.length + 1);
@@ -80,8 +82,8 @@ test('API calls behind a server address with a path prefix sign the path after t
     'post https://example.com/tools/leads/webhooks/sheets/' + server.workspaceId,
   ]);
   const [get] = world.fetch.requests;
-  assert.equal(get.headers['X-Signature'],
-    requestHmacHex(server.secret, get.headers['X-Timestamp'], 'GET', '/api/addon/leads/' + leadId, ''));
+  assert.equal(get.headers['X-Signature'], requestHmacHex(server.secret, get.headers['X-Timestamp'],
+    get.headers['X-Nonce'], 'GET', '/api/addon/leads/' + leadId, ''));
   assert.equal(server.events.length, 1);
 });
 

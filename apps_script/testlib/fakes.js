@@ -595,10 +595,10 @@ function hmacHex(secret, timestamp, body) {
   return crypto.createHmac('sha256', secret).update(timestamp + '.' + body).digest('hex');
 }
 
-/** The add-on API's signature: timestamp \n METHOD \n target \n body (server/sync/signatures.py). */
-function requestHmacHex(secret, timestamp, method, target, body) {
+/** The add-on API's signature: timestamp \n nonce \n METHOD \n target \n body (server/sync/signatures.py). */
+function requestHmacHex(secret, timestamp, nonce, method, target, body) {
   return crypto.createHmac('sha256', secret)
-    .update([timestamp, method.toUpperCase(), target, body].join('\n'), 'utf8').digest('hex');
+    .update([timestamp, nonce, method.toUpperCase(), target, body].join('\n'), 'utf8').digest('hex');
 }
 
 /**
@@ -615,7 +615,9 @@ function targetOf(url, serverUrl) {
 
 /**
  * A stand-in for the Leads Sync server behind the fake UrlFetchApp: answers connect, checks the
- * signature of every signed call like the real server does, and stores what it received.
+ * signature of every signed call like the real server does (an API call's nonce works once), and
+ * stores what it received. ``server.rotate()`` changes the secret like the dashboard's "Rotate
+ * secret": the old one works (with X-Secret-Rotated: 1) until ``server.endGrace()``.
  */
 function fakeServer(world, options = {}) {
   const server = {
@@ -627,8 +629,17 @@ function fakeServer(world, options = {}) {
     events: [],
     calls: [],
     cards: options.cards || {},
-    refuse: null
+    refuse: null,
+    nonces: new Set(),
+    previousSecret: null,
+    graceOver: false
   };
+  server.rotate = function rotate() {
+    server.previousSecret = server.secret;
+    server.secret = crypto.randomBytes(32).toString('hex');
+    server.graceOver = false;
+  };
+  server.endGrace = function endGrace() { server.graceOver = true; };
   world.fetch.handler = (request) => {
     const url = new URL(request.url);
     const prefix = new URL(server.url).pathname.replace(/\/+$/, '');
@@ -642,17 +653,39 @@ function fakeServer(world, options = {}) {
         webhook_url: server.url + '/webhooks/sheets/' + server.workspaceId}};
     }
     const ts = request.headers['X-Timestamp'];
+    const nonce = request.headers['X-Nonce'];
     const body = request.payload === undefined ? '' : request.payload;
-    const expected = pathname.startsWith('/api/addon/')
-      ? requestHmacHex(server.secret, ts, request.method, targetOf(request.url, server.url), body)
-      : hmacHex(server.secret, ts, body);
-    if (!ts || request.headers['X-Signature'] !== expected) {
-      return {code: 401, body: {error: {code: 401, message: 'signature does not match'}}};
+    const api = pathname.startsWith('/api/addon/');
+    if (api && !/^[A-Za-z0-9_-]{16,64}$/.test(nonce || '')) {
+      return {code: 401, body: {error: {code: 401, message: 'this spreadsheet\'s copy of the add-on is out of date'}}};
+    }
+    const expected = (secret) => (api
+      ? requestHmacHex(secret, ts, nonce, request.method, targetOf(request.url, server.url), body)
+      : hmacHex(secret, ts, body));
+    let rotatedHeader = null;
+    if (!ts || request.headers['X-Signature'] !== expected(server.secret)) {
+      if (!ts || !server.previousSecret || request.headers['X-Signature'] !== expected(server.previousSecret)) {
+        return {code: 401, body: {error: {code: 401, message: 'signature does not match'}}};
+      }
+      if (server.graceOver) {
+        return {code: 401, body: {error: {code: 401, reason: 'secret_rotated',
+          message: 'this workspace\'s add-on secret was changed on the dashboard'}}};
+      }
+      rotatedHeader = {'X-Secret-Rotated': '1'};
     }
     if (Math.abs(Date.now() + world.clock.offset - Number(ts) * 1000) > 300000) {
       return {code: 401, body: {error: {code: 401, message: 'X-Timestamp is more than 5 minutes off'}}};
     }
-    server.calls.push({method: request.method, path: pathname, body});
+    if (api) {
+      if (server.nonces.has(nonce)) return {code: 409, body: {error: {code: 409, message: 'this request was already received'}}};
+      server.nonces.add(nonce);
+    }
+    server.calls.push({method: request.method, path: pathname, body, nonce});
+    const answer = route(pathname, request, body);
+    return rotatedHeader && answer.code < 300 ? Object.assign({headers: rotatedHeader}, answer) : answer;
+  };
+
+  function route(pathname, request, body) {
     if (server.refuse) return server.refuse;
     if (pathname === '/webhooks/sheets/' + server.workspaceId) {
       server.events.push(JSON.parse(body));
@@ -669,7 +702,7 @@ function fakeServer(world, options = {}) {
     if (pathname === '/api/addon/sync') return {code: 202, body: {queued: true}};
     if (pathname === '/api/addon/disconnect') return {code: 200, body: {ok: true}};
     return {code: 404, body: {error: {code: 404, message: 'not found'}}};
-  };
+  }
   return server;
 }
 

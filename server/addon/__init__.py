@@ -2,12 +2,15 @@
 
 ``POST /api/addon/connect`` trades a one-time connect code (made on the dashboard, see
 ``codes.issue_connect_code``) for the workspace id and its signing secret. Every other view is
-wrapped in ``signed``: headers ``X-Workspace`` (the workspace id), ``X-Timestamp`` (Unix seconds)
-and ``X-Signature`` = hex(HMAC-SHA256(secret, timestamp + "\n" + METHOD + "\n" + target + "\n" +
-raw body)), where target is the path relative to the server address (``request.path``) plus
-``"?"`` and the raw query string when there is one; a GET signs the empty body. The canonical form
-is written down in ``server.sync.signatures``. Answers are JSON; errors are
-``{"error": {"code", "message"}}`` in plain words.
+wrapped in ``signed``: headers ``X-Workspace`` (the workspace id), ``X-Timestamp`` (Unix seconds),
+``X-Nonce`` (new for every request, accepted once: ``nonces``) and ``X-Signature`` =
+hex(HMAC-SHA256(secret, timestamp + "\n" + nonce + "\n" + METHOD + "\n" + target + "\n" + raw
+body)), where target is the path relative to the server address (``request.path``) plus ``"?"``
+and the raw query string when there is one; a GET signs the empty body. The canonical form is
+written down in ``server.sync.signatures``. After a rotation of the secret the previous one is
+accepted for a grace period (``secrets``; the answer then carries ``X-Secret-Rotated: 1``). Answers
+are JSON; errors are ``{"error": {"code", "message"}}`` in plain words (plus ``"reason":
+"secret_rotated"`` when the add-on must reconnect).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from functools import wraps
 from typing import Any, Callable
 
 import structlog
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, make_response, request
 from sqlalchemy import select, update
 
 from ..extensions import csrf, db
+from ..ids import is_clean
 from ..models import Link, ProviderAccount, Workspace
 from ..models.sync import UNLINKED
 from ..models.workspace import DISCONNECTED
@@ -32,6 +36,8 @@ from ..sync.signatures import SignatureError, verify_addon_request
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloAuthError, TrelloError, TrelloNotFound
 from .codes import hash_connect_code, issue_connect_code, normalise_code
+from .nonces import nonce_expiry, remember_nonce
+from .secrets import ROTATED_HEADER, SecretMatch, check_signature, refusal
 
 log = structlog.get_logger(__name__)
 bp = Blueprint("addon", __name__, url_prefix="/api/addon")
@@ -41,6 +47,10 @@ LEAD_ID = re.compile(r"^[^\s/]{1,%d}$" % MAX_LEAD_ID_LENGTH)
 CODE_NOT_VALID = ("This connect code is not valid: it may be mistyped or already used. Codes work once; "
                   "make a new one on the dashboard (Workspace → Connect the Google Sheets add-on).")
 CODE_EXPIRED = "This connect code has expired (codes last 30 minutes); make a new one on the dashboard."
+UNKNOWN_WORKSPACE = "unknown workspace: it may have been deleted; connect the add-on again"
+REPLAYED = ("this request was already received (its X-Nonce was used before), so it was not done again; the add-on "
+            "sends a new nonce with every request, so this one was replayed")
+MAX_WORKSPACE_ID_LENGTH = 40
 
 
 class NoTrelloAccount(Exception):
@@ -127,44 +137,66 @@ def signed_target() -> str:
     return request.path + ("?" + query if query else "")
 
 
-def _signed_workspace() -> Workspace | tuple[Response, int]:
-    """The workspace named by ``X-Workspace`` if the request is signed with its secret."""
+def _signed_workspace() -> tuple[Workspace, SecretMatch] | tuple[Response, int]:
+    """The workspace named by ``X-Workspace`` if the request is signed with its secret (or, in the
+    grace period after a rotation, its previous one) and its nonce is new."""
     workspace_id = (request.headers.get("X-Workspace") or "").strip()
     if not workspace_id:
         return _error(401, "missing X-Workspace header")
+    if len(workspace_id) > MAX_WORKSPACE_ID_LENGTH or not is_clean(workspace_id):
+        return _error(404, UNKNOWN_WORKSPACE)
     workspace = db.session.get(Workspace, workspace_id)
     if workspace is None:
-        return _error(404, "unknown workspace: it may have been deleted; connect the add-on again")
+        return _error(404, UNKNOWN_WORKSPACE)
+    timestamp, nonce = request.headers.get("X-Timestamp"), request.headers.get("X-Nonce")
+    target, body = signed_target(), request.get_data(cache=True)
+
+    def verify(secret: str) -> None:
+        verify_addon_request(secret, request.method, target, body, timestamp, request.headers.get("X-Signature"),
+                             nonce)
+
     try:
-        verify_addon_request(workspace.addon_secret, request.method, signed_target(), request.get_data(cache=True),
-                             request.headers.get("X-Timestamp"), request.headers.get("X-Signature"))
+        match = check_signature(verify, workspace.addon_secret, workspace.addon_secret_previous,
+                                workspace.addon_secret_previous_until)
     except SignatureError as exc:
         log.info("addon_request_refused", workspace_id=workspace_id, method=request.method, path=request.path,
                  reason=str(exc))
-        return _error(401, str(exc))
-    return workspace
+        return jsonify(refusal(exc)), 401
+    assert timestamp is not None and nonce is not None   # verified above
+    if not remember_nonce(db.session, workspace.id, nonce, expires_at=nonce_expiry(timestamp)):
+        db.session.rollback()
+        log.warning("addon_request_replayed", workspace_id=workspace_id, method=request.method, path=request.path)
+        return _error(409, REPLAYED)
+    db.session.commit()
+    if match is SecretMatch.PREVIOUS:
+        log.info("addon_request_with_previous_secret", workspace_id=workspace_id, path=request.path)
+    return workspace, match
 
 
 def signed(view: Callable[..., Any] | None = None, *, allow_disconnected: bool = False) -> Any:
     """The prologue of every signed view: the request must be signed with the secret of the
-    workspace named by ``X-Workspace`` (401 / 404), the workspace must not be disconnected (410,
-    unless ``allow_disconnected``), and a ``lead_id`` in the path must be a plausible id (400).
-    The view is called as ``view(workspace, **view_args)``; everything it reads is scoped to that
-    workspace."""
+    workspace named by ``X-Workspace`` (401 / 404) and carry a nonce not used before (409), the
+    workspace must not be disconnected (410, unless ``allow_disconnected``), and a ``lead_id`` in
+    the path must be a plausible id (400). The view is called as ``view(workspace, **view_args)``;
+    everything it reads is scoped to that workspace."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapper(**view_args: Any) -> Any:
-            workspace = _signed_workspace()
-            if not isinstance(workspace, Workspace):
-                return workspace
+            found = _signed_workspace()
+            if not isinstance(found[0], Workspace):
+                return found
+            workspace, match = found
             if workspace.state == DISCONNECTED and not allow_disconnected:
                 return _error(410, "this workspace is disconnected from the sheet and the board; reconnect it "
                                    "on the dashboard, then connect the add-on again")
             lead_id = view_args.get("lead_id")
             if lead_id is not None and not LEAD_ID.match(lead_id):
                 return _error(400, f"lead id must be 1 to {MAX_LEAD_ID_LENGTH} characters without spaces or slashes")
-            return view(workspace, **view_args)
+            response = make_response(view(workspace, **view_args))
+            if match is SecretMatch.PREVIOUS:   # accepted, but the add-on should reconnect soon
+                response.headers[ROTATED_HEADER] = "1"
+            return response
 
         return wrapper
 

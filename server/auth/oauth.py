@@ -28,8 +28,14 @@ _EXTENSION = "authlib.integrations.flask_client"  # where Authlib's ``OAuth.init
 
 
 def init_oauth(app: Flask) -> OAuth:
-    """Create the app's Authlib registry and register Google (OpenID Connect discovery)."""
-    registry = OAuth(app)
+    """Create the app's Authlib registry and register Google (OpenID Connect discovery).
+
+    The flow's state data (PKCE verifier, OpenID nonce) waits in the database, not in the readable
+    session cookie (``flow_store.AuthlibStateCache``).
+    """
+    from .flow_store import AuthlibStateCache
+
+    registry = OAuth(app, cache=AuthlibStateCache())
     registry.register(
         "google",
         client_id=app.config.get("GOOGLE_CLIENT_ID") or None,

@@ -1,8 +1,9 @@
 """Connect a Trello account with Trello's OAuth 1.0a flow (Authlib's ``OAuth1Session``).
 
 - ``POST /app/connections/trello`` (signed in, CSRF): get a request token (signed with the API
-  key and secret), keep its secret in the session, send the person to Trello's authorize page
-  (``scope=read,write``, ``expiration=never``, ``name=<app name>``).
+  key and secret), keep its secret on the server (``flow_store``, encrypted; the session cookie,
+  which anyone holding it can read, carries only the public request token), send the person to
+  Trello's authorize page (``scope=read,write``, ``expiration=never``, ``name=<app name>``).
 - ``GET /auth/trello/callback``: trade the verifier for an access token, ask Trello who it
   belongs to (``/members/me``), store the account (token encrypted) for the signed-in user, and
   put back to work the workspaces that were waiting for this account.
@@ -30,6 +31,7 @@ from ..extensions import db
 from ..models import TRELLO, ProviderAccount, User, Workspace
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloError
+from .flow_store import put_flow_secret, take_flow_secret
 from .oauth import after_reactivation, external_url, reactivate_workspaces, upsert_account
 from .session import current_user, login_required
 
@@ -65,7 +67,7 @@ def _oauth1(**kwargs: Any) -> OAuth1Session:
 
 
 def start_connection(callback_url: str) -> tuple[str, dict[str, str]]:
-    """Get a request token; returns (Trello's authorize URL, what to keep in the session)."""
+    """Get a request token; returns (Trello's authorize URL, the pending request: its token and secret)."""
     if not _config().get("TRELLO_API_KEY") or not _config().get("TRELLO_API_SECRET"):
         raise ConnectError("Trello is not set up on this server (TRELLO_API_KEY or TRELLO_API_SECRET is empty).")
     client = _oauth1(redirect_uri=callback_url)
@@ -137,6 +139,28 @@ def _connections() -> Response:
     return redirect(url_for("dashboard.connections"))
 
 
+def _secret_key(request_token: str) -> str:
+    return "trello_request_secret:" + request_token
+
+
+def remember_pending(pending: dict[str, str]) -> None:
+    """The request token in the cookie, its secret on the server."""
+    put_flow_secret(db.session, _secret_key(pending["token"]), pending["secret"])
+    db.session.commit()
+    session[FLOW_KEY] = {"token": pending["token"]}
+
+
+def take_pending() -> dict[str, str] | None:
+    """This browser's pending connection with its secret, used up; None when there is none (or it expired)."""
+    flow = session.pop(FLOW_KEY, None)
+    token = flow.get("token") if isinstance(flow, dict) else None
+    if not isinstance(token, str) or not token:
+        return None
+    secret = take_flow_secret(db.session, _secret_key(token))
+    db.session.commit()
+    return {"token": token, "secret": secret} if secret else None
+
+
 @bp.post("/app/connections/trello")
 @login_required
 def connect() -> Response:
@@ -145,14 +169,14 @@ def connect() -> Response:
     except ConnectError as exc:
         flash(str(exc), "error")
         return _connections()
-    session[FLOW_KEY] = pending
+    remember_pending(pending)
     return redirect(url)
 
 
 @bp.get("/auth/trello/callback")
 @login_required
 def callback() -> Response:
-    pending = session.pop(FLOW_KEY, None)
+    pending = take_pending()
     try:
         token, member = finish_connection(pending, request.args.to_dict())
         account, reactivated = record_trello_account(db.session, current_user(), token, member)  # type: ignore[arg-type]

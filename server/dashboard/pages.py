@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from ..auth.session import current_user, login_required, logout_user
+from ..auth.session import count_signed_in_browsers, current_user, login_required, logout_everywhere, logout_user
 from ..extensions import db
 from ..models import GOOGLE, TRELLO
 from ..sheets.errors import SheetsError
@@ -17,6 +17,7 @@ from ..trello.errors import TrelloError
 from . import bp, queries
 from .google import sheets_error_message
 from .helpers import STATE_LABELS, trello_error_message, user
+from .workspace_actions import void_connect_codes
 
 log = structlog.get_logger(__name__)
 
@@ -120,11 +121,24 @@ def connections():  # type: ignore[no-untyped-def]
     accounts = queries.accounts_for_user(db.session, user())
     google = [a for a in accounts if a.provider == GOOGLE]
     trello = [a for a in accounts if a.provider == TRELLO]
-    return render_template("dashboard/connections.html", google=google, trello=trello)
+    return render_template("dashboard/connections.html", google=google, trello=trello,
+                           browsers=count_signed_in_browsers(user()))
 
 
 @bp.post("/sign-out")
 def sign_out():  # type: ignore[no-untyped-def]
     logout_user()
     flash("You are signed out.", "info")
+    return redirect(login_url())
+
+
+@bp.post("/sign-out-everywhere")
+@login_required
+def sign_out_everywhere():  # type: ignore[no-untyped-def]
+    """End every session of the signed-in user: other browsers, and a copied cookie, stop working;
+    unused add-on connect codes of their workspaces too."""
+    me = user()
+    void_connect_codes(queries.workspaces_for_user(db.session, me))
+    ended = logout_everywhere(me)   # commits
+    flash(f"You are signed out everywhere ({ended} browser{'' if ended == 1 else 's'}).", "info")
     return redirect(login_url())

@@ -7,13 +7,14 @@ messages and a redirect.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, Callable, TypeVar
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from ..addon.secrets import in_grace
 from ..auth.session import login_required
 from ..engine import providers
 from ..extensions import db
@@ -71,20 +72,33 @@ def status_view(workspace) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- pages
 
 
-@bp.get("/workspaces/<workspace_id>")
-@login_required
-def workspace(workspace_id: str):  # type: ignore[no-untyped-def]
-    ws = workspace_or_404(workspace_id)
+def _grace_minutes() -> float:
+    return float(current_app.config.get("ADDON_SECRET_GRACE_MINUTES", 10))
+
+
+def _workspace_page(ws: Workspace, connect_code: str | None = None) -> Response:
+    """The workspace's page; with ``connect_code`` (after a rotation) it shows that one-time code, so
+    it is never cached (the code is never put in the session cookie either)."""
     me = user()
-    history = queries.history_of(db.session, ws)
-    return render_template(
-        "dashboard/workspace.html", ws=ws, status=status_view(ws), history=history,
+    page = render_template(
+        "dashboard/workspace.html", ws=ws, status=status_view(ws), history=queries.history_of(db.session, ws),
         conflicts=queries.conflicts_of(db.session, ws), parked=queries.parked_events(db.session, ws),
         members=queries.members_of(db.session, ws), owner=queries.owner_of(db.session, ws),
         is_owner=queries.is_owner(me, ws), draft=is_draft(ws), describe_changes=describe_changes,
         sheet_link=spreadsheet_url(ws.spreadsheet_id, ws.sheet_gid), board_link=trello_board_url(ws.trello_board_id),
-        list_names=(ws.mapping or {}).get("list_names") or {},
+        list_names=(ws.mapping or {}).get("list_names") or {}, connect_code=connect_code,
+        previous_secret_valid=in_grace(ws.addon_secret_previous_until), grace_minutes=_grace_minutes(),
+        server_url=_public_base_url().rstrip("/"),
     )
+    response = current_app.make_response(page)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/workspaces/<workspace_id>")
+@login_required
+def workspace(workspace_id: str):  # type: ignore[no-untyped-def]
+    return _workspace_page(workspace_or_404(workspace_id))
 
 
 @bp.get("/workspaces/<workspace_id>/status.json")
@@ -238,6 +252,22 @@ def connect_code(workspace_id: str) -> Response:
     except actions.Refused as refusal:
         return _refused(ws, refusal)
     return _addon_page(ws, outcome.connect_code)
+
+
+@bp.post("/workspaces/<workspace_id>/rotate-secret")
+@login_required
+def rotate_secret(workspace_id: str) -> Response:
+    """A new add-on signing secret (owner only); the old one works for the grace period, or not at all
+    when "immediately" is ticked (a suspected leak). The page shows a connect code for the add-on."""
+    ws = workspace_or_404(workspace_id)
+    immediately = request.form.get("immediately") == "yes"
+    grace = timedelta(0) if immediately else timedelta(minutes=_grace_minutes())
+    try:
+        outcome = actions.rotate_addon_secret(db.session, ws, user(), grace=grace)
+    except actions.Refused as refusal:
+        return _refused(ws, refusal)
+    _flash(outcome)
+    return _workspace_page(ws, outcome.connect_code)
 
 
 # --------------------------------------------------------------------------- actions

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import structlog
 from sqlalchemy.orm import Session
 
+from ..addon import secrets as addon_secrets
 from ..addon.codes import issue_connect_code
-from ..models import Event, User, Workspace, WorkspaceMember
+from ..models import Event, History, User, Workspace, WorkspaceMember
 from ..models.sync import PARKED, PENDING
 from ..models.workspace import ACTIVE, DISCONNECTED, NEEDS_REAUTH, PAUSED, is_draft
 from ..sheets.client import SheetTab
@@ -255,6 +256,44 @@ def new_connect_code(session: Session, workspace: Workspace) -> Outcome:
     return Outcome(connect_code=code)
 
 
+def rotate_addon_secret(session: Session, workspace: Workspace, user: User, *, grace: timedelta,
+                        now: datetime | None = None) -> Outcome:
+    """Give the add-on a new signing secret (the old one works for ``grace`` more), record it in the
+    history, and make a connect code for reconnecting the add-on (not for a disconnected workspace,
+    which must be reconnected first). Owner only."""
+    require_owner(workspace, user, "rotate its add-on secret")
+    if is_draft(workspace):
+        raise Refused("A draft has no add-on connected yet: start it first (its add-on gets a fresh secret).")
+    now = now or datetime.now(timezone.utc)
+    addon_secrets.rotate(workspace, grace=grace, now=now)
+    if grace:
+        until = f"the old secret keeps working until {workspace.addon_secret_previous_until:%Y-%m-%d %H:%M} UTC"
+    else:
+        until = "the old secret is refused from now on"
+    session.add(History(workspace_id=workspace.id, side="system", action="rotate_addon_secret", outcome="ok",
+                        message=f"Add-on secret rotated by {user.email}; {until}."))
+    code = issue_connect_code(session, workspace) if workspace.state != DISCONNECTED else None
+    session.commit()
+    log.info("addon_secret_rotated", workspace_id=workspace.id, user_id=user.id, grace_s=int(grace.total_seconds()))
+    then = ("Connect the add-on again with the code below: in the spreadsheet choose Leads Sync › Connect to "
+            "server…" if code else "Reconnect the workspace, then make a connect code for the add-on.")
+    return Outcome.success(f"The add-on has a new secret; {until}. {then}", connect_code=code)
+
+
+def void_connect_codes(workspaces: list[Workspace]) -> int:
+    """Make unused add-on connect codes of ``workspaces`` unusable (the caller commits); returns how many.
+
+    "Sign out everywhere" does this: a session taken over could have made a code to trade for the
+    add-on's secret."""
+    voided = 0
+    for workspace in workspaces:
+        if workspace.connect_code_hash is not None:
+            workspace.connect_code_hash = None
+            workspace.connect_code_expires_at = None
+            voided += 1
+    return voided
+
+
 # --------------------------------------------------------------------------- parked events
 
 
@@ -315,4 +354,4 @@ def remove_member(session: Session, workspace: Workspace, user: User, member: Wo
 
 __all__ = ["Outcome", "Refused", "StepFailed", "DraftNotStarted", "TrelloFactory", "SheetFactory", "require_owner",
            "sync_now", "pause", "resume", "disconnect", "reconnect", "delete", "start", "new_connect_code",
-           "retry_event", "retry_parked", "invite", "remove_member"]
+           "rotate_addon_secret", "void_connect_codes", "retry_event", "retry_parked", "invite", "remove_member"]

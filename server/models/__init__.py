@@ -2,10 +2,11 @@
 
 from .accounts import GOOGLE, TRELLO, ProviderAccount, User
 from .base import Base, utcnow
+from .security import AddonNonce, OAuthFlowState, UserSession
 from .sync import Event, History, Link
 from .workspace import Workspace, WorkspaceMember
 
 __all__ = [
     "Base", "utcnow", "User", "ProviderAccount", "GOOGLE", "TRELLO",
-    "Workspace", "WorkspaceMember", "Link", "Event", "History",
+    "Workspace", "WorkspaceMember", "Link", "Event", "History", "UserSession", "OAuthFlowState", "AddonNonce",
 ]

@@ -59,6 +59,11 @@ class Workspace(Base):
     card_removed_status: Mapped[str] = mapped_column(String(100), default="Archived")
     # HMAC key the add-on signs its events with (encrypted at rest).
     addon_secret: Mapped[str] = mapped_column(EncryptedText, default=lambda: secrets.token_hex(32))
+    # After a rotation (``server/addon/secrets.py``): the secret it replaced, accepted until
+    # ``addon_secret_previous_until`` and then recognised only to tell the add-on to reconnect.
+    addon_secret_previous: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    addon_secret_previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    addon_secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     connect_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     connect_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=ACTIVE)

@@ -85,6 +85,12 @@
   function poll() {
     fetch(url, {credentials: 'same-origin', headers: {'Accept': 'application/json'}, cache: 'no-store'})
       .then(function (response) {
+        if (response.status === 401) {
+          // signed out (here, elsewhere, or the session expired): reloading leads to the sign-in page
+          stopped = true;
+          window.location.reload();
+          throw new Error('signed out');
+        }
         if (!response.ok) throw new Error('status ' + response.status);
         return response.json();
       })

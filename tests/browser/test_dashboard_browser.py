@@ -65,9 +65,13 @@ def sign_in(context, page, world, email: str = "ann@example.com") -> str:
         page.goto(f"{base}/app")
         if "/app/login" not in page.url and page.locator(".account-email").count():
             return "dev-login"
+    from server.auth.sessions import start_session
+
     with app.app_context():
         user_id = db.session.query(User.id).filter_by(email=email).scalar()
-    value = app.session_interface.get_signing_serializer(app).dumps({"user_id": user_id, "_permanent": True})
+        token = start_session(db.session, user_id)   # a real server-side session, as signing in makes
+        db.session.commit()
+    value = app.session_interface.get_signing_serializer(app).dumps({"sid": token, "_permanent": True})
     context.add_cookies([{"name": app.config.get("SESSION_COOKIE_NAME", "session"), "value": value, "url": base}])
     return "cookie"
 
