@@ -18,9 +18,10 @@ from .models import ProviderAccount, Workspace
 from .models.workspace import DISCONNECTED
 from .sync.inbox import (PayloadError, is_bulk_delivery, parse_sheets_payload, parse_trello_payload,
                          store_sheets_event, store_trello_event)
+from .addon.secrets import ROTATED_HEADER, SecretMatch, check_sheets_signature, refusal
+from .engine import commit_and_wake
 from .sync.queue import pending_bulk
 from .sync.signatures import SignatureError, verify_addon, verify_trello
-from .engine import commit_and_wake
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 csrf.exempt(bp)
@@ -68,7 +69,6 @@ def _stored():  # type: ignore[no-untyped-def]
 @bp.post("/sheets/<workspace_id>")
 def sheets(workspace_id: str):  # type: ignore[no-untyped-def]
     # The previous add-on secret (after a rotation) is read only when the current one does not match.
-    from .addon.secrets import ROTATED_HEADER, SecretMatch, check_sheets_signature, refusal
 
     workspace = _workspace_for_intake(_SHEETS_INTAKE, workspace_id)
     if workspace is None:

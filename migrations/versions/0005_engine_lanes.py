@@ -18,7 +18,7 @@ import server.models.base
 
 # revision identifiers, used by Alembic.
 revision = '0005'
-down_revision = '0003'  # FIXME(integration): '0004' once the sessions migration lands
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -47,6 +47,9 @@ class EngineSettings:
     reconcile_interval_s: float = 900.0
     webhook_check_interval_s: float = 3600.0
     event_retention_days: float = 14.0
+    # sign-in sessions, for the hourly purge of expired security rows (server/maintenance.py)
+    session_idle_days: float = 7.0
+    session_max_days: float = 30.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "EngineSettings":
@@ -92,4 +95,6 @@ class EngineSettings:
             reconcile_interval_s=float(config.get("RECONCILE_INTERVAL_S", 900.0)),
             webhook_check_interval_s=float(config.get("WEBHOOK_CHECK_INTERVAL_S", 3600.0)),
             event_retention_days=float(config.get("EVENT_RETENTION_DAYS", 14.0)),
+            session_idle_days=float(config.get("SESSION_IDLE_DAYS", 7.0)),
+            session_max_days=float(config.get("SESSION_MAX_DAYS", 30.0)),
         )

@@ -80,10 +80,19 @@ class Worker:
                             at_start=True)
         self.periodic.every("schedule_reconciles", settings.reconcile_interval_s,
                             lambda: schedule_reconciles(self.session_factory, settings.reconcile_interval_s))
+        self.periodic.every("purge_expired_security_rows", 3600.0, self._purge_expired, at_start=True)
         if settings.event_retention_days > 0:
             self.periodic.every("purge_events", 3600.0,
                                 lambda: purge_old_events(self.session_factory, settings.event_retention_days),
                                 at_start=True)
+
+    def _purge_expired(self) -> None:
+        """Expired add-on nonces, sign-in sessions and OAuth flows (refused anyway; keeps tables small)."""
+        from ..maintenance import purge_expired
+
+        with self.session_factory() as session:
+            purge_expired(session, {"SESSION_IDLE_DAYS": self.settings.session_idle_days,
+                                    "SESSION_MAX_DAYS": self.settings.session_max_days})
 
     # ------------------------------------------------------------------ one step
 
