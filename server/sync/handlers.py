@@ -81,8 +81,12 @@ def sheet_row_removed(work: LeadWork, event: Event, data: dict[str, Any]) -> Non
 
 
 def _is_ours(work: LeadWork, event: Event, action: dict[str, Any]) -> bool:
-    return bool(event.echo) or provenance_is_ours(action, work.ctx.settings.trello_app_id, work.ctx.trello_member) \
-        or ledger_match(work.link, action)
+    """By provenance where the app's id is known (then only by it); else by the ledger."""
+    if event.echo:
+        return True
+    if work.ctx.settings.trello_app_id and work.ctx.trello_member:
+        return provenance_is_ours(action, work.ctx.settings.trello_app_id, work.ctx.trello_member)
+    return ledger_match(work.link, action)
 
 
 def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:

@@ -8,8 +8,9 @@ every queued change of one link at once, from both sides, whatever order they ar
 - a **change** is something a person did (a cell typed, a card moved), dated by the provider
   (the add-on's edit time, Trello's ``action.date``); the newest one wins the field, the value
   kept so far included. An older change from the other side that lost is a **conflict**, kept
-  for the user with both values, sides and times; an older change from the same side was
-  simply superseded. Our own writes are never changes and never move a field's time.
+  for the user with both values, sides and times (so is the value kept so far when a newer
+  change overrules it before our write of it had reached that person's side); an older change
+  from the same side was simply superseded. Our own writes are never changes and never move a field's time.
 - a **landing** is one of our own writes seen arriving on a side (Trello's echo of our call):
   it tells what that side held from then on, and so whether a late call of ours overwrote
   something newer there.
@@ -196,6 +197,9 @@ def _merge_field(name: str, current: str, clock: FieldClock, changes: list[Chang
     kept_side = winner.side.value if winner is not None else clock.s
     kept_at = winner.at if winner is not None else clock.t
     outcome = FieldOutcome(name, current, value, winner)
+    overruled = _overruled_baseline(name, current, clock, winner, changes, same)
+    if overruled is not None:
+        outcome.conflicts.append(Conflict(name, overruled, value, kept_side, kept_at))
     for change in changes:
         if change is winner or same(change.side, name, change.value, value):
             continue
@@ -221,6 +225,24 @@ def _merge_field(name: str, current: str, clock: FieldClock, changes: list[Chang
         else:
             clock.ws = max(clock.ws, landing.at)
     return outcome
+
+
+def _overruled_baseline(name: str, current: str, clock: FieldClock, winner: Change | None, changes: list[Change],
+                        same: Same) -> Change | None:
+    """The value kept so far, as a change, when a newer change from the other side overrules it
+    without its person having seen it (our write had not reached their side when they made it):
+    that is a conflict too. Seen first (our write reached them before they changed it): simply
+    the next change."""
+    if winner is None or clock.s not in (Side.SHEETS.value, Side.TRELLO.value) or clock.s == winner.side.value:
+        return None
+    if any(change.side.value == clock.s for change in changes):
+        return None  # its own side changed it again: those changes speak for that side
+    if same(winner.side, name, current, winner.value):
+        return None
+    reached = clock.ws if winner.side is Side.SHEETS else clock.wt
+    if clock.t <= reached <= winner.at:
+        return None
+    return Change(name, current, clock.t, Side(clock.s))
 
 
 def _holds(side: Side, current: str, clock: FieldClock, changes: list[Change], landings: list[Landing]) -> str:

@@ -1,9 +1,11 @@
 """Turn stored events into what the merge works with: people's changes and our writes landing.
 
-A Trello action is ours when its provenance says so (made with our app's key — ``appCreator`` —
-by the member whose token the workspace uses) or, where provenance is not available, when it
-repeats a write in the link's ledger (same card, same values, within the ledger's horizon). Ours
-is never a person's change: it only tells what Trello held from its date on. A person's action
+A Trello action is ours when its provenance says so: made with our app's key (``appCreator``,
+``TRELLO_APP_ID``) by the member whose token the workspace uses. Only where provenance is not
+available (no app id configured) is an action matched by value against the link's ledger: an
+unused entry of one of our writes to the card with the same values, whose call was made shortly
+before (its echo comes within ``ECHO_WINDOW_MS``, a late landing included); the entry is then
+used up. Ours is never a person's change: it only tells what Trello held from its date on. A person's action
 changes exactly the fields Trello lists in ``data.old`` (for a description, the lines whose
 values differ between the old and the new text).
 
@@ -20,7 +22,7 @@ from typing import Any
 
 from ..models import Link, Workspace
 from . import description
-from .cards import LEDGER_HORIZON_MS, status_for_list
+from .cards import status_for_list
 from .inbox import parse_trello_date
 from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
 from .merge import Change, Landing, Side
@@ -49,8 +51,13 @@ def _new_value(action: dict[str, Any], key: str) -> Any:
     return (data.get("card") or {}).get(key)
 
 
+ECHO_WINDOW_MS = 120_000.0  # an echo (or a timed-out call's late landing) comes this soon after its call
+CLOCK_SKEW_MS = 5_000.0
+
+
 def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
-    """Whether the action repeats one of our ledgered writes to its card (our echo)."""
+    """Whether the action repeats an unused ledgered write of ours to its card (our echo); if so,
+    that entry is used up (the caller commits the link)."""
     if link is None:
         return False
     data = action.get("data") or {}
@@ -58,11 +65,14 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
     if not changed:
         return False
     at = action_time_ms(action)
-    for entry in (link.card_extra or {}).get("ledger", []):
+    entries = list((link.card_extra or {}).get("ledger", []))
+    for index, entry in enumerate(entries):
         body = entry.get("body") or {}
-        if not (entry.get("at", 0) - 5000 <= at <= entry.get("end", 0) + LEDGER_HORIZON_MS):
+        if entry.get("echoed") or not (entry.get("at", 0) - CLOCK_SKEW_MS <= at <= entry.get("end", 0) + ECHO_WINDOW_MS):
             continue
         if all(k in body and _same_trello(k, body[k], _new_value(action, k)) for k in changed):
+            entries[index] = {**entry, "echoed": True}
+            link.card_extra = {**(link.card_extra or {}), "ledger": entries}
             return True
     return False
 

@@ -50,6 +50,17 @@ def test_queued_sheet_edit_and_newer_trello_move_end_at_the_move():
     assert conflict.kept_side == "trello" and conflict.kept_at == 2500
 
 
+def test_a_newer_change_that_never_saw_the_value_it_replaces_records_a_conflict():
+    """The Trello move (applied at 200) had not reached the sheet when the person typed at 250."""
+    unseen = _merge({"Status": "Won"}, {"Status": {"t": 200, "s": "trello", "ws": 0}},
+                    [Change("Status", "Qualified", 250, S)])
+    [conflict] = unseen.fields["Status"].conflicts
+    assert conflict.dropped.side is T and conflict.dropped.value == "Won" and conflict.kept_side == "sheets"
+    seen = _merge({"Status": "Won"}, {"Status": {"t": 200, "s": "trello", "ws": 220}},
+                  [Change("Status", "Qualified", 250, S)])
+    assert not seen.fields["Status"].conflicts  # the sheet showed Won at 220: the person changed it after
+
+
 def test_an_older_change_from_the_same_side_is_stale_not_a_conflict():
     result = _merge({"Name": "B"}, {"Name": {"t": 300, "s": "trello", "tt": 300}}, [Change("Name", "A", 200, T)])
     outcome = result.fields["Name"]

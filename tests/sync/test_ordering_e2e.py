@@ -17,6 +17,16 @@ from tests.conftest import make_app
 from tests.sync.world import build_world
 
 
+@pytest.fixture(params=["provenance", "ledger"])
+def world(request, sqlite_url):
+    """Our own writes' echoes known by their provenance (TRELLO_APP_ID set), and, where it is not
+    configured, by the ledger of what we sent."""
+    config = {} if request.param == "provenance" else {"TRELLO_APP_ID": ""}
+    w = build_world(sqlite_url, make_app=make_app, config=config)
+    yield w
+    w.stop()
+
+
 def _lead(world, **values):
     world.add_row(**{"Name": "Ada Lovelace", "Email": "ada@example.com", "Status": "New", **values})
     world.settle()
