@@ -184,7 +184,7 @@ def test_wizard_and_workspace_page(world, browser, artifacts_dir):
     assert page.locator("#pending-count").inner_text() == "1"
     with world.app.app_context():
         secret = db.session.get(Workspace, workspace_id).addon_secret
-    world.worker.drain(timeout_s=20)
+    world.settle()  # the first sync, the card writes it queued, and their echoes
     # (locator waits, not wait_for_function: the page's CSP forbids the eval that one uses)
     expect(page.locator("#pending-count")).to_have_text("0", timeout=15000)
     expect(page.locator("#progress-text")).to_have_text(re.compile("^finished"), timeout=15000)

@@ -193,3 +193,63 @@ def test_trello_malformed_json_with_valid_signature_is_400(app, client, workspac
     response = post_trello(client, app, workspace, b"{oops")
     assert response.status_code == 400 and "not valid JSON" in response.get_json()["error"]["message"]
     assert stored(app) == 0
+
+
+# --------------------------------------------------------------------------- times and bounds (issue 14)
+
+
+@pytest.mark.parametrize("raw", [b"NaN", b"Infinity", b"-Infinity", b"1e300", b"-1e20", b"32503680000000"])
+@pytest.mark.parametrize("where", ["edited_at", "sent_at"])
+def test_times_that_are_not_real_times_are_400_and_store_nothing(app, client, workspace, raw, where):
+    """NaN, ±Infinity, 1e300, -1e20 and the year 3000 (as milliseconds) are refused, never a 500."""
+    marker = b"987654321"
+    row = {"lead_id": "L-1", "row": 2, "values": {"Name": "Ada"}, "changed": ["Name"]}
+    if where == "edited_at":
+        row["edited_at"] = 987654321
+        body = sheets_body(rows=[row])
+    else:
+        body = sheets_body(sent_at=987654321)
+    body = body.replace(marker, raw)
+    response = post_sheets(client, workspace, body)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert ("JSON" in response.get_json()["error"]["message"] or "milliseconds" in response.get_json()["error"]["message"])
+    assert stored(app) == 0
+
+
+def test_a_time_far_ahead_is_clamped_so_it_cannot_freeze_a_field(app, client, workspace):
+    """A signed edit dated next year is stored as made now: a later edit from either side still wins."""
+    ahead = int((time.time() + 365 * 86400) * 1000)
+    row = {"lead_id": "L-1", "row": 2, "values": {"Name": "Ada"}, "changed": ["Name"], "edited_at": ahead}
+    assert post_sheets(client, workspace, sheets_body(rows=[row])).status_code == 200
+    with app.app_context():
+        event = db.session.query(Event).one()
+        edited = json.loads(event.payload)["edited_at"]
+    assert edited <= time.time() * 1000 + 1000
+    assert event.occurred_at.timestamp() <= time.time() + 1
+
+
+def test_a_big_paste_is_bulk_work_and_bounded_per_workspace(app, client, workspace):
+    app.config.update(LIVE_MAX_ROWS=3, MAX_QUEUED_BULK=6)
+    rows = [{"lead_id": f"L-{i}", "row": i + 2, "values": {"Name": f"Lead {i}"}, "changed": ["Name"]} for i in range(5)]
+    first = post_sheets(client, workspace, sheets_body(event_id="paste-1", rows=rows))
+    assert first.status_code == 200
+    with app.app_context():
+        assert {e.lane for e in db.session.query(Event)} == {1}  # bulk lane: live edits go first
+    second = post_sheets(client, workspace, sheets_body(event_id="paste-2", rows=rows))
+    assert second.status_code == 429
+    assert "waiting to sync" in second.get_json()["error"]["message"]
+    assert stored(app) == 5
+    one = post_sheets(client, workspace, sheets_body(event_id="edit-1"))  # a live edit is never refused
+    assert one.status_code == 200 and stored(app) == 6
+
+
+def test_a_repeated_sync_now_joins_the_one_waiting(app, workspace):
+    from server.sync.queue import enqueue_command
+
+    with app.app_context():
+        assert enqueue_command(db.session, workspace["id"], "reconcile") is not None
+        assert enqueue_command(db.session, workspace["id"], "reconcile") is None  # joins it
+        assert enqueue_command(db.session, workspace["id"], "reconcile", {"dry_run": True}) is not None  # another kind
+        db.session.commit()
+        kinds = [(e.kind, e.lane) for e in db.session.query(Event)]
+    assert kinds == [("reconcile", 2), ("reconcile", 2)]
