@@ -11,6 +11,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import structlog
+
 from ..models import Event
 from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
 from ..trello.errors import TrelloNotFound
@@ -23,6 +25,7 @@ from .outcomes import Defer, SyncError
 from .queue import PREVIEW, RECONCILE, SHEETS, SYSTEM, TRELLO, Command
 
 Handler = Callable[[LeadWork, Event, dict[str, Any]], None]
+log = structlog.get_logger(__name__)
 
 CARD_APPEARS = {"createCard", "copyCard", "moveCardToBoard", "convertToCardFromCheckItem", "emailCard"}
 CARD_LEAVES = {"deleteCard": "deleted in Trello", "moveCardFromBoard": "moved to another board"}
@@ -86,7 +89,16 @@ def _is_ours(work: LeadWork, event: Event, action: dict[str, Any]) -> bool:
         return True
     if work.ctx.settings.trello_app_id and work.ctx.trello_member:
         return provenance_is_ours(action, work.ctx.settings.trello_app_id, work.ctx.trello_member)
-    return ledger_match(work.link, action)
+    ours = ledger_match(work.link, action)
+    creator = action.get("appCreator")
+    if ours and isinstance(creator, dict) and creator.get("id") and creator["id"] not in _APP_IDS_SEEN:
+        _APP_IDS_SEEN.add(creator["id"])
+        log.info("trello_app_id_seen", app_id=creator["id"],
+                 hint="our own Trello writes carry this appCreator id: set TRELLO_APP_ID to it")
+    return ours
+
+
+_APP_IDS_SEEN: set[str] = set()
 
 
 def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:

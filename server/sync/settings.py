@@ -22,7 +22,6 @@ class EngineSettings:
     http_timeout_s: float = 20.0
     public_base_url: str = "http://127.0.0.1:5000"
     # worker behaviour
-    batch_size: int = 200
     lease_s: float = 60.0
     max_attempts: int = 8
     backoff_base_s: float = 1.0
@@ -74,7 +73,6 @@ class EngineSettings:
             google_service_account_json=config.get("GOOGLE_SERVICE_ACCOUNT_JSON", ""),
             http_timeout_s=float(config.get("HTTP_TIMEOUT_S", 20.0)),
             public_base_url=config.get("PUBLIC_BASE_URL", cls.public_base_url),
-            batch_size=int(config.get("WORKER_BATCH_SIZE", 200)),
             lease_s=float(config.get("WORKER_LEASE_S", 60.0)),
             max_attempts=int(config.get("WORKER_MAX_ATTEMPTS", 8)),
             backoff_base_s=float(config.get("WORKER_BACKOFF_BASE_S", 1.0)),
