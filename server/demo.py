@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
         "PUBLIC_BASE_URL": public,
         "TRELLO_API_KEY": "demo-key", "TRELLO_API_SECRET": "demo-secret",
+        "TRELLO_APP_ID": trello.app_id or "",  # our own writes' echoes known by their provenance
         "TRELLO_API_BASE_URL": trello.api_base_url,
         "GOOGLE_SHEETS_API_BASE_URL": sheets.api_base_url,
         "SHEET_WRITE_WINDOW_S": 0.2,
