@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 from ..addon import secrets as addon_secrets
 from ..addon.codes import issue_connect_code
 from ..models import Event, History, User, Workspace, WorkspaceMember
-from ..models.sync import PARKED, PENDING
+from ..models.sync import PARKED
 from ..models.workspace import ACTIVE, DISCONNECTED, NEEDS_REAUTH, PAUSED, is_draft
 from ..sheets.client import SheetTab
 from ..sheets.errors import SheetsError, sheets_error_message
+from ..sync import queue
 from ..sync.queue import enqueue_command
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloBadRequest, TrelloError, trello_error_message
@@ -301,7 +302,7 @@ def retry_event(event: Event, *, wake: Callable[[], None]) -> Outcome:
     """Queue a parked event again, as if it had never been tried."""
     if event.state != PARKED:
         raise Refused("That event is not parked any more.", "info")
-    _requeue(event)
+    queue.requeue(event)
     wake()
     return Outcome.success(f"Event {event.id} is queued again.")
 
@@ -310,18 +311,9 @@ def retry_parked(session: Session, workspace: Workspace, *, wake: Callable[[], N
     """Queue every parked event of the workspace again (the newest thousand)."""
     events = queries.parked_events(session, workspace, limit=RETRY_ALL_LIMIT)
     for event in events:
-        _requeue(event)
+        queue.requeue(event)
     wake()
     return Outcome.success(f"{len(events)} parked event(s) queued again." if events else "Nothing is parked.")
-
-
-def _requeue(event: Event) -> None:
-    event.state = PENDING
-    event.attempts = 0
-    event.next_attempt_at = datetime.now(timezone.utc)
-    event.processed_at = None
-    event.locked_by = None
-    event.locked_until = None
 
 
 # --------------------------------------------------------------------------- members

@@ -304,12 +304,7 @@ class LeadWork:
                         sync_state="pending", shadow={}, field_times={}, card_extra={"pending_event": event.id})
             if id_row:
                 mark_sheet(link, id_row=id_row)
-            self.session.add(link)
-            try:
-                self.session.commit()
-            except IntegrityError:
-                self.session.rollback()
-                raise Defer(0.2, "another worker is creating this lead's card") from None
+            self._claim(link, "another worker is creating this lead's card")
         elif link.card_id is not None:
             self.link = link
             self.done(event, "the lead already has a card", IGNORED)
@@ -359,6 +354,16 @@ class LeadWork:
         record(self.session, self.workspace.id, side=Side.SHEETS, action="create_card", lead_id=lead_id,
                card_id=card["id"], event_id=event.id, changes={k: [None, v] for k, v in shadow.items() if v})
         self.done(event)
+
+    def _claim(self, link: Link, busy: str) -> None:
+        """Insert and commit a new link before anything is created for it: its unique lead id and
+        card id make a second worker's claim fail (that worker then tries again shortly)."""
+        self.session.add(link)
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise Defer(0.2, busy) from None
 
     def _remember_create(self, link: Link, event: Event, fields: dict[str, Any]) -> None:
         link_id = link.id
@@ -421,12 +426,7 @@ class LeadWork:
         preamble = parsed.preamble if parsed.fields or parsed.lead_id else (card.get("desc") or "").strip()
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card_id, pending_op="append_row",
                     sync_state="pending", shadow={}, field_times={}, card_extra={"preamble": preamble})
-        self.session.add(link)
-        try:
-            self.session.commit()
-        except IntegrityError:
-            self.session.rollback()
-            raise Defer(0.2, "another worker is adding this card's row") from None
+        self._claim(link, "another worker is adding this card's row")
         self.link = link
         desc = description.render(values, self.mapping.description_columns, lead_id, preamble)
         landed = trello_time_ms(card, at)

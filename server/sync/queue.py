@@ -317,12 +317,13 @@ def park(event: Event, reason: str) -> None:
 
 
 def requeue(event: Event) -> None:
-    """A person's Retry of a parked event."""
+    """A person's Retry of a parked event: queued again as if it had never been tried."""
     event.state = PENDING
     event.attempts = 0
     event.next_attempt_at = utcnow()
-    event.last_error = ""
     event.processed_at = None
+    event.locked_by = None
+    event.locked_until = None
 
 
 def backoff_s(attempts: int, base_s: float, max_s: float, retry_after: float | None = None) -> float:
