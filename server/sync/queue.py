@@ -29,11 +29,14 @@ processes). Either way the waiting worker claims at once instead of polling.
 from __future__ import annotations
 
 import errno
+import hashlib
+import itertools
 import json
 import os
 import random
 import select as select_module
 import socket
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -426,14 +429,26 @@ class Waker:
                     # EAGAIN: its buffer is full of wake-ups already; nothing to add
 
 
+MAX_WAKE_DIRECTORY = 80  # a socket's whole path must fit AF_UNIX's 108 bytes
+
+
 def wake_directory(engine: Engine) -> str | None:
-    """``<directory of the SQLite file>/wake``; None for PostgreSQL or an in-memory database."""
+    """``<directory of the SQLite file>/wake`` (or, when that path is too long for a socket
+    address, a directory in the temp dir named after the database file); None for PostgreSQL or
+    an in-memory database. The web processes and the workers of one database compute the same."""
     if engine.dialect.name != "sqlite":
         return None
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    return os.path.join(os.path.dirname(os.path.abspath(database)), "wake")
+    path = os.path.abspath(database)
+    directory = os.path.join(os.path.dirname(path), "wake")
+    if len(directory) > MAX_WAKE_DIRECTORY:
+        directory = os.path.join(tempfile.gettempdir(), "leads-wake-" + hashlib.sha256(path.encode()).hexdigest()[:16])
+    return directory
+
+
+_LISTENERS = itertools.count(1)
 
 
 def _unlink_quietly(path: str) -> None:
@@ -461,7 +476,7 @@ class WakeListener:
         directory = wake_directory(engine)
         if directory is not None:
             os.makedirs(directory, exist_ok=True)
-            self._path = os.path.join(directory, f"{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:6]}.sock")
+            self._path = os.path.join(directory, f"{os.getpid()}-{next(_LISTENERS)}.sock")
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._socket.bind(self._path)
             self._socket.setblocking(False)
