@@ -432,11 +432,17 @@ function handleEdit(e) {
   if (!cfg || !e || !e.range) return;
   var sheet = e.range.getSheet();
   if (sheet.getName() !== cfg.sheet) return;
+  var started = Date.now();
   var edit = {
     r1: e.range.getRow(), r2: e.range.getLastRow(),
-    c1: e.range.getColumn(), c2: e.range.getLastColumn()
+    c1: e.range.getColumn(), c2: e.range.getLastColumn(),
+    at: started  // when the person edited: the server orders changes by it, not by arrival
   };
-  var started = Date.now();
+  if (edit.r1 === edit.r2 && edit.c1 === edit.c2 && e.value !== undefined) {
+    // One cell: Apps Script gives its previous value (none when it was empty), so the server
+    // can tell what the person replaced (compare-and-set) and ignore a value typed again.
+    edit.old = e.oldValue === undefined ? '' : String(e.oldValue);
+  }
   var lock = LockService.getDocumentLock();
   if (!lock || !lock.tryLock(LEADS_SYNC.LOCK_WAIT_MS)) {
     // Another run holds the lock: leave the edit for the next run (one property per edit, so
@@ -532,10 +538,16 @@ function processEdits_(cfg, sheet, edits, started) {
       if (header && c - 1 !== data.idIndex && changed.indexOf(header) < 0) changed.push(header);
     }
     for (var i = from; i <= to; i++) {
-      var entry = edited[i] || (edited[i] = {headers: {}, idOnly: true, whole: false});
+      var entry = edited[i] || (edited[i] = {headers: {}, idOnly: true, whole: false, at: 0, old: {}});
       if (edit.whole) { entry.whole = true; entry.idOnly = false; }
-      changed.forEach(function (h) { entry.headers[h] = true; });
+      changed.forEach(function (h) {
+        entry.headers[h] = true;
+        // a previous value only tells something for the cell's first edit in this run
+        if (edit.old !== undefined && changed.length === 1 && !(h in entry.old)) entry.old[h] = edit.old;
+        else if (edit.old === undefined) entry.old[h] = null;
+      });
       if (changed.length) entry.idOnly = false;
+      entry.at = Math.max(entry.at, edit.at || 0);
     }
   });
 
@@ -600,17 +612,23 @@ function processEdits_(cfg, sheet, edits, started) {
     var entry = edited[i];
     var whole = newIds[i] || (entry && entry.whole);
     var changed = null;
+    var old = null;
     if (!whole) {
       if (!entry || entry.idOnly) return;
       changed = Object.keys(entry.headers);
+      Object.keys(entry.old).forEach(function (h) {
+        if (entry.old[h] !== null) (old = old || {})[h] = entry.old[h];
+      });
     }
-    rows.push({
+    var row = {
       lead_id: data.ids[i],
       row: firstRow + i,
       values: rowValues_(data.headers, data.rows[i]),
       changed: changed,
-      edited_at: now
-    });
+      edited_at: (entry && entry.at) || now
+    };
+    if (old) row.old = old;
+    rows.push(row);
   });
   if (!data.complete) {
     logError_('The sheet is too large to check in one run; some rows were not read. Use Sync now.');

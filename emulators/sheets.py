@@ -210,11 +210,13 @@ class SheetsEmulator(Served):
                         sh.set(r, headers[lead_id_header], new_lead_id())
 
     def _emit(self, spreadsheet_id: str, sh: Sheet, rows: Iterable[int],
-              removed: list[dict[str, Any]] | None = None, changed: Iterable[str] | None = None) -> None:
+              removed: list[dict[str, Any]] | None = None, changed: Iterable[str] | None = None,
+              old: dict[str, str] | None = None) -> None:
         """What the add-on's trigger does after a person's change (call with the lock held).
 
         ``changed`` names the edited columns (the add-on reads them from the edited range);
-        a sort changes none, only row positions.
+        a sort changes none, only row positions. ``old``: a single cell's previous value (Apps
+        Script's ``e.oldValue``, "" for an empty cell), sent as the row's ``old``.
         """
         config = self._addons.get((spreadsheet_id, sh.sheet_id))
         if config is None:
@@ -234,6 +236,7 @@ class SheetsEmulator(Served):
                 "values": {name: typed_value(sh.get(r, col)) for name, col in headers.items()},
                 "changed": sorted(set(changed)) if changed is not None else list(headers),
                 "edited_at": now,
+                **({"old": old} if old else {}),
             })
         removed = removed or []
         if not payload_rows and not removed:
@@ -262,10 +265,15 @@ class SheetsEmulator(Served):
             raise ValueError("row numbers start at 1")
         with self._lock:
             _, sh = self._sheet(spreadsheet_id, sheet)
-            self._set_by_header(sh, row, values, columns)
-            by_col = {col: name for name, col in self._headers(sh).items()}
+            headers = self._headers(sh)
+            by_col = {col: name for name, col in headers.items()}
             edited = list(values) + [by_col.get(parse_cells(f"{c}1").start_col, c) for c in (columns or {})]
-            self._emit(spreadsheet_id, sh, [row], changed=edited)
+            old = None
+            if len(edited) == 1 and edited[0] in headers:  # one cell: the trigger knows what it held
+                held = sh.get(row, headers[edited[0]])
+                old = {edited[0]: "" if held is None else formatted(held)}
+            self._set_by_header(sh, row, values, columns)
+            self._emit(spreadsheet_id, sh, [row], changed=edited, old=old)
 
     def user_append(self, spreadsheet_id: str, sheet: str, values: dict[str, object]) -> int:
         """A person fills the row below the last one; returns its number."""

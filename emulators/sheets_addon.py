@@ -5,7 +5,8 @@ Contract (the real add-on sends exactly this):
 - headers ``Content-Type: application/json``, ``X-Timestamp: <unix seconds>``,
   ``X-Signature: hex(HMAC-SHA256(secret, f"{timestamp}." + body))``;
 - body (compact JSON) ``{"event_id", "spreadsheet_id", "sheet", "sent_at", "rows": [{"lead_id",
-  "row", "values", "edited_at"}], "removed": [{"lead_id", "row"}]}``.
+  "row", "values", "changed", "edited_at", "old" (one cell's previous value, single-cell edits only)}],
+  "removed": [{"lead_id", "row"}]}``.
 
 A failed POST (connection error or 5xx) is retried after 0.2 s and 0.5 s, then given up.
 """

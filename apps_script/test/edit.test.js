@@ -160,3 +160,28 @@ test('a missing Lead ID header is reported, not guessed', () => {
   assert.equal(webhookPosts(world).length, 0);
   assert.match(ctx.getSelectedLead().errors[0].message, /\u201cLead ID\u201d column is missing/);
 });
+
+test('a single-cell edit says what the cell held before; a paste does not', () => {
+  const {world, server, ctx} = connectedWorld(ROWS);
+  ctx.handleEdit(world.userEdit('Leads', 3, 3, [['Won']]));
+  assert.deepEqual(plain(server.events[0].rows[0].old), {Status: 'Contacted'});
+  ctx.handleEdit(world.userEdit('Leads', 2, 4, [['first note']]));  // an empty cell before
+  assert.deepEqual(plain(server.events[1].rows[0].old), {Notes: ''});
+  ctx.handleEdit(world.userEdit('Leads', 2, 2, [['a@x.example', 'Qualified']]));
+  assert.equal(server.events[2].rows[0].old, undefined, 'a range gives no previous values');
+});
+
+test('an edit is dated when its trigger fired, even when it waited for the lock', () => {
+  const {world, server, ctx} = connectedWorld(ROWS);
+  world.lock.held = true;  // another run of the trigger holds the document lock
+  const queued = world.userEdit('Leads', 3, 3, [['Won']]);
+  const firedAt = Date.now() + world.clock.offset;
+  ctx.handleEdit(queued);
+  assert.equal(server.events.length, 0, 'left for the next run');
+  world.lock.held = false;
+  world.clock.advance(60000);  // the next edit comes a minute later and sends both
+  ctx.handleEdit(world.userEdit('Leads', 4, 4, [['later']]));
+  const rows = Object.fromEntries(server.events[0].rows.map((r) => [r.row, r]));
+  assert.ok(Math.abs(rows[3].edited_at - firedAt) < 1000, 'the queued edit keeps its own time');
+  assert.ok(rows[4].edited_at >= firedAt + 60000);
+});

@@ -139,6 +139,10 @@ def parse_sheets_payload(data: Any) -> dict[str, Any]:
         changed = row.get("changed")
         if changed is not None and (not isinstance(changed, list) or not all(isinstance(c, str) for c in changed)):
             raise PayloadError(f"{where}.changed must be an array of column headers")
+        old = row.get("old")
+        if old is not None and (not isinstance(old, dict) or not all(
+                isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool))) for k, v in old.items())):
+            raise PayloadError(f"{where}.old must be an object of column header to previous value")
         edited_at = row.get("edited_at")
         if edited_at is not None and not _is_time_ms(edited_at):
             raise PayloadError(f"{where}.edited_at must be milliseconds since the epoch (between 2000 and 2100)")
@@ -167,6 +171,8 @@ def store_sheets_event(session: Session, workspace_id: str, data: dict[str, Any]
             "lead_id": lead_id, "row": row["row"], "values": row["values"],
             "changed": row.get("changed"), "edited_at": edited_at,
         }
+        if row.get("old"):
+            item["old"] = row["old"]
         # A row without a lead id is keyed by its position until the worker gives it one.
         key = f"lead:{lead_id}" if lead_id else f"row:{row['row']}"
         rows.append(_event_row(workspace_id, SHEETS, f"{data['event_id']}:{position}", "row", key, item,

@@ -52,6 +52,7 @@ class Change:
     at: float
     side: Side
     event_id: int | None = None
+    replaced: str | None = None  # the value its person saw and replaced, when the provider says
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +240,12 @@ def _overruled_baseline(name: str, current: str, clock: FieldClock, winner: Chan
         return None  # its own side changed it again: those changes speak for that side
     if same(winner.side, name, current, winner.value):
         return None
-    reached = clock.ws if winner.side is Side.SHEETS else clock.wt
-    if clock.t <= reached <= winner.at:
-        return None
-    return Change(name, current, clock.t, Side(clock.s))
+    if winner.replaced is not None:  # the provider says what the person replaced: compare-and-set
+        seen = same(winner.side, name, winner.replaced, current)
+    else:  # else: had our write of the kept value reached their side before they changed it?
+        reached = clock.ws if winner.side is Side.SHEETS else clock.wt
+        seen = clock.t <= reached <= winner.at
+    return None if seen else Change(name, current, clock.t, Side(clock.s))
 
 
 def _holds(side: Side, current: str, clock: FieldClock, changes: list[Change], landings: list[Landing]) -> str:

@@ -146,8 +146,13 @@ def observe_update(action: dict[str, Any], link: Link, mapping: Mapping, *, ours
 
 
 def sheet_changes(data: dict[str, Any], link: Link, mapping: Mapping, event_id: int | None = None) -> list[Change]:
-    """The changes one sheet row event makes to a linked lead (see the module docstring)."""
+    """The changes one sheet row event makes to a linked lead (see the module docstring).
+
+    A single-cell edit says what the cell held before (``old``): typed again, the same value is
+    no change; otherwise the change carries what it replaced (the merge's compare-and-set).
+    """
     values = {str(k).strip(): cell_text(v) for k, v in (data.get("values") or {}).items()}
+    old = {str(k).strip(): cell_text(v) for k, v in (data.get("old") or {}).items() if v is not None}
     changed = data.get("changed")
     at = float(data["edited_at"])
     shadow = link.shadow or {}
@@ -155,8 +160,10 @@ def sheet_changes(data: dict[str, Any], link: Link, mapping: Mapping, event_id: 
     for column in mapping.synced_columns:
         if column not in values or (changed is not None and column not in changed):
             continue
+        if column in old and old[column] == values[column]:
+            continue  # the same value typed again
         if values[column] != cell_text(shadow.get(column, "")):
-            out.append(Change(column, values[column], at, Side.SHEETS, event_id))
+            out.append(Change(column, values[column], at, Side.SHEETS, event_id, replaced=old.get(column)))
     return out
 
 

@@ -61,6 +61,32 @@ def test_a_newer_change_that_never_saw_the_value_it_replaces_records_a_conflict(
     assert not seen.fields["Status"].conflicts  # the sheet showed Won at 220: the person changed it after
 
 
+def test_what_the_person_replaced_decides_whether_they_saw_the_value_kept():
+    """Compare-and-set: the add-on sends a single cell's previous value."""
+    clocks = {"Status": {"t": 200, "s": "trello", "ws": 0}}  # no sheet write known yet
+    saw = _merge({"Status": "Won"}, clocks, [Change("Status", "Qualified", 250, S, replaced="Won")])
+    assert saw.fields["Status"].value == "Qualified" and not saw.fields["Status"].conflicts
+    unseen = _merge({"Status": "Won"}, clocks, [Change("Status", "Qualified", 250, S, replaced="New")])
+    [conflict] = unseen.fields["Status"].conflicts
+    assert conflict.dropped.value == "Won" and conflict.dropped.side is T
+
+
+def test_a_value_typed_again_is_no_change():
+    from types import SimpleNamespace
+
+    from server.sync.mapping import Mapping
+    from server.sync.observe import sheet_changes
+
+    link = SimpleNamespace(shadow={"Name": "Ada", "Status": "Won"})
+    mapping = Mapping.from_dict({"status_to_list": {"won": "l1"}})
+    data = {"values": {"Name": "Ada", "Status": "Lost"}, "changed": ["Status"], "edited_at": 5.0,
+            "old": {"Status": "Lost"}}
+    assert sheet_changes(data, link, mapping) == []  # the cell held "Lost" already (our write had not landed)
+    data["old"] = {"Status": "Won"}
+    [change] = sheet_changes(data, link, mapping)
+    assert (change.value, change.replaced) == ("Lost", "Won")
+
+
 def test_an_older_change_from_the_same_side_is_stale_not_a_conflict():
     result = _merge({"Name": "B"}, {"Name": {"t": 300, "s": "trello", "tt": 300}}, [Change("Name", "A", 200, T)])
     outcome = result.fields["Name"]
