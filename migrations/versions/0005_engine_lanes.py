@@ -27,6 +27,7 @@ def upgrade():
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lane', sa.SmallInteger(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('echo', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.create_index('ix_events_pick', ['workspace_id', 'state', 'lane', 'id'], unique=False)
     with op.batch_alter_table('links', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sheet_pending', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('sheet_marked_at', server.models.base.UTCDateTime(), nullable=True))
@@ -43,5 +44,6 @@ def downgrade():
     op.drop_column('links', 'version')
     op.drop_column('links', 'sheet_marked_at')
     op.drop_column('links', 'sheet_pending')
+    op.drop_index('ix_events_pick', table_name='events')
     op.drop_column('events', 'echo')
     op.drop_column('events', 'lane')

@@ -104,6 +104,8 @@ class Event(Base):
         UniqueConstraint("workspace_id", "source", "provider_event_id"),
         Index("ix_events_claim", "state", "next_attempt_at"),
         Index("ix_events_order", "workspace_id", "order_key", "id"),
+        # a workspace's ready events in claim order (server/sync/queue.py finds candidates by it)
+        Index("ix_events_pick", "workspace_id", "state", "lane", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

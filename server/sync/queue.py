@@ -46,7 +46,7 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, and_, bindparam, case, func, or_, select, text, tuple_, update
+from sqlalchemy import Integer, Table, and_, bindparam, case, func, or_, select, text, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -161,28 +161,66 @@ class _Candidate:
     first_id: int
 
 
-def _candidates_statement() -> Any:
-    events, workspaces = EVENTS, Workspace.__table__
-    held = events.alias("held")
-    now = bindparam("now", type_=UTCDateTime())
-    live_lease = select(held.c.id).where(
-        held.c.workspace_id == events.c.workspace_id, held.c.order_key == events.c.order_key,
-        held.c.state == PROCESSING, held.c.locked_until >= now).exists()
-    ready = or_(and_(events.c.state == PENDING, events.c.next_attempt_at <= now),
-                and_(events.c.state == PROCESSING, events.c.locked_until < now))
-    runnable = or_(workspaces.c.state == ACTIVE, and_(events.c.source == SYSTEM, events.c.kind == PREVIEW))
-    return (select(events.c.workspace_id, events.c.order_key, func.min(events.c.lane), func.min(events.c.id))
-            .join(workspaces, workspaces.c.id == events.c.workspace_id)
-            .where(ready, runnable, events.c.lane.in_(bindparam("lanes", expanding=True)), ~live_lease)
-            .group_by(events.c.workspace_id, events.c.order_key))
+# Candidates are found per workspace, so a claim costs what the ready workspaces' first rows cost,
+# not what the queue holds (a 5,000-row paste waiting must not slow every claim down).
+_NOW = bindparam("now", type_=UTCDateTime())
+_LANES = bindparam("lanes", expanding=True)
+# Workspaces with a ready event: an index probe each (ix_events_pick).
+_READY_WORKSPACES = (select(Workspace.__table__.c.id).where(
+    select(EVENTS.c.id).where(EVENTS.c.workspace_id == Workspace.__table__.c.id, EVENTS.c.state == PENDING,
+                              EVENTS.c.lane.in_(_LANES), EVENTS.c.next_attempt_at <= _NOW).exists(),
+    or_(Workspace.__table__.c.state == ACTIVE,
+        select(EVENTS.c.id).where(EVENTS.c.workspace_id == Workspace.__table__.c.id, EVENTS.c.state == PENDING,
+                                  EVENTS.c.source == SYSTEM, EVENTS.c.kind == PREVIEW).exists())))
+# A workspace's first ready events, in lane then arrival order (ix_events_pick walks them in order).
+_FIRST_READY = (select(EVENTS.c.order_key, EVENTS.c.lane, EVENTS.c.id, EVENTS.c.source, EVENTS.c.kind)
+                .where(EVENTS.c.workspace_id == bindparam("workspace_id"), EVENTS.c.state == PENDING,
+                       EVENTS.c.lane.in_(_LANES), EVENTS.c.next_attempt_at <= _NOW)
+                .order_by(EVENTS.c.lane, EVENTS.c.id).limit(bindparam("limit", type_=Integer)))
+# Events a worker claimed and stopped renewing (killed): their groups are ready again.
+_EXPIRED = (select(EVENTS.c.workspace_id, EVENTS.c.order_key, EVENTS.c.lane, EVENTS.c.id)
+            .where(EVENTS.c.state == PROCESSING, EVENTS.c.locked_until < _NOW, EVENTS.c.lane.in_(_LANES)))
+_HELD = (select(EVENTS.c.workspace_id, EVENTS.c.order_key).distinct()
+         .where(tuple_(EVENTS.c.workspace_id, EVENTS.c.order_key).in_(bindparam("keys", expanding=True)),
+                EVENTS.c.state == PROCESSING, EVENTS.c.locked_until >= _NOW))
+ROWS_PER_WORKSPACE = 4  # rows read per ready workspace, per group a claim may take from it
 
 
-_CANDIDATES = _candidates_statement()
-# The same rule as the candidates' join, for the claim's update: only active workspaces' events
-# (previews excepted), even when they share a group with a preview.
+def _candidates(connection: Connection, policy: ClaimPolicy, now: datetime, gated: set[str]) -> list[_Candidate]:
+    """Ready groups: per ready workspace its first groups, plus groups with expired leases, less
+    those another worker holds a live lease on."""
+    params: dict[str, Any] = {"now": now, "lanes": [int(lane) for lane in policy.lanes]}
+    found: dict[tuple[str, str], _Candidate] = {}
+    for workspace_id in connection.execute(_READY_WORKSPACES, params).scalars():
+        if workspace_id in gated:
+            continue
+        rows = connection.execute(_FIRST_READY, {**params, "workspace_id": workspace_id,
+                                                 "limit": ROWS_PER_WORKSPACE * policy.max_groups}).all()
+        runnable_rows = rows if _is_active(connection, workspace_id) else \
+            [r for r in rows if r.source == SYSTEM and r.kind == PREVIEW]
+        for order_key, lane, event_id, _source, _kind in runnable_rows:
+            key = (workspace_id, order_key)
+            if key not in found or (lane, event_id) < (found[key].lane, found[key].first_id):
+                found[key] = _Candidate(workspace_id, order_key, lane, event_id)
+    for workspace_id, order_key, lane, event_id in connection.execute(_EXPIRED, params).all():
+        if workspace_id not in gated and (workspace_id, order_key) not in found:
+            found[(workspace_id, order_key)] = _Candidate(workspace_id, order_key, lane, event_id)
+    if not found:
+        return []
+    held = set(connection.execute(_HELD, {**params, "keys": list(found)}).all())
+    return [c for key, c in found.items() if key not in held]
+
+
+_ACTIVE = select(Workspace.__table__.c.state).where(Workspace.__table__.c.id == bindparam("workspace_id"))
+# The claim's update takes only active workspaces' events (previews excepted), even when they
+# share a group with a preview.
 _RUNNABLE_EVENT = or_(and_(EVENTS.c.source == SYSTEM, EVENTS.c.kind == PREVIEW),
                       EVENTS.c.workspace_id.in_(select(Workspace.id).where(Workspace.state == ACTIVE)
                                                 .scalar_subquery()))
+
+
+def _is_active(connection: Connection, workspace_id: str) -> bool:
+    return connection.execute(_ACTIVE, {"workspace_id": workspace_id}).scalar() == ACTIVE
 
 
 def claim(engine: Engine, worker_id: str, policy: ClaimPolicy, *, gated: Iterable[str] = (),
@@ -197,9 +235,7 @@ def claim(engine: Engine, worker_id: str, policy: ClaimPolicy, *, gated: Iterabl
     served = served or {}
     with engine.begin() as connection:
         _lock_claims(connection)
-        rows = connection.execute(_CANDIDATES, {"now": now, "lanes": list(policy.lanes)}).all()
-        candidates = [_Candidate(r[0], r[1], r[2], r[3]) for r in rows if r[0] not in gated]
-        chosen = _choose(candidates, policy, served)
+        chosen = _choose(_candidates(connection, policy, now, gated), policy, served)
         if not chosen:
             return Claim()
         keys = [(c.workspace_id, c.order_key) for c in chosen]

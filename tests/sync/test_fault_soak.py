@@ -125,7 +125,7 @@ def test_a_bad_day_loses_nothing_and_duplicates_nothing(private_postgres, tmp_pa
                                              headers={"Retry-After": "0.5"},
                                              body={"error": "API_TOKEN_LIMIT_EXCEEDED", "message": "Rate limit"})),
             (0.35, lambda: trello.faults.add(path=r"^/1/cards/", methods=["PUT"], latency_ms=1500, times=3,
-                                             probability=0.3)),  # past the 1 s timeout; they still land
+                                             probability=0.5)),  # past the 1 s timeout; they still land
             (0.45, lambda: private_postgres.restart(down_s=1.0)),
             (0.3, lambda: sheets.faults.add(path=r"values:batchUpdate", methods=["POST"], status=500, times=1,
                                              body={"error": {"code": 500, "message": "Internal error",
@@ -139,9 +139,7 @@ def test_a_bad_day_loses_nothing_and_duplicates_nothing(private_postgres, tmp_pa
         faults.sort(key=lambda fault: fault[0])
         keys = sorted(expected)
         injected = []
-        for step in range(EDITS):
-            while faults and step >= faults[0][0] * EDITS:
-                injected.append(faults.pop(0)[1]())
+        def one_edit(step: int) -> None:
             t, lead_id = rng.choice(keys)
             tenant = tenants[t]
             if rng.random() < 0.5:  # a person in the sheet
@@ -153,8 +151,7 @@ def test_a_bad_day_loses_nothing_and_duplicates_nothing(private_postgres, tmp_pa
                 else:
                     status = rng.choice(STATUSES)
                     sheets.user_edit(tenant["sheet"], SHEET, row["_row"], {"Status": status})
-                    if tenant["mapping"].list_for_status(row["Status"]) != tenant["mapping"].list_for_status(status) \
-                            or row["Status"] != status:
+                    if row["Status"] != status:
                         expected[(t, lead_id)]["list"] = tenant["mapping"].list_for_status(status)
             else:  # a person in Trello's UI
                 card_id = cards[(t, lead_id)]
@@ -168,9 +165,20 @@ def test_a_bad_day_loses_nothing_and_duplicates_nothing(private_postgres, tmp_pa
                         trello.update_card(card_id, idList=target)
                         expected[(t, lead_id)]["list"] = target
             time.sleep(rng.uniform(0.05, 0.25))
+
+        for step in range(EDITS):
+            while faults and step >= faults[0][0] * EDITS:
+                injected.append(faults.pop(0)[1]())
+            one_edit(step)
         for _, fault in faults:
             injected.append(fault())
         rules = [rule for rule in injected if rule is not None]
+        # How many calls meet a fault depends on how much the worker coalesces: go on until each
+        # fault has been met (a loaded machine lags more and merges more edits into one call).
+        step = EDITS
+        while not all(rule.hits for rule in rules) and step < EDITS + 200:
+            one_edit(step)
+            step += 1
 
         # The day ends: the faults stop, everything is delivered and applied, then one reconciliation.
         trello.faults.clear()
