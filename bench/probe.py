@@ -3,8 +3,13 @@
 ``python -m bench.probe worker --record FILE --ready FILE``
     The worker of ``flask --app server worker`` (``server/cli.py``: ``build_worker(app)`` then
     ``run_forever``), with ``Processor.on_outbound`` set to append ``kind event_id unix_time`` to
-    FILE right after each outbound call. Before looping it runs the start-up webhook check (the
-    loop's first step anyway) and then writes FILE given by ``--ready``.
+    FILE right after each outbound call; a Trello line adds ``sent entered``: when that call was
+    let go (its rate-limit slot granted, the request about to be written) and when the client
+    asked the limiter for the slot. Before looping it runs the start-up webhook check (the loop's
+    first step anyway) and then writes FILE given by ``--ready``.
+
+    ``--trace-trello FILE`` logs every Trello call (slot, let go, ended, method, outcome, token
+    tag); ``--trace-claims FILE`` every claim (start, ms, ready groups, groups taken, lanes).
 
 ``python -m bench.probe reconcile WORKSPACE --out FILE``
     One ``reconcile()`` pass as ``flask --app server sync WORKSPACE`` runs it (same providers and
@@ -39,8 +44,16 @@ def _peak_rss_mb() -> float:
 # --------------------------------------------------------------------------- worker
 
 
+def token_tag(token: str) -> str:
+    """A short name for a Trello token in the benchmark's traces (never the token itself)."""
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()[:10]
+
+
 def trace_trello_calls(path: str) -> None:
-    """Log each Trello call: the limiter's reserved slot, when the call was let go, when it ended.
+    """Log each Trello call: the limiter's reserved slot, when the call was let go, when it ended,
+    the method, the outcome and the token's tag (``token_tag``).
 
     Used by the bulk run to show how late calls leave relative to their slot (a call that leaves
     later than its slot + the limiter's margin can land in the provider's window next to one
@@ -84,24 +97,86 @@ def trace_trello_calls(path: str) -> None:
             outcome = type(exc).__name__
             raise
         finally:
-            out.write(f"{local.slot} {local.granted} {time.time():.6f} {method} {outcome}\n")
+            out.write(f"{local.slot} {local.granted} {time.time():.6f} {method} {outcome} {token_tag(self.token)}\n")
 
     TrelloClient.__init__ = init
     TrelloClient.request = request
 
 
-def run_worker(record: str, ready: str, trace: str | None = None) -> None:
+def trace_claims(path: str) -> None:
+    """Log each claim of the worker's loops (``queue.claim``): when it started, how long it took (ms),
+    how many ready groups it chose from, how many it took, and its lanes (``2``: the job runner)."""
+    import threading
+
+    from server.sync import queue
+
+    out = open(path, "a", buffering=1)
+    original_claim, original_choose = queue.claim, queue._choose
+    local = threading.local()
+
+    def choose(candidates, policy, served):  # type: ignore[no-untyped-def]
+        local.candidates = len(candidates)
+        return original_choose(candidates, policy, served)
+
+    def claim(engine, worker_id, policy, **kwargs):  # type: ignore[no-untyped-def]
+        local.candidates = 0
+        start = time.time()
+        result = original_claim(engine, worker_id, policy, **kwargs)
+        lanes = ",".join(str(int(lane)) for lane in policy.lanes)
+        out.write(f"{start:.6f} {(time.time() - start) * 1000:.3f} {local.candidates} {len(result.groups)} {lanes}\n")
+        return result
+
+    queue._choose = choose
+    queue.claim = claim
+
+
+def time_trello_sends() -> Any:
+    """Per thread, when the last Trello call asked for its rate-limit slot (``entered``) and when
+    it was let go (``sent``: the slot granted, the request written next). Wraps the client's
+    throttle, the last step before ``requests`` sends (a client without one gets a no-op)."""
+    import threading
+
+    from server.trello.client import TrelloClient
+
+    class Sends(threading.local):
+        entered = sent = 0.0  # class defaults: seen by every thread
+
+    local = Sends()
+    original_init = TrelloClient.__init__
+
+    def init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original_init(self, *args, **kwargs)
+        throttle = self.throttle
+
+        def timed():  # type: ignore[no-untyped-def]
+            local.entered = time.time()
+            finish = throttle() if throttle is not None else None
+            local.sent = time.time()
+            return finish
+        self.throttle = timed
+
+    TrelloClient.__init__ = init
+    return local
+
+
+def run_worker(record: str, ready: str, trace: str | None = None, claims: str | None = None) -> None:
     from server import create_app
     from server.engine import build_worker
 
     if trace:
         trace_trello_calls(trace)
+    if claims:
+        trace_claims(claims)
+    sends = time_trello_sends()
     app = create_app()
     runner = build_worker(app)
     out = open(record, "a", buffering=1)
 
     def on_outbound(kind: str, event_id: int) -> None:
-        out.write(f"{kind} {event_id} {time.time():.6f}\n")
+        if kind == "trello":
+            out.write(f"{kind} {event_id} {time.time():.6f} {sends.sent:.6f} {sends.entered:.6f}\n")
+        else:
+            out.write(f"{kind} {event_id} {time.time():.6f}\n")
 
     runner.processor.on_outbound = on_outbound
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -329,6 +404,7 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--record", required=True)
     w.add_argument("--ready", required=True)
     w.add_argument("--trace-trello", default=None)
+    w.add_argument("--trace-claims", default=None)
     r = sub.add_parser("reconcile")
     r.add_argument("workspace")
     r.add_argument("--out", required=True)
@@ -344,7 +420,7 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     if args.command == "worker":
-        run_worker(args.record, args.ready, args.trace_trello)
+        run_worker(args.record, args.ready, args.trace_trello, args.trace_claims)
     elif args.command == "reconcile":
         run_reconcile(args.workspace, args.out)
     else:

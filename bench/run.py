@@ -59,16 +59,22 @@ from bench.procs import (
     group_cpu_seconds,
     wait_http,
 )
+from bench.scheduling import PERSON_KEY, SchedulingPhases
+from emulators.trello import DEFAULT_APP_ID
 
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 API_KEY, API_SECRET = "emulator-key", "emulator-secret"
 
 FULL = dict(ack_rate=200, ack_seconds=10.0, ingest_senders=16, ingest_seconds=4.0, prop_edits=100,
             prop_leads=240, moves=100, bulk_rows=5000, cost_small=1000, cost_large=100_000, cost_events=200,
-            cost_moves=40, noop_rows=50_000, drain_timeout=150.0)
+            cost_moves=40, noop_rows=50_000, drain_timeout=150.0, single_leads=120, single_edits=100,
+            edit_period_s=0.5, steady_seconds=30.0, iso_rows=5000, iso_batch=500, iso_light_leads=20,
+            iso_light_seconds=30.0, budget_rows=1500, budget_batch=500, budget_seconds=20.0, backlog_leads=1000)
 QUICK = dict(ack_rate=200, ack_seconds=1.5, ingest_senders=16, ingest_seconds=1.0, prop_edits=6,
              prop_leads=120, moves=100, bulk_rows=200, cost_small=100, cost_large=2000, cost_events=20,
-             cost_moves=6, noop_rows=2000, drain_timeout=20.0)
+             cost_moves=6, noop_rows=2000, drain_timeout=20.0, single_leads=30, single_edits=6,
+             edit_period_s=0.5, steady_seconds=2.0, iso_rows=200, iso_batch=100, iso_light_leads=10,
+             iso_light_seconds=2.0, budget_rows=150, budget_batch=75, budget_seconds=2.0, backlog_leads=80)
 
 # key: (label, unit, target text, predicate)
 TARGETS: dict[str, tuple[str, str, str, Callable[[float], bool] | None]] = {
@@ -102,11 +108,38 @@ TARGETS: dict[str, tuple[str, str, str, Callable[[float], bool] | None]] = {
     "reconcile_noop_50k_s": ("no-op reconciliation of 50k rows + 50k cards", "s", "< 30", lambda v: v < 30),
     "reconcile_noop_writes": ("writes made by the no-op reconciliation", "calls", "= 0", lambda v: v == 0),
     "reconcile_noop_rss_mb": ("peak RSS of the process running that reconciliation", "MiB", "(< 200)", lambda v: v < 200),
+    "single_edit_overhead_ms": ("row edit stored -> Trello request sent, p50 (idle worker)", "ms", "< 10", lambda v: v < 10),
+    "single_edit_overhead_p99_ms": ("row edit stored -> Trello request sent, p99 (idle worker)", "ms", "", None),
+    "steady_edit_p99_ms": ("a row edited every 500 ms, echoes not waited: edit -> Trello call p99", "ms", "< 250",
+                           lambda v: v < 250),
+    "tenant_isolation_p99_ms": ("light tenant edit -> Trello call p99 during a 5k-row paste, SQLite", "ms", "< 250",
+                                lambda v: v < 250),
+    "heavy_ratio_to_rate_bound": ("that 5k-row paste: time / (its Trello calls / 100 per s), SQLite", "x", "<= 1.1",
+                                  lambda v: v <= 1.1),
+    "isolation_429s": ("two tenants, SQLite: 429s from Trello", "count", "= 0", lambda v: v == 0),
+    "tenant_isolation_p99_ms_postgres": ("light tenant edit -> Trello call p99 during a 5k-row paste, PostgreSQL",
+                                         "ms", "< 250", lambda v: v < 250),
+    "heavy_ratio_to_rate_bound_postgres": ("that 5k-row paste: time / (its Trello calls / 100 per s), PostgreSQL",
+                                           "x", "<= 1.1", lambda v: v <= 1.1),
+    "isolation_429s_postgres": ("two tenants, PostgreSQL: 429s from Trello", "count", "= 0", lambda v: v == 0),
+    "key_budget_used_pct": ("4 tenants on one API key: Trello calls per window / key limit", "%", ">= 90",
+                            lambda v: v >= 90),
+    "key_fair_share_max_ratio": ("4 tenants on one API key: largest tenant's calls / fair share", "x", "(<= 1.1)",
+                                 lambda v: v <= 1.1),
+    "key_budget_429s": ("4 tenants on one API key: 429s from Trello", "count", "= 0", lambda v: v == 0),
+    "backlog_newest_wins": ("1k-lead backlog, edits on both sides: (lead, field) on the newest value", "fraction",
+                            "= 1.0", lambda v: v == 1.0),
+    "backlog_drain_ratio_to_rate_bound": ("that backlog: drain time / (Trello calls / 100 per s)", "x", "<= 1.1",
+                                          lambda v: v <= 1.1),
+    "backlog_429s": ("that backlog: 429s from Trello", "count", "= 0", lambda v: v == 0),
 }
 REQUIRED = ["ack_p50_ms", "ack_p99_ms", "ingest_max_per_s", "ack_p99_ms_postgres", "propagation_p50_ms",
             "propagation_p99_ms", "trello_calls_per_sheet_edit", "sheets_calls_per_100_card_moves",
             "bulk_ratio_to_rate_bound", "bulk_429s", "event_cost_ratio_100k_vs_1k_links", "worker_rss_mb",
-            "web_rss_mb", "reconcile_noop_50k_s"]
+            "web_rss_mb", "reconcile_noop_50k_s", "single_edit_overhead_ms", "steady_edit_p99_ms",
+            "tenant_isolation_p99_ms", "heavy_ratio_to_rate_bound", "tenant_isolation_p99_ms_postgres",
+            "heavy_ratio_to_rate_bound_postgres", "key_budget_used_pct", "key_fair_share_max_ratio",
+            "backlog_newest_wins", "backlog_drain_ratio_to_rate_bound"]
 
 
 def log(message: str) -> None:
@@ -114,19 +147,24 @@ def log(message: str) -> None:
 
 
 def git_commit() -> str | None:
-    """The checked-out commit, read from .git (no git command is run)."""
+    """The checked-out commit, read from .git (no git command is run). In a worktree ``.git`` is a
+    file naming the worktree's git directory, whose ``commondir`` holds the shared refs."""
     git = REPO / ".git"
     try:
+        if git.is_file():
+            git = (REPO / git.read_text().split("gitdir:", 1)[1].strip()).resolve()
+        common = (git / (git / "commondir").read_text().strip()).resolve() if (git / "commondir").exists() else git
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref:"):
             return head
         ref = head[4:].strip()
-        if (git / ref).exists():
-            return (git / ref).read_text().strip()
-        for line in (git / "packed-refs").read_text().splitlines():
+        for folder in (git, common):
+            if (folder / ref).exists():
+                return (folder / ref).read_text().strip()
+        for line in (common / "packed-refs").read_text().splitlines():
             if line.endswith(" " + ref):
                 return line.split()[0]
-    except OSError:
+    except (OSError, IndexError):
         return None
     return None
 
@@ -166,7 +204,7 @@ def r(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-class Bench:
+class Bench(SchedulingPhases):
     def __init__(self, quick: bool, keep_temp: bool) -> None:
         self.quick = quick
         self.cfg = QUICK if quick else FULL
@@ -186,9 +224,11 @@ class Bench:
             "INSTANCE_PATH": str(self.tmp / "instance"), "TRELLO_API_KEY": API_KEY,
             "TRELLO_API_SECRET": API_SECRET, "LOG_LEVEL": "INFO", "LOG_FORMAT": "console",
             "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO), "RECONCILE_INTERVAL_S": "0",
+            # our Trello writes are known by provenance: the emulator's default key is this app's
+            "TRELLO_APP_ID": DEFAULT_APP_ID,
         })
         # the benchmark process seeds through the app too: same secrets, same instance path
-        for key in ("SECRET_KEY", "INSTANCE_PATH", "TRELLO_API_KEY", "TRELLO_API_SECRET", "APP_ENV"):
+        for key in ("SECRET_KEY", "INSTANCE_PATH", "TRELLO_API_KEY", "TRELLO_API_SECRET", "APP_ENV", "TRELLO_APP_ID"):
             os.environ[key] = self.base_env[key]
         os.environ.pop("DATABASE_URL", None)
         self._apps: list[Any] = []
@@ -212,6 +252,9 @@ class Bench:
             wait_http(f"http://127.0.0.1:{port}/_bench/ping", child)
             setattr(self, kind, Http(f"http://127.0.0.1:{port}"))
         # Realistic quotas stay on for the Sheets emulator (60/min per token); Trello's are set per phase.
+        # People act in Trello with a key tied to no app: their actions carry appCreator null,
+        # as changes made in Trello's web UI do (the service's key is DEFAULT_APP_ID's).
+        self.trello.post("/_emulator/config", {"api_keys": {PERSON_KEY: None}})
 
     def migrate(self, *database_urls: str) -> None:
         """The release process, ``flask --app server db upgrade``, for each database (in parallel)."""
@@ -307,7 +350,7 @@ class Bench:
         record.touch()
         argv = [PYTHON, "-m", "bench.probe", "worker", "--record", str(record), "--ready", str(ready)]
         if trace is not None:
-            argv += ["--trace-trello", str(trace)]
+            argv += ["--trace-trello", str(trace), "--trace-claims", str(trace.with_suffix(".claims"))]
         child = self.procs.start(name, argv,
                                  self.env(DATABASE_URL=database_url, PUBLIC_BASE_URL=f"http://127.0.0.1:{web_port}",
                                           **extra))
@@ -576,7 +619,7 @@ class Bench:
                         chunk = handle.read()
                     if chunk.endswith("\n"):
                         for line in chunk.splitlines():
-                            kind, event_id, at = line.split()
+                            kind, event_id, at = line.split()[:3]
                             if kind == "trello":
                                 found = (int(event_id), float(at))
                         offset += len(chunk.encode())
@@ -624,7 +667,7 @@ class Bench:
                 failures: list[str] = []
 
                 def run(chunk: list[tuple[int, str]]) -> None:
-                    client = TrelloClient(API_KEY, account.person_token, base_url=self.trello.base_url + "/1")
+                    client = TrelloClient(PERSON_KEY, account.person_token, base_url=self.trello.base_url + "/1")
                     for index, status in chunk:
                         try:
                             client.update_card(card_ids[index], idList=account.list_for_status(status))
@@ -654,7 +697,7 @@ class Bench:
             with open(record) as handle:
                 handle.seek(offset)
                 writes = [line.split() for line in handle.read().splitlines()]
-            sheet_writes = {int(e): float(t) for kind, e, t in writes if kind == "sheets"}
+            sheet_writes = {int(w[1]): float(w[2]) for w in writes if w[0] == "sheets"}
             received = self.received_at(path, list(sheet_writes))
             move_latencies = [(t - received[e]) * 1000 for e, t in sheet_writes.items()]
             span = (max(received.values()) - min(received.values())) if received else None
@@ -798,7 +841,7 @@ class Bench:
         first = None
         calls: list[tuple[float, float, float]] = []
         for line in trace.read_text().splitlines():
-            slot, granted, done, _method, outcome = line.split()
+            slot, granted, done, _method, outcome = line.split()[:5]
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             if slot == "None" or granted == "None":
                 continue
@@ -906,7 +949,8 @@ class Bench:
 
     # ------------------------------------------------------------------ run and report
 
-    PHASES = ("web_sqlite", "baseline", "web_postgres", "propagation", "bulk", "event_cost", "reconcile_noop")
+    PHASES = ("web_sqlite", "baseline", "web_postgres", "propagation", "bulk", "event_cost", "reconcile_noop",
+              "single_edit", "steady_edit", "isolation", "isolation_postgres", "key_budget", "backlog")
 
     def run(self, only: list[str] | None = None) -> int:
         started = time.monotonic()
@@ -936,7 +980,7 @@ class Bench:
         for key, (label, unit, target, check) in TARGETS.items():
             value = self.results.get(key)
             verdict = "" if check is None else ("n/a" if value is None else ("pass" if check(value) else "miss"))
-            if key == "card_move_cost_ratio_100k_vs_1k_rows" and verdict:
+            if key in ("card_move_cost_ratio_100k_vs_1k_rows", "key_fair_share_max_ratio") and verdict:
                 verdict = "info: " + verdict
             rows.append((key, label, "—" if value is None else f"{value:g}", unit, target, verdict))
         widths = [max(len(row[i]) for row in rows + [("figure", "what", "value", "unit", "target", "result")])

@@ -321,6 +321,10 @@ class TrelloEmulator(Served):
                 self.duplicate_deliveries = bool(body["duplicate_deliveries"])
             if "search_lag_s" in body:
                 self.search_lag_s = float(body["search_lag_s"])
+            api_keys = body.get("api_keys")
+            if isinstance(api_keys, dict):  # {key: app id or null}: accept more API keys
+                for key, app_id in api_keys.items():
+                    self.add_api_key(str(key), None if app_id is None else str(app_id))
             return json_response(self._config())
         if path == "/config" and method == "GET":
             return json_response(self._config())
