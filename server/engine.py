@@ -70,7 +70,7 @@ def commit_and_wake(app: Flask, session: Any, lane: int = Lane.LIVE) -> None:
     waker(app).commit(session, lane)
     worker = app.extensions.get("leads_worker")
     if worker is not None:
-        worker.wakeup.set() if lane != Lane.JOB else worker.jobs_wakeup.set()
+        worker.nudge(lane)
 
 
 def forget_clients(app: Flask, workspace_id: str) -> None:

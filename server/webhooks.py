@@ -15,6 +15,7 @@ from sqlalchemy import Text, bindparam, select, type_coerce
 from . import crypto
 from .extensions import csrf, db
 from .models import ProviderAccount, Workspace
+from .models.sync import Lane
 from .models.workspace import DISCONNECTED
 from .sync.inbox import (PayloadError, is_bulk_delivery, parse_sheets_payload, parse_trello_payload,
                          store_sheets_event, store_trello_event)
@@ -62,8 +63,8 @@ def _workspace_for_intake(query, workspace_id: str):  # type: ignore[no-untyped-
     return db.session.connection().execute(query, {"workspace_id": workspace_id}).one_or_none()
 
 
-def _stored():  # type: ignore[no-untyped-def]
-    commit_and_wake(current_app, db.session)
+def _stored(lane: int = Lane.LIVE):  # type: ignore[no-untyped-def]
+    commit_and_wake(current_app, db.session, lane)
 
 
 @bp.post("/sheets/<workspace_id>")
@@ -132,5 +133,6 @@ def trello(workspace_id: str):  # type: ignore[no-untyped-def]
         return _json_error(400, str(exc))
     result = store_trello_event(db.session, workspace.id, data, board_id=workspace.trello_board_id,
                                 app_id=current_app.config.get("TRELLO_APP_ID") or "", member_id=workspace.trello_member)
-    _stored()
+    # An echo of our own write is no one's edit: it wakes an idle worker, never preempts one.
+    _stored(Lane.BULK if result.echo else Lane.LIVE)
     return jsonify({"stored": result.stored, "duplicates": result.duplicates})

@@ -55,6 +55,7 @@ def parse_trello_date(value: str) -> datetime:
 class StoreResult:
     stored: int
     duplicates: int
+    echo: bool = False  # a Trello action our own call made
 
 
 _EVENT_COLUMNS = ("workspace_id", "source", "provider_event_id", "kind", "order_key", "payload", "occurred_at",
@@ -245,7 +246,7 @@ def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any]
     row = _event_row(workspace_id, TRELLO, action["id"], action["type"][:40], order_key, action, occurred,
                      state="pending" if handled else "ignored", echo=echo)
     stored = _insert_ignoring_duplicates(session, [row])
-    return StoreResult(stored=stored, duplicates=1 - stored)
+    return StoreResult(stored=stored, duplicates=1 - stored, echo=echo)
 
 
 def stored_events(session: Session, workspace_id: str) -> Iterable[Event]:

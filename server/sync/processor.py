@@ -48,6 +48,7 @@ class Result:
     """How a group or a flush went, as far as the worker's scheduling cares."""
 
     gate_until: datetime | None = None  # the workspace has no rate-limit slot until then
+    marked: bool = False  # the lead's sheet outbox has cells to write
 
 
 class Processor:
@@ -73,15 +74,17 @@ class Processor:
             if not events or workspace is None:
                 return Result()
             events.sort(key=lambda e: (e.occurred_at or e.received_at, e.id))
+            event_ids = [e.id for e in events]  # read now: after a failed flush the objects are unusable
             work = LeadWork(self._context(session, workspace), events, group.order_key)
             try:
                 for event in events:
                     self._handle(work, event)
                 work.finish()
+                marked = work.link is not None and work.link.sheet_pending is not None
                 self._commit(session, work, events)
             except Exception as exc:  # noqa: BLE001 - every failure is recorded on the events
-                return self.fail(session, group.workspace_id, [e.id for e in events], exc)
-        return Result()
+                return self.fail(session, group.workspace_id, event_ids, exc)
+        return Result(marked=marked)
 
     def _context(self, session: Session, workspace: Workspace) -> Context:
         account_id = workspace.trello_account_id or 0

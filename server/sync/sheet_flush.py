@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Link, Workspace
@@ -47,18 +47,25 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-_MARKS = (select(Link.workspace_id, func.min(Link.sheet_marked_at), func.max(Link.sheet_marked_at), func.count())
-          .join(Workspace, Workspace.id == Link.workspace_id)
-          .where(Link.sheet_marked_at.is_not(None), Workspace.state == ACTIVE)
-          .group_by(Link.workspace_id))
+# The marked links only, through ix_links_sheet_marked_at (a range, so SQLite's planner uses it
+# too; grouped here, since grouped in SQL it walks every link in workspace order instead).
+_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_MARKED = select(Link.workspace_id, Link.sheet_marked_at).where(Link.sheet_marked_at >= _EPOCH)
+_ACTIVE = select(Workspace.id).where(Workspace.id.in_(bindparam("ids", expanding=True)), Workspace.state == ACTIVE)
 
 
 def due(session: Session, now: datetime, probe_s: float, window_s: float) -> tuple[list[str], datetime | None]:
     """(workspaces whose marks are due now, when the next one will be)."""
     ready: list[str] = []
     next_at: datetime | None = None
-    for workspace_id, first, last, count in session.execute(_MARKS).all():
-        oldest, newest = _aware(first) or now, _aware(last) or now
+    marks: dict[str, list[datetime]] = {}
+    for workspace_id, marked_at in session.execute(_MARKED).all():
+        marks.setdefault(workspace_id, []).append(_aware(marked_at) or now)
+    active = set(session.scalars(_ACTIVE, {"ids": list(marks)}).all()) if marks else set()
+    for workspace_id, times in marks.items():
+        if workspace_id not in active:
+            continue
+        oldest, newest, count = min(times), max(times), len(times)
         gap = timedelta(seconds=window_s if count > 1 else probe_s)
         at: datetime = min(newest + gap, oldest + timedelta(seconds=window_s * MAX_SETTLE_FACTOR))
         if at <= now:

@@ -47,6 +47,9 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+FLUSH_CHECK_S = 1.0
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
@@ -65,8 +68,10 @@ class Worker:
         self.policy = queue.ClaimPolicy(lanes=(Lane.LIVE, Lane.BULK), max_groups=settings.claim_groups,
                                         bulk_per_workspace=settings.bulk_per_workspace, lease_s=settings.lease_s)
         self.stopping = threading.Event()
-        self.wakeup = threading.Event()  # in-process nudges (tests, the demo)
+        self.wakeup = threading.Event()  # wakes the idle loop (in-process nudges: tests, the demo)
+        self.live_arrived = threading.Event()  # a person's edit was stored: preempt bulk work
         self.jobs_wakeup = threading.Event()
+        self._flush_check_at = 0.0  # monotonic: when to look for due sheet outboxes again
         self.gates: dict[str, datetime] = {}  # workspace -> no rate-limit slot before this
         self.flush_gates: dict[str, datetime] = {}  # workspace -> do not flush its sheet before this
         self.served: dict[str, int] = {}
@@ -94,12 +99,22 @@ class Worker:
             purge_expired(session, {"SESSION_IDLE_DAYS": self.settings.session_idle_days,
                                     "SESSION_MAX_DAYS": self.settings.session_max_days})
 
+    def nudge(self, lane: int) -> None:
+        """Something was stored in ``lane`` (by a web view in this process)."""
+        if lane == Lane.JOB:
+            self.jobs_wakeup.set()
+        else:
+            if lane == Lane.LIVE:
+                self.live_arrived.set()
+            self.wakeup.set()
+
     # ------------------------------------------------------------------ one step
 
     def run_once(self) -> int:
         """Flush due sheets, claim one fair batch and apply it; returns how many groups it took."""
         self._flush_due()
         now = utcnow()
+        self.live_arrived.clear()
         claimed = queue.claim(self.engine, self.worker_id, self.policy, gated=self._gated(now), served=self.served,
                               now=now)
         if claimed.groups:
@@ -125,19 +140,18 @@ class Worker:
             self.served[group.workspace_id] = next(self._serial)
             if result.gate_until is not None:
                 self.gates[group.workspace_id] = result.gate_until
+            if result.marked:
+                self._flush_check_at = 0.0  # our own marks: look for due flushes at once
 
     def _live_work_arrived(self) -> bool:
-        if self.wakeup.is_set():
-            return True
-        if self._listener is None:
-            return False
-        lanes = self._listener.poll()
-        if Lane.JOB in lanes:
-            self.jobs_wakeup.set()
-        if Lane.LIVE in lanes:
-            self.wakeup.set()
-            return True
-        return False
+        """Whether a person's edit was stored since this batch was claimed (echoes do not count)."""
+        if self._listener is not None:
+            lanes = self._listener.poll()
+            if Lane.JOB in lanes:
+                self.jobs_wakeup.set()
+            if Lane.LIVE in lanes:
+                self.live_arrived.set()
+        return self.live_arrived.is_set()
 
     def _gated(self, now: datetime) -> set[str]:
         for workspace_id in [w for w, until in self.gates.items() if until <= now]:
@@ -145,11 +159,14 @@ class Worker:
         return set(self.gates)
 
     def _flush_due(self) -> None:
+        """Write the sheet outboxes that are due. Looked for when this worker marked cells, when a
+        known one falls due, and otherwise at most once a second (other workers' marks)."""
         now = utcnow()
         for workspace_id in [w for w, until in self.flush_gates.items() if until <= now]:
             del self.flush_gates[workspace_id]
-        if self._next_flush_at is not None and self._next_flush_at > now and not self.flush_gates:
+        if time.monotonic() < self._flush_check_at and (self._next_flush_at is None or self._next_flush_at > now):
             return
+        self._flush_check_at = time.monotonic() + FLUSH_CHECK_S
         with self.session_factory() as session:
             ready, next_at = sheet_flush.due(session, now, self.settings.settle_probe_s,
                                              self.settings.sheet_write_window_s)
@@ -185,9 +202,9 @@ class Worker:
             pending = session.scalars(select(Event.id).join(Workspace, Workspace.id == Event.workspace_id).where(
                 Workspace.state == ACTIVE, Event.state.in_((PENDING, PROCESSING)),
                 Event.next_attempt_at <= soon).limit(1)).first() is not None
-            _, next_flush = sheet_flush.due(session, utcnow(), self.settings.settle_probe_s,
-                                            self.settings.sheet_write_window_s)
-        marked = next_flush is not None and next_flush <= soon
+            ready, next_flush = sheet_flush.due(session, utcnow(), self.settings.settle_probe_s,
+                                                self.settings.sheet_write_window_s)
+        marked = bool(ready) or (next_flush is not None and next_flush <= soon)
         now = utcnow()
         gated = any(now < until <= soon for until in self.flush_gates.values())
         return pending or marked or gated
