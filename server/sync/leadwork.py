@@ -212,9 +212,22 @@ class LeadWork:
             raise
         self.ctx.outbound("trello", self.merged[-1].id)
         landed = trello_time_ms(card, now_ms())
-        for name in fields:
+        for name in self._fields_of(body):  # all the PUT gave Trello: a description carries every line
             result.clocks.setdefault(name, FieldClock()).wt = landed
         return True
+
+    def _fields_of(self, body: dict[str, Any]) -> list[str]:
+        """The synced fields a card PUT body sets (``desc`` sets every description column)."""
+        names: list[str] = []
+        if "name" in body:
+            names.append(self.mapping.title_column)
+        if "idList" in body:
+            names.append(self.mapping.status_column)
+        if "due" in body and self.mapping.due_column:
+            names.append(self.mapping.due_column)
+        if "desc" in body:
+            names.extend(self.mapping.description_columns)
+        return names
 
     def _card_body(self, link: Link, shadow: dict[str, str], fields: dict[str, str]) -> dict[str, Any]:
         """The PUT body that gives the card ``fields`` (from the new shadow)."""

@@ -27,8 +27,9 @@ from . import queue
 from .handlers import handler_for, payload_of
 from .history import record
 from .leadwork import Context, LeadWork
-from .mapping import Mapping
-from .observe import workspace_member
+from .mapping import Mapping, cell_text
+from .merge import Side, load_clocks
+from .observe import observe_update, workspace_member
 from .outcomes import Defer, SyncError
 from .providers import MissingAccount, Providers
 from .ratelimit import SlotLater
@@ -114,6 +115,49 @@ class Processor:
             else:
                 queue.finish(session, event, state=state, note=note)
         session.commit()
+
+    def settle_echoes(self, groups: list[queue.Group]) -> list[queue.Group]:
+        """Finish, in one transaction, the echo-only groups whose echoes tell nothing new: each
+        field Trello was given is the shadow's and landed no later than our call's answer said.
+        That is what the merge would conclude, without a session and a commit per lead. Returns
+        the groups that need the full work (a late landing of a timed-out call, a link that moved on)."""
+        rest: list[queue.Group] = []
+        with self.session_factory() as session:
+            for group in groups:
+                if not self._echoes_are_known(session, group):
+                    rest.append(group)
+            session.commit()
+        return rest
+
+    def _echoes_are_known(self, session: Session, group: queue.Group) -> bool:
+        kind, _, lead_id = group.order_key.partition(":")
+        events = [e for e in session.scalars(queue.events_statement_ids(group.event_ids)).all()
+                  if e.state == PROCESSING and e.locked_by == self.worker_id and e.echo and e.source == "trello"]
+        workspace = session.get(Workspace, group.workspace_id)
+        if kind != "lead" or len(events) != len(group.event_ids) or workspace is None:
+            return False
+        link = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == lead_id)).first()
+        if link is None or link.status != "linked":
+            return False
+        mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+        clocks = load_clocks(link.field_times)
+        shadow = link.shadow or {}
+        work = LeadWork(self._context(session, workspace), events, group.order_key)
+        for event in events:
+            action = payload_of(event)
+            if event.kind != "updateCard":
+                return False
+            observed = observe_update(action, link, mapping, ours=True)
+            if observed.closed is not None:
+                return False
+            for landing in observed.landings:
+                clock = clocks.get(landing.field)
+                if clock is None or landing.at > clock.wt or \
+                        not work.same(Side.TRELLO, landing.field, landing.value, cell_text(shadow.get(landing.field))):
+                    return False
+        for event in events:
+            queue.finish(session, event, note="echo of our own write")
+        return True
 
     # ------------------------------------------------------------------ sheet flushes
 

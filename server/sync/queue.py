@@ -134,6 +134,7 @@ class Group:
     order_key: str
     lane: int
     event_ids: tuple[int, ...]
+    echoes_only: bool = False  # every event is an echo of our own Trello write
 
 
 @dataclass
@@ -248,7 +249,7 @@ def claim(engine: Engine, worker_id: str, policy: ClaimPolicy, *, gated: Iterabl
                        and_(EVENTS.c.state == PROCESSING, EVENTS.c.locked_until < now)))
             .values(state=PROCESSING, locked_by=worker_id, locked_until=until,
                     attempts=EVENTS.c.attempts + 1)
-            .returning(EVENTS.c.id, EVENTS.c.workspace_id, EVENTS.c.order_key)).all()
+            .returning(EVENTS.c.id, EVENTS.c.workspace_id, EVENTS.c.order_key, EVENTS.c.echo)).all()
         # Another worker's live lease on any event of a group: the group is theirs.
         theirs = set(connection.execute(
             select(EVENTS.c.workspace_id, EVENTS.c.order_key).distinct()
@@ -256,15 +257,18 @@ def claim(engine: Engine, worker_id: str, policy: ClaimPolicy, *, gated: Iterabl
                    EVENTS.c.state == PROCESSING, EVENTS.c.locked_by != worker_id,
                    EVENTS.c.locked_until >= now)).all())
         by_group: dict[tuple[str, str], list[int]] = {}
+        echoes: dict[tuple[str, str], bool] = {}
         giving_back: list[int] = []
-        for event_id, workspace_id, order_key in taken:
+        for event_id, workspace_id, order_key, echo in taken:
             if (workspace_id, order_key) in theirs:
                 giving_back.append(event_id)
             else:
                 by_group.setdefault((workspace_id, order_key), []).append(event_id)
+                echoes[(workspace_id, order_key)] = echoes.get((workspace_id, order_key), True) and bool(echo)
         if giving_back:
             connection.execute(_release_statement(), {"ids": giving_back, "worker_id": worker_id, "at": now})
-    groups = [Group(c.workspace_id, c.order_key, c.lane, tuple(sorted(by_group[(c.workspace_id, c.order_key)])))
+    groups = [Group(c.workspace_id, c.order_key, c.lane, tuple(sorted(by_group[(c.workspace_id, c.order_key)])),
+                    echoes[(c.workspace_id, c.order_key)])
               for c in chosen if (c.workspace_id, c.order_key) in by_group]
     return Claim(groups)
 

@@ -124,6 +124,12 @@ class Worker:
         return len(claimed.groups)
 
     def _apply(self, groups: list[queue.Group], keeper: queue.LeaseKeeper) -> None:
+        echoes = [g for g in groups if g.echoes_only]
+        if echoes:  # our own writes' echoes, mostly nothing new: one transaction for all of them
+            rest = {id(g) for g in self.processor.settle_echoes(echoes)}
+            settled = [g for g in echoes if id(g) not in rest]
+            keeper.untrack([i for g in settled for i in g.event_ids])
+            groups = [g for g in groups if not g.echoes_only or id(g) in rest]
         for index, group in enumerate(groups):
             gate = self.gates.get(group.workspace_id)
             if gate is not None and gate > utcnow():

@@ -162,3 +162,15 @@ def test_a_create_that_times_out_but_lands_late_makes_one_card(sqlite_url):
         assert world.link(lead_id).card_id == cards[0]["id"]
     finally:
         world.stop()
+
+
+def test_a_description_write_dates_every_line_it_carries(world):
+    """Our PUT of a description rewrites every line of the block: each of those fields is dated
+    with the write's landing, so a person's older change to another line, delivered later, is
+    known to have been covered by it (and is written back, not lost)."""
+    row, lead_id = _lead(world, Email="ada@example.com")
+    world.edit_row(row, Notes="call back")
+    world.settle()
+    clocks = world.link(lead_id).field_times
+    assert clocks["Notes"]["wt"] == clocks["Email"]["wt"] == clocks["Company"]["wt"]
+    assert clocks["Notes"]["wt"] > clocks["Name"].get("wt", 0)  # the title was not part of that call
