@@ -167,24 +167,28 @@ class _Candidate:
 _NOW = bindparam("now", type_=UTCDateTime())
 _LANES = bindparam("lanes", expanding=True)
 # Workspaces with a ready event: an index probe each (ix_events_pick).
-_READY_WORKSPACES = (select(Workspace.__table__.c.id).where(
+_READY_WORKSPACES = (select(Workspace.__table__.c.id, Workspace.__table__.c.state).where(
     select(EVENTS.c.id).where(EVENTS.c.workspace_id == Workspace.__table__.c.id, EVENTS.c.state == PENDING,
                               EVENTS.c.lane.in_(_LANES), EVENTS.c.next_attempt_at <= _NOW).exists(),
     or_(Workspace.__table__.c.state == ACTIVE,
         select(EVENTS.c.id).where(EVENTS.c.workspace_id == Workspace.__table__.c.id, EVENTS.c.state == PENDING,
                                   EVENTS.c.source == SYSTEM, EVENTS.c.kind == PREVIEW).exists())))
-# A workspace's first ready events, in lane then arrival order (ix_events_pick walks them in order).
-_FIRST_READY = (select(EVENTS.c.order_key, EVENTS.c.lane, EVENTS.c.id, EVENTS.c.source, EVENTS.c.kind)
-                .where(EVENTS.c.workspace_id == bindparam("workspace_id"), EVENTS.c.state == PENDING,
-                       EVENTS.c.lane.in_(_LANES), EVENTS.c.next_attempt_at <= _NOW)
+# A workspace's first ready events, in lane then arrival order (ix_events_pick walks them in order);
+# of a workspace that is not active (a draft, a paused one), only its previews run.
+_READY = and_(EVENTS.c.workspace_id == bindparam("workspace_id"), EVENTS.c.state == PENDING,
+              EVENTS.c.lane.in_(_LANES), EVENTS.c.next_attempt_at <= _NOW)
+_FIRST_READY = (select(EVENTS.c.order_key, EVENTS.c.lane, EVENTS.c.id).where(_READY)
                 .order_by(EVENTS.c.lane, EVENTS.c.id).limit(bindparam("limit", type_=Integer)))
+_FIRST_PREVIEWS = (select(EVENTS.c.order_key, EVENTS.c.lane, EVENTS.c.id)
+                   .where(_READY, EVENTS.c.source == SYSTEM, EVENTS.c.kind == PREVIEW)
+                   .order_by(EVENTS.c.lane, EVENTS.c.id).limit(bindparam("limit", type_=Integer)))
 # Events a worker claimed and stopped renewing (killed): their groups are ready again.
 _EXPIRED = (select(EVENTS.c.workspace_id, EVENTS.c.order_key, EVENTS.c.lane, EVENTS.c.id)
             .where(EVENTS.c.state == PROCESSING, EVENTS.c.locked_until < _NOW, EVENTS.c.lane.in_(_LANES)))
 _HELD = (select(EVENTS.c.workspace_id, EVENTS.c.order_key).distinct()
          .where(tuple_(EVENTS.c.workspace_id, EVENTS.c.order_key).in_(bindparam("keys", expanding=True)),
                 EVENTS.c.state == PROCESSING, EVENTS.c.locked_until >= _NOW))
-ROWS_PER_WORKSPACE = 4  # rows read per ready workspace, per group a claim may take from it
+ROWS_PER_WORKSPACE = 2  # rows read per ready workspace, per group a claim may take from it
 
 
 def _candidates(connection: Connection, policy: ClaimPolicy, now: datetime, gated: set[str]) -> list[_Candidate]:
@@ -192,14 +196,13 @@ def _candidates(connection: Connection, policy: ClaimPolicy, now: datetime, gate
     those another worker holds a live lease on."""
     params: dict[str, Any] = {"now": now, "lanes": [int(lane) for lane in policy.lanes]}
     found: dict[tuple[str, str], _Candidate] = {}
-    for workspace_id in connection.execute(_READY_WORKSPACES, params).scalars():
+    for workspace_id, state in connection.execute(_READY_WORKSPACES, params).all():
         if workspace_id in gated:
             continue
-        rows = connection.execute(_FIRST_READY, {**params, "workspace_id": workspace_id,
-                                                 "limit": ROWS_PER_WORKSPACE * policy.max_groups}).all()
-        runnable_rows = rows if _is_active(connection, workspace_id) else \
-            [r for r in rows if r.source == SYSTEM and r.kind == PREVIEW]
-        for order_key, lane, event_id, _source, _kind in runnable_rows:
+        rows = connection.execute(_FIRST_READY if state == ACTIVE else _FIRST_PREVIEWS,
+                                  {**params, "workspace_id": workspace_id,
+                                   "limit": ROWS_PER_WORKSPACE * policy.max_groups}).all()
+        for order_key, lane, event_id in rows:
             key = (workspace_id, order_key)
             if key not in found or (lane, event_id) < (found[key].lane, found[key].first_id):
                 found[key] = _Candidate(workspace_id, order_key, lane, event_id)
@@ -212,16 +215,11 @@ def _candidates(connection: Connection, policy: ClaimPolicy, now: datetime, gate
     return [c for key, c in found.items() if key not in held]
 
 
-_ACTIVE = select(Workspace.__table__.c.state).where(Workspace.__table__.c.id == bindparam("workspace_id"))
 # The claim's update takes only active workspaces' events (previews excepted), even when they
 # share a group with a preview.
 _RUNNABLE_EVENT = or_(and_(EVENTS.c.source == SYSTEM, EVENTS.c.kind == PREVIEW),
                       EVENTS.c.workspace_id.in_(select(Workspace.id).where(Workspace.state == ACTIVE)
                                                 .scalar_subquery()))
-
-
-def _is_active(connection: Connection, workspace_id: str) -> bool:
-    return connection.execute(_ACTIVE, {"workspace_id": workspace_id}).scalar() == ACTIVE
 
 
 def claim(engine: Engine, worker_id: str, policy: ClaimPolicy, *, gated: Iterable[str] = (),
