@@ -8,6 +8,7 @@ once the request has ended, however it ended (the limiter redates slow calls).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,6 +37,14 @@ class TrelloClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
+        # Proxies from the environment once, for our one base URL: requests would otherwise walk
+        # the whole environment on every call (a fifth of a millisecond each, at 100 calls a second).
+        if self.session.trust_env:
+            self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle and self.session.verify is True:
+                self.session.verify = bundle
+            self.session.trust_env = False
         self.throttle = throttle
         self.max_inline_wait_s = MAX_INLINE_WAIT_S if max_inline_wait_s is None else max_inline_wait_s
         self.calls = 0
