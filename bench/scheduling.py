@@ -82,6 +82,10 @@ def rolling_max(times: list[float], window: float) -> int:
     return best
 
 
+
+KEY_BUDGET_WINDOW_S = 4.0  # see phase_key_budget
+BACKLOG_WINDOW_S = 1.0  # the token's window in phase_backlog (100 calls a second)
+
 class Store:
     """Read-only queries on the app database from the benchmark (SQLite file or PostgreSQL).
 
@@ -688,7 +692,11 @@ class SchedulingPhases:
         bottleneck (4 × 100 per window wanted, 300 allowed). Measured over a bounded stretch while
         all four backlogs last; the phase does not wait for them to drain."""
         cfg = self.cfg
-        window = 2.0
+        # Trello's real key allows 30 calls a second; scaled to 75 here. At 300 per 2 s (150 a
+        # second) one worker on this shared 2-core host is CPU-bound (83 % of a core at ~122 calls a
+        # second, the limiter never holding a call back): the figure would measure the worker's
+        # speed, not how the key's budget is shared. Here the limiter binds.
+        window = KEY_BUDGET_WINDOW_S
         limits = {"TRELLO_TOKEN_LIMIT": f"100/{window:g}", "TRELLO_KEY_LIMIT": f"300/{window:g}"}
         n, batch = cfg["budget_rows"], cfg["budget_batch"]
         total = 4 * n
@@ -797,7 +805,8 @@ class SchedulingPhases:
 
         cfg = self.cfg
         n = cfg["backlog_leads"]
-        limits = {"TRELLO_TOKEN_LIMIT": "100/1", "TRELLO_KEY_LIMIT": "300/1"}
+        per = BACKLOG_WINDOW_S  # Trello's limits scaled as in the bulk phase
+        limits = {"TRELLO_TOKEN_LIMIT": f"100/{per:g}", "TRELLO_KEY_LIMIT": f"300/{per:g}"}
         url = self.new_sqlite("backlog")[0]
         system = self.start_system("backlog", url, [("backlog", n)], workers=0, limits=limits)
         tenant = system.tenants[0]
@@ -882,7 +891,7 @@ class SchedulingPhases:
             if set(stored) - {"pending", "ignored"}:
                 raise RuntimeError(f"events were processed before the worker started: {stored}")
 
-            self.trello_limits((100, 1.0), (300, 1.0))
+            self.trello_limits((100, per), (300, per))
             worker = self.add_worker(system, "worker-backlog", limits)
             drain_start = worker.ready_at
             settled_seen = self.settle(system, max(120.0, n / 100 * 4))
@@ -895,7 +904,7 @@ class SchedulingPhases:
             excluded = {k: v for k, v in stats["calls"].items()
                         if k.startswith(("GET /1/webhooks", "GET /1/tokens"))}
             calls = stats["total"] - sum(excluded.values())
-            bound = calls / 100.0
+            bound = calls / (100.0 / per)
 
             # newest wins: the sheet and the card both show each (lead, field)'s newest value
             mapping = Mapping.from_dict(account.mapping)

@@ -12,8 +12,8 @@ Claiming is fair and prioritised:
 - within a lane, round robin by workspace: every workspace's first group goes before any
   workspace's second one, and among equals the workspace served longest ago goes first;
 - a workspace whose provider account has no rate-limit slot right now is *gated* by the worker
-  (in memory, until its slot) and skipped, so no worker waits on one account while other work
-  is ready;
+  (in memory, until its slot) and skipped — but for our own writes' echoes, which call no one —
+  so no worker waits on one account while other work is ready;
 - nothing waits for a burst here: a lead's sheet cells go to its sheet outbox, and bursts
   are gathered there (``sheet_flush.py``), so every group is claimed as soon as it is ready.
 
@@ -182,6 +182,10 @@ _FIRST_READY = (select(EVENTS.c.order_key, EVENTS.c.lane, EVENTS.c.id).where(_RE
 _FIRST_PREVIEWS = (select(EVENTS.c.order_key, EVENTS.c.lane, EVENTS.c.id)
                    .where(_READY, EVENTS.c.source == SYSTEM, EVENTS.c.kind == PREVIEW)
                    .order_by(EVENTS.c.lane, EVENTS.c.id).limit(bindparam("limit", type_=Integer)))
+# Of a gated workspace (no rate-limit slot yet), only our own writes' echoes: they call no one.
+_FIRST_ECHOES = (select(EVENTS.c.order_key, EVENTS.c.lane, EVENTS.c.id)
+                 .where(_READY, EVENTS.c.echo.is_(True))
+                 .order_by(EVENTS.c.lane, EVENTS.c.id).limit(bindparam("limit", type_=Integer)))
 # Events a worker claimed and stopped renewing (killed): their groups are ready again.
 _EXPIRED = (select(EVENTS.c.workspace_id, EVENTS.c.order_key, EVENTS.c.lane, EVENTS.c.id)
             .where(EVENTS.c.state == PROCESSING, EVENTS.c.locked_until < _NOW, EVENTS.c.lane.in_(_LANES)))
@@ -197,11 +201,13 @@ def _candidates(connection: Connection, policy: ClaimPolicy, now: datetime, gate
     params: dict[str, Any] = {"now": now, "lanes": [int(lane) for lane in policy.lanes]}
     found: dict[tuple[str, str], _Candidate] = {}
     for workspace_id, state in connection.execute(_READY_WORKSPACES, params).all():
+        statement = _FIRST_READY if state == ACTIVE else _FIRST_PREVIEWS
         if workspace_id in gated:
-            continue
-        rows = connection.execute(_FIRST_READY if state == ACTIVE else _FIRST_PREVIEWS,
-                                  {**params, "workspace_id": workspace_id,
-                                   "limit": ROWS_PER_WORKSPACE * policy.max_groups}).all()
+            if state != ACTIVE:
+                continue
+            statement = _FIRST_ECHOES  # a group of them with other events is given back by the worker
+        rows = connection.execute(statement, {**params, "workspace_id": workspace_id,
+                                              "limit": ROWS_PER_WORKSPACE * policy.max_groups}).all()
         for order_key, lane, event_id in rows:
             key = (workspace_id, order_key)
             if key not in found or (lane, event_id) < (found[key].lane, found[key].first_id):
