@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import signal
 import statistics
@@ -183,7 +184,15 @@ def run_worker(record: str, ready: str, trace: str | None = None, claims: str | 
         signal.signal(sig, lambda *_: runner.stop())
     runner.periodic.run_due()  # what the loop does first (webhook check); done here so "ready" means idle
     Path(ready).write_text(str(time.time()))
-    runner.run_forever()
+    profile_dir = os.environ.get("BENCH_PROFILE_DIR")  # opt-in: where a worker's time goes
+    if profile_dir:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.runcall(runner.run_forever)
+        profiler.dump_stats(os.path.join(profile_dir, f"worker-{os.getpid()}.prof"))
+    else:
+        runner.run_forever()
     out.close()
 
 

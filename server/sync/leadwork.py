@@ -85,6 +85,7 @@ class LeadWork:
         self.ctx = ctx
         self.session, self.workspace, self.mapping = ctx.session, ctx.workspace, ctx.mapping
         self.events = events
+        self._without_link: set[str] = set()  # lead ids looked up and not found since the last commit
         self.link: Link | None = self._find_link(order_key)
         self.changes: list[Change] = []
         self.landings: list[Landing] = []
@@ -106,8 +107,15 @@ class LeadWork:
         return None
 
     def link_by_lead(self, lead_id: str) -> Link | None:
-        return self.session.scalars(select(Link).where(Link.workspace_id == self.workspace.id,
+        # A lead found without a link is not looked for again in this transaction: a link another
+        # worker adds meanwhile makes our claim's insert fail (``_claim``), which is the real check.
+        if lead_id in self._without_link:
+            return None
+        link = self.session.scalars(select(Link).where(Link.workspace_id == self.workspace.id,
                                                        Link.lead_id == lead_id)).first()
+        if link is None:
+            self._without_link.add(lead_id)
+        return link
 
     def link_by_card(self, card_id: str | None) -> Link | None:
         if not card_id:
@@ -247,6 +255,7 @@ class LeadWork:
     def _remember_attempt(self, link: Link, body: dict[str, Any]) -> None:
         """A call that timed out may still land: keep it in the ledger so its echo is known."""
         link_id = link.id
+        self._without_link.clear()
         self.session.rollback()
         fresh = self.session.get(Link, link_id)
         if fresh is not None:
@@ -372,6 +381,7 @@ class LeadWork:
         """Insert and commit a new link before anything is created for it: its unique lead id and
         card id make a second worker's claim fail (that worker then tries again shortly)."""
         self.session.add(link)
+        self._without_link.clear()
         try:
             self.session.commit()
         except IntegrityError:
@@ -380,6 +390,7 @@ class LeadWork:
 
     def _remember_create(self, link: Link, event: Event, fields: dict[str, Any]) -> None:
         link_id = link.id
+        self._without_link.clear()
         self.session.rollback()
         fresh = self.session.get(Link, link_id)
         if fresh is not None:
@@ -510,6 +521,7 @@ class LeadWork:
             lead_id = data["lead_id"] = new_lead_id()
             data["write_lead_id"] = True
             event.payload = json.dumps(data, separators=(",", ":"))
+            self._without_link.clear()
             self.session.commit()
         return lead_id, bool(data.get("write_lead_id"))
 

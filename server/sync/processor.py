@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import Event, Link, ProviderAccount, Workspace
-from ..models.sync import PARKED, PENDING, PROCESSING
+from ..models.sync import IGNORED, PARKED, PENDING, PROCESSING
 from ..models.workspace import NEEDS_REAUTH
 from ..sheets.errors import SheetsAuthError, SheetsError, SheetsRateLimited
 from ..trello.errors import TrelloAuthError, TrelloError, TrelloRateLimited
 from . import queue
-from .handlers import handler_for, payload_of
+from .handlers import CARD_APPEARS, handler_for, payload_of
 from .history import record
 from .leadwork import Context, LeadWork
 from .mapping import Mapping, cell_text
@@ -130,13 +130,17 @@ class Processor:
         return rest
 
     def _echoes_are_known(self, session: Session, group: queue.Group) -> bool:
-        kind, _, lead_id = group.order_key.partition(":")
+        kind, _, key = group.order_key.partition(":")
         events = [e for e in session.scalars(queue.events_statement_ids(group.event_ids)).all()
                   if e.state == PROCESSING and e.locked_by == self.worker_id and e.echo and e.source == "trello"]
         workspace = session.get(Workspace, group.workspace_id)
-        if kind != "lead" or len(events) != len(group.event_ids) or workspace is None:
+        if len(events) != len(group.event_ids) or workspace is None:
             return False
-        link = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == lead_id)).first()
+        if all(e.kind in CARD_APPEARS for e in events):  # our creation's echo: the card is ours already
+            return self._creations_known(session, workspace, events)
+        if kind != "lead":
+            return False
+        link = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == key)).first()
         if link is None or link.status != "linked":
             return False
         mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
@@ -157,6 +161,20 @@ class Processor:
                     return False
         for event in events:
             queue.finish(session, event, note="echo of our own write")
+        return True
+
+    @staticmethod
+    def _creations_known(session: Session, workspace: Workspace, events: list[Event]) -> bool:
+        """A card our call created, already linked: what ``handlers.trello_action`` concludes too."""
+        card_ids = {((payload_of(e).get("data") or {}).get("card") or {}).get("id") for e in events}
+        if len(card_ids) != 1 or None in card_ids:
+            return False
+        linked = session.scalars(select(Link.id).where(Link.workspace_id == workspace.id,
+                                                       Link.card_id == card_ids.pop())).first()
+        if linked is None:
+            return False  # the creation's answer is not committed yet: the full path waits for it
+        for event in events:
+            queue.finish(session, event, state=IGNORED, note="the card is already linked")
         return True
 
     # ------------------------------------------------------------------ sheet flushes
