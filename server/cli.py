@@ -20,11 +20,11 @@ def register_cli(app: Flask) -> None:
     @click.option("--drain", is_flag=True, help="Apply every ready event, then exit.")
     def worker(drain: bool) -> None:
         """Run the sync worker: claim stored events and apply them."""
-        from .engine import build_worker
+        from .engine import build_workers
 
-        runner = build_worker(app)
+        runner = build_workers(app)
         if drain:
-            runner.drain()
+            runner.primary.drain()
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: runner.stop())
