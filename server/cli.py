@@ -81,3 +81,44 @@ def register_cli(app: Flask) -> None:
         for line in plan.errors[:20]:
             click.echo(f"  error: {line}")
 
+
+    @app.cli.command("doctor")
+    @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+    @click.option("--timeout", default=10.0, show_default=True, help="Seconds each network call may take.")
+    def doctor(as_json: bool, timeout: float) -> None:
+        """Check the configuration end to end: public URL, OAuth clients, Trello key, database, keys."""
+        import json
+
+        from .doctor import context_from_app, run_checks
+
+        ctx = context_from_app(app, timeout_s=timeout)
+        try:
+            report = run_checks(ctx)
+        finally:
+            ctx.close()
+        if as_json:
+            click.echo(json.dumps(report.as_json(), indent=2))
+        else:
+            for line in report.lines():
+                click.echo(line)
+        if not report.ok:
+            raise SystemExit(1)
+
+    @app.cli.command("rotate-key")
+    def rotate_key() -> None:
+        """Re-encrypt every stored secret with the first key of TOKEN_ENCRYPTION_KEY.
+
+        Put the new key first and the old one after it (comma-separated), run this, then drop the old key.
+        """
+        from .extensions import db
+        from .stored_secrets import rotate
+
+        if crypto.key_count() < 2:
+            click.echo("note: TOKEN_ENCRYPTION_KEY holds one key; secrets are re-encrypted with that same key")
+        with db.engine.begin() as connection:
+            tally = rotate(connection, progress=lambda n: click.echo(f"  re-encrypted {n}", err=True))
+        click.echo(f"re-encrypted {tally.rotated} of {tally.total} stored secret(s) with the first key")
+        if tally.failed:
+            for label, count in sorted(tally.undecryptable.items()):
+                click.echo(f"  {label}: {count} value(s) no configured key decrypts (left unchanged)")
+            raise SystemExit(1)
