@@ -122,3 +122,42 @@ def register_cli(app: Flask) -> None:
             for label, count in sorted(tally.undecryptable.items()):
                 click.echo(f"  {label}: {count} value(s) no configured key decrypts (left unchanged)")
             raise SystemExit(1)
+
+    @app.cli.command("relink")
+    @click.argument("workspace_id")
+    @click.option("--dry-run", is_flag=True, help="Print what would be linked; change nothing.")
+    def relink_command(workspace_id: str, dry_run: bool) -> None:
+        """Rebuild a workspace's links from the sheet's Lead ID column and the cards' markers.
+
+        For a lost or restored database. Leads found on one side only are listed and left to the
+        next sync; a lead id on two cards is listed as a problem. Exit code 1 when there are problems.
+        """
+        from tqdm import tqdm
+
+        from .engine import providers
+        from .extensions import db
+        from .models import Workspace
+        from .sync.progress import CommittedProgress
+        from .sync.relink import relink
+
+        workspace = db.session.get(Workspace, workspace_id)
+        if workspace is None:
+            raise click.ClickException(f"no workspace {workspace_id!r}")
+        bar = tqdm(total=0, unit="item", dynamic_ncols=True, leave=True)
+
+        def progress(phase: str, done: int, total: int) -> None:
+            bar.set_description(phase)
+            if total and bar.total != total:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            plan = relink(db.session, workspace, providers(app), dry_run=dry_run,
+                          progress=CommittedProgress(db.session, workspace, then=progress))
+        finally:
+            bar.close()
+        for line in plan.lines():
+            click.echo(line)
+        if plan.problems:
+            raise SystemExit(1)
