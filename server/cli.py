@@ -85,15 +85,20 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("doctor")
     @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
     @click.option("--timeout", default=10.0, show_default=True, help="Seconds each network call may take.")
-    def doctor(as_json: bool, timeout: float) -> None:
+    @click.option("--only", multiple=True, metavar="CHECK", help="Run only this check (repeatable).")
+    def doctor(as_json: bool, timeout: float, only: tuple[str, ...]) -> None:
         """Check the configuration end to end: public URL, OAuth clients, Trello key, database, keys."""
         import json
 
-        from .doctor import context_from_app, run_checks
+        from .doctor import CHECKS, context_from_app, run_checks
 
+        unknown = set(only) - {check.name for check in CHECKS}
+        if unknown:
+            raise click.BadParameter(f"unknown check(s) {', '.join(sorted(unknown))}; the checks are "
+                                     f"{', '.join(check.name for check in CHECKS)}", param_hint="--only")
         ctx = context_from_app(app, timeout_s=timeout)
         try:
-            report = run_checks(ctx)
+            report = run_checks(ctx, only=set(only) or None)
         finally:
             ctx.close()
         if as_json:

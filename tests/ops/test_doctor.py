@@ -176,3 +176,13 @@ def test_a_check_that_hangs_is_given_up_after_its_timeout(deployment: Deployment
     finding = report.by_check()["hangs"]
     assert finding.status is Status.FAIL and "no answer within 0.2 s" in finding.message
     assert not report.ok
+
+
+def test_only_runs_the_named_checks_and_refuses_unknown_names(deployment: Deployment) -> None:
+    runner = deployment.app.test_cli_runner()
+    result = runner.invoke(args=["doctor", "--only", "database", "--only", "migrations"])
+    assert result.exit_code == 0, result.output
+    assert [line.split(":")[0] for line in result.output.strip().splitlines()] == [
+        "OK   database", "OK   migrations", "doctor"]
+    refused = runner.invoke(args=["doctor", "--only", "nonsense"])
+    assert refused.exit_code == 2 and "unknown check(s) nonsense" in refused.output
