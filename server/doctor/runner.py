@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from . import credentials, storage, web
+from . import credentials, storage, trello_hooks, web
 from .context import DoctorContext
 from .report import Finding, Report, fail
 
@@ -27,6 +27,7 @@ CHECKS: tuple[Check, ...] = (
     Check("encryption_key", storage.encryption_key),
     Check("public_url", web.public_url),
     Check("webhook_callbacks", web.webhook_callbacks),
+    Check("trello_webhooks", trello_hooks.trello_webhooks),
     Check("trello_key", credentials.trello_key),
     Check("trello_secret", credentials.trello_secret),
     Check("trello_redirect_uri", web.trello_redirect_uri),

@@ -18,6 +18,7 @@ from emulators.trello import TrelloEmulator
 from server import crypto
 from server.doctor import Status, context_from_app, run_checks
 from server.extensions import db
+from server.models import ProviderAccount, Workspace
 from server.seed import DEMO_LISTS, demo_mapping, seed_workspace
 from server.trello.client import TrelloClient
 from server.trello.webhooks import register_board_webhook
@@ -82,12 +83,12 @@ def test_good_configuration_passes_every_check(deployment: Deployment) -> None:
     report = json.loads(result.output)
     statuses = {c["check"]: c["status"] for c in report["checks"]}
     assert statuses == {name: "ok" for name in (
-        "database", "migrations", "encryption_key", "public_url", "webhook_callbacks", "trello_key",
+        "database", "migrations", "encryption_key", "public_url", "webhook_callbacks", "trello_webhooks", "trello_key",
         "trello_secret", "trello_redirect_uri", "google_client", "google_redirect_uri")}, report
     assert report["ok"] is True and result.exit_code == 0
     text = deployment.app.test_cli_runner().invoke(args=["doctor", "--timeout", "5"])
     assert text.exit_code == 0
-    assert text.output.strip().splitlines()[-1].startswith("doctor: all checks passed (10 ok")
+    assert text.output.strip().splitlines()[-1].startswith("doctor: all checks passed (11 ok")
 
 
 def test_broken_configuration_names_each_problem_with_its_fix(deployment: Deployment) -> None:
@@ -119,6 +120,7 @@ def test_broken_configuration_names_each_problem_with_its_fix(deployment: Deploy
     assert "db upgrade" in lines["FAIL migrations"]
     assert "do not decrypt (provider_accounts.access_token: 2" in lines["FAIL encryption_key"]
     assert lines["OK   database"]
+    assert lines["SKIP trello_webhooks"].endswith("the Trello tokens cannot be decrypted (see encryption_key)")
     assert result.output.strip().splitlines()[-1].startswith("doctor: 8 problem(s) found")
 
 
@@ -138,6 +140,31 @@ def test_secret_of_another_key_and_unknown_google_client(deployment: Deployment)
     assert found["google_client"].status is Status.FAIL
     assert "GOOGLE_CLIENT_ID is unknown to Google" in found["google_client"].message
     assert found["google_redirect_uri"].status is Status.SKIP
+
+
+def test_webhooks_trello_deactivated_or_deleted_are_named(deployment: Deployment) -> None:
+    app, trello = deployment.app, deployment.trello
+    with app.app_context():
+        first = db.session.query(Workspace).one()
+        account = db.session.get(ProviderAccount, first.trello_account_id)
+        token, board = account.access_token, first.trello_board_id
+        second = Workspace(name="Second", owner_id=first.owner_id, google_account_id=first.google_account_id,
+                           trello_account_id=first.trello_account_id, spreadsheet_id="sheet-2", sheet_name="Leads",
+                           trello_board_id=board, mapping=first.mapping)
+        db.session.add(second)
+        db.session.commit()  # Trello's HEAD must find it
+        client = TrelloClient("doctor-key", token, base_url=trello.api_base_url)
+        register_board_webhook(second, client, deployment.web.base_url)
+        db.session.commit()
+        first_hook, second_hook, first_id, second_id = (first.trello_webhook_id, second.trello_webhook_id,
+                                                        first.id, second.id)
+    client.request("PUT", f"/webhooks/{first_hook}", params={"active": "false"})
+    client.delete_webhook(second_hook)
+    result = app.test_cli_runner().invoke(args=["doctor", "--only", "trello_webhooks"])
+    assert result.exit_code == 1
+    line = result.output.splitlines()[0]
+    assert line.startswith(f"FAIL trello_webhooks: 2 of 2 workspace webhook(s) need attention (deleted by Trello: "
+                           f"{second_id}; deactivated by Trello: {first_id}) -> fix: make public_url pass first")
 
 
 def test_public_url_that_redirects_fails(deployment: Deployment) -> None:
