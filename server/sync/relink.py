@@ -60,9 +60,12 @@ class RelinkPlan:
         """A human report: the counts, then the leads by name."""
         title = "relink plan (dry run, nothing changed)" if self.dry_run else "relink done"
         out = [f"{title}:"] + [f"  {key.replace('_', ' ')}: {value}" for key, value in self.as_dict().items()]
-        out += [f"  problem: {line}" for line in self.problems[:SHOWN]]
-        out += [f"  only in the sheet (reconciliation will create its card): {lead}" for lead in self.sheet_only[:SHOWN]]
-        out += [f"  only on the board (reconciliation will add its row): {lead}" for lead in self.trello_only[:SHOWN]]
+        for label, items in (("problem", self.problems),
+                             ("only in the sheet (reconciliation will create its card)", self.sheet_only),
+                             ("only on the board (reconciliation will add its row)", self.trello_only)):
+            out += [f"  {label}: {item}" for item in items[:SHOWN]]
+            if len(items) > SHOWN:
+                out.append(f"  {label}: ... and {len(items) - SHOWN} more")
         return out
 
 

@@ -133,3 +133,13 @@ def test_a_restored_link_naming_another_card_is_moved_to_the_marked_card(tmp_pat
         assert _writes(world) == {"trello": 0, "sheets": 0}
     finally:
         world.stop()
+
+
+def test_the_report_names_the_first_leads_and_counts_the_rest() -> None:
+    from server.sync.relink import SHOWN, RelinkPlan
+
+    plan = RelinkPlan(sheet_only=[f"L{i}" for i in range(SHOWN + 3)], dry_run=True)
+    lines = plan.lines()
+    assert lines[0] == "relink plan (dry run, nothing changed):"
+    named = [line for line in lines if line.startswith("  only in the sheet")]
+    assert len(named) == SHOWN + 1 and named[-1].endswith(": ... and 3 more")
