@@ -33,7 +33,7 @@ class DoctorContext:
     trello_callback_path: str = "/auth/trello/callback"
     timeout_s: float = DEFAULT_TIMEOUT_S
     http: requests.Session = field(default_factory=requests.Session)
-    _engine: Engine | None = None
+    _engine: Engine | None = field(default=None, init=False, repr=False)
 
     def engine(self) -> Engine:
         """An engine of its own whose connections give up after ``timeout_s``."""

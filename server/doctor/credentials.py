@@ -8,7 +8,7 @@ from authlib.integrations.requests_client import OAuth1Session
 
 from .context import DoctorContext
 from .report import Finding, fail, ok, skip
-from .web import _google_metadata
+from .web import google_metadata
 
 TRELLO_KEY_PAGE = "https://trello.com/power-ups/admin (your Power-Up > API key)"
 PROBE_CODE = "doctor-probe-not-a-real-code"
@@ -75,7 +75,7 @@ def google_client(ctx: DoctorContext) -> Finding:
         return fail(name, f"{missing} empty: nobody can sign in",
                     "create an OAuth client (Web application) in Google Cloud Console and set both")
     try:
-        endpoint = _google_metadata(ctx)["token_endpoint"]
+        endpoint = google_metadata(ctx)["token_endpoint"]
         resp = ctx.http.post(endpoint, timeout=ctx.timeout_s, data={
             "grant_type": "authorization_code", "code": PROBE_CODE, "redirect_uri": ctx.google_redirect_uri,
             "client_id": ctx.google_client_id, "client_secret": ctx.google_client_secret})

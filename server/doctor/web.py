@@ -97,7 +97,7 @@ def webhook_callbacks(ctx: DoctorContext) -> Finding:
     return ok(name, f"{len(stored)} registered webhook(s) point at PUBLIC_BASE_URL")
 
 
-def _google_metadata(ctx: DoctorContext) -> dict[str, str]:
+def google_metadata(ctx: DoctorContext) -> dict[str, str]:
     resp = ctx.http.get(ctx.google_metadata_url, timeout=ctx.timeout_s)
     resp.raise_for_status()
     data = resp.json()
@@ -111,7 +111,7 @@ def google_redirect_uri(ctx: DoctorContext) -> Finding:
         return skip(name, "GOOGLE_CLIENT_ID is empty (see google_client)")
     uri = ctx.google_redirect_uri
     try:
-        endpoint = _google_metadata(ctx)["authorization_endpoint"]
+        endpoint = google_metadata(ctx)["authorization_endpoint"]
         resp = ctx.http.get(endpoint, timeout=ctx.timeout_s, allow_redirects=False, params={
             "client_id": ctx.google_client_id, "redirect_uri": uri, "response_type": "code",
             "scope": ctx.google_scopes})
