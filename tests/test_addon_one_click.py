@@ -5,7 +5,7 @@ credentials once. Wrong input answers 400/404/409/410 in plain words, never 500.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -138,7 +138,7 @@ def test_an_expired_approval_says_so(app, client):
     assert _approve(client, ids["mine"]).status_code == 200
     with app.app_context():
         ws = db.session.get(Workspace, ids["mine"])
-        ws.connect_code_expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+        ws.connect_code_expires_at = datetime.now(UTC) - timedelta(seconds=1)
         db.session.commit()
     expired = _poll(client)
     assert expired.status_code == 410

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -112,7 +112,7 @@ def approve(session: Session, workspace: Workspace, request: ConnectRequest, *,
     The nonce becomes the workspace's one-time connect code (replacing an earlier code) until the
     returned expiry. Caller commits.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     problem = choosable(workspace, request.spreadsheet_id)
     if problem:
         status = Refusal.CONFLICT
@@ -133,7 +133,7 @@ def poll(session: Session, request: ConnectRequest, *, now: datetime | None = No
     Raises ``ConnectRefused``: 410 when the approval expired, 409 when it was for another
     spreadsheet. Caller commits.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     code_hash = hash_connect_code(request.nonce)
     workspace = session.execute(
         select(Workspace).where(Workspace.connect_code_hash == code_hash)).scalar_one_or_none()
@@ -160,5 +160,15 @@ def poll(session: Session, request: ConnectRequest, *, now: datetime | None = No
     return workspace
 
 
-__all__ = ["NONCE", "APPROVAL_TTL", "PollState", "Refusal", "ConnectRefused", "ConnectRequest", "parse_request",
-           "choosable", "approve", "poll"]
+__all__ = [
+    "APPROVAL_TTL",
+    "NONCE",
+    "ConnectRefused",
+    "ConnectRequest",
+    "PollState",
+    "Refusal",
+    "approve",
+    "choosable",
+    "parse_request",
+    "poll",
+]
