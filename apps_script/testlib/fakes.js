@@ -640,6 +640,16 @@ function fakeServer(world, options = {}) {
     server.graceOver = false;
   };
   server.endGrace = function endGrace() { server.graceOver = true; };
+  server.polls = [];
+  server.approved = new Set();   // nonces a person approved in the connect popup
+  server.expired = new Set();
+  /** What the connect popup does when the person chooses the workspace for the nonce in ``url``. */
+  server.approve = function approve(url) { server.approved.add(new URL(url).searchParams.get('nonce')); };
+  function credentials() {
+    return {workspace_id: server.workspaceId, workspace_name: 'Pipeline', secret: server.secret,
+      sheet: server.sheet, header_row: 1, lead_id_column: server.leadIdColumn,
+      webhook_url: server.url + '/webhooks/sheets/' + server.workspaceId};
+  }
   world.fetch.handler = (request) => {
     const url = new URL(request.url);
     const prefix = new URL(server.url).pathname.replace(/\/+$/, '');
@@ -648,9 +658,16 @@ function fakeServer(world, options = {}) {
     if (pathname === '/api/addon/connect') {
       const body = JSON.parse(request.payload);
       if (body.code !== (options.code || 'ABCD-EFGH-JKMN')) return {code: 404, body: {error: {code: 404, message: 'This connect code is not valid.'}}};
-      return {code: 200, body: {workspace_id: server.workspaceId, workspace_name: 'Pipeline', secret: server.secret,
-        sheet: server.sheet, header_row: 1, lead_id_column: server.leadIdColumn,
-        webhook_url: server.url + '/webhooks/sheets/' + server.workspaceId}};
+      return {code: 200, body: credentials()};
+    }
+    if (pathname === '/api/addon/connect/poll') {   // one-click connect (server/addon/one_click.py)
+      const body = JSON.parse(request.payload);
+      server.polls.push(body);
+      if (!/^[0-9a-f]{32}$/.test(body.nonce || '')) return {code: 400, body: {error: {code: 400, message: 'This connect link is incomplete.'}}};
+      if (server.expired.has(body.nonce)) return {code: 410, body: {error: {code: 410, message: 'The connection was approved more than 10 minutes ago and has expired.'}}};
+      if (!server.approved.has(body.nonce)) return {code: 202, body: {state: 'waiting'}};
+      server.approved.delete(body.nonce);
+      return {code: 200, body: Object.assign({state: 'connected'}, credentials())};
     }
     const ts = request.headers['X-Timestamp'];
     const nonce = request.headers['X-Nonce'];

@@ -21,8 +21,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from ..models import AddonNonce, Workspace
@@ -147,12 +148,12 @@ def poll(session: Session, request: ConnectRequest, *, now: datetime | None = No
     if not hmac.compare_digest(workspace.spreadsheet_id.encode(), request.spreadsheet_id.encode()):
         raise ConnectRefused(Refusal.CONFLICT, f"The workspace \u201c{workspace.name}\u201d syncs a different "
                                                "spreadsheet; connect from that spreadsheet.")
-    consumed = session.execute(
+    consumed = cast("CursorResult[Any]", session.execute(
         update(Workspace)
         .where(Workspace.id == workspace.id, Workspace.connect_code_hash == code_hash)
         .values(connect_code_hash=None, connect_code_expires_at=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if consumed != 1:   # a simultaneous poll won
         return None
     remember_nonce(session, workspace.id, _used_key(request.nonce), expires_at=now + USED_KEEP, now=now)
