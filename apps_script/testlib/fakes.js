@@ -477,11 +477,13 @@ function makeUtilities(world) {
 // ------------------------------------------------------------------------------------ world
 
 /**
- * Everything one spreadsheet needs: createWorld({sheets: {Leads: [[headers], [row]...]}}).
+ * Everything one spreadsheet needs: createWorld({sheets: {Leads: [[headers], [row]...]}}); ``addonDir``
+ * loads Code.js and Sidebar.html from another directory (a build's output) instead of apps_script/.
  * world.load() runs Code.js and returns its context (the add-on's global scope).
  */
 function createWorld(options = {}) {
   const world = {};
+  world.addonDir = options.addonDir || ADDON_DIR;   // a `flask addon build` output runs the same way
   world.spreadsheet = new FakeSpreadsheet(options.spreadsheetId || 'sheet-123', options.sheets || {Leads: [['Name', 'Email', 'Status']]});
   world.ui = new FakeUi();
   world.fetch = new FakeUrlFetchApp();
@@ -512,7 +514,7 @@ function createWorld(options = {}) {
   };
   world.HtmlService = {
     createHtmlOutputFromFile(name) {
-      return new FakeHtmlOutput(fs.readFileSync(path.join(ADDON_DIR, name + '.html'), 'utf8'));
+      return new FakeHtmlOutput(fs.readFileSync(path.join(world.addonDir, name + '.html'), 'utf8'));
     },
     createHtmlOutput(content) { return new FakeHtmlOutput(content || ''); }
   };
@@ -557,7 +559,7 @@ function createWorld(options = {}) {
       Date: ClockDate
     };
     vm.createContext(context);
-    const code = fs.readFileSync(path.join(ADDON_DIR, 'Code.js'), 'utf8');
+    const code = fs.readFileSync(path.join(world.addonDir, 'Code.js'), 'utf8');
     vm.runInContext(code, context, {filename: 'Code.js'});
     world.context = context;
     return context;
