@@ -99,3 +99,11 @@ def test_copy_template_turns_drive_answers_into_plain_words(answer, words):
 
     with pytest.raises(CopyFailed, match=words):
         copy_template(SimpleNamespace(post=post), "https://drive.example/v3", "1Template0000000", "Leads")
+
+
+def test_sign_in_asks_for_drive_file_only_when_a_template_is_configured():
+    from server.auth.oauth import DRIVE_FILE_SCOPE, GOOGLE_SCOPES, google_scopes
+
+    assert google_scopes({"GOOGLE_TEMPLATE_SPREADSHEET_ID": ""}) == GOOGLE_SCOPES
+    assert google_scopes({"GOOGLE_TEMPLATE_SPREADSHEET_ID": "1Template0000000"}).split() == [
+        *GOOGLE_SCOPES.split(), DRIVE_FILE_SCOPE]

@@ -1,7 +1,9 @@
 """The Google Sheets add-on's API (``/api/addon/...``).
 
 ``POST /api/addon/connect`` trades a one-time connect code (made on the dashboard, see
-``codes.issue_connect_code``) for the workspace id and its signing secret. Every other view is
+``codes.issue_connect_code``) for the workspace id and its signing secret; ``POST
+/api/addon/connect/poll`` hands out the same once a person approved the add-on's nonce in the
+connect popup (one-click connect, ``one_click``). Every other view is
 wrapped in ``signed``: headers ``X-Workspace`` (the workspace id), ``X-Timestamp`` (Unix seconds),
 ``X-Nonce`` (new for every request, accepted once: ``nonces``) and ``X-Signature`` =
 hex(HMAC-SHA256(secret, timestamp + "\n" + nonce + "\n" + METHOD + "\n" + target + "\n" + raw
