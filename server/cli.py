@@ -11,6 +11,10 @@ from . import crypto
 
 
 def register_cli(app: Flask) -> None:
+    from .addon.cli import register_addon_cli
+
+    register_addon_cli(app)   # flask addon build
+
     @app.cli.command("keygen")
     def keygen() -> None:
         """Print a new TOKEN_ENCRYPTION_KEY."""
