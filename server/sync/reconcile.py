@@ -82,11 +82,12 @@ class SheetLead:
     @property
     def cells(self) -> list[str]:
         """The synced columns' values, in ``Mapping.synced_columns`` order."""
-        return json.loads(self.packed)[:-1]
+        cells: list[str] = json.loads(self.packed)[:-1]
+        return cells
 
     @property
     def email(self) -> str:
-        return json.loads(self.packed)[-1].strip().casefold()
+        return str(json.loads(self.packed)[-1]).strip().casefold()
 
 
 @dataclass(slots=True)
@@ -262,9 +263,11 @@ class Reconciler:
 
     def _compare(self, rows: dict[str, SheetLead], unidentified: list[SheetLead], cards: dict[str, CardLead]) -> None:
         by_marker: dict[str, str] = {}
-        for card_id, card in cards.items():
-            if card.marker and card.marker not in by_marker:
-                by_marker[card.marker] = card_id
+        for marked_id, marked in cards.items():
+            if marked.marker and marked.marker not in by_marker:
+                by_marker[marked.marker] = marked_id
+        card_id: str | None
+        card: CardLead | None
         for link in self._links():
             self.linked_leads.add(link.lead_id)
             row = rows.pop(link.lead_id, None)
@@ -305,10 +308,10 @@ class Reconciler:
             else:
                 self._compare_pair(link, row, card)
         by_email: dict[str, str] = {}
-        for card_id, card in cards.items():
-            email = "" if card.marker else self._card_email(card)
+        for unmarked_id, unmarked in cards.items():
+            email = "" if unmarked.marker else self._card_email(unmarked)
             if email:
-                by_email[email] = card_id
+                by_email[email] = unmarked_id
         for lead in chain(rows.values(), unidentified):
             card_id = by_marker.get(lead.lead_id) if lead.lead_id else None
             if card_id not in cards:
@@ -453,7 +456,7 @@ class Reconciler:
         self.plan.removed += 1
         if self.dry_run:
             return
-        if self.workspace.row_removed_policy == "archive":
+        if self.workspace.row_removed_policy == "archive" and link.card_id is not None:
             self.card_updates.append((link.card_id, {"closed": True}))
             link.status = ROW_REMOVED
         else:
