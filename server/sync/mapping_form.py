@@ -99,7 +99,7 @@ def check_statuses(pairs: Sequence[tuple[str, str]], reverse: MappingType[str, s
             out.status_to_list[status] = list_id
         elif seen[key] != list_id:
             out.problems.append(f"“{status}” is the status for cards moved to “{name}”, but that status is "
-                                f"mapped to “{names.get(seen[key], 'another list')}”; map it to “{name}” or "
+                                f"mapped to another list (“{names.get(seen[key], '?')}”); map it to “{name}” or "
                                 "choose another status.")
     if not out.status_to_list:
         out.problems.append("Map at least one status to a list.")

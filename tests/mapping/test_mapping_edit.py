@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -48,7 +48,7 @@ def park(app, workspace_id: str, reason: str, payload: dict[str, Any] | None = N
     with app.app_context():
         parked = Event(workspace_id=workspace_id, source="system", provider_event_id=f"{kind}:{reason[:20]}",
                        kind=kind, order_key="lead:L-demo", payload=json.dumps(payload or {"lead_id": "L-demo"}),
-                       state=PARKED, attempts=1, last_error=reason, processed_at=datetime.now(timezone.utc))
+                       state=PARKED, attempts=1, last_error=reason, processed_at=datetime.now(UTC))
         db.session.add(parked)
         db.session.commit()
         return parked.id

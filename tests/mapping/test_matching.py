@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from server.sync.mapping_form import check_columns, check_policies, check_statuses, status_pairs
+from server.sync.mapping_form import (
+    check_columns,
+    check_policies,
+    check_statuses,
+    status_pairs,
+)
 from server.sync.matching import best_match, match_key, match_statuses, reverse_table
 
 LISTS = [("l-inbox", "Inbox"), ("l-contacted", "Contacted"), ("l-demo", "Demo"), ("l-closed", "Closed won"),
@@ -65,7 +70,7 @@ def test_check_statuses_says_what_is_wrong_in_words():
     assert "Choose a list for the status “Lost”" in problems  # a list that is not on the board
     assert "“won” is given two different lists" in problems
     assert "Give the status a row takes when its card moves to “Contacted”" in problems
-    assert "“Won” is the status for cards moved to “Demo”, but that status is mapped to “Closed won”" in problems
+    assert "“Won” is the status for cards moved to “Demo”, but that status is mapped to another list (“Closed won”)" in problems
     assert "(“Unheard”) is not mapped to a list" in problems
 
 
