@@ -203,7 +203,6 @@ def edit_mapping(workspace_id: str) -> Response:
     if request.form.get("action") != "save" or request.form.get("previewed") != new_print:
         if request.form.get("action") == "save":
             flash("The answers changed since the preview: check the preview below, then save.", "info")
-        answers["full_sync"] = answers["full_sync"] or effect.wants_full_sync
         return _render(ws, sources, answers, effect=effect, previewed=new_print, base=base)
     return _save(ws, checked, effect, full_sync=request.form.get("full_sync") == "yes")
 
