@@ -197,3 +197,37 @@ def test_unmapped_status_parks_then_the_edited_mapping_creates_the_card(world):
         assert PARKED not in states and DONE in states
     lead_id = next(r for r in world.rows() if r["Name"] == "Dora Demo")["Lead ID"]
     assert lead_id and world.link(lead_id).card_id == cards[0]["id"]
+
+
+def test_a_card_moved_to_a_new_list_parks_then_mapping_the_list_updates_the_row(world):
+    """End to end: a card moved to a list the mapping lacks parks; the page offers the list; mapping
+    it writes the new status to the row."""
+    app, client = world.app, world.app.test_client()
+    login(client, app)
+    row = world.add_row(Name="Eve Example", Email="eve@example.com", Status="New")
+    world.settle()
+    lead_id = world.rows()[row - 2]["Lead ID"]
+    demo = world.trello.add_list(world.board_id, "Demo")
+    world.person.update_card(world.link(lead_id).card_id, idList=demo["id"])
+    world.settle()
+    with app.app_context():
+        parked = db.session.scalars(select(Event).where(Event.workspace_id == world.workspace_id,
+                                                        Event.state == PARKED)).all()
+        assert len(parked) == 1 and "Trello list 'Demo' has no status" in parked[0].last_error
+    assert world.row_for(lead_id)["Status"] == "New"
+
+    ws_page = body(client.get(f"/app/workspaces/{world.workspace_id}"))
+    assert "New list “Demo” on the board" in ws_page and "map it to a status" in ws_page
+    html = body(client.get(f"/app/workspaces/{world.workspace_id}/mapping"))
+    fields = form_fields(html)
+    assert fields[f"reverse_{demo['id']}"] == ["Demo"]  # suggested: the list's own name
+    preview = body(client.post(f"/app/workspaces/{world.workspace_id}/mapping",
+                               data=as_form(fields, action="preview", full_sync="")))
+    assert "1 parked event will be queued again" in preview and "(list “Demo”)" in preview
+    fields = form_fields(preview)
+    assert "full_sync" not in fields  # the person's choice is kept
+    assert client.post(f"/app/workspaces/{world.workspace_id}/mapping",
+                       data=as_form(fields, action="save")).status_code == 302
+    world.settle()
+    assert world.row_for(lead_id)["Status"] == "Demo"
+    assert stored(app, world.workspace_id).mapping["status_to_list"]["Demo"] == demo["id"]
