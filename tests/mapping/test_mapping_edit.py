@@ -32,6 +32,7 @@ def world(sqlite_url):
 def stored(app, workspace_id: str) -> Workspace:
     with app.app_context():
         ws = db.session.get(Workspace, workspace_id)
+        assert ws is not None
         db.session.expunge(ws)
         return ws
 
@@ -39,6 +40,7 @@ def stored(app, workspace_id: str) -> Workspace:
 def event(app, event_id: int) -> Event:
     with app.app_context():
         found = db.session.get(Event, event_id)
+        assert found is not None
         db.session.expunge(found)
         return found
 

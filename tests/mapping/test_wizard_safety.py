@@ -53,8 +53,9 @@ def to_statuses(client, world, board_id: str) -> str:
 
 
 def selected_list(html: str, status: str) -> str:
-    index = re.search(r'name="status_name_(\d+)" value="' + re.escape(status) + '"', html).group(1)
-    return form_fields(html, 'name="step"')[f"status_list_{index}"][0]
+    found = re.search(r'name="status_name_(\d+)" value="' + re.escape(status) + '"', html)
+    assert found, status
+    return form_fields(html, 'name="step"')[f"status_list_{found.group(1)}"][0]
 
 
 def test_statuses_match_loosely_and_flag_the_rest_then_the_preview_names_rows(world):
