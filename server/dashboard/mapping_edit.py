@@ -85,7 +85,7 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
     mapping = Mapping.from_dict(data, ws.lead_id_column)
     saved = dict(data.get("status_to_list") or {})
     offered = [o.value for o in remap.offers(db.session, ws) if o.kind is remap.GapKind.STATUS]
-    asked = request.args.get("status", "")
+    asked = form_checks.clean(request.args.get("status", ""))
     statuses = list(dict.fromkeys([*saved, *sources.statuses, *offered, *([asked] if asked else [])]))
     seen: set[str] = set()
     rows = []

@@ -3,6 +3,7 @@ events it clears — through the Flask test client with CSRF on, against the emu
 
 from __future__ import annotations
 
+import html as html_module
 import json
 import re
 from datetime import UTC, datetime
@@ -233,3 +234,17 @@ def test_a_card_moved_to_a_new_list_parks_then_mapping_the_list_updates_the_row(
     world.settle()
     assert world.row_for(lead_id)["Status"] == "Demo"
     assert stored(app, world.workspace_id).mapping["status_to_list"]["Demo"] == demo["id"]
+
+
+def test_a_draft_is_sent_to_its_setup_page_and_a_status_can_be_asked_for(world):
+    app, client = world.app, world.app.test_client()
+    login(client, app)
+    html = body(client.get(f"/app/workspaces/{world.workspace_id}/mapping?status=" + "<b>Trial</b> " * 30))
+    assert "&lt;b&gt;Trial&lt;/b&gt;" in html and "<b>Trial</b>" not in html  # escaped, and cut short
+    asked = re.search(r'name="status_name_\d+" value="(&lt;b&gt;Trial[^"]*)"', html)
+    assert asked and len(html_module.unescape(asked.group(1))) == 100  # cut to a status's length
+    with app.app_context():
+        db.session.get(Workspace, world.workspace_id).state = "draft"
+        db.session.commit()
+    response = client.get(f"/app/workspaces/{world.workspace_id}/mapping")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"{world.workspace_id}/setup")
