@@ -59,6 +59,10 @@ def _read_sources(ws: Workspace) -> Sources:
         tab = sheet_tab(current_app, account, ws.spreadsheet_id, ws.sheet_name)
         header = tab.header(ws.header_row)
         out.columns = list(dict.fromkeys(h for h in header if h and h != ws.lead_id_column))
+        gone = [c for c in mapping.synced_columns if c not in out.columns]
+        if gone:
+            out.problems.append("The sheet's header row no longer has " + ", ".join(f"“{c}”" for c in gone)
+                                + ": choose the columns again below (the sync parks edits it cannot place).")
         out.statuses = reader(current_app, account, ws.spreadsheet_id).column_values(
             tab, header, mapping.status_column, ws.header_row)
     except SheetsError as exc:

@@ -248,3 +248,20 @@ def test_a_draft_is_sent_to_its_setup_page_and_a_status_can_be_asked_for(world):
         db.session.commit()
     response = client.get(f"/app/workspaces/{world.workspace_id}/mapping")
     assert response.status_code == 302 and response.headers["Location"].endswith(f"{world.workspace_id}/setup")
+
+
+def test_a_renamed_column_is_said_and_choosing_again_saves(world):
+    app, client = world.app, world.app.test_client()
+    login(client, app)
+    header = world.sheets.values(world.spreadsheet_id, "Leads")[0]
+    world.sheets.user_edit(world.spreadsheet_id, "Leads", 1, {"Notes": "Comments"})
+    assert world.sheets.values(world.spreadsheet_id, "Leads")[0] != header
+    html = body(client.get(f"/app/workspaces/{world.workspace_id}/mapping"))
+    assert "The sheet&#39;s header row no longer has “Notes”" in html
+    fields = form_fields(html)
+    assert "Comments" in re.findall(r'name="description_columns" value="([^"]+)"', html)
+    fields["description_columns"] = ["Email", "Comments"]
+    preview = body(client.post(f"/app/workspaces/{world.workspace_id}/mapping", data=as_form(fields, action="save")))
+    assert "Columns synced from now on: Comments." in preview and "Columns no longer synced: Phone, Company, Notes." in preview
+    client.post(f"/app/workspaces/{world.workspace_id}/mapping", data=as_form(form_fields(preview), action="save"))
+    assert stored(app, world.workspace_id).mapping["description_columns"] == ["Email", "Comments"]
