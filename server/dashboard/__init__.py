@@ -12,6 +12,8 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__, url_prefix="/app")
 
-from . import mapping_edit, pages, wizard, workspace  # noqa: E402,F401  (register the views)
+from . import pages, wizard, workspace  # noqa: E402,F401  (register the views)
 
 __all__ = ["bp"]
+
+from . import mapping_edit  # noqa: F401  (the mapping editor)
