@@ -61,6 +61,7 @@ LINKS_PER_FETCH = 1000
 COMMIT_EVERY = 50
 CELLS_PER_WRITE = 5000
 ROWS_PER_APPEND = 2000
+SAMPLES_KEPT = 10  # names kept per kind of change, for the preview
 
 
 @dataclass(slots=True)
@@ -117,6 +118,16 @@ class Plan:
     errors: list[str] = field(default_factory=list)
     rows_read: int = 0
     cards_read: int = 0
+    # For the wizard's preview: per kind of change (the counters' names), the first leads by name;
+    # and values the sync cannot use (an unparseable due date). Not part of ``as_dict``.
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def note(self, kind: str, name: Callable[[], str]) -> None:
+        """Keep ``name()`` among the first names of ``kind`` (called only while there is room)."""
+        names = self.samples.setdefault(kind, [])
+        if len(names) < SAMPLES_KEPT:
+            names.append(name())
 
     def as_dict(self) -> dict[str, Any]:
         return {"cards_to_create": self.cards_to_create, "rows_to_append": self.rows_to_append,
@@ -287,6 +298,7 @@ class Reconciler:
             if link.status == CARD_REMOVED and row is not None and wants_card_back(
                     self.workspace, self.mapping, self._values(row).get(self.mapping.status_column, "")):
                 self.plan.cards_to_create += 1
+                self.plan.note("cards_to_create", lambda row=row, lead_id=link.lead_id: self._lead_words(row, lead_id))
                 if not self.dry_run:
                     self.revives.append((link, row))
                 continue
@@ -365,9 +377,12 @@ class Reconciler:
                     continue
                 new_shadow[column] = value
                 row_cells[column] = value
+        if self.mapping.due_column:
+            self._check_due(row, self._values(row))
         self._fix_card(link.lead_id, card, parsed.preamble, new_shadow)
         if row_cells:
             self.plan.rows_to_update += 1
+            self.plan.note("rows_to_update", lambda: self._lead_words(row, link.lead_id))
             for column, value in row_cells.items():
                 self.cells.append((row.row, self.header.index(column) + 1, value))
         if new_shadow != shadow or link.row_number != row.row:
@@ -386,6 +401,7 @@ class Reconciler:
             update.pop("desc")  # the same values in another layout (e.g. written before the block format)
         if update:
             self.plan.cards_to_update += 1
+            self.plan.note("cards_to_update", lambda: f"card “{card.name}”")
             self.card_updates.append((card.id, update))
 
     def _same_desc(self, desc: str, lead_id: str, shadow: dict[str, Any], preamble: str) -> bool:
@@ -396,6 +412,8 @@ class Reconciler:
     def _link_pair(self, lead: SheetLead, card: CardLead) -> None:
         """First sync: a row and a card that belong together (marker or email)."""
         self.plan.links_to_make += 1
+        self.plan.note("links_to_make", lambda: f"{self._lead_words(lead)} ↔ card “{card.name}”")
+        self._check_due(lead, self._values(lead))
         lead_id = lead.lead_id or card.marker or new_lead_id()
         if not lead.lead_id:
             self.cells.append((lead.row, self.header.index(self.workspace.lead_id_column) + 1, lead_id))
@@ -409,6 +427,21 @@ class Reconciler:
         self.session.add(link)
         self.shadow_updates.append((link, shadow, lead.row, []))
 
+    def _lead_words(self, lead: SheetLead, lead_id: str = "") -> str:
+        """A row as the preview names it: its number and title."""
+        title = self._values(lead).get(self.mapping.title_column, "").strip()
+        return f"row {lead.row} “{title or lead_id or lead.lead_id}”"
+
+    def _check_due(self, lead: SheetLead, values: dict[str, str]) -> None:
+        """Note a due date the sync cannot read (it would be dropped from the card)."""
+        column = self.mapping.due_column
+        if not column or len(self.plan.warnings) >= SAMPLES_KEPT:
+            return
+        value = (values.get(column) or "").strip()
+        if value and due_to_trello(value) is None:
+            self.plan.warnings.append(f"{self._lead_words(lead)}: “{value}” in “{column}” is not a date the sync "
+                                      "can use (write it like 2026-12-01); the card gets no due date")
+
     def _create_card(self, lead: SheetLead, link: Link | None) -> None:
         values = self._values(lead)
         if self.mapping.list_for_status(values.get(self.mapping.status_column, "")) is None:
@@ -416,6 +449,8 @@ class Reconciler:
                                     "has no Trello list")
             return
         self.plan.cards_to_create += 1
+        self.plan.note("cards_to_create", lambda: self._lead_words(lead))
+        self._check_due(lead, values)
         if self.dry_run:
             return
         lead_id = lead.lead_id or (link.lead_id if link else "") or new_lead_id()
@@ -435,6 +470,7 @@ class Reconciler:
             self.plan.errors.append(f"card {card.id}: its list has no status; no row added")
             return
         self.plan.rows_to_append += 1
+        self.plan.note("rows_to_append", lambda: f"card “{card.name}”")
         if self.dry_run:
             return
         if link is None:
