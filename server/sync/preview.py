@@ -229,9 +229,10 @@ def run_preview(session: Session, workspace: Workspace, providers: Providers) ->
             return _failed(session, workspace_id, marks, exc)
         # A 429 or an outage: the worker retries the event with backoff; the page says so meanwhile.
         session.rollback()
-        workspace = session.get(Workspace, workspace_id)
-        workspace.sync_progress = {**marks, "phase": "queued", "retrying": preview_error_message(exc)}
-        session.commit()
+        retried = session.get(Workspace, workspace_id)
+        if retried is not None:
+            retried.sync_progress = {**marks, "phase": "queued", "retrying": preview_error_message(exc)}
+            session.commit()
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is shown on the page in words
         return _failed(session, workspace_id, marks, exc)
@@ -252,7 +253,8 @@ def _failed(session: Session, workspace_id: str, marks: dict[str, Any], exc: Exc
     else:
         log.info("preview_not_computed", workspace_id=workspace_id, reason=message)
     workspace = session.get(Workspace, workspace_id)
-    workspace.sync_progress = {**marks, "phase": "failed", "error": message, "finished_at": utcnow().isoformat()}
+    if workspace is not None:
+        workspace.sync_progress = {**marks, "phase": "failed", "error": message, "finished_at": utcnow().isoformat()}
     return f"preview failed: {message}"[:1000]
 
 

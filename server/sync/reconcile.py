@@ -34,6 +34,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -298,7 +299,7 @@ class Reconciler:
             if link.status == CARD_REMOVED and row is not None and wants_card_back(
                     self.workspace, self.mapping, self._values(row).get(self.mapping.status_column, "")):
                 self.plan.cards_to_create += 1
-                self.plan.note("cards_to_create", lambda row=row, lead_id=link.lead_id: self._lead_words(row, lead_id))
+                self.plan.note("cards_to_create", partial(self._lead_words, row, link.lead_id))
                 if not self.dry_run:
                     self.revives.append((link, row))
                 continue
