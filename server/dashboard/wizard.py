@@ -398,7 +398,8 @@ def _statuses_context(state: dict[str, Any]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = [{"status": status, "list_id": list_id or "", "new": False}
                                   for status, list_id in matched.status_to_list.items()]
     known = {match_key(r["status"]) for r in rows}
-    extras: list[dict[str, str]] = [{"status": s, "list_id": l} for s, l in saved.items() if match_key(s) not in known]
+    extras: list[dict[str, str]] = [{"status": s, "list_id": list_id} for s, list_id in saved.items()
+                                    if match_key(s) not in known]
     while len(extras) < EXTRA_STATUS_ROWS:
         extras.append({"status": "", "list_id": ""})
     saved_reverse = dict(state.get("list_to_status") or {})

@@ -25,8 +25,16 @@ from ..sync.preview import STALL_S, is_final, preview_status, queue_preview
 from . import bp, queries
 from . import workspace_actions as actions
 from .google import spreadsheet_url
-from .helpers import (STATE_LABELS, describe_changes, is_draft, trello_board_url, user, wake_worker,
-                      workspace_or_404, workspace_trello)
+from .helpers import (
+    STATE_LABELS,
+    describe_changes,
+    is_draft,
+    trello_board_url,
+    user,
+    wake_worker,
+    workspace_or_404,
+    workspace_trello,
+)
 from .wizard import SESSION_KEY
 
 T = TypeVar("T")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigIntPK, UTCDateTime, utcnow
 
+
 class EventState(StrEnum):
     """Where an event is; ``server/sync/queue.py`` makes every change of it."""
 

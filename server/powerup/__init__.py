@@ -15,9 +15,9 @@ import structlog
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_file
 
 from ..access import users_for_trello_member, workspace_for_board
+from ..engine import commit_and_wake
 from ..extensions import csrf, db
 from ..models import Workspace
-from ..engine import commit_and_wake
 from ..models.sync import Lane
 from ..sync.queue import enqueue_command
 from . import assets, leads
