@@ -1,0 +1,367 @@
+"""The add-on's sidebar beside the emulated sheet: ``apps_script/Sidebar.html`` with ``google.script.run``.
+
+In Google Sheets the sidebar's ``google.script.run`` calls run the server-side functions of
+``apps_script/Code.js`` on Google's servers, which call our add-on API signed with the document's
+secret. Here the Sheets emulator plays Google: :class:`SidebarBridge` keeps what Code.js keeps in
+its document properties after *Connect to server* (server address, workspace, secret), and runs
+the same functions in Python, with the same signed requests (``signRequest_``: HMAC-SHA256 of
+``timestamp \\n nonce \\n METHOD \\n target \\n body``, headers ``X-Workspace``, ``X-Timestamp``,
+``X-Nonce``, ``X-Signature``).
+
+Served by wrapping the emulator's WSGI app (:meth:`SidebarBridge.wrap`):
+
+- ``GET /_emulator/sidebar/<spreadsheet id>/<sheet>``: the sidebar page, Sidebar.html unchanged but
+  for a ``google.script.run`` stand-in in front of its script. The selection is the sheet UI's
+  (the sidebar is framed by the sheet page, which says which row is selected).
+- ``GET /_emulator/sidebar/config``: ``{"server_url"}``, the address the Connect prompt offers.
+- ``POST /_emulator/sidebar/connect`` ``{"spreadsheet_id", "sheet", "server_url", "code"}``: *Leads
+  Sync › Connect to server…* (Code.js ``connectWithCode_``) → ``{"ok", "message"}``.
+- ``POST /_emulator/sidebar/run/<function>``: ``{"spreadsheet_id", "sheet", "row", "args"}`` →
+  the function's answer as JSON (what ``withSuccessHandler`` receives), or 4xx ``{"error"}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+from urllib.parse import quote, unquote
+
+import requests
+from werkzeug.wrappers import Request, Response
+
+SIDEBAR_HTML = Path(__file__).resolve().parent.parent / "apps_script" / "Sidebar.html"
+PREFIX = "/_emulator/sidebar/"
+MAX_ERRORS = 20
+
+# google.script.run as Apps Script gives it to a sidebar: chained with*Handler runners, each
+# call asynchronous, the answer JSON-serialised; here each call is a POST to the bridge.
+STAND_IN = r"""<script>
+(function () {
+  'use strict';
+  var where = JSON.parse(document.currentScript.getAttribute('data-sheet'));
+  function selectedRow() {
+    try { return window.parent.leadsSheetSelection ? window.parent.leadsSheetSelection() : null; }
+    catch (e) { return null; }
+  }
+  function runner(onOk, onFail) {
+    var r = {
+      withSuccessHandler: function (fn) { return runner(fn, onFail); },
+      withFailureHandler: function (fn) { return runner(onOk, fn); },
+      withUserObject: function () { return r; }
+    };
+    FUNCTIONS.forEach(function (name) {
+      r[name] = function () {
+        var body = {spreadsheet_id: where.spreadsheet_id, sheet: where.sheet, row: selectedRow(),
+                    args: Array.prototype.slice.call(arguments)};
+        fetch('/_emulator/sidebar/run/' + name, {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                  body: JSON.stringify(body)})
+          .then(function (resp) {
+            return resp.json().then(function (data) {
+              if (!resp.ok) { throw new Error(data.error || ('HTTP ' + resp.status)); }
+              return data;
+            });
+          })
+          .then(function (data) { if (onOk) { onOk(data); } },
+                function (err) { if (onFail) { onFail(err); } });
+      };
+    });
+    return r;
+  }
+  var FUNCTIONS = __FUNCTIONS__;
+  window.google = {script: {run: runner(null, null)}};
+}());
+</script>
+"""
+
+
+def sign_request(secret: str, timestamp: str, nonce: str, method: str, target: str, body: str) -> str:
+    """Code.js ``signRequest_``: lowercase hex HMAC-SHA256 of the five parts joined by newlines."""
+    message = "\n".join([timestamp, nonce, method.upper(), target, body])
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _ascii_json(value: Any) -> str:
+    """Code.js ``asciiJson_``: JSON with every non-ASCII character escaped."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+
+
+@dataclass
+class Connection:
+    """What Code.js keeps in the document properties once connected to a server."""
+
+    server_url: str
+    workspace_id: str
+    workspace_name: str
+    secret: str
+    lead_id_column: str = "Lead ID"
+    header_row: int = 1
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class BridgeError(Exception):
+    """A call the sidebar made wrongly (unknown function, bad arguments): a 4xx answer."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SidebarBridge:
+    """Runs the sidebar's server-side functions against a :class:`SheetsEmulator` and our API."""
+
+    def __init__(self, sheets: Any, timeout: float = 10.0) -> None:
+        self.sheets = sheets
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._connections: dict[tuple[str, str], Connection] = {}
+        self._session = requests.Session()
+        self.default_server_url = ""  # what the Connect prompt offers
+        self.functions: dict[str, Callable[..., Any]] = {
+            "getSelectedLead": self.get_selected_lead,
+            "getCardForLead": self.get_card_for_lead,
+            "createCardNow": self.create_card_now,
+            "syncNow": self.sync_now,
+            "clearErrors": self.clear_errors,
+        }
+
+    # ---------------------------------------------------------------- document properties
+
+    def connect(self, spreadsheet_id: str, sheet: str, *, server_url: str, workspace_id: str,
+                workspace_name: str, secret: str, lead_id_column: str = "Lead ID") -> None:
+        """What *Leads Sync › Connect to server…* leaves behind for this spreadsheet's sheet."""
+        with self._lock:
+            self._connections[(spreadsheet_id, sheet)] = Connection(
+                server_url.rstrip("/"), workspace_id, workspace_name, secret, lead_id_column)
+
+    def connect_with_code(self, spreadsheet_id: str, sheet: str, server_url: str, code: str) -> dict[str, Any]:
+        """Code.js ``connectWithCode_``: trade the dashboard's one-time code for the workspace's settings,
+        install the add-on's triggers on its tab, and ask for a first sync. ``{ok, message}``."""
+        server_url = server_url.strip().rstrip("/")
+        if not server_url.startswith(("http://", "https://")):
+            return {"ok": False, "message": "That is not a server address: it must start with https:// "
+                                            "(or http:// for a local test server)."}
+        if not code.strip():
+            return {"ok": False, "message": "No code was entered; nothing changed."}
+        body = _ascii_json({"code": code.strip(), "spreadsheet_id": spreadsheet_id, "sheet": sheet})
+        try:
+            resp = self._session.post(server_url + "/api/addon/connect", data=body.encode(), timeout=self.timeout,
+                                      headers={"Content-Type": "application/json"}, allow_redirects=False)
+            data = resp.json()
+        except (requests.RequestException, ValueError):
+            return {"ok": False, "message": f"Could not connect: {server_url} did not answer like a Leads Sync "
+                                            "server."}
+        if not resp.ok:
+            return {"ok": False, "message": f"Could not connect: {_message(data, resp.status_code)}"}
+        if not isinstance(data, dict) or not data.get("workspace_id") or not data.get("secret"):
+            return {"ok": False, "message": "Could not connect: the server answered without a workspace id and "
+                                            f"secret. Is {server_url} a Leads Sync server?"}
+        tab = str(data.get("sheet") or sheet)
+        try:
+            self.sheets.sheet_id(spreadsheet_id, tab)
+        except KeyError:
+            return {"ok": False, "message": f"Could not connect: the workspace syncs the tab \u201c{tab}\u201d, "
+                                            "which this spreadsheet does not have."}
+        lead_id_column = str(data.get("lead_id_column") or "Lead ID")
+        self.connect(spreadsheet_id, tab, server_url=server_url, workspace_id=str(data["workspace_id"]),
+                     workspace_name=str(data.get("workspace_name") or ""), secret=str(data["secret"]),
+                     lead_id_column=lead_id_column)
+        self.sheets.install_addon(spreadsheet_id, tab, webhook_url=str(data.get("webhook_url") or
+                                  f"{server_url}/webhooks/sheets/{data['workspace_id']}"),
+                                  secret=str(data["secret"]), lead_id_header=lead_id_column, assign_ids=True)
+        first = self.sync_now((spreadsheet_id, tab), None)
+        name = f"\u201c{data['workspace_name']}\u201d" if data.get("workspace_name") else data["workspace_id"]
+        message = f"Connected to the workspace {name}. The tab \u201c{tab}\u201d now syncs with Trello."
+        if not first["ok"]:
+            message += " The first sync could not be started yet: " + first["error"]
+        return {"ok": True, "message": message}
+
+    def connection(self, spreadsheet_id: str, sheet: str) -> Connection | None:
+        with self._lock:
+            return self._connections.get((spreadsheet_id, sheet))
+
+    # ---------------------------------------------------------------- the Code.js functions
+
+    def get_selected_lead(self, where: tuple[str, str], row: int | None) -> dict[str, Any]:
+        """Code.js ``getSelectedLead``: the lead on the selected row."""
+        cfg = self.connection(*where)
+        result: dict[str, Any] = {"connected": cfg is not None, "errors": list(cfg.errors) if cfg else []}
+        if cfg is None:
+            return result
+        result.update(workspaceName=cfg.workspace_name, reconnect=None, sheet=where[1], serverUrl=cfg.server_url,
+                      queued=0, onSheet=True)
+        if not row:
+            return result
+        result["row"] = row
+        if row <= cfg.header_row:
+            result["header"] = True
+            return result
+        values = self.sheets.values(*where)
+        headers = [str(h) for h in (values[cfg.header_row - 1] if len(values) >= cfg.header_row else [])]
+        if not any(headers):
+            result["blank"] = True
+            return result
+        cells = [str(c) for c in (values[row - 1] if row <= len(values) else [])]
+        cells += [""] * (len(headers) - len(cells))
+        id_index = headers.index(cfg.lead_id_column) if cfg.lead_id_column in headers else -1
+        result["blank"] = all(not c.strip() for i, c in enumerate(cells) if i != id_index)
+        result["leadId"] = cells[id_index].strip() if id_index >= 0 else ""
+        result["values"] = {h: cells[i] for i, h in enumerate(headers) if h and i != id_index}
+        return result
+
+    def get_card_for_lead(self, where: tuple[str, str], row: int | None, lead_id: str = "") -> dict[str, Any]:
+        """Code.js ``getCardForLead``: the Trello card linked to a lead, from our server."""
+        cfg = self.connection(*where)
+        if cfg is None:
+            return {"ok": False, "error": "Not connected."}
+        if not lead_id:
+            return {"ok": False, "error": "This row has no lead id yet."}
+        ok, code, data, message = self._api(cfg, "get", "/api/addon/leads/" + quote(lead_id, safe=""), "")
+        if not ok:
+            return {"ok": False, "error": message, "code": code}
+        return {**(data if isinstance(data, dict) else {}), "ok": True}
+
+    def create_card_now(self, where: tuple[str, str], row: int | None, lead_id: str = "") -> dict[str, Any]:
+        """Code.js ``createCardNow``: ask our server to make the lead's card now."""
+        cfg = self.connection(*where)
+        if cfg is None:
+            return {"ok": False, "error": "Not connected."}
+        if not lead_id:
+            return {"ok": False, "error": "This row has no lead id yet."}
+        ok, code, _, message = self._api(cfg, "post", "/api/addon/leads/" + quote(lead_id, safe="") + "/card",
+                                         _ascii_json({"lead_id": lead_id}))
+        if not ok:
+            self._log_error(cfg, f"Could not ask for a card for {lead_id}: {message}", code)
+            return {"ok": False, "error": message}
+        return {"ok": True, "message": "The card is being created; it shows here in a few seconds."}
+
+    def sync_now(self, where: tuple[str, str], row: int | None) -> dict[str, Any]:
+        """Code.js ``syncNow``: ask our server to compare the sheet and the board."""
+        cfg = self.connection(*where)
+        if cfg is None:
+            return {"ok": False, "error": "Not connected: use Leads Sync \u203a Connect to server\u2026 first."}
+        ok, code, _, message = self._api(cfg, "post", "/api/addon/sync", "{}")
+        if not ok:
+            self._log_error(cfg, f"Sync now failed: {message}", code)
+            return {"ok": False, "error": message}
+        return {"ok": True, "message": "Sync started: the sheet and the board are being compared."}
+
+    def clear_errors(self, where: tuple[str, str], row: int | None) -> dict[str, Any]:
+        cfg = self.connection(*where)
+        if cfg is not None:
+            with self._lock:
+                cfg.errors.clear()
+        return {"ok": True}
+
+    def run(self, name: str, spreadsheet_id: str, sheet: str, row: Any, args: list[Any]) -> Any:
+        """Run one function as ``google.script.run.<name>(...args)`` would."""
+        function = self.functions.get(name)
+        if function is None:
+            raise BridgeError(f"Script function not found: {name}", 404)
+        if not isinstance(args, list) or not all(isinstance(a, (str, int, float, bool)) for a in args):
+            raise BridgeError("args must be a list of plain values")
+        selected = row if isinstance(row, int) and row > 0 else None
+        try:
+            return function((spreadsheet_id, sheet), selected, *args)
+        except TypeError as exc:
+            raise BridgeError(f"{name}: wrong arguments ({exc})") from exc
+        except KeyError as exc:  # no such spreadsheet or tab
+            raise BridgeError(str(exc.args[0] if exc.args else exc), 404) from exc
+
+    # ---------------------------------------------------------------- transport
+
+    def _api(self, cfg: Connection, method: str, path: str, body: str) -> tuple[bool, int, Any, str]:
+        """A signed call to our add-on API: (ok, HTTP status, JSON body, message for the person)."""
+        timestamp = str(int(time.time()))
+        nonce = secrets.token_hex(16)
+        query = path.partition("?")[2]
+        target = unquote(path.partition("?")[0]) + ("?" + query if query else "")
+        headers = {"X-Workspace": cfg.workspace_id, "X-Timestamp": timestamp, "X-Nonce": nonce,
+                   "X-Signature": sign_request(cfg.secret, timestamp, nonce, method, target, body)}
+        if method != "get":
+            headers["Content-Type"] = "application/json"
+        try:
+            resp = self._session.request(method.upper(), cfg.server_url + path, data=body.encode() or None,
+                                         headers=headers, timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException:
+            return False, 0, None, "The Leads Sync server could not be reached."
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if resp.ok:
+            return True, resp.status_code, data, ""
+        return False, resp.status_code, data, _message(data, resp.status_code)
+
+    def _log_error(self, cfg: Connection, message: str, code: int) -> None:
+        with self._lock:
+            cfg.errors.insert(0, {"at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                                  "message": message[:300], "code": code})
+            del cfg.errors[MAX_ERRORS:]
+
+    # ---------------------------------------------------------------- WSGI
+
+    def page(self, spreadsheet_id: str, sheet: str) -> str:
+        """Sidebar.html with the stand-in in front of its own script."""
+        text = SIDEBAR_HTML.read_text(encoding="utf-8")
+        where = json.dumps({"spreadsheet_id": spreadsheet_id, "sheet": sheet}).replace("'", "&#39;")
+        stand_in = STAND_IN.replace("__FUNCTIONS__", json.dumps(sorted(self.functions)))
+        stand_in = stand_in.replace("<script>", f"<script data-sheet='{where}'>", 1)
+        return text.replace("<script>", stand_in + "<script>", 1)
+
+    def wrap(self, app: Callable) -> Callable:
+        """The emulator's WSGI app with the sidebar routes in front of it."""
+
+        def middleware(environ: dict, start_response: Callable) -> Iterable[bytes]:
+            path = environ.get("PATH_INFO", "")
+            if not path.startswith(PREFIX):
+                return app(environ, start_response)
+            return self._handle(Request(environ))(environ, start_response)
+
+        return middleware
+
+    def _handle(self, request: Request) -> Response:
+        rest = request.path[len(PREFIX):]
+        if rest in ("connect", "run") or rest.startswith("run/"):
+            if request.method != "POST":
+                return _json({"error": f"Cannot {request.method} {request.path}"}, 405)
+            data = request.get_json(silent=True)
+            if not isinstance(data, dict):
+                return _json({"error": "the body must be a JSON object"}, 400)
+        if rest == "connect":
+            return _json(self.connect_with_code(str(data.get("spreadsheet_id", "")), str(data.get("sheet", "")),
+                                                str(data.get("server_url", "")), str(data.get("code", ""))))
+        if rest.startswith("run/"):
+            try:
+                answer = self.run(rest[len("run/"):], str(data.get("spreadsheet_id", "")),
+                                  str(data.get("sheet", "")), data.get("row"), data.get("args", []))
+            except BridgeError as exc:
+                return _json({"error": str(exc)}, exc.status)
+            return _json(answer)
+        if rest == "config" and request.method == "GET":
+            return _json({"server_url": self.default_server_url})
+        spreadsheet_id, _, sheet = rest.partition("/")
+        if request.method == "GET" and spreadsheet_id and sheet:
+            return Response(self.page(spreadsheet_id, sheet), content_type="text/html; charset=utf-8")
+        return _json({"error": f"Cannot {request.method} {request.path}"}, 404)
+
+
+def _message(data: Any, status: int) -> str:
+    """Code.js ``serverMessage_``: the server's error sentence and the HTTP status."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        error = error.get("message")
+    return f"{error or 'The server refused the request'} (HTTP {status})"
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data), status=status, content_type="application/json")
+
+
+__all__ = ["SidebarBridge", "sign_request"]
