@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 PORT_FLAGS = (("port", "--port"), ("trello_port", "--trello-port"), ("sheets_port", "--sheets-port"),
@@ -107,6 +108,7 @@ def _run(world, args: argparse.Namespace, public: str) -> _Running:  # type: ign
     from .demo_world import DEMO_EMAIL, DEMO_USERNAME, SAMPLE_LEADS, sheet_rows
     from .engine import start_in_process_worker
     from .extensions import db
+    from .models import ProviderAccount
     from .seed import DEMO_LISTS, demo_mapping, seed_workspace
     from . import create_app
     from .sync.queue import enqueue_command
@@ -144,13 +146,18 @@ def _run(world, args: argparse.Namespace, public: str) -> _Running:  # type: ign
     web = serve_in_thread(app, port=args.port)
 
     mapping = {**demo_mapping(lists), "board_name": board["name"], "list_names": {v: k for k, v in lists.items()}}
+    grant = world.google.issue_grant(DEMO_EMAIL)  # what the demo user's Google consent would have given
     with app.app_context():
         workspace = seed_workspace(db.session, email=DEMO_EMAIL, trello_member_id=member["id"],
                                    trello_username=DEMO_USERNAME, trello_token=token,
-                                   google_token="demo-google-token", spreadsheet_id=spreadsheet_id,
+                                   google_token=grant["access_token"], spreadsheet_id=spreadsheet_id,
                                    sheet_name="Leads", board_id=board["id"],
                                    sheet_gid=sheets.sheet_id(spreadsheet_id, "Leads"), mapping=mapping,
                                    name="Demo leads")
+        google = db.session.get(ProviderAccount, workspace.google_account_id)
+        google.provider_user_id = world.google_sub  # the emulated Google's account: connecting it again updates it
+        google.refresh_token = grant.get("refresh_token")
+        google.token_expires_at = datetime.now(timezone.utc) + timedelta(seconds=int(grant["expires_in"]))
         register_board_webhook(workspace, TrelloClient(trello.api_key, token, base_url=trello.api_base_url), public)
         enqueue_command(db.session, workspace.id, "reconcile", {"first_sync": True})  # the sample rows → cards
         db.session.commit()

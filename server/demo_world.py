@@ -73,6 +73,7 @@ class DemoWorld:
         self._lock = threading.Lock()
         self.made: list[Made] = []
         self.member: dict[str, Any] = {}
+        self.google_sub = ""
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -90,7 +91,7 @@ class DemoWorld:
             for emulator in started:
                 emulator.stop()
             raise
-        self.google.add_user(DEMO_EMAIL, DEMO_FULL_NAME)
+        self.google_sub = self.google.add_user(DEMO_EMAIL, DEMO_FULL_NAME)
         self.member = self.trello.add_member(DEMO_USERNAME, DEMO_FULL_NAME)
 
     def stop(self) -> None:
@@ -132,7 +133,7 @@ class DemoWorld:
     def new_spreadsheet(self, title: str | None = None, leads: list[dict[str, str]] | None = None) -> Made:
         """A spreadsheet with a "Leads" tab (header and sample rows) that the demo user can open."""
         with self._lock:
-            title = title or f"Leads {self._count('spreadsheet') + 1}"
+            title = title or f"Leads {self._count('spreadsheet') + 2}"
             spreadsheet_id = self.sheets.create_spreadsheet(title, {"Leads": sheet_rows(leads or [EXTRA_LEAD])})
             made = Made("spreadsheet", spreadsheet_id, title, self.sheet_ui_url(spreadsheet_id),
                         f"https://docs.google.com/spreadsheets/d/{spreadsheet_id}/edit")
@@ -142,7 +143,7 @@ class DemoWorld:
     def new_board(self, name: str | None = None) -> Made:
         """A board of the demo member's with the demo's lists."""
         with self._lock:
-            name = name or f"Leads {self._count('board') + 1}"
+            name = name or f"Leads {self._count('board') + 2}"
             board = self.trello.add_board(name, self.member["id"], lists=DEMO_LISTS)
             made = Made("board", board["id"], name, self.board_ui_url(board["id"]), name)
             self.made.append(made)

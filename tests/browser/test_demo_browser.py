@@ -1,0 +1,186 @@
+"""The local demo in Chromium, as a person uses it: ``python -m server.demo``, then ``/demo``.
+
+Everything asserted is what shows inside the frames: the sheet's rows, the add-on's sidebar for the
+selected row, the board's cards with the Power-Up's badges, the card-back section; an edit in the
+sheet moves the card, a card moved on the board changes the row. Nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+WAIT_MS = 15000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo as a subprocess on free ports, once its three sample cards exist."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    ports = {"web": _free_port(), "trello": _free_port(), "sheets": _free_port(), "google": _free_port()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.demo", "--port", str(ports["web"]), "--trello-port", str(ports["trello"]),
+         "--sheets-port", str(ports["sheets"]), "--google-port", str(ports["google"])],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LOG_LEVEL": "WARNING",
+             "INSTANCE_PATH": str(tmp_path_factory.mktemp("demo-browser"))})
+    try:
+        output = []
+        for line in process.stdout:  # type: ignore[union-attr]
+            output.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        else:
+            pytest.fail("the demo did not start:\n" + "".join(output))
+        trello_state = f"http://127.0.0.1:{ports['trello']}/_emulator/state"
+        deadline = time.monotonic() + 20
+        while len(_get(trello_state)["cards"]) < 3:
+            assert time.monotonic() < deadline, "the first sync made no cards"
+            time.sleep(0.1)
+        yield {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        finally:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def page(demo, artifacts_dir):
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync", "--disable-quic"])
+        context = browser.new_context(viewport={"width": 1400, "height": 1500}, color_scheme="light")
+        outside: list[str] = []
+
+        def loopback_only(route):  # type: ignore[no-untyped-def]
+            if route.request.url.startswith("http://127.0.0.1:"):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", loopback_only)
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
+        page.goto(f"{demo['web']}/demo")
+        yield page
+        page.screenshot(path=str(artifacts_dir / "demo-end.png"), full_page=True)
+        assert problems == [], problems
+        assert outside == [], outside
+        browser.close()
+
+
+def frames(page):
+    sheet = page.frame_locator("iframe.frame-sheet")
+    board = page.frame_locator("iframe.frame-board")
+    return sheet, sheet.frame_locator("#sidebar iframe"), board, board.frame_locator("#detail-sections iframe")
+
+
+def cell(sheet, row: int, column: int):
+    """The grid's cell at a 1-based sheet row and 0-based column (the first cell of a row is its number)."""
+    return sheet.locator(f"#grid tr[data-row='{row}'] td").nth(column)
+
+
+def test_demo_shows_sheet_with_sidebar_and_board_with_power_up(page, artifacts_dir):
+    sheet, sidebar, board, _ = frames(page)
+    expect(page.get_by_role("heading", name="Leads Sync demo")).to_be_visible()
+    for name in ("Ada Lovelace", "Grace Hopper", "Katherine Johnson"):
+        expect(sheet.locator("#grid")).to_contain_text(name)
+    expect(sidebar.locator("body")).to_contain_text("This is the header row", timeout=WAIT_MS)
+    expect(sidebar.locator("#footer")).to_contain_text("Workspace: Demo leads")
+
+    cell(sheet, 3, 0).click()  # Grace Hopper's row
+    expect(sidebar.locator("#row-label")).to_have_text("Row 3", timeout=WAIT_MS)
+    expect(sidebar.locator("#card-name")).to_have_text("Grace Hopper", timeout=WAIT_MS)
+    expect(sidebar.locator("#card-list")).to_have_text("Contacted")
+    expect(sidebar.locator("#card-sync")).to_contain_text("Synced")
+    page.screenshot(path=str(artifacts_dir / "demo-sheet-sidebar.png"), full_page=True)
+
+    # the Power-Up's badges on the cards: each lead's status
+    for name, status in (("Ada Lovelace", "New"), ("Grace Hopper", "Contacted"), ("Katherine Johnson", "Qualified")):
+        card = board.locator(".card", has=board.get_by_role("button", name=name, exact=True))
+        expect(card.locator(".badges")).to_have_text(status, timeout=WAIT_MS)
+    expect(board.locator("#board-buttons")).to_contain_text("Sync now")
+
+    # the card-back section of a card, framed from the app by the board
+    board.get_by_role("button", name="Katherine Johnson", exact=True).click()
+    expect(board.locator("#detail-name")).to_have_text("Katherine Johnson")
+    expect(board.locator("#detail-sections h4")).to_have_text("Lead")
+    card_back = board.frame_locator("#detail-sections iframe")
+    content = card_back.locator("#content")
+    for text in ("Qualified", "Synced", "katherine@example.com", "NASA", "Budget approved"):
+        expect(content).to_contain_text(text, timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts_dir / "demo-board-card-back.png"), full_page=True)
+    board.get_by_role("button", name="Close").click()
+    expect(board.locator("#detail")).to_be_hidden()
+
+
+def test_an_edit_in_the_sheet_moves_the_card_and_a_moved_card_changes_the_row(page, artifacts_dir):
+    sheet, _, board, card_back = frames(page)
+    board.get_by_role("button", name="Ada Lovelace", exact=True).click()
+    expect(card_back.locator("#content")).to_contain_text("New", timeout=WAIT_MS)
+
+    status = cell(sheet, 2, 4)  # Ada Lovelace's Status
+    expect(status).to_have_text("New")
+    status.click()
+    status.fill("Qualified")
+    status.press("Enter")
+
+    qualified = board.locator("section.list[data-list='Qualified']")
+    expect(qualified).to_contain_text("Ada Lovelace", timeout=WAIT_MS)
+    ada = board.locator(".card", has=board.get_by_role("button", name="Ada Lovelace", exact=True))
+    expect(ada.locator(".badges")).to_have_text("Qualified", timeout=WAIT_MS)
+    expect(board.locator("#detail-list")).to_have_text("in list Qualified")
+    expect(card_back.locator("#content .status")).to_have_text("Qualified", timeout=WAIT_MS)
+    board.get_by_role("button", name="Close").click()
+
+    grace = board.locator(".card", has=board.get_by_role("button", name="Grace Hopper", exact=True))
+    grace.get_by_label("Move Grace Hopper to list").select_option(label="Closed")
+    expect(board.locator("section.list[data-list='Closed']")).to_contain_text("Grace Hopper", timeout=WAIT_MS)
+    expect(cell(sheet, 3, 4)).to_have_text("Won", timeout=WAIT_MS)
+    grace = board.locator(".card", has=board.get_by_role("button", name="Grace Hopper", exact=True))
+    expect(grace.locator(".badges")).to_have_text("Won", timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts_dir / "demo-synced.png"), full_page=True)
+
+
+def test_new_spreadsheet_and_board_for_the_wizard(page, demo):
+    page.get_by_role("button", name="New spreadsheet").click()
+    expect(page.locator(".flash")).to_contain_text("Spreadsheet \u201cLeads 2\u201d is ready")
+    page.get_by_role("button", name="New board").click()
+    made = page.locator("table.made")
+    expect(made).to_contain_text("https://docs.google.com/spreadsheets/d/")
+    expect(made.locator("tr", has_text="board")).to_contain_text("Leads 2")
+    boards = _get(f"{demo['trello']}/_emulator/state")["boards"]
+    assert sorted(b["name"] for b in boards) == ["Leads", "Leads 2"]
