@@ -28,9 +28,10 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import quote, unquote
 
 import requests
@@ -83,7 +84,7 @@ STAND_IN = r"""<script>
 
 def sign_request(secret: str, timestamp: str, nonce: str, method: str, target: str, body: str) -> str:
     """Code.js ``signRequest_``: lowercase hex HMAC-SHA256 of the five parts joined by newlines."""
-    message = "\n".join([timestamp, nonce, method.upper(), target, body])
+    message = f"{timestamp}\n{nonce}\n{method.upper()}\n{target}\n{body}"
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
@@ -328,28 +329,30 @@ class SidebarBridge:
 
     def _handle(self, request: Request) -> Response:
         rest = request.path[len(PREFIX):]
-        if rest in ("connect", "run") or rest.startswith("run/"):
+        if rest == "connect" or rest.startswith("run/"):
             if request.method != "POST":
                 return _json({"error": f"Cannot {request.method} {request.path}"}, 405)
             data = request.get_json(silent=True)
             if not isinstance(data, dict):
                 return _json({"error": "the body must be a JSON object"}, 400)
-        if rest == "connect":
-            return _json(self.connect_with_code(str(data.get("spreadsheet_id", "")), str(data.get("sheet", "")),
-                                                str(data.get("server_url", "")), str(data.get("code", ""))))
-        if rest.startswith("run/"):
-            try:
-                answer = self.run(rest[len("run/"):], str(data.get("spreadsheet_id", "")),
-                                  str(data.get("sheet", "")), data.get("row"), data.get("args", []))
-            except BridgeError as exc:
-                return _json({"error": str(exc)}, exc.status)
-            return _json(answer)
+            return self._post(rest, data)
         if rest == "config" and request.method == "GET":
             return _json({"server_url": self.default_server_url})
         spreadsheet_id, _, sheet = rest.partition("/")
         if request.method == "GET" and spreadsheet_id and sheet:
             return Response(self.page(spreadsheet_id, sheet), content_type="text/html; charset=utf-8")
         return _json({"error": f"Cannot {request.method} {request.path}"}, 404)
+
+    def _post(self, rest: str, data: dict[str, Any]) -> Response:
+        spreadsheet_id, sheet = str(data.get("spreadsheet_id", "")), str(data.get("sheet", ""))
+        if rest == "connect":
+            return _json(self.connect_with_code(spreadsheet_id, sheet, str(data.get("server_url", "")),
+                                                str(data.get("code", ""))))
+        try:
+            answer = self.run(rest[len("run/"):], spreadsheet_id, sheet, data.get("row"), data.get("args", []))
+        except BridgeError as exc:
+            return _json({"error": str(exc)}, exc.status)
+        return _json(answer)
 
 
 def _message(data: Any, status: int) -> str:

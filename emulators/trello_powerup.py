@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -52,7 +53,7 @@ class PowerUp:
 class PowerUpHost:
     """Signs ``t.jwt()`` tokens for the enabled Power-Up and serves the client library."""
 
-    def __init__(self, emulator: "TrelloEmulator", powerup: PowerUp) -> None:
+    def __init__(self, emulator: TrelloEmulator, powerup: PowerUp) -> None:
         self.emulator = emulator
         self.powerup = powerup
         self._key = RSAKey.generate_key(2048, private=True)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .trello import TrelloEmulator
 
 
-def ui_action(emu: "TrelloEmulator", board_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+def ui_action(emu: TrelloEmulator, board_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Change a card as the board's first member (actions and webhooks as for API calls).
 
     ``payload``: ``{"op": "create", "idList", "name", "desc"}``, ``{"op": "rename", "idCard",

@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 PORT_FLAGS = (("port", "--port"), ("trello_port", "--trello-port"), ("sheets_port", "--sheets-port"),
@@ -104,13 +104,12 @@ def _run(world, args: argparse.Namespace, public: str) -> _Running:  # type: ign
 
     from emulators.common import serve_in_thread
 
-    from . import demo_web
+    from . import create_app, demo_web
     from .demo_world import DEMO_EMAIL, DEMO_USERNAME, SAMPLE_LEADS, sheet_rows
     from .engine import start_in_process_worker
     from .extensions import db
     from .models import ProviderAccount
     from .seed import DEMO_LISTS, demo_mapping, seed_workspace
-    from . import create_app
     from .sync.queue import enqueue_command
     from .trello.client import TrelloClient
     from .trello.webhooks import register_board_webhook
@@ -154,10 +153,10 @@ def _run(world, args: argparse.Namespace, public: str) -> _Running:  # type: ign
                                    sheet_name="Leads", board_id=board["id"],
                                    sheet_gid=sheets.sheet_id(spreadsheet_id, "Leads"), mapping=mapping,
                                    name="Demo leads")
-        google = db.session.get(ProviderAccount, workspace.google_account_id)
+        google = db.session.query(ProviderAccount).filter_by(id=workspace.google_account_id).one()
         google.provider_user_id = world.google_sub  # the emulated Google's account: connecting it again updates it
         google.refresh_token = grant.get("refresh_token")
-        google.token_expires_at = datetime.now(timezone.utc) + timedelta(seconds=int(grant["expires_in"]))
+        google.token_expires_at = datetime.now(UTC) + timedelta(seconds=int(grant["expires_in"]))
         register_board_webhook(workspace, TrelloClient(trello.api_key, token, base_url=trello.api_base_url), public)
         enqueue_command(db.session, workspace.id, "reconcile", {"first_sync": True})  # the sample rows → cards
         db.session.commit()

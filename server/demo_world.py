@@ -157,4 +157,4 @@ class DemoWorld:
         return {lst["name"]: lst["id"] for lst in self.trello.lists(board_id)}
 
 
-__all__ = ["DemoWorld", "Made", "SAMPLE_LEADS", "DEMO_EMAIL", "sheet_rows"]
+__all__ = ["DEMO_EMAIL", "SAMPLE_LEADS", "DemoWorld", "Made", "sheet_rows"]

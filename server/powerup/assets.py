@@ -52,4 +52,4 @@ def resolve(filename: str, directory: Path = STATIC_DIR) -> Path | None:
     return path
 
 
-__all__ = ["TRELLO_LIBRARY", "STATIC_DIR", "asset_version", "is_html", "render_page", "resolve"]
+__all__ = ["STATIC_DIR", "TRELLO_LIBRARY", "asset_version", "is_html", "render_page", "resolve"]
