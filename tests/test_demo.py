@@ -97,6 +97,12 @@ def test_demo_runs_syncs_and_stops_cleanly(tmp_path):
         data = urllib.parse.urlencode({"csrf_token": token, "email": "demo@example.com"}).encode()
         home = browser.open(f"http://127.0.0.1:{web}/auth/dev-login", data=data, timeout=5).read().decode()
         assert "Demo leads" in home
+        # the board and its lists by name, not by id
+        workspace_path = re.search(r'href="(/app/workspaces/[^"/?#]+)"', home).group(1)
+        page = browser.open(f"http://127.0.0.1:{web}{workspace_path}", timeout=5).read().decode()
+        assert f">{board_id}<" not in page and re.search(r">\s*Leads\s*</a>", page)
+        assert "Won → Closed" in page and "Closed → Won" in page
+        assert not any(list_id in page for list_id in lists.values())
     finally:
         process.send_signal(signal.SIGINT)
         try:
