@@ -184,3 +184,80 @@ def test_new_spreadsheet_and_board_for_the_wizard(page, demo):
     expect(made.locator("tr", has_text="board")).to_contain_text("Leads 2")
     boards = _get(f"{demo['trello']}/_emulator/state")["boards"]
     assert sorted(b["name"] for b in boards) == ["Leads", "Leads 2"]
+
+
+def test_dashboard_connects_google_and_trello_through_the_emulators(page, artifacts_dir):
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name="Open the dashboard").click()
+    dashboard = opened.value
+    expect(dashboard.get_by_label("Email")).to_have_value("demo@example.com")
+    dashboard.get_by_role("button", name="Sign in").click()
+    expect(dashboard.get_by_text("Demo leads")).to_be_visible()
+    dashboard.get_by_role("link", name="Connections").click()
+
+    dashboard.get_by_role("button", name="Connect another Google account").click()
+    expect(dashboard.get_by_role("heading", name="Choose an account")).to_be_visible()
+    dashboard.get_by_role("button", name="Continue as Demo Seller (demo@example.com)").click()
+    expect(dashboard.get_by_text("Google account demo@example.com is connected.")).to_be_visible()
+
+    dashboard.get_by_role("button", name="Connect another Trello account").click()
+    expect(dashboard.get_by_text("Let Leads Sync use your account?")).to_be_visible()
+    dashboard.get_by_role("button", name="Allow").click()
+    expect(dashboard.get_by_text("Trello account @demo is connected.")).to_be_visible()
+    dashboard.screenshot(path=str(artifacts_dir / "demo-connections.png"), full_page=True)
+    dashboard.close()
+
+
+def test_the_wizard_end_to_end_with_a_new_spreadsheet_and_board(page, demo, artifacts_dir):
+    """The spreadsheet and board made on /demo (previous test), the wizard, the add-on connected with
+    the dashboard's code from the sheet's menu: the new sheet's row becomes a card with its badge."""
+    made = page.locator("table.made")
+    address = made.locator("tr", has_text="spreadsheet").locator("code").inner_text()
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name="Open the dashboard").click()
+    dashboard = opened.value
+    dashboard.get_by_role("button", name="Sign in").click()
+    dashboard.get_by_role("link", name="New workspace").first.click()
+    dashboard.get_by_label("Spreadsheet URL").fill(address)
+    dashboard.get_by_role("button", name="Continue").click()
+    dashboard.locator(".choice", has_text="Leads").first.click()
+    dashboard.get_by_role("button", name="Continue").click()
+    dashboard.locator(".choice", has_text="Leads 2").click()  # the board, by name
+    dashboard.get_by_role("button", name="Continue").click()
+    dashboard.get_by_role("button", name="Continue").click()  # columns as guessed
+    dashboard.get_by_label("Closed", exact=True).fill("Won")
+    dashboard.get_by_role("button", name="Continue").click()
+    dashboard.get_by_role("button", name="Save and preview").click()
+    expect(dashboard.get_by_text("card will be created")).to_be_visible(timeout=WAIT_MS)
+    dashboard.get_by_role("button", name="Create workspace and start syncing").click()
+    code = dashboard.locator("#connect-code").inner_text()
+    dashboard.close()
+
+    sheet = page.context.new_page()
+    sheet.goto(made.locator("tr", has_text="spreadsheet").get_by_role("link").get_attribute("href"))
+    answers = iter([None, code])  # the offered server address, then the code
+
+    def answer(dialog):  # type: ignore[no-untyped-def]
+        if dialog.type == "prompt":
+            value = next(answers)
+            dialog.accept(dialog.default_value if value is None else value)
+        else:
+            dialog.accept()
+
+    sheet.on("dialog", answer)
+    with sheet.expect_event("dialog", predicate=lambda dialog: dialog.type == "alert") as alerted:
+        sheet.get_by_role("button", name="Extensions › Leads Sync › Connect to server…").click()
+    assert alerted.value.message == ("Connected to the workspace \u201cLeads 2 \u00b7 Leads\u201d. "
+                                     "The tab \u201cLeads\u201d now syncs with Trello.")
+    expect(sheet.locator("#status")).to_contain_text("add-on installed", timeout=WAIT_MS)
+    sidebar = sheet.frame_locator("#sidebar iframe")
+    expect(sidebar.locator("#footer")).to_contain_text("Workspace: Leads 2")
+
+    board_id = next(b["id"] for b in _get(f"{demo['trello']}/_emulator/state")["boards"] if b["name"] == "Leads 2")
+    board = page.context.new_page()
+    board.goto(f"{demo['trello']}/_emulator/ui/boards/{board_id}")
+    card = board.locator(".card", has=board.get_by_role("button", name="Mary Jackson", exact=True))
+    expect(card.locator(".badges")).to_have_text("New", timeout=WAIT_MS)
+    board.screenshot(path=str(artifacts_dir / "demo-wizard-board.png"), full_page=True)
+    board.close()
+    sheet.close()
