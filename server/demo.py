@@ -18,6 +18,10 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .demo_world import DemoWorld
 
 PORT_FLAGS = (("port", "--port"), ("trello_port", "--trello-port"), ("sheets_port", "--sheets-port"),
               ("google_port", "--google-port"))
@@ -90,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class _Running:
-    def __init__(self, worker, web) -> None:  # type: ignore[no-untyped-def]
+    """The web server and the worker of a demo run."""
+
+    def __init__(self, worker: Any, web: Any) -> None:
         self.worker, self.web = worker, web
 
     def stop(self) -> None:
@@ -98,7 +104,7 @@ class _Running:
         self.web.stop()
 
 
-def _run(world, args: argparse.Namespace, public: str) -> _Running:  # type: ignore[no-untyped-def]
+def _run(world: DemoWorld, args: argparse.Namespace, public: str) -> _Running:
     """Seed the emulators, build and serve the app, seed its workspace, start the worker."""
     from flask_migrate import upgrade
 

@@ -8,7 +8,15 @@ its Content-Security-Policy allows exactly their origins (``DEMO_FRAME_ORIGINS``
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from .demo_world import DEMO_EMAIL, DemoWorld
@@ -19,10 +27,11 @@ EXTENSION = "leads_sync_demo"
 
 
 def world() -> DemoWorld:
-    return current_app.extensions[EXTENSION]
+    demo: DemoWorld = current_app.extensions[EXTENSION]
+    return demo
 
 
-def install(app, demo: DemoWorld, sheet_url: str, board_url: str) -> None:  # type: ignore[no-untyped-def]
+def install(app: Flask, demo: DemoWorld, sheet_url: str, board_url: str) -> None:
     """Register the page on ``app`` for this demo run."""
     app.extensions[EXTENSION] = demo
     app.config["DEMO_MAIN_SHEET_URL"] = sheet_url

@@ -132,7 +132,10 @@ def test_demo_shows_sheet_with_sidebar_and_board_with_power_up(page, artifacts_d
     for name, status in (("Ada Lovelace", "New"), ("Grace Hopper", "Contacted"), ("Katherine Johnson", "Qualified")):
         card = board.locator(".card", has=board.get_by_role("button", name=name, exact=True))
         expect(card.locator(".badges")).to_have_text(status, timeout=WAIT_MS)
-    expect(board.locator("#board-buttons")).to_contain_text("Sync now")
+    board.locator("#board-buttons").get_by_role("button", name="Sync now").click()  # the Power-Up's board button
+    expect(board.locator("#alert")).to_have_text("Sync started: the sheet and this board are being compared.")
+    sidebar.get_by_role("button", name="Sync now").click()  # the add-on's, through google.script.run
+    expect(sidebar.locator("#sync-now")).to_have_text("Sync started")
 
     # the card-back section of a card, framed from the app by the board
     board.get_by_role("button", name="Katherine Johnson", exact=True).click()
