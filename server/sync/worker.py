@@ -58,7 +58,10 @@ class Worker:
     """Runs the claim/apply loop (and its job runner) until stopped."""
 
     def __init__(self, engine: Engine, providers: Providers, settings: EngineSettings,
-                 worker_id: str | None = None, job_providers: Providers | None = None) -> None:
+                 worker_id: str | None = None, job_providers: Providers | None = None, *,
+                 primary: bool = True, flush_lock: threading.Lock | None = None) -> None:
+        """``primary``: this loop also runs the job runner and the periodic jobs (one per process);
+        ``flush_lock``: shared by a process's loops, so one of them writes sheet outboxes at a time."""
         self.engine = engine
         self.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
         self.settings = settings
@@ -79,7 +82,13 @@ class Worker:
         self._serial = itertools.count(1)
         self._next_flush_at: datetime | None = None
         self._listener: queue.WakeListener | None = None
+        self.primary = primary
+        self.flush_lock = flush_lock or threading.Lock()
         self.periodic = Periodic()
+        if primary:
+            self._schedule_periodic(settings)
+
+    def _schedule_periodic(self, settings: EngineSettings) -> None:
         self.periodic.every("check_webhooks", settings.webhook_check_interval_s,
                             lambda: check_webhooks(self.session_factory, self.processor.providers, settings),
                             at_start=True)
@@ -172,6 +181,16 @@ class Worker:
             del self.flush_gates[workspace_id]
         if time.monotonic() < self._flush_check_at and (self._next_flush_at is None or self._next_flush_at > now):
             return
+        if not self.flush_lock.acquire(blocking=False):
+            # Another loop of this process is writing outboxes: look again shortly, not in a second.
+            self._next_flush_at = now + timedelta(seconds=self.settings.settle_probe_s)
+            return
+        try:
+            self._flush_ready(now)
+        finally:
+            self.flush_lock.release()
+
+    def _flush_ready(self, now: datetime) -> None:
         self._flush_check_at = time.monotonic() + FLUSH_CHECK_S
         with self.session_factory() as session:
             ready, next_at = sheet_flush.due(session, now, self.settings.settle_probe_s,
@@ -224,7 +243,8 @@ class Worker:
         runner = self.jobs
         runner.stopping.clear()
         jobs = threading.Thread(target=runner.run_forever, name="leads-jobs", daemon=True)
-        jobs.start()
+        if self.primary:
+            jobs.start()
         try:
             self._listener = queue.WakeListener(self.engine)
         except OSError:
@@ -249,7 +269,8 @@ class Worker:
         finally:
             runner.stopping.set()
             self.jobs_wakeup.set()
-            jobs.join(timeout=10)
+            if jobs.is_alive():
+                jobs.join(timeout=10)
             if self._listener is not None:
                 self._listener.close()
             log.info("worker_stopped", worker_id=self.worker_id)
@@ -278,6 +299,44 @@ class Worker:
         self.stopping.set()
         self.wakeup.set()
         self.jobs_wakeup.set()
+
+
+class WorkerSet:
+    """A worker process's event loops (``EngineSettings.concurrency``), each in its own thread with
+    its own worker id, claims and leases, exactly as if they were processes: the database
+    serialises their claims and never splits a lead between them. While one loop waits on a
+    provider or a commit, another applies the next lead. The first loop also runs the job runner
+    and the periodic jobs."""
+
+    def __init__(self, loops: list[Worker]) -> None:
+        if not loops:
+            raise ValueError("a worker needs at least one loop")
+        self.loops = loops
+
+    @property
+    def primary(self) -> Worker:
+        return self.loops[0]
+
+    def run_forever(self) -> None:
+        threads = [threading.Thread(target=loop.run_forever, name=f"leads-worker-{i}", daemon=True)
+                   for i, loop in enumerate(self.loops[1:], start=1)]
+        for thread in threads:
+            thread.start()
+        try:
+            self.primary.run_forever()
+        finally:
+            for loop in self.loops[1:]:
+                loop.stop()
+            for thread in threads:
+                thread.join(timeout=30)
+
+    def stop(self) -> None:
+        for loop in self.loops:
+            loop.stop()
+
+    def nudge(self, lane: int) -> None:
+        for loop in self.loops:
+            loop.nudge(lane)
 
 
 class JobRunner:
