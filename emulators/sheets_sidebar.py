@@ -3,10 +3,11 @@
 In Google Sheets the sidebar's ``google.script.run`` calls run the server-side functions of
 ``apps_script/Code.js`` on Google's servers, which call our add-on API signed with the document's
 secret. Here the Sheets emulator plays Google: :class:`SidebarBridge` keeps what Code.js keeps in
-its document properties after *Connect to server* (server address, workspace, secret), and runs
-the same functions in Python, with the same signed requests (``signRequest_``: HMAC-SHA256 of
-``timestamp \\n nonce \\n METHOD \\n target \\n body``, headers ``X-Workspace``, ``X-Timestamp``,
-``X-Nonce``, ``X-Signature``).
+its document properties after connecting (server address, workspace, secret), and runs the same
+functions in Python (``getSelectedLead``, ``getCardForLead``, ``createCardNow``, ``syncNow``,
+``clearErrors``, and one-click connect's ``beginConnect`` and ``finishConnect``), with the same
+signed requests (``signRequest_``: HMAC-SHA256 of ``timestamp \\n nonce \\n METHOD \\n target \\n
+body``, headers ``X-Workspace``, ``X-Timestamp``, ``X-Nonce``, ``X-Signature``).
 
 Served by wrapping the emulator's WSGI app (:meth:`SidebarBridge.wrap`):
 
@@ -40,6 +41,7 @@ from werkzeug.wrappers import Request, Response
 SIDEBAR_HTML = Path(__file__).resolve().parent.parent / "apps_script" / "Sidebar.html"
 PREFIX = "/_emulator/sidebar/"
 MAX_ERRORS = 20
+CONNECT_WAIT_S = 15 * 60  # how long a one-click connect waits for the popup (Code.js CONNECT_WAIT_MS)
 
 # google.script.run as Apps Script gives it to a sidebar: chained with*Handler runners, each
 # call asynchronous, the answer JSON-serialised; here each call is a POST to the bridge.
@@ -123,13 +125,16 @@ class SidebarBridge:
         self._lock = threading.Lock()
         self._connections: dict[tuple[str, str], Connection] = {}
         self._session = requests.Session()
-        self.default_server_url = ""  # what the Connect prompt offers
+        self.default_server_url = ""  # the add-on's built-in server address (what Connect offers)
+        self._pending: dict[str, dict[str, Any]] = {}  # one-click connects under way, by spreadsheet
         self.functions: dict[str, Callable[..., Any]] = {
             "getSelectedLead": self.get_selected_lead,
             "getCardForLead": self.get_card_for_lead,
             "createCardNow": self.create_card_now,
             "syncNow": self.sync_now,
             "clearErrors": self.clear_errors,
+            "beginConnect": self.begin_connect,
+            "finishConnect": self.finish_connect,
         }
 
     # ---------------------------------------------------------------- document properties
@@ -142,8 +147,8 @@ class SidebarBridge:
                 server_url.rstrip("/"), workspace_id, workspace_name, secret, lead_id_column)
 
     def connect_with_code(self, spreadsheet_id: str, sheet: str, server_url: str, code: str) -> dict[str, Any]:
-        """Code.js ``connectWithCode_``: trade the dashboard's one-time code for the workspace's settings,
-        install the add-on's triggers on its tab, and ask for a first sync. ``{ok, message}``."""
+        """Code.js ``connectWithCode_`` (*Connect to server…*): trade the dashboard's one-time code for the
+        workspace's settings and apply them. ``{ok, message}``."""
         server_url = server_url.strip().rstrip("/")
         if not server_url.startswith(("http://", "https://")):
             return {"ok": False, "message": "That is not a server address: it must start with https:// "
@@ -151,19 +156,64 @@ class SidebarBridge:
         if not code.strip():
             return {"ok": False, "message": "No code was entered; nothing changed."}
         body = _ascii_json({"code": code.strip(), "spreadsheet_id": spreadsheet_id, "sheet": sheet})
-        try:
-            resp = self._session.post(server_url + "/api/addon/connect", data=body.encode(), timeout=self.timeout,
-                                      headers={"Content-Type": "application/json"}, allow_redirects=False)
-            data = resp.json()
-        except (requests.RequestException, ValueError):
+        status, data = self._post_json(server_url + "/api/addon/connect", body)
+        if status == 0:
             return {"ok": False, "message": f"Could not connect: {server_url} did not answer like a Leads Sync "
                                             "server."}
-        if not resp.ok:
-            return {"ok": False, "message": f"Could not connect: {_message(data, resp.status_code)}"}
+        if status >= 300:
+            return {"ok": False, "message": f"Could not connect: {_message(data, status)}"}
+        return self._apply_connection(spreadsheet_id, server_url, data)
+
+    def begin_connect(self, where: tuple[str, str], row: int | None) -> dict[str, Any]:
+        """Code.js ``beginConnect`` (the sidebar's *Connect to Leads Sync*): a new nonce, and the server's
+        connect page for the sidebar to open in a popup."""
+        cfg = self.connection(*where)
+        server_url = self.default_server_url or (cfg.server_url if cfg else "")
+        if not server_url:
+            return {"ok": False, "error": "This copy of the add-on does not know its Leads Sync server. Choose "
+                                          "Leads Sync \u203a Connect to server\u2026 and enter the server address "
+                                          "and a connect code from the dashboard."}
+        nonce = secrets.token_hex(16)
+        with self._lock:
+            self._pending[where[0]] = {"nonce": nonce, "server_url": server_url, "sheet": where[1],
+                                       "started": time.monotonic()}
+        url = (f"{server_url}/app/addon/connect?nonce={nonce}&spreadsheet={quote(where[0], safe='')}"
+               f"&sheet={quote(where[1], safe='')}")
+        return {"ok": True, "url": url}
+
+    def finish_connect(self, where: tuple[str, str], row: int | None) -> dict[str, Any]:
+        """Code.js ``finishConnect`` (polled by the sidebar): ``waiting`` until the person chose a
+        workspace in the popup, then ``connected`` (or ``failed``)."""
+        with self._lock:
+            pending = self._pending.get(where[0])
+        if pending is None:
+            return {"state": "none"}
+        if time.monotonic() - pending["started"] > CONNECT_WAIT_S:
+            with self._lock:
+                self._pending.pop(where[0], None)
+            return {"state": "failed", "error": "Nobody chose a workspace in the connect window for 15 minutes, "
+                                                "so the request expired. Choose Connect to Leads Sync again."}
+        body = _ascii_json({"nonce": pending["nonce"], "spreadsheet_id": where[0], "sheet": pending["sheet"]})
+        status, data = self._post_json(pending["server_url"] + "/api/addon/connect/poll", body)
+        if status == 202:
+            return {"state": "waiting"}
+        if status == 0 or status == 429 or status >= 500:  # try again with the next poll
+            return {"state": "waiting", "problem": _message(data, status)}
+        with self._lock:
+            self._pending.pop(where[0], None)  # used up (or refused): the next connect starts afresh
+        if status >= 300:
+            return {"state": "failed", "error": f"Could not connect: {_message(data, status)}"}
+        result = self._apply_connection(where[0], pending["server_url"], data)
+        return {"state": "connected", "message": result["message"]} if result["ok"] else \
+            {"state": "failed", "error": result["message"]}
+
+    def _apply_connection(self, spreadsheet_id: str, server_url: str, data: Any) -> dict[str, Any]:
+        """Code.js ``applyConnection_``: keep the workspace's settings, install the add-on's triggers on its
+        tab (ids for every row), and ask for a first sync. ``{ok, message}``."""
         if not isinstance(data, dict) or not data.get("workspace_id") or not data.get("secret"):
             return {"ok": False, "message": "Could not connect: the server answered without a workspace id and "
                                             f"secret. Is {server_url} a Leads Sync server?"}
-        tab = str(data.get("sheet") or sheet)
+        tab = str(data.get("sheet") or "")
         try:
             self.sheets.sheet_id(spreadsheet_id, tab)
         except KeyError:
@@ -182,6 +232,18 @@ class SidebarBridge:
         if not first["ok"]:
             message += " The first sync could not be started yet: " + first["error"]
         return {"ok": True, "message": message}
+
+    def _post_json(self, url: str, body: str) -> tuple[int, Any]:
+        """An unsigned JSON POST (the connect calls): (status, JSON body); status 0 when unreachable."""
+        try:
+            resp = self._session.post(url, data=body.encode(), timeout=self.timeout, allow_redirects=False,
+                                      headers={"Content-Type": "application/json"})
+        except requests.RequestException:
+            return 0, None
+        try:
+            return resp.status_code, resp.json()
+        except ValueError:
+            return resp.status_code, None
 
     def connection(self, spreadsheet_id: str, sheet: str) -> Connection | None:
         with self._lock:

@@ -212,8 +212,8 @@ def test_dashboard_connects_google_and_trello_through_the_emulators(page, artifa
 
 
 def test_the_wizard_end_to_end_with_a_new_spreadsheet_and_board(page, demo, artifacts_dir):
-    """The spreadsheet and board made on /demo (previous test), the wizard, the add-on connected with
-    the dashboard's code from the sheet's menu: the new sheet's row becomes a card with its badge."""
+    """The spreadsheet and board made on /demo (previous test), the wizard, then the add-on connected with
+    the sidebar's one-click Connect to Leads Sync: the new sheet's row becomes a card with its badge."""
     made = page.locator("table.made")
     address = made.locator("tr", has_text="spreadsheet").locator("code").inner_text()
     with page.context.expect_page() as opened:
@@ -233,27 +233,24 @@ def test_the_wizard_end_to_end_with_a_new_spreadsheet_and_board(page, demo, arti
     dashboard.get_by_role("button", name="Save and preview").click()
     expect(dashboard.get_by_text("card will be created")).to_be_visible(timeout=WAIT_MS)
     dashboard.get_by_role("button", name="Create workspace and start syncing").click()
-    code = dashboard.locator("#connect-code").inner_text()
+    expect(dashboard.get_by_text("The workspace is created")).to_be_visible()
     dashboard.close()
 
     sheet = page.context.new_page()
     sheet.goto(made.locator("tr", has_text="spreadsheet").get_by_role("link").get_attribute("href"))
-    answers = iter([None, code])  # the offered server address, then the code
-
-    def answer(dialog):  # type: ignore[no-untyped-def]
-        if dialog.type == "prompt":
-            value = next(answers)
-            dialog.accept(dialog.default_value if value is None else value)
-        else:
-            dialog.accept()
-
-    sheet.on("dialog", answer)
-    with sheet.expect_event("dialog", predicate=lambda dialog: dialog.type == "alert") as alerted:
-        sheet.get_by_role("button", name="Extensions › Leads Sync › Connect to server…").click()
-    assert alerted.value.message == ("Connected to the workspace \u201cLeads 2 \u00b7 Leads\u201d. "
-                                     "The tab \u201cLeads\u201d now syncs with Trello.")
-    expect(sheet.locator("#status")).to_contain_text("add-on installed", timeout=WAIT_MS)
     sidebar = sheet.frame_locator("#sidebar iframe")
+    expect(sidebar.get_by_role("heading", name="Not connected")).to_be_visible(timeout=WAIT_MS)
+    with sheet.expect_popup() as connect_window:
+        sidebar.locator("#connect").click()
+    popup = connect_window.value
+    expect(popup.get_by_role("heading", name="Choose the workspace")).to_be_visible()
+    popup.get_by_role("button", name="Connect the add-on").click()
+    expect(popup.get_by_role("heading", name="Connected to \u201cLeads 2 \u00b7 Leads\u201d")).to_be_visible()
+    popup.close()
+    expect(sidebar.locator("#connect-status")).to_have_text(
+        "Connected to the workspace \u201cLeads 2 \u00b7 Leads\u201d. The tab \u201cLeads\u201d now syncs with Trello.",
+        timeout=WAIT_MS)
+    expect(sheet.locator("#status")).to_contain_text("add-on installed", timeout=WAIT_MS)
     expect(sidebar.locator("#footer")).to_contain_text("Workspace: Leads 2")
 
     board_id = next(b["id"] for b in _get(f"{demo['trello']}/_emulator/state")["boards"] if b["name"] == "Leads 2")

@@ -100,3 +100,32 @@ def test_served_routes_answer_plainly(world):
     assert _post(f"{base}/run/getCardForLead", {"spreadsheet_id": sid, "sheet": "Leads", "args": [1, 2, 3]})[0] == 400
     status, body = _post(f"{base}/run/getSelectedLead", {"spreadsheet_id": "nope", "sheet": "Leads", "row": 2})
     assert status == 200 and body == {"connected": False, "errors": []}
+
+
+def test_one_click_connect_waits_for_the_popup_then_connects(world):
+    """beginConnect / finishConnect as Code.js runs them; the popup's approval done as its view does."""
+    app, server_url, sheets, bridge, _ = world
+    sid = sheets.create_spreadsheet("Second", {"Leads": ROWS})
+    where = (sid, "Leads")
+    bridge.default_server_url = ""
+    assert bridge.begin_connect(where, None)["ok"] is False  # no built-in server address, none connected
+    assert bridge.finish_connect(where, None) == {"state": "none"}
+    bridge.default_server_url = server_url
+    started = bridge.begin_connect(where, None)
+    assert started["ok"] is True and started["url"].startswith(f"{server_url}/app/addon/connect?nonce=")
+    assert bridge.finish_connect(where, None) == {"state": "waiting"}
+
+    from server.addon import one_click
+    from server.models import Workspace
+
+    workspace = make_workspace(app, name="Second", spreadsheet_id=sid)
+    nonce = started["url"].split("nonce=")[1].split("&")[0]
+    with app.app_context():
+        one_click.approve(db.session, db.session.get(Workspace, workspace["id"]),
+                          one_click.parse_request(nonce, sid, "Leads"))
+        db.session.commit()
+    assert bridge.finish_connect(where, None) == {
+        "state": "connected",
+        "message": "Connected to the workspace \u201cSecond\u201d. The tab \u201cLeads\u201d now syncs with Trello."}
+    assert bridge.finish_connect(where, None) == {"state": "none"}  # used up
+    assert bridge.run("getSelectedLead", sid, "Leads", 2, [])["workspaceName"] == "Second"
