@@ -126,6 +126,7 @@ def _run(world: DemoWorld, args: argparse.Namespace, public: str) -> _Running:
     board = trello.add_board("Leads", member["id"], lists=DEMO_LISTS)
     lists = world.list_ids(board["id"])
     spreadsheet_id = sheets.create_spreadsheet("Leads", {"Leads": sheet_rows(SAMPLE_LEADS)})
+    world.make_template()
 
     instance = Path(os.environ.get("INSTANCE_PATH") or Path(__file__).resolve().parent.parent / "instance")
     instance.mkdir(exist_ok=True)

@@ -74,6 +74,7 @@ class DemoWorld:
         self.made: list[Made] = []
         self.member: dict[str, Any] = {}
         self.google_sub = ""
+        self.template_id = ""
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -118,6 +119,8 @@ class DemoWorld:
             "GOOGLE_SERVER_METADATA_URL": self.google.metadata_url,
             "GOOGLE_TOKEN_URI": self.google.token_endpoint,
             "GOOGLE_SHEETS_API_BASE_URL": self.sheets.api_base_url,
+            "GOOGLE_DRIVE_API_BASE_URL": self.sheets.drive_base_url,
+            "GOOGLE_TEMPLATE_SPREADSHEET_ID": self.template_id,
             "DEMO_FRAME_ORIGINS": f"{self.sheets.base_url} {trello}",
         }
 
@@ -129,6 +132,12 @@ class DemoWorld:
 
     def board_ui_url(self, board_id: str) -> str:
         return f"{self.trello.base_url}/_emulator/ui/boards/{board_id}"
+
+    def make_template(self) -> str:
+        """The spreadsheet "Create a synced sheet" copies on the dashboard (Drive files.copy on the Sheets
+        emulator; ``GOOGLE_TEMPLATE_SPREADSHEET_ID`` in :meth:`app_settings`)."""
+        self.template_id = self.sheets.create_spreadsheet("Leads template", {"Leads": sheet_rows([])})
+        return self.template_id
 
     def new_spreadsheet(self, title: str | None = None, leads: list[dict[str, str]] | None = None) -> Made:
         """A spreadsheet with a "Leads" tab (header and sample rows) that the demo user can open."""

@@ -97,6 +97,13 @@ def test_demo_runs_syncs_and_stops_cleanly(tmp_path):
         data = urllib.parse.urlencode({"csrf_token": token, "email": "demo@example.com"}).encode()
         home = browser.open(f"http://127.0.0.1:{web}/auth/dev-login", data=data, timeout=5).read().decode()
         assert "Demo leads" in home
+        assert "Create a synced sheet" in home  # the template is a spreadsheet of the emulator
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', home).group(1)
+        copy = urllib.parse.urlencode({"csrf_token": token, "name": "Copied leads"}).encode()
+        wizard = browser.open(f"http://127.0.0.1:{web}/app/sheets/new", data=copy, timeout=5).read().decode()
+        assert "\u201cCopied leads\u201d is in your Google Drive" in wizard
+        titles = [s["title"] for s in _json(f"http://127.0.0.1:{sheets}/_emulator/state")["spreadsheets"]]
+        assert titles == ["Leads", "Leads template", "Copied leads"]
         # the board and its lists by name, not by id
         workspace_path = re.search(r'href="(/app/workspaces/[^"/?#]+)"', home).group(1)
         page = browser.open(f"http://127.0.0.1:{web}{workspace_path}", timeout=5).read().decode()
