@@ -9,16 +9,7 @@ functions in Python (``getSelectedLead``, ``getCardForLead``, ``createCardNow``,
 signed requests (``signRequest_``: HMAC-SHA256 of ``timestamp \\n nonce \\n METHOD \\n target \\n
 body``, headers ``X-Workspace``, ``X-Timestamp``, ``X-Nonce``, ``X-Signature``).
 
-Served by wrapping the emulator's WSGI app (:meth:`SidebarBridge.wrap`):
-
-- ``GET /_emulator/sidebar/<spreadsheet id>/<sheet>``: the sidebar page, Sidebar.html unchanged but
-  for a ``google.script.run`` stand-in in front of its script. The selection is the sheet UI's
-  (the sidebar is framed by the sheet page, which says which row is selected).
-- ``GET /_emulator/sidebar/config``: ``{"server_url"}``, the address the Connect prompt offers.
-- ``POST /_emulator/sidebar/connect`` ``{"spreadsheet_id", "sheet", "server_url", "code"}``: *Leads
-  Sync › Connect to server…* (Code.js ``connectWithCode_``) → ``{"ok", "message"}``.
-- ``POST /_emulator/sidebar/run/<function>``: ``{"spreadsheet_id", "sheet", "row", "args"}`` →
-  the function's answer as JSON (what ``withSuccessHandler`` receives), or 4xx ``{"error"}``.
+Served by wrapping the emulator's WSGI app (:meth:`SidebarBridge.wrap`, routes in ``sheets_sidebar_http``).
 """
 
 from __future__ import annotations
@@ -29,59 +20,19 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 import requests
-from werkzeug.wrappers import Request, Response
 
 SIDEBAR_HTML = Path(__file__).resolve().parent.parent / "apps_script" / "Sidebar.html"
-PREFIX = "/_emulator/sidebar/"
 MAX_ERRORS = 20
 CONNECT_WAIT_S = 15 * 60  # how long a one-click connect waits for the popup (Code.js CONNECT_WAIT_MS)
 
-# google.script.run as Apps Script gives it to a sidebar: chained with*Handler runners, each
-# call asynchronous, the answer JSON-serialised; here each call is a POST to the bridge.
-STAND_IN = r"""<script>
-(function () {
-  'use strict';
-  var where = JSON.parse(document.currentScript.getAttribute('data-sheet'));
-  function selectedRow() {
-    try { return window.parent.leadsSheetSelection ? window.parent.leadsSheetSelection() : null; }
-    catch (e) { return null; }
-  }
-  function runner(onOk, onFail) {
-    var r = {
-      withSuccessHandler: function (fn) { return runner(fn, onFail); },
-      withFailureHandler: function (fn) { return runner(onOk, fn); },
-      withUserObject: function () { return r; }
-    };
-    FUNCTIONS.forEach(function (name) {
-      r[name] = function () {
-        var body = {spreadsheet_id: where.spreadsheet_id, sheet: where.sheet, row: selectedRow(),
-                    args: Array.prototype.slice.call(arguments)};
-        fetch('/_emulator/sidebar/run/' + name, {method: 'POST', headers: {'Content-Type': 'application/json'},
-                                                  body: JSON.stringify(body)})
-          .then(function (resp) {
-            return resp.json().then(function (data) {
-              if (!resp.ok) { throw new Error(data.error || ('HTTP ' + resp.status)); }
-              return data;
-            });
-          })
-          .then(function (data) { if (onOk) { onOk(data); } },
-                function (err) { if (onFail) { onFail(err); } });
-      };
-    });
-    return r;
-  }
-  var FUNCTIONS = __FUNCTIONS__;
-  window.google = {script: {run: runner(null, null)}};
-}());
-</script>
-"""
+STAND_IN = Path(__file__).resolve().parent / "google_script_run.js"
 
 
 def sign_request(secret: str, timestamp: str, nonce: str, method: str, target: str, body: str) -> str:
@@ -368,53 +319,11 @@ class SidebarBridge:
                                   "message": message[:300], "code": code})
             del cfg.errors[MAX_ERRORS:]
 
-    # ---------------------------------------------------------------- WSGI
-
-    def page(self, spreadsheet_id: str, sheet: str) -> str:
-        """Sidebar.html with the stand-in in front of its own script."""
-        text = SIDEBAR_HTML.read_text(encoding="utf-8")
-        where = json.dumps({"spreadsheet_id": spreadsheet_id, "sheet": sheet}).replace("'", "&#39;")
-        stand_in = STAND_IN.replace("__FUNCTIONS__", json.dumps(sorted(self.functions)))
-        stand_in = stand_in.replace("<script>", f"<script data-sheet='{where}'>", 1)
-        return text.replace("<script>", stand_in + "<script>", 1)
-
     def wrap(self, app: Callable) -> Callable:
-        """The emulator's WSGI app with the sidebar routes in front of it."""
+        """The emulator's WSGI app with the sidebar's routes in front of it (``sheets_sidebar_http``)."""
+        from .sheets_sidebar_http import wrap
 
-        def middleware(environ: dict, start_response: Callable) -> Iterable[bytes]:
-            path = environ.get("PATH_INFO", "")
-            if not path.startswith(PREFIX):
-                return app(environ, start_response)
-            return self._handle(Request(environ))(environ, start_response)
-
-        return middleware
-
-    def _handle(self, request: Request) -> Response:
-        rest = request.path[len(PREFIX):]
-        if rest == "connect" or rest.startswith("run/"):
-            if request.method != "POST":
-                return _json({"error": f"Cannot {request.method} {request.path}"}, 405)
-            data = request.get_json(silent=True)
-            if not isinstance(data, dict):
-                return _json({"error": "the body must be a JSON object"}, 400)
-            return self._post(rest, data)
-        if rest == "config" and request.method == "GET":
-            return _json({"server_url": self.default_server_url})
-        spreadsheet_id, _, sheet = rest.partition("/")
-        if request.method == "GET" and spreadsheet_id and sheet:
-            return Response(self.page(spreadsheet_id, sheet), content_type="text/html; charset=utf-8")
-        return _json({"error": f"Cannot {request.method} {request.path}"}, 404)
-
-    def _post(self, rest: str, data: dict[str, Any]) -> Response:
-        spreadsheet_id, sheet = str(data.get("spreadsheet_id", "")), str(data.get("sheet", ""))
-        if rest == "connect":
-            return _json(self.connect_with_code(spreadsheet_id, sheet, str(data.get("server_url", "")),
-                                                str(data.get("code", ""))))
-        try:
-            answer = self.run(rest[len("run/"):], spreadsheet_id, sheet, data.get("row"), data.get("args", []))
-        except BridgeError as exc:
-            return _json({"error": str(exc)}, exc.status)
-        return _json(answer)
+        return wrap(self, app)
 
 
 def _message(data: Any, status: int) -> str:
@@ -425,8 +334,4 @@ def _message(data: Any, status: int) -> str:
     return f"{error or 'The server refused the request'} (HTTP {status})"
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data), status=status, content_type="application/json")
-
-
-__all__ = ["SidebarBridge", "sign_request"]
+__all__ = ["BridgeError", "SidebarBridge", "sign_request"]
