@@ -28,7 +28,8 @@ PORT_FLAGS = (("port", "--port"), ("trello_port", "--trello-port"), ("sheets_por
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Run the local demo (service + worker + emulators).")
+    parser = argparse.ArgumentParser(prog="python -m server.demo",
+                                     description="Run the local demo (service + worker + emulators).")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")),
                         help="the service and its demo page (default 5000, or $PORT)")
     parser.add_argument("--trello-port", type=int, default=5101, help="the Trello emulator (default 5101)")
