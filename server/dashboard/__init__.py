@@ -16,3 +16,5 @@ from . import pages, wizard, workspace  # noqa: E402,F401  (register the views)
 from . import addon_connect, synced_sheet  # noqa: E402,F401  (add-on connect popup, Create a synced sheet)
 
 __all__ = ["bp"]
+
+from . import mapping_edit  # noqa: F401  (the mapping editor)
