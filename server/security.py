@@ -5,6 +5,8 @@
   ``frame-ancestors 'none'``, plus ``X-Frame-Options: DENY``, ``nosniff`` and a referrer policy.
 - ``/powerup/...``: Trello frames these pages, so Talisman sets neither a CSP nor
   ``X-Frame-Options`` there; the Power-Up blueprint sets its own ``frame-ancestors https://trello.com``.
+- ``/demo`` (registered by the local demo only): the dashboard's policy plus ``frame-src`` for the
+  emulators' origins in ``DEMO_FRAME_ORIGINS``; still no inline script or style.
 - Production (``APP_ENV=production``): HTTPS is forced (a plain-HTTP request is redirected), HSTS
   is sent, and the session cookie is ``Secure``; ``HttpOnly`` and ``SameSite=Lax`` always.
   ``FORCE_HTTPS=0`` turns the redirect off (a proxy that terminates TLS without saying so, or a
@@ -38,6 +40,14 @@ DASHBOARD_CSP = {
 }
 
 
+DEMO_PAGE = "/demo"
+
+
+def _demo_policy(origins: str) -> dict[str, str]:
+    """The dashboard's policy, plus framing the emulators' UIs (the local demo's page only)."""
+    return {**DASHBOARD_CSP, "frame-src": " ".join(["'self'", *origins.split()])}
+
+
 def _is_powerup_page() -> bool:
     path = request.path
     return path == POWERUP_PREFIX or path.startswith(POWERUP_PREFIX + "/")
@@ -68,6 +78,9 @@ class _Talisman(Talisman):
             options["content_security_policy"] = None
         if request.path in PROBE_PATHS:
             options["force_https"] = False
+        frame_origins = self.app.config.get("DEMO_FRAME_ORIGINS")
+        if frame_origins and request.path == DEMO_PAGE:
+            options["content_security_policy"] = _demo_policy(str(frame_origins))
         return options
 
 
