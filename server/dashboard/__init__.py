@@ -12,6 +12,6 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__, url_prefix="/app")
 
-from . import pages, wizard, workspace  # noqa: E402,F401  (register the views)
+from . import history, pages, wizard, workspace  # noqa: E402,F401  (register the views)
 
 __all__ = ["bp"]
