@@ -77,6 +77,14 @@ def _seed(app) -> dict[str, Any]:
         db.session.add(Event(workspace_id=ann, source="sheets", provider_event_id="e1", kind="row",
                              order_key="lead:L-ada", payload='{"lead_id": "L-ada", "row": 20, "values": {}}',
                              state=PARKED, attempts=5, last_error="Google Sheets refused the write"))
+        # a new row whose first change failed: no link, no lead id; named from its event
+        failed = Event(workspace_id=ann, source="sheets", provider_event_id="e2", kind="row", order_key="row:30",
+                       payload='{"lead_id": "", "row": 30, "values": {"Name": "Bob Builder", "Status": "Someday"}}',
+                       state=PARKED, attempts=1, last_error="Status 'Someday' has no Trello list")
+        db.session.add(failed)
+        db.session.flush()
+        db.session.add(_entry(ann, 9, action="error", outcome="error", event_id=failed.id,
+                              message="Status 'Someday' has no Trello list"))
         db.session.commit()
         from server.models import User
         ids = {u.email: u.id for u in db.session.query(User).all()}
@@ -172,12 +180,12 @@ def test_filters_side_kind_errors_conflicts(site):
     assert len(trello) == 4 and all(" Trello " in f" {r} " for r in trello)
     assert _rows(client.get(f"{base}?action=create_card"))[0].count("Card created in Trello") == 1
     errors = _rows(client.get(f"{base}?errors=1"))
-    assert len(errors) == 2 and {"Needs you to reconnect Google", "A change from Trello could not be applied"} == {
+    assert len(errors) == 3 and {"Needs you to reconnect Google", "A change from Trello could not be applied"} == {
         label for label in ("Needs you to reconnect Google", "A change from Trello could not be applied")
         if any(label in r for r in errors)}
     conflicts = _rows(client.get(f"{base}?conflicts=on"))
     assert len(conflicts) == 1 and "Conflict" in conflicts[0]
-    assert len(_rows(client.get(f"{base}?conflicts=1&errors=1"))) == 3
+    assert len(_rows(client.get(f"{base}?conflicts=1&errors=1"))) == 4
     assert len(_rows(client.get(f"{base}?side=trello&errors=1"))) == 1
 
 
@@ -211,8 +219,8 @@ def test_paging_walks_the_whole_history_both_ways(site):
         pages.append(re.findall(r'data-entry="(\d+)"', response.get_data(as_text=True)))
         url = _older_link(response)
     ids = [int(i) for page in pages for i in page]
-    assert [len(p) for p in pages] == [50, 50, 27]  # 7 + 120 entries
-    assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids) == 7 + FILLER
+    assert [len(p) for p in pages] == [50, 50, 28]  # 8 + 120 entries
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids) == 8 + FILLER
     assert _newer_link(responses[0]) is None
     back = client.get(_newer_link(responses[-1]))  # from the last page back to the middle one
     assert re.findall(r'data-entry="(\d+)"', back.get_data(as_text=True)) == pages[1]
@@ -269,4 +277,8 @@ def test_workspace_page_summary_is_readable_and_links_all_history(site):
     parked = re.search(r'<table class="table parked">(.*?)</table>', response.get_data(as_text=True), re.DOTALL)
     assert parked and "Ada Lovelace" in parked.group(1) and "Sheet row 20" in parked.group(1)
     assert "Conflict: kept the sheet's value" in text
+    assert "Bob Builder" in parked.group(1) and "Sheet row 30" in parked.group(1)
+    failed = [r for r in _rows(client.get(f"/app/workspaces/{s['ann']}/history?q=Someday"))]
+    assert len(failed) == 1 and "Bob Builder Sheet row 30" in failed[0]
+    assert "A change from the sheet could not be applied" in failed[0]
     assert "error error" not in text.lower() and "updateCard" not in text

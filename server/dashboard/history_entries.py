@@ -135,14 +135,37 @@ def _recorded_title(workspace: Workspace, changes: Any) -> str:
 # --------------------------------------------------------------------------- history entries
 
 
+def _events_of(session: Session, workspace: Workspace, ids: Iterable[int]) -> dict[int, Event]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    statement = select(Event).where(Event.workspace_id == workspace.id, Event.id.in_(wanted))
+    return {event.id: event for event in session.execute(statement).scalars()}
+
+
+def _entry_lead(workspace: Workspace, entry: History, link: Link | None, event: Event | None) -> LeadRef | None:
+    """The entry's lead; an entry about a lead that never got a link (its first change failed) is
+    named from the change it failed on."""
+    lead = lead_ref(workspace, entry.lead_id, link, _recorded_title(workspace, entry.changes), card_id=entry.card_id)
+    if (lead is None or not lead.title) and link is None and event is not None:
+        title, row, card_id = _event_hints(workspace, event)
+        if title or row or card_id:
+            return LeadRef(lead_id=entry.lead_id, title=title, row=row,
+                           row_url=labels.row_url(workspace.spreadsheet_id, workspace.sheet_gid, row),
+                           card_url=labels.card_url(card_id or entry.card_id))
+    return lead
+
+
 def entry_views(session: Session, workspace: Workspace, entries: list[History]) -> list[EntryView]:
     by_lead, by_card = links_of(session, workspace, (e.lead_id or "" for e in entries),
                                 (e.card_id or "" for e in entries))
+    unlinked = [e for e in entries if e.event_id and not by_lead.get(e.lead_id or "")
+                and not by_card.get(e.card_id or "")]
+    events = _events_of(session, workspace, (e.event_id for e in unlinked if e.event_id))
     views = []
     for entry in entries:
         link = by_lead.get(entry.lead_id or "") or (by_card.get(entry.card_id or "") if not entry.lead_id else None)
-        lead = lead_ref(workspace, entry.lead_id, link, _recorded_title(workspace, entry.changes),
-                        card_id=entry.card_id)
+        lead = _entry_lead(workspace, entry, link, events.get(entry.event_id or 0))
         views.append(EntryView(
             id=entry.id, created_at=entry.created_at, side=entry.side, side_label=labels.side_label(entry.side),
             action=entry.action, label=labels.action_label(entry.action, entry.side, entry.outcome, entry.message),
