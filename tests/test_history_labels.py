@@ -67,7 +67,7 @@ def test_every_queued_event_kind_has_plain_words():
     ("error", "system", "error", "writing to the sheet failed", "Sync stopped on an error"),
     ("card_removed", "trello", "ok", "", "Card archived or deleted in Trello"),
     ("card_removed", "reconcile", "ok", "", "Card no longer on the board"),
-    ("reconcile", "reconcile", "ok", "", "Full sync"),
+    ("reconcile", "reconcile", "ok", "", "Sheet and board compared"),
     ("brand_new_thing", "system", "ok", "", "Brand new thing"),
 ])
 def test_action_labels(action, side, outcome, message, words):

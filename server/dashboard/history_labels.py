@@ -94,7 +94,7 @@ ACTION_LABELS: dict[str, Label] = {
     "duplicate_removed": "Duplicate card deleted in Trello",
     "stale": "An older change was ignored",
     "conflict": _conflict,
-    "reconcile": "Full sync",
+    "reconcile": "Sheet and board compared",
     "error": _error,
     "needs_reauth": _needs_reauth,
     "rotate_addon_secret": "Add-on secret rotated",
