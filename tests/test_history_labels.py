@@ -130,6 +130,12 @@ def test_messages_that_repeat_the_lines_are_not_shown():
         "card deleted in Trello: lead unlinked, row kept")
 
 
+def test_event_states():
+    assert labels.event_state_label("parked") == "Parked: failed, needs you"
+    assert labels.event_state_label("pending") == "Waiting to be applied"
+    assert labels.event_state_label("on_hold") == "On hold"
+
+
 def test_event_references_never_read_like_sheet_rows():
     assert labels.event_reference(20) == "event 20"
     assert "#" not in labels.event_reference(20)

@@ -82,7 +82,14 @@ def _seed(app) -> dict[str, Any]:
                        payload='{"lead_id": "", "row": 30, "values": {"Name": "Bob Builder", "Status": "Someday"}}',
                        state=PARKED, attempts=1, last_error="Status 'Someday' has no Trello list")
         db.session.add(failed)
+        # a lead id the add-on gave a row whose first change is parked: no link, no history yet
+        nina = Event(workspace_id=ann, source="sheets", provider_event_id="e3", kind="row", order_key="lead:L-new",
+                     state=PARKED, attempts=5, last_error="Trello did not answer",
+                     payload='{"lead_id": "L-new", "row": 31, "values": {"Name": "Nina New"}}')
+        db.session.add(nina)
         db.session.flush()
+        db.session.add(_entry(ann, 8, action="error", outcome="error", event_id=nina.id,
+                              message="Trello did not answer"))
         db.session.add(_entry(ann, 9, action="error", outcome="error", event_id=failed.id,
                               message="Status 'Someday' has no Trello list"))
         db.session.commit()
@@ -180,12 +187,12 @@ def test_filters_side_kind_errors_conflicts(site):
     assert len(trello) == 4 and all(" Trello " in f" {r} " for r in trello)
     assert _rows(client.get(f"{base}?action=create_card"))[0].count("Card created in Trello") == 1
     errors = _rows(client.get(f"{base}?errors=1"))
-    assert len(errors) == 3 and {"Needs you to reconnect Google", "A change from Trello could not be applied"} == {
+    assert len(errors) == 4 and {"Needs you to reconnect Google", "A change from Trello could not be applied"} == {
         label for label in ("Needs you to reconnect Google", "A change from Trello could not be applied")
         if any(label in r for r in errors)}
     conflicts = _rows(client.get(f"{base}?conflicts=on"))
     assert len(conflicts) == 1 and "Conflict" in conflicts[0]
-    assert len(_rows(client.get(f"{base}?conflicts=1&errors=1"))) == 4
+    assert len(_rows(client.get(f"{base}?conflicts=1&errors=1"))) == 5
     assert len(_rows(client.get(f"{base}?side=trello&errors=1"))) == 1
 
 
@@ -219,8 +226,8 @@ def test_paging_walks_the_whole_history_both_ways(site):
         pages.append(re.findall(r'data-entry="(\d+)"', response.get_data(as_text=True)))
         url = _older_link(response)
     ids = [int(i) for page in pages for i in page]
-    assert [len(p) for p in pages] == [50, 50, 28]  # 8 + 120 entries
-    assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids) == 8 + FILLER
+    assert [len(p) for p in pages] == [50, 50, 29]  # 9 + 120 entries
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids) == 9 + FILLER
     assert _newer_link(responses[0]) is None
     back = client.get(_newer_link(responses[-1]))  # from the last page back to the middle one
     assert re.findall(r'data-entry="(\d+)"', back.get_data(as_text=True)) == pages[1]
@@ -247,6 +254,28 @@ def test_lead_timeline_in_time_order_with_its_link(site):
         "Card created", "Row updated", "Conflict"]
     long = client.get(f"/app/workspaces/{s['ann']}/leads/L-grace")
     assert "121 entries" in _text(long) and len(_rows(long)) == 121  # one page holds up to 200
+
+
+def test_lead_page_shows_its_changes_not_applied_yet(site):
+    _app, client, s = site
+    ada = client.get(f"/app/workspaces/{s['ann']}/leads/L-ada")
+    text = _text(ada)
+    assert "Changes not applied yet" in text and "Parked: failed, needs you" in text
+    assert "Google Sheets refused the write" in text and "Row change from the sheet" in text
+    # a lead known only by its parked first change: named from it, not linked yet, not a 404
+    nina = client.get(f"/app/workspaces/{s['ann']}/leads/L-new")
+    assert nina.status_code == 200
+    text = _text(nina)
+    assert "Nina New" in text and "Not linked yet: its first change has not gone through" in text
+    assert "Trello did not answer" in text and "Retry" in text
+    assert "Sheet row 31" in text  # from its parked change
+    timeline = _rows(nina)  # the failure, written before the lead had a link, is in its timeline
+    assert "1 entry" in text and len(timeline) == 1 and "A change from the sheet could not be applied" in timeline[0]
+    named = _rows(client.get(f"/app/workspaces/{s['ann']}/history?q=did+not+answer"))
+    assert len(named) == 1 and named[0].count("Nina New") == 1
+    # the workspace page's parked table links to it
+    assert f'href="/app/workspaces/{s["ann"]}/leads/L-new"' in client.get(f"/app/workspaces/{s['ann']}").get_data(
+        as_text=True)
 
 
 def test_scoping_other_users_workspace_and_unknown_lead_are_404(site):

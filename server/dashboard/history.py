@@ -64,13 +64,15 @@ def lead(workspace_id: str, lead_id: str) -> Response:
     if not search.valid_lead_id(lead_id):
         abort(404)
     link = search.lead_link(_session(), ws, lead_id)
-    if link is None and not search.lead_has_history(_session(), ws, lead_id):
+    waiting = search.lead_events(_session(), ws, lead_id)
+    if link is None and not waiting and not search.lead_has_history(_session(), ws, lead_id):
         abort(404)
     try:
         after = search.parse_cursor(request.args).after
     except search.FilterError:
         after = None  # a mangled page position: start at the lead's first entry
     timeline = search.lead_timeline(_session(), ws, lead_id, after=after)
-    view = entries.lead_page_view(ws, lead_id, link, entries.recorded_title(ws, timeline.entries))
+    view = entries.lead_page_view(ws, lead_id, link, entries.recorded_title(ws, timeline.entries), waiting)
     return _page("dashboard/lead.html", ws=ws, view=view, timeline=timeline, after=after,
-                 entries=entries.entry_views(_session(), ws, timeline.entries), **_links(ws))
+                 entries=entries.entry_views(_session(), ws, timeline.entries),
+                 waiting=entries.parked_views(_session(), ws, waiting), **_links(ws))

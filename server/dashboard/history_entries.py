@@ -71,6 +71,8 @@ class ParkedView:
     error: str
     lead: LeadRef | None
     event_ref: str
+    state: str = ""
+    state_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,9 @@ def _entry_lead(workspace: Workspace, entry: History, link: Link | None, event: 
     lead = lead_ref(workspace, entry.lead_id, link, _recorded_title(workspace, entry.changes), card_id=entry.card_id)
     if (lead is None or not lead.title) and link is None and event is not None:
         title, row, card_id = _event_hints(workspace, event)
+        kind, keyed = _keyed(event.order_key)
         if title or row or card_id:
-            return LeadRef(lead_id=entry.lead_id, title=title, row=row,
+            return LeadRef(lead_id=entry.lead_id or (keyed if kind == "lead" else None), title=title, row=row,
                            row_url=labels.row_url(workspace.spreadsheet_id, workspace.sheet_gid, row),
                            card_url=labels.card_url(card_id or entry.card_id))
     return lead
@@ -222,17 +225,28 @@ def parked_views(session: Session, workspace: Workspace, events: list[Event]) ->
             id=event.id, received_at=event.received_at, source=event.source,
             label=labels.event_label(event.source, event.kind), attempts=event.attempts,
             error=event.last_error or "", lead=lead_ref(workspace, lead_id, link, title, row, card_id),
-            event_ref=labels.event_reference(event.id)))
+            event_ref=labels.event_reference(event.id), state=event.state,
+            state_label=labels.event_state_label(event.state)))
     return views
 
 
 # --------------------------------------------------------------------------- one lead
 
 
-def lead_page_view(workspace: Workspace, lead_id: str, link: Link | None, fallback_title: str = "") -> LeadPageView:
-    lead = lead_ref(workspace, lead_id, link, fallback_title) or LeadRef(lead_id=lead_id, title=fallback_title)
+def lead_page_view(workspace: Workspace, lead_id: str, link: Link | None, fallback_title: str = "",
+                   waiting: list[Event] | None = None) -> LeadPageView:
+    """``waiting``: the lead's queued or parked events (a lead without a link is named from them)."""
+    row = None
+    if link is None and waiting:
+        hints = [_event_hints(workspace, e) for e in reversed(waiting)]
+        fallback_title = fallback_title or next((title for title, _, _ in hints if title), "")
+        row = next((r for _, r, _ in hints if r), None)
+    lead = lead_ref(workspace, lead_id, link, fallback_title, row=row) or LeadRef(lead_id=lead_id,
+                                                                                   title=fallback_title)
     if link is None:
-        return LeadPageView(lead=lead, status_label="No longer linked", sync_label="", last_error="",
+        status = ("Not linked yet: its first change has not gone through" if waiting else
+                  "No longer linked")
+        return LeadPageView(lead=lead, status_label=status, sync_label="", last_error="",
                             last_synced_at=None, fields=[])
     mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
     shadow = link.shadow or {}

@@ -182,6 +182,19 @@ def event_label(source: str, kind: str) -> str:
     return EVENT_LABELS.get((source, kind)) or _SOURCE_WORDS.get(source) or _words(kind)
 
 
+EVENT_STATE_LABELS: dict[str, str] = {
+    "pending": "Waiting to be applied",
+    "processing": "Being applied now",
+    "done": "Applied",
+    "ignored": "Nothing to do",
+    "parked": "Parked: failed, needs you",
+}
+
+
+def event_state_label(state: str) -> str:
+    return EVENT_STATE_LABELS.get(state) or _words(state)
+
+
 def event_reference(event_id: int | None) -> str:
     """How an event is referred to: never "#7", which reads like a sheet row."""
     return f"event {event_id}" if event_id else ""
@@ -294,6 +307,7 @@ __all__ = [
     "ACTION_CHOICES",
     "ACTION_LABELS",
     "EVENT_LABELS",
+    "EVENT_STATE_LABELS",
     "OUTCOME_LABELS",
     "SELF_DESCRIBING",
     "SIDE_CHOICES",
@@ -305,6 +319,7 @@ __all__ = [
     "change_lines",
     "event_label",
     "event_reference",
+    "event_state_label",
     "full_sync_sentence",
     "outcome_label",
     "row_url",

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, exists, func, or_, select
+from sqlalchemy import Select, Text, and_, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import History, Link, Workspace
+from ..models import Event, History, Link, Workspace
+from ..models.sync import PARKED, PENDING, PROCESSING
 from .history_labels import ACTION_CHOICES, SIDE_CHOICES, Outcome
 
 PAGE_SIZE = 50
@@ -187,9 +188,16 @@ class Timeline:
     total: int
 
 
+def _of_lead(workspace: Workspace, lead_id: str) -> Any:
+    """Entries of the lead: by its id, or (written before the lead had a link, so without one) by
+    the event they were about, keyed by the lead."""
+    events = select(Event.id).where(Event.workspace_id == workspace.id, Event.order_key == f"lead:{lead_id}")
+    return or_(History.lead_id == lead_id, and_(History.lead_id.is_(None), History.event_id.in_(events)))
+
+
 def lead_timeline(session: Session, workspace: Workspace, lead_id: str, after: int | None = None,
                   size: int = TIMELINE_PAGE_SIZE) -> Timeline:
-    base = select(History).where(History.workspace_id == workspace.id, History.lead_id == lead_id)
+    base = select(History).where(History.workspace_id == workspace.id, _of_lead(workspace, lead_id))
     total = int(session.execute(select(func.count()).select_from(base.subquery())).scalar() or 0)
     statement = base.order_by(History.id.asc())
     if after is not None:
@@ -205,9 +213,17 @@ def lead_link(session: Session, workspace: Workspace, lead_id: str) -> Link | No
     return session.execute(statement).scalar_one_or_none()
 
 
+def lead_events(session: Session, workspace: Workspace, lead_id: str) -> list[Event]:
+    """The lead's events that wait, run or are parked (by their order key; ``ix_events_order``)."""
+    statement = (select(Event).where(Event.workspace_id == workspace.id, Event.order_key == f"lead:{lead_id}",
+                                     Event.state.in_((PENDING, PROCESSING, PARKED)))
+                 .order_by(Event.id))
+    return list(session.execute(statement).scalars())
+
+
 def lead_has_history(session: Session, workspace: Workspace, lead_id: str) -> bool:
     return _exists(session, select(History.id).where(History.workspace_id == workspace.id,
-                                                     History.lead_id == lead_id))
+                                                     _of_lead(workspace, lead_id)))
 
 
 __all__ = [
@@ -220,6 +236,7 @@ __all__ = [
     "Timeline",
     "filtered",
     "history_page",
+    "lead_events",
     "lead_has_history",
     "lead_link",
     "lead_timeline",

@@ -87,6 +87,19 @@ def test_history_page_names_leads_filters_and_follows_one(world, browser, artifa
     expect(parked).to_contain_text("Row change from the sheet")
     expect(page.locator("table.history").first).to_contain_text("Katherine Johnson")
     page.screenshot(path=str(artifacts_dir / "history-workspace.png"), full_page=True)
+
+    # The parked lead's own page: named, not linked yet, its parked change and why
+    with page.expect_navigation():
+        parked.get_by_role("link", name="Bob Builder", exact=True).click()
+    expect(page.locator("h1")).to_have_text("Bob Builder")
+    expect(page.locator("#lead-status")).to_have_text("Not linked yet: its first change has not gone through")
+    expect(page.locator("table.lead-waiting")).to_contain_text("Parked: failed, needs you")
+    expect(page.locator("table.lead-waiting")).to_contain_text("has no Trello list")
+    expect(page.locator("#lead-row")).to_have_text(re.compile(r"^Sheet row \d+$"))
+    expect(page.locator("#timeline-h")).to_contain_text("1 entry")  # the failure, recorded before any link
+    expect(page.locator("table.history")).to_contain_text("A change from the sheet could not be applied")
+    page.screenshot(path=str(artifacts_dir / "history-parked-lead.png"), full_page=True)
+    page.go_back()
     _click_and_load(page, "link", "All history")
 
     # The history page: every entry names its lead; the full sync reads as a sentence
