@@ -180,6 +180,17 @@ def test_search_by_title_lead_id_and_text(site):
     assert "No entry matches these filters." in _text(client.get(f"{base}?q=Secret"))
 
 
+def test_search_finds_a_title_with_accents(site):
+    app, client, s = site
+    with app.app_context():
+        db.session.add(Link(workspace_id=s["ann"], lead_id="L-zoe", card_id="card-zoe", row_number=40,
+                            shadow={"Name": "Zoë Café", "Status": "New"}))
+        db.session.add(_entry(s["ann"], 500, lead_id="L-zoe", changes={"Status": ["New", "Won"]}))
+        db.session.commit()
+    found = _rows(client.get(f"/app/workspaces/{s['ann']}/history?q=zoë+café"))
+    assert len(found) == 1 and "Zoë Café Sheet row 40" in found[0]
+
+
 def test_filters_side_kind_errors_conflicts(site):
     _app, client, s = site
     base = f"/app/workspaces/{s['ann']}/history"
