@@ -22,7 +22,7 @@ def _recorded_actions() -> set[str]:
         text = path.read_text(encoding="utf-8")
         if "record(" not in text and "History(" not in text:
             continue
-        found.update(re.findall(r'\baction="([a-z_]+)"', text))
+        found.update(re.findall(r'\bside=[^,]+,\s*action="([a-z_]+)"', text))
         found.update(re.findall(r'action, message = "([a-z_]+)"', text))
     return found
 
@@ -103,6 +103,19 @@ def test_sides_and_outcomes_never_repeat_the_label():
 ])
 def test_full_sync_sentence(counts, sentence):
     assert labels.full_sync_sentence(counts) == sentence
+
+
+def test_relink_sentence():
+    counts = {"linked": 3, "relinked": 1, "kept": 40, "cards_to_update": 2, "sheet_only": 0, "trello_only": 1,
+              "problems": 0, "rows_without_id": 0, "cards_without_marker": 0}
+    assert labels.change_lines("relink", "reconcile", counts) == [
+        ("Linked 3 leads by their lead ids, moved 1 link to the card with the lead's id, updated 2 cards, "
+        "found 1 lead only in Trello, nothing else changed")]
+    assert labels.relink_sentence({"kept": 12}) == "Nothing needed to change"
+    assert labels.action_label("relink", "reconcile") == "Links rebuilt from the lead ids"
+    assert labels.shown_message("relink", "relinked from the lead ids: 3 new links") == ""
+    assert labels.action_label("comment", "trello") == "Comment on the card"
+    assert labels.event_label("trello", "commentCard") == "Comment added in Trello"
 
 
 def test_change_lines():

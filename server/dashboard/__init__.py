@@ -11,7 +11,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__, url_prefix="/app")
+from . import history  # noqa: E402,F401  (the history page and a lead's timeline)
 
-from . import history, pages, wizard, workspace  # noqa: E402,F401  (register the views)
+from . import pages, wizard, workspace  # noqa: E402,F401  (register the views)
 
 __all__ = ["bp"]

@@ -98,6 +98,9 @@ ACTION_LABELS: dict[str, Label] = {
     "error": _error,
     "needs_reauth": _needs_reauth,
     "rotate_addon_secret": "Add-on secret rotated",
+    "comment": "Comment on the card",
+    "mapping_changed": "Mapping changed",
+    "relink": "Links rebuilt from the lead ids",
 }
 
 #: What the action filter offers, in this order (values are ``History.action``).
@@ -119,6 +122,9 @@ ACTION_CHOICES: dict[str, str] = {
     "error": "Errors",
     "needs_reauth": "Reconnect requests",
     "rotate_addon_secret": "Secret rotations",
+    "comment": "Comments",
+    "mapping_changed": "Mapping changes",
+    "relink": "Relinks",
 }
 
 #: The side filter's choices (values are ``History.side``).
@@ -168,6 +174,7 @@ EVENT_LABELS: dict[tuple[str, str], str] = {
     ("trello", "moveCardToBoard"): "Card moved onto the board",
     ("trello", "convertToCardFromCheckItem"): "Checklist item turned into a card",
     ("trello", "emailCard"): "Card emailed to the board",
+    ("trello", "commentCard"): "Comment added in Trello",
     ("system", "reconcile"): "Full sync",
     ("system", "preview"): "Preview of the first sync",
     ("system", "create_card"): "Creating the lead's card",
@@ -227,21 +234,46 @@ def _as_int(value: Any) -> int:
         return 0
 
 
+#: A relink's counters (``flask relink``), in the same way.
+_RELINK_PARTS: tuple[tuple[str, Callable[[int], str]], ...] = (
+    ("linked", lambda n: f"linked {_count(n, 'lead', 'leads')} by their lead ids"),
+    ("relinked", lambda n: f"moved {_count(n, 'link', 'links')} to the card with the lead's id"),
+    ("cards_to_update", lambda n: f"updated {_count(n, 'card', 'cards')}"),
+    ("sheet_only", lambda n: f"found {_count(n, 'lead', 'leads')} only in the sheet"),
+    ("trello_only", lambda n: f"found {_count(n, 'lead', 'leads')} only in Trello"),
+    ("rows_without_id", lambda n: f"found {_count(n, 'row', 'rows')} without a lead id"),
+    ("cards_without_marker", lambda n: f"found {_count(n, 'card', 'cards')} without a lead id"),
+    ("problems", lambda n: f"could not relink {_count(n, 'lead', 'leads')}"),
+)
+
+
+def _sentence(parts_table: tuple[tuple[str, Callable[[int], str]], ...], counts: Mapping[str, Any]) -> str:
+    parts = [render(_as_int(counts.get(key))) for key, render in parts_table if _as_int(counts.get(key))]
+    if not parts:
+        return "Nothing needed to change"
+    if len(parts) == len(parts_table):
+        return ", ".join(parts)
+    return ", ".join([*parts, "nothing else changed"])
+
+
+def _capitalised(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
+
+
+def relink_sentence(counts: Mapping[str, Any]) -> str:
+    """``{"linked": 3, "relinked": 1, ...}`` → "Linked 3 leads by their lead ids, moved 1 link …"."""
+    return _capitalised(_sentence(_RELINK_PARTS, counts))
+
+
 def full_sync_sentence(counts: Mapping[str, Any]) -> str:
     """``{"links_to_make": 12, "cards_to_create": 3, ...}`` → "Linked 12 leads, created 3 cards,
     nothing else changed"."""
-    parts = [render(_as_int(counts.get(key))) for key, render in _SYNC_PARTS if _as_int(counts.get(key))]
-    if not parts:
-        sentence = "Nothing needed to change"
-    elif len(parts) == len(_SYNC_PARTS):
-        sentence = ", ".join(parts)
-    else:
-        sentence = ", ".join([*parts, "nothing else changed"])
+    sentence = _sentence(_SYNC_PARTS, counts)
     read = [_count(_as_int(counts.get(key)), one, many) for key, one, many in
             (("rows_read", "row", "rows"), ("cards_read", "card", "cards")) if key in counts]
     if read:
         sentence += f" (read {' and '.join(read)})"
-    return sentence[:1].upper() + sentence[1:]
+    return _capitalised(sentence)
 
 
 # --------------------------------------------------------------------------- field changes
@@ -277,11 +309,13 @@ def change_lines(action: str, side: str, changes: Any) -> list[str]:
         return []
     if action == "reconcile":
         return [full_sync_sentence(changes)]
+    if action == "relink":
+        return [relink_sentence(changes)]
     return [_change_line(action, side, str(name), value) for name, value in changes.items()]
 
 
 #: Actions whose stored message only repeats what the label and change lines already say.
-MESSAGE_SHOWN_BY_LINES = frozenset({"reconcile", "conflict"})
+MESSAGE_SHOWN_BY_LINES = frozenset({"reconcile", "relink", "conflict"})
 
 
 def shown_message(action: str, message: str) -> str:
@@ -322,6 +356,7 @@ __all__ = [
     "event_state_label",
     "full_sync_sentence",
     "outcome_label",
+    "relink_sentence",
     "row_url",
     "shown_message",
     "side_label",
