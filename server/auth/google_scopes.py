@@ -1,0 +1,49 @@
+"""Which Google scopes the server asks for: ``GOOGLE_SCOPE_MODE`` (``spreadsheets`` or ``drive.file``).
+
+- ``spreadsheets`` (the default): every spreadsheet the person can open. A *sensitive* scope: the
+  OAuth client needs Google's verification to leave Testing mode, where refresh tokens last 7 days.
+- ``drive.file``: only files the person picked with Google Picker (or the app created). Not
+  sensitive, so no review; the wizard shows a "Choose a spreadsheet" button that opens the Picker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+SPREADSHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
+DRIVE_FILE_SCOPE = "https://www.googleapis.com/auth/drive.file"
+IDENTITY_SCOPES = "openid email profile"  # all three are non-sensitive
+
+
+class GoogleScopeMode(StrEnum):
+    SPREADSHEETS = "spreadsheets"
+    DRIVE_FILE = "drive.file"
+
+
+DATA_SCOPE = {GoogleScopeMode.SPREADSHEETS: SPREADSHEETS_SCOPE, GoogleScopeMode.DRIVE_FILE: DRIVE_FILE_SCOPE}
+
+
+def scope_mode(config: Mapping[str, Any]) -> GoogleScopeMode:
+    """The configured mode (``load_config`` has validated it)."""
+    return GoogleScopeMode(config.get("GOOGLE_SCOPE_MODE") or GoogleScopeMode.SPREADSHEETS)
+
+
+def google_scopes(config: Mapping[str, Any]) -> str:
+    """The ``scope`` parameter of the consent request for the configured mode."""
+    return f"{IDENTITY_SCOPES} {DATA_SCOPE[scope_mode(config)]}"
+
+
+def uses_picker(config: Mapping[str, Any]) -> bool:
+    return scope_mode(config) is GoogleScopeMode.DRIVE_FILE
+
+
+__all__ = [
+    "DRIVE_FILE_SCOPE",
+    "SPREADSHEETS_SCOPE",
+    "GoogleScopeMode",
+    "google_scopes",
+    "scope_mode",
+    "uses_picker",
+]
