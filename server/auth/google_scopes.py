@@ -39,11 +39,32 @@ def uses_picker(config: Mapping[str, Any]) -> bool:
     return scope_mode(config) is GoogleScopeMode.DRIVE_FILE
 
 
-__all__ = [
-    "DRIVE_FILE_SCOPE",
-    "SPREADSHEETS_SCOPE",
-    "GoogleScopeMode",
-    "google_scopes",
-    "scope_mode",
-    "uses_picker",
-]
+
+
+NO_PERMISSION = "The caller does not have permission"  # Sheets API's 403 for a file drive.file does not cover
+
+
+def grant_gap_message(exc: Exception, config: Mapping[str, Any]) -> str | None:
+    """Plain words when, in ``drive.file`` mode, Google refuses a spreadsheet the grant does not cover.
+
+    Sheets answers 403 ``The caller does not have permission`` (and 404 ``Requested entity was not
+    found`` for ids it will not even confirm); choosing the file again in Google Picker fixes both.
+    None for any other failure, or in ``spreadsheets`` mode.
+    """
+    from ..sheets.errors import SheetsAuthError, SheetsNotFound
+
+    if not uses_picker(config):
+        return None
+    refused = isinstance(exc, SheetsAuthError) and getattr(exc, "status", None) == 403
+    if not (refused or isinstance(exc, SheetsNotFound)):
+        return None
+    return cant_open_message(config)
+
+
+def cant_open_message(config: Mapping[str, Any]) -> str:
+    name = config.get("POWERUP_APP_NAME") or "Leads Sync"
+    return f"{name} can't open this spreadsheet: choose it again with Choose a spreadsheet."
+
+
+__all__ = ["DRIVE_FILE_SCOPE", "NO_PERMISSION", "SPREADSHEETS_SCOPE", "GoogleScopeMode", "cant_open_message",
+           "google_scopes", "grant_gap_message", "scope_mode", "uses_picker"]

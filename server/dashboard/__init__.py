@@ -13,5 +13,6 @@ from flask import Blueprint
 bp = Blueprint("dashboard", __name__, url_prefix="/app")
 
 from . import pages, wizard, workspace  # noqa: E402,F401  (register the views)
+from . import picker  # noqa: E402,F401  (Google Picker: GOOGLE_SCOPE_MODE=drive.file)
 
 __all__ = ["bp"]

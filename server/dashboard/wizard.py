@@ -28,6 +28,7 @@ from ..trello.errors import TrelloAuthError, TrelloError
 from . import bp, queries
 from .google import parse_spreadsheet_id, reader, sheet_tab, sheets_error_message, spreadsheet_url
 from .helpers import is_draft, mark_needs_reauth, trello_client, trello_error_message, user
+from .picker import picker_context
 
 log = structlog.get_logger(__name__)
 
@@ -137,7 +138,7 @@ def _sheet_context(state: dict[str, Any]) -> dict[str, Any]:
     accounts = queries.accounts_for_user(db.session, user(), GOOGLE)
     service_account = bool(current_app.config.get("GOOGLE_SERVICE_ACCOUNT_JSON"))
     return {"google_accounts": accounts, "service_account": service_account,
-            "spreadsheet_input": state.get("spreadsheet_input", "")}
+            "spreadsheet_input": state.get("spreadsheet_input", ""), **picker_context()}
 
 
 def _sheet_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
