@@ -66,7 +66,9 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok || !data.access_token) {
-          throw new Error((data.error && data.error.message) || "The server could not get a Google token.");
+          throw new Error((data.error && data.error.message) ||
+                          "The server could not get a Google token (" + response.status + "). Reload the page " +
+                          "and try again.");
         }
         return data.access_token;
       });

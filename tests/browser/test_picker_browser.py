@@ -9,11 +9,14 @@ Screenshots go to ``test-artifacts/picker-*.png``.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from server.extensions import db
+from server.models import ProviderAccount
 from tests.conftest import make_app
 from tests.sync.world import build_world
 from tests.test_picker import _ann_account, _google_config
@@ -133,5 +136,23 @@ def test_choose_a_spreadsheet_with_the_picker(world, google, browser, artifacts_
     expect(page.locator(".choice", has_text="Leads 2026")).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "picker-tab-step.png"), full_page=True)
 
+    # The token endpoint wants the page's CSRF token: a cross-site form post with the cookie gets nothing.
+    forged = page.request.post(f"{base}/app/google/picker-token.json", form={"account": str(seeded["account_id"])})
+    assert forged.status == 400 and seeded["access_token"] not in forged.text()
+
     assert outside == [] and problems == []
+
+    # Google refuses the account (revoked, token due): the button says what to do, in plain words.
+    google.revoke(seeded["refresh_token"])
+    with world.app.app_context():
+        account = db.session.get(ProviderAccount, seeded["account_id"])
+        account.token_expires_at = datetime.now(UTC)
+        db.session.commit()
+    page.goto(f"{base}/app/workspaces/new?step=sheet")
+    page.get_by_role("button", name="Choose a spreadsheet").click()
+    expect(page.locator("#picker-status")).to_have_text(
+        "Google refused this account's access (it may have been revoked). Reconnect Google on the Connections "
+        "page, then choose the spreadsheet.")
+    expect(page.get_by_role("button", name="Choose a spreadsheet")).to_be_enabled()
+    page.screenshot(path=str(artifacts_dir / "picker-refused-account.png"), full_page=True)
     context.close()
