@@ -671,8 +671,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redirect-uri", action="append", default=[],
                         help="an authorised redirect URI (repeatable)")
     parser.add_argument("--user", action="append", default=[], help="a Google account email (repeatable)")
+    parser.add_argument("--project-number", default="123456789012",
+                        help="the client's Cloud project number (Google Picker's setAppId for drive.file)")
     args = parser.parse_args(argv)
-    emu = GoogleOAuthEmulator(args.client_id, args.client_secret, args.redirect_uri)
+    emu = GoogleOAuthEmulator(args.client_id, args.client_secret, args.redirect_uri,
+                              project_number=args.project_number)
     emu.base_url = f"http://{args.host}:{args.port}"
     for email in args.user:
         emu.add_user(email)

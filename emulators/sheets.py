@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote
 from werkzeug.wrappers import Request, Response
 
 from .common import FaultInjector, Served, serve_forever
+from .google_grants import INSUFFICIENT_SCOPES, Access
 from .sheets_a1 import A1Error, parse_cells
 from .sheets_addon import AddonConfig, AddonDelivery, DeliveryAttempt, build_body, new_lead_id
 from .sheets_api import READ_OPS, WRITE_OPS, SheetsApi
@@ -175,8 +176,8 @@ class SheetsEmulator(Served):
     def _create_via_api(self, token: str, body: dict[str, Any]) -> Response:
         """``POST /v4/spreadsheets`` (spreadsheets.create); a ``drive.file`` token may open what it created."""
         grant = self._token_grant(token) if self._token_grant is not None else None
-        if grant is not None and grant.access(True) == "none":
-            raise ApiError(403, "Request had insufficient authentication scopes.")
+        if grant is not None and grant.access(True) is Access.NONE:
+            raise ApiError(403, INSUFFICIENT_SCOPES)
         title = str((body.get("properties") or {}).get("title") or "Untitled spreadsheet")
         tabs = [str((sh.get("properties") or {}).get("title") or f"Sheet{i + 1}")
                 for i, sh in enumerate(body.get("sheets") or []) if isinstance(sh, dict)]

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from ..sheets.errors import SheetsAuthError, SheetsNotFound
+
 SPREADSHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 DRIVE_FILE_SCOPE = "https://www.googleapis.com/auth/drive.file"
 IDENTITY_SCOPES = "openid email profile"  # all three are non-sensitive
@@ -51,8 +53,6 @@ def grant_gap_message(exc: Exception, config: Mapping[str, Any]) -> str | None:
     found`` for ids it will not even confirm); choosing the file again in Google Picker fixes both.
     None for any other failure, or in ``spreadsheets`` mode.
     """
-    from ..sheets.errors import SheetsAuthError, SheetsNotFound
-
     if not uses_picker(config):
         return None
     refused = isinstance(exc, SheetsAuthError) and getattr(exc, "status", None) == 403
