@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from server.extensions import db
-from server.models import ProviderAccount
+from server.models import ProviderAccount, Workspace
 from tests.conftest import make_app
 from tests.sync.world import build_world
 from tests.test_picker import _ann_account, _google_config
@@ -71,7 +71,8 @@ def test_choose_a_spreadsheet_with_the_picker(world, google, browser, artifacts_
     other = world.sheets.create_spreadsheet("Holiday plans")
     files = [{"id": other, "name": "Holiday plans", "mimeType": "application/vnd.google-apps.spreadsheet"},
              {"id": "1NotesDoc000000000000", "name": "Meeting notes", "mimeType": "application/vnd.google-apps.document"},
-             {"id": pipeline, "name": "Pipeline 2026", "mimeType": "application/vnd.google-apps.spreadsheet"}]
+             {"id": pipeline, "name": "Pipeline 2026", "mimeType": "application/vnd.google-apps.spreadsheet"},
+             {"id": world.spreadsheet_id, "name": "Leads", "mimeType": "application/vnd.google-apps.spreadsheet"}]
     stand_in = STAND_IN.read_text().replace("__PICKER_FILES__", json.dumps(files))
 
     context = browser.new_context(viewport={"width": 1100, "height": 800}, color_scheme="light")
@@ -139,6 +140,26 @@ def test_choose_a_spreadsheet_with_the_picker(world, google, browser, artifacts_
     # The token endpoint wants the page's CSRF token: a cross-site form post with the cookie gets nothing.
     forged = page.request.post(f"{base}/app/google/picker-token.json", form={"account": str(seeded["account_id"])})
     assert forged.status == 400 and seeded["access_token"] not in forged.text()
+
+    # A running workspace Google stopped on its spreadsheet: the page says so; choosing it again resumes.
+    with world.app.app_context():
+        workspace = db.session.get(Workspace, world.workspace_id)
+        workspace.state = "needs_reauth"
+        workspace.state_detail = "Google refused access to the spreadsheet: The caller does not have permission"
+        db.session.commit()
+    page.goto(f"{base}/app/workspaces/{world.workspace_id}")
+    alert = page.get_by_role("alert").filter(has_text="can't open this spreadsheet")
+    expect(alert).to_contain_text(CANT_OPEN)
+    page.screenshot(path=str(artifacts_dir / "picker-workspace-stopped.png"), full_page=True)
+    alert.get_by_role("link", name="Choose a spreadsheet").click()
+    expect(page.get_by_role("heading", name="Choose the spreadsheet again")).to_be_visible()
+    page.get_by_role("button", name="Choose a spreadsheet").click()
+    page.get_by_role("dialog", name="Google Picker").get_by_role("button", name="Leads").click()
+    expect(page.locator("#picker-status")).to_have_text("Chosen: Leads")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".flash-success")).to_have_text("Leads Sync can open the spreadsheet again; syncing resumed.")
+    assert world.workspace().state == "active"
+    page.screenshot(path=str(artifacts_dir / "picker-workspace-resumed.png"), full_page=True)
 
     assert outside == [] and problems == []
 
