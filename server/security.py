@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, redirect, request
+from flask import Flask, g, redirect, request
 from flask_talisman import Talisman
 
 POWERUP_PREFIX = "/powerup"
@@ -81,7 +81,23 @@ class _Talisman(Talisman):
         frame_origins = self.app.config.get("DEMO_FRAME_ORIGINS")
         if frame_origins and request.path == DEMO_PAGE:
             options["content_security_policy"] = _demo_policy(str(frame_origins))
+        extra = g.get(_EXTRA_SOURCES)
+        if extra and options.get("content_security_policy"):
+            policy = dict(options["content_security_policy"])
+            for directive, sources in extra.items():
+                policy[directive] = f"{policy.get(directive, policy['default-src'])} {sources}"
+            options["content_security_policy"] = policy
         return options
+
+
+_EXTRA_SOURCES = "csp_extra_sources"
+
+
+def allow_on_this_page(directive: str, *sources: str) -> None:
+    """Add ``sources`` to one CSP directive of the current response only (a page that embeds a
+    third-party widget, e.g. Google Picker on the wizard's spreadsheet step)."""
+    extra = g.setdefault(_EXTRA_SOURCES, {})
+    extra[directive] = " ".join(dict.fromkeys([*extra.get(directive, "").split(), *sources]))
 
 
 def _flag(value: Any, default: bool) -> bool:
@@ -116,4 +132,4 @@ def init_security(app: Flask) -> Talisman:
     return talisman
 
 
-__all__ = ["init_security", "DASHBOARD_CSP"]
+__all__ = ["init_security", "DASHBOARD_CSP", "allow_on_this_page"]

@@ -11,9 +11,17 @@ from __future__ import annotations
 from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__, url_prefix="/app")
-from . import history  # noqa: E402,F401  (the history page and a lead's timeline)
 
 # The views register themselves on ``bp`` when imported (Flask's blueprint pattern), hence after it.
-from . import addon_connect, mapping_edit, pages, synced_sheet, wizard, workspace  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    addon_connect,
+    history,
+    mapping_edit,
+    pages,
+    picker,
+    synced_sheet,
+    wizard,
+    workspace,
+)
 
 __all__ = ["bp"]

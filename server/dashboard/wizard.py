@@ -58,6 +58,7 @@ from .helpers import (
     trello_error_message,
     user,
 )
+from .picker import picker_context
 
 log = structlog.get_logger(__name__)
 
@@ -164,7 +165,7 @@ def _sheet_context(state: dict[str, Any]) -> dict[str, Any]:
     accounts = queries.accounts_for_user(db.session, user(), GOOGLE)
     service_account = bool(current_app.config.get("GOOGLE_SERVICE_ACCOUNT_JSON"))
     return {"google_accounts": accounts, "service_account": service_account,
-            "spreadsheet_input": state.get("spreadsheet_input", "")}
+            "spreadsheet_input": state.get("spreadsheet_input", ""), **picker_context()}
 
 
 def _sheet_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
