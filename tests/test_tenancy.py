@@ -183,7 +183,8 @@ def test_pages_without_a_workspace_id_show_only_the_users_own(app):
         if not rule.rule.startswith("/app") or rule.arguments or "GET" not in rule.methods:
             continue
         response = bob.get(rule.rule)
-        assert response.status_code in (200, 302, 404, 405), (rule.rule, response.status_code)
+        # 400: a page that needs its query (the add-on's connect popup opened without its nonce)
+        assert response.status_code in (200, 302, 400, 404, 405), (rule.rule, response.status_code)
         assert_no_leak(response, rule.rule)
         checked += 1
     assert checked >= 3
@@ -297,7 +298,8 @@ def test_addon_api_refuses_bs_secret_for_as_workspace(app):
     client = app.test_client()
     checked = 0
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/addon/") or rule.rule == "/api/addon/connect":
+        # The connect endpoints are how an add-on gets its secret: a one-time code or nonce, not a signature.
+        if not rule.rule.startswith("/api/addon/") or rule.rule in ("/api/addon/connect", "/api/addon/connect/poll"):
             continue
         unknown = rule.arguments - {"lead_id"}
         assert not unknown, f"{rule.rule}: teach the tenancy test about {unknown}"
