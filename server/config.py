@@ -110,6 +110,14 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         # How long a rotated add-on secret is still accepted (in-flight deliveries).
         "ADDON_SECRET_GRACE_MINUTES": _env_float("ADDON_SECRET_GRACE_MINUTES", 10.0),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Metrics and readiness (server/metrics/, server/health.py; docs/METRICS.md).
+        # /metrics answers 404 unless METRICS_ENABLED=1, and then only to "Authorization: Bearer <METRICS_TOKEN>".
+        "METRICS_ENABLED": _env("METRICS_ENABLED", "0") == "1",
+        "METRICS_TOKEN": _env("METRICS_TOKEN", ""),
+        # /ready fails when no sync worker was heard from for this long (0: no worker required) …
+        "READY_WORKER_MAX_AGE_S": _env_float("READY_WORKER_MAX_AGE_S", 60.0),
+        # … or when a live event has waited longer than this in an active workspace (0: not checked).
+        "READY_BACKLOG_MAX_AGE_S": _env_float("READY_BACKLOG_MAX_AGE_S", 300.0),
     }
     for name in ENGINE_KNOBS:
         if _env(name) is not None:
@@ -118,6 +126,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     _check_sessions(config)
+    _check_metrics(config)
     _check_production(config)
     production = config["APP_ENV"] == "production"
     config.setdefault("SESSION_COOKIE_SECURE", production)
@@ -141,6 +150,19 @@ def _check_sessions(config: dict[str, Any]) -> None:
     if not 0 <= config["ADDON_SECRET_GRACE_MINUTES"] <= 24 * 60:
         raise ConfigError("ADDON_SECRET_GRACE_MINUTES must be between 0 and 1440")
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=config["SESSION_MAX_DAYS"])
+
+
+def _check_metrics(config: dict[str, Any]) -> None:
+    """The readiness thresholds are numbers; metrics switched on need their token."""
+    for name in ("READY_WORKER_MAX_AGE_S", "READY_BACKLOG_MAX_AGE_S"):
+        try:
+            config[name] = float(config[name])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{name} must be a number, got {config[name]!r}") from exc
+        if config[name] < 0:
+            raise ConfigError(f"{name} must be 0 (off) or more")
+    if config["METRICS_ENABLED"] and len(config.get("METRICS_TOKEN") or "") < 16:
+        raise ConfigError("METRICS_ENABLED=1 needs METRICS_TOKEN, a random value of 16 characters or more")
 
 
 def _check_production(config: Mapping[str, Any]) -> None:

@@ -57,6 +57,8 @@ from typing import Any
 
 import structlog
 
+from .. import metrics
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: rely on SQLite's busy timeout alone
@@ -274,6 +276,7 @@ class RateLimiter:
         """
         limit = timeout if max_wait is None else min(timeout, max_wait)
         grant, wait = self._reserve(specs, limit, fair)
+        metrics.limiter_outcome(specs, grant is not None, wait)
         if grant is None:
             if max_wait is not None and wait <= timeout:
                 raise SlotLater([s[0] for s in specs], wait)

@@ -30,6 +30,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from ..metrics.heartbeat import INTERVAL_S as HEARTBEAT_S
+from ..metrics.heartbeat import Heartbeat, stop_heartbeat
 from ..models import Event, Workspace
 from ..models.sync import DONE, IGNORED, PENDING, PROCESSING, Lane
 from ..models.workspace import ACTIVE, NEEDS_REAUTH
@@ -86,6 +88,8 @@ class Worker:
         self.periodic.every("schedule_reconciles", settings.reconcile_interval_s,
                             lambda: schedule_reconciles(self.session_factory, settings.reconcile_interval_s))
         self.periodic.every("purge_expired_security_rows", 3600.0, self._purge_expired, at_start=True)
+        self.heartbeat = Heartbeat(engine, self.worker_id)
+        self.periodic.every("heartbeat", HEARTBEAT_S, self.heartbeat.beat, at_start=True)
         if settings.event_retention_days > 0:
             self.periodic.every("purge_events", 3600.0,
                                 lambda: purge_old_events(self.session_factory, settings.event_retention_days),
@@ -252,6 +256,7 @@ class Worker:
             jobs.join(timeout=10)
             if self._listener is not None:
                 self._listener.close()
+            stop_heartbeat(self.heartbeat)
             log.info("worker_stopped", worker_id=self.worker_id)
 
     def _idle_wait(self) -> float:
