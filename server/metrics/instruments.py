@@ -39,6 +39,8 @@ LIMITER_WAIT = Histogram(f"{PREFIX}_limiter_wait_seconds",
 LIMITER_DEFERRED = Counter(f"{PREFIX}_limiter_deferred_total",
                            "Calls that found no rate-limiter slot soon enough (the worker deferred the work).",
                            ["limit"])
+HTTP_REQUESTS = Counter(f"{PREFIX}_http_requests_total", "Requests this service answered, by route and status.",
+                        ["route", "method", "status"])
 CONFLICTS = Counter(f"{PREFIX}_conflicts_total", "Changes that lost to a newer change of the same field on the other side.")
 PARKED = Counter(f"{PREFIX}_events_parked_total", "Events parked (given up on, waiting for a person's Retry).",
                  ["source"])
@@ -77,6 +79,10 @@ def count_responses(session: Any, provider: str) -> None:
 
     hook._leads_provider = provider  # type: ignore[attr-defined]
     hooks.append(hook)
+
+
+def http_answered(route: str, method: str, status: int) -> None:
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
 
 
 def conflicts(count: int) -> None:

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from ..extensions import db
 from ..models.base import utcnow
 from .exposition import render
+from .instruments import http_answered
 
 bp = Blueprint("metrics", __name__)
 
@@ -18,6 +19,14 @@ def bearer_ok(header: str | None, token: str) -> bool:
     """Whether an ``Authorization`` header carries ``token`` as its bearer token (constant time)."""
     scheme, _, given = (header or "").partition(" ")
     return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+@bp.after_app_request
+def count_answer(response: Response) -> Response:
+    """Count every answer by its route pattern (never the raw path: ids would make endless series)."""
+    rule = request.url_rule
+    http_answered(rule.rule if rule is not None else "unmatched", request.method, response.status_code)
+    return response
 
 
 @bp.get("/metrics")
