@@ -128,7 +128,7 @@ def test_ready_follows_the_workers_heartbeats(sqlite_url):
     client = app.test_client()
     answer = client.get("/ready")
     assert answer.status_code == 503
-    assert answer.get_json()["reason"] == "no sync worker has ever been heard from"
+    assert answer.get_json()["reason"] == "no sync worker has been heard from"
     with app.app_context():
         beat_clock = FakeClock(T0)
         heartbeat = Heartbeat(db.engine, "host:7:1", clock=beat_clock)

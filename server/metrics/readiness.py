@@ -68,7 +68,7 @@ def check(engine: Engine, thresholds: Thresholds, clock: Callable[[], datetime])
             age = None if newest is None else max(0.0, (now - newest).total_seconds())
             result.checks["worker_last_seen_s"] = None if age is None else round(age, 1)
             if age is None:
-                result.reasons.append("no sync worker has ever been heard from")
+                result.reasons.append("no sync worker has been heard from")
             elif age > thresholds.worker_max_age_s:
                 result.reasons.append(f"no sync worker heard from for {age:.0f} s "
                                       f"(more than {thresholds.worker_max_age_s:g} s)")
