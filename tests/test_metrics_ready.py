@@ -264,3 +264,26 @@ def test_dead_processes_files_are_pruned(tmp_path, monkeypatch):
     (tmp_path / f"gauge_liveall_{dead}.db").write_bytes(b"")
     multiproc.mark_dead(2 ** 22 + 12345)
     assert not (tmp_path / f"gauge_liveall_{dead}.db").exists()
+
+
+def test_documented_queries_and_dashboard_name_real_metrics(sqlite_url):
+    import json
+    import re
+    from pathlib import Path
+
+    app = make_app(sqlite_url, METRICS_ENABLED=True, METRICS_TOKEN=TOKEN)
+    text = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).get_data(as_text=True)
+    exported = set(re.findall(r"^# TYPE (leads_sync_\w+) (\w+)", text, re.MULTILINE))
+    names = set()
+    for name, kind in exported:
+        names |= {name, *(f"{name}{suffix}" for suffix in {"counter": ["_total"],
+                                                              "histogram": ["_bucket", "_sum", "_count"]}.get(kind, []))}
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert len(exprs) >= 10
+    used = set(re.findall(r"leads_sync_\w+", "\n".join(exprs) + (docs / "METRICS.md").read_text()))
+    assert used - names == set()
+    for required in ("leads_sync_oldest_pending_event_age_seconds", "leads_sync_propagation_seconds_bucket",
+                     "leads_sync_rate_limited_total", "leads_sync_worker_last_seen_timestamp_seconds"):
+        assert required in used
