@@ -287,3 +287,26 @@ def test_documented_queries_and_dashboard_name_real_metrics(sqlite_url):
     for required in ("leads_sync_oldest_pending_event_age_seconds", "leads_sync_propagation_seconds_bucket",
                      "leads_sync_rate_limited_total", "leads_sync_worker_last_seen_timestamp_seconds"):
         assert required in used
+
+
+def test_multiprocess_directory_problems_are_one_line(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(multiproc.ENV, str(blocker / "metrics"))
+    with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR .* cannot be created"):
+        multiproc.configure()
+
+
+def test_gunicorn_gets_a_private_multiprocess_directory_when_metrics_are_on(monkeypatch):
+    import runpy
+    from pathlib import Path
+
+    conf = str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")
+    monkeypatch.delenv(multiproc.ENV, raising=False)
+    monkeypatch.setenv("METRICS_ENABLED", "0")
+    runpy.run_path(conf)
+    assert multiproc.ENV not in os.environ
+    monkeypatch.setenv("METRICS_ENABLED", "1")
+    runpy.run_path(conf)
+    assert Path(os.environ[multiproc.ENV]).is_dir()
+    os.rmdir(os.environ[multiproc.ENV])

@@ -15,6 +15,8 @@ import os
 import re
 import socket
 
+from ..config import ConfigError
+
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 _HOST = re.sub(r"[^A-Za-z0-9.]", "-", socket.gethostname()) or "host"
 _FILE = re.compile(r"^[a-z]+(?:_[a-z]+)?_(?P<host>.+)-(?P<pid>\d+)\.db$")
@@ -35,7 +37,12 @@ def configure() -> None:
     path = directory()
     if path is None:
         return
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{ENV} {path!r} cannot be created ({exc.strerror})") from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{ENV} {path!r} is not writable by this process")
     from prometheus_client import values
 
     values.ValueClass = values.MultiProcessValue(process_identifier=identifier)

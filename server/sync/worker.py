@@ -82,14 +82,14 @@ class Worker:
         self._next_flush_at: datetime | None = None
         self._listener: queue.WakeListener | None = None
         self.periodic = Periodic()
+        self.heartbeat = Heartbeat(engine, self.worker_id)  # first: a slow job at start must not hide the worker
+        self.periodic.every("heartbeat", HEARTBEAT_S, self.heartbeat.beat, at_start=True)
         self.periodic.every("check_webhooks", settings.webhook_check_interval_s,
                             lambda: check_webhooks(self.session_factory, self.processor.providers, settings),
                             at_start=True)
         self.periodic.every("schedule_reconciles", settings.reconcile_interval_s,
                             lambda: schedule_reconciles(self.session_factory, settings.reconcile_interval_s))
         self.periodic.every("purge_expired_security_rows", 3600.0, self._purge_expired, at_start=True)
-        self.heartbeat = Heartbeat(engine, self.worker_id)
-        self.periodic.every("heartbeat", HEARTBEAT_S, self.heartbeat.beat, at_start=True)
         if settings.event_retention_days > 0:
             self.periodic.every("purge_events", 3600.0,
                                 lambda: purge_old_events(self.session_factory, settings.event_retention_days),
