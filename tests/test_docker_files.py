@@ -126,6 +126,7 @@ def test_compose_runs_release_before_web_and_worker_on_postgres():
     assert services["web"]["ports"] == ["127.0.0.1:${WEB_PORT:-5000}:5000"]
     assert {s["command"][0] for s in services.values() if "command" in s} <= entrypoint_commands()
     assert services["demo"]["profiles"] == ["demo"] and services["demo"]["command"] == ["demo"]
+    assert all(services[name]["init"] is True for name in APP_SERVICES)  # signals reach the process
 
 
 def test_compose_environment_is_settings_the_app_reads():
@@ -152,3 +153,4 @@ def test_web_and_worker_share_the_metrics_directory():
         volume = next(v.split(":")[0] for v in services[name]["volumes"] if v.split(":")[1] == directory)
         mounts[name] = volume
     assert mounts["web"] == mounts["worker"] and mounts["web"] in spec["volumes"]
+    assert services["release"]["volumes"] == []  # a one-shot process leaves no samples behind
