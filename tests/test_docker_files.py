@@ -10,21 +10,17 @@ import shlex
 from pathlib import Path
 
 import yaml
+from dockerfile_parse import DockerfileParser
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("release", "web", "worker")
 
 
 def dockerfile() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
-            out.append((word.upper(), rest.strip()))
-    return out
+    """(INSTRUCTION, arguments) in order, as Docker's parser reads them (continuations joined)."""
+    parser = DockerfileParser(str(ROOT / "Dockerfile"))
+    return [(step["instruction"], step["value"].strip()) for step in parser.structure
+            if step["instruction"] != "COMMENT"]
 
 
 def entrypoint_commands() -> set[str]:
