@@ -110,18 +110,11 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         # How long a rotated add-on secret is still accepted (in-flight deliveries).
         "ADDON_SECRET_GRACE_MINUTES": _env_float("ADDON_SECRET_GRACE_MINUTES", 10.0),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        # Metrics and readiness (server/metrics/, server/health.py; docs/METRICS.md).
-        # /metrics answers 404 unless METRICS_ENABLED=1, and then only to "Authorization: Bearer <METRICS_TOKEN>".
-        "METRICS_ENABLED": _env("METRICS_ENABLED", "0") == "1",
-        "METRICS_TOKEN": _env("METRICS_TOKEN", ""),
-        # /ready fails when no sync worker was heard from for this long (0: no worker required) …
-        "READY_WORKER_MAX_AGE_S": _env_float("READY_WORKER_MAX_AGE_S", 60.0),
-        # … or when a live event has waited longer than this in an active workspace (0: not checked).
-        "READY_BACKLOG_MAX_AGE_S": _env_float("READY_BACKLOG_MAX_AGE_S", 300.0),
     }
     for name in ENGINE_KNOBS:
         if _env(name) is not None:
             config[name] = _env(name)
+    config.update(_metrics_settings())
     if overrides:
         config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
@@ -150,6 +143,19 @@ def _check_sessions(config: dict[str, Any]) -> None:
     if not 0 <= config["ADDON_SECRET_GRACE_MINUTES"] <= 24 * 60:
         raise ConfigError("ADDON_SECRET_GRACE_MINUTES must be between 0 and 1440")
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=config["SESSION_MAX_DAYS"])
+
+
+def _metrics_settings() -> dict[str, Any]:
+    """Metrics and readiness (server/metrics/, server/health.py; docs/METRICS.md)."""
+    return {
+        # /metrics answers 404 unless METRICS_ENABLED=1, and then only to "Authorization: Bearer <METRICS_TOKEN>".
+        "METRICS_ENABLED": _env("METRICS_ENABLED", "0") == "1",
+        "METRICS_TOKEN": _env("METRICS_TOKEN", ""),
+        # /ready fails when no sync worker was heard from for this long (0: no worker required) …
+        "READY_WORKER_MAX_AGE_S": _env_float("READY_WORKER_MAX_AGE_S", 60.0),
+        # … or when a live event has waited longer than this in an active workspace (0: not checked).
+        "READY_BACKLOG_MAX_AGE_S": _env_float("READY_BACKLOG_MAX_AGE_S", 300.0),
+    }
 
 
 def _check_metrics(config: dict[str, Any]) -> None:

@@ -310,3 +310,21 @@ def test_gunicorn_gets_a_private_multiprocess_directory_when_metrics_are_on(monk
     runpy.run_path(conf)
     assert Path(os.environ[multiproc.ENV]).is_dir()
     os.rmdir(os.environ[multiproc.ENV])
+
+
+def test_a_loop_beats_at_most_every_interval(sqlite_url):
+    from server.metrics import heartbeat as heartbeat_module
+
+    app = make_app(sqlite_url)
+    ticks = [100.0]
+    wall = FakeClock(T0)
+    with app.app_context():
+        beat = Heartbeat(db.engine, "host:9:1", clock=wall, monotonic=lambda: ticks[0])
+        beat.beat_if_due()
+        assert [(s.worker_id, s.seen_at) for s in heartbeat_module.seen(db.engine)] == [("host:9:1", T0)]
+        wall.now, ticks[0] = T0 + timedelta(seconds=5), 105.0
+        beat.beat_if_due()  # too soon: no write
+        assert heartbeat_module.seen(db.engine)[0].seen_at == T0
+        wall.now, ticks[0] = T0 + timedelta(seconds=10), 100.0 + heartbeat_module.INTERVAL_S
+        beat.beat_if_due()
+        assert heartbeat_module.seen(db.engine)[0].seen_at == T0 + timedelta(seconds=10)

@@ -1,12 +1,13 @@
 """Worker heartbeats: each worker loop moves its row's ``seen_at`` every ``INTERVAL_S`` seconds.
 
-The beat is one of the worker's periodic jobs, run by its loop between batches: a worker whose
-loop is stuck (or dead) stops beating, which is what ``/ready`` and the ``worker down`` alert look
+The loop beats between batches (``beat_if_due`` every turn, first thing): a worker whose loop is
+stuck (or dead) stops beating, which is what ``/ready`` and the ``worker down`` alert look
 for. The web process reads the rows; nothing else writes them.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,11 +30,22 @@ Clock = Callable[[], datetime]
 class Heartbeat:
     """The heartbeat of one worker (``worker_id``), on an injectable clock."""
 
-    def __init__(self, engine: Engine, worker_id: str, clock: Clock = utcnow) -> None:
+    def __init__(self, engine: Engine, worker_id: str, clock: Clock = utcnow,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
         self.worker_id = worker_id[:64]
         self.clock = clock
+        self.monotonic = monotonic
         self.started_at: datetime | None = None
+        self._next_at: float | None = None
+
+    def beat_if_due(self) -> None:
+        """Beat when ``INTERVAL_S`` has passed since the last beat (the loop calls it every turn;
+        it turns at least once a second even when idle). A failed beat is tried again next turn."""
+        now = self.monotonic()
+        if self._next_at is None or now >= self._next_at:
+            self.beat()
+            self._next_at = now + INTERVAL_S
 
     def beat(self) -> None:
         """Record that this worker's loop ran now."""

@@ -30,7 +30,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from ..metrics.heartbeat import INTERVAL_S as HEARTBEAT_S
 from ..metrics.heartbeat import Heartbeat, stop_heartbeat
 from ..models import Event, Workspace
 from ..models.sync import DONE, IGNORED, PENDING, PROCESSING, Lane
@@ -82,8 +81,6 @@ class Worker:
         self._next_flush_at: datetime | None = None
         self._listener: queue.WakeListener | None = None
         self.periodic = Periodic()
-        self.heartbeat = Heartbeat(engine, self.worker_id)  # first: a slow job at start must not hide the worker
-        self.periodic.every("heartbeat", HEARTBEAT_S, self.heartbeat.beat, at_start=True)
         self.periodic.every("check_webhooks", settings.webhook_check_interval_s,
                             lambda: check_webhooks(self.session_factory, self.processor.providers, settings),
                             at_start=True)
@@ -224,6 +221,7 @@ class Worker:
     def run_forever(self) -> None:
         """The loop: work while there is work; otherwise wait for a wake-up or the next due time."""
         log.info("worker_started", worker_id=self.worker_id)
+        heartbeat = Heartbeat(self.engine, self.worker_id)
         failures = 0
         runner = self.jobs
         runner.stopping.clear()
@@ -236,6 +234,7 @@ class Worker:
         try:
             while not self.stopping.is_set():
                 try:
+                    heartbeat.beat_if_due()  # first: a slow periodic job must not hide a live loop
                     self.periodic.run_due()
                     self.wakeup.clear()
                     took = self.run_once()
@@ -256,7 +255,7 @@ class Worker:
             jobs.join(timeout=10)
             if self._listener is not None:
                 self._listener.close()
-            stop_heartbeat(self.heartbeat)
+            stop_heartbeat(heartbeat)
             log.info("worker_stopped", worker_id=self.worker_id)
 
     def _idle_wait(self) -> float:
