@@ -302,10 +302,10 @@ def test_gunicorn_gets_a_private_multiprocess_directory_when_metrics_are_on(monk
     from pathlib import Path
 
     conf = str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")
-    monkeypatch.delenv(multiproc.ENV, raising=False)
+    monkeypatch.setenv(multiproc.ENV, "")  # empty is unset; undone afterwards, whatever the conf sets
     monkeypatch.setenv("METRICS_ENABLED", "0")
     runpy.run_path(conf)
-    assert multiproc.ENV not in os.environ
+    assert os.environ[multiproc.ENV] == ""
     monkeypatch.setenv("METRICS_ENABLED", "1")
     runpy.run_path(conf)
     assert Path(os.environ[multiproc.ENV]).is_dir()
@@ -328,3 +328,22 @@ def test_a_loop_beats_at_most_every_interval(sqlite_url):
         wall.now, ticks[0] = T0 + timedelta(seconds=10), 100.0 + heartbeat_module.INTERVAL_S
         beat.beat_if_due()
         assert heartbeat_module.seen(db.engine)[0].seen_at == T0 + timedelta(seconds=10)
+
+
+def test_a_broken_database_is_a_reason_not_a_500(tmp_path):
+    database = tmp_path / "app.db"
+    app = make_app(f"sqlite:///{database}", METRICS_ENABLED=True, METRICS_TOKEN=TOKEN)
+    with app.app_context():
+        db.engine.dispose()
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"app.db{suffix}").unlink(missing_ok=True)  # the next connection finds no tables
+    client = app.test_client()
+    ready = client.get("/ready")
+    assert ready.status_code == 503
+    assert ready.get_json()["reason"] == "the database does not answer"
+    scrape = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert scrape.status_code == 200
+    families = _families(scrape.get_data(as_text=True))
+    assert families["leads_sync_database_up"][0].value == 0
+    assert "leads_sync_outbound_requests" in families  # the process metrics are still there
+    assert "leads_sync_events" not in families

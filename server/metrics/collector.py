@@ -10,18 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
+import structlog
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..models import Event
 from ..models.sync import PARKED, PENDING, PROCESSING, Lane
 from . import heartbeat
 from .instruments import PREFIX
-from .readiness import _aware, oldest_pending
+from .readiness import as_utc, oldest_pending
 
 COUNTED_STATES = (PENDING, PROCESSING, PARKED)
+log = structlog.get_logger(__name__)
 
 
 def lane_name(lane: int) -> str:
@@ -40,7 +43,18 @@ class DatabaseCollector(Collector):
         self.worker_max_age_s = worker_max_age_s
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = self.clock()
+        """The database gauges; when the database does not answer, only ``database_up`` 0 (the
+        process metrics of the scrape are still served)."""
+        try:
+            families = list(self._from_database(self.clock()))
+        except SQLAlchemyError:
+            log.warning("metrics_database_unavailable", exc_info=True)
+            families = []
+        yield GaugeMetricFamily(f"{PREFIX}_database_up", "Whether the database answered this scrape's queries.",
+                                value=1 if families else 0)
+        yield from families
+
+    def _from_database(self, now: datetime) -> Iterator[GaugeMetricFamily]:
         events = GaugeMetricFamily(f"{PREFIX}_events", "Events waiting, being applied or parked.",
                                    labels=["state", "source", "lane"])
         query = (select(Event.state, Event.source, Event.lane, func.count())
@@ -67,7 +81,7 @@ class DatabaseCollector(Collector):
                                       "When each sync worker's loop last ran (Unix time).", labels=["worker"])
         alive = 0
         for beat in heartbeat.seen(self.engine):
-            seen_at = _aware(beat.seen_at)
+            seen_at = as_utc(beat.seen_at)
             last_seen.add_metric([beat.worker_id], seen_at.timestamp())
             if (now - seen_at).total_seconds() <= self.worker_max_age_s:
                 alive += 1

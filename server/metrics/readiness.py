@@ -50,10 +50,10 @@ def oldest_pending(engine: Engine) -> dict[int, datetime]:
              .where(Event.state.in_((PENDING, PROCESSING)), Workspace.state == ACTIVE)
              .group_by(Event.lane))
     with engine.connect() as connection:
-        return {int(lane): _aware(at) for lane, at in connection.execute(query).all() if at is not None}
+        return {int(lane): as_utc(at) for lane, at in connection.execute(query).all() if at is not None}
 
 
-def _aware(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -64,7 +64,7 @@ def check(engine: Engine, thresholds: Thresholds, clock: Callable[[], datetime])
         now = clock()
         if thresholds.worker_max_age_s > 0:
             beats = heartbeat.seen(engine)
-            newest = max((_aware(b.seen_at) for b in beats), default=None)
+            newest = max((as_utc(b.seen_at) for b in beats), default=None)
             age = None if newest is None else max(0.0, (now - newest).total_seconds())
             result.checks["worker_last_seen_s"] = None if age is None else round(age, 1)
             if age is None:
