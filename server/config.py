@@ -119,8 +119,8 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     _check_sessions(config)
-    _check_metrics(config)
     _check_production(config)
+    _check_metrics(config)
     production = config["APP_ENV"] == "production"
     config.setdefault("SESSION_COOKIE_SECURE", production)
     config.setdefault("SESSION_COOKIE_HTTPONLY", True)
@@ -143,6 +143,17 @@ def _check_sessions(config: dict[str, Any]) -> None:
     if not 0 <= config["ADDON_SECRET_GRACE_MINUTES"] <= 24 * 60:
         raise ConfigError("ADDON_SECRET_GRACE_MINUTES must be between 0 and 1440")
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=config["SESSION_MAX_DAYS"])
+
+
+def _check_production(config: Mapping[str, Any]) -> None:
+    if config["APP_ENV"] != "production":
+        return
+    if config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY) or len(config["SECRET_KEY"]) < 16:
+        raise ConfigError("SECRET_KEY is unset or the development default; set a long random value")
+    if not config["TOKEN_ENCRYPTION_KEY"]:
+        raise ConfigError("TOKEN_ENCRYPTION_KEY is unset; generate one with `flask --app server keygen`")
+    if config.get("DEV_LOGIN_ENABLED"):
+        raise ConfigError("DEV_LOGIN_ENABLED must be off in production (it signs anyone in by email)")
 
 
 def _metrics_settings() -> dict[str, Any]:
@@ -169,14 +180,3 @@ def _check_metrics(config: dict[str, Any]) -> None:
             raise ConfigError(f"{name} must be 0 (off) or more")
     if config["METRICS_ENABLED"] and len(config.get("METRICS_TOKEN") or "") < 16:
         raise ConfigError("METRICS_ENABLED=1 needs METRICS_TOKEN, a random value of 16 characters or more")
-
-
-def _check_production(config: Mapping[str, Any]) -> None:
-    if config["APP_ENV"] != "production":
-        return
-    if config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY) or len(config["SECRET_KEY"]) < 16:
-        raise ConfigError("SECRET_KEY is unset or the development default; set a long random value")
-    if not config["TOKEN_ENCRYPTION_KEY"]:
-        raise ConfigError("TOKEN_ENCRYPTION_KEY is unset; generate one with `flask --app server keygen`")
-    if config.get("DEV_LOGIN_ENABLED"):
-        raise ConfigError("DEV_LOGIN_ENABLED must be off in production (it signs anyone in by email)")
