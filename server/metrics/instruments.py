@@ -41,7 +41,8 @@ LIMITER_DEFERRED = Counter(f"{PREFIX}_limiter_deferred_total",
                            ["limit"])
 HTTP_REQUESTS = Counter(f"{PREFIX}_http_requests_total", "Requests this service answered, by route and status.",
                         ["route", "method", "status"])
-CONFLICTS = Counter(f"{PREFIX}_conflicts_total", "Changes that lost to a newer change of the same field on the other side.")
+CONFLICTS = Counter(f"{PREFIX}_conflicts_total",
+                    "Changes that lost to a newer change of the same field on the other side.")
 PARKED = Counter(f"{PREFIX}_events_parked_total", "Events parked (given up on, waiting for a person's Retry).",
                  ["source"])
 
