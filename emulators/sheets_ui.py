@@ -26,7 +26,8 @@ form.append label{display:flex;flex-direction:column;font-size:12px}
 .layout{display:flex;gap:12px;align-items:flex-start}
 .layout .sheet{flex:1 1 auto;min-width:0;overflow:auto}
 .grid tr.selected th.rn{background:#c2dbff}
-aside.sidebar{flex:0 0 300px;border:1px solid #dadce0;border-radius:8px;background:#fff;display:flex;flex-direction:column}
+aside.sidebar{flex:0 0 300px;border:1px solid #dadce0;border-radius:8px;background:#fff;
+  display:flex;flex-direction:column}
 aside.sidebar header{display:flex;justify-content:space-between;align-items:center;padding:6px 10px;
   border-bottom:1px solid #dadce0;font-weight:500}
 aside.sidebar iframe{border:0;width:300px;height:560px}
@@ -45,7 +46,8 @@ function select(row){
   selectedRow = row;
   for(const tr of grid.rows){ tr.classList.toggle('selected', +tr.dataset.row === row); }
 }
-function colName(i){let s='';i++;while(i){const r=(i-1)%26;s=String.fromCharCode(65+r)+s;i=Math.floor((i-1)/26);}return s;}
+function colName(i){let s='';i++;
+  while(i){const r=(i-1)%26;s=String.fromCharCode(65+r)+s;i=Math.floor((i-1)/26);}return s;}
 async function post(path, body){
   const r = await fetch('/_emulator/' + path, {method:'POST', headers:{'Content-Type':'application/json'},
     body: JSON.stringify(Object.assign({spreadsheet_id: SS, sheet: SHEET}, body))});

@@ -1,4 +1,7 @@
-"""Human pages of the Trello emulator for the local demo (served whole: the board page inlines trello_board.js and .css)."""
+"""Human pages of the Trello emulator for the local demo.
+
+Served whole: the board page inlines trello_board.js and .css.
+"""
 
 from __future__ import annotations
 

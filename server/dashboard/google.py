@@ -99,7 +99,7 @@ class SpreadsheetReader:
         ranges = [f"{quote_sheet(t.title)}!{header_row}:{header_row}" for t in readable]
         data = self._call(self.http.values_batch_get, self.spreadsheet_id, ranges,
                           {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"})
-        for tab, value_range in zip(readable, data.get("valueRanges", [])):
+        for tab, value_range in zip(readable, data.get("valueRanges", []), strict=False):
             rows = value_range.get("values", [])
             tab.header = [str(h).strip() for h in rows[0]] if rows else []
         return tabs

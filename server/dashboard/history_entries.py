@@ -217,7 +217,7 @@ def parked_views(session: Session, workspace: Workspace, events: list[Event]) ->
     by_lead, by_card = links_of(session, workspace, (v for k, v in keys if k == "lead"),
                                 (v for k, v in keys if k == "card"))
     views = []
-    for event, (kind, value) in zip(events, keys):
+    for event, (kind, value) in zip(events, keys, strict=True):
         title, row, card_id = _event_hints(workspace, event)
         link = by_lead.get(value) if kind == "lead" else by_card.get(value) if kind == "card" else None
         lead_id = value if kind == "lead" else None

@@ -47,15 +47,15 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Integer, Table, and_, bindparam, case, func, or_, select, text, tuple_, update
-from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from .. import metrics
 from ..models import Event, Workspace
 from ..models.base import UTCDateTime
-from ..models.sync import JOB_KINDS as _MODEL_JOB_KINDS
 from ..models.sync import DONE, PARKED, PENDING, PROCESSING, Lane
+from ..models.sync import JOB_KINDS as _MODEL_JOB_KINDS
 from ..models.workspace import ACTIVE
 
 log = structlog.get_logger(__name__)
