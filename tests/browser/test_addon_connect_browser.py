@@ -14,16 +14,14 @@ from emulators.common import serve_in_thread
 from server.auth.sessions import start_session
 from server.extensions import db
 from server.models import User, Workspace
+from tests.browser.chromium import ARGS, CHROMIUM
 from tests.conftest import make_app
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-CHROMIUM = "/usr/bin/chromium"
 SIDEBAR = Path(__file__).resolve().parents[2] / "apps_script" / "Sidebar.html"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync", "--disable-quic"]
 NONCE = "feedc0de" * 4
 
 # google.script.run standing in for Code.js: beginConnect gives the connect page's address (as

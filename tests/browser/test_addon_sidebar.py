@@ -13,7 +13,6 @@ import pytest
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
 SIDEBAR = Path(__file__).resolve().parents[2] / "apps_script" / "Sidebar.html"
 
 # google.script.run as Apps Script provides it: chained with*Handler runners, asynchronous calls,
@@ -89,18 +88,6 @@ LINKED = {
              "dateLastActivity": TWO_HOURS_AGO},
     "sync": {"state": "synced", "last_synced_at": TWO_HOURS_AGO, "error": ""},
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync", "--disable-quic"])
-        yield chromium
-        chromium.close()
 
 
 def open_sidebar(browser, scenario: dict[str, Any]):

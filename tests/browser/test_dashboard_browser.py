@@ -10,6 +10,7 @@ import pytest
 
 from server.extensions import db
 from server.models import Event, User, Workspace
+from tests.browser.chromium import CHROMIUM
 from tests.conftest import make_app
 from tests.sync.world import build_world
 
@@ -17,9 +18,6 @@ pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync", "--disable-quic"]
 HEADER = ["Name", "Email", "Company", "Status", "Notes", "Follow up"]
 LEADS = [
     ["Ada Lovelace", "ada@example.com", "Analytical Engines", "New", "Asked for a demo", "2026-12-01"],
@@ -37,14 +35,6 @@ def world(tmp_path_factory):
     w = build_world(url, make_app=make_app, config={"DEV_LOGIN_ENABLED": True, "WTF_CSRF_ENABLED": True})
     yield w
     w.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def sign_in(context, page, world, email: str = "ann@example.com") -> str:

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.chromium import CHROMIUM
+
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 15000
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, sign_in
+from tests.browser.chromium import CHROMIUM
+from tests.browser.test_dashboard_browser import sign_in
 from tests.conftest import make_app
 from tests.sync.world import SHEET, build_world
 
@@ -26,14 +27,6 @@ def world(tmp_path_factory):
     w = build_world(url, make_app=make_app, config={"DEV_LOGIN_ENABLED": True, "WTF_CSRF_ENABLED": True})
     yield w
     w.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _run_the_sync(world) -> None:

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import Event, Workspace
 from server.models.sync import PARKED
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, sign_in
+from tests.browser.chromium import ARGS, CHROMIUM
+from tests.browser.test_dashboard_browser import sign_in
 from tests.conftest import make_app
 from tests.sync.world import build_world
 

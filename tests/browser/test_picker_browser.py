@@ -17,6 +17,7 @@ import pytest
 
 from server.extensions import db
 from server.models import ProviderAccount, Workspace
+from tests.browser.chromium import CHROMIUM
 from tests.conftest import make_app
 from tests.sync.world import build_world
 from tests.test_picker import _ann_account, _google_config
@@ -25,9 +26,6 @@ pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync", "--disable-quic"]
 STAND_IN = Path(__file__).with_name("fake-google-picker.js")
 LOADER = "https://apis.google.com/js/api.js"
 PICK = "https://docs.google.com/picker/standin/pick"
@@ -53,14 +51,6 @@ def world(tmp_path, google):
     google.link_sheets(w.sheets)
     yield w
     w.stop()
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_choose_a_spreadsheet_with_the_picker(world, google, browser, artifacts_dir):

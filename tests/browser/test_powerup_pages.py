@@ -11,6 +11,7 @@ from emulators.common import serve_in_thread
 from server.extensions import db
 from server.models import Event
 from server.powerup.jwt import clear_key_cache
+from tests.browser.chromium import CHROMIUM
 from tests.conftest import make_app
 from tests.powerup_support import (
     BOARD_ID,
@@ -29,7 +30,6 @@ from tests.powerup_support import (
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
 FAKE_LIBRARY = Path(__file__).resolve().parent / "fake-power-up.js"
 TRELLO_LIBRARY = "https://trello.com/power-ups/power-up.min.js"
 CAPABILITIES = {"card-back-section", "card-badges", "card-detail-badges", "show-settings",
@@ -56,16 +56,6 @@ def server(tmp_path_factory):
     keys.stop()
     with app.app_context():
         db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync", "--disable-quic"])
-        yield chromium
-        chromium.close()
 
 
 def open_page(browser, base_url: str, page_name: str, card_id: str = LINKED_CARD, theme: str | None = None,
