@@ -1,6 +1,7 @@
 """The data model. Plain SQLAlchemy 2 declarative classes (usable without Flask)."""
 
 from .accounts import GOOGLE, TRELLO, ProviderAccount, User
+from .alerts import AlertIncident, AlertPreference
 from .base import Base, utcnow
 from .security import AddonNonce, OAuthFlowState, UserSession
 from .sync import Event, History, Link
@@ -9,4 +10,5 @@ from .workspace import Workspace, WorkspaceMember
 __all__ = [
     "Base", "utcnow", "User", "ProviderAccount", "GOOGLE", "TRELLO",
     "Workspace", "WorkspaceMember", "Link", "Event", "History", "UserSession", "OAuthFlowState", "AddonNonce",
+    "AlertIncident", "AlertPreference",
 ]
