@@ -257,6 +257,15 @@ class TrelloEmulator(Served):
                 webhook.consecutive_failures += 1
                 webhook.first_fail_date = webhook.first_fail_date or iso()
 
+    def deactivate_webhook(self, webhook_id: str, failures: int = 1000) -> None:
+        """Trello gives up on a callback that keeps failing: the webhook stays, ``active: false``,
+        with its ``consecutiveFailures``, and nothing more is delivered to it."""
+        with self._lock:
+            webhook = self.state.webhooks[webhook_id]
+            webhook.active = False
+            webhook.consecutive_failures = failures
+            webhook.first_fail_date = webhook.first_fail_date or iso()
+
     def drop_next_deliveries(self, n: int) -> None:
         """The next ``n`` webhook deliveries are silently lost."""
         self.deliveries.drop_next(n)
