@@ -149,6 +149,7 @@ def _alert_settings() -> dict[str, Any]:
         "ALERT_EMAIL_TO": _env("ALERT_EMAIL_TO", ""),
         # SMTP for alert emails (Flask-Mailman's settings); no MAIL_SERVER: no email is sent.
         "MAIL_SERVER": _env("MAIL_SERVER", ""),
+        "MAIL_BACKEND": "smtp",  # also under TESTING (Flask-Mailman would keep messages in memory)
         "MAIL_PORT": int(_env_float("MAIL_PORT", 587)),
         "MAIL_USERNAME": _env("MAIL_USERNAME", ""),
         "MAIL_PASSWORD": _env("MAIL_PASSWORD", ""),

@@ -82,9 +82,13 @@ def forget_clients(app: Flask, workspace_id: str) -> None:
 
 
 def build_worker(app: Flask, worker_id: str | None = None) -> Worker:
+    from .alerts.runner import install_alerts
+
     with app.app_context():
-        return Worker(db.engine, worker_providers(app), engine_settings(app), worker_id=worker_id,
-                      job_providers=providers(app))
+        worker = Worker(db.engine, worker_providers(app), engine_settings(app), worker_id=worker_id,
+                        job_providers=providers(app))
+        install_alerts(app, worker, db.engine)  # incidents and notices, on a thread of their own
+        return worker
 
 
 def start_in_process_worker(app: Flask) -> Worker:

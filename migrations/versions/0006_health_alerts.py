@@ -47,6 +47,7 @@ def upgrade():
         sa.Column('detail', sa.Text(), nullable=False),
         sa.Column('opened_at', server.models.base.UTCDateTime(), nullable=False),
         sa.Column('resolved_at', server.models.base.UTCDateTime(), nullable=True),
+        sa.Column('deliveries', sa.JSON(), nullable=False),
         sa.Column('opened_sent_at', server.models.base.UTCDateTime(), nullable=True),
         sa.Column('resolved_sent_at', server.models.base.UTCDateTime(), nullable=True),
         sa.Column('send_failures', sa.Integer(), nullable=False),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigIntPK, EncryptedText, UTCDateTime, utcnow
@@ -27,6 +28,9 @@ class AlertIncident(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Delivery of the opening and resolution notices: sent times, failed tries (retried next round).
+    # ``deliveries`` remembers each channel a notice reached ({"opened": ["email:ann@…", "slack:3f…"]}),
+    # so a retry after a partial failure does not send it twice.
+    deliveries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     opened_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     send_failures: Mapped[int] = mapped_column(Integer, default=0)
