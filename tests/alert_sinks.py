@@ -8,7 +8,7 @@ import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 
@@ -24,7 +24,7 @@ class _Handler:
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
         self.recipients.append(list(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
@@ -38,7 +38,7 @@ class SmtpSink:
         self.handler = _Handler()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
-    def __enter__(self) -> SmtpSink:
+    def __enter__(self) -> Self:
         self.controller.start()
         return self
 
@@ -64,7 +64,7 @@ class SlackSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's hook
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status = sink.fail_status or 200
                 if status == 200:
@@ -82,7 +82,7 @@ class SlackSink:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/XXXX"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> SlackSink:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

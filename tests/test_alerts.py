@@ -4,7 +4,7 @@ expiry, the preferences form. Every round runs on a fake clock (``now`` is passe
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -16,15 +16,25 @@ from server.alerts.prefs import EmailMode, PreferenceForm, save_preferences
 from server.alerts.rounds import AlertSettings, run_round
 from server.alerts.runner import round_lock
 from server.extensions import db
-from server.models import (GOOGLE, TRELLO, AlertIncident, AlertPreference, Event, Link, ProviderAccount, User,
-                           Workspace, WorkspaceMember)
+from server.models import (
+    GOOGLE,
+    TRELLO,
+    AlertIncident,
+    AlertPreference,
+    Event,
+    Link,
+    ProviderAccount,
+    User,
+    Workspace,
+    WorkspaceMember,
+)
 from server.models.sync import DONE, PARKED
 from server.sync.grants import GrantExpiry, apply_terms, google_terms, trello_terms
 from server.sync.health_report import Health, build_report
 from tests.alert_sinks import SlackSink, SmtpSink
 from tests.conftest import make_app, sign_in_as
 
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -251,9 +261,9 @@ def test_connecting_trello_records_the_expiration_asked_for(sqlite_url):
 
 
 def test_trello_token_expiration_setting_is_checked():
-    from server.config import ConfigError, load_config
-
     import os
+
+    from server.config import ConfigError, load_config
     os.environ["TRELLO_TOKEN_EXPIRATION"] = "forever"
     try:
         with pytest.raises(ConfigError, match="TRELLO_TOKEN_EXPIRATION must be one of"):
@@ -326,9 +336,8 @@ def test_preferences_form_saves_checks_and_keeps_the_slack_url_secret(mail_app):
 def test_one_round_at_a_time_across_processes(sqlite_url):
     app = make_app(sqlite_url)
     with app.app_context():
-        with round_lock(db.engine) as first:
-            with round_lock(db.engine) as second:
-                assert first is True and second is False
+        with round_lock(db.engine) as first, round_lock(db.engine) as second:
+            assert first is True and second is False
         with round_lock(db.engine) as again:
             assert again is True
 

@@ -3,13 +3,21 @@ a refused one records nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from server.extensions import db
 from server.models import Workspace
 from server.powerup.jwt import clear_key_cache
 from tests.conftest import make_app
-from tests.powerup_support import LINKED_CARD, PLUGIN_ID, KeyServer, new_key, public_pem, seed, sign
+from tests.powerup_support import (
+    LINKED_CARD,
+    PLUGIN_ID,
+    KeyServer,
+    new_key,
+    public_pem,
+    seed,
+    sign,
+)
 
 KEY, OTHER_KEY = new_key(), new_key()
 
@@ -32,7 +40,7 @@ def test_powerup_calls_are_recorded_as_last_used(tmp_path):
         answer = client.get(f"/api/powerup/cards/{LINKED_CARD}", headers={"Authorization": f"Bearer {sign(KEY)}"})
         assert answer.status_code == 200 and answer.get_json()["linked"] is True
         seen = last_used()
-        assert seen is not None and abs((datetime.now(timezone.utc) - seen).total_seconds()) < 30
+        assert seen is not None and abs((datetime.now(UTC) - seen).total_seconds()) < 30
         with app.app_context():
             db.engine.dispose()
     finally:

@@ -52,8 +52,9 @@ def digest_notice(workspace: Workspace, open_now: list[AlertIncident], resolved_
     lines = [f'Daily summary of "{workspace.name}" on {now:%d %b %Y}: {headline}.', ""]
     lines += [f"Open since {i.opened_at:%d %b %H:%M} UTC: {i.summary}" for i in open_now]
     lines += [f"Resolved: {i.summary}" for i in resolved_today]
-    lines += ["", f"Changes synced in the last day: {counts.get('done', 0)}; waiting: {counts.get('pending', 0)}; "
-                  f"parked: {counts.get('parked', 0)}.", "", f"Workspace: {workspace_url(base_url, workspace)}"]
+    totals = (f"Changes synced in the last day: {counts.get('done', 0)}; waiting: {counts.get('pending', 0)}; "
+              f"parked: {counts.get('parked', 0)}.")
+    lines += ["", totals, "", f"Workspace: {workspace_url(base_url, workspace)}"]
     return Notice(PREFIX + f'Daily summary of "{workspace.name}": {headline}', "\n".join(lines))
 
 

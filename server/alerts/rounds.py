@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -105,8 +106,8 @@ def _deliver(session: Session, channels: Channels, settings: AlertSettings, inci
     recipients = recipients_of(session, workspace, settings.global_emails)
     targets: list[tuple[str, Callable[[], None]]] = []
     if settings.email_enabled:
-        targets += [(f"email:{a}", lambda a=a: channels.email(a, notice)) for a in recipients.emails]
-    targets += [(slack_key(u), lambda u=u: channels.slack(u, notice)) for u in recipients.slack_urls]
+        targets += [(f"email:{a}", partial(channels.email, a, notice)) for a in recipients.emails]
+    targets += [(slack_key(u), partial(channels.slack, u, notice)) for u in recipients.slack_urls]
     done = set((incident.deliveries or {}).get(phase, []))
     errors = []
     for key, send in targets:
@@ -134,9 +135,10 @@ def _deliver(session: Session, channels: Channels, settings: AlertSettings, inci
 def _counts(session: Session, workspace: Workspace, since: datetime) -> dict[str, int]:
     done = session.scalar(select(func.count()).select_from(Event).where(
         Event.workspace_id == workspace.id, Event.state == DONE, Event.processed_at >= since)) or 0
-    waiting = dict(session.execute(select(Event.state, func.count()).where(
-        Event.workspace_id == workspace.id, Event.state.in_((PENDING, PROCESSING, PARKED)))
-        .group_by(Event.state)).all())
+    waiting: dict[str, int] = {str(state): int(count) for state, count in session.execute(
+        select(Event.state, func.count()).where(Event.workspace_id == workspace.id,
+                                                Event.state.in_((PENDING, PROCESSING, PARKED)))
+        .group_by(Event.state)).all()}
     return {"done": int(done), "pending": int(waiting.get(PENDING, 0) + waiting.get(PROCESSING, 0)),
             "parked": int(waiting.get(PARKED, 0))}
 

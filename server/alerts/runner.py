@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -32,7 +32,7 @@ ADVISORY_KEY = 0x4C53_414C  # "LSAL": Leads Sync alerts
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @contextmanager
@@ -93,7 +93,7 @@ class AlertRunner:
     def _run(self) -> None:
         try:
             self.run_once()
-        except Exception:  # noqa: BLE001 - logged; the next round tries again
+        except Exception:
             log.exception("alert_round_failed")
 
     def __call__(self) -> None:

@@ -7,10 +7,18 @@ a person edits only their own preferences for a workspace they may see (404 othe
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
@@ -20,7 +28,14 @@ from ..extensions import db
 from ..models import ProviderAccount, Workspace
 from ..sync.health_report import HealthReport, build_report
 from .incidents import open_incidents
-from .prefs import EmailMode, PreferenceError, clear_slack, parse_form, preference_of, save_preferences
+from .prefs import (
+    EmailMode,
+    PreferenceError,
+    clear_slack,
+    parse_form,
+    preference_of,
+    save_preferences,
+)
 from .rounds import AlertSettings
 
 bp = Blueprint("alerts", __name__, url_prefix="/app")
@@ -32,7 +47,7 @@ def connection_health(workspace: Workspace) -> HealthReport:
 
     settings = AlertSettings.from_config(current_app.config)
     return build_report(workspace, account(workspace.google_account_id), account(workspace.trello_account_id),
-                        datetime.now(timezone.utc), settings.warn)
+                        datetime.now(UTC), settings.warn)
 
 
 def alert_settings(workspace: Workspace) -> dict[str, Any]:

@@ -126,5 +126,15 @@ def stop_workspaces_of_broken_accounts(session: Session) -> list[str]:
     return changed
 
 
-__all__ = ["GrantExpiry", "GrantTerms", "EXPIRY_WORDS", "google_terms", "trello_terms", "apply_terms",
-           "expires_within", "account_label", "mark_account_broken", "stop_workspaces_of_broken_accounts"]
+__all__ = [
+    "EXPIRY_WORDS",
+    "GrantExpiry",
+    "GrantTerms",
+    "account_label",
+    "apply_terms",
+    "expires_within",
+    "google_terms",
+    "mark_account_broken",
+    "stop_workspaces_of_broken_accounts",
+    "trello_terms",
+]

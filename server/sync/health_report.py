@@ -127,4 +127,4 @@ def build_report(workspace: Workspace, google: ProviderAccount | None, trello: P
     ))
 
 
-__all__ = ["Health", "HealthLine", "HealthReport", "ago", "account_line", "build_report", "within"]
+__all__ = ["Health", "HealthLine", "HealthReport", "account_line", "ago", "build_report", "within"]

@@ -4,7 +4,7 @@ Screenshots go to ``test-artifacts/health-*.png``."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,7 @@ def world(tmp_path):
 
 
 def test_connection_health_block_shows_each_connection_in_plain_words(world, artifacts_dir):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with world.app.app_context():
         workspace = db.session.get(Workspace, world.workspace_id)
         workspace.addon_last_seen_at = now - timedelta(minutes=5, seconds=10)

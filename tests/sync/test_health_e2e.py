@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -20,7 +20,7 @@ from server.sync.health_report import Health, build_report
 from server.sync.signatures import addon_request_signature
 from server.sync.worker import check_webhooks
 
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -137,7 +137,7 @@ def test_a_webhook_that_cannot_be_registered_again_opens_one_alert_until_it_is(w
     assert workspace.webhook_detail.startswith("the webhook could not be checked or registered again")
     channels = RecordingChannels()
     alert_round(world, T0, channels)
-    [(address, notice)] = channels.emails
+    [(_, notice)] = channels.emails
     assert notice.subject == 'Leads Sync: Trello changes are not reaching "Leads": its webhook is lost'
 
     world.trello.faults.clear()
@@ -165,7 +165,7 @@ def test_signed_addon_calls_are_recorded_as_last_heard_from(world):
 
     assert call() == 202
     seen = world.workspace().addon_last_seen_at
-    assert seen is not None and abs((datetime.now(timezone.utc) - seen).total_seconds()) < 30
+    assert seen is not None and abs((datetime.now(UTC) - seen).total_seconds()) < 30
     assert call() == 202
     assert world.workspace().addon_last_seen_at == seen  # at most one write a minute
     bad = requests.post(world.web.base_url + "/api/addon/sync", timeout=10,
