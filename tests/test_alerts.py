@@ -349,3 +349,40 @@ def test_one_round_at_a_time_on_postgres(pg_url):
         with round_lock(db.engine) as first, round_lock(db.engine) as second:
             assert first is True and second is False
         db.engine.dispose()
+
+
+def test_the_worker_job_only_starts_a_round_in_the_background(sqlite_url):
+    """A slow mail server must never hold up the worker's loop: the periodic job returns at once and
+    does not start a second round while one runs."""
+    import threading
+
+    from server.alerts.runner import AlertRunner, install_alerts
+    from server.engine import build_worker
+
+    app = make_app(sqlite_url, ALERT_CHECK_INTERVAL_S=60)
+    worker = build_worker(app, worker_id="alerts-test")
+    assert "alerts" in [job.name for job in worker.periodic.jobs]
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    class SlowChannels:
+        def email(self, address, notice):
+            calls.append(address)
+            started.set()
+            release.wait(10)
+
+        def slack(self, url, notice):
+            raise AssertionError("no Slack configured")
+
+    ws = seed(app)
+    park(app, ws, 1)
+    with app.app_context():
+        runner = AlertRunner(db.engine, SlowChannels(), AlertSettings(email_enabled=True), clock=lambda: T0)
+    runner()
+    assert started.wait(10)
+    runner()  # still running: not started twice
+    assert calls == ["ann@example.com"]
+    release.set()
+    runner.join()
+    assert runner.last_report is not None and runner.last_report.sent == 1
+    off = make_app(sqlite_url, ALERT_CHECK_INTERVAL_S=0)
+    assert install_alerts(off, build_worker(off), None) is None  # type: ignore[arg-type]
