@@ -42,7 +42,7 @@ EXPIRY_WORDS = {
     GrantExpiry.NEVER: "does not expire",
     GrantExpiry.GOOGLE_TESTING: "Google app in Testing mode: the grant lasts 7 days",
     GrantExpiry.TRELLO_TOKEN: "Trello token with a limited lifetime",
-    GrantExpiry.UNKNOWN: "expiry not recorded (connected before it was)",
+    GrantExpiry.UNKNOWN: "its expiry was not recorded when it was connected",
 }
 
 

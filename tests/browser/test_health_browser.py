@@ -64,7 +64,8 @@ def test_connection_health_block_shows_each_connection_in_plain_words(world, art
         expect(line("webhook")).to_contain_text("Active (checked just now).")
         expect(line("google")).to_contain_text("The Google account ann@example.com's access expires in 23 hours")
         expect(line("google")).to_contain_text("connect it again on the Connections page before then")
-        expect(line("trello")).to_contain_text("The Trello account ann is valid (expiry not recorded")
+        expect(line("trello")).to_contain_text(
+            "The Trello account ann is valid (its expiry was not recorded when it was connected).")
         health.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / "health-workspace.png"), full_page=True)
 
