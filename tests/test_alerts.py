@@ -260,16 +260,14 @@ def test_connecting_trello_records_the_expiration_asked_for(sqlite_url):
         assert account.grant_expires_at - account.grant_issued_at == timedelta(days=30)
 
 
-def test_trello_token_expiration_setting_is_checked():
-    import os
-
+def test_trello_token_expiration_setting_is_checked(monkeypatch, tmp_path):
     from server.config import ConfigError, load_config
-    os.environ["TRELLO_TOKEN_EXPIRATION"] = "forever"
-    try:
-        with pytest.raises(ConfigError, match="TRELLO_TOKEN_EXPIRATION must be one of"):
-            load_config("/tmp/leads-config-test")
-    finally:
-        del os.environ["TRELLO_TOKEN_EXPIRATION"]
+
+    monkeypatch.setenv("TRELLO_TOKEN_EXPIRATION", "forever")
+    with pytest.raises(ConfigError, match="TRELLO_TOKEN_EXPIRATION must be one of 1hour, 1day, 30days, never"):
+        load_config(str(tmp_path))
+    monkeypatch.setenv("TRELLO_TOKEN_EXPIRATION", "30days")
+    assert load_config(str(tmp_path))["TRELLO_TOKEN_EXPIRATION"] == "30days"
 
 
 def test_daily_digest_goes_once_a_day(mail_app, sinks):
