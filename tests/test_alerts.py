@@ -197,7 +197,9 @@ def test_an_unreachable_mail_server_is_logged_without_secrets_and_retried(sqlite
     [incident] = incidents(app, ws)
     assert incident.opened_sent_at is None and "mail server did not take the message" in incident.last_send_error
     assert "hunter2" not in incident.last_send_error
-    assert "hunter2" not in capsys.readouterr().out
+    logged = capsys.readouterr()
+    assert "alert_delivery_failed" in logged.out + logged.err  # logged...
+    assert "hunter2" not in logged.out + logged.err  # ...without the SMTP password
 
 
 def test_grant_expiry_is_warned_days_before_on_the_page_and_by_one_alert(mail_app, sinks):
