@@ -47,7 +47,8 @@ def connection_health(workspace: Workspace) -> HealthReport:
 
     settings = AlertSettings.from_config(current_app.config)
     return build_report(workspace, account(workspace.google_account_id), account(workspace.trello_account_id),
-                        datetime.now(UTC), settings.warn)
+                        datetime.now(UTC), settings.warn,
+                        google_service_account=bool(current_app.config.get("GOOGLE_SERVICE_ACCOUNT_JSON")))
 
 
 def alert_settings(workspace: Workspace) -> dict[str, Any]:

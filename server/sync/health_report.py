@@ -93,9 +93,13 @@ def webhook_line(workspace: Workspace, now: datetime) -> HealthLine:
     return HealthLine("webhook", "Trello webhook", Health.WARNING if recently_fixed else Health.OK, text)
 
 
-def account_line(key: str, account: ProviderAccount | None, now: datetime, warn: timedelta) -> HealthLine:
+def account_line(key: str, account: ProviderAccount | None, now: datetime, warn: timedelta,
+                 service_account: bool = False) -> HealthLine:
     provider = "Google" if key == "google" else "Trello"
     label = f"{provider} account"
+    if account is None and service_account:
+        return HealthLine(key, label, Health.OK,
+                          "The server's Google service account is used (GOOGLE_SERVICE_ACCOUNT_JSON; no grant expires).")
     if account is None:
         return HealthLine(key, label, Health.PROBLEM, f"No {provider} account is connected to this workspace.")
     name = account_label(account)
@@ -116,13 +120,15 @@ def account_line(key: str, account: ProviderAccount | None, now: datetime, warn:
 
 
 def build_report(workspace: Workspace, google: ProviderAccount | None, trello: ProviderAccount | None,
-                 now: datetime, warn: timedelta) -> HealthReport:
-    """Everything the workspace page's *Connection health* block shows, worst first in its badge."""
+                 now: datetime, warn: timedelta, *, google_service_account: bool = False) -> HealthReport:
+    """Everything the workspace page's *Connection health* block shows, worst first in its badge;
+    ``google_service_account``: the server reads sheets as its service account when a workspace has
+    no Google account."""
     return HealthReport((
         addon_line(workspace, now),
         powerup_line(workspace, now),
         webhook_line(workspace, now),
-        account_line("google", google, now, warn),
+        account_line("google", google, now, warn, google_service_account),
         account_line("trello", trello, now, warn),
     ))
 
