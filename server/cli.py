@@ -11,6 +11,8 @@ from . import crypto
 
 
 def register_cli(app: Flask) -> None:
+    register_alerts_cli(app)
+
     @app.cli.command("keygen")
     def keygen() -> None:
         """Print a new TOKEN_ENCRYPTION_KEY."""
@@ -81,3 +83,23 @@ def register_cli(app: Flask) -> None:
         for line in plan.errors[:20]:
             click.echo(f"  error: {line}")
 
+
+
+def register_alerts_cli(app: Flask) -> None:
+    """``flask alerts``: one alert round now (the worker runs them every ``ALERT_CHECK_INTERVAL_S``)."""
+
+    @app.cli.command("alerts")
+    def alerts() -> None:
+        """Bring incidents up to date and send due alert emails, Slack messages and digests once."""
+        from .alerts.channels import LiveChannels
+        from .alerts.rounds import AlertSettings
+        from .alerts.runner import AlertRunner
+        from .extensions import db
+
+        runner = AlertRunner(db.engine, LiveChannels(app), AlertSettings.from_config(app.config))
+        report = runner.run_once()
+        if report is None:
+            click.echo("another process is running an alert round; nothing done")
+            return
+        click.echo(f"opened: {report.opened}, resolved: {report.resolved}, sent: {report.sent}, "
+                   f"failed: {report.failed}, digests: {report.digests}")

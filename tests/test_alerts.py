@@ -403,3 +403,14 @@ def test_the_worker_job_only_starts_a_round_in_the_background(sqlite_url):
     assert runner.last_report is not None and runner.last_report.sent == 1
     off = make_app(sqlite_url, ALERT_CHECK_INTERVAL_S=0)
     assert install_alerts(off, build_worker(off), None) is None  # type: ignore[arg-type]
+
+
+def test_flask_alerts_command_runs_one_round(sqlite_url, sinks):
+    smtp, _ = sinks
+    app = make_app(sqlite_url, **smtp.config())
+    ws = seed(app)
+    park(app, ws, 2)
+    result = app.test_cli_runner().invoke(args=["alerts"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "opened: 1, resolved: 0, sent: 1, failed: 0, digests: 0"
+    assert len(smtp.messages) == 1
