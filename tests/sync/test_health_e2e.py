@@ -172,3 +172,29 @@ def test_signed_addon_calls_are_recorded_as_last_heard_from(world):
                         headers={"X-Workspace": workspace.id, "X-Timestamp": str(int(time.time())),
                                  "X-Nonce": uuid.uuid4().hex, "X-Signature": "0" * 64})
     assert bad.status_code == 401
+
+
+def test_trello_deactivating_a_failing_webhook_is_caught_by_the_next_check(world):
+    """Deliveries keep failing (here: the callback we stored no longer matches, so every signature
+    check answers 401) until Trello deactivates the webhook; the check registers it again."""
+    world.trello.deactivate_after_failures = 2
+    world.add_row(Name="Ada Lovelace", Status="New")
+    world.settle()
+    [link] = world.links()
+    with world.app.app_context():
+        workspace = db.session.get(Workspace, world.workspace_id)
+        workspace.trello_webhook_callback = workspace.trello_webhook_callback + "?moved"
+        db.session.commit()
+    for target in ("Contacted", "Qualified"):
+        world.person.update_card(link.card_id, idList=world.lists[target])
+        world.settle()
+    [hook] = world.trello.webhooks()
+    assert hook["active"] is False and hook["consecutiveFailures"] == 2
+
+    worker = world.worker
+    assert check_webhooks(worker.session_factory, worker.processor.providers, worker.settings, now=lambda: T0) == 1
+    assert world.workspace().webhook_detail == ("Trello had deactivated the webhook after 2 failed deliveries; "
+                                                "it was registered again")
+    world.person.update_card(link.card_id, idList=world.lists["Closed"])
+    world.settle()
+    assert world.rows()[0]["Status"] == "Won"  # delivered and applied again ("Closed" reads Won)
