@@ -1,7 +1,7 @@
 """Processes the benchmark runs next to the service, built exactly like the service's own.
 
 ``python -m bench.probe worker --record FILE --ready FILE``
-    The worker of ``flask --app server worker`` (``server/cli.py``: ``build_worker(app)`` then
+    The worker of ``flask --app server worker`` (``server/cli.py``: ``build_workers(app)`` then
     ``run_forever``), with ``Processor.on_outbound`` set to append ``kind event_id unix_time`` to
     FILE right after each outbound call; a Trello line adds ``sent entered``: when that call was
     let go (its rate-limit slot granted, the request about to be written) and when the client
@@ -162,7 +162,7 @@ def time_trello_sends() -> Any:
 
 def run_worker(record: str, ready: str, trace: str | None = None, claims: str | None = None) -> None:
     from server import create_app
-    from server.engine import build_worker
+    from server.engine import build_workers
 
     if trace:
         trace_trello_calls(trace)
@@ -170,7 +170,7 @@ def run_worker(record: str, ready: str, trace: str | None = None, claims: str | 
         trace_claims(claims)
     sends = time_trello_sends()
     app = create_app()
-    runner = build_worker(app)
+    runner = build_workers(app)
     out = open(record, "a", buffering=1)
 
     def on_outbound(kind: str, event_id: int) -> None:
@@ -179,10 +179,11 @@ def run_worker(record: str, ready: str, trace: str | None = None, claims: str | 
         else:
             out.write(f"{kind} {event_id} {time.time():.6f}\n")
 
-    runner.processor.on_outbound = on_outbound
+    for loop in runner.loops:
+        loop.processor.on_outbound = on_outbound
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: runner.stop())
-    runner.periodic.run_due()  # what the loop does first (webhook check); done here so "ready" means idle
+    runner.primary.periodic.run_due()  # what the loop does first (webhook check); done here so "ready" means idle
     Path(ready).write_text(str(time.time()))
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")  # opt-in: where a worker's time goes
     if profile_dir:

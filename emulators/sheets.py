@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote
 from werkzeug.wrappers import Request, Response
 
 from .common import FaultInjector, Served, serve_forever
+from .drive_api import DriveApi
 from .sheets_a1 import A1Error, parse_cells
 from .sheets_addon import AddonConfig, AddonDelivery, DeliveryAttempt, build_body, new_lead_id
 from .sheets_api import READ_OPS, WRITE_OPS, SheetsApi
@@ -83,6 +84,7 @@ class SheetsEmulator(Served):
         self._revoked: set[str] = set()
         self._addons: dict[tuple[str, int], AddonConfig] = {}
         self._delivery = AddonDelivery()
+        self.drive = DriveApi(self._spreadsheets, self._rng, self._authenticate)   # files.copy (drive_api)
         self.base_url: str | None = None
         self.faults = FaultInjector()
         self.wsgi_app: Callable = self.faults.wrap(self._dispatch)
@@ -96,6 +98,13 @@ class SheetsEmulator(Served):
         if self.base_url is None:
             raise RuntimeError("the emulator is not started")
         return self.base_url + "/v4"
+
+    @property
+    def drive_base_url(self) -> str:
+        """The Drive API v3 root (``files.copy`` only, see ``drive_api``)."""
+        if self.base_url is None:
+            raise RuntimeError("the emulator is not started")
+        return self.base_url + "/drive/v3"
 
     # ------------------------------------------------------------------ state (Python API)
 
@@ -381,6 +390,9 @@ class SheetsEmulator(Served):
                 response = self._control(request)
             elif path.startswith("/v4/"):
                 response = self._handle_api(request, environ)
+            elif path.startswith("/drive/v3/"):
+                with self._lock:
+                    response = self.drive.handle(request)
             elif path in ("", "/"):
                 response = Response(status=302, headers={"Location": "/_emulator/ui"})
             else:

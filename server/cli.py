@@ -11,7 +11,10 @@ from . import crypto
 
 
 def register_cli(app: Flask) -> None:
-    register_alerts_cli(app)
+    from .addon.cli import register_addon_cli
+
+    register_addon_cli(app)   # flask addon build
+    register_alerts_cli(app)  # flask alerts
 
     @app.cli.command("keygen")
     def keygen() -> None:
@@ -22,11 +25,11 @@ def register_cli(app: Flask) -> None:
     @click.option("--drain", is_flag=True, help="Apply every ready event, then exit.")
     def worker(drain: bool) -> None:
         """Run the sync worker: claim stored events and apply them."""
-        from .engine import build_worker
+        from .engine import build_workers
 
-        runner = build_worker(app)
+        runner = build_workers(app)
         if drain:
-            runner.drain()
+            runner.primary.drain()
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: runner.stop())
@@ -82,6 +85,92 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  conflict: {line}")
         for line in plan.errors[:20]:
             click.echo(f"  error: {line}")
+
+
+    @app.cli.command("doctor")
+    @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+    @click.option("--timeout", default=10.0, show_default=True, help="Seconds each network call may take.")
+    @click.option("--only", multiple=True, metavar="CHECK", help="Run only this check (repeatable).")
+    def doctor(as_json: bool, timeout: float, only: tuple[str, ...]) -> None:
+        """Check the configuration end to end: public URL, OAuth clients, Trello key, database, keys."""
+        import json
+
+        from .doctor import CHECKS, context_from_app, run_checks
+
+        unknown = set(only) - {check.name for check in CHECKS}
+        if unknown:
+            raise click.BadParameter(f"unknown check(s) {', '.join(sorted(unknown))}; the checks are "
+                                     f"{', '.join(check.name for check in CHECKS)}", param_hint="--only")
+        ctx = context_from_app(app, timeout_s=timeout)
+        try:
+            report = run_checks(ctx, only=set(only) or None)
+        finally:
+            ctx.close()
+        if as_json:
+            click.echo(json.dumps(report.as_json(), indent=2))
+        else:
+            for line in report.lines():
+                click.echo(line)
+        if not report.ok:
+            raise SystemExit(1)
+
+    @app.cli.command("rotate-key")
+    def rotate_key() -> None:
+        """Re-encrypt every stored secret with the first key of TOKEN_ENCRYPTION_KEY.
+
+        Put the new key first and the old one after it (comma-separated), run this, then drop the old key.
+        """
+        from .extensions import db
+        from .stored_secrets import rotate
+
+        if crypto.key_count() < 2:
+            click.echo("note: TOKEN_ENCRYPTION_KEY holds one key; secrets are re-encrypted with that same key")
+        with db.engine.begin() as connection:
+            tally = rotate(connection, progress=lambda n: click.echo(f"  re-encrypted {n}", err=True))
+        click.echo(f"re-encrypted {tally.rotated} of {tally.total} stored secret(s) with the first key")
+        if tally.failed:
+            for label, count in sorted(tally.undecryptable.items()):
+                click.echo(f"  {label}: {count} value(s) no configured key decrypts (left unchanged)")
+            raise SystemExit(1)
+
+    @app.cli.command("relink")
+    @click.argument("workspace_id")
+    @click.option("--dry-run", is_flag=True, help="Print what would be linked; change nothing.")
+    def relink_command(workspace_id: str, dry_run: bool) -> None:
+        """Rebuild a workspace's links from the sheet's Lead ID column and the cards' markers.
+
+        For a lost or restored database. Leads found on one side only are listed and left to the
+        next sync; a lead id on two cards is listed as a problem. Exit code 1 when there are problems.
+        """
+        from tqdm import tqdm
+
+        from .engine import providers
+        from .extensions import db
+        from .models import Workspace
+        from .sync.progress import CommittedProgress
+        from .sync.relink import relink
+
+        workspace = db.session.get(Workspace, workspace_id)
+        if workspace is None:
+            raise click.ClickException(f"no workspace {workspace_id!r}")
+        bar = tqdm(total=0, unit="item", dynamic_ncols=True, leave=True)
+
+        def progress(phase: str, done: int, total: int) -> None:
+            bar.set_description(phase)
+            if total and bar.total != total:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            plan = relink(db.session, workspace, providers(app), dry_run=dry_run,
+                          progress=CommittedProgress(db.session, workspace, then=progress))
+        finally:
+            bar.close()
+        for line in plan.lines():
+            click.echo(line)
+        if plan.problems:
+            raise SystemExit(1)
 
 
 

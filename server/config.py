@@ -32,6 +32,7 @@ ENGINE_KNOBS = (
     "SHEETS_WRITE_LIMIT", "RECONCILE_INTERVAL_S", "WEBHOOK_CHECK_INTERVAL_S", "EVENT_RETENTION_DAYS",
     "GOOGLE_TOKEN_URI", "TRELLO_APP_ID", "SHEET_WRITE_PROBE_S", "WORKER_CLAIM_GROUPS", "WORKER_BULK_PER_WORKSPACE",
     "RATE_LIMIT_INLINE_WAIT_S", "LIVE_MAX_ROWS", "MAX_QUEUED_BULK", "FUTURE_SKEW_S",
+    "WORKER_CONCURRENCY",
 )
 
 
@@ -110,6 +111,12 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         # How long a rotated add-on secret is still accepted (in-flight deliveries).
         "ADDON_SECRET_GRACE_MINUTES": _env_float("ADDON_SECRET_GRACE_MINUTES", 10.0),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # "Create a synced sheet" (server/addon/template_copy.py): the template spreadsheet whose bound
+        # script is the built add-on, copied with Drive's files.copy; unset hides the feature.
+        "GOOGLE_TEMPLATE_SPREADSHEET_ID": _env("GOOGLE_TEMPLATE_SPREADSHEET_ID", ""),
+        "GOOGLE_DRIVE_API_BASE_URL": (
+            _env("GOOGLE_DRIVE_API_BASE_URL", "https://www.googleapis.com/drive/v3") or ""
+        ).rstrip("/"),
     }
     config.update(_alert_settings())
     for name in ENGINE_KNOBS:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 _cipher: MultiFernet | None = None
+_key_count = 0
 
 
 class DecryptionError(Exception):
@@ -27,7 +28,7 @@ def derive_key(secret: str) -> str:
 
 def configure(keys: str, fallback_secret: str) -> None:
     """Install the process-wide cipher from the configured key list."""
-    global _cipher
+    global _cipher, _key_count
     raw = [k.strip() for k in (keys or "").split(",") if k.strip()] or [derive_key(fallback_secret)]
     try:
         _cipher = MultiFernet([Fernet(k.encode()) for k in raw])
@@ -35,6 +36,7 @@ def configure(keys: str, fallback_secret: str) -> None:
         from .config import ConfigError
 
         raise ConfigError("TOKEN_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64 bytes)") from exc
+    _key_count = len(raw)
     decrypt_cached.cache_clear()
 
 
@@ -66,3 +68,17 @@ def decrypt_cached(token: str) -> str:
 
 def generate_key() -> str:
     return Fernet.generate_key().decode()
+
+
+def rotate(token: str) -> str:
+    """``token`` re-encrypted with the first configured key (it may have been made with any of them)."""
+    try:
+        return _get().rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise DecryptionError("stored secret cannot be decrypted with TOKEN_ENCRYPTION_KEY") from exc
+
+
+def key_count() -> int:
+    """How many keys the cipher holds (more than one while a rotation is under way)."""
+    _get()
+    return _key_count

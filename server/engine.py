@@ -14,7 +14,7 @@ from .models.sync import Lane
 from .sync.providers import AccountProviders
 from .sync.queue import Waker
 from .sync.settings import EngineSettings
-from .sync.worker import Worker
+from .sync.worker import Worker, WorkerSet, default_worker_id
 
 
 def engine_settings(app: Flask) -> EngineSettings:
@@ -89,6 +89,21 @@ def build_worker(app: Flask, worker_id: str | None = None) -> Worker:
                         job_providers=providers(app))
         install_alerts(app, worker, db.engine)  # incidents and notices, on a thread of their own
         return worker
+
+
+def build_workers(app: Flask) -> WorkerSet:
+    """The loops of one worker process (``WORKER_CONCURRENCY``; see ``WorkerSet``)."""
+    from .alerts.runner import install_alerts
+
+    settings = engine_settings(app)
+    base = default_worker_id()
+    flush_lock = threading.Lock()
+    with app.app_context():
+        loops = [Worker(db.engine, worker_providers(app), settings, worker_id=base if i == 0 else f"{base}.{i}",
+                        job_providers=providers(app), primary=i == 0, flush_lock=flush_lock)
+                 for i in range(settings.concurrency)]
+        install_alerts(app, loops[0], db.engine)  # on the primary loop, which runs the periodic jobs
+    return WorkerSet(loops)
 
 
 def start_in_process_worker(app: Flask) -> Worker:

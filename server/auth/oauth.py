@@ -24,6 +24,7 @@ from ..models.workspace import ACTIVE, NEEDS_REAUTH
 log = structlog.get_logger(__name__)
 
 GOOGLE_SCOPES = "openid email profile https://www.googleapis.com/auth/spreadsheets"
+DRIVE_FILE_SCOPE = "https://www.googleapis.com/auth/drive.file"
 _EXTENSION = "authlib.integrations.flask_client"  # where Authlib's ``OAuth.init_app`` keeps the registry
 
 
@@ -41,10 +42,18 @@ def init_oauth(app: Flask) -> OAuth:
         client_id=app.config.get("GOOGLE_CLIENT_ID") or None,
         client_secret=app.config.get("GOOGLE_CLIENT_SECRET") or None,
         server_metadata_url=app.config["GOOGLE_SERVER_METADATA_URL"],
-        client_kwargs={"scope": GOOGLE_SCOPES, "code_challenge_method": "S256",
+        client_kwargs={"scope": google_scopes(app.config), "code_challenge_method": "S256",
                        "default_timeout": min(float(app.config.get("HTTP_TIMEOUT_S", 20.0)), 15.0)},
     )
     return registry
+
+
+def google_scopes(config: Any) -> str:
+    """The sign-in scopes; with a template spreadsheet configured also ``drive.file``, which Drive's
+    ``files.copy`` needs for "Create a synced sheet" (server/addon/template_copy.py)."""
+    if config.get("GOOGLE_TEMPLATE_SPREADSHEET_ID"):
+        return GOOGLE_SCOPES + " " + DRIVE_FILE_SCOPE
+    return GOOGLE_SCOPES
 
 
 def _registry() -> OAuth:

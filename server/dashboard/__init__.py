@@ -13,5 +13,8 @@ from flask import Blueprint
 bp = Blueprint("dashboard", __name__, url_prefix="/app")
 
 from . import pages, wizard, workspace  # noqa: E402,F401  (register the views)
+from . import addon_connect, synced_sheet  # noqa: E402,F401  (add-on connect popup, Create a synced sheet)
 
 __all__ = ["bp"]
+
+from . import mapping_edit  # noqa: F401  (the mapping editor)

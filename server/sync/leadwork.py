@@ -129,7 +129,7 @@ class LeadWork:
     def done(self, event: Event, note: str = "", state: str = DONE) -> None:
         self.outcome[event.id] = (state, note)
 
-    def add_changes(self, event: Event, changes: list[Change], landings: list[Landing] | tuple = ()) -> None:
+    def add_changes(self, event: Event, changes: list[Change], landings: list[Landing] | tuple[Landing, ...] = ()) -> None:
         self.changes.extend(changes)
         self.landings.extend(landings)
         self.merged.append(event)
@@ -470,6 +470,7 @@ class LeadWork:
         a deleted row. With "set status", that is a Trello change of the status, merged like any."""
         if self.workspace.card_removed_policy != "set_status":
             link.status = UNLINKED
+            link.card_extra = {**(link.card_extra or {}), "removed": reason}  # a card coming back is linked again
             record(self.session, self.workspace.id, side=Side.TRELLO, action="unlink", lead_id=link.lead_id,
                    card_id=link.card_id, event_id=event.id, message=f"card {reason}: lead unlinked, row kept")
             self.done(event)

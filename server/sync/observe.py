@@ -81,8 +81,8 @@ def _same_trello(key: str, ours: Any, theirs: Any) -> bool:
     if key == "due":
         return due_to_trello(due_from_trello(ours)) == due_to_trello(due_from_trello(theirs))
     if key == "desc":
-        return (ours or "") == (theirs or "")
-    return ours == theirs
+        return bool((ours or "") == (theirs or ""))
+    return bool(ours == theirs)
 
 
 @dataclass

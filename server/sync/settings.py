@@ -32,6 +32,8 @@ class EngineSettings:
     sheet_write_window_s: float = 0.3
     settle_probe_s: float = 0.02
     # scheduling
+    # event loops per worker process (threads; their claims are serialised like other processes')
+    concurrency: int = 1
     claim_groups: int = 16  # lead groups per claim
     bulk_per_workspace: int = 4  # bulk groups of one workspace per claim
     inline_wait_s: float = 0.02  # a rate-limit slot at most this far is waited for; further: defer
@@ -80,6 +82,7 @@ class EngineSettings:
             idle_poll_s=float(config.get("WORKER_IDLE_POLL_S", 0.05)),
             sheet_write_window_s=float(config.get("SHEET_WRITE_WINDOW_S", 0.3)),
             settle_probe_s=float(config.get("SHEET_WRITE_PROBE_S", 0.02)),
+            concurrency=max(1, int(config.get("WORKER_CONCURRENCY") or _default_concurrency(config))),
             claim_groups=int(config.get("WORKER_CLAIM_GROUPS", 16)),
             bulk_per_workspace=int(config.get("WORKER_BULK_PER_WORKSPACE", 4)),
             inline_wait_s=float(config.get("RATE_LIMIT_INLINE_WAIT_S", 0.02)),
@@ -96,3 +99,10 @@ class EngineSettings:
             session_idle_days=float(config.get("SESSION_IDLE_DAYS", 7.0)),
             session_max_days=float(config.get("SESSION_MAX_DAYS", 30.0)),
         )
+
+
+def _default_concurrency(config: Mapping[str, Any]) -> int:
+    """Two loops per worker on PostgreSQL, whose row locks let them overlap their provider calls;
+    one on SQLite, where a second writer would only wait for the first."""
+    url = str(config.get("SQLALCHEMY_DATABASE_URI", ""))
+    return 2 if url.startswith("postgresql") else 1

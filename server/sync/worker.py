@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Event, Workspace
 from ..models.sync import DONE, IGNORED, PENDING, PROCESSING, Lane
@@ -59,7 +59,10 @@ class Worker:
     """Runs the claim/apply loop (and its job runner) until stopped."""
 
     def __init__(self, engine: Engine, providers: Providers, settings: EngineSettings,
-                 worker_id: str | None = None, job_providers: Providers | None = None) -> None:
+                 worker_id: str | None = None, job_providers: Providers | None = None, *,
+                 primary: bool = True, flush_lock: threading.Lock | None = None) -> None:
+        """``primary``: this loop also runs the job runner and the periodic jobs (one per process);
+        ``flush_lock``: shared by a process's loops, so one of them writes sheet outboxes at a time."""
         self.engine = engine
         self.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
         self.settings = settings
@@ -80,7 +83,13 @@ class Worker:
         self._serial = itertools.count(1)
         self._next_flush_at: datetime | None = None
         self._listener: queue.WakeListener | None = None
+        self.primary = primary
+        self.flush_lock = flush_lock or threading.Lock()
         self.periodic = Periodic()
+        if primary:
+            self._schedule_periodic(settings)
+
+    def _schedule_periodic(self, settings: EngineSettings) -> None:
         self.periodic.every("check_webhooks", settings.webhook_check_interval_s,
                             lambda: check_webhooks(self.session_factory, self.processor.providers, settings),
                             at_start=True)
@@ -138,9 +147,9 @@ class Worker:
                 keeper.untrack(group.event_ids)
                 continue
             if index and self._live_work_arrived():
-                rest = [i for g in groups[index:] for i in g.event_ids]
-                queue.release(self.engine, rest, self.worker_id)
-                keeper.untrack(rest)
+                remaining = [i for g in groups[index:] for i in g.event_ids]
+                queue.release(self.engine, remaining, self.worker_id)
+                keeper.untrack(remaining)
                 return
             result = self.processor.run_group(group)
             keeper.untrack(group.event_ids)
@@ -173,6 +182,16 @@ class Worker:
             del self.flush_gates[workspace_id]
         if time.monotonic() < self._flush_check_at and (self._next_flush_at is None or self._next_flush_at > now):
             return
+        if not self.flush_lock.acquire(blocking=False):
+            # Another loop of this process is writing outboxes: look again shortly, not in a second.
+            self._next_flush_at = now + timedelta(seconds=self.settings.settle_probe_s)
+            return
+        try:
+            self._flush_ready(now)
+        finally:
+            self.flush_lock.release()
+
+    def _flush_ready(self, now: datetime) -> None:
         self._flush_check_at = time.monotonic() + FLUSH_CHECK_S
         with self.session_factory() as session:
             ready, next_at = sheet_flush.due(session, now, self.settings.settle_probe_s,
@@ -225,7 +244,8 @@ class Worker:
         runner = self.jobs
         runner.stopping.clear()
         jobs = threading.Thread(target=runner.run_forever, name="leads-jobs", daemon=True)
-        jobs.start()
+        if self.primary:
+            jobs.start()
         try:
             self._listener = queue.WakeListener(self.engine)
         except OSError:
@@ -250,7 +270,8 @@ class Worker:
         finally:
             runner.stopping.set()
             self.jobs_wakeup.set()
-            jobs.join(timeout=10)
+            if jobs.is_alive():
+                jobs.join(timeout=10)
             if self._listener is not None:
                 self._listener.close()
             log.info("worker_stopped", worker_id=self.worker_id)
@@ -279,6 +300,44 @@ class Worker:
         self.stopping.set()
         self.wakeup.set()
         self.jobs_wakeup.set()
+
+
+class WorkerSet:
+    """A worker process's event loops (``EngineSettings.concurrency``), each in its own thread with
+    its own worker id, claims and leases, exactly as if they were processes: the database
+    serialises their claims and never splits a lead between them. While one loop waits on a
+    provider or a commit, another applies the next lead. The first loop also runs the job runner
+    and the periodic jobs."""
+
+    def __init__(self, loops: list[Worker]) -> None:
+        if not loops:
+            raise ValueError("a worker needs at least one loop")
+        self.loops = loops
+
+    @property
+    def primary(self) -> Worker:
+        return self.loops[0]
+
+    def run_forever(self) -> None:
+        threads = [threading.Thread(target=loop.run_forever, name=f"leads-worker-{i}", daemon=True)
+                   for i, loop in enumerate(self.loops[1:], start=1)]
+        for thread in threads:
+            thread.start()
+        try:
+            self.primary.run_forever()
+        finally:
+            for loop in self.loops[1:]:
+                loop.stop()
+            for thread in threads:
+                thread.join(timeout=30)
+
+    def stop(self) -> None:
+        for loop in self.loops:
+            loop.stop()
+
+    def nudge(self, lane: int) -> None:
+        for loop in self.loops:
+            loop.nudge(lane)
 
 
 class JobRunner:
@@ -348,7 +407,7 @@ def run_job(worker: Worker, event_id: int, worker_id: str) -> None:
 # --------------------------------------------------------------------------- periodic jobs
 
 
-def schedule_reconciles(session_factory: sessionmaker, interval_s: float) -> int:
+def schedule_reconciles(session_factory: sessionmaker[Session], interval_s: float) -> int:
     """Queue a reconciliation of every active workspace, once per period (one worker wins)."""
     period = int(time.time() // interval_s)
     queued = 0
@@ -369,17 +428,17 @@ def schedule_reconciles(session_factory: sessionmaker, interval_s: float) -> int
     return queued
 
 
-def purge_old_events(session_factory: sessionmaker, retention_days: float) -> int:
+def purge_old_events(session_factory: sessionmaker[Session], retention_days: float) -> int:
     """Delete done and ignored events older than ``retention_days``; returns how many."""
     cutoff = utcnow() - timedelta(days=retention_days)
     with session_factory() as session:
         result = session.execute(delete(Event).where(Event.state.in_((DONE, IGNORED)), Event.received_at < cutoff)
                                  .execution_options(synchronize_session=False))
         session.commit()
-        return result.rowcount or 0
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
-def check_webhooks(session_factory: sessionmaker, providers: Providers, settings: EngineSettings,
+def check_webhooks(session_factory: sessionmaker[Session], providers: Providers, settings: EngineSettings,
                    now: Callable[[], datetime] = utcnow) -> int:
     """Look at every active workspace's board webhook, register again any Trello dropped or
     deactivated, and record what was found (the dashboard's connection health, the alerts);
@@ -405,19 +464,21 @@ def check_webhooks(session_factory: sessionmaker, providers: Providers, settings
                 session.commit()
             except TrelloAuthError as exc:
                 session.rollback()
-                workspace = session.get(Workspace, workspace_id)
-                message = f"Trello refused the token while checking the webhook: {exc}"
-                workspace.state = NEEDS_REAUTH
-                workspace.state_detail = message
-                if workspace.trello_account_id:
-                    mark_account_broken(session, workspace.trello_account_id, message)
-                session.commit()
+                refused = session.get(Workspace, workspace_id)
+                if refused is not None:
+                    message = f"Trello refused the token while checking the webhook: {exc}"
+                    refused.state = NEEDS_REAUTH
+                    refused.state_detail = message
+                    if refused.trello_account_id:
+                        mark_account_broken(session, refused.trello_account_id, message)
+                    session.commit()
             except Exception as exc:  # noqa: BLE001 - one workspace must not stop the others
                 session.rollback()
-                workspace = session.get(Workspace, workspace_id)
-                workspace.webhook_checked_at = now()
-                workspace.webhook_active = False
-                workspace.webhook_detail = f"the webhook could not be checked or registered again: {exc}"[:2000]
-                session.commit()
+                failed = session.get(Workspace, workspace_id)
+                if failed is not None:
+                    failed.webhook_checked_at = now()
+                    failed.webhook_active = False
+                    failed.webhook_detail = f"the webhook could not be checked or registered again: {exc}"[:2000]
+                    session.commit()
                 log.warning("trello_webhook_check_failed", workspace_id=workspace_id, error=str(exc))
     return repaired

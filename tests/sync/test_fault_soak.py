@@ -193,8 +193,15 @@ def test_a_bad_day_loses_nothing_and_duplicates_nothing(private_postgres, tmp_pa
             for tenant in tenants:
                 plan = reconcile(db.session, db.session.get(Workspace, tenant["workspace"]), providers(app))
                 assert not plan.errors, plan.errors
-        assert trello.wait_for_deliveries(timeout=30)
-        _wait(lambda: _quiet(private_postgres.dsn), 60, "the inbox to drain after the reconciliation", logs)
+        # The reconciliation's card writes are applied by the workers and their echoes delivered
+        # after that: settled once deliveries and the inbox are both quiet twice in a row.
+        quiet_in_a_row = [0]
+
+        def settled() -> bool:
+            idle = trello.wait_for_deliveries(timeout=5) and sheets.wait_for_events(timeout=5)
+            quiet_in_a_row[0] = quiet_in_a_row[0] + 1 if idle and _quiet(private_postgres.dsn) else 0
+            return quiet_in_a_row[0] >= 2
+        _wait(settled, 60, "the inbox to drain after the reconciliation", logs)
 
         alive = [w.poll() is None for w in workers]
         assert all(alive), ("a worker died", alive, [Path(log).read_text()[-2000:] for log in logs])
