@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from .common import FaultInjector, Served, serve_forever
 from .drive_api import DriveApi
+from .google_grants import INSUFFICIENT_SCOPES, Access
 from .sheets_a1 import A1Error, parse_cells
 from .sheets_addon import AddonConfig, AddonDelivery, DeliveryAttempt, build_body, new_lead_id
 from .sheets_api import READ_OPS, WRITE_OPS, SheetsApi
@@ -82,6 +83,9 @@ class SheetsEmulator(Served):
         self._limits: dict[str, Limit] = {"read": _limit(read_limit), "write": _limit(write_limit)}
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._revoked: set[str] = set()
+        # Scope checks (emulators/google_grants.py), switched on by GoogleOAuthEmulator.link_sheets.
+        self._token_grant: Callable[[str], Any] | None = None
+        self._file_grants: Any = None
         self._addons: dict[tuple[str, int], AddonConfig] = {}
         self._delivery = AddonDelivery()
         self.drive = DriveApi(self._spreadsheets, self._rng, self._authenticate)   # files.copy (drive_api)
@@ -168,6 +172,29 @@ class SheetsEmulator(Served):
     def revoke_token(self, token: str) -> None:
         with self._lock:
             self._revoked.add(token)
+
+    def use_grants(self, token_grant: Callable[[str], Any], file_grants: Any) -> None:
+        """Enforce the scopes of the tokens ``token_grant`` knows (``drive.file``: picked files only)."""
+        with self._lock:
+            self._token_grant, self._file_grants = token_grant, file_grants
+
+    def _check_grant(self, token: str, spreadsheet_id: str, kind: str) -> None:
+        if self._token_grant is not None:
+            self._file_grants.check(self._token_grant(token), spreadsheet_id, kind == "write")
+
+    def _create_via_api(self, token: str, body: dict[str, Any]) -> Response:
+        """``POST /v4/spreadsheets`` (spreadsheets.create); a ``drive.file`` token may open what it created."""
+        grant = self._token_grant(token) if self._token_grant is not None else None
+        if grant is not None and grant.access(True) is Access.NONE:
+            raise ApiError(403, INSUFFICIENT_SCOPES)
+        title = str((body.get("properties") or {}).get("title") or "Untitled spreadsheet")
+        tabs = [str((sh.get("properties") or {}).get("title") or f"Sheet{i + 1}")
+                for i, sh in enumerate(body.get("sheets") or []) if isinstance(sh, dict)]
+        sid = self.create_spreadsheet(title, {t: [] for t in tabs} or None)
+        if grant is not None:
+            self._file_grants.grant(grant.client_id, grant.sub, sid)
+        with self._lock:
+            return _json(self._api.spreadsheets_get(self._spreadsheets[sid], {}))
 
     def set_limits(self, read_limit: Limit = _UNCHANGED, write_limit: Limit = _UNCHANGED) -> None:
         """Change quotas; ``None`` disables one, an omitted argument leaves it as it is."""
@@ -446,8 +473,10 @@ class SheetsEmulator(Served):
     def _handle_api(self, request: Request, environ: dict) -> Response:
         with self._lock:
             token = self._authenticate(request)
-        op, sid, text = self._route(request.method, self._raw_path(environ))
-        kind = "read" if op in READ_OPS else "write"
+        raw_path = self._raw_path(environ)
+        create = request.method == "POST" and raw_path.rstrip("/") == "/v4/spreadsheets"
+        if not create:
+            op, sid, text = self._route(request.method, raw_path)
         body: dict[str, Any] = {}
         if request.method in ("POST", "PUT"):
             data = request.get_data()
@@ -458,6 +487,9 @@ class SheetsEmulator(Served):
                     raise ApiError(400, "Invalid JSON payload received. Unexpected token.") from None
                 if not isinstance(body, dict):
                     raise ApiError(400, "Invalid JSON payload received. Expected an object.")
+        if create:
+            return self._create_via_api(token, body)
+        kind = "read" if op in READ_OPS else "write"
         with self._lock:
             if not self._take_quota(token, kind):
                 self._stats["rate_limited"] += 1
@@ -468,6 +500,7 @@ class SheetsEmulator(Served):
             ss = self._spreadsheets.get(sid)
             if ss is None:
                 raise not_found()
+            self._check_grant(token, sid, kind)
             api, args = self._api, request.args
             result = {
                 "spreadsheets.get": lambda: api.spreadsheets_get(ss, args),

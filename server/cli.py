@@ -46,7 +46,8 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("sync")
     @click.argument("workspace_id")
-    @click.option("--dry-run", is_flag=True, help="Print the plan (to create, link, update, conflicts); change nothing.")
+    @click.option("--dry-run", is_flag=True,
+                  help="Print the plan (to create, link, update, conflicts); change nothing.")
     def sync(workspace_id: str, dry_run: bool) -> None:
         """Reconcile a workspace now: read both sides and repair what webhooks missed.
 

@@ -88,6 +88,10 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "TRELLO_JWT_KEYS_URL": _env(
             "TRELLO_JWT_KEYS_URL", "https://api.trello.com/1/resource/jwt-public-keys"
         ),
+        # Trello's Power-Up client library, loaded by every Power-Up page (the demo points it at its emulator).
+        "TRELLO_POWERUP_LIBRARY_URL": _env("TRELLO_POWERUP_LIBRARY_URL", "https://trello.com/power-ups/power-up.min.js"),
+        # Origins the local demo's /demo page may frame (set by `python -m server.demo` only).
+        "DEMO_FRAME_ORIGINS": _env("DEMO_FRAME_ORIGINS", ""),
         "GOOGLE_CLIENT_ID": _env("GOOGLE_CLIENT_ID", ""),
         "GOOGLE_CLIENT_SECRET": _env("GOOGLE_CLIENT_SECRET", ""),
         "GOOGLE_SERVER_METADATA_URL": _env(
@@ -117,6 +121,10 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "GOOGLE_DRIVE_API_BASE_URL": (
             _env("GOOGLE_DRIVE_API_BASE_URL", "https://www.googleapis.com/drive/v3") or ""
         ).rstrip("/"),
+        # Google scopes: "spreadsheets" (sensitive) or "drive.file" + Google Picker (server/auth/google_scopes.py).
+        "GOOGLE_SCOPE_MODE": _env("GOOGLE_SCOPE_MODE", "spreadsheets"),
+        "GOOGLE_PICKER_API_KEY": _env("GOOGLE_PICKER_API_KEY", ""),
+        "GOOGLE_CLOUD_PROJECT_NUMBER": _env("GOOGLE_CLOUD_PROJECT_NUMBER", ""),
     }
     config.update(_alert_settings())
     for name in ENGINE_KNOBS:
@@ -126,6 +134,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     _check_sessions(config)
+    _check_google_scope_mode(config)
     _check_production(config)
     production = config["APP_ENV"] == "production"
     config.setdefault("SESSION_COOKIE_SECURE", production)
@@ -182,6 +191,26 @@ def _check_sessions(config: dict[str, Any]) -> None:
     if not 0 <= config["ADDON_SECRET_GRACE_MINUTES"] <= 24 * 60:
         raise ConfigError("ADDON_SECRET_GRACE_MINUTES must be between 0 and 1440")
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=config["SESSION_MAX_DAYS"])
+
+
+def _check_google_scope_mode(config: dict[str, Any]) -> None:
+    """``GOOGLE_SCOPE_MODE`` is one of the modes; ``drive.file`` needs the Picker's API key and project number."""
+    from .auth.google_scopes import GoogleScopeMode
+
+    mode = str(config.get("GOOGLE_SCOPE_MODE") or GoogleScopeMode.SPREADSHEETS).strip()
+    if mode not in {m.value for m in GoogleScopeMode}:
+        raise ConfigError(f"GOOGLE_SCOPE_MODE must be 'spreadsheets' or 'drive.file', got {mode!r}")
+    config["GOOGLE_SCOPE_MODE"] = mode
+    if mode != GoogleScopeMode.DRIVE_FILE:
+        return
+    if not str(config.get("GOOGLE_PICKER_API_KEY") or "").strip():
+        raise ConfigError("GOOGLE_SCOPE_MODE=drive.file needs GOOGLE_PICKER_API_KEY (an API key of the Google "
+                          "Cloud project, for Google Picker)")
+    number = str(config.get("GOOGLE_CLOUD_PROJECT_NUMBER") or "").strip()
+    if not number.isdigit():
+        raise ConfigError("GOOGLE_SCOPE_MODE=drive.file needs GOOGLE_CLOUD_PROJECT_NUMBER, the Google Cloud "
+                          f"project's number (digits only, on the console's dashboard), got {number!r}")
+    config["GOOGLE_CLOUD_PROJECT_NUMBER"] = number
 
 
 def _check_production(config: Mapping[str, Any]) -> None:

@@ -102,7 +102,8 @@ def test_copy_template_turns_drive_answers_into_plain_words(answer, words):
 
 
 def test_sign_in_asks_for_drive_file_only_when_a_template_is_configured():
-    from server.auth.oauth import DRIVE_FILE_SCOPE, GOOGLE_SCOPES, google_scopes
+    from server.auth.google_scopes import DRIVE_FILE_SCOPE, google_scopes
+    from server.auth.oauth import GOOGLE_SCOPES
 
     assert google_scopes({"GOOGLE_TEMPLATE_SPREADSHEET_ID": ""}) == GOOGLE_SCOPES
     assert google_scopes({"GOOGLE_TEMPLATE_SPREADSHEET_ID": "1Template0000000"}).split() == [

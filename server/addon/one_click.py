@@ -76,8 +76,9 @@ class ConnectRequest:
 def parse_request(nonce: object, spreadsheet_id: object, sheet: object) -> ConnectRequest:
     """Check the popup link's (or the poll's) fields; ``ConnectRefused`` (400) says which is wrong."""
     if not isinstance(nonce, str) or not NONCE.match(nonce.strip().lower()):
-        raise ConnectRefused(Refusal.MALFORMED, "This connect link is incomplete (its nonce must be 32 hexadecimal "
-                                                "digits). Open it again with the sidebar's Connect to Leads Sync button.")
+        raise ConnectRefused(Refusal.MALFORMED,
+                             "This connect link is incomplete (its nonce must be 32 hexadecimal digits). "
+                             "Open it again with the sidebar's Connect to Leads Sync button.")
     if not isinstance(spreadsheet_id, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", spreadsheet_id.strip()):
         raise ConnectRefused(Refusal.MALFORMED, "This connect link names no spreadsheet. Open it again with the "
                                                 "sidebar's Connect to Leads Sync button.")

@@ -64,11 +64,13 @@ def copy_template(http: _Poster, drive_base_url: str, template_id: str, name: st
     except Exception as exc:   # requests' and google-auth's transport errors alike
         raise CopyFailed(f"Google Drive could not be reached ({type(exc).__name__}); try again in a minute.") from exc
     if response.status_code != 200:
-        message = _REFUSALS.get(response.status_code) or f"Google Drive answered HTTP {response.status_code}; try again."
+        message = (_REFUSALS.get(response.status_code)
+                   or f"Google Drive answered HTTP {response.status_code}; try again.")
         raise CopyFailed(message)
     try:
         body = response.json()
-        found = DriveFile(id=str(body["id"]), name=str(body.get("name") or ""), mime_type=str(body.get("mimeType") or ""))
+        found = DriveFile(id=str(body["id"]), name=str(body.get("name") or ""),
+                          mime_type=str(body.get("mimeType") or ""))
     except (ValueError, KeyError, TypeError) as exc:
         raise CopyFailed("Google Drive's answer had no file id; try again.") from exc
     if found.mime_type and found.mime_type != SPREADSHEET_MIME:

@@ -23,8 +23,7 @@ from ..models.workspace import ACTIVE, NEEDS_REAUTH
 
 log = structlog.get_logger(__name__)
 
-GOOGLE_SCOPES = "openid email profile https://www.googleapis.com/auth/spreadsheets"
-DRIVE_FILE_SCOPE = "https://www.googleapis.com/auth/drive.file"
+GOOGLE_SCOPES = "openid email profile https://www.googleapis.com/auth/spreadsheets"  # GOOGLE_SCOPE_MODE's default
 _EXTENSION = "authlib.integrations.flask_client"  # where Authlib's ``OAuth.init_app`` keeps the registry
 
 
@@ -35,6 +34,7 @@ def init_oauth(app: Flask) -> OAuth:
     session cookie (``flow_store.AuthlibStateCache``).
     """
     from .flow_store import AuthlibStateCache
+    from .google_scopes import google_scopes
 
     registry = OAuth(app, cache=AuthlibStateCache())
     registry.register(
@@ -46,14 +46,6 @@ def init_oauth(app: Flask) -> OAuth:
                        "default_timeout": min(float(app.config.get("HTTP_TIMEOUT_S", 20.0)), 15.0)},
     )
     return registry
-
-
-def google_scopes(config: Any) -> str:
-    """The sign-in scopes; with a template spreadsheet configured also ``drive.file``, which Drive's
-    ``files.copy`` needs for "Create a synced sheet" (server/addon/template_copy.py)."""
-    if config.get("GOOGLE_TEMPLATE_SPREADSHEET_ID"):
-        return GOOGLE_SCOPES + " " + DRIVE_FILE_SCOPE
-    return GOOGLE_SCOPES
 
 
 def _registry() -> OAuth:

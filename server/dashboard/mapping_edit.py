@@ -118,7 +118,8 @@ def _form_from_post(sources: Sources) -> dict[str, Any]:
         if status and normalise_status(status) not in seen:
             seen.add(normalise_status(status))
             rows.append({"status": status, "list_id": list_id, "new": False})
-    return {"title_column": request.form.get("title_column", ""), "status_column": request.form.get("status_column", ""),
+    return {"title_column": request.form.get("title_column", ""),
+            "status_column": request.form.get("status_column", ""),
             "due_column": request.form.get("due_column", ""),
             "description_columns": request.form.getlist("description_columns"), "rows": rows,
             "reverse": {list_id: form_checks.clean(request.form.get(f"reverse_{list_id}", ""))

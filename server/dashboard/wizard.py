@@ -58,6 +58,7 @@ from .helpers import (
     trello_error_message,
     user,
 )
+from .picker import picker_context
 
 log = structlog.get_logger(__name__)
 
@@ -164,7 +165,7 @@ def _sheet_context(state: dict[str, Any]) -> dict[str, Any]:
     accounts = queries.accounts_for_user(db.session, user(), GOOGLE)
     service_account = bool(current_app.config.get("GOOGLE_SERVICE_ACCOUNT_JSON"))
     return {"google_accounts": accounts, "service_account": service_account,
-            "spreadsheet_input": state.get("spreadsheet_input", "")}
+            "spreadsheet_input": state.get("spreadsheet_input", ""), **picker_context()}
 
 
 def _sheet_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -398,7 +399,8 @@ def _statuses_context(state: dict[str, Any]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = [{"status": status, "list_id": list_id or "", "new": False}
                                   for status, list_id in matched.status_to_list.items()]
     known = {match_key(r["status"]) for r in rows}
-    extras: list[dict[str, str]] = [{"status": s, "list_id": l} for s, l in saved.items() if match_key(s) not in known]
+    extras: list[dict[str, str]] = [{"status": s, "list_id": list_id} for s, list_id in saved.items()
+                                    if match_key(s) not in known]
     while len(extras) < EXTRA_STATUS_ROWS:
         extras.append({"status": "", "list_id": ""})
     saved_reverse = dict(state.get("list_to_status") or {})

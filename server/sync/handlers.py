@@ -22,7 +22,7 @@ from .history import record
 from .leadwork import LeadWork, mark_sheet
 from .mapping import cell_text
 from .merge import Side
-from .observe import (action_time_ms, ledger_match, observe_update, provenance_is_ours, sheet_changes)
+from .observe import action_time_ms, ledger_match, observe_update, provenance_is_ours, sheet_changes
 from .outcomes import Defer, SyncError
 from .queue import PREVIEW, RECONCILE, SHEETS, SYSTEM, TRELLO, Command
 

@@ -129,7 +129,8 @@ class LeadWork:
     def done(self, event: Event, note: str = "", state: str = DONE) -> None:
         self.outcome[event.id] = (state, note)
 
-    def add_changes(self, event: Event, changes: list[Change], landings: list[Landing] | tuple[Landing, ...] = ()) -> None:
+    def add_changes(self, event: Event, changes: list[Change],
+                    landings: list[Landing] | tuple[Landing, ...] = ()) -> None:
         self.changes.extend(changes)
         self.landings.extend(landings)
         self.merged.append(event)

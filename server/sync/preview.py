@@ -239,7 +239,8 @@ def run_preview(session: Session, workspace: Workspace, providers: Providers) ->
     workspace.sync_progress = {**(workspace.sync_progress or {}), **marks,
                                "details": {"conflicts": plan.conflicts[:DETAIL_LINES],
                                            "errors": plan.errors[:DETAIL_LINES],
-                                           "samples": {kind: names[:DETAIL_LINES] for kind, names in plan.samples.items()},
+                                           "samples": {kind: names[:DETAIL_LINES]
+                                                       for kind, names in plan.samples.items()},
                                            "warnings": plan.warnings[:DETAIL_LINES]}}
     return "preview computed"
 

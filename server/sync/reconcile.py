@@ -46,10 +46,10 @@ from ..models import Event, Link, Workspace
 from ..models.sync import CARD_REMOVED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
 from ..sheets.client import SheetTab, column_letter
 from . import description
+from .cards import card_fields, now_ms, revive_card, trello_time_ms, wants_card_back
 from .history import record
 from .inbox import new_lead_id
 from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
-from .cards import card_fields, now_ms, revive_card, trello_time_ms, wants_card_back
 from .merge import FieldClock, dump_clocks, load_clocks
 from .providers import Providers
 from .sheet_writer import HeaderCache, SheetLayoutError
@@ -263,7 +263,7 @@ class Reconciler:
         yield from self.session.scalars(query.execution_options(yield_per=LINKS_PER_FETCH))
 
     def _values(self, lead: SheetLead) -> dict[str, str]:
-        return dict(zip(self.columns, lead.cells))
+        return dict(zip(self.columns, lead.cells, strict=False))
 
     def _parse(self, card: CardLead) -> description.ParsedDescription:
         return description.parse(card.desc, self.mapping.description_columns)
@@ -354,7 +354,7 @@ class Reconciler:
         new_shadow = dict(shadow)
         card_values = self._card_values(card, parsed)
         row_cells: dict[str, str] = {}
-        for column, sheet_value in zip(self.columns, row.cells):
+        for column, sheet_value in zip(self.columns, row.cells, strict=False):
             old = cell_text(shadow.get(column, ""))
             sheet_same = sheet_value == old
             if column == self.mapping.status_column:
@@ -578,7 +578,8 @@ class Reconciler:
             from .sheet_writer import RowPatch, flush
 
             flush(self.tab, self.workspace.id, self.headers, self.workspace.lead_id_column,
-                  [RowPatch(link.lead_id, {self.mapping.status_column: status}) for link, status in self.pending_status],
+                  [RowPatch(link.lead_id, {self.mapping.status_column: status})
+                   for link, status in self.pending_status],
                   [], self.workspace.header_row)
             now = now_ms()
             for link, status in self.pending_status:

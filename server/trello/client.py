@@ -15,8 +15,15 @@ from typing import Any
 
 import requests
 
-from .errors import (TrelloAuthError, TrelloBadRequest, TrelloError, TrelloNotFound, TrelloRateLimited,
-                     TrelloServerError, TrelloUnavailable)
+from .errors import (
+    TrelloAuthError,
+    TrelloBadRequest,
+    TrelloError,
+    TrelloNotFound,
+    TrelloRateLimited,
+    TrelloServerError,
+    TrelloUnavailable,
+)
 
 # Waits before a request; may return a callable to run once the request has ended.
 Throttle = Callable[[], Callable[[], None] | None]

@@ -20,8 +20,17 @@ from werkzeug.wrappers import Request, Response
 
 from emulators.common import serve_in_thread
 from emulators.sheets import DEMO_SPREADSHEET_ID, SheetsEmulator, seed_demo
-from emulators.sheets_a1 import (A1Error, Bounds, col_to_index, format_range, index_to_col,
-                                 parse_a1, parse_cells, quote_sheet, resolve)
+from emulators.sheets_a1 import (
+    A1Error,
+    Bounds,
+    col_to_index,
+    format_range,
+    index_to_col,
+    parse_a1,
+    parse_cells,
+    quote_sheet,
+    resolve,
+)
 from server.sheets.http import BaseUrlHTTPClient, ForeignGoogleCallError, open_client
 
 HEADERS = ["Name", "Email", "Status", "Notes", "Lead ID"]
