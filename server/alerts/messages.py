@@ -30,7 +30,8 @@ def workspace_url(base_url: str, workspace: Workspace) -> str:
 
 def opened_notice(incident: AlertIncident, workspace: Workspace, base_url: str) -> Notice:
     return Notice(PREFIX + incident.summary,
-                  f"{incident.summary}.\n\n{incident.detail}\n\nOpen the workspace: {workspace_url(base_url, workspace)}\n"
+                  f"{incident.summary}.\n\n{incident.detail}\n\n"
+                  f"Open the workspace: {workspace_url(base_url, workspace)}\n"
                   "You get one message when this starts and one when it is over.")
 
 

@@ -70,7 +70,8 @@ def run_round(session_factory: sessionmaker, channels: Channels, settings: Alert
             report.opened += len(changes.opened)
             report.resolved += len(changes.resolved)
             for incident in changes.opened:
-                log.info("alert_incident_opened", workspace_id=workspace.id, kind=incident.kind, incident_id=incident.id)
+                log.info("alert_incident_opened", workspace_id=workspace.id, kind=incident.kind,
+                         incident_id=incident.id)
             for incident in changes.resolved:
                 log.info("alert_incident_resolved", workspace_id=workspace.id, kind=incident.kind,
                          incident_id=incident.id)

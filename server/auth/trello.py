@@ -88,7 +88,8 @@ def start_connection(callback_url: str) -> tuple[str, dict[str, str]]:
         raise ConnectError("Trello refused to start the connection; check the server's Trello API key "
                            "and secret.") from exc
     url = client.create_authorization_url(_endpoint("OAuthAuthorizeToken"), token["oauth_token"], scope=SCOPE,
-                                          expiration=_expiration(), name=_config().get("POWERUP_APP_NAME") or "Leads Sync")
+                                          expiration=_expiration(),
+                                          name=_config().get("POWERUP_APP_NAME") or "Leads Sync")
     return url, {"token": token["oauth_token"], "secret": token["oauth_token_secret"]}
 
 

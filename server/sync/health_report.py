@@ -98,8 +98,8 @@ def account_line(key: str, account: ProviderAccount | None, now: datetime, warn:
     provider = "Google" if key == "google" else "Trello"
     label = f"{provider} account"
     if account is None and service_account:
-        return HealthLine(key, label, Health.OK,
-                          "The server's Google service account is used (GOOGLE_SERVICE_ACCOUNT_JSON; no grant expires).")
+        return HealthLine(key, label, Health.OK, "The server's Google service account is used "
+                                                 "(GOOGLE_SERVICE_ACCOUNT_JSON; no grant expires).")
     if account is None:
         return HealthLine(key, label, Health.PROBLEM, f"No {provider} account is connected to this workspace.")
     name = account_label(account)
