@@ -63,6 +63,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     init_security(app)
 
+    from .metrics.views import bp as metrics_bp
+
+    app.register_blueprint(metrics_bp)
+
     from .alerts.channels import init_mail
     from .alerts.views import bp as alerts_bp
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 import click
@@ -33,7 +34,11 @@ def register_cli(app: Flask) -> None:
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: runner.stop())
+        from .metrics.multiproc import mark_dead, prune_dead
+
+        prune_dead()  # metrics files this host's dead processes left (PROMETHEUS_MULTIPROC_DIR)
         runner.run_forever()
+        mark_dead(os.getpid())
 
     @app.cli.command("purge-expired")
     def purge_expired_command() -> None:

@@ -130,12 +130,14 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
     for name in ENGINE_KNOBS:
         if _env(name) is not None:
             config[name] = _env(name)
+    config.update(_metrics_settings())
     if overrides:
         config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     _check_sessions(config)
     _check_google_scope_mode(config)
     _check_production(config)
+    _check_metrics(config)
     production = config["APP_ENV"] == "production"
     config.setdefault("SESSION_COOKIE_SECURE", production)
     config.setdefault("SESSION_COOKIE_HTTPONLY", True)
@@ -222,3 +224,29 @@ def _check_production(config: Mapping[str, Any]) -> None:
         raise ConfigError("TOKEN_ENCRYPTION_KEY is unset; generate one with `flask --app server keygen`")
     if config.get("DEV_LOGIN_ENABLED"):
         raise ConfigError("DEV_LOGIN_ENABLED must be off in production (it signs anyone in by email)")
+
+
+def _metrics_settings() -> dict[str, Any]:
+    """Metrics and readiness (server/metrics/, server/health.py; docs/METRICS.md)."""
+    return {
+        # /metrics answers 404 unless METRICS_ENABLED=1, and then only to "Authorization: Bearer <METRICS_TOKEN>".
+        "METRICS_ENABLED": _env("METRICS_ENABLED", "0") == "1",
+        "METRICS_TOKEN": _env("METRICS_TOKEN", ""),
+        # /ready fails when no sync worker was heard from for this long (0: no worker required) …
+        "READY_WORKER_MAX_AGE_S": _env_float("READY_WORKER_MAX_AGE_S", 60.0),
+        # … or when a live event has waited longer than this in an active workspace (0: not checked).
+        "READY_BACKLOG_MAX_AGE_S": _env_float("READY_BACKLOG_MAX_AGE_S", 300.0),
+    }
+
+
+def _check_metrics(config: dict[str, Any]) -> None:
+    """The readiness thresholds are numbers; metrics switched on need their token."""
+    for name in ("READY_WORKER_MAX_AGE_S", "READY_BACKLOG_MAX_AGE_S"):
+        try:
+            config[name] = float(config[name])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{name} must be a number, got {config[name]!r}") from exc
+        if config[name] < 0:
+            raise ConfigError(f"{name} must be 0 (off) or more")
+    if config["METRICS_ENABLED"] and len(config.get("METRICS_TOKEN") or "") < 16:
+        raise ConfigError("METRICS_ENABLED=1 needs METRICS_TOKEN, a random value of 16 characters or more")

@@ -27,7 +27,7 @@ from flask_talisman import Talisman
 
 POWERUP_PREFIX = "/powerup"
 # Probes from the platform may come over plain HTTP from inside the network.
-PROBE_PATHS = ("/health", "/ready")
+PROBE_PATHS = ("/health", "/ready", "/metrics")  # /metrics: scraped from inside, token-protected
 
 DASHBOARD_CSP = {
     "default-src": "'self'",

@@ -6,7 +6,7 @@ the Trello webhook found; provider accounts record when their grant was issued a
 ``alert_preferences`` who hears about them and how.
 
 Revision ID: 0006
-Revises: 0007 (numbered 0006 as assigned; chained after main's 0007 when main was merged in)
+Revises: 0008 (numbered 0006 as assigned; chained after main's latest, 0008, when main was merged in)
 Create Date: 2026-12-06 07:30:00.000000
 
 """
@@ -18,7 +18,7 @@ import server.models.base
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

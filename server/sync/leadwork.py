@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..models import Event, Link, Workspace
 from ..models.base import utcnow
 from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLINKED
@@ -220,6 +221,7 @@ class LeadWork:
             self._remember_attempt(link, body)
             raise
         self.ctx.outbound("trello", self.merged[-1].id)
+        metrics.card_written(result, self.merged[-1].lane)
         landed = trello_time_ms(card, now_ms())
         for name in self._fields_of(body):  # all the PUT gave Trello: a description carries every line
             result.clocks.setdefault(name, FieldClock()).wt = landed
@@ -300,6 +302,7 @@ class LeadWork:
                    lead_id=link.lead_id, card_id=link.card_id, event_id=result.stale[0].event_id, outcome="skipped",
                    changes={c.field: [c.value, None] for c in result.stale},
                    message="an older change arrived after a newer one and was ignored")
+        metrics.conflicts(len(result.conflicts))
         for conflict in result.conflicts:
             dropped = conflict.dropped
             record(self.session, self.workspace.id, side=dropped.side.value, action="conflict", lead_id=link.lead_id,
@@ -358,6 +361,7 @@ class LeadWork:
                 self._remember_create(link, event, fields)
                 raise
             self.ctx.outbound("trello", event.id)
+            metrics.card_created(event.lane, at)
         self.session.refresh(link)
         if link.card_id is not None and link.card_id != card["id"]:
             # The card of an earlier, timed-out try landed and was linked meanwhile: this one is extra.

@@ -51,6 +51,7 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..models import Event, Workspace
 from ..models.base import UTCDateTime
 from ..models.sync import JOB_KINDS as _MODEL_JOB_KINDS
@@ -358,6 +359,7 @@ def retry_later(event: Event, delay_s: float, reason: str) -> None:
 def park(event: Event, reason: str) -> None:
     """Stop retrying; the error waits in the dashboard, where Retry re-queues it."""
     event.state = PARKED
+    metrics.event_parked(event.source)
     event.processed_at = utcnow()
     event.locked_by = None
     event.locked_until = None

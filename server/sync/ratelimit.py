@@ -58,6 +58,12 @@ from typing import Any
 import structlog
 
 try:
+    from ..metrics import limiter_outcome
+except ImportError:  # loaded as a lone file (the tests' child processes skip Flask's import): not measured
+    def limiter_outcome(specs: Sequence[tuple[str, int, float]], granted: bool, wait_s: float) -> None:
+        """Without the app's package there is nothing to record into."""
+
+try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: rely on SQLite's busy timeout alone
     fcntl = None  # type: ignore[assignment]
@@ -279,6 +285,7 @@ class RateLimiter:
         """
         limit = timeout if max_wait is None else min(timeout, max_wait)
         grant, wait = self._reserve(specs, limit, fair)
+        limiter_outcome(specs, grant is not None, wait)
         if grant is None:
             if max_wait is not None and wait <= timeout:
                 raise SlotLater([s[0] for s in specs], wait)

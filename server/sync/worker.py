@@ -31,6 +31,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..metrics.heartbeat import Heartbeat, stop_heartbeat
 from ..models import Event, Workspace
 from ..models.sync import DONE, IGNORED, PENDING, PROCESSING, Lane
 from ..models.workspace import ACTIVE, NEEDS_REAUTH
@@ -240,6 +241,7 @@ class Worker:
     def run_forever(self) -> None:
         """The loop: work while there is work; otherwise wait for a wake-up or the next due time."""
         log.info("worker_started", worker_id=self.worker_id)
+        heartbeat = Heartbeat(self.engine, self.worker_id)
         failures = 0
         runner = self.jobs
         runner.stopping.clear()
@@ -253,6 +255,7 @@ class Worker:
         try:
             while not self.stopping.is_set():
                 try:
+                    heartbeat.beat_if_due()  # first: a slow periodic job must not hide a live loop
                     self.periodic.run_due()
                     self.wakeup.clear()
                     took = self.run_once()
@@ -274,6 +277,7 @@ class Worker:
                 jobs.join(timeout=10)
             if self._listener is not None:
                 self._listener.close()
+            stop_heartbeat(heartbeat)
             log.info("worker_stopped", worker_id=self.worker_id)
 
     def _idle_wait(self) -> float:

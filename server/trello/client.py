@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 
+from .. import metrics
 from .errors import (
     TrelloAuthError,
     TrelloBadRequest,
@@ -52,6 +53,7 @@ class TrelloClient:
             if bundle and self.session.verify is True:
                 self.session.verify = bundle
             self.session.trust_env = False
+        metrics.count_responses(self.session, "trello")
         self.throttle = throttle
         self.max_inline_wait_s = MAX_INLINE_WAIT_S if max_inline_wait_s is None else max_inline_wait_s
         self.calls = 0
