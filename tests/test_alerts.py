@@ -374,11 +374,13 @@ def test_the_worker_job_only_starts_a_round_in_the_background(sqlite_url):
     import threading
 
     from server.alerts.runner import AlertRunner, install_alerts
-    from server.engine import build_worker
+    from server.engine import build_worker, build_workers
 
     app = make_app(sqlite_url, ALERT_CHECK_INTERVAL_S=60)
     worker = build_worker(app, worker_id="alerts-test")
     assert "alerts" in [job.name for job in worker.periodic.jobs]
+    loops = build_workers(app).loops  # `flask worker`: the primary loop runs the periodic jobs
+    assert "alerts" in [job.name for job in loops[0].periodic.jobs]
     started, release, calls = threading.Event(), threading.Event(), []
 
     class SlowChannels:
