@@ -50,6 +50,9 @@ class TrelloEmulator(Served):
         # belongs to an app; actions made in Trello's own web UI carry ``appCreator: null``.
         self.api_keys: dict[str, str | None] = {api_key: app_id}
         self.search_lag_s = float(search_lag_s)
+        # Trello deactivates a webhook whose deliveries keep failing (``active: false``, its
+        # ``consecutiveFailures`` kept); after this many failed deliveries in a row here (None: never).
+        self.deactivate_after_failures: int | None = None
         self._lock = threading.RLock()
         self.state = TrelloState(on_action=self._on_action)
         self.limiter = RateLimiter(token_limit, key_limit)
@@ -271,6 +274,18 @@ class TrelloEmulator(Served):
             else:
                 webhook.consecutive_failures += 1
                 webhook.first_fail_date = webhook.first_fail_date or iso()
+                limit = self.deactivate_after_failures
+                if limit is not None and webhook.consecutive_failures >= limit:
+                    webhook.active = False
+
+    def deactivate_webhook(self, webhook_id: str, failures: int = 1000) -> None:
+        """Trello gives up on a callback that keeps failing: the webhook stays, ``active: false``,
+        with its ``consecutiveFailures``, and nothing more is delivered to it."""
+        with self._lock:
+            webhook = self.state.webhooks[webhook_id]
+            webhook.active = False
+            webhook.consecutive_failures = failures
+            webhook.first_fail_date = webhook.first_fail_date or iso()
 
     def drop_next_deliveries(self, n: int) -> None:
         """The next ``n`` webhook deliveries are silently lost."""

@@ -67,6 +67,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(metrics_bp)
 
+    from .alerts.channels import init_mail
+    from .alerts.views import bp as alerts_bp
+
+    init_mail(app)  # alert emails (Flask-Mailman), sent by the worker's alert rounds
+    app.register_blueprint(alerts_bp)
+
     from .cli import register_cli
 
     register_cli(app)

@@ -18,6 +18,7 @@ def register_cli(app: Flask) -> None:
     from .addon.cli import register_addon_cli
 
     register_addon_cli(app)   # flask addon build
+    register_alerts_cli(app)  # flask alerts
 
     @app.cli.command("keygen")
     def keygen() -> None:
@@ -178,3 +179,23 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         yield progress
     finally:
         bar.close()
+
+
+def register_alerts_cli(app: Flask) -> None:
+    """``flask alerts``: one alert round now (the worker runs them every ``ALERT_CHECK_INTERVAL_S``)."""
+
+    @app.cli.command("alerts")
+    def alerts() -> None:
+        """Bring incidents up to date and send due alert emails, Slack messages and digests once."""
+        from .alerts.channels import LiveChannels
+        from .alerts.rounds import AlertSettings
+        from .alerts.runner import AlertRunner
+        from .extensions import db
+
+        runner = AlertRunner(db.engine, LiveChannels(app), AlertSettings.from_config(app.config))
+        report = runner.run_once()
+        if report is None:
+            click.echo("another process is running an alert round; nothing done")
+            return
+        click.echo(f"opened: {report.opened}, resolved: {report.resolved}, sent: {report.sent}, "
+                   f"failed: {report.failed}, digests: {report.digests}")

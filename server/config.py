@@ -126,6 +126,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "GOOGLE_PICKER_API_KEY": _env("GOOGLE_PICKER_API_KEY", ""),
         "GOOGLE_CLOUD_PROJECT_NUMBER": _env("GOOGLE_CLOUD_PROJECT_NUMBER", ""),
     }
+    config.update(_alert_settings())
     for name in ENGINE_KNOBS:
         if _env(name) is not None:
             config[name] = _env(name)
@@ -142,6 +143,39 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
     config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     return config
+
+
+TRELLO_TOKEN_EXPIRATIONS = ("1hour", "1day", "30days", "never")
+
+
+def _alert_settings() -> dict[str, Any]:
+    """Connection health, grant expiry and alerts (``server/alerts/``); see docs/ARCHITECTURE.md."""
+    expiration = _env("TRELLO_TOKEN_EXPIRATION", "never")
+    if expiration not in TRELLO_TOKEN_EXPIRATIONS:
+        raise ConfigError(f"TRELLO_TOKEN_EXPIRATION must be one of {', '.join(TRELLO_TOKEN_EXPIRATIONS)}, "
+                          f"got {expiration!r}")
+    return {
+        # A Google OAuth client in "Testing" publishing status: its refresh tokens die after 7 days.
+        "GOOGLE_OAUTH_TESTING_MODE": _env("GOOGLE_OAUTH_TESTING_MODE", "0") == "1",
+        # Asked for on Trello's authorize page (``expiration``); recorded on the account.
+        "TRELLO_TOKEN_EXPIRATION": expiration,
+        # Warn on the dashboard, and alert, this many days before a grant expires.
+        "GRANT_WARN_DAYS": _env_float("GRANT_WARN_DAYS", 2.0),
+        # How often the worker looks for incidents and sends alerts (0 switches alerts off).
+        "ALERT_CHECK_INTERVAL_S": _env_float("ALERT_CHECK_INTERVAL_S", 60.0),
+        # Addresses that hear about every workspace's incidents, comma-separated.
+        "ALERT_EMAIL_TO": _env("ALERT_EMAIL_TO", ""),
+        # SMTP for alert emails (Flask-Mailman's settings); no MAIL_SERVER: no email is sent.
+        "MAIL_SERVER": _env("MAIL_SERVER", ""),
+        "MAIL_BACKEND": "smtp",  # also under TESTING (Flask-Mailman would keep messages in memory)
+        "MAIL_PORT": int(_env_float("MAIL_PORT", 587)),
+        "MAIL_USERNAME": _env("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": _env("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": _env("MAIL_USE_TLS", "1") == "1",
+        "MAIL_USE_SSL": _env("MAIL_USE_SSL", "0") == "1",
+        "MAIL_TIMEOUT": _env_float("MAIL_TIMEOUT", 15.0),
+        "MAIL_DEFAULT_SENDER": _env("MAIL_DEFAULT_SENDER", "Leads Sync <alerts@localhost>"),
+    }
 
 
 def _check_sessions(config: dict[str, Any]) -> None:

@@ -83,13 +83,19 @@ def forget_clients(app: Flask, workspace_id: str) -> None:
 
 
 def build_worker(app: Flask, worker_id: str | None = None) -> Worker:
+    from .alerts.runner import install_alerts
+
     with app.app_context():
-        return Worker(db.engine, worker_providers(app), engine_settings(app), worker_id=worker_id,
-                      job_providers=providers(app))
+        worker = Worker(db.engine, worker_providers(app), engine_settings(app), worker_id=worker_id,
+                        job_providers=providers(app))
+        install_alerts(app, worker, db.engine)  # incidents and notices, on a thread of their own
+        return worker
 
 
 def build_workers(app: Flask) -> WorkerSet:
     """The loops of one worker process (``WORKER_CONCURRENCY``; see ``WorkerSet``)."""
+    from .alerts.runner import install_alerts
+
     settings = engine_settings(app)
     base = default_worker_id()
     flush_lock = threading.Lock()
@@ -97,6 +103,7 @@ def build_workers(app: Flask) -> WorkerSet:
         loops = [Worker(db.engine, worker_providers(app), settings, worker_id=base if i == 0 else f"{base}.{i}",
                         job_providers=providers(app), primary=i == 0, flush_lock=flush_lock)
                  for i in range(settings.concurrency)]
+        install_alerts(app, loops[0], db.engine)  # on the primary loop, which runs the periodic jobs
     return WorkerSet(loops)
 
 

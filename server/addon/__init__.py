@@ -33,6 +33,7 @@ from ..models import Link, ProviderAccount, Workspace
 from ..models.sync import UNLINKED
 from ..models.workspace import DISCONNECTED
 from ..sync.inbox import MAX_LEAD_ID_LENGTH
+from ..sync.last_heard import Caller, note_heard
 from ..sync.queue import enqueue_command
 from ..sync.signatures import SignatureError, verify_addon_request
 from ..trello.client import TrelloClient
@@ -198,6 +199,7 @@ def _signed_workspace() -> tuple[Workspace, SecretMatch] | tuple[Response, int]:
         db.session.rollback()
         log.warning("addon_request_replayed", workspace_id=workspace_id, method=request.method, path=request.path)
         return _error(409, REPLAYED)
+    note_heard(db.session, workspace, Caller.ADDON, datetime.now(timezone.utc))  # connection health
     db.session.commit()
     if match is SecretMatch.PREVIOUS:
         log.info("addon_request_with_previous_secret", workspace_id=workspace_id, path=request.path)

@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 
 from ..extensions import db
 from ..models import GOOGLE, ProviderAccount, User, Workspace
+from ..sync.grants import apply_terms, google_terms
 from .oauth import (
     after_reactivation,
     external_url,
@@ -107,6 +108,9 @@ def record_google_account(session: Session, token: dict[str, Any],
     if token.get("refresh_token"):  # Google sends one only on consent; keep the old one otherwise
         fields["refresh_token"] = token["refresh_token"]
     account, _ = upsert_account(session, user, GOOGLE, str(claims["sub"]), **fields)
+    if token.get("refresh_token"):  # a new grant: when it dies depends on the client's publishing status
+        apply_terms(account, google_terms(datetime.now(timezone.utc),
+                                          bool(current_app.config.get("GOOGLE_OAUTH_TESTING_MODE"))))
     return user, account, reactivate_workspaces(session, account)
 
 

@@ -3,7 +3,8 @@
 - ``POST /app/connections/trello`` (signed in, CSRF): get a request token (signed with the API
   key and secret), keep its secret on the server (``flow_store``, encrypted; the session cookie,
   which anyone holding it can read, carries only the public request token), send the person to
-  Trello's authorize page (``scope=read,write``, ``expiration=never``, ``name=<app name>``).
+  Trello's authorize page (``scope=read,write``, ``expiration`` from ``TRELLO_TOKEN_EXPIRATION``,
+  ``never`` by default and recorded on the account, ``name=<app name>``).
 - ``GET /auth/trello/callback``: trade the verifier for an access token, ask Trello who it
   belongs to (``/members/me``), store the account (token encrypted) for the signed-in user, and
   put back to work the workspaces that were waiting for this account.
@@ -15,6 +16,7 @@ Connections page with a plain message.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -29,6 +31,7 @@ from werkzeug.wrappers import Response
 
 from ..extensions import db
 from ..models import TRELLO, ProviderAccount, User, Workspace
+from ..sync.grants import apply_terms, trello_terms
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloError
 from .flow_store import put_flow_secret, take_flow_secret
@@ -58,6 +61,11 @@ def _timeout() -> float:
     return min(float(_config().get("HTTP_TIMEOUT_S", 20.0)), 15.0)
 
 
+def _expiration() -> str:
+    """Trello's ``expiration`` for new tokens (``TRELLO_TOKEN_EXPIRATION``), recorded on the account."""
+    return str(_config().get("TRELLO_TOKEN_EXPIRATION") or "never")
+
+
 def _endpoint(name: str) -> str:
     return _config()["TRELLO_OAUTH_BASE_URL"].rstrip("/") + "/" + name
 
@@ -80,7 +88,8 @@ def start_connection(callback_url: str) -> tuple[str, dict[str, str]]:
         raise ConnectError("Trello refused to start the connection; check the server's Trello API key "
                            "and secret.") from exc
     url = client.create_authorization_url(_endpoint("OAuthAuthorizeToken"), token["oauth_token"], scope=SCOPE,
-                                          expiration="never", name=_config().get("POWERUP_APP_NAME") or "Leads Sync")
+                                          expiration=_expiration(),
+                                          name=_config().get("POWERUP_APP_NAME") or "Leads Sync")
     return url, {"token": token["oauth_token"], "secret": token["oauth_token_secret"]}
 
 
@@ -116,6 +125,7 @@ def record_trello_account(session: Session, user: User, token: str,
     account, _ = upsert_account(session, user, TRELLO, str(member["id"]), username=str(member.get("username") or ""),
                                 access_token=token, token_secret=member.get("token_secret") or None,
                                 refresh_token=None, token_expires_at=None, scopes=SCOPE)
+    apply_terms(account, trello_terms(datetime.now(timezone.utc), _expiration()))
     return account, reactivate_workspaces(session, account)
 
 

@@ -44,6 +44,11 @@ class ProviderAccount(Base):
     # "ok" or "needs_reauth" (revoked grant, 401 from the provider)
     status: Mapped[str] = mapped_column(String(16), default="ok")
     status_detail: Mapped[str] = mapped_column(Text, default="")
+    # When the grant (the refresh token, or Trello's token) was issued and how it can expire
+    # (``server.sync.grants.GrantExpiry``); ``grant_expires_at`` is None for a grant that does not.
+    grant_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    grant_expiry: Mapped[str] = mapped_column(String(24), default="unknown", server_default="unknown")
+    grant_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, EncryptedText, UTCDateTime, utcnow
@@ -71,6 +71,15 @@ class Workspace(Base):
     # {"phase": "reading sheet", "done": 10, "total": 100, "started_at": ..., "finished_at": ...}
     sync_progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Connection health (``server/sync/health_report.py``): when the add-on and the Power-Up last
+    # made a verified call, and what the worker's last look at the Trello webhook found.
+    addon_last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    powerup_last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    webhook_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    webhook_active: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    webhook_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    webhook_detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    webhook_reregistered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

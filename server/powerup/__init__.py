@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 import structlog
@@ -20,6 +21,7 @@ from ..engine import commit_and_wake
 from ..extensions import csrf, db
 from ..models import Workspace
 from ..models.sync import Lane
+from ..sync.last_heard import Caller, note_heard
 from ..sync.queue import enqueue_command
 from . import assets, leads
 from .jwt import KeysUnavailable, TokenError, TrelloClaims, verify_powerup_token
@@ -160,6 +162,8 @@ def _board_workspace(claims: TrelloClaims) -> Workspace:
     if workspace is None:
         raise ApiError(404, "This board is not connected to Leads Sync, or you have no access to its workspace.",
                        "board_not_connected")
+    if note_heard(db.session, workspace, Caller.POWERUP, datetime.now(timezone.utc)):  # connection health
+        db.session.commit()
     return workspace
 
 

@@ -18,12 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..models import Event, Link, ProviderAccount, Workspace
+from ..models import Event, Link, Workspace
 from ..models.sync import IGNORED, PARKED, PENDING, PROCESSING
 from ..models.workspace import NEEDS_REAUTH
 from ..sheets.errors import SheetsAuthError, SheetsError, SheetsRateLimited
 from ..trello.errors import TrelloAuthError, TrelloError, TrelloRateLimited
 from . import queue
+from .grants import mark_account_broken
 from .handlers import CARD_APPEARS, handler_for, payload_of
 from .history import record
 from .leadwork import Context, LeadWork
@@ -272,12 +273,9 @@ class Processor:
         workspace.state_detail = message
         account_id = workspace.trello_account_id if isinstance(exc, TrelloAuthError) else (
             workspace.google_account_id if isinstance(exc, SheetsAuthError) else None)
-        if account_id:
-            account = session.get(ProviderAccount, account_id)
-            if account is not None:
-                account.status = "needs_reauth"
-                account.status_detail = message
         record(session, workspace_id, side="system", action="needs_reauth", outcome="error", message=message)
+        if account_id:  # every other workspace using the account stops too (server/sync/grants.py)
+            mark_account_broken(session, account_id, message)
 
     def _outbound(self, kind: str, event_id: int) -> None:
         if self.on_outbound:

@@ -23,6 +23,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import structlog
@@ -441,27 +442,47 @@ def purge_old_events(session_factory: sessionmaker[Session], retention_days: flo
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-def check_webhooks(session_factory: sessionmaker[Session], providers: Providers, settings: EngineSettings) -> int:
-    """Make sure every active workspace's board webhook exists; returns how many were re-registered."""
+def check_webhooks(session_factory: sessionmaker[Session], providers: Providers, settings: EngineSettings,
+                   now: Callable[[], datetime] = utcnow) -> int:
+    """Look at every active workspace's board webhook, register again any Trello dropped or
+    deactivated, and record what was found (the dashboard's connection health, the alerts);
+    returns how many were re-registered."""
     from ..trello.errors import TrelloAuthError
-    from ..trello.webhooks import ensure_board_webhook
+    from ..trello.webhooks import check_board_webhook
+    from .grants import mark_account_broken
 
     repaired = 0
     with session_factory() as session:
         for workspace in session.scalars(select(Workspace).where(Workspace.state == ACTIVE)).all():
+            workspace_id = workspace.id
             try:
-                if ensure_board_webhook(workspace, providers.trello(session, workspace), settings.public_base_url):
+                check = check_board_webhook(workspace, providers.trello(session, workspace), settings.public_base_url)
+                workspace.webhook_checked_at = now()
+                workspace.webhook_active = True
+                workspace.webhook_failures = check.consecutive_failures
+                workspace.webhook_detail = check.detail
+                if check.reregistered:
                     repaired += 1
-                    log.info("trello_webhook_reregistered", workspace_id=workspace.id)
+                    workspace.webhook_reregistered_at = now()
+                    log.info("trello_webhook_reregistered", workspace_id=workspace_id, detail=check.detail)
                 session.commit()
             except TrelloAuthError as exc:
                 session.rollback()
-                refused = session.get(Workspace, workspace.id)
+                refused = session.get(Workspace, workspace_id)
                 if refused is not None:
+                    message = f"Trello refused the token while checking the webhook: {exc}"
                     refused.state = NEEDS_REAUTH
-                    refused.state_detail = f"Trello refused the token while checking the webhook: {exc}"
+                    refused.state_detail = message
+                    if refused.trello_account_id:
+                        mark_account_broken(session, refused.trello_account_id, message)
                     session.commit()
             except Exception as exc:  # noqa: BLE001 - one workspace must not stop the others
                 session.rollback()
-                log.warning("trello_webhook_check_failed", workspace_id=workspace.id, error=str(exc))
+                failed = session.get(Workspace, workspace_id)
+                if failed is not None:
+                    failed.webhook_checked_at = now()
+                    failed.webhook_active = False
+                    failed.webhook_detail = f"the webhook could not be checked or registered again: {exc}"[:2000]
+                    session.commit()
+                log.warning("trello_webhook_check_failed", workspace_id=workspace_id, error=str(exc))
     return repaired

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import structlog
 
 from ..models import Workspace
@@ -34,17 +36,54 @@ def register_board_webhook(workspace: Workspace, trello: TrelloClient, public_ba
     return hook["id"]
 
 
-def ensure_board_webhook(workspace: Workspace, trello: TrelloClient, public_base_url: str) -> bool:
-    """Re-register the webhook if Trello dropped it; returns True when it had to."""
+@dataclass(frozen=True)
+class WebhookCheck:
+    """What a look at the workspace's webhook found (``GET /1/webhooks/{id}``) and did about it."""
+
+    found: bool  # Trello knows the webhook
+    active: bool  # Trello still delivers to it (it deactivates one after repeated failures)
+    consecutive_failures: int
+    reregistered: bool  # it was missing, inactive or on another board, so it was registered again
+
+    @property
+    def detail(self) -> str:
+        if not self.found:
+            state = "Trello no longer had the webhook"
+        elif not self.active:
+            state = f"Trello had deactivated the webhook after {self.consecutive_failures} failed deliveries"
+        else:
+            state = ("active" if not self.consecutive_failures
+                     else f"active, {self.consecutive_failures} recent deliveries failed")
+        return f"{state}; it was registered again" if self.reregistered else state
+
+
+def check_board_webhook(workspace: Workspace, trello: TrelloClient, public_base_url: str) -> WebhookCheck:
+    """Look at the workspace's webhook; register it again if Trello dropped or deactivated it."""
+    hook: dict | None = None
     if workspace.trello_webhook_id:
         try:
             hook = trello.get_webhook(workspace.trello_webhook_id)
-            if hook.get("active", True) and hook.get("idModel") == workspace.trello_board_id:
-                return False
+        except TrelloNotFound:
+            hook = None
+    found = hook is not None
+    active = bool(hook and hook.get("active", True) and hook.get("idModel") == workspace.trello_board_id)
+    failures = int((hook or {}).get("consecutiveFailures") or 0)
+    if active:
+        return WebhookCheck(found, True, failures, reregistered=False)
+    if hook is not None and hook.get("idModel") == workspace.trello_board_id:
+        # A deactivated webhook is deleted first: registering the same callback again is refused
+        # with "already exists", and adopting it would keep it inactive.
+        try:
+            trello.delete_webhook(hook["id"])
         except TrelloNotFound:
             pass
     register_board_webhook(workspace, trello, public_base_url)
-    return True
+    return WebhookCheck(found, bool(hook and hook.get("active", True)), failures, reregistered=True)
+
+
+def ensure_board_webhook(workspace: Workspace, trello: TrelloClient, public_base_url: str) -> bool:
+    """Re-register the webhook if Trello dropped or deactivated it; returns True when it had to."""
+    return check_board_webhook(workspace, trello, public_base_url).reregistered
 
 
 def delete_board_webhook(workspace: Workspace, trello: TrelloClient) -> None:
