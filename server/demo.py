@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .demo_world import DemoWorld
 
 PORT_FLAGS = (("port", "--port"), ("trello_port", "--trello-port"), ("sheets_port", "--sheets-port"),
-              ("google_port", "--google-port"))
+              ("google_port", "--google-port"), ("mail_port", "--mail-port"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sheets-port", type=int, default=5102, help="the Google Sheets emulator (default 5102)")
     parser.add_argument("--google-port", type=int, default=5103,
                         help="the Google sign-in emulator (default 5103)")
+    parser.add_argument("--mail-port", type=int, default=5104,
+                        help="the demo's mailbox, an SMTP server that receives the alerts (default 5104)")
     return parser.parse_args(argv)
 
 
@@ -72,12 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     public = f"http://127.0.0.1:{args.port}"
     world = DemoWorld(public)
     try:
-        world.start(args.trello_port, args.sheets_port, args.google_port)
+        world.start(args.trello_port, args.sheets_port, args.google_port, args.mail_port)
     except OSError as exc:  # taken between the check and the start
         if exc.errno != errno.EADDRINUSE:
             raise
         print(f"demo: a port is already in use ({exc}); choose others with --port, --trello-port, "
-              "--sheets-port and --google-port", file=sys.stderr)
+              "--sheets-port, --google-port and --mail-port", file=sys.stderr)
         return 2
     try:
         running = _run(world, args, public)

@@ -44,7 +44,8 @@ def page() -> str:
     demo = world()
     return render_template("demo/index.html", sheet_url=current_app.config["DEMO_MAIN_SHEET_URL"],
                            board_url=current_app.config["DEMO_MAIN_BOARD_URL"], made=list(demo.made),
-                           email=DEMO_EMAIL, sheets_ui=f"{demo.sheets.base_url}/_emulator/ui",
+                           email=DEMO_EMAIL, mails=demo.mailbox.mails(),
+                           sheets_ui=f"{demo.sheets.base_url}/_emulator/ui",
                            trello_ui=f"{demo.trello.base_url}/_emulator/ui")
 
 

@@ -19,6 +19,7 @@ from emulators.sheets_sidebar import SidebarBridge
 from emulators.trello import TrelloEmulator
 from emulators.trello_powerup import KEYS_PATH, LIBRARY_PATH, PowerUp, PowerUpHost
 
+from .demo_mail import DemoMailbox
 from .seed import DEMO_HEADER, DEMO_LISTS
 
 DEMO_EMAIL = "demo@example.com"
@@ -68,6 +69,7 @@ class DemoWorld:
         self.powerup_host = PowerUpHost(self.trello, PowerUp(
             id=self.trello.app_id or "", name="Leads Sync", connector_url=f"{self.public_url}/powerup/index.html"))
         self.trello.wsgi_app = self.powerup_host.wrap(self.trello.wsgi_app)
+        self.mailbox = DemoMailbox()
         self.sidebar = SidebarBridge(self.sheets)
         self.sheets.wsgi_app = self.sidebar.wrap(self.sheets.wsgi_app)
         self._lock = threading.Lock()
@@ -78,10 +80,13 @@ class DemoWorld:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self, trello_port: int, sheets_port: int, google_port: int) -> None:
-        """Start the three emulators (``OSError`` when a port is taken; nothing is left running then)."""
+    def start(self, trello_port: int, sheets_port: int, google_port: int, mail_port: int) -> None:
+        """Start the three emulators and the mailbox (``OSError`` when a port is taken; nothing is left
+        running then)."""
         started: list[Any] = []
         try:
+            self.mailbox.start(mail_port)
+            started.append(self.mailbox)
             self.trello.start(port=trello_port)
             started.append(self.trello)
             self.sheets.start(port=sheets_port)
@@ -96,7 +101,7 @@ class DemoWorld:
         self.member = self.trello.add_member(DEMO_USERNAME, DEMO_FULL_NAME)
 
     def stop(self) -> None:
-        for emulator in (self.trello, self.sheets, self.google):
+        for emulator in (self.trello, self.sheets, self.google, self.mailbox):
             emulator.stop()
 
     # ---------------------------------------------------------------- settings for the app
@@ -122,6 +127,7 @@ class DemoWorld:
             "GOOGLE_DRIVE_API_BASE_URL": self.sheets.drive_base_url,
             "GOOGLE_TEMPLATE_SPREADSHEET_ID": self.template_id,
             "DEMO_FRAME_ORIGINS": f"{self.sheets.base_url} {trello}",
+            **self.mailbox.app_settings(),  # alerts go to the demo's mailbox, shown on /demo
         }
 
     # ---------------------------------------------------------------- things to sync

@@ -42,10 +42,10 @@ def _wait(predicate, timeout: float = 15.0):
 
 
 def test_demo_runs_syncs_and_stops_cleanly(tmp_path):
-    web, trello, sheets, google = _free_port(), _free_port(), _free_port(), _free_port()
+    web, trello, sheets, google, mail = (_free_port() for _ in range(5))
     process = subprocess.Popen(
         [sys.executable, "-m", "server.demo", "--port", str(web), "--trello-port", str(trello),
-         "--sheets-port", str(sheets), "--google-port", str(google)],
+         "--sheets-port", str(sheets), "--google-port", str(google), "--mail-port", str(mail)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={"PATH": "/usr/bin:/bin", "INSTANCE_PATH": str(tmp_path), "LOG_LEVEL": "WARNING"})
     try:
@@ -128,17 +128,21 @@ def test_a_taken_port_is_one_line_naming_it_and_its_option():
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        free = [str(_free_port()) for _ in range(3)]
+        free = [str(_free_port()) for _ in range(4)]
         web = _run_demo("--port", str(taken), "--trello-port", free[0], "--sheets-port", free[1],
-                        "--google-port", free[2])
+                        "--google-port", free[2], "--mail-port", free[3])
         sheets = _run_demo("--port", free[0], "--trello-port", free[1], "--sheets-port", str(taken),
-                           "--google-port", free[2])
+                           "--google-port", free[2], "--mail-port", free[3])
+        mail = _run_demo("--port", free[0], "--trello-port", free[1], "--sheets-port", free[2],
+                         "--google-port", free[3], "--mail-port", str(taken))
     assert web.returncode == 2 and web.stdout == ""
     assert web.stderr == (f"demo: port {taken} is already in use; stop what uses it or choose another port "
                           "with --port <port>\n")
     assert sheets.returncode == 2
     assert sheets.stderr.splitlines() == [
         f"demo: port {taken} is already in use; stop what uses it or choose another port with --sheets-port <port>"]
+    assert mail.returncode == 2 and mail.stderr.splitlines() == [
+        f"demo: port {taken} is already in use; stop what uses it or choose another port with --mail-port <port>"]
 
 
 def test_keep_data_is_gone():

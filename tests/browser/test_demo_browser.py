@@ -45,10 +45,12 @@ def demo(tmp_path_factory):
     """The demo as a subprocess on free ports, once its three sample cards exist."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
-    ports = {"web": _free_port(), "trello": _free_port(), "sheets": _free_port(), "google": _free_port()}
+    ports = {"web": _free_port(), "trello": _free_port(), "sheets": _free_port(), "google": _free_port(),
+             "mail": _free_port()}
     process = subprocess.Popen(
         [sys.executable, "-m", "server.demo", "--port", str(ports["web"]), "--trello-port", str(ports["trello"]),
-         "--sheets-port", str(ports["sheets"]), "--google-port", str(ports["google"])],
+         "--sheets-port", str(ports["sheets"]), "--google-port", str(ports["google"]),
+         "--mail-port", str(ports["mail"])],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LOG_LEVEL": "WARNING",
              "INSTANCE_PATH": str(tmp_path_factory.mktemp("demo-browser"))})
@@ -262,3 +264,25 @@ def test_the_wizard_end_to_end_with_a_new_spreadsheet_and_board(page, demo, arti
     board.screenshot(path=str(artifacts_dir / "demo-wizard-board.png"), full_page=True)
     board.close()
     sheet.close()
+
+
+def test_an_alert_about_a_parked_change_reaches_the_demo_mailbox(page, demo, artifacts_dir):
+    """The issue's last step: a person receives an alert, without a terminal. The demo's alerts go
+    over SMTP to its mailbox (an SMTP server of its own), shown at the foot of /demo."""
+    page.goto(demo["web"] + "/demo")
+    expect(page.locator("#mailbox")).to_contain_text("No alert yet.")
+    sheet, _, _, _ = frames(page)
+    status = cell(sheet, 4, 4)  # Katherine Johnson's Status: a status the mapping has no list for
+    status.click()
+    status.fill("Demo booked")
+    status.press("Enter")
+    mailbox = page.locator("#mailbox")
+    deadline = time.monotonic() + 40
+    while "Katherine Johnson" not in (mailbox.inner_text() or ""):
+        assert time.monotonic() < deadline, "no alert reached the mailbox: " + mailbox.inner_text()
+        time.sleep(1.0)
+        page.reload()
+    expect(mailbox).to_contain_text("Demo leads")
+    mailbox.locator("summary").first.click()
+    expect(mailbox.locator("pre").first).to_contain_text("Demo booked")
+    page.screenshot(path=str(artifacts_dir / "demo-mailbox.png"), full_page=True)

@@ -13,7 +13,8 @@ from server.extensions import db
 from server.models import ProviderAccount, Workspace
 from server.sync.grants import apply_terms, google_terms
 from server.sync.worker import check_webhooks
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, sign_in
+from tests.browser.chromium import ARGS, CHROMIUM
+from tests.browser.test_dashboard_browser import sign_in
 from tests.conftest import make_app
 from tests.sync.world import build_world
 
