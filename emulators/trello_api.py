@@ -335,7 +335,8 @@ class TrelloApi:
 
     def h_board(self, ctx: Ctx, bid: str) -> Any:
         board = self.state.board(bid, ctx.member)
-        data = _pick(board.to_json(), ctx.fields())
+        fields = ctx.fields()
+        data = board.default_json() if fields is None else _pick(board.to_json(), fields)
         list_filter = ctx.text("lists", "none")
         if list_filter != "none":
             data["lists"] = self._lists(board.list_ids, list_filter)
@@ -470,6 +471,13 @@ class TrelloApi:
         if not list_id or not HEX_ID.match(list_id) or list_id not in self.state.lists:
             raise invalid("idList")
         lst = self.state.list(list_id, ctx.member)
+        source_id = ctx.text("idCardSource", None)
+        if source_id:
+            source = self.state.card(source_id, ctx.member)
+            keep = [k.strip() for k in (ctx.text("keepFromSource", "all") or "").split(",")]
+            return self.state.card_json(self.state.copy_card(
+                ctx.member, source, lst, ctx.text("name", None), pos=ctx.get("pos", "bottom"),
+                keep=keep))
         due = parse_date(ctx.get("due"), "due")
         card = self.state.create_card(
             ctx.member, lst, ctx.text("name", "") or "", ctx.text("desc", "") or "",
@@ -503,7 +511,7 @@ class TrelloApi:
         return self.state.lists[self.state.card(cid, ctx.member).list_id].to_json()
 
     def h_card_board(self, ctx: Ctx, cid: str) -> Any:
-        return self.state.boards[self.state.card(cid, ctx.member).board_id].to_json()
+        return self.state.boards[self.state.card(cid, ctx.member).board_id].default_json()
 
     def h_card_members(self, ctx: Ctx, cid: str) -> Any:
         card = self.state.card(cid, ctx.member)
