@@ -475,6 +475,7 @@ class TrelloApi:
         if source_id:
             source = self.state.card(source_id, ctx.member)
             keep = [k.strip() for k in (ctx.text("keepFromSource", "all") or "").split(",")]
+            assert ctx.member is not None  # set for every locked handler
             return self.state.card_json(self.state.copy_card(
                 ctx.member, source, lst, ctx.text("name", None), pos=ctx.get("pos", "bottom"),
                 keep=keep))

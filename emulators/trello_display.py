@@ -8,7 +8,8 @@ action strings (see ``tests/emulators/fixtures/trello/SOURCES.md``).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .trello_records import Member
 

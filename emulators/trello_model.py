@@ -11,6 +11,7 @@ import bisect
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any, Callable, Iterable
 
 from .trello_display import display
@@ -270,14 +271,14 @@ class TrelloState:
                     "card": card.ref()}, date=touched)
         return card
 
-    def _set_labels(self, card: Card, ids: list[str]) -> None:
+    def _set_labels(self, card: Card, ids: Sequence[str]) -> None:
         """Give ``card`` these labels, keeping each label's ``uses`` count."""
         for lid in card.id_labels:
             if lid in self.labels:
                 self.labels[lid].uses -= 1
         for lid in ids:
             self.labels[lid].uses += 1
-        card.id_labels = ids
+        card.id_labels = [*ids]
 
     def _check_labels(self, board: Board, ids: Iterable[str]) -> list[str]:
         ids = [i for i in ids if i]
