@@ -397,8 +397,15 @@ class TrelloApi:
 
     def _actions(self, ctx: Ctx, model_id: str, default_filter: str) -> Any:
         action_filter = ctx.text("filter", default_filter)
-        types = None if action_filter == "all" else {t.split(":")[0] for t in
-                                                     action_filter.split(",")}
+        types: dict[str, set[str]] | None = None
+        if action_filter != "all":
+            types, whole = {}, set()
+            for part in action_filter.split(","):
+                action_type, _, field_name = part.strip().partition(":")
+                types.setdefault(action_type, set()).update([field_name] if field_name else [])
+                if not field_name:
+                    whole.add(action_type)
+            types.update((t, set()) for t in whole)  # plain "updateCard" takes every change
         limit = ctx.number("limit", 50, 0, 1000) or 0
         return self.state.model_action_list(model_id, types, limit,
                                             since=ctx.text("since", None),

@@ -502,10 +502,11 @@ class TrelloState:
             self.on_action(action, text, board, card)
         return action
 
-    def model_action_list(self, model_id: str, types: set[str] | None, limit: int,
+    def model_action_list(self, model_id: str, types: dict[str, set[str]] | None, limit: int,
                           since: str | None = None, before: str | None = None
                           ) -> list[dict[str, Any]]:
-        """Actions on a board or card, newest first."""
+        """Actions on a board or card, newest first. ``types``: action type -> the changed
+        fields asked for (Trello's ``updateCard:idList`` filter; an empty set takes all)."""
         out = []
         for action_id in reversed(self.model_actions.get(model_id, [])):
             if before and action_id >= before:
@@ -513,8 +514,13 @@ class TrelloState:
             if since and action_id <= since:
                 break
             action_type, text = self.actions[action_id]
-            if types is None or action_type in types:
-                out.append(json.loads(text))
-                if len(out) >= limit:
-                    break
+            if types is not None and action_type not in types:
+                continue
+            action = json.loads(text)
+            fields = types[action_type] if types is not None else set()
+            if fields and not fields & set(action["data"].get("old", {})):
+                continue
+            out.append(action)
+            if len(out) >= limit:
+                break
         return out

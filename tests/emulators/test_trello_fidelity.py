@@ -324,3 +324,22 @@ def test_board_actions_answer_what_webhooks_deliver(world: World) -> None:
     assert action["data"]["card"]["id"] == card["id"]
     assert shape_diff(real, action) == []
     assert action == world.last("createCard")
+
+
+def test_action_filters_with_a_field_keep_only_those_changes(world: World) -> None:
+    """``filter=updateCard:idList`` answers list moves only, as Trello's ``type:field`` filters."""
+    card = world.card()
+    world.emu.update_card(card["id"], name="Renamed")
+    world.emu.update_card(card["id"], idList=world.list_ids[1])
+
+    def types(action_filter: str) -> list[str]:
+        resp = requests.get(f"{world.emu.api_base_url}/cards/{card['id']}/actions",
+                            params={"key": KEY, "token": world.client.token,
+                                    "filter": action_filter}, timeout=5)
+        assert resp.status_code == 200, resp.text
+        return [a["display"]["translationKey"] for a in resp.json()]
+
+    assert types("updateCard:idList") == ["action_move_card_from_list_to_list"]
+    assert types("updateCard:idList,updateCard") == ["action_move_card_from_list_to_list",
+                                                     "action_renamed_card"]
+    assert types("createCard,updateCard:name") == ["action_renamed_card", "action_create_card"]
