@@ -162,6 +162,14 @@ def _listed(value: Any) -> list[str]:
     return [] if value is UNSET else list(value)
 
 
+def _displayed(action: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
+    """The actions endpoints add ``display`` only when asked (``display=true``); webhook
+    deliveries always carry it."""
+    if not ctx.flag("display", False):
+        action.pop("display", None)
+    return action
+
+
 def _pick(data: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
     if fields is None:
         return data
@@ -407,9 +415,10 @@ class TrelloApi:
                     whole.add(action_type)
             types.update((t, set()) for t in whole)  # plain "updateCard" takes every change
         limit = ctx.number("limit", 50, 0, 1000) or 0
-        return self.state.model_action_list(model_id, types, limit,
-                                            since=ctx.text("since", None),
-                                            before=ctx.text("before", None))
+        actions = self.state.model_action_list(model_id, types, limit,
+                                               since=ctx.text("since", None),
+                                               before=ctx.text("before", None))
+        return [_displayed(a, ctx) for a in actions]
 
     def h_board_actions(self, ctx: Ctx, bid: str) -> Any:
         return self._actions(ctx, self.state.board(bid, ctx.member).id, "all")
@@ -540,7 +549,7 @@ class TrelloApi:
             raise TrelloError(404, NOT_FOUND)
         action = json.loads(stored[1])
         self.state.board(action["data"]["board"]["id"], ctx.member)
-        return action
+        return _displayed(action, ctx)
 
     # ---------------------------------------------------------------- search
 

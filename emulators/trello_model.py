@@ -444,8 +444,8 @@ class TrelloState:
         board = self.boards[card.board_id]
         self._touch(card, board)
         return self._emit(member, "commentCard", board, card,
-                          {"text": text, "card": card.ref(), "board": board.ref(),
-                           "list": self.lists[card.list_id].ref()})
+                          {"text": text, "textData": {"emoji": {}}, "card": card.ref(),
+                           "board": board.ref(), "list": self.lists[card.list_id].ref()})
 
     # ---------------------------------------------------------------- board listing
 

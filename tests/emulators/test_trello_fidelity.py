@@ -142,8 +142,6 @@ def test_a_whole_delivery_has_the_recorded_shape(world: World) -> None:
 
 @pytest.mark.parametrize("name, make", [
     ("action_createCard_2020.json", lambda w: w.card("test item")),
-    ("action_commentCard_2021.json",
-     lambda w: w.emu.comment_card(w.card()["id"], "A comment.")),
     ("action_updateCard_rename_2022.json",
      lambda w: w.emu.update_card(w.card("Old name")["id"], name="New name")),
     ("action_updateCard_move_2022.json",
@@ -156,6 +154,20 @@ def test_recorded_actions(world: World, name: str, make: Any) -> None:
     assert shape_diff(real, ours) == []
     assert ours["display"]["translationKey"] == real["display"]["translationKey"]
     assert entity_types(ours) == entity_types(real)
+
+
+def test_comments_match_the_recorded_delivery_and_api_answer(world: World) -> None:
+    """A delivered comment against a 2021 delivery (display, limits, memberCreator) and a
+    2024 API answer (data with ``textData``, which the 2021 delivery did not carry)."""
+    delivered, answered = (fixture("action_commentCard_2021.json"),
+                           fixture("action_commentCard_2024_api.json"))
+    card = world.card()
+    world.emu.comment_card(card["id"], "A comment.")
+    ours = world.last("commentCard")
+    assert shape_diff({**delivered, "data": answered["data"]}, ours) == []
+    assert ours["display"]["translationKey"] == "action_comment_on_card"
+    assert entity_types(ours) == entity_types(delivered)
+    assert ours["display"]["entities"]["contextOn"]["idContext"] == card["id"]
 
 
 def test_due_date_change_has_the_recorded_data_and_display(world: World) -> None:
@@ -191,7 +203,6 @@ DATA_2015 = {
     "moveCardFromBoard": lambda w: _board_move(w, "moveCardFromBoard"),
     "moveCardToBoard": lambda w: _board_move(w, "moveCardToBoard"),
     "emailCard": lambda w: w.emu.email_card(w.list_ids[0], "Invoice"),
-    "commentCard": lambda w: w.emu.comment_card(w.card()["id"], "hello"),
 }
 
 
@@ -269,6 +280,13 @@ def test_rest_writes_name_the_app_and_ui_writes_do_not(world: World) -> None:
     by_api, by_person = [a for a in world.actions() if a["data"]["card"]["id"] == card["id"]]
     assert by_api["appCreator"] == {"id": world.emu.app_id}
     assert by_person["appCreator"] is None
+    real = fixture("action_commentCard_2024_api.json")  # a comment an app made, read back
+    world.client.request("POST", f"/cards/{card['id']}/actions/comments",
+                         json={"text": "From the app"})
+    [answered] = world.client.request("GET", f"/cards/{card['id']}/actions",
+                                      params={"filter": "commentCard"})
+    assert shape_diff(real, answered) == []
+    assert answered["appCreator"] == {"id": world.emu.app_id}
 
 
 # --------------------------------------------------------------------------- resources
@@ -318,12 +336,15 @@ def test_board_actions_answer_what_webhooks_deliver(world: World) -> None:
     card = world.card("test item")
     resp = requests.get(f"{world.emu.api_base_url}/boards/{world.board_id}/actions",
                         params={"key": KEY, "token": world.client.token,
-                                "filter": "createCard"}, timeout=5)
+                                "filter": "createCard", "display": "true"}, timeout=5)
     assert resp.status_code == 200
     [action] = resp.json()
     assert action["data"]["card"]["id"] == card["id"]
     assert shape_diff(real, action) == []
     assert action == world.last("createCard")
+    plain = world.client.request("GET", f"/boards/{world.board_id}/actions",
+                                 params={"filter": "createCard"})
+    assert plain == [{k: v for k, v in action.items() if k != "display"}]
 
 
 def test_action_filters_with_a_field_keep_only_those_changes(world: World) -> None:
@@ -335,7 +356,7 @@ def test_action_filters_with_a_field_keep_only_those_changes(world: World) -> No
     def types(action_filter: str) -> list[str]:
         resp = requests.get(f"{world.emu.api_base_url}/cards/{card['id']}/actions",
                             params={"key": KEY, "token": world.client.token,
-                                    "filter": action_filter}, timeout=5)
+                                    "filter": action_filter, "display": "true"}, timeout=5)
         assert resp.status_code == 200, resp.text
         return [a["display"]["translationKey"] for a in resp.json()]
 
