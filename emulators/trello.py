@@ -248,11 +248,12 @@ class TrelloEmulator(Served):
         hooks = [w for w in self.state.webhooks.values() if w.active and
                  (w.id_model == board.id or (card is not None and w.id_model == card.id))]
         for webhook in hooks:
-            model = board.to_json() if webhook.id_model == board.id else \
+            model = board.default_json() if webhook.id_model == board.id else \
                 self.state.card_json(card)  # type: ignore[arg-type]
-            body = ('{"action":%s,"model":%s,"webhook":%s}' % (
-                action_json, json.dumps(model, separators=(",", ":")),
-                json.dumps(webhook.ref(), separators=(",", ":")))).encode()
+            # Trello's order: the watched model, the action, then the webhook as GET returns it
+            body = ('{"model":%s,"action":%s,"webhook":%s}' % (
+                json.dumps(model, separators=(",", ":")), action_json,
+                json.dumps(webhook.to_json(), separators=(",", ":")))).encode()
             self.deliveries.put(Delivery(webhook.id, webhook.callback_url, body,
                                          sign(self.api_secret, body, webhook.callback_url),
                                          action["id"], action["type"]))

@@ -162,6 +162,14 @@ def _listed(value: Any) -> list[str]:
     return [] if value is UNSET else list(value)
 
 
+def _displayed(action: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
+    """The actions endpoints add ``display`` only when asked (``display=true``); webhook
+    deliveries always carry it."""
+    if not ctx.flag("display", False):
+        action.pop("display", None)
+    return action
+
+
 def _pick(data: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
     if fields is None:
         return data
@@ -335,7 +343,8 @@ class TrelloApi:
 
     def h_board(self, ctx: Ctx, bid: str) -> Any:
         board = self.state.board(bid, ctx.member)
-        data = _pick(board.to_json(), ctx.fields())
+        fields = ctx.fields()
+        data = board.default_json() if fields is None else _pick(board.to_json(), fields)
         list_filter = ctx.text("lists", "none")
         if list_filter != "none":
             data["lists"] = self._lists(board.list_ids, list_filter)
@@ -396,12 +405,20 @@ class TrelloApi:
 
     def _actions(self, ctx: Ctx, model_id: str, default_filter: str) -> Any:
         action_filter = ctx.text("filter", default_filter)
-        types = None if action_filter == "all" else {t.split(":")[0] for t in
-                                                     action_filter.split(",")}
+        types: dict[str, set[str]] | None = None
+        if action_filter != "all":
+            types, whole = {}, set()
+            for part in action_filter.split(","):
+                action_type, _, field_name = part.strip().partition(":")
+                types.setdefault(action_type, set()).update([field_name] if field_name else [])
+                if not field_name:
+                    whole.add(action_type)
+            types.update((t, set()) for t in whole)  # plain "updateCard" takes every change
         limit = ctx.number("limit", 50, 0, 1000) or 0
-        return self.state.model_action_list(model_id, types, limit,
-                                            since=ctx.text("since", None),
-                                            before=ctx.text("before", None))
+        actions = self.state.model_action_list(model_id, types, limit,
+                                               since=ctx.text("since", None),
+                                               before=ctx.text("before", None))
+        return [_displayed(a, ctx) for a in actions]
 
     def h_board_actions(self, ctx: Ctx, bid: str) -> Any:
         return self._actions(ctx, self.state.board(bid, ctx.member).id, "all")
@@ -470,6 +487,14 @@ class TrelloApi:
         if not list_id or not HEX_ID.match(list_id) or list_id not in self.state.lists:
             raise invalid("idList")
         lst = self.state.list(list_id, ctx.member)
+        source_id = ctx.text("idCardSource", None)
+        if source_id:
+            source = self.state.card(source_id, ctx.member)
+            keep = [k.strip() for k in (ctx.text("keepFromSource", "all") or "").split(",")]
+            assert ctx.member is not None  # set for every locked handler
+            return self.state.card_json(self.state.copy_card(
+                ctx.member, source, lst, ctx.text("name", None), pos=ctx.get("pos", "bottom"),
+                keep=keep))
         due = parse_date(ctx.get("due"), "due")
         card = self.state.create_card(
             ctx.member, lst, ctx.text("name", "") or "", ctx.text("desc", "") or "",
@@ -503,7 +528,7 @@ class TrelloApi:
         return self.state.lists[self.state.card(cid, ctx.member).list_id].to_json()
 
     def h_card_board(self, ctx: Ctx, cid: str) -> Any:
-        return self.state.boards[self.state.card(cid, ctx.member).board_id].to_json()
+        return self.state.boards[self.state.card(cid, ctx.member).board_id].default_json()
 
     def h_card_members(self, ctx: Ctx, cid: str) -> Any:
         card = self.state.card(cid, ctx.member)
@@ -524,7 +549,7 @@ class TrelloApi:
             raise TrelloError(404, NOT_FOUND)
         action = json.loads(stored[1])
         self.state.board(action["data"]["board"]["id"], ctx.member)
-        return action
+        return _displayed(action, ctx)
 
     # ---------------------------------------------------------------- search
 

@@ -11,17 +11,18 @@ import bisect
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any, Callable, Iterable
 
+from .trello_display import display
 from .trello_records import (HEX_ID, LABEL_COLORS, NOT_FOUND, POS_STEP, UNAUTHORIZED, UNSET,
                              Board, Card, Label, Member, TList, Token, TrelloError, Webhook,
                              check_id, invalid, iso, new_id, random_short_link)
 
-_TRANSLATION = {"createCard": "action_create_card", "deleteCard": "action_delete_card",
-                "commentCard": "action_comment_on_card",
-                "moveCardFromBoard": "action_move_card_to_board",
-                "moveCardToBoard": "action_move_card_from_board",
-                "createList": "action_added_list_to_board", "updateList": "action_renamed_list"}
+# ``limits`` of a comment action as Trello sends it (other card actions carry null)
+_COMMENT_LIMITS = {"reactions": {"perAction": {"status": "ok", "disableAt": 1000, "warnAt": 900},
+                                 "uniquePerAction": {"status": "ok", "disableAt": 17,
+                                                     "warnAt": 16}}}
 
 # on_action(action, action_json, board, card): called under the lock for every action
 ActionHook = Callable[[dict[str, Any], str, Board, "Card | None"], None]
@@ -231,8 +232,8 @@ class TrelloState:
         card = Card(new_id(), board.id, lst.id, board.next_short,
                     self._short_link(self.card_links), name, desc,
                     self._card_pos(lst, pos), due, due_complete,
-                    id_labels=self._check_labels(board, id_labels),
                     id_members=self._check_members(board, id_members))
+        self._set_labels(card, self._check_labels(board, id_labels))
         board.next_short += 1
         touched = self._touch(card, board)
         self.cards[card.id] = card
@@ -242,6 +243,42 @@ class TrelloState:
         self._emit(member, action_type, board, card,
                    {"card": card.ref(), "list": lst.ref(), "board": board.ref()}, date=touched)
         return card
+
+    def copy_card(self, member: Member, source: Card, lst: TList, name: str | None = None, *,
+                  pos: Any = "bottom", keep: Iterable[str] = ()) -> Card:
+        """``POST /1/cards`` with ``idCardSource``: a copyCard action (``keep``: the
+        ``keepFromSource`` parts copied; labels and members only within the source's board)."""
+        board = self.boards[lst.board_id]
+        keep = set(keep)
+        same_board = source.board_id == board.id
+        card = Card(new_id(), board.id, lst.id, board.next_short,
+                    self._short_link(self.card_links), source.name if name is None else name,
+                    source.desc, self._card_pos(lst, pos),
+                    source.due if "due" in keep or "all" in keep else None,
+                    source.due_complete if "due" in keep or "all" in keep else False,
+                    id_members=list(source.id_members) if same_board and (
+                        "members" in keep or "all" in keep) else [])
+        if same_board and ("labels" in keep or "all" in keep):
+            self._set_labels(card, list(source.id_labels))
+        board.next_short += 1
+        touched = self._touch(card, board)
+        self.cards[card.id] = card
+        self.card_links[card.short_link] = card.id
+        bisect.insort(board.card_ids, card.id)
+        lst.card_ids.add(card.id)
+        self._emit(member, "copyCard", board, card,
+                   {"cardSource": source.ref(), "board": board.ref(), "list": lst.ref(),
+                    "card": card.ref()}, date=touched)
+        return card
+
+    def _set_labels(self, card: Card, ids: Sequence[str]) -> None:
+        """Give ``card`` these labels, keeping each label's ``uses`` count."""
+        for lid in card.id_labels:
+            if lid in self.labels:
+                self.labels[lid].uses -= 1
+        for lid in ids:
+            self.labels[lid].uses += 1
+        card.id_labels = [*ids]
 
     def _check_labels(self, board: Board, ids: Iterable[str]) -> list[str]:
         ids = [i for i in ids if i]
@@ -345,7 +382,7 @@ class TrelloState:
                     lab = self.labels[lid]
                     out.append(("removeLabelFromCard", {**base, "label": {
                         "id": lid, "name": lab.name, "color": lab.color}, "text": lab.name}))
-            card.id_labels = labels
+            self._set_labels(card, labels)
         if members is not None:
             for mid in members:
                 if mid not in card.id_members:
@@ -369,18 +406,20 @@ class TrelloState:
         card.board_id, card.list_id = target.id, lst.id
         card.id_short = target.next_short
         target.next_short += 1
-        card.id_labels = []
+        self._set_labels(card, [])
         card.id_members = [m for m in card.id_members if m in target.member_ids]
         card.pos = self._card_pos(lst, pos)
         bisect.insort(target.card_ids, card.id)
         lst.card_ids.add(card.id)
         self._touch(card, target)
         self._emit(member, "moveCardFromBoard", source, card,
-                   {"board": source.ref(), "boardTarget": {"id": target.id, "name": target.name},
-                    "card": card.ref(), "list": source_list.ref()})
+                   {"member": {"name": member.full_name, "id": member.id},
+                    "list": source_list.ref(),
+                    "boardTarget": {"name": target.name, "id": target.id},
+                    "board": source.ref(), "card": {"name": card.name, "id": card.id}})
         self._emit(member, "moveCardToBoard", target, card,
-                   {"board": target.ref(), "boardSource": {"id": source.id, "name": source.name},
-                    "card": card.ref(), "list": lst.ref()})
+                   {"list": lst.ref(), "boardSource": {"name": source.name, "id": source.id},
+                    "board": target.ref(), "card": card.ref()})
 
     def delete_card(self, member: Member, card: Card) -> None:
         board = self.boards[card.board_id]
@@ -389,13 +428,13 @@ class TrelloState:
         if index < len(board.card_ids) and board.card_ids[index] == card.id:
             del board.card_ids[index]
         lst.card_ids.discard(card.id)
+        self._set_labels(card, [])
         del self.cards[card.id]
         self.card_links.pop(card.short_link, None)
         board.date_last_activity = iso()
         self._emit(member, "deleteCard", board, card,
-                   {"card": {"id": card.id, "idShort": card.id_short,
-                             "shortLink": card.short_link},
-                    "list": lst.ref(), "board": board.ref()})
+                   {"board": board.ref(), "list": lst.ref(),
+                    "card": {"idShort": card.id_short, "id": card.id}})
         for webhook_id in [w.id for w in self.webhooks.values() if w.id_model == card.id]:
             del self.webhooks[webhook_id]
 
@@ -449,8 +488,9 @@ class TrelloState:
         action: dict[str, Any] = {
             "id": action_id, "idMemberCreator": member.id, "data": data,
             "appCreator": {"id": self.acting_app} if self.acting_app else None,
-            "type": action_type, "date": date or iso(), "limits": {},
-            "display": {"translationKey": self._translation(action_type, data), "entities": {}},
+            "type": action_type, "date": date or iso(),
+            "limits": _COMMENT_LIMITS if action_type == "commentCard" else None,
+            "display": display(action_type, data, member),
             "memberCreator": member.creator(),
         }
         text = json.dumps(action, separators=(",", ":"))
@@ -462,28 +502,11 @@ class TrelloState:
             self.on_action(action, text, board, card)
         return action
 
-    @staticmethod
-    def _translation(action_type: str, data: dict[str, Any]) -> str:
-        if action_type != "updateCard":
-            return _TRANSLATION.get(action_type, f"action_{action_type}")
-        old = data.get("old", {})
-        if "idList" in old:
-            return "action_move_card_from_list_to_list"
-        if "closed" in old:
-            closed = data["card"].get("closed")
-            return "action_archived_card" if closed else "action_sent_card_to_board"
-        if "name" in old:
-            return "action_renamed_card"
-        if "desc" in old:
-            return "action_changed_description_of_card"
-        if "due" in old:
-            return "action_changed_a_due_date"
-        return "action_moved_card_higher" if "pos" in old else "action_update_card"
-
-    def model_action_list(self, model_id: str, types: set[str] | None, limit: int,
+    def model_action_list(self, model_id: str, types: dict[str, set[str]] | None, limit: int,
                           since: str | None = None, before: str | None = None
                           ) -> list[dict[str, Any]]:
-        """Actions on a board or card, newest first."""
+        """Actions on a board or card, newest first. ``types``: action type -> the changed
+        fields asked for (Trello's ``updateCard:idList`` filter; an empty set takes all)."""
         out = []
         for action_id in reversed(self.model_actions.get(model_id, [])):
             if before and action_id >= before:
@@ -491,8 +514,13 @@ class TrelloState:
             if since and action_id <= since:
                 break
             action_type, text = self.actions[action_id]
-            if types is None or action_type in types:
-                out.append(json.loads(text))
-                if len(out) >= limit:
-                    break
+            if types is not None and action_type not in types:
+                continue
+            action = json.loads(text)
+            fields = types[action_type] if types is not None else set()
+            if fields and not fields & set(action["data"].get("old", {})):
+                continue
+            out.append(action)
+            if len(out) >= limit:
+                break
         return out

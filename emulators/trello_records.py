@@ -19,6 +19,22 @@ LABEL_COLORS = ("green", "yellow", "orange", "red", "purple", "blue")
 POS_STEP = 16384.0
 UNSET: Any = object()
 
+# A board's ``prefs`` as Trello sends them for a board with a plain colour background.
+BOARD_PREFS: dict[str, Any] = {
+    "permissionLevel": "private", "hideVotes": False, "voting": "disabled",
+    "comments": "members", "invitations": "members", "selfJoin": True, "cardCovers": True,
+    "cardCounts": False, "isTemplate": False, "cardAging": "regular",
+    "calendarFeedEnabled": False, "hiddenPluginBoardButtons": [], "switcherViews": [],
+    "background": "blue", "backgroundColor": "#0079BF", "backgroundImage": None,
+    "backgroundTile": False, "backgroundBrightness": "dark", "backgroundImageScaled": None,
+    "backgroundBottomColor": "#0079BF", "backgroundTopColor": "#0079BF", "canBePublic": True,
+    "canBeEnterprise": True, "canBeOrg": True, "canBePrivate": True, "canInvite": True,
+}
+SWITCHER_VIEWS = tuple({"viewType": view, "enabled": view in ("Board", "Table")}
+                       for view in ("Board", "Table", "Calendar", "Dashboard", "Timeline", "Map"))
+_COLOURS = ("green", "yellow", "orange", "red", "purple", "blue", "sky", "lime", "pink", "black")
+LABEL_NAME_KEYS = (*_COLOURS, *(c + "_dark" for c in _COLOURS), *(c + "_light" for c in _COLOURS))
+
 
 class TrelloError(Exception):
     """An error answered as Trello does: a status and a plain-text message."""
@@ -115,8 +131,15 @@ class Member:
         return {"id": self.id, "username": self.username, "fullName": self.full_name}
 
     def creator(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "fullName": self.full_name,
-                "initials": self.initials, "avatarUrl": None, "activityBlocked": False}
+        """``memberCreator`` of an action, with the keys of real deliveries (no avatar here)."""
+        return {"id": self.id, "activityBlocked": False, "avatarHash": None, "avatarUrl": None,
+                "fullName": self.full_name, "idMemberReferrer": None, "initials": self.initials,
+                "nonPublic": {}, "nonPublicAvailable": True, "username": self.username}
+
+    def entity(self) -> dict[str, Any]:
+        """The member as a ``display.entities`` entry."""
+        return {"type": "member", "id": self.id, "username": self.username,
+                "text": self.full_name}
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "username": self.username, "fullName": self.full_name,
@@ -153,9 +176,11 @@ class Label:
     board_id: str
     name: str
     color: str
+    uses: int = 0  # cards carrying the label, as Trello counts them
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "idBoard": self.board_id, "name": self.name, "color": self.color}
+        return {"id": self.id, "idBoard": self.board_id, "name": self.name, "color": self.color,
+                "uses": self.uses}
 
 
 @dataclass(slots=True)
@@ -180,14 +205,21 @@ class Board:
         return f"https://trello.com/b/{self.short_link}/{slugify(self.name)}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "desc": self.desc, "closed": self.closed,
-                "idOrganization": None, "pinned": False, "url": self.url,
-                "shortUrl": f"https://trello.com/b/{self.short_link}",
-                "shortLink": self.short_link, "dateLastActivity": self.date_last_activity or None,
-                "prefs": {"permissionLevel": "private"},
+        """Every board field the emulator knows (``fields=`` picks from these)."""
+        return {**self.default_json(), "shortLink": self.short_link,
+                "dateLastActivity": self.date_last_activity or None,
                 "memberships": [{"id": mid[::-1], "idMember": mid,
                                  "memberType": "admin" if i == 0 else "normal"}
                                 for i, mid in enumerate(self.member_ids)]}
+
+    def default_json(self) -> dict[str, Any]:
+        """``GET /1/boards/{id}`` without ``fields``, and the ``model`` of a board webhook."""
+        return {"id": self.id, "name": self.name, "desc": self.desc, "descData": None,
+                "closed": self.closed, "idOrganization": None, "idEnterprise": None,
+                "pinned": False, "url": self.url,
+                "shortUrl": f"https://trello.com/b/{self.short_link}",
+                "prefs": dict(BOARD_PREFS, switcherViews=[dict(v) for v in SWITCHER_VIEWS]),
+                "labelNames": dict.fromkeys(LABEL_NAME_KEYS, "")}
 
 
 @dataclass(slots=True)
@@ -204,8 +236,8 @@ class TList:
         return {"id": self.id, "name": self.name}
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "closed": self.closed,
-                "idBoard": self.board_id, "pos": self.pos, "subscribed": False}
+        return {"id": self.id, "name": self.name, "closed": self.closed, "pos": self.pos,
+                "softLimit": None, "idBoard": self.board_id, "subscribed": False}
 
 
 CARD_FIELDS = ("id", "closed", "dateLastActivity", "desc", "due", "dueComplete", "start",

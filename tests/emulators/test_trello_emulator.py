@@ -327,8 +327,10 @@ def test_deliveries_are_signed_and_describe_moves(emu: TrelloEmulator, world: di
         assert post["headers"]["X-Trello-Webhook"] == _signature(post["body"], receiver.url(path))
         payload = json.loads(post["body"])
         assert payload["model"]["id"] == board
+        assert list(payload) == ["model", "action", "webhook"]  # Trello's order
         assert payload["webhook"] == {"id": hook["id"], "description": "test", "idModel": board,
-                                      "callbackURL": receiver.url(path)}
+                                      "callbackURL": receiver.url(path), "active": True,
+                                      "consecutiveFailures": 0, "firstConsecutiveFailDate": None}
     created, moved, renamed = (json.loads(p["body"])["action"] for p in posts)
     assert created["type"] == "createCard"
     assert created["data"]["card"]["id"] == card["id"] and created["data"]["list"]["id"] == new
