@@ -23,8 +23,8 @@ from .common import FaultInjector, Served, serve_forever
 from .trello_api import RateLimiter, TrelloApi, json_response, text_response
 from .trello_delivery import Delivery, DeliveryQueue, sign
 from .trello_model import TrelloState
-from .trello_records import Board, Card, TrelloError, iso
 from .trello_oauth import TrelloOAuth
+from .trello_records import Board, Card, TrelloError, iso
 from .trello_ui import board_page, index_page, ui_action
 
 # The application (Power-Up) the emulator's default API key belongs to: REST changes made with

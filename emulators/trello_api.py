@@ -14,8 +14,20 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .trello_delivery import check_callback
-from .trello_records import (HEX_ID, NOT_FOUND, UNAUTHORIZED, UNSET, Card, Member, Token,
-                             TrelloError, Webhook, invalid, new_id, parse_date)
+from .trello_records import (
+    HEX_ID,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    UNSET,
+    Card,
+    Member,
+    Token,
+    TrelloError,
+    Webhook,
+    invalid,
+    new_id,
+    parse_date,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trello import TrelloEmulator

@@ -15,9 +15,27 @@ from collections.abc import Sequence
 from typing import Any, Callable, Iterable
 
 from .trello_display import display
-from .trello_records import (HEX_ID, LABEL_COLORS, NOT_FOUND, POS_STEP, UNAUTHORIZED, UNSET,
-                             Board, Card, Label, Member, TList, Token, TrelloError, Webhook,
-                             check_id, invalid, iso, new_id, random_short_link)
+from .trello_records import (
+    HEX_ID,
+    LABEL_COLORS,
+    NOT_FOUND,
+    POS_STEP,
+    UNAUTHORIZED,
+    UNSET,
+    Board,
+    Card,
+    Label,
+    Member,
+    TList,
+    Token,
+    TrelloError,
+    Webhook,
+    check_id,
+    invalid,
+    iso,
+    new_id,
+    random_short_link,
+)
 
 # ``limits`` of a comment action as Trello sends it (other card actions carry null)
 _COMMENT_LIMITS = {"reactions": {"perAction": {"status": "ok", "disableAt": 1000, "warnAt": 900},

@@ -10,11 +10,10 @@ Revises: 0008
 Create Date: 2026-12-06 07:30:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = '0009'
