@@ -17,24 +17,45 @@ import re
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import quote, unquote
 
 from werkzeug.wrappers import Request, Response
 
 from .common import FaultInjector, Served, serve_forever
 from .sheets_a1 import A1Error, parse_cells
-from .sheets_addon import AddonConfig, AddonDelivery, DeliveryAttempt, build_body, new_lead_id
+from .sheets_addon import (
+    AddonConfig,
+    AddonDelivery,
+    DeliveryAttempt,
+    build_body,
+    new_lead_id,
+)
 from .sheets_api import READ_OPS, WRITE_OPS, SheetsApi
-from .sheets_model import (ApiError, Formula, Sheet, Spreadsheet, fill_rows, formatted,
-                           input_value, new_spreadsheet_id, not_found, typed_value)
+from .sheets_errors import quota_exceeded, unauthenticated
+from .sheets_fields import apply_mask, check_known, parse_mask
+from .sheets_meta import SPREADSHEET_FIELDS
+from .sheets_model import (
+    ApiError,
+    Formula,
+    Sheet,
+    Spreadsheet,
+    fill_rows,
+    formatted,
+    input_value,
+    new_spreadsheet_id,
+    not_found,
+    typed_value,
+)
 from .sheets_ui import index_page, sheet_page
 
 Limit = tuple[int, float] | None
 
 _UNCHANGED: Any = object()
 _ROUTE = re.compile(r"^/v4/spreadsheets/([^/:]+)(.*)$")
-_VALUES = re.compile(r"^/values/(.+?)(:append|:clear)?$", re.S)
+_VALUES = re.compile(r"^/values/(.+?)(:append|:clear)?$", re.DOTALL)
+_METADATA = re.compile(r"^/developerMetadata/([0-9]+)$")
 _MISSING_AUTH = ("Request is missing required authentication credential. Expected OAuth 2 access "
                  "token, login cookie or other valid authentication credential.")
 _BAD_AUTH = ("Request had invalid authentication credentials. Expected OAuth 2 access token, "
@@ -174,7 +195,7 @@ class SheetsEmulator(Served):
             return {**self._stats, "calls": dict(self._stats["calls"])}
 
     def reset_stats(self) -> None:
-        with getattr(self, "_lock"):
+        with self._lock:
             self._stats: dict[str, Any] = {"calls": {op: 0 for op in READ_OPS + WRITE_OPS},
                                            "reads": 0, "writes": 0, "total": 0, "rate_limited": 0}
 
@@ -401,6 +422,8 @@ class SheetsEmulator(Served):
 
     def _route(self, method: str, raw_path: str) -> tuple[str, str, str | None]:
         """(operation, spreadsheet id, range text) for an API path, else a 404."""
+        if raw_path.rstrip("/") == "/v4/spreadsheets" and method == "POST":
+            return "spreadsheets.create", "", None
         m = _ROUTE.match(raw_path)
         if not m:
             raise not_found()
@@ -408,9 +431,13 @@ class SheetsEmulator(Served):
         simple = {("GET", ""): "spreadsheets.get", ("POST", ":batchUpdate"): "spreadsheets.batchUpdate",
                   ("GET", "/values:batchGet"): "values.batchGet",
                   ("POST", "/values:batchUpdate"): "values.batchUpdate",
-                  ("POST", "/values:batchClear"): "values.batchClear"}
+                  ("POST", "/values:batchClear"): "values.batchClear",
+                  ("POST", "/developerMetadata:search"): "developerMetadata.search"}
         if (method, rest) in simple:
             return simple[(method, rest)], sid, None
+        mm = _METADATA.match(rest)
+        if mm and method == "GET":
+            return "developerMetadata.get", sid, mm.group(1)
         vm = _VALUES.match(rest)
         if vm:
             text = unquote(vm.group(1))
@@ -426,15 +453,26 @@ class SheetsEmulator(Served):
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         token = token or request.args.get("access_token", "")
         if not token:
-            raise ApiError(401, _MISSING_AUTH)
+            raise unauthenticated(_MISSING_AUTH, "CREDENTIALS_MISSING")
         if token in self._revoked:
-            raise ApiError(401, _BAD_AUTH)
+            raise unauthenticated(_BAD_AUTH, "ACCESS_TOKEN_TYPE_UNSUPPORTED")
         return token
 
     def _handle_api(self, request: Request, environ: dict) -> Response:
+        op = ""
+        try:
+            op, result = self._api_call(request, environ)
+        except ApiError as exc:
+            raise exc.for_operation(op)
+        return _json(result)
+
+    def _api_call(self, request: Request, environ: dict) -> tuple[str, Any]:
         with self._lock:
             token = self._authenticate(request)
         op, sid, text = self._route(request.method, self._raw_path(environ))
+        mask = parse_mask(request.args["fields"]) if request.args.get("fields") else None
+        if mask is not None and op in ("spreadsheets.get", "spreadsheets.create"):
+            check_known(mask, {}, SPREADSHEET_FIELDS)
         kind = "read" if op in READ_OPS else "write"
         body: dict[str, Any] = {}
         if request.method in ("POST", "PUT"):
@@ -449,10 +487,19 @@ class SheetsEmulator(Served):
         with self._lock:
             if not self._take_quota(token, kind):
                 self._stats["rate_limited"] += 1
-                raise ApiError(429, _quota_message(kind))
+                word = "Read" if kind == "read" else "Write"
+                limit = self._limits[kind]
+                raise quota_exceeded(
+                    _quota_message(kind), f"sheets.googleapis.com/{kind}_requests",
+                    f"{word}RequestsPerMinutePerUser", int(limit[0]) if limit else 0)
             self._stats["calls"][op] += 1
             self._stats["reads" if kind == "read" else "writes"] += 1
             self._stats["total"] += 1
+            if op == "spreadsheets.create":
+                created = self._api.create(body)
+                self._spreadsheets[created.id] = created
+                result = self._api.spreadsheets_get(created, request.args)
+                return op, result if mask is None else apply_mask(result, mask)
             ss = self._spreadsheets.get(sid)
             if ss is None:
                 raise not_found()
@@ -467,8 +514,10 @@ class SheetsEmulator(Served):
                 "values.append": lambda: api.values_append(ss, text, args, body),
                 "values.clear": lambda: api.values_clear(ss, text),
                 "values.batchClear": lambda: api.values_batch_clear(ss, body),
+                "developerMetadata.search": lambda: api.metadata_search(ss, body),
+                "developerMetadata.get": lambda: api.metadata_get(ss, text or ""),
             }[op]()
-        return _json(result)
+        return op, result if mask is None else apply_mask(result, mask)
 
     def _take_quota(self, token: str, kind: str) -> bool:
         limit = self._limits[kind]

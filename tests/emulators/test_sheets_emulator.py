@@ -203,7 +203,7 @@ def test_update_raw_vs_user_entered(emu: SheetsEmulator, sid: str, ws: gspread.W
     assert emu.cell(sid, "Leads", "B6") == {"value": 5, "formula": None}
     assert emu.cell(sid, "Leads", "C6")["value"] == "=text"
     assert emu.cell(sid, "Leads", "D6")["value"] is True
-    assert ws.get("A5:D6") == [["=SUM(A1)", "5", "7"], ["#FORMULA", "5", "=text", "TRUE"]]
+    assert ws.get("A5:D6") == [["=SUM(A1)", "5", "7"], ["0", "5", "=text", "TRUE"]]
     assert ws.get("A6:B6", value_render_option="FORMULA") == [["=SUM(A1)", 5]]
     assert ws.get("A5:C5", value_render_option="UNFORMATTED_VALUE") == [["=SUM(A1)", "5", 7]]
     # null skips a cell, "" clears it
