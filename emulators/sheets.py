@@ -459,7 +459,10 @@ class SheetsEmulator(Served):
         return token
 
     def _handle_api(self, request: Request, environ: dict) -> Response:
-        op = ""
+        try:
+            op = self._route(request.method, self._raw_path(environ))[0]
+        except ApiError:
+            op = ""
         try:
             op, result = self._api_call(request, environ)
         except ApiError as exc:

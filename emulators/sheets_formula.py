@@ -41,7 +41,7 @@ class CellError:
         return ERROR_TYPES[self.code]
 
 
-ERROR_TYPES = {"#NAME?": "NAME", "#DIV/0!": "DIV_BY_ZERO", "#VALUE!": "VALUE", "#REF!": "REF",
+ERROR_TYPES = {"#NAME?": "NAME", "#DIV/0!": "DIVIDE_BY_ZERO", "#VALUE!": "VALUE", "#REF!": "REF",
                "#ERROR!": "ERROR", "#N/A": "N_A", "#NUM!": "NUM"}
 
 

@@ -22,6 +22,7 @@ from emulators.common import serve_in_thread
 from emulators.sheets import DEMO_SPREADSHEET_ID, SheetsEmulator, seed_demo
 from emulators.sheets_a1 import (A1Error, Bounds, col_to_index, format_range, index_to_col,
                                  parse_a1, parse_cells, quote_sheet, resolve)
+from tests.emulators.sheets_schema import ValidatingApp
 from server.sheets.http import BaseUrlHTTPClient, ForeignGoogleCallError, open_client
 
 HEADERS = ["Name", "Email", "Status", "Notes", "Lead ID"]
@@ -40,9 +41,13 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
 @pytest.fixture
 def emu() -> Iterator[SheetsEmulator]:
     emulator = SheetsEmulator(read_limit=None, write_limit=None, seed=7)
+    # every API answer in these tests is checked against the discovery document
+    checker = ValidatingApp(emulator._dispatch)
+    emulator.wsgi_app = emulator.faults.wrap(checker)
     emulator.start()
     yield emulator
     emulator.stop()
+    assert checker.problems == []
 
 
 @pytest.fixture
