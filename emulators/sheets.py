@@ -33,7 +33,7 @@ from .sheets_addon import (
     new_lead_id,
 )
 from .sheets_api import READ_OPS, WRITE_OPS, SheetsApi
-from .sheets_errors import quota_exceeded, unauthenticated
+from .sheets_errors import invalid_json, quota_exceeded, unauthenticated
 from .sheets_fields import apply_mask, check_known, parse_mask
 from .sheets_meta import SPREADSHEET_FIELDS
 from .sheets_model import (
@@ -484,9 +484,9 @@ class SheetsEmulator(Served):
                 try:
                     body = json.loads(data)
                 except ValueError:
-                    raise ApiError(400, "Invalid JSON payload received. Unexpected token.") from None
+                    raise invalid_json("Unexpected token.") from None
                 if not isinstance(body, dict):
-                    raise ApiError(400, "Invalid JSON payload received. Expected an object.")
+                    raise invalid_json("Expected an object.")
         with self._lock:
             if not self._take_quota(token, kind):
                 self._stats["rate_limited"] += 1

@@ -12,12 +12,32 @@ from typing import Any
 
 from .sheets_batch_cells import CELL_REQUESTS
 from .sheets_batch_meta import META_REQUESTS
-from .sheets_errors import ApiError
+from .sheets_errors import ApiError, invalid_json
 from .sheets_grid import Batch, dimension_range, grid
 from .sheets_model import Sheet, Spreadsheet
 from .sheets_shift import shift_dimension
 
 Handler = Callable[[Batch, Mapping[str, Any], str], dict[str, Any]]
+
+# Every request kind of the API's ``Request`` message (discovery revision 20261019): a name
+# outside this set is an unknown JSON field to Google, a name inside it but not in ``REQUESTS``
+# is one the emulator does not model.
+API_REQUEST_KINDS = frozenset("""
+addBanding addChart addCommentReply addConditionalFormatRule addDataSource addDimensionGroup
+addFilterView addNamedRange addProtectedRange addSheet addSlicer addTable appendCells
+appendDimension autoFill autoResizeDimensions cancelDataSourceRefresh clearBasicFilter copyPaste
+createDeveloperMetadata cutPaste deleteBanding deleteComment deleteCommentReply
+deleteConditionalFormatRule deleteDataSource deleteDeveloperMetadata deleteDimension
+deleteDimensionGroup deleteDuplicates deleteEmbeddedObject deleteFilterView deleteNamedRange
+deleteProtectedRange deleteRange deleteSheet deleteTable duplicateFilterView duplicateSheet
+findReplace insertComment insertDimension insertRange mergeCells moveDimension pasteData
+randomizeRange refreshDataSource repeatCell setBasicFilter setDataValidation sortRange
+textToColumns trimWhitespace unmergeCells updateBanding updateBorders updateCells
+updateChartSpec updateCommentPost updateConditionalFormatRule updateDataSource
+updateDeveloperMetadata updateDimensionGroup updateDimensionProperties
+updateEmbeddedObjectBorder updateEmbeddedObjectPosition updateFilterView updateNamedRange
+updateProtectedRange updateSheetProperties updateSlicerSpec updateSpreadsheetProperties
+updateTable""".split())
 
 
 def delete_dimension(b: Batch, p: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -173,6 +193,9 @@ def batch_update(b: Batch, body: Mapping[str, Any]) -> dict[str, Any]:
                 raise ApiError(400, f"Invalid requests[{i}]: exactly one kind of request must be set")
             kind, params = next(iter(req.items()))
             handler = REQUESTS.get(kind)
+            if kind not in API_REQUEST_KINDS:
+                raise invalid_json(f"Unknown name \"{kind}\" at 'requests[{i}]': Cannot find field.",
+                                   f"requests[{i}]")
             if handler is None:
                 raise ApiError(400, f"Invalid requests[{i}]: the Sheets emulator does not "
                                     f"support the request '{kind}'")

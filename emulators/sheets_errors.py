@@ -75,8 +75,10 @@ def invalid_enum(field: str, value: str, enum_type: str) -> ApiError:
                f"\"{value}\"", f"Invalid value at '{field}' (TYPE_ENUM), \"{value}\"")
 
 
-def invalid_json(detail: str) -> ApiError:
-    return field_violation("", f"Invalid JSON payload received. {detail}", f"Invalid JSON payload received. {detail}")
+def invalid_json(detail: str, field: str = "") -> ApiError:
+    """Google's answer to a body that is not JSON or names an unknown field."""
+    text = f"Invalid JSON payload received. {detail}"
+    return field_violation(field, text, text)
 
 
 def unauthenticated(message: str, reason: str) -> ApiError:

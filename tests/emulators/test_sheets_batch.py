@@ -192,3 +192,16 @@ def test_failed_batch_changes_nothing_and_properties_update(api: Api, sid: str) 
     assert res["updatedSpreadsheet"]["properties"]["title"] == "Renamed"
     assert api.get(sid, fields="properties.timeZone") == {"properties": {"timeZone": "America/New_York"}}
     assert api.batch(sid, status=400)["error"]["message"] == "Must specify at least one request."
+
+
+def test_unknown_and_unmodelled_request_kinds(api: Api, sid: str) -> None:
+    from emulators.sheets_batch import API_REQUEST_KINDS
+    from tests.emulators.sheets_schema import document
+
+    assert set(document()["schemas"]["Request"]["properties"]) == API_REQUEST_KINDS
+    err = api.batch(sid, {"frobnicate": {}}, status=400)["error"]
+    assert err["message"] == ("Invalid JSON payload received. Unknown name \"frobnicate\" at "
+                              "'requests[0]': Cannot find field.")
+    assert err["details"][0]["fieldViolations"][0]["field"] == "requests[0]"
+    err = api.batch(sid, {"addChart": {}}, status=400)["error"]
+    assert "does not support the request 'addChart'" in err["message"]
