@@ -278,7 +278,7 @@ class SheetsApi:
                 raise ApiError(400, f"Invalid value at 'data[{i}]'")
             major = _enum(item.get("majorDimension"), ("ROWS", "COLUMNS"),
                           f"data[{i}].major_dimension", "ROWS", "DIMENSION_UNSPECIFIED")
-            text = item.get("range")
+            text = str(item.get("range") or "")
             sheet, bounds = self._locate(ss, text)
             planned.append((sheet, bounds, text, self._matrix(item.get("values"), major, user_entered)))
         for _sheet, bounds, text, cells in planned:  # all or nothing: check before writing

@@ -12,6 +12,7 @@ from typing import Any
 
 from .sheets_batch_cells import CELL_REQUESTS
 from .sheets_batch_meta import META_REQUESTS
+from .sheets_batch_more import MORE_REQUESTS
 from .sheets_errors import ApiError, invalid_json
 from .sheets_grid import Batch, dimension_range, grid
 from .sheets_model import Sheet, Spreadsheet
@@ -22,7 +23,7 @@ Handler = Callable[[Batch, Mapping[str, Any], str], dict[str, Any]]
 # Every request kind of the API's ``Request`` message (discovery revision 20261019): a name
 # outside this set is an unknown JSON field to Google, a name inside it but not in ``REQUESTS``
 # is one the emulator does not model.
-API_REQUEST_KINDS = frozenset("""
+_KINDS = """
 addBanding addChart addCommentReply addConditionalFormatRule addDataSource addDimensionGroup
 addFilterView addNamedRange addProtectedRange addSheet addSlicer addTable appendCells
 appendDimension autoFill autoResizeDimensions cancelDataSourceRefresh clearBasicFilter copyPaste
@@ -37,7 +38,8 @@ updateChartSpec updateCommentPost updateConditionalFormatRule updateDataSource
 updateDeveloperMetadata updateDimensionGroup updateDimensionProperties
 updateEmbeddedObjectBorder updateEmbeddedObjectPosition updateFilterView updateNamedRange
 updateProtectedRange updateSheetProperties updateSlicerSpec updateSpreadsheetProperties
-updateTable""".split())
+updateTable"""
+API_REQUEST_KINDS = frozenset(_KINDS.split())
 
 
 def delete_dimension(b: Batch, p: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -177,6 +179,7 @@ REQUESTS: dict[str, Handler] = {
     "deleteDimension": delete_dimension, "insertDimension": insert_dimension,
     "appendDimension": append_dimension, "updateSheetProperties": update_sheet_properties,
     "addSheet": add_sheet, "deleteSheet": delete_sheet, **CELL_REQUESTS, **META_REQUESTS,
+    **MORE_REQUESTS,
 }
 
 

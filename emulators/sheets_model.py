@@ -355,8 +355,7 @@ def fill_rows(sheet: Sheet, rows: Iterable[Iterable[Any]]) -> None:
     data: list[list[Any]] = []
     width = 0
     for row in rows:
-        cells = [None if v is None or v == "" else (Formula(v) if isinstance(v, Formula) else v)
-                 for v in row]
+        cells = [None if v is None or v == "" else v for v in row]
         while cells and cells[-1] is None:
             cells.pop()
         width = max(width, len(cells))

@@ -13,8 +13,8 @@ from tests.emulators.sheets_schema import check_response
 class Api:
     """Calls ``/v4/...`` with a bearer token and asserts each answer matches the discovery schema."""
 
-    def __init__(self, base_url: str, token: str = "tok") -> None:
-        self.base = base_url + "/v4/spreadsheets"
+    def __init__(self, api_base_url: str, token: str = "tok") -> None:
+        self.base = api_base_url + "/spreadsheets"
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
-import googleapiclient
+import googleapiclient  # type: ignore[import-untyped]
 
 DOC_PATH = os.path.join(os.path.dirname(googleapiclient.__file__), "discovery_cache", "documents",
                         "sheets.v4.json")
@@ -171,7 +172,7 @@ def validate_error(body: Any, status: int) -> list[str]:
     if err.get("status") != STATUSES.get(status, err.get("status")):
         problems.append(f"error.status {err.get('status')!r} should be {STATUSES.get(status)}")
     for i, detail in enumerate(err.get("details", [])):
-        fields = ERROR_DETAILS.get(detail.get("@type")) if isinstance(detail, dict) else None
+        fields = ERROR_DETAILS.get(str(detail.get("@type"))) if isinstance(detail, dict) else None
         if fields is None:
             problems.append(f"error.details[{i}]: unknown @type {detail!r:.80}")
             continue

@@ -22,7 +22,7 @@ def emu() -> Iterator[SheetsEmulator]:
 
 @pytest.fixture
 def api(emu: SheetsEmulator) -> Api:
-    return Api(emu.base_url)
+    return Api(emu.api_base_url)
 
 
 @pytest.fixture

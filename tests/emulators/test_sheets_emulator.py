@@ -8,8 +8,8 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from typing import Any, Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import gspread
 import pytest
@@ -20,10 +20,19 @@ from werkzeug.wrappers import Request, Response
 
 from emulators.common import serve_in_thread
 from emulators.sheets import DEMO_SPREADSHEET_ID, SheetsEmulator, seed_demo
-from emulators.sheets_a1 import (A1Error, Bounds, col_to_index, format_range, index_to_col,
-                                 parse_a1, parse_cells, quote_sheet, resolve)
-from tests.emulators.sheets_schema import ValidatingApp
+from emulators.sheets_a1 import (
+    A1Error,
+    Bounds,
+    col_to_index,
+    format_range,
+    index_to_col,
+    parse_a1,
+    parse_cells,
+    quote_sheet,
+    resolve,
+)
 from server.sheets.http import BaseUrlHTTPClient, ForeignGoogleCallError, open_client
+from tests.emulators.sheets_schema import ValidatingApp
 
 HEADERS = ["Name", "Email", "Status", "Notes", "Lead ID"]
 SECRET = "addon-secret"

@@ -11,7 +11,12 @@ import requests
 
 from emulators.sheets import SheetsEmulator
 from tests.emulators.sheets_http import Api
-from tests.emulators.sheets_schema import check_response, revision, validate, validate_error
+from tests.emulators.sheets_schema import (
+    check_response,
+    revision,
+    validate,
+    validate_error,
+)
 
 
 @pytest.fixture
@@ -24,7 +29,7 @@ def emu() -> Iterator[SheetsEmulator]:
 
 @pytest.fixture
 def api(emu: SheetsEmulator) -> Api:
-    return Api(emu.base_url)
+    return Api(emu.api_base_url)
 
 
 @pytest.fixture
@@ -49,8 +54,8 @@ def test_validator_flags_wrong_types_unknown_fields_enums_and_missing_keys() -> 
     assert validate(bad_sheet, "Sheet") == ["$.properties.sheetId: expected integer, got str '0'"]
     assert validate_error({"error": {"code": 400, "message": "m", "status": "NOT_FOUND"}}, 400) == [
         "error.status 'NOT_FOUND' should be INVALID_ARGUMENT"]
-    assert check_response("GET", "/v4/nothing", 200, {}) == ["GET /v4/nothing: not a method of the "
-                                                            "discovery document"]
+    assert check_response("GET", "/v4/nothing", 200, {}) == [
+        "GET /v4/nothing: not a method of the discovery document"]
 
 
 # ------------------------------------------------------------------ metadata and field masks
@@ -67,7 +72,7 @@ def test_metadata_has_the_documented_spreadsheet_resource(api: Api, sid: str) ->
     assert kinds == ["TEXT", "BACKGROUND", "ACCENT1", "ACCENT2", "ACCENT3", "ACCENT4", "ACCENT5",
                      "ACCENT6", "LINK"]
     assert meta["spreadsheetUrl"] == f"https://docs.google.com/spreadsheets/d/{sid}/edit"
-    assert [s["properties"]["sheetId"] for s in meta["sheets"]][0] == 0
+    assert meta["sheets"][0]["properties"]["sheetId"] == 0
     assert meta["sheets"][0]["properties"]["gridProperties"] == {"rowCount": 1000, "columnCount": 26}
 
 
