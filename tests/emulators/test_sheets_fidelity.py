@@ -216,3 +216,37 @@ def test_errors_carry_googles_details(api: Api, emu: SheetsEmulator, sid: str) -
     assert quota["details"][0]["reason"] == "RATE_LIMIT_EXCEEDED"
     assert quota["details"][0]["metadata"]["quota_limit_value"] == "1"
     assert quota["details"][1]["@type"] == "type.googleapis.com/google.rpc.Help"
+
+
+def test_every_served_method_answers_to_its_schema(api: Api, sid: str) -> None:
+    from tests.emulators.sheets_schema import method_for, methods
+
+    calls = [
+        ("GET", f"/{sid}", {"includeGridData": "true"}, None),
+        ("POST", "", None, {"properties": {"title": "New"}}),
+        ("POST", f"/{sid}:batchUpdate", None, {"requests": [{"addSheet": {}}]}),
+        ("PUT", f"/{sid}/values/Data!A1", {"valueInputOption": "RAW"}, {"values": [["x", 1]]}),
+        ("GET", f"/{sid}/values/Data!A1:B1", {"valueRenderOption": "UNFORMATTED_VALUE"}, None),
+        ("GET", f"/{sid}/values:batchGet", [("ranges", "Data!A1"), ("ranges", "Other!A1:B1")], None),
+        ("POST", f"/{sid}/values:batchUpdate", None,
+         {"valueInputOption": "USER_ENTERED", "includeValuesInResponse": True,
+          "data": [{"range": "Data!C1", "values": [["=1+1"]]}]}),
+        ("POST", f"/{sid}/values/Data!A1:append", {"valueInputOption": "RAW"}, {"values": [["y"]]}),
+        ("POST", f"/{sid}/values/Data!C1:clear", None, {}),
+        ("POST", f"/{sid}/values:batchClear", None, {"ranges": ["Data!A2", "Other!A1"]}),
+        ("POST", f"/{sid}/developerMetadata:search", None,
+         {"dataFilters": [{"developerMetadataLookup": {"metadataKey": "k"}}]}),
+    ]
+    served = set()
+    for method, path, params, body in calls:
+        api.call(method, path, params, body)  # asserts the answer matches the schema
+        found = method_for(method, "/v4/spreadsheets" + path.replace("!", "%21"))
+        assert found is not None
+        served.add(found.id)
+    served.add("sheets.spreadsheets.developerMetadata.get")  # test_sheets_batch.py
+    unserved = {m.id for m in methods()} - served
+    assert unserved == {"sheets.spreadsheets.getByDataFilter", "sheets.spreadsheets.sheets.copyTo",
+                        "sheets.spreadsheets.values.batchClearByDataFilter",
+                        "sheets.spreadsheets.values.batchGetByDataFilter",
+                        "sheets.spreadsheets.values.batchUpdateByDataFilter"}
+    assert api.call("POST", f"/{sid}:getByDataFilter", body={}, status=404)["error"]["status"] == "NOT_FOUND"
