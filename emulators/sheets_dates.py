@@ -62,8 +62,8 @@ def parse_date(text: str) -> DateTime | None:
                 hour = hour % 12 + (12 if m[4].upper() == "PM" else 0)
             if hour > 23 or minute > 59 or second > 59:
                 return None
-            return DateTime((hour * 3600 + minute * 60 + second) / 86400,
-                            "h:mm:ss am/pm" if m[4] else "H:mm:ss")
+            # en_US shows any typed time with its default time format, 12-hour with AM/PM
+            return DateTime((hour * 3600 + minute * 60 + second) / 86400, "h:mm:ss am/pm")
     except ValueError:  # 2/30/2024 and the like stay text, as in Sheets
         return None
     return None
@@ -84,7 +84,6 @@ def format_serial(serial: float, pattern: str) -> str:
         "yyyy-mm-dd H:mm:ss": lambda: f"{day.isoformat()} {hms}",
         "M/d/yyyy": lambda: f"{day.month}/{day.day}/{day.year}",
         "M/d/yyyy H:mm:ss": lambda: f"{day.month}/{day.day}/{day.year} {hms}",
-        "H:mm:ss": lambda: hms,
         "h:mm:ss am/pm": lambda: (f"{(moment.hour % 12) or 12}:{moment.minute:02d}:"
                                   f"{moment.second:02d} {'PM' if moment.hour >= 12 else 'AM'}"),
     }

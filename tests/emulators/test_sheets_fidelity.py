@@ -145,10 +145,12 @@ def test_formulas_are_evaluated_per_value_render_option(api: Api, sid: str) -> N
 
 
 def test_typed_dates_render_as_serial_numbers_or_formatted_strings(api: Api, sid: str) -> None:
-    api.update(sid, "Data!A1", [["2024-01-15", "1/15/2024 13:45", "9:30 PM", "2/30/2024", "=A1+1"]])
+    api.update(sid, "Data!A1", [["2024-01-15", "1/15/2024 13:45", "9:30 PM", "2/30/2024", "=A1+1",
+                                 "13:05"]])
     api.update(sid, "Data!A2", [["2024-01-15"]], option="RAW")
-    assert api.values(sid, "Data!A1:E2")["values"] == [
-        ["2024-01-15", "1/15/2024 13:45:00", "9:30:00 PM", "2/30/2024", "45307"], ["2024-01-15"]]
+    assert api.values(sid, "Data!A1:F2")["values"] == [
+        ["2024-01-15", "1/15/2024 13:45:00", "9:30:00 PM", "2/30/2024", "45307", "1:05:00 PM"],
+        ["2024-01-15"]]
     serial = api.values(sid, "Data!A1:C2", valueRenderOption="UNFORMATTED_VALUE")["values"]
     assert serial[0][0] == 45306 and serial[0][1] == pytest.approx(45306 + 13.75 / 24)
     assert serial[0][2] == pytest.approx(21.5 / 24) and serial[1] == ["2024-01-15"]
