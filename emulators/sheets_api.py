@@ -16,7 +16,7 @@ from .sheets_append import find_table
 from .sheets_batch import batch_update
 from .sheets_batch_meta import matching_metadata
 from .sheets_create import build_spreadsheet
-from .sheets_errors import field_violation, invalid_enum
+from .sheets_errors import field_violation, invalid_enum, wrong_shape
 from .sheets_fields import parse_mask
 from .sheets_grid import Batch
 from .sheets_meta import sheet_resource, spreadsheet_resource
@@ -364,7 +364,10 @@ class SheetsApi:
 
     def create(self, body: Mapping[str, Any]) -> Spreadsheet:
         """A new spreadsheet from a ``Spreadsheet`` body (its id is always generated)."""
-        return build_spreadsheet(body, self.rng)
+        try:
+            return build_spreadsheet(body, self.rng)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            raise wrong_shape("spreadsheet", exc) from None
 
     # ------------------------------------------------------------------ developer metadata
 
@@ -374,9 +377,11 @@ class SheetsApi:
             raise field_violation("data_filters", "Must specify at least one data filter.")
         found: list[dict[str, Any]] = []
         for i, data_filter in enumerate(filters):
-            for meta in matching_metadata(ss, data_filter, f"Invalid dataFilters[{i}]"):
-                if meta not in found:
-                    found.append(meta)
+            try:
+                matched = matching_metadata(ss, data_filter, f"Invalid dataFilters[{i}]")
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                raise wrong_shape(f"dataFilters[{i}]", exc) from None
+            found.extend(m for m in matched if m not in found)
         if not found:
             return {}
         return {"matchedDeveloperMetadata": [

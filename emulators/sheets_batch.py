@@ -13,7 +13,7 @@ from typing import Any
 from .sheets_batch_cells import CELL_REQUESTS
 from .sheets_batch_meta import META_REQUESTS
 from .sheets_batch_more import MORE_REQUESTS
-from .sheets_errors import ApiError, invalid_json
+from .sheets_errors import ApiError, invalid_json, wrong_shape
 from .sheets_grid import Batch, dimension_range, grid
 from .sheets_model import Sheet, Spreadsheet
 from .sheets_shift import shift_dimension
@@ -204,7 +204,10 @@ def batch_update(b: Batch, body: Mapping[str, Any]) -> dict[str, Any]:
                                     f"support the request '{kind}'")
             if not isinstance(params, dict):
                 raise ApiError(400, f"Invalid requests[{i}].{kind}: must be an object")
-            replies.append(handler(b, params, f"Invalid requests[{i}].{kind}"))
+            try:
+                replies.append(handler(b, params, f"Invalid requests[{i}].{kind}"))
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+                raise wrong_shape(f"requests[{i}].{kind}", exc) from None
     except ApiError:
         b.ss.restore(snapshot)
         raise

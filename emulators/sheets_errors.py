@@ -81,6 +81,12 @@ def invalid_json(detail: str, field: str = "") -> ApiError:
     return field_violation(field, text, text)
 
 
+def wrong_shape(field: str, exc: Exception) -> ApiError:
+    """A body part of the wrong JSON type or shape (what Google's JSON decoding rejects)."""
+    return field_violation(field, f"Invalid value at '{field}': the request body does not have the "
+                                  f"documented shape ({type(exc).__name__}: {exc})")
+
+
 def unauthenticated(message: str, reason: str) -> ApiError:
     """401 with ``ErrorInfo`` (``CREDENTIALS_MISSING``, ``ACCESS_TOKEN_TYPE_UNSUPPORTED``…)."""
     return ApiError(401, message, details=[{

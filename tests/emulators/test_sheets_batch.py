@@ -205,3 +205,20 @@ def test_unknown_and_unmodelled_request_kinds(api: Api, sid: str) -> None:
     assert err["details"][0]["fieldViolations"][0]["field"] == "requests[0]"
     err = api.batch(sid, {"addChart": {}}, status=400)["error"]
     assert "does not support the request 'addChart'" in err["message"]
+
+
+@pytest.mark.parametrize("request_", [
+    {"addSheet": {"properties": "x"}}, {"appendDimension": {"sheetId": 0, "length": "x",
+                                                           "dimension": "ROWS"}},
+    {"addNamedRange": {"namedRange": ["x"]}}, {"createDeveloperMetadata": {"developerMetadata": 5}},
+    {"cutPaste": {"source": {"sheetId": 0, "endRowIndex": 1, "endColumnIndex": 1},
+                  "destination": {"sheetId": 0, "rowIndex": "x"}}},
+])
+def test_wrongly_shaped_requests_are_400_and_change_nothing(api: Api, sid: str,
+                                                            request_: dict[str, Any]) -> None:
+    before = api.get(sid)
+    err = api.batch(sid, {"addSheet": {}}, request_, status=400)["error"]
+    kind = next(iter(request_))
+    assert err["message"].startswith(f"Invalid value at 'requests[1].{kind}'")
+    assert err["details"][0]["fieldViolations"][0]["field"] == f"requests[1].{kind}"
+    assert api.get(sid) == before
