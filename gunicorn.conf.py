@@ -49,3 +49,26 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
         from server.engine import start_in_process_worker
 
         start_in_process_worker(worker.wsgi)
+
+
+# Metrics (server/metrics/multiproc.py, docs/METRICS.md): with PROMETHEUS_MULTIPROC_DIR every
+# process writes its samples there and /metrics sums them; these hooks keep the directory tidy.
+# Without one, each process would answer /metrics with its own counts only: give it a private one.
+if os.environ.get("METRICS_ENABLED") == "1" and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="leads-metrics-")
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Forget the samples this host's dead processes left (an earlier run's)."""
+    from server.metrics.multiproc import prune_dead
+
+    prune_dead()
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A web process exited: its live gauges no longer count."""
+    from server.metrics.multiproc import mark_dead
+
+    mark_dead(worker.pid)

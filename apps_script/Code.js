@@ -6,8 +6,13 @@
  *
  * What it does
  * - Menu "Leads Sync": Open sidebar, Connect to server…, Sync now, Disconnect.
- * - Connect trades a one-time code from the dashboard for the workspace id and its signing
- *   secret (kept in the document properties, never shown again), makes sure the sheet has a
+ * - One-click connect (the sidebar's "Connect to Leads Sync" button): beginConnect makes a nonce
+ *   and the address of the server's connect page, which the sidebar opens in a popup; there the
+ *   person picks their workspace, and finishConnect (polled by the sidebar) collects the
+ *   credentials from <server>/api/addon/connect/poll. The server address comes from
+ *   LEADS_SYNC_BUILD (baked in by `flask addon build`) or an earlier connection.
+ * - Connect to server… (menu) trades a one-time code from the dashboard for the workspace id and its signing
+ *   secret (kept in the document properties, never shown again). Either way it makes sure the sheet has a
  *   protected "Lead ID" column with a stable id on every data row, installs two installable
  *   triggers (edit and change) and sends every data row once (the first sync).
  * - handleEdit (installable on-edit trigger) sends every row of the edited range (pastes span
@@ -38,6 +43,10 @@
  *   20 errors are kept in the document properties and shown in the sidebar.
  */
 
+// The build command (`flask addon build`, server/addon/build.py) rewrites the next line with the
+// deployment's address; in this source file it is empty (the menu then asks for the address).
+var LEADS_SYNC_BUILD = {serverUrl: '', editorAddon: false};
+
 var LEADS_SYNC = {
   MENU: 'Leads Sync',
   PROTECTION_DESCRIPTION: 'Leads Sync ids',
@@ -56,7 +65,8 @@ var LEADS_SYNC = {
   MAX_PENDING: 200,
   MAX_OUTBOX: 40,
   OUTBOX_FLUSH_PER_RUN: 10,
-  MAX_OUTBOX_BODY_CHARS: 8500
+  MAX_OUTBOX_BODY_CHARS: 8500,
+  CONNECT_WAIT_MS: 15 * 60 * 1000   // how long a one-click connect waits for the popup
 };
 
 var PROP = {
@@ -74,21 +84,24 @@ var PROP = {
   SNAPSHOT_PREFIX: 'snapshot_',
   PENDING_PREFIX: 'pending_',
   OUTBOX_PREFIX: 'outbox_',
-  RECONNECT: 'reconnect'
+  RECONNECT: 'reconnect',
+  CONNECT_PENDING_PREFIX: 'connect_pending_'   // user properties: one pending one-click connect per spreadsheet
 };
 
 var RECONNECT_SOON = 'The workspace\u2019s secret was changed on the dashboard; this spreadsheet\u2019s old one stops ' +
-  'working in a few minutes. Ask the workspace\u2019s owner for a new connect code, then choose Leads Sync \u203a ' +
-  'Connect to server\u2026';
+  'working in a few minutes. Choose Connect to Leads Sync in the sidebar (or Leads Sync \u203a ' +
+  'Connect to server\u2026 with a new connect code from the workspace\u2019s owner).';
 var RECONNECT_NOW = 'The workspace\u2019s secret was changed on the dashboard, so the server refuses this ' +
-  'spreadsheet\u2019s edits. Ask the workspace\u2019s owner for a new connect code, then choose Leads Sync \u203a ' +
-  'Connect to server\u2026 (every row is sent again, so nothing is lost).';
+  'spreadsheet\u2019s edits. Choose Connect to Leads Sync in the sidebar (or Leads Sync \u203a ' +
+  'Connect to server\u2026 with a new connect code from the workspace\u2019s owner); every row is sent again, so ' +
+  'nothing is lost.';
 
 // --------------------------------------------------------------------------- menu and sidebar
 
 function onOpen(e) {
-  SpreadsheetApp.getUi()
-    .createMenu(LEADS_SYNC.MENU)
+  var ui = SpreadsheetApp.getUi();
+  // A published Editor add-on's menu lives under Extensions (createAddonMenu); a bound script's is its own.
+  (LEADS_SYNC_BUILD.editorAddon ? ui.createAddonMenu() : ui.createMenu(LEADS_SYNC.MENU))
     .addItem('Open sidebar', 'showSidebar')
     .addItem(readReconnect_(true) ? 'Connect to server\u2026 (reconnect needed)' : 'Connect to server\u2026', 'connectToServer')
     .addItem('Sync now', 'syncNowFromMenu')
@@ -138,6 +151,8 @@ function normaliseServerUrl_(text) {
 function connectToServer() {
   var ui = SpreadsheetApp.getUi();
   var props = PropertiesService.getDocumentProperties();
+  var baked = normaliseServerUrl_(LEADS_SYNC_BUILD.serverUrl);
+  if (baked) return askCodeAndConnect_(ui, baked);
   var current = props.getProperty(PROP.SERVER_URL) || '';
   var first = ui.prompt('Connect to Leads Sync (1 of 2)',
     'The address of your Leads Sync server, for example https://leads.example.com' +
@@ -149,7 +164,12 @@ function connectToServer() {
       ui.ButtonSet.OK);
     return;
   }
-  var second = ui.prompt('Connect to Leads Sync (2 of 2)',
+  askCodeAndConnect_(ui, serverUrl);
+}
+
+/** The code prompt of Connect to server… (the only prompt when the server address is built in). */
+function askCodeAndConnect_(ui, serverUrl) {
+  var second = ui.prompt('Connect to Leads Sync' + (normaliseServerUrl_(LEADS_SYNC_BUILD.serverUrl) ? '' : ' (2 of 2)'),
     'The one-time connect code shown on the dashboard (like ABCD-EFGH-JKMN). It works once and expires after 30 minutes.',
     ui.ButtonSet.OK_CANCEL);
   if (second.getSelectedButton() !== ui.Button.OK) return;
@@ -176,7 +196,15 @@ function connectWithCode_(serverUrl, code) {
   if (!answer.ok) {
     return {ok: false, message: 'Could not connect: ' + answer.message};
   }
-  var data = answer.data || {};
+  return applyConnection_(serverUrl, answer.data || {});
+}
+
+/**
+ * Keep what the server handed over (workspace id, secret, tab…), prepare the sheet and the triggers
+ * and send every row: the common end of Connect to server… and of one-click connect. Returns {ok, message}.
+ */
+function applyConnection_(serverUrl, data) {
+  var ss = SpreadsheetApp.getActiveSpreadsheet();
   if (!data.workspace_id || !data.secret || !data.sheet) {
     return {ok: false, message: 'Could not connect: the server answered without a workspace id and secret. ' +
       'Is ' + serverUrl + ' a Leads Sync server?'};
@@ -218,6 +246,65 @@ function connectWithCode_(serverUrl, code) {
     sent.rows + ' row(s) sent for the first sync.';
   if (!sent.ok) message += ' Some rows could not be sent yet (see the sidebar); they will be retried.';
   return {ok: true, message: message, rows: sent.rows};
+}
+
+// --------------------------------------------------------------------------- one-click connect
+
+/** The server this copy talks to: the built-in address, else the one of an earlier connection ('' if none). */
+function knownServerUrl_() {
+  return normaliseServerUrl_(LEADS_SYNC_BUILD.serverUrl) ||
+    normaliseServerUrl_(PropertiesService.getDocumentProperties().getProperty(PROP.SERVER_URL) || '');
+}
+
+function pendingKey_() {
+  return PROP.CONNECT_PENDING_PREFIX + SpreadsheetApp.getActiveSpreadsheet().getId();
+}
+
+/**
+ * Sidebar: start a one-click connect. Returns {ok, url} (the page the sidebar opens in a popup) or
+ * {ok: false, error}. The nonce in the address is new each time and kept in the user properties
+ * until finishConnect uses it (or CONNECT_WAIT_MS pass).
+ */
+function beginConnect() {
+  var serverUrl = knownServerUrl_();
+  if (!serverUrl) {
+    return {ok: false, error: 'This copy of the add-on does not know its Leads Sync server. Choose Leads Sync \u203a ' +
+      'Connect to server\u2026 and enter the server address and a connect code from the dashboard.'};
+  }
+  var ss = SpreadsheetApp.getActiveSpreadsheet();
+  var pending = {nonce: newNonce_(), serverUrl: serverUrl, spreadsheetId: ss.getId(),
+    sheet: ss.getActiveSheet().getName(), startedAt: Date.now()};
+  PropertiesService.getUserProperties().setProperty(pendingKey_(), JSON.stringify(pending));
+  var url = serverUrl + '/app/addon/connect?nonce=' + pending.nonce + '&spreadsheet=' +
+    encodeURIComponent(pending.spreadsheetId) + '&sheet=' + encodeURIComponent(pending.sheet);
+  return {ok: true, url: url};
+}
+
+/**
+ * Sidebar (polled every few seconds after beginConnect): has the person chosen a workspace in the
+ * popup? Returns {state: 'waiting'}, {state: 'connected', message}, or {state: 'failed', error}
+ * (also {state: 'none'} when no connect was started).
+ */
+function finishConnect() {
+  var props = PropertiesService.getUserProperties();
+  var key = pendingKey_();
+  var pending = parseJson_(props.getProperty(key) || '');
+  if (!pending || !pending.nonce) return {state: 'none'};
+  if (Date.now() - Number(pending.startedAt || 0) > LEADS_SYNC.CONNECT_WAIT_MS) {
+    props.deleteProperty(key);
+    return {state: 'failed', error: 'Nobody chose a workspace in the connect window for 15 minutes, so the ' +
+      'request expired. Choose Connect to Leads Sync again.'};
+  }
+  var body = asciiJson_({nonce: pending.nonce, spreadsheet_id: pending.spreadsheetId, sheet: pending.sheet});
+  var answer = fetchWithRetry_(pending.serverUrl + '/api/addon/connect/poll', {
+    method: 'post', contentType: 'application/json', payload: body, muteHttpExceptions: true, followRedirects: false
+  }, 0);
+  if (answer.ok && answer.code === 202) return {state: 'waiting'};
+  if (!answer.ok && !answer.permanent) return {state: 'waiting', problem: answer.message};   // try again next poll
+  props.deleteProperty(key);   // used up (or refused): the next connect starts afresh
+  if (!answer.ok) return {state: 'failed', error: 'Could not connect: ' + answer.message};
+  var result = applyConnection_(pending.serverUrl, answer.data || {});
+  return result.ok ? {state: 'connected', message: result.message} : {state: 'failed', error: result.message};
 }
 
 /** Menu: Disconnect (asks first). */
@@ -1067,7 +1154,7 @@ function createCardNow(leadId) {
 /** Send anything queued, then ask the server to reconcile the sheet and the board. */
 function syncNow() {
   var cfg = getConfig_();
-  if (!cfg) return {ok: false, error: 'Not connected: use Leads Sync \u203a Connect to server\u2026 first.'};
+  if (!cfg) return {ok: false, error: 'Not connected: choose Connect to Leads Sync in the sidebar first.'};
   var started = Date.now();
   var lock = LockService.getDocumentLock();
   if (lock && lock.tryLock(LEADS_SYNC.LOCK_WAIT_MS)) {

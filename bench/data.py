@@ -152,7 +152,7 @@ def insert_links(engine: Any, workspace_id: str, leads: list[dict], card_ids: li
                  "shadow": lead["values"], "field_times": {}, "card_extra": {"preamble": ""},
                  "row_number": lead["row"], "pending_op": None, "sync_state": "synced", "last_error": "",
                  "last_synced_at": now, "created_at": now, "updated_at": now}
-                for lead, card_id in zip(leads[start:start + batch], card_ids[start:start + batch])])
+                for lead, card_id in zip(leads[start:start + batch], card_ids[start:start + batch], strict=True)])
 
 
 # --------------------------------------------------------------------------- add-on webhooks

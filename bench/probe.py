@@ -268,7 +268,7 @@ def event_cost(out: str, small_url: str, large_url: str, small: int, large: int,
         for side in sides:
             side.card_move(k)
     report: dict[str, Any] = {"dialect": sides[0].dialect}
-    for name, side in zip(("small", "large"), sides):
+    for name, side in zip(("small", "large"), sides, strict=True):
         side.check_done()
         row_ms, move_ms = side.row_ms[10:], side.move_ms[5:]
         report[name] = {"links": side.n, "row_edit_median_ms": statistics.median(row_ms),

@@ -33,8 +33,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 os.chdir(REPO)
 
-from bench import loadgen
-from bench.data import (
+from bench import loadgen  # noqa: E402 - after the sys.path set-up above
+from bench.data import (  # noqa: E402 - after the sys.path set-up above
     SHEET,
     STATUSES,
     Account,
@@ -48,7 +48,7 @@ from bench.data import (
     sheet_row,
     synced_state,
 )
-from bench.procs import (
+from bench.procs import (  # noqa: E402 - after the sys.path set-up above
     PYTHON,
     VENV_BIN,
     Child,
@@ -59,8 +59,8 @@ from bench.procs import (
     group_cpu_seconds,
     wait_http,
 )
-from bench.scheduling import PERSON_KEY, SchedulingPhases
-from emulators.trello import DEFAULT_APP_ID
+from bench.scheduling import PERSON_KEY, SchedulingPhases  # noqa: E402 - after the sys.path set-up above
+from emulators.trello import DEFAULT_APP_ID  # noqa: E402 - after the sys.path set-up above
 
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 API_KEY, API_SECRET = "emulator-key", "emulator-secret"
@@ -633,7 +633,7 @@ class Bench(SchedulingPhases):
                 self.wait_quiet(path, 10)
                 time.sleep(self.rng.uniform(0.05, 0.15))
             received = self.received_at(path, event_ids)
-            latencies = [(at - received[event_id]) * 1000 for event_id, at in zip(event_ids, samples)]
+            latencies = [(at - received[event_id]) * 1000 for event_id, at in zip(event_ids, samples, strict=False)]
             trello_stats = self.trello.get("/_emulator/stats")
             sheets_stats = self.sheets.get("/_emulator/stats")
             calls = trello_stats["calls"]
@@ -862,7 +862,7 @@ class Bench(SchedulingPhases):
         return {"calls": len(late), "outcomes": outcomes,
                 "left_after_slot_ms": {"p50": r(p(late, 50)), "p99": r(p(late, 99)), "max": r(max(late) if late else None)},
                 "round_trip_ms": {"p50": r(p(rtt, 50)), "p99": r(p(rtt, 99)), "max": r(max(rtt) if rtt else None)},
-                "calls_later_than_margin_25ms": sum(1 for a, b in zip(late, rtt) if a + b > 25),
+                "calls_later_than_margin_25ms": sum(1 for a, b in zip(late, rtt, strict=False) if a + b > 25),
                 "failed_at_s_after_first_slot": limited_at[:20], "failed_calls": failures[:20]}
 
     def event_cost_run(self, small_url: str, large_url: str, tag: str) -> dict[str, Any]:
@@ -989,10 +989,10 @@ class Bench(SchedulingPhases):
         mode = "quick (tiny sizes, not comparable to targets)" if self.quick else "full"
         print(f"\nLeads Sync benchmark — {mode}; {os.cpu_count()} cores, Python {platform.python_version()}, "
               f"{total_s:.0f} s\n")
-        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         print("  ".join("-" * w for w in widths))
         for row in rows:
-            print("  ".join(c.ljust(w) if i != 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+            print("  ".join(c.ljust(w) if i != 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
         if self.errors:
             print("\ncould not measure:")
             for phase, message in self.errors.items():

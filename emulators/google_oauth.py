@@ -17,7 +17,12 @@ What it serves, answering like Google (status codes, error JSON ``{"error", "err
   ``urn:ietf:params:oauth:grant-type:jwt-bearer`` for service accounts (the assertion's RS256
   signature is checked against the registered public key).
 - ``/oauth2/v3/certs`` (JWKS), ``/v1/userinfo``, ``/revoke``.
-- ``/_emulator/...``: control API (users, tokens, revoke, faults).
+- ``/_emulator/...``: control API (users, tokens, revoke, faults, ``POST /_emulator/picked``).
+
+Scopes are enforced in a linked ``SheetsEmulator`` (``emulators/google_grants.py``): a token
+granted only ``drive.file`` reaches the spreadsheets the user picked with Google Picker
+(``pick_file``, what the Picker does when a file is chosen with ``setAppId`` = ``project_number``)
+or that the app created; other spreadsheets answer 403 ``PERMISSION_DENIED``.
 
 Access tokens it issues are accepted by the Sheets emulator (which accepts any bearer token); when
 a grant is revoked here, its access tokens are revoked in a linked ``SheetsEmulator`` too.
@@ -44,6 +49,7 @@ from joserfc.jwk import RSAKey
 from werkzeug.wrappers import Request, Response
 
 from .common import FaultInjector, Served, serve_forever
+from .google_grants import FileGrants, TokenGrant
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -145,8 +151,10 @@ class GoogleOAuthEmulator(Served):
 
     def __init__(self, client_id: str = "emulator-client-id", client_secret: str = "emulator-client-secret",
                  redirect_uris: Iterable[str] = (), *, sheets: Any = None, access_token_ttl: int = 3599,
-                 auto_approve_as: str | None = None) -> None:
+                 auto_approve_as: str | None = None, project_number: str = "123456789012") -> None:
         self._lock = threading.RLock()
+        self.project_number = project_number  # the Cloud project of the client (Picker's setAppId)
+        self.file_grants = FileGrants()
         self.client_id = client_id
         self.client_secret = client_secret
         self.sheets = sheets
@@ -209,8 +217,37 @@ class GoogleOAuthEmulator(Served):
             self._service_accounts[client_email] = {"key": RSAKey.import_key(public_key_pem), "key_id": key_id}
 
     def link_sheets(self, sheets: Any) -> None:
-        """Revoke access tokens in this Sheets emulator too when a grant is revoked here."""
+        """Revoke access tokens in this Sheets emulator too when a grant is revoked here; and let it
+        enforce the scopes of the tokens issued here (``drive.file``: picked files only)."""
         self.sheets = sheets
+        if hasattr(sheets, "use_grants"):
+            sheets.use_grants(self.token_grant, self.file_grants)
+
+    # ---------------------------------------------------------------- drive.file (Google Picker)
+
+    def token_grant(self, token: str) -> TokenGrant | None:
+        """Client, user and scopes of an access token issued here (None: not ours, or a service account)."""
+        with self._lock:
+            access = self._access.get(token)
+            grant = self._grants.get(access.grant_id) if access else None
+            if grant is None or grant.sub is None:
+                return None
+            return TokenGrant(grant.client_id, grant.sub, frozenset(grant.scope))
+
+    def pick_file(self, access_token: str, file_id: str, app_id: str) -> bool:
+        """What Google Picker does when the user chooses ``file_id``: with ``setOAuthToken(access_token)``
+        and ``setAppId(app_id)`` equal to the client's project number, the client's ``drive.file``
+        grant covers the file from then on. False (nothing granted) otherwise, as with Google."""
+        grant = self.token_grant(access_token)
+        if grant is None or str(app_id) != self.project_number:
+            return False
+        self.file_grants.grant(grant.client_id, grant.sub, file_id)
+        return True
+
+    def grant_file(self, email: str, file_id: str, client_id: str | None = None) -> None:
+        """Test helper: ``email`` picked (or the app created) ``file_id`` for ``client_id``."""
+        sub = self.add_user(email)
+        self.file_grants.grant(client_id or self.client_id, sub, file_id)
 
     def issue_grant(self, email: str, *, scope: str = "openid email https://www.googleapis.com/auth/spreadsheets",
                     offline: bool = True, client_id: str | None = None) -> dict[str, Any]:
@@ -612,6 +649,12 @@ class GoogleOAuthEmulator(Served):
             return _json(self.issued_tokens())
         if path == "/revoke" and request.method == "POST":
             return _json({"revoked": self.revoke(str(body.get("token", "")))})
+        if path == "/picked" and request.method == "POST":
+            if body.get("email"):
+                self.grant_file(str(body["email"]), str(body.get("file_id", "")), body.get("client_id"))
+                return _json({"granted": True})
+            return _json({"granted": self.pick_file(str(body.get("access_token", "")), str(body.get("file_id", "")),
+                                                    str(body.get("app_id", "")))})
         if path == "/clients" and request.method == "POST":
             self.register_client(body["client_id"], body["client_secret"], body.get("redirect_uris", []))
             return _json({"ok": True}, 201)
@@ -628,8 +671,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redirect-uri", action="append", default=[],
                         help="an authorised redirect URI (repeatable)")
     parser.add_argument("--user", action="append", default=[], help="a Google account email (repeatable)")
+    parser.add_argument("--project-number", default="123456789012",
+                        help="the client's Cloud project number (Google Picker's setAppId for drive.file)")
     args = parser.parse_args(argv)
-    emu = GoogleOAuthEmulator(args.client_id, args.client_secret, args.redirect_uri)
+    emu = GoogleOAuthEmulator(args.client_id, args.client_secret, args.redirect_uri,
+                              project_number=args.project_number)
     emu.base_url = f"http://{args.host}:{args.port}"
     for email in args.user:
         emu.add_user(email)

@@ -17,44 +17,29 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Callable, Iterable
 from urllib.parse import quote, unquote
 
 from werkzeug.wrappers import Request, Response
 
 from .common import FaultInjector, Served, serve_forever
+from .drive_api import DriveApi
+from .google_grants import INSUFFICIENT_SCOPES, Access
 from .sheets_a1 import A1Error, parse_cells
-from .sheets_addon import (
-    AddonConfig,
-    AddonDelivery,
-    DeliveryAttempt,
-    build_body,
-    new_lead_id,
-)
+from .sheets_addon import AddonConfig, AddonDelivery, DeliveryAttempt, build_body, new_lead_id
 from .sheets_api import READ_OPS, WRITE_OPS, SheetsApi
 from .sheets_errors import invalid_json, quota_exceeded, unauthenticated
 from .sheets_fields import apply_mask, check_known, parse_mask
 from .sheets_meta import SPREADSHEET_FIELDS
-from .sheets_model import (
-    ApiError,
-    Formula,
-    Sheet,
-    Spreadsheet,
-    fill_rows,
-    formatted,
-    input_value,
-    new_spreadsheet_id,
-    not_found,
-    typed_value,
-)
+from .sheets_model import (ApiError, Formula, Sheet, Spreadsheet, fill_rows, formatted,
+                           input_value, new_spreadsheet_id, not_found, typed_value)
 from .sheets_ui import index_page, sheet_page
 
 Limit = tuple[int, float] | None
 
 _UNCHANGED: Any = object()
 _ROUTE = re.compile(r"^/v4/spreadsheets/([^/:]+)(.*)$")
-_VALUES = re.compile(r"^/values/(.+?)(:append|:clear)?$", re.DOTALL)
+_VALUES = re.compile(r"^/values/(.+?)(:append|:clear)?$", re.S)
 _METADATA = re.compile(r"^/developerMetadata/([0-9]+)$")
 _MISSING_AUTH = ("Request is missing required authentication credential. Expected OAuth 2 access "
                  "token, login cookie or other valid authentication credential.")
@@ -102,8 +87,12 @@ class SheetsEmulator(Served):
         self._limits: dict[str, Limit] = {"read": _limit(read_limit), "write": _limit(write_limit)}
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._revoked: set[str] = set()
+        # Scope checks (emulators/google_grants.py), switched on by GoogleOAuthEmulator.link_sheets.
+        self._token_grant: Callable[[str], Any] | None = None
+        self._file_grants: Any = None
         self._addons: dict[tuple[str, int], AddonConfig] = {}
         self._delivery = AddonDelivery()
+        self.drive = DriveApi(self._spreadsheets, self._rng, self._authenticate)   # files.copy (drive_api)
         self.base_url: str | None = None
         self.faults = FaultInjector()
         self.wsgi_app: Callable = self.faults.wrap(self._dispatch)
@@ -117,6 +106,13 @@ class SheetsEmulator(Served):
         if self.base_url is None:
             raise RuntimeError("the emulator is not started")
         return self.base_url + "/v4"
+
+    @property
+    def drive_base_url(self) -> str:
+        """The Drive API v3 root (``files.copy`` only, see ``drive_api``)."""
+        if self.base_url is None:
+            raise RuntimeError("the emulator is not started")
+        return self.base_url + "/drive/v3"
 
     # ------------------------------------------------------------------ state (Python API)
 
@@ -181,6 +177,28 @@ class SheetsEmulator(Served):
         with self._lock:
             self._revoked.add(token)
 
+    def use_grants(self, token_grant: Callable[[str], Any], file_grants: Any) -> None:
+        """Enforce the scopes of the tokens ``token_grant`` knows (``drive.file``: picked files only)."""
+        with self._lock:
+            self._token_grant, self._file_grants = token_grant, file_grants
+
+    def _check_grant(self, token: str, spreadsheet_id: str, kind: str) -> None:
+        if self._token_grant is not None:
+            self._file_grants.check(self._token_grant(token), spreadsheet_id, kind == "write")
+
+    def _create_via_api(self, token: str, body: dict[str, Any], args: Any) -> dict[str, Any]:
+        """``POST /v4/spreadsheets`` (spreadsheets.create, ``sheets_create``); a ``drive.file``
+        token may open what it created."""
+        grant = self._token_grant(token) if self._token_grant is not None else None
+        if grant is not None and grant.access(True) is Access.NONE:
+            raise ApiError(403, INSUFFICIENT_SCOPES)
+        with self._lock:
+            created = self._api.create(body)
+            self._spreadsheets[created.id] = created
+            if grant is not None:
+                self._file_grants.grant(grant.client_id, grant.sub, created.id)
+            return self._api.spreadsheets_get(created, args)
+
     def set_limits(self, read_limit: Limit = _UNCHANGED, write_limit: Limit = _UNCHANGED) -> None:
         """Change quotas; ``None`` disables one, an omitted argument leaves it as it is."""
         with self._lock:
@@ -195,7 +213,7 @@ class SheetsEmulator(Served):
             return {**self._stats, "calls": dict(self._stats["calls"])}
 
     def reset_stats(self) -> None:
-        with self._lock:
+        with getattr(self, "_lock"):
             self._stats: dict[str, Any] = {"calls": {op: 0 for op in READ_OPS + WRITE_OPS},
                                            "reads": 0, "writes": 0, "total": 0, "rate_limited": 0}
 
@@ -402,6 +420,9 @@ class SheetsEmulator(Served):
                 response = self._control(request)
             elif path.startswith("/v4/"):
                 response = self._handle_api(request, environ)
+            elif path.startswith("/drive/v3/"):
+                with self._lock:
+                    response = self.drive.handle(request)
             elif path in ("", "/"):
                 response = Response(status=302, headers={"Location": "/_emulator/ui"})
             else:
@@ -499,13 +520,12 @@ class SheetsEmulator(Served):
             self._stats["reads" if kind == "read" else "writes"] += 1
             self._stats["total"] += 1
             if op == "spreadsheets.create":
-                created = self._api.create(body)
-                self._spreadsheets[created.id] = created
-                result = self._api.spreadsheets_get(created, request.args)
+                result = self._create_via_api(token, body, request.args)
                 return op, result if mask is None else apply_mask(result, mask)
             ss = self._spreadsheets.get(sid)
             if ss is None:
                 raise not_found()
+            self._check_grant(token, sid, kind)
             api, args = self._api, request.args
             result = {
                 "spreadsheets.get": lambda: api.spreadsheets_get(ss, args),

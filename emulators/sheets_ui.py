@@ -23,14 +23,31 @@ button{font-size:12px;cursor:pointer}
 .sort button{padding:0 3px;margin-left:2px}
 form.append{margin-top:12px;display:flex;flex-wrap:wrap;gap:6px;align-items:end}
 form.append label{display:flex;flex-direction:column;font-size:12px}
+.layout{display:flex;gap:12px;align-items:flex-start}
+.layout .sheet{flex:1 1 auto;min-width:0;overflow:auto}
+.grid tr.selected th.rn{background:#c2dbff}
+aside.sidebar{flex:0 0 300px;border:1px solid #dadce0;border-radius:8px;background:#fff;
+  display:flex;flex-direction:column}
+aside.sidebar header{display:flex;justify-content:space-between;align-items:center;padding:6px 10px;
+  border-bottom:1px solid #dadce0;font-weight:500}
+aside.sidebar iframe{border:0;width:300px;height:560px}
+aside.sidebar[hidden]{display:none}
+.toolbar{margin:6px 0;display:flex;gap:8px;align-items:center}
 """
 
 _SCRIPT = r"""
 const SS = __SS__, SHEET = __SHEET__;
 const grid = document.getElementById('grid');
 const statusEl = document.getElementById('status');
-let editing = null, shape = '', headers = [];
-function colName(i){let s='';i++;while(i){const r=(i-1)%26;s=String.fromCharCode(65+r)+s;i=Math.floor((i-1)/26);}return s;}
+let editing = null, shape = '', headers = [], selectedRow = 1;
+// The active range's row, as Apps Script's getActiveRange() gives it to the add-on's sidebar.
+window.leadsSheetSelection = () => selectedRow;
+function select(row){
+  selectedRow = row;
+  for(const tr of grid.rows){ tr.classList.toggle('selected', +tr.dataset.row === row); }
+}
+function colName(i){let s='';i++;
+  while(i){const r=(i-1)%26;s=String.fromCharCode(65+r)+s;i=Math.floor((i-1)/26);}return s;}
 async function post(path, body){
   const r = await fetch('/_emulator/' + path, {method:'POST', headers:{'Content-Type':'application/json'},
     body: JSON.stringify(Object.assign({spreadsheet_id: SS, sheet: SHEET}, body))});
@@ -40,7 +57,7 @@ async function post(path, body){
 }
 function cellEl(td, r, c){
   td.contentEditable = 'true'; td.dataset.row = r; td.dataset.col = c;
-  td.addEventListener('focus', () => { editing = td; td.dataset.orig = td.textContent; });
+  td.addEventListener('focus', () => { editing = td; td.dataset.orig = td.textContent; select(r); });
   td.addEventListener('keydown', e => {
     if(e.key === 'Enter' && !e.shiftKey){ e.preventDefault(); td.blur(); }
     if(e.key === 'Escape'){ td.textContent = td.dataset.orig; td.blur(); }
@@ -70,7 +87,8 @@ function build(values, nrows, ncols){
     head.appendChild(th);
   }
   for(let r = 0; r < nrows; r++){
-    const tr = grid.insertRow(); if(r === 0) tr.className = 'header';
+    const tr = grid.insertRow(); if(r === 0) tr.className = 'header'; tr.dataset.row = r + 1;
+    if(r + 1 === selectedRow) tr.classList.add('selected');
     const th = document.createElement('th'); th.className = 'rn'; th.textContent = r + 1;
     if(r > 0){ const del = document.createElement('button'); del.textContent = '\u2715';
       del.title = 'delete row ' + (r + 1); del.onclick = () => post('user/delete', {row: r + 1});
@@ -123,6 +141,27 @@ document.getElementById('append').addEventListener('submit', e => {
   for(const i of e.target.querySelectorAll('input')){ if(i.value !== '') vals[i.name] = i.value; i.value = ''; }
   post('user/append', {values: vals});
 });
+const sidebar = document.getElementById('sidebar');
+function toggleSidebar(open){
+  sidebar.hidden = !open;
+  const frame = sidebar.querySelector('iframe');
+  if(open && !frame.src) frame.src = '/_emulator/sidebar/' + encodeURIComponent(SS) + '/' + encodeURIComponent(SHEET);
+}
+document.getElementById('open-sidebar').onclick = () => toggleSidebar(true);
+document.getElementById('connect-server').onclick = async () => {
+  let offered = '';
+  try { offered = (await (await fetch('/_emulator/sidebar/config')).json()).server_url || ''; } catch(e) {}
+  const server = prompt('Connect to Leads Sync (1 of 2)\nThe address of your Leads Sync server', offered);
+  if(server === null) return;
+  const code = prompt('Connect to Leads Sync (2 of 2)\nThe one-time connect code shown on the dashboard');
+  if(code === null) return;
+  const r = await fetch('/_emulator/sidebar/connect', {method: 'POST', headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify({spreadsheet_id: SS, sheet: SHEET, server_url: server, code})});
+  const answer = await r.json().catch(() => ({message: 'The add-on is not available here.'}));
+  alert(answer.message || answer.error); refresh(true);
+};
+document.getElementById('close-sidebar').onclick = () => toggleSidebar(false);
+if(new URLSearchParams(location.search).get('sidebar') === '1') toggleSidebar(true);
 refresh(true); setInterval(() => refresh(false), 1000);
 """
 
@@ -153,6 +192,12 @@ def sheet_page(spreadsheet_id: str, title: str, sheet: str) -> str:
         '<div class=muted><a href="/_emulator/ui">all spreadsheets</a> · '
         "edit a cell and press Enter; edits go through the simulated add-on like a person's "
         '· <span id=status></span></div>'
-        '<table class=grid id=grid></table>'
-        '<form class=append id=append></form>'
+        '<div class=toolbar><button type=button id=open-sidebar>Extensions › Leads Sync › '
+        'Open sidebar</button><button type=button id=connect-server>Extensions › Leads Sync › '
+        'Connect to server…</button></div>'
+        '<div class=layout><div class=sheet><table class=grid id=grid></table>'
+        '<form class=append id=append></form></div>'
+        '<aside class=sidebar id=sidebar hidden aria-label="Leads Sync sidebar"><header>Leads Sync'
+        '<button type=button id=close-sidebar title="Close the sidebar">✕</button></header>'
+        '<iframe title="Leads Sync sidebar"></iframe></aside></div>'
         f"<script>{script}</script></body></html>")

@@ -140,6 +140,21 @@ class TrelloEmulator(Served):
             member = self.state.member(as_member or board.member_ids[0])
             return self.state.card_json(self.state.create_card(member, lst, name, desc))
 
+    def email_card(self, list_id: str, name: str, desc: str = "", *, as_member: str | None = None) -> dict:
+        """A card sent to the board's email address: Trello records it as an ``emailCard`` action."""
+        with self._lock:
+            lst = self.state.list(list_id)
+            board = self.state.boards[lst.board_id]
+            member = self.state.member(as_member or board.member_ids[0])
+            return self.state.card_json(self.state.create_card(member, lst, name, desc, action_type="emailCard"))
+
+    def comment_card(self, card_id: str, text: str, *, as_member: str | None = None) -> dict:
+        """A person's comment on a card (``POST /1/cards/{id}/actions/comments``)."""
+        with self._lock:
+            card = self.state.card(card_id)
+            member = self.state.member(as_member or self.state.boards[card.board_id].member_ids[0])
+            return self.state.comment(member, card, text)
+
     def update_card(self, card_id: str, *, as_member: str | None = None, **changes: Any) -> dict:
         """Change a card like ``PUT /1/cards/{id}`` (Trello field names: name, idList, ...)."""
         with self._lock:

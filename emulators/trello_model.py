@@ -224,7 +224,9 @@ class TrelloState:
 
     def create_card(self, member: Member, lst: TList, name: str = "", desc: str = "", *,
                     pos: Any = "bottom", due: str | None = None, due_complete: bool = False,
-                    id_members: Iterable[str] = (), id_labels: Iterable[str] = ()) -> Card:
+                    id_members: Iterable[str] = (), id_labels: Iterable[str] = (),
+                    action_type: str = "createCard") -> Card:
+        """``action_type``: ``emailCard`` for a card that arrived by email (same data)."""
         board = self.boards[lst.board_id]
         card = Card(new_id(), board.id, lst.id, board.next_short,
                     self._short_link(self.card_links), name, desc,
@@ -237,7 +239,7 @@ class TrelloState:
         self.card_links[card.short_link] = card.id
         bisect.insort(board.card_ids, card.id)
         lst.card_ids.add(card.id)
-        self._emit(member, "createCard", board, card,
+        self._emit(member, action_type, board, card,
                    {"card": card.ref(), "list": lst.ref(), "board": board.ref()}, date=touched)
         return card
 

@@ -63,6 +63,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     init_security(app)
 
+    from .metrics.views import bp as metrics_bp
+
+    app.register_blueprint(metrics_bp)
+
     from .cli import register_cli
 
     register_cli(app)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 from flask import Flask
@@ -11,6 +15,10 @@ from . import crypto
 
 
 def register_cli(app: Flask) -> None:
+    from .addon.cli import register_addon_cli
+
+    register_addon_cli(app)   # flask addon build
+
     @app.cli.command("keygen")
     def keygen() -> None:
         """Print a new TOKEN_ENCRYPTION_KEY."""
@@ -28,7 +36,11 @@ def register_cli(app: Flask) -> None:
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: runner.stop())
+        from .metrics.multiproc import mark_dead, prune_dead
+
+        prune_dead()  # metrics files this host's dead processes left (PROMETHEUS_MULTIPROC_DIR)
         runner.run_forever()
+        mark_dead(os.getpid())
 
     @app.cli.command("purge-expired")
     def purge_expired_command() -> None:
@@ -41,37 +53,22 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("sync")
     @click.argument("workspace_id")
-    @click.option("--dry-run", is_flag=True, help="Print the plan (to create, link, update, conflicts); change nothing.")
+    @click.option("--dry-run", is_flag=True,
+                  help="Print the plan (to create, link, update, conflicts); change nothing.")
     def sync(workspace_id: str, dry_run: bool) -> None:
         """Reconcile a workspace now: read both sides and repair what webhooks missed.
 
         The first sync of a new workspace is the same job. Safe to interrupt and run again.
         """
-        from tqdm import tqdm
-
         from .engine import providers
         from .extensions import db
-        from .models import Workspace
         from .sync.progress import CommittedProgress
         from .sync.reconcile import reconcile
 
-        workspace = db.session.get(Workspace, workspace_id)
-        if workspace is None:
-            raise click.ClickException(f"no workspace {workspace_id!r}")
-        bar = tqdm(total=0, unit="item", dynamic_ncols=True, leave=True)
-
-        def progress(phase: str, done: int, total: int) -> None:
-            bar.set_description(phase)
-            if total and bar.total != total:
-                bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        try:
+        workspace = _workspace(workspace_id)
+        with _progress_bar() as progress:
             plan = reconcile(db.session, workspace, providers(app), dry_run=dry_run,
                              progress=CommittedProgress(db.session, workspace, then=progress))
-        finally:
-            bar.close()
         title = "plan (dry run, nothing changed)" if dry_run else "done"
         click.echo(f"{title}:")
         for key, value in plan.as_dict().items():
@@ -137,32 +134,47 @@ def register_cli(app: Flask) -> None:
         For a lost or restored database. Leads found on one side only are listed and left to the
         next sync; a lead id on two cards is listed as a problem. Exit code 1 when there are problems.
         """
-        from tqdm import tqdm
-
         from .engine import providers
         from .extensions import db
-        from .models import Workspace
         from .sync.progress import CommittedProgress
         from .sync.relink import relink
 
-        workspace = db.session.get(Workspace, workspace_id)
-        if workspace is None:
-            raise click.ClickException(f"no workspace {workspace_id!r}")
-        bar = tqdm(total=0, unit="item", dynamic_ncols=True, leave=True)
-
-        def progress(phase: str, done: int, total: int) -> None:
-            bar.set_description(phase)
-            if total and bar.total != total:
-                bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        try:
+        workspace = _workspace(workspace_id)
+        with _progress_bar() as progress:
             plan = relink(db.session, workspace, providers(app), dry_run=dry_run,
                           progress=CommittedProgress(db.session, workspace, then=progress))
-        finally:
-            bar.close()
         for line in plan.lines():
             click.echo(line)
         if plan.problems:
             raise SystemExit(1)
+
+
+def _workspace(workspace_id: str) -> Any:
+    """The workspace a command names, or a one-line error."""
+    from .extensions import db
+    from .models import Workspace
+
+    workspace = db.session.get(Workspace, workspace_id)
+    if workspace is None:
+        raise click.ClickException(f"no workspace {workspace_id!r}")
+    return workspace
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A tqdm bar fed by a job's ``(phase, done, total)`` progress calls."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="item", dynamic_ncols=True, leave=True)
+
+    def progress(phase: str, done: int, total: int) -> None:
+        bar.set_description(phase)
+        if total and bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield progress
+    finally:
+        bar.close()

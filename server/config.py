@@ -88,6 +88,10 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "TRELLO_JWT_KEYS_URL": _env(
             "TRELLO_JWT_KEYS_URL", "https://api.trello.com/1/resource/jwt-public-keys"
         ),
+        # Trello's Power-Up client library, loaded by every Power-Up page (the demo points it at its emulator).
+        "TRELLO_POWERUP_LIBRARY_URL": _env("TRELLO_POWERUP_LIBRARY_URL", "https://trello.com/power-ups/power-up.min.js"),
+        # Origins the local demo's /demo page may frame (set by `python -m server.demo` only).
+        "DEMO_FRAME_ORIGINS": _env("DEMO_FRAME_ORIGINS", ""),
         "GOOGLE_CLIENT_ID": _env("GOOGLE_CLIENT_ID", ""),
         "GOOGLE_CLIENT_SECRET": _env("GOOGLE_CLIENT_SECRET", ""),
         "GOOGLE_SERVER_METADATA_URL": _env(
@@ -111,15 +115,28 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         # How long a rotated add-on secret is still accepted (in-flight deliveries).
         "ADDON_SECRET_GRACE_MINUTES": _env_float("ADDON_SECRET_GRACE_MINUTES", 10.0),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # "Create a synced sheet" (server/addon/template_copy.py): the template spreadsheet whose bound
+        # script is the built add-on, copied with Drive's files.copy; unset hides the feature.
+        "GOOGLE_TEMPLATE_SPREADSHEET_ID": _env("GOOGLE_TEMPLATE_SPREADSHEET_ID", ""),
+        "GOOGLE_DRIVE_API_BASE_URL": (
+            _env("GOOGLE_DRIVE_API_BASE_URL", "https://www.googleapis.com/drive/v3") or ""
+        ).rstrip("/"),
+        # Google scopes: "spreadsheets" (sensitive) or "drive.file" + Google Picker (server/auth/google_scopes.py).
+        "GOOGLE_SCOPE_MODE": _env("GOOGLE_SCOPE_MODE", "spreadsheets"),
+        "GOOGLE_PICKER_API_KEY": _env("GOOGLE_PICKER_API_KEY", ""),
+        "GOOGLE_CLOUD_PROJECT_NUMBER": _env("GOOGLE_CLOUD_PROJECT_NUMBER", ""),
     }
     for name in ENGINE_KNOBS:
         if _env(name) is not None:
             config[name] = _env(name)
+    config.update(_metrics_settings())
     if overrides:
         config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     _check_sessions(config)
+    _check_google_scope_mode(config)
     _check_production(config)
+    _check_metrics(config)
     production = config["APP_ENV"] == "production"
     config.setdefault("SESSION_COOKIE_SECURE", production)
     config.setdefault("SESSION_COOKIE_HTTPONLY", True)
@@ -144,6 +161,26 @@ def _check_sessions(config: dict[str, Any]) -> None:
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=config["SESSION_MAX_DAYS"])
 
 
+def _check_google_scope_mode(config: dict[str, Any]) -> None:
+    """``GOOGLE_SCOPE_MODE`` is one of the modes; ``drive.file`` needs the Picker's API key and project number."""
+    from .auth.google_scopes import GoogleScopeMode
+
+    mode = str(config.get("GOOGLE_SCOPE_MODE") or GoogleScopeMode.SPREADSHEETS).strip()
+    if mode not in {m.value for m in GoogleScopeMode}:
+        raise ConfigError(f"GOOGLE_SCOPE_MODE must be 'spreadsheets' or 'drive.file', got {mode!r}")
+    config["GOOGLE_SCOPE_MODE"] = mode
+    if mode != GoogleScopeMode.DRIVE_FILE:
+        return
+    if not str(config.get("GOOGLE_PICKER_API_KEY") or "").strip():
+        raise ConfigError("GOOGLE_SCOPE_MODE=drive.file needs GOOGLE_PICKER_API_KEY (an API key of the Google "
+                          "Cloud project, for Google Picker)")
+    number = str(config.get("GOOGLE_CLOUD_PROJECT_NUMBER") or "").strip()
+    if not number.isdigit():
+        raise ConfigError("GOOGLE_SCOPE_MODE=drive.file needs GOOGLE_CLOUD_PROJECT_NUMBER, the Google Cloud "
+                          f"project's number (digits only, on the console's dashboard), got {number!r}")
+    config["GOOGLE_CLOUD_PROJECT_NUMBER"] = number
+
+
 def _check_production(config: Mapping[str, Any]) -> None:
     if config["APP_ENV"] != "production":
         return
@@ -153,3 +190,29 @@ def _check_production(config: Mapping[str, Any]) -> None:
         raise ConfigError("TOKEN_ENCRYPTION_KEY is unset; generate one with `flask --app server keygen`")
     if config.get("DEV_LOGIN_ENABLED"):
         raise ConfigError("DEV_LOGIN_ENABLED must be off in production (it signs anyone in by email)")
+
+
+def _metrics_settings() -> dict[str, Any]:
+    """Metrics and readiness (server/metrics/, server/health.py; docs/METRICS.md)."""
+    return {
+        # /metrics answers 404 unless METRICS_ENABLED=1, and then only to "Authorization: Bearer <METRICS_TOKEN>".
+        "METRICS_ENABLED": _env("METRICS_ENABLED", "0") == "1",
+        "METRICS_TOKEN": _env("METRICS_TOKEN", ""),
+        # /ready fails when no sync worker was heard from for this long (0: no worker required) …
+        "READY_WORKER_MAX_AGE_S": _env_float("READY_WORKER_MAX_AGE_S", 60.0),
+        # … or when a live event has waited longer than this in an active workspace (0: not checked).
+        "READY_BACKLOG_MAX_AGE_S": _env_float("READY_BACKLOG_MAX_AGE_S", 300.0),
+    }
+
+
+def _check_metrics(config: dict[str, Any]) -> None:
+    """The readiness thresholds are numbers; metrics switched on need their token."""
+    for name in ("READY_WORKER_MAX_AGE_S", "READY_BACKLOG_MAX_AGE_S"):
+        try:
+            config[name] = float(config[name])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{name} must be a number, got {config[name]!r}") from exc
+        if config[name] < 0:
+            raise ConfigError(f"{name} must be 0 (off) or more")
+    if config["METRICS_ENABLED"] and len(config.get("METRICS_TOKEN") or "") < 16:
+        raise ConfigError("METRICS_ENABLED=1 needs METRICS_TOKEN, a random value of 16 characters or more")

@@ -34,7 +34,8 @@ def check_database(engine: Engine) -> None:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"cannot connect to DATABASE_URL ({engine.url.render_as_string(hide_password=True)}): {reason}") from exc
+        shown = engine.url.render_as_string(hide_password=True)
+        raise ConfigError(f"cannot connect to DATABASE_URL ({shown}): {reason}") from exc
 
 
 def database_ready(engine: Engine) -> tuple[bool, str]:

@@ -41,7 +41,8 @@ def rate_limiter(app: Flask) -> Any:
 def providers(app: Flask) -> AccountProviders:
     existing = app.extensions.get("leads_providers")
     if existing is None:
-        existing = AccountProviders(engine_settings(app), rate_limiter(app), session_factory=sessionmaker(bind=db.engine))
+        existing = AccountProviders(engine_settings(app), rate_limiter(app),
+                                    session_factory=sessionmaker(bind=db.engine))
         app.extensions["leads_providers"] = existing
     return existing
 
@@ -50,8 +51,8 @@ def worker_providers(app: Flask) -> AccountProviders:
     """Clients for the worker's event loop: they never sleep on a rate limit (see ``Worker``)."""
     existing = app.extensions.get("leads_worker_providers")
     if existing is None:
-        existing = AccountProviders(engine_settings(app), rate_limiter(app), session_factory=sessionmaker(bind=db.engine),
-                                    non_blocking=True)
+        existing = AccountProviders(engine_settings(app), rate_limiter(app),
+                                    session_factory=sessionmaker(bind=db.engine), non_blocking=True)
         app.extensions["leads_worker_providers"] = existing
     return existing
 

@@ -14,7 +14,8 @@ log = structlog.get_logger(__name__)
 def wants_html() -> bool:
     """Dashboard pages get HTML errors; everything else (APIs, webhooks) gets JSON."""
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"] and request.path.startswith("/app")
+    prefers_html = best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]
+    return prefers_html and request.path.startswith("/app")
 
 
 def register_error_handlers(app: Flask) -> None:

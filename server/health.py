@@ -1,21 +1,25 @@
 """Liveness and readiness probes."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
-from .database import database_ready
 from .extensions import db
+from .metrics.readiness import Thresholds, check
+from .models.base import utcnow
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
 def health():  # type: ignore[no-untyped-def]
-    """The process is up."""
+    """The process is up (liveness: nothing else is looked at)."""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/ready")
 def ready():  # type: ignore[no-untyped-def]
-    """The database answers."""
-    ok, detail = database_ready(db.engine)
-    return jsonify({"status": "ok" if ok else "unavailable", "database": detail}), 200 if ok else 503
+    """The database answers, a sync worker was heard from lately, live edits are not piling up."""
+    config = current_app.config
+    thresholds = Thresholds(worker_max_age_s=config["READY_WORKER_MAX_AGE_S"],
+                            backlog_max_age_s=config["READY_BACKLOG_MAX_AGE_S"])
+    result = check(db.engine, thresholds, current_app.extensions.get("leads_clock", utcnow))
+    return jsonify(result.as_json()), 200 if result.ok else 503

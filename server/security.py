@@ -5,6 +5,8 @@
   ``frame-ancestors 'none'``, plus ``X-Frame-Options: DENY``, ``nosniff`` and a referrer policy.
 - ``/powerup/...``: Trello frames these pages, so Talisman sets neither a CSP nor
   ``X-Frame-Options`` there; the Power-Up blueprint sets its own ``frame-ancestors https://trello.com``.
+- ``/demo`` (registered by the local demo only): the dashboard's policy plus ``frame-src`` for the
+  emulators' origins in ``DEMO_FRAME_ORIGINS``; still no inline script or style.
 - Production (``APP_ENV=production``): HTTPS is forced (a plain-HTTP request is redirected), HSTS
   is sent, and the session cookie is ``Secure``; ``HttpOnly`` and ``SameSite=Lax`` always.
   ``FORCE_HTTPS=0`` turns the redirect off (a proxy that terminates TLS without saying so, or a
@@ -20,12 +22,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, redirect, request
+from flask import Flask, g, redirect, request
 from flask_talisman import Talisman
 
 POWERUP_PREFIX = "/powerup"
 # Probes from the platform may come over plain HTTP from inside the network.
-PROBE_PATHS = ("/health", "/ready")
+PROBE_PATHS = ("/health", "/ready", "/metrics")  # /metrics: scraped from inside, token-protected
 
 DASHBOARD_CSP = {
     "default-src": "'self'",
@@ -36,6 +38,14 @@ DASHBOARD_CSP = {
     "base-uri": "'self'",
     "frame-ancestors": "'none'",
 }
+
+
+DEMO_PAGE = "/demo"
+
+
+def _demo_policy(origins: str) -> dict[str, str]:
+    """The dashboard's policy, plus framing the emulators' UIs (the local demo's page only)."""
+    return {**DASHBOARD_CSP, "frame-src": " ".join(["'self'", *origins.split()])}
 
 
 def _is_powerup_page() -> bool:
@@ -68,7 +78,26 @@ class _Talisman(Talisman):
             options["content_security_policy"] = None
         if request.path in PROBE_PATHS:
             options["force_https"] = False
+        frame_origins = self.app.config.get("DEMO_FRAME_ORIGINS")
+        if frame_origins and request.path == DEMO_PAGE:
+            options["content_security_policy"] = _demo_policy(str(frame_origins))
+        extra = g.get(_EXTRA_SOURCES)
+        if extra and options.get("content_security_policy"):
+            policy = dict(options["content_security_policy"])
+            for directive, sources in extra.items():
+                policy[directive] = f"{policy.get(directive, policy['default-src'])} {sources}"
+            options["content_security_policy"] = policy
         return options
+
+
+_EXTRA_SOURCES = "csp_extra_sources"
+
+
+def allow_on_this_page(directive: str, *sources: str) -> None:
+    """Add ``sources`` to one CSP directive of the current response only (a page that embeds a
+    third-party widget, e.g. Google Picker on the wizard's spreadsheet step)."""
+    extra = g.setdefault(_EXTRA_SOURCES, {})
+    extra[directive] = " ".join(dict.fromkeys([*extra.get(directive, "").split(), *sources]))
 
 
 def _flag(value: Any, default: bool) -> bool:
@@ -103,4 +132,4 @@ def init_security(app: Flask) -> Talisman:
     return talisman
 
 
-__all__ = ["init_security", "DASHBOARD_CSP"]
+__all__ = ["init_security", "DASHBOARD_CSP", "allow_on_this_page"]

@@ -94,7 +94,7 @@ def rotate(connection: Connection, progress: Callable[[int], None] | None = None
             except crypto.DecryptionError:
                 tally.undecryptable[label] = tally.undecryptable.get(label, 0) + 1
         for key, value in changes:
-            condition = [k == v for k, v in zip(keys, key)]
+            condition = [k == v for k, v in zip(keys, key, strict=True)]
             connection.execute(update(table).where(*condition).values({column.name: type_coerce(value, Text)}))
             tally.rotated += 1
             if progress is not None and tally.rotated % BATCH == 0:

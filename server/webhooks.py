@@ -13,14 +13,20 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import Text, bindparam, select, type_coerce
 
 from . import crypto
+from .addon.secrets import ROTATED_HEADER, SecretMatch, check_sheets_signature, refusal
+from .engine import commit_and_wake
 from .extensions import csrf, db
 from .models import ProviderAccount, Workspace
 from .models.sync import Lane
 from .models.workspace import DISCONNECTED
-from .sync.inbox import (PayloadError, is_bulk_delivery, parse_sheets_payload, parse_trello_payload,
-                         store_sheets_event, store_trello_event)
-from .addon.secrets import ROTATED_HEADER, SecretMatch, check_sheets_signature, refusal
-from .engine import commit_and_wake
+from .sync.inbox import (
+    PayloadError,
+    is_bulk_delivery,
+    parse_sheets_payload,
+    parse_trello_payload,
+    store_sheets_event,
+    store_trello_event,
+)
 from .sync.queue import pending_bulk
 from .sync.signatures import SignatureError, verify_addon, verify_trello
 

@@ -11,6 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
+# Fixtures shared by several test modules: a PostgreSQL server of a test's own, and the Trello sign-in site.
+pytest_plugins = ["tests.pg_private", "tests.trello_site"]
+
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 

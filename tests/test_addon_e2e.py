@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 import server.addon as addon_api
 from emulators.common import serve_in_thread
+from server.addon.codes import issue_connect_code
 from server.extensions import db
 from server.models import Event, Link, User, Workspace
-from server.addon.codes import issue_connect_code
 
 ADDON_DIR = Path(__file__).resolve().parent.parent / "apps_script"
 

@@ -109,7 +109,7 @@ def test_the_rotation_is_in_the_history_and_on_the_page(app):
         assert entry.action == "rotate_addon_secret" and "ann@example.com" in entry.message
         assert stored(app, ws["id"])["secret"] not in entry.message
     page = owner.get(f"/app/workspaces/{ws['id']}").get_data(as_text=True)
-    assert "rotate addon secret" in page
+    assert "Add-on secret rotated" in page
     assert "Secret last rotated" in page
 
 

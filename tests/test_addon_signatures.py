@@ -17,8 +17,14 @@ from flask import Flask
 
 from server.addon import signed_target
 from server.sync.signatures import (
-    BAD_NONCE, OUTDATED_ADDON, SignatureError, SignatureMismatch, addon_request_signature, addon_signature,
-    verify_addon, verify_addon_request,
+    BAD_NONCE,
+    OUTDATED_ADDON,
+    SignatureError,
+    SignatureMismatch,
+    addon_request_signature,
+    addon_signature,
+    verify_addon,
+    verify_addon_request,
 )
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "addon_signatures.json").read_text(encoding="utf-8"))

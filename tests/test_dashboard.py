@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from server.dashboard.google import parse_spreadsheet_id
 from server.extensions import db
 from server.models import Event, Link, User, Workspace, WorkspaceMember
 from server.models.sync import PARKED, PENDING
 from server.sync.signatures import addon_signature
-from server.dashboard.google import parse_spreadsheet_id
 from tests.conftest import make_app, sign_in_as
 from tests.sync.world import build_world
 

@@ -132,8 +132,8 @@ def test_procfile_processes_sync_a_row_and_a_card(pg_url, tmp_path):
         running["web"] = (spawn(processes["web"], env, tmp_path / "web.log"), tmp_path / "web.log")
         running["worker"] = (spawn(processes["worker"], env, tmp_path / "worker.log"), tmp_path / "worker.log")
         wait_for(lambda: requests.get(f"{base_url}/health", timeout=2).status_code == 200, 30, "gunicorn", running)
-        ready = requests.get(f"{base_url}/ready", timeout=5)
-        assert ready.status_code == 200, ready.text
+        # ready once the worker's loop has beaten (server/metrics/heartbeat.py)
+        wait_for(lambda: requests.get(f"{base_url}/ready", timeout=5).status_code == 200, 30, "/ready", running)
 
         # Seed what the dashboard would have made: a user, accounts, a workspace, its webhook, the add-on.
         workspace_id, secret = seed(pg_url, env, token, spreadsheet_id, board["id"], lists, base_url)

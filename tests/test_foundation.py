@@ -11,8 +11,9 @@ from server.config import normalise_database_url
 def test_health_and_ready(client):
     assert client.get("/health").get_json() == {"status": "ok"}
     ready = client.get("/ready")
-    assert ready.status_code == 200
     assert ready.get_json()["database"] == "ok"
+    # No sync worker has beaten yet, so not ready (tests/test_metrics_ready.py covers the rest).
+    assert ready.status_code == 503 and "worker" in ready.get_json()["reason"]
 
 
 def test_unknown_route_and_method_answer_json(client):

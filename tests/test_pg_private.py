@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import sqlalchemy
 
-from tests.pg_private import PrivatePostgres, PrivatePostgresError, private_postgres  # noqa: F401
+from tests.pg_private import PrivatePostgres, PrivatePostgresError
 
 pytestmark = pytest.mark.postgres
 

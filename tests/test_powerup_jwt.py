@@ -15,8 +15,23 @@ from server.models import Event
 from server.powerup.jwt import clear_key_cache
 from tests.conftest import make_app
 from tests.powerup_support import (
-    BOARD_ID, ERROR_CARD, INVITED_MEMBER_ID, LINKED_CARD, OTHER_BOARD_CARD, OTHER_BOARD_ID, PLUGIN_ID,
-    SHEET_GID, STRANGER_MEMBER_ID, UNLINKED_CARD, KeyServer, b64, claims, new_key, public_jwk, public_pem, seed,
+    BOARD_ID,
+    ERROR_CARD,
+    INVITED_MEMBER_ID,
+    LINKED_CARD,
+    OTHER_BOARD_CARD,
+    OTHER_BOARD_ID,
+    PLUGIN_ID,
+    SHEET_GID,
+    STRANGER_MEMBER_ID,
+    UNLINKED_CARD,
+    KeyServer,
+    b64,
+    claims,
+    new_key,
+    public_jwk,
+    public_pem,
+    seed,
     sign,
 )
 

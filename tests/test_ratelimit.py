@@ -14,8 +14,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from server.sync.ratelimit import (Fair, RateLimiter, RateLimitTimeout, SlotLater, _plan, _redated, _unpack,
-                                   sheets_throttle, trello_bucket_names, trello_throttle)
+from server.sync.ratelimit import (
+    Fair,
+    RateLimiter,
+    RateLimitTimeout,
+    SlotLater,
+    _plan,
+    _redated,
+    _unpack,
+    sheets_throttle,
+    trello_bucket_names,
+    trello_throttle,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT, PER = 12, 0.6  # small windows keep the file fast; 3 × LIMIT calls span 2 windows

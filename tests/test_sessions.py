@@ -12,8 +12,7 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import User, Workspace
 from tests.conftest import make_app
-from tests.test_auth_trello import site  # noqa: F401  (the Trello emulator site fixture)
-from tests.test_auth_trello import sign_in as sign_in_over_http
+from tests.trello_site import sign_in as sign_in_over_http
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -170,8 +169,15 @@ def test_an_idle_session_expires_and_use_slides_the_expiry(sqlite_url):
 
 
 def test_session_rules_with_an_injected_clock(app):
-    from server.auth.sessions import SessionCheck, SessionPolicy, check_session, end_session, \
-        purge_expired_sessions, start_session, token_hash
+    from server.auth.sessions import (
+        SessionCheck,
+        SessionPolicy,
+        check_session,
+        end_session,
+        purge_expired_sessions,
+        start_session,
+        token_hash,
+    )
     from server.models import UserSession
 
     policy = SessionPolicy(idle=timedelta(days=7), absolute=timedelta(days=30), touch_every=timedelta(minutes=1))
@@ -227,7 +233,7 @@ def test_session_settings_are_validated(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- nothing secret in the cookie
 
 
-def test_the_cookie_holds_no_secret_while_trello_is_being_connected(site):  # noqa: F811
+def test_the_cookie_holds_no_secret_while_trello_is_being_connected(site):
     ann = site.trello.add_member("ann", "Ann Example")
     browser = requests.Session()
     sign_in_over_http(browser, site.web.base_url, "ann@example.com")
@@ -240,15 +246,15 @@ def test_the_cookie_holds_no_secret_while_trello_is_being_connected(site):  # no
     assert token_secret not in cookie and token_secret not in repr(decoded)
     assert "secret" not in repr(decoded).lower()
     # and the connection still completes with the secret kept on the server
-    from tests.test_auth_trello import connect_trello
+    from tests.trello_site import connect_trello
 
     page = connect_trello(browser, site.web.base_url, site.trello, ann["id"])
     assert "Trello account @ann is connected" in page.text
 
 
 def test_the_cookie_holds_no_pkce_verifier_while_google_signs_in(sqlite_url):
-    from tests.test_auth_google import _site
     from emulators.google_oauth import GoogleOAuthEmulator
+    from tests.test_auth_google import _site
 
     google = GoogleOAuthEmulator()
     google.start()

@@ -8,12 +8,57 @@
  * Connects through the menu (prompts answered), pastes over three rows, deletes a row, looks up
  * a card, asks for a card and for a sync; prints a JSON report on stdout. tests/test_addon_e2e.py
  * starts the server, runs this and checks what the server stored.
+ *
+ * With "one_click": true (and "addon_dir": a `flask addon build` output) it connects the way the
+ * sidebar's Connect to Leads Sync button does instead: prints one line `CONNECT_URL <url>` (the page
+ * the popup would open), waits for a line on stdin (the test chose the workspace on that page), polls
+ * finishConnect, then makes one edit; the JSON report is the last line (tests/test_addon_one_click_e2e.py).
  */
+const fs = require('node:fs');
 const {createWorld, plain} = require('./fakes');
 const {useRealHttp} = require('./real_fetch');
 
+/** Block until a line arrives on stdin (the driver is synchronous, like Apps Script). */
+function readLine() {
+  const buffer = Buffer.alloc(1);
+  let line = '';
+  for (;;) {
+    let n;
+    try { n = fs.readSync(0, buffer, 0, 1, null); } catch (err) { if (err.code === 'EAGAIN') continue; throw err; }
+    if (n === 0 || buffer[0] === 10) return line;
+    line += buffer.toString('utf8');
+  }
+}
+
+function oneClick(options) {
+  const sheetName = options.sheet || 'Leads';
+  const sheets = {};
+  sheets[sheetName] = [
+    ['Name', 'Email', 'Status', 'Lead ID'],
+    ['Ann Lee', 'ann@example.com', 'New', 'L-e2e000000001'],
+    ['Bob Roy', 'bob@example.com', 'New', ''],
+  ];
+  const world = createWorld({spreadsheetId: options.spreadsheet_id, sheets, addonDir: options.addon_dir});
+  useRealHttp(world);
+  const ctx = world.load();
+  const report = {build: plain(ctx.LEADS_SYNC_BUILD)};
+  const begun = plain(ctx.beginConnect());
+  report.begin_ok = begun.ok;
+  report.before_approval = plain(ctx.finishConnect());
+  process.stdout.write('CONNECT_URL ' + begun.url + '\n');
+  readLine();   // the person chose the workspace in the popup
+  report.finish = plain(ctx.finishConnect());
+  report.after = plain(ctx.finishConnect());
+  world.fetch.requests.length = 0;
+  ctx.handleEdit(world.userEdit(sheetName, 2, 3, [['Won']]));
+  report.edit_requests = world.fetch.requests.map((r) => ({method: r.method, url: r.url, status: r.status}));
+  report.errors = plain(ctx.getSelectedLead().errors);
+  process.stdout.write(JSON.stringify(report) + '\n');
+}
+
 function main() {
   const options = JSON.parse(process.argv[2]);
+  if (options.one_click) return oneClick(options);
   const sheetName = options.sheet || 'Leads';
   const sheets = {};
   sheets[sheetName] = [

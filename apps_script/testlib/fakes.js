@@ -477,11 +477,13 @@ function makeUtilities(world) {
 // ------------------------------------------------------------------------------------ world
 
 /**
- * Everything one spreadsheet needs: createWorld({sheets: {Leads: [[headers], [row]...]}}).
+ * Everything one spreadsheet needs: createWorld({sheets: {Leads: [[headers], [row]...]}}); ``addonDir``
+ * loads Code.js and Sidebar.html from another directory (a build's output) instead of apps_script/.
  * world.load() runs Code.js and returns its context (the add-on's global scope).
  */
 function createWorld(options = {}) {
   const world = {};
+  world.addonDir = options.addonDir || ADDON_DIR;   // a `flask addon build` output runs the same way
   world.spreadsheet = new FakeSpreadsheet(options.spreadsheetId || 'sheet-123', options.sheets || {Leads: [['Name', 'Email', 'Status']]});
   world.ui = new FakeUi();
   world.fetch = new FakeUrlFetchApp();
@@ -512,7 +514,7 @@ function createWorld(options = {}) {
   };
   world.HtmlService = {
     createHtmlOutputFromFile(name) {
-      return new FakeHtmlOutput(fs.readFileSync(path.join(ADDON_DIR, name + '.html'), 'utf8'));
+      return new FakeHtmlOutput(fs.readFileSync(path.join(world.addonDir, name + '.html'), 'utf8'));
     },
     createHtmlOutput(content) { return new FakeHtmlOutput(content || ''); }
   };
@@ -557,7 +559,7 @@ function createWorld(options = {}) {
       Date: ClockDate
     };
     vm.createContext(context);
-    const code = fs.readFileSync(path.join(ADDON_DIR, 'Code.js'), 'utf8');
+    const code = fs.readFileSync(path.join(world.addonDir, 'Code.js'), 'utf8');
     vm.runInContext(code, context, {filename: 'Code.js'});
     world.context = context;
     return context;
@@ -640,6 +642,16 @@ function fakeServer(world, options = {}) {
     server.graceOver = false;
   };
   server.endGrace = function endGrace() { server.graceOver = true; };
+  server.polls = [];
+  server.approved = new Set();   // nonces a person approved in the connect popup
+  server.expired = new Set();
+  /** What the connect popup does when the person chooses the workspace for the nonce in ``url``. */
+  server.approve = function approve(url) { server.approved.add(new URL(url).searchParams.get('nonce')); };
+  function credentials() {
+    return {workspace_id: server.workspaceId, workspace_name: 'Pipeline', secret: server.secret,
+      sheet: server.sheet, header_row: 1, lead_id_column: server.leadIdColumn,
+      webhook_url: server.url + '/webhooks/sheets/' + server.workspaceId};
+  }
   world.fetch.handler = (request) => {
     const url = new URL(request.url);
     const prefix = new URL(server.url).pathname.replace(/\/+$/, '');
@@ -648,9 +660,16 @@ function fakeServer(world, options = {}) {
     if (pathname === '/api/addon/connect') {
       const body = JSON.parse(request.payload);
       if (body.code !== (options.code || 'ABCD-EFGH-JKMN')) return {code: 404, body: {error: {code: 404, message: 'This connect code is not valid.'}}};
-      return {code: 200, body: {workspace_id: server.workspaceId, workspace_name: 'Pipeline', secret: server.secret,
-        sheet: server.sheet, header_row: 1, lead_id_column: server.leadIdColumn,
-        webhook_url: server.url + '/webhooks/sheets/' + server.workspaceId}};
+      return {code: 200, body: credentials()};
+    }
+    if (pathname === '/api/addon/connect/poll') {   // one-click connect (server/addon/one_click.py)
+      const body = JSON.parse(request.payload);
+      server.polls.push(body);
+      if (!/^[0-9a-f]{32}$/.test(body.nonce || '')) return {code: 400, body: {error: {code: 400, message: 'This connect link is incomplete.'}}};
+      if (server.expired.has(body.nonce)) return {code: 410, body: {error: {code: 410, message: 'The connection was approved more than 10 minutes ago and has expired.'}}};
+      if (!server.approved.has(body.nonce)) return {code: 202, body: {state: 'waiting'}};
+      server.approved.delete(body.nonce);
+      return {code: 200, body: Object.assign({state: 'connected'}, credentials())};
     }
     const ts = request.headers['X-Timestamp'];
     const nonce = request.headers['X-Nonce'];

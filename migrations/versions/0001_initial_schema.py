@@ -1,15 +1,14 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 15:54:37.603224
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = '0001'

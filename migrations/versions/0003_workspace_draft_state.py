@@ -10,9 +10,8 @@ Revises: 0002
 Create Date: 2026-12-04 10:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0003'

@@ -15,11 +15,10 @@ Revises: 0003
 Create Date: 2026-12-11 10:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = '0004'

@@ -10,11 +10,10 @@ Revises: 0004
 Create Date: 2026-12-06 10:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = '0005'

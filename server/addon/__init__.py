@@ -1,7 +1,9 @@
 """The Google Sheets add-on's API (``/api/addon/...``).
 
 ``POST /api/addon/connect`` trades a one-time connect code (made on the dashboard, see
-``codes.issue_connect_code``) for the workspace id and its signing secret. Every other view is
+``codes.issue_connect_code``) for the workspace id and its signing secret; ``POST
+/api/addon/connect/poll`` hands out the same once a person approved the add-on's nonce in the
+connect popup (one-click connect, ``one_click``). Every other view is
 wrapped in ``signed``: headers ``X-Workspace`` (the workspace id), ``X-Timestamp`` (Unix seconds),
 ``X-Nonce`` (new for every request, accepted once: ``nonces``) and ``X-Signature`` =
 hex(HMAC-SHA256(secret, timestamp + "\n" + nonce + "\n" + METHOD + "\n" + target + "\n" + raw
@@ -35,6 +37,7 @@ from ..sync.queue import enqueue_command
 from ..sync.signatures import SignatureError, verify_addon_request
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloAuthError, TrelloError, TrelloNotFound
+from . import one_click
 from .codes import hash_connect_code, issue_connect_code, normalise_code
 from .nonces import nonce_expiry, remember_nonce
 from .secrets import ROTATED_HEADER, SecretMatch, check_signature, refusal
@@ -45,7 +48,8 @@ csrf.exempt(bp)
 
 LEAD_ID = re.compile(r"^[^\s/]{1,%d}$" % MAX_LEAD_ID_LENGTH)
 CODE_NOT_VALID = ("This connect code is not valid: it may be mistyped or already used. Codes work once; "
-                  "make a new one on the dashboard (Workspace → Connect the Google Sheets add-on).")
+                  "make a new one on the dashboard (Workspace › Add-on and Power-Up setup › Make a connect code), "
+                  "or use the sidebar's Connect to Leads Sync button instead.")
 CODE_EXPIRED = "This connect code has expired (codes last 30 minutes); make a new one on the dashboard."
 UNKNOWN_WORKSPACE = "unknown workspace: it may have been deleted; connect the add-on again"
 REPLAYED = ("this request was already received (its X-Nonce was used before), so it was not done again; the add-on "
@@ -114,8 +118,13 @@ def connect():  # type: ignore[no-untyped-def]
         return _error(404, CODE_NOT_VALID)
     db.session.commit()
     log.info("addon_connected", workspace_id=workspace.id, sheet=data["sheet"])
+    return jsonify(_credentials(workspace))
+
+
+def _credentials(workspace: Workspace) -> dict[str, Any]:
+    """What a connected add-on keeps: the workspace, its signing secret and the webhook address."""
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    return jsonify({
+    return {
         "workspace_id": workspace.id,
         "workspace_name": workspace.name,
         "secret": workspace.addon_secret,
@@ -123,7 +132,29 @@ def connect():  # type: ignore[no-untyped-def]
         "header_row": workspace.header_row or 1,
         "lead_id_column": workspace.lead_id_column,
         "webhook_url": f"{base}/webhooks/sheets/{workspace.id}",
-    })
+    }
+
+
+@bp.post("/connect/poll")
+def connect_poll():  # type: ignore[no-untyped-def]
+    """One-click connect (``one_click``): ``{nonce, spreadsheet_id, sheet}`` → 202 ``{"state": "waiting"}``
+    until someone approves the nonce in the popup, then (once) 200 with what ``/connect`` answers."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _error(400, "The body must be a JSON object with nonce, spreadsheet_id and sheet.")
+    try:
+        wanted = one_click.parse_request(data.get("nonce"), data.get("spreadsheet_id"), data.get("sheet"))
+        workspace = one_click.poll(db.session, wanted)
+    except one_click.ConnectRefused as refused:
+        db.session.rollback()
+        log.info("addon_connect_poll_refused", reason=refused.reason.name)
+        return _error(refused.status, refused.message)
+    if workspace is None:
+        db.session.rollback()
+        return jsonify({"state": one_click.PollState.WAITING}), 202
+    db.session.commit()
+    log.info("addon_connected", workspace_id=workspace.id, sheet=wanted.sheet, one_click=True)
+    return jsonify({"state": one_click.PollState.CONNECTED, **_credentials(workspace)})
 
 
 # --------------------------------------------------------------------------- signed calls

@@ -30,8 +30,15 @@ from werkzeug.wrappers import Response
 
 from ..extensions import db
 from ..models import GOOGLE, ProviderAccount, User, Workspace
-from .oauth import after_reactivation, external_url, find_or_create_user, google_client, reactivate_workspaces, \
-    safe_next, upsert_account
+from .oauth import (
+    after_reactivation,
+    external_url,
+    find_or_create_user,
+    google_client,
+    reactivate_workspaces,
+    safe_next,
+    upsert_account,
+)
 from .session import current_user, login_user, logout_user
 
 log = structlog.get_logger(__name__)

@@ -23,7 +23,7 @@ from ..models.workspace import ACTIVE, NEEDS_REAUTH
 
 log = structlog.get_logger(__name__)
 
-GOOGLE_SCOPES = "openid email profile https://www.googleapis.com/auth/spreadsheets"
+GOOGLE_SCOPES = "openid email profile https://www.googleapis.com/auth/spreadsheets"  # GOOGLE_SCOPE_MODE's default
 _EXTENSION = "authlib.integrations.flask_client"  # where Authlib's ``OAuth.init_app`` keeps the registry
 
 
@@ -34,6 +34,7 @@ def init_oauth(app: Flask) -> OAuth:
     session cookie (``flow_store.AuthlibStateCache``).
     """
     from .flow_store import AuthlibStateCache
+    from .google_scopes import google_scopes
 
     registry = OAuth(app, cache=AuthlibStateCache())
     registry.register(
@@ -41,7 +42,7 @@ def init_oauth(app: Flask) -> OAuth:
         client_id=app.config.get("GOOGLE_CLIENT_ID") or None,
         client_secret=app.config.get("GOOGLE_CLIENT_SECRET") or None,
         server_metadata_url=app.config["GOOGLE_SERVER_METADATA_URL"],
-        client_kwargs={"scope": GOOGLE_SCOPES, "code_challenge_method": "S256",
+        client_kwargs={"scope": google_scopes(app.config), "code_challenge_method": "S256",
                        "default_timeout": min(float(app.config.get("HTTP_TIMEOUT_S", 20.0)), 15.0)},
     )
     return registry

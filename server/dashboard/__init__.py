@@ -12,6 +12,16 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__, url_prefix="/app")
 
-from . import pages, wizard, workspace  # noqa: E402,F401  (register the views)
+# The views register themselves on ``bp`` when imported (Flask's blueprint pattern), hence after it.
+from . import (  # noqa: E402,F401
+    addon_connect,
+    history,
+    mapping_edit,
+    pages,
+    picker,
+    synced_sheet,
+    wizard,
+    workspace,
+)
 
 __all__ = ["bp"]

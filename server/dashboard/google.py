@@ -4,7 +4,8 @@
 ``headers()`` reads the header row of several tabs in ONE ``values.batchGet``;
 ``column_values()`` reads one column of one tab in one call. Errors are the Sheets client's
 (``SheetsAuthError`` for 401/403, ``SheetsNotFound`` for 404, ...), which the views turn into
-plain words.
+plain words (``sheets_error_message``; in ``drive.file`` mode a 403/404 on the spreadsheet says to
+choose it again with Google Picker).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from flask import Flask
+from flask import Flask, current_app
 from gspread.http_client import HTTPClient
 
+from ..auth.google_scopes import grant_gap_message
 from ..models import ProviderAccount
 from ..sheets.client import SheetTab, call_sheets, column_letter, quote_sheet
-from ..sheets.errors import SheetsAuthError, SheetsError, sheets_error_message
+from ..sheets.errors import SheetsAuthError, SheetsError
+from ..sheets.errors import sheets_error_message as _plain_message
 from ..sync.mapping import cell_text
 
 # https://docs.google.com/spreadsheets/d/<id>/edit#gid=0 (also /u/1/ and ?usp=... variants)
@@ -38,6 +41,11 @@ def parse_spreadsheet_id(text: str | None) -> str | None:
     if "/" in value or "." in value or " " in value:
         return None
     return value if _BARE_ID.match(value) else None
+
+
+def sheets_error_message(exc: Exception) -> str:
+    """Plain words for a Sheets failure; "choose it again" when ``drive.file`` does not cover the file."""
+    return grant_gap_message(exc, current_app.config) or _plain_message(exc)
 
 
 def spreadsheet_url(spreadsheet_id: str, gid: int | None = None) -> str:
@@ -91,7 +99,7 @@ class SpreadsheetReader:
         ranges = [f"{quote_sheet(t.title)}!{header_row}:{header_row}" for t in readable]
         data = self._call(self.http.values_batch_get, self.spreadsheet_id, ranges,
                           {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"})
-        for tab, value_range in zip(readable, data.get("valueRanges", [])):
+        for tab, value_range in zip(readable, data.get("valueRanges", []), strict=False):
             rows = value_range.get("values", [])
             tab.header = [str(h).strip() for h in rows[0]] if rows else []
         return tabs

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from ..models import Event, History, ProviderAccount, User, Workspace, WorkspaceMember
 from ..models.sync import PARKED, PENDING, PROCESSING
 
-HISTORY_LIMIT = 100
-CONFLICT_LIMIT = 20
+HISTORY_LIMIT = 25  # the workspace page's summary; the history page has the rest
+CONFLICT_LIMIT = 10
 PARKED_LIMIT = 100
 
 

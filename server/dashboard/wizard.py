@@ -16,7 +16,16 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import and_, or_, select
 
 from ..auth.session import login_required
 from ..extensions import db
@@ -24,10 +33,32 @@ from ..models import GOOGLE, TRELLO, Workspace
 from ..models.workspace import DRAFT
 from ..sheets.errors import SheetsError
 from ..sync.mapping import normalise_status
+from ..sync.mapping_form import (
+    CARD_POLICIES,
+    EXTRA_STATUS_ROWS,
+    ROW_POLICIES,
+    check_policies,
+    check_statuses,
+    status_pairs,
+)
+from ..sync.matching import match_key, match_statuses, reverse_table
 from ..trello.errors import TrelloAuthError, TrelloError
 from . import bp, queries
-from .google import parse_spreadsheet_id, reader, sheet_tab, sheets_error_message, spreadsheet_url
-from .helpers import is_draft, mark_needs_reauth, trello_client, trello_error_message, user
+from .google import (
+    parse_spreadsheet_id,
+    reader,
+    sheet_tab,
+    sheets_error_message,
+    spreadsheet_url,
+)
+from .helpers import (
+    is_draft,
+    mark_needs_reauth,
+    trello_client,
+    trello_error_message,
+    user,
+)
+from .picker import picker_context
 
 log = structlog.get_logger(__name__)
 
@@ -40,11 +71,8 @@ STEPS = [
     ("policies", "Policies"),
 ]
 STEP_NAMES = [name for name, _ in STEPS]
-EXTRA_STATUS_ROWS = 3
 SESSION_KEY = "wizard"
 LEAD_ID_COLUMN = "Lead ID"
-ROW_POLICIES = {"archive": "Archive its card", "unlink": "Keep the card, stop syncing it"}
-CARD_POLICIES = {"set_status": "Set the row's status to…", "unlink": "Keep the row, stop syncing it"}
 
 
 def _state() -> dict[str, Any]:
@@ -137,7 +165,7 @@ def _sheet_context(state: dict[str, Any]) -> dict[str, Any]:
     accounts = queries.accounts_for_user(db.session, user(), GOOGLE)
     service_account = bool(current_app.config.get("GOOGLE_SERVICE_ACCOUNT_JSON"))
     return {"google_accounts": accounts, "service_account": service_account,
-            "spreadsheet_input": state.get("spreadsheet_input", "")}
+            "spreadsheet_input": state.get("spreadsheet_input", ""), **picker_context()}
 
 
 def _sheet_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -365,84 +393,40 @@ def _status_values(state: dict[str, Any]) -> tuple[list[str], str | None]:
 
 def _statuses_context(state: dict[str, Any]) -> dict[str, Any]:
     found, error = _status_values(state)
-    lists = state["lists"]
-    by_name = {normalise_status(name): list_id for list_id, name in lists}
-    saved = {normalise_status(k): v for k, v in (state.get("status_to_list") or {}).items()}
-    rows = []
-    for status in found:
-        key = normalise_status(status)
-        rows.append({"status": status, "list_id": saved.get(key) or by_name.get(key) or lists[0][0]})
-    known = {normalise_status(r["status"]) for r in rows}
-    extras = [{"status": s, "list_id": l} for s, l in (state.get("status_to_list") or {}).items()
-              if normalise_status(s) not in known]
+    lists = [(list_id, name) for list_id, name in state["lists"]]
+    saved = dict(state.get("status_to_list") or {})
+    matched = match_statuses(found, lists, saved)
+    rows: list[dict[str, Any]] = [{"status": status, "list_id": list_id or "", "new": False}
+                                  for status, list_id in matched.status_to_list.items()]
+    known = {match_key(r["status"]) for r in rows}
+    extras: list[dict[str, str]] = [{"status": s, "list_id": list_id} for s, list_id in saved.items()
+                                    if match_key(s) not in known]
     while len(extras) < EXTRA_STATUS_ROWS:
         extras.append({"status": "", "list_id": ""})
-    reverse = {}
-    saved_reverse = state.get("list_to_status") or {}
-    for list_id, name in lists:
-        first = next((r["status"] for r in rows if r["list_id"] == list_id), None)
-        reverse[list_id] = saved_reverse.get(list_id) or first or name
-    default = state.get("default_status") or (rows[0]["status"] if rows else (lists[0][1] if lists else ""))
-    return {"status_rows": rows, "extra_rows": extras, "reverse": reverse, "lists": lists,
-            "default_status": default, "status_error": error,
-            "all_statuses": [r["status"] for r in rows] + [lst[1] for lst in lists]}
+    saved_reverse = dict(state.get("list_to_status") or {})
+    forward: dict[str, str | None] = {**{r["status"]: r["list_id"] or None for r in rows},
+                                      **{e["status"]: e["list_id"] or None for e in extras if e["status"]}}
+    reverse = reverse_table(lists, forward, saved_reverse)
+    default = state.get("default_status") or next((r["status"] for r in rows if r["list_id"]), "")
+    return {"rows": rows, "extra_rows": extras, "reverse": reverse, "lists": lists,
+            "reverse_auto": [lid for lid, _ in lists if saved_reverse.get(lid) != reverse[lid]],
+            "new_lists": [], "unmatched": matched.unmatched, "default_status": default, "status_error": error,
+            "all_statuses": list(dict.fromkeys([r["status"] for r in rows] + [lst[1] for lst in lists]))}
 
 
 def _statuses_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
-    list_ids = {list_id for list_id, _ in state["lists"]}
-    names = dict((list_id, name) for list_id, name in state["lists"])
-    status_to_list: dict[str, str] = {}
-    seen: set[str] = set()
-    problems = []
-    index = 0
-    pairs: list[tuple[str, str]] = []
-    while f"status_name_{index}" in request.form and index < 100:
-        pairs.append((request.form.get(f"status_name_{index}", ""), request.form.get(f"status_list_{index}", "")))
-        index += 1
-    for extra in range(EXTRA_STATUS_ROWS + 10):
-        if f"extra_status_{extra}" not in request.form:
-            break
-        pairs.append((request.form.get(f"extra_status_{extra}", ""), request.form.get(f"extra_list_{extra}", "")))
-    for status, list_id in pairs:
-        status = " ".join(status.split())[:100]
-        if not status:
-            continue
-        if list_id not in list_ids:
-            problems.append(f"Choose a list for the status “{status}”.")
-            continue
-        if normalise_status(status) in seen:
-            continue
-        seen.add(normalise_status(status))
-        status_to_list[status] = list_id
-    list_to_status: dict[str, str] = {}
-    for list_id in list_ids:
-        reverse = " ".join(request.form.get(f"reverse_{list_id}", "").split())[:100]
-        if not reverse:
-            problems.append(f"Give the status a row takes when its card moves to “{names[list_id]}”.")
-            continue
-        list_to_status[list_id] = reverse
-        # A card moved to a list writes this status; it must lead back to the same list.
-        key = normalise_status(reverse)
-        if key not in seen:
-            seen.add(key)
-            status_to_list[reverse] = list_id
-        elif next(lid for s, lid in status_to_list.items() if normalise_status(s) == key) != list_id:
-            problems.append(f"“{reverse}” is the status for cards moved to “{names[list_id]}”, but that status is "
-                            f"mapped to another list; map it to “{names[list_id]}” or choose another status.")
-    if not status_to_list:
-        problems.append("Map at least one status to a list.")
-    default = " ".join(request.form.get("default_status", "").split())
-    if default and normalise_status(default) not in seen:
-        problems.append(f"The status for rows with an empty status (“{default}”) is not mapped to a list.")
-    if problems:
-        for problem in problems[:6]:
+    lists = [(list_id, name) for list_id, name in state["lists"]]
+    reverse = {list_id: request.form.get(f"reverse_{list_id}", "") for list_id, _ in lists}
+    answer = check_statuses(status_pairs(request.form.get), reverse, request.form.get("default_status", ""), lists)
+    if answer.problems:
+        for problem in answer.problems[:6]:
             flash(problem, "error")
-        state.update({"status_to_list": status_to_list or state.get("status_to_list") or {},
-                      "list_to_status": list_to_status})
+        state.update({"status_to_list": answer.status_to_list or state.get("status_to_list") or {},
+                      "list_to_status": answer.list_to_status})
         _save(state)
         return _go("statuses")
-    state.update({"status_to_list": status_to_list, "list_to_status": list_to_status,
-                  "default_status": default or next(iter(status_to_list))})
+    state.update({"status_to_list": answer.status_to_list, "list_to_status": answer.list_to_status,
+                  "default_status": answer.default_status})
     _save(state)
     return _go("policies")
 
@@ -450,30 +434,56 @@ def _statuses_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- step 6: policies
 
 
+def workspaces_using(spreadsheet_id: str, sheet_name: str, sheet_gid: int | None, board_id: str,
+                     exclude_id: str | None) -> list[tuple[Workspace, bool, bool]]:
+    """Every workspace of the deployment (anyone's: the check is deployment-wide; callers name only
+    those the user may see) syncing this tab or this board: ``(workspace, same tab, same board)``."""
+    same_tab = and_(Workspace.spreadsheet_id == spreadsheet_id,
+                    or_(Workspace.sheet_name == sheet_name,
+                        and_(Workspace.sheet_gid.is_not(None), Workspace.sheet_gid == sheet_gid)))
+    statement = select(Workspace).where(or_(same_tab, Workspace.trello_board_id == board_id)).order_by(Workspace.id)
+    if exclude_id:
+        statement = statement.where(Workspace.id != exclude_id)
+    return [(ws, ws.spreadsheet_id == spreadsheet_id and (ws.sheet_name == sheet_name or (
+             sheet_gid is not None and ws.sheet_gid == sheet_gid)), ws.trello_board_id == board_id)
+            for ws in db.session.scalars(statement.limit(20))]
+
+
+def _shared_use(state: dict[str, Any]) -> list[str]:
+    """Why the chosen tab or board may already be synced: one sentence per other workspace of the
+    deployment using it, naming that workspace only when the signed-in user may see it."""
+    me = user()
+    found = workspaces_using(state["spreadsheet_id"], state["sheet_name"], state.get("sheet_gid"), state["board_id"],
+                             exclude_id=state.get("draft_id"))
+    out = []
+    for other, same_tab, same_board in found:
+        what = " and ".join(w for w, used in (("this sheet tab", same_tab), ("this Trello board", same_board)) if used)
+        if queries.workspace_for_user(db.session, me, other.id) is not None:
+            out.append(f"The workspace “{other.name}” already syncs {what}.")
+        else:
+            out.append(f"Another workspace on this server (one you cannot see) already syncs {what}.")
+    return out
+
+
 def _policies_context(state: dict[str, Any]) -> dict[str, Any]:
     default_name = f"{state.get('spreadsheet_title') or 'Leads'} · {state.get('sheet_name')}"
     return {"name": state.get("name") or default_name[:200], "row_policies": ROW_POLICIES,
             "card_policies": CARD_POLICIES, "row_removed_policy": state.get("row_removed_policy", "archive"),
             "card_removed_policy": state.get("card_removed_policy", "set_status"),
-            "card_removed_status": state.get("card_removed_status", "Archived")}
+            "card_removed_status": state.get("card_removed_status", "Archived"), "shared_use": _shared_use(state)}
 
 
 def _policies_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
     name = " ".join(request.form.get("name", "").split())[:200]
-    row_policy = request.form.get("row_removed_policy", "")
-    card_policy = request.form.get("card_removed_policy", "")
-    card_status = " ".join(request.form.get("card_removed_status", "").split())[:100]
-    problems = []
-    if not name:
-        problems.append("Give the workspace a name.")
-    if row_policy not in ROW_POLICIES:
-        problems.append("Choose what happens to a card when its row is deleted.")
-    if card_policy not in CARD_POLICIES:
-        problems.append("Choose what happens to a row when its card is archived or deleted.")
-    if card_policy == "set_status" and not card_status:
-        problems.append("Give the status a row takes when its card is archived or deleted.")
-    state.update({"name": name, "row_removed_policy": row_policy or "archive",
-                  "card_removed_policy": card_policy or "set_status", "card_removed_status": card_status or "Archived"})
+    answer = check_policies(request.form.get("row_removed_policy", ""), request.form.get("card_removed_policy", ""),
+                            request.form.get("card_removed_status", ""))
+    problems = ([] if name else ["Give the workspace a name."]) + answer.problems
+    shared = _shared_use(state)
+    if shared and request.form.get("confirm_shared") != "yes":
+        problems.append(f"{shared[0]} Two workspaces syncing the same tab or board write over each other; "
+                        "choose another, or tick the box to confirm you want this.")
+    state.update({"name": name, "row_removed_policy": answer.row_removed_policy,
+                  "card_removed_policy": answer.card_removed_policy, "card_removed_status": answer.card_removed_status})
     _save(state)
     if problems:
         for problem in problems:

@@ -22,11 +22,19 @@ from ..models import Workspace
 from ..models.sync import PARKED, PENDING
 from ..sheets.client import SheetTab
 from ..sync.preview import STALL_S, is_final, preview_status, queue_preview
-from . import bp, queries
+from . import bp, history_entries, queries
 from . import workspace_actions as actions
 from .google import spreadsheet_url
-from .helpers import (STATE_LABELS, describe_changes, is_draft, trello_board_url, user, wake_worker,
-                      workspace_or_404, workspace_trello)
+from .helpers import (
+    STATE_LABELS,
+    describe_changes,
+    is_draft,
+    trello_board_url,
+    user,
+    wake_worker,
+    workspace_or_404,
+    workspace_trello,
+)
 from .wizard import SESSION_KEY
 
 T = TypeVar("T")
@@ -81,8 +89,10 @@ def _workspace_page(ws: Workspace, connect_code: str | None = None) -> Response:
     it is never cached (the code is never put in the session cookie either)."""
     me = user()
     page = render_template(
-        "dashboard/workspace.html", ws=ws, status=status_view(ws), history=queries.history_of(db.session, ws),
-        conflicts=queries.conflicts_of(db.session, ws), parked=queries.parked_events(db.session, ws),
+        "dashboard/workspace.html", ws=ws, status=status_view(ws),
+        history=history_entries.entry_views(db.session, ws, queries.history_of(db.session, ws)),
+        conflicts=history_entries.entry_views(db.session, ws, queries.conflicts_of(db.session, ws)),
+        parked=history_entries.parked_views(db.session, ws, queries.parked_events(db.session, ws)),
         members=queries.members_of(db.session, ws), owner=queries.owner_of(db.session, ws),
         is_owner=queries.is_owner(me, ws), draft=is_draft(ws), describe_changes=describe_changes,
         sheet_link=spreadsheet_url(ws.spreadsheet_id, ws.sheet_gid), board_link=trello_board_url(ws.trello_board_id),

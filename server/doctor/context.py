@@ -61,7 +61,7 @@ def context_from_app(app: Any, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Docto
     """Read the settings from a configured Flask app (the paths from its URL map, as the app builds them)."""
     from flask import url_for
 
-    from ..auth.oauth import GOOGLE_SCOPES
+    from ..auth.google_scopes import google_scopes
 
     config = app.config
     with app.test_request_context():
@@ -75,7 +75,7 @@ def context_from_app(app: Any, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Docto
         trello_api_base_url=config["TRELLO_API_BASE_URL"], trello_oauth_base_url=config["TRELLO_OAUTH_BASE_URL"],
         google_client_id=config.get("GOOGLE_CLIENT_ID") or "",
         google_client_secret=config.get("GOOGLE_CLIENT_SECRET") or "",
-        google_metadata_url=config["GOOGLE_SERVER_METADATA_URL"], google_scopes=GOOGLE_SCOPES,
+        google_metadata_url=config["GOOGLE_SERVER_METADATA_URL"], google_scopes=google_scopes(config),
         token_key_configured=bool(config.get("TOKEN_ENCRYPTION_KEY")),
         google_callback_path=google_path, trello_callback_path=trello_path, timeout_s=timeout_s,
     )

@@ -2,6 +2,7 @@
 
 from .accounts import GOOGLE, TRELLO, ProviderAccount, User
 from .base import Base, utcnow
+from .ops import WorkerHeartbeat
 from .security import AddonNonce, OAuthFlowState, UserSession
 from .sync import Event, History, Link
 from .workspace import Workspace, WorkspaceMember
@@ -9,4 +10,5 @@ from .workspace import Workspace, WorkspaceMember
 __all__ = [
     "Base", "utcnow", "User", "ProviderAccount", "GOOGLE", "TRELLO",
     "Workspace", "WorkspaceMember", "Link", "Event", "History", "UserSession", "OAuthFlowState", "AddonNonce",
+    "WorkerHeartbeat",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigIntPK, UTCDateTime, utcnow
 
+
 class EventState(StrEnum):
     """Where an event is; ``server/sync/queue.py`` makes every change of it."""
 
@@ -135,7 +136,11 @@ class History(Base):
     """What the sync did, from which side, and how it ended; the dashboard shows it."""
 
     __tablename__ = "history"
-    __table_args__ = (Index("ix_history_workspace", "workspace_id", "id"),)
+    __table_args__ = (
+        Index("ix_history_workspace", "workspace_id", "id"),
+        Index("ix_history_lead", "workspace_id", "lead_id", "id"),  # one lead's timeline
+        Index("ix_history_outcome", "workspace_id", "outcome", "id"),  # errors / conflicts only
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))

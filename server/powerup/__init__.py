@@ -13,11 +13,12 @@ from typing import Any
 
 import structlog
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_file
+from markupsafe import escape
 
 from ..access import users_for_trello_member, workspace_for_board
+from ..engine import commit_and_wake
 from ..extensions import csrf, db
 from ..models import Workspace
-from ..engine import commit_and_wake
 from ..models.sync import Lane
 from ..sync.queue import enqueue_command
 from . import assets, leads
@@ -92,6 +93,9 @@ def powerup_file(filename: str):  # type: ignore[no-untyped-def]
         app_name = current_app.config.get("POWERUP_APP_NAME") or "Leads Sync"
         body = assets.render_page(path, current_app.config.get("TRELLO_API_KEY", ""), app_name,
                                   assets.asset_version())
+        library = current_app.config.get("TRELLO_POWERUP_LIBRARY_URL") or assets.TRELLO_LIBRARY
+        if library != assets.TRELLO_LIBRARY:  # the local demo's Trello emulator serves its own
+            body = body.replace(f'src="{assets.TRELLO_LIBRARY}"', f'src="{escape(library)}"')
         response = Response(body, mimetype="text/html")
         ancestors = " ".join(_setting_list("POWERUP_FRAME_ANCESTORS", "https://trello.com"))
         response.headers["Content-Security-Policy"] = (

@@ -12,6 +12,7 @@ import server
 
 STATIC_DIR = Path(server.__file__).resolve().parent.parent / "powerup_static"
 HTML_SUFFIXES = (".html", ".htm")
+TRELLO_LIBRARY = "https://trello.com/power-ups/power-up.min.js"  # what the pages load
 ASSET_SUFFIXES = (".js", ".css", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".webp", ".woff2")
 
 
@@ -51,4 +52,4 @@ def resolve(filename: str, directory: Path = STATIC_DIR) -> Path | None:
     return path
 
 
-__all__ = ["STATIC_DIR", "asset_version", "is_html", "render_page", "resolve"]
+__all__ = ["STATIC_DIR", "TRELLO_LIBRARY", "asset_version", "is_html", "render_page", "resolve"]

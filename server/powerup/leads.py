@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from ..models import Event, Link, Workspace
 from ..models.sync import PENDING, PROCESSING, UNLINKED
 from ..models.workspace import ACTIVE
-from ..sync.queue import enqueue_command
 from ..sync.mapping import Mapping, cell_text, normalise_status
+from ..sync.queue import enqueue_command
 
 SHEETS_BASE = "https://docs.google.com/spreadsheets/d/"
 WON_WORDS = {"won", "win", "signed", "customer", "closed-won"}

@@ -17,8 +17,15 @@ from google.auth.exceptions import RefreshError, TransportError
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
-from .errors import (SheetsAuthError, SheetsBadRequest, SheetsError, SheetsNotFound, SheetsRateLimited,
-                     SheetsServerError, SheetsUnavailable)
+from .errors import (
+    SheetsAuthError,
+    SheetsBadRequest,
+    SheetsError,
+    SheetsNotFound,
+    SheetsRateLimited,
+    SheetsServerError,
+    SheetsUnavailable,
+)
 
 # Waits before a request; may return a callable to run once the request has ended.
 Throttle = Callable[[], Callable[[], None] | None]

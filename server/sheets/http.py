@@ -18,6 +18,8 @@ from gspread.http_client import HTTPClient
 from gspread.utils import convert_credentials
 from requests import Response, Session
 
+from .. import metrics
+
 GOOGLE_SHEETS_BASE_URL = "https://sheets.googleapis.com/v4"
 _GOOGLE_HOSTS = ("googleapis.com", "google.com")
 
@@ -56,6 +58,7 @@ class BaseUrlHTTPClient(HTTPClient):
             self.auth = auth
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        metrics.count_responses(self.session, "sheets")
 
     @property
     def is_google(self) -> bool:

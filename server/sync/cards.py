@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from ..models import Link, Workspace
+from ..models.sync import CARD_REMOVED, UNLINKED
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloNotFound
 from . import description
@@ -19,6 +20,11 @@ from .mapping import Mapping, cell_text, due_to_trello, normalise_status
 
 LEDGER_SIZE = 12  # recent writes kept per link
 LEDGER_HORIZON_MS = 15 * 60 * 1000  # an echo later than this after its call is no longer matched
+
+
+def removed_from_board(link: Link) -> bool:
+    """The lead's card was archived, deleted or moved away (not its row): a card coming back is its."""
+    return link.status == CARD_REMOVED or (link.status == UNLINKED and "removed" in (link.card_extra or {}))
 
 
 def card_fields(mapping: Mapping, lead_id: str, shadow: dict[str, Any], preamble: str) -> dict[str, Any]:

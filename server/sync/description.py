@@ -137,7 +137,7 @@ def _body(value: str) -> str:
 def _assemble(preamble: str, heads: list[str], bodies: list[str], lead_id: str) -> str:
     lines = [preamble, ""] if preamble else []
     lines.append(_md(_START))
-    lines += [f"{head}: {body}" if body else f"{head}:" for head, body in zip(heads, bodies)]
+    lines += [f"{head}: {body}" if body else f"{head}:" for head, body in zip(heads, bodies, strict=True)]
     lines += [f"{MARKER_PREFIX} {_md(_text(lead_id))}".rstrip(), _md(_END)]
     return "\n".join(lines)
 
@@ -166,11 +166,11 @@ def _fit(preamble: str, heads: list[str], values: list[str], lead_id: str) -> st
     bodies = [_body(v) for v in values]
     sizes = [_u16(b) for b in bodies]
     floor_ = _u16(TRUNCATED)
-    costs = [_prefix_costs(v) if s > floor_ else [] for v, s in zip(values, sizes)]
+    costs = [_prefix_costs(v) if s > floor_ else [] for v, s in zip(values, sizes, strict=True)]
 
     def at(cap: int) -> list[str]:
         floor = max(cap, floor_)
-        return [b if s <= floor else _cut(v, c, cap) for v, b, s, c in zip(values, bodies, sizes, costs)]
+        return [b if s <= floor else _cut(v, c, cap) for v, b, s, c in zip(values, bodies, sizes, costs, strict=True)]
 
     low, high = 0, max(sizes, default=0)
     while low < high:

@@ -18,9 +18,11 @@ from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
 from ..trello.errors import TrelloNotFound
 from . import cards
 from .cards import now_ms
+from .history import record
 from .leadwork import LeadWork, mark_sheet
 from .mapping import cell_text
-from .observe import (action_time_ms, ledger_match, observe_update, provenance_is_ours, sheet_changes)
+from .merge import Side
+from .observe import action_time_ms, ledger_match, observe_update, provenance_is_ours, sheet_changes
 from .outcomes import Defer, SyncError
 from .queue import PREVIEW, RECONCILE, SHEETS, SYSTEM, TRELLO, Command
 
@@ -113,6 +115,9 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
         work.done(event, "the action names no card", IGNORED)
         return
     if event.kind in CARD_APPEARS:
+        if link is not None and not ours and event.kind == "moveCardToBoard" and cards.removed_from_board(link):
+            work.card_reopened(link, (data.get("list") or {}).get("id"), at, event)  # moved back onto the board
+            return
         if link is not None:
             work.done(event, "the card is already linked", IGNORED)
             return
@@ -129,6 +134,9 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
         else:
             work.done(event, f"the link is {link.status}", IGNORED)
         return
+    if event.kind == "commentCard":
+        comment_recorded(work, event, action, link)
+        return
     if event.kind != "updateCard":
         work.done(event, "", IGNORED)
         return
@@ -140,7 +148,7 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
         else:
             work.done(event, f"the link is {link.status}", IGNORED)
         return
-    if observed.closed is False and not ours and link.status == CARD_REMOVED:
+    if observed.closed is False and not ours and cards.removed_from_board(link):
         work.card_reopened(link, (data.get("list") or {}).get("id") or (data.get("card") or {}).get("idList"),
                            at, event)
     if link.status not in (LINKED, CARD_REMOVED):
@@ -149,6 +157,20 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
     if observed.preamble is not None and not ours:
         work.preamble = observed.preamble
     work.add_changes(event, observed.changes, observed.landings)
+
+
+COMMENT_MAX_CHARS = 500
+
+
+def comment_recorded(work: LeadWork, event: Event, action: dict[str, Any], link: Any) -> None:
+    """A comment on a lead's card goes into the lead's history (it changes no field)."""
+    text = str((action.get("data") or {}).get("text") or "").strip()
+    author = (action.get("memberCreator") or {}).get("fullName") or "Someone"
+    if len(text) > COMMENT_MAX_CHARS:
+        text = text[:COMMENT_MAX_CHARS - 1] + "…"
+    record(work.session, work.workspace.id, side=Side.TRELLO, action="comment", lead_id=link.lead_id,
+           card_id=link.card_id, event_id=event.id, message=f"{author} commented on the card: {text}")
+    work.done(event, "comment recorded")
 
 
 def _creations_in_flight(work: LeadWork) -> bool:

@@ -25,7 +25,7 @@ SYSTEM = "system"
 # Trello action types the engine acts on; anything else is stored as ignored.
 TRELLO_CARD_ACTIONS = {
     "createCard", "copyCard", "updateCard", "deleteCard", "moveCardFromBoard", "moveCardToBoard",
-    "convertToCardFromCheckItem", "emailCard",
+    "convertToCardFromCheckItem", "emailCard", "commentCard",
 }
 MAX_ROWS_PER_EVENT = 5000
 MAX_LEAD_ID_LENGTH = 64

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..models import Event, Link, Workspace
 from ..models.base import utcnow
 from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLINKED
@@ -129,7 +130,8 @@ class LeadWork:
     def done(self, event: Event, note: str = "", state: str = DONE) -> None:
         self.outcome[event.id] = (state, note)
 
-    def add_changes(self, event: Event, changes: list[Change], landings: list[Landing] | tuple = ()) -> None:
+    def add_changes(self, event: Event, changes: list[Change],
+                    landings: list[Landing] | tuple[Landing, ...] = ()) -> None:
         self.changes.extend(changes)
         self.landings.extend(landings)
         self.merged.append(event)
@@ -219,6 +221,7 @@ class LeadWork:
             self._remember_attempt(link, body)
             raise
         self.ctx.outbound("trello", self.merged[-1].id)
+        metrics.card_written(result, self.merged[-1].lane)
         landed = trello_time_ms(card, now_ms())
         for name in self._fields_of(body):  # all the PUT gave Trello: a description carries every line
             result.clocks.setdefault(name, FieldClock()).wt = landed
@@ -299,6 +302,7 @@ class LeadWork:
                    lead_id=link.lead_id, card_id=link.card_id, event_id=result.stale[0].event_id, outcome="skipped",
                    changes={c.field: [c.value, None] for c in result.stale},
                    message="an older change arrived after a newer one and was ignored")
+        metrics.conflicts(len(result.conflicts))
         for conflict in result.conflicts:
             dropped = conflict.dropped
             record(self.session, self.workspace.id, side=dropped.side.value, action="conflict", lead_id=link.lead_id,
@@ -357,6 +361,7 @@ class LeadWork:
                 self._remember_create(link, event, fields)
                 raise
             self.ctx.outbound("trello", event.id)
+            metrics.card_created(event.lane, at)
         self.session.refresh(link)
         if link.card_id is not None and link.card_id != card["id"]:
             # The card of an earlier, timed-out try landed and was linked meanwhile: this one is extra.
@@ -470,6 +475,7 @@ class LeadWork:
         a deleted row. With "set status", that is a Trello change of the status, merged like any."""
         if self.workspace.card_removed_policy != "set_status":
             link.status = UNLINKED
+            link.card_extra = {**(link.card_extra or {}), "removed": reason}  # a card coming back is linked again
             record(self.session, self.workspace.id, side=Side.TRELLO, action="unlink", lead_id=link.lead_id,
                    card_id=link.card_id, event_id=event.id, message=f"card {reason}: lead unlinked, row kept")
             self.done(event)

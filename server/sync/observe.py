@@ -68,7 +68,8 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
     entries = list((link.card_extra or {}).get("ledger", []))
     for index, entry in enumerate(entries):
         body = entry.get("body") or {}
-        if entry.get("echoed") or not (entry.get("at", 0) - CLOCK_SKEW_MS <= at <= entry.get("end", 0) + ECHO_WINDOW_MS):
+        in_window = entry.get("at", 0) - CLOCK_SKEW_MS <= at <= entry.get("end", 0) + ECHO_WINDOW_MS
+        if entry.get("echoed") or not in_window:
             continue
         if all(k in body and _same_trello(k, body[k], _new_value(action, k)) for k in changed):
             entries[index] = {**entry, "echoed": True}
@@ -81,8 +82,8 @@ def _same_trello(key: str, ours: Any, theirs: Any) -> bool:
     if key == "due":
         return due_to_trello(due_from_trello(ours)) == due_to_trello(due_from_trello(theirs))
     if key == "desc":
-        return (ours or "") == (theirs or "")
-    return ours == theirs
+        return bool((ours or "") == (theirs or ""))
+    return bool(ours == theirs)
 
 
 @dataclass

@@ -33,9 +33,9 @@ from ..models.workspace import is_draft
 from ..sheets.client import SheetTab, column_letter
 from ..sheets.errors import SheetsError, sheets_error_message
 from ..trello.errors import TrelloError, trello_error_message
-from .queue import PREVIEW, enqueue_command
 from .progress import CommittedProgress
 from .providers import MissingAccount, Providers
+from .queue import PREVIEW, enqueue_command
 from .reconcile import reconcile
 from .sheet_writer import HeaderCache, SheetLayoutError
 
@@ -88,7 +88,8 @@ def preview_status(session: Session, workspace: Workspace, now: datetime | None 
     progress = dict(workspace.sync_progress or {})
     current = progress.get("dry_run") and progress.get("for") == draft_fingerprint(workspace)
     out: dict[str, Any] = {"state": "none", "message": "", "stalled": False, "phase": "", "done": 0, "total": 0,
-                           "percent": None, "plan": None, "details": {"conflicts": [], "errors": []}, "error": "",
+                           "percent": None, "plan": None,
+                           "details": {"conflicts": [], "errors": [], "samples": {}, "warnings": []}, "error": "",
                            "finished_at": None}
     event = active_preview(session, workspace.id)
     if event is not None:
@@ -117,7 +118,9 @@ def preview_status(session: Session, workspace: Workspace, now: datetime | None 
         details = progress.get("details") or {}
         out.update(state="done", plan=progress["plan"], finished_at=progress.get("finished_at"),
                    details={"conflicts": list(details.get("conflicts") or []),
-                            "errors": list(details.get("errors") or [])},
+                            "errors": list(details.get("errors") or []),
+                            "samples": {str(k): list(v) for k, v in (details.get("samples") or {}).items()},
+                            "warnings": list(details.get("warnings") or [])},
                    message="The preview is ready.")
     else:
         last = session.scalars(select(Event).where(Event.workspace_id == workspace.id, Event.kind == PREVIEW)
@@ -226,15 +229,19 @@ def run_preview(session: Session, workspace: Workspace, providers: Providers) ->
             return _failed(session, workspace_id, marks, exc)
         # A 429 or an outage: the worker retries the event with backoff; the page says so meanwhile.
         session.rollback()
-        workspace = session.get(Workspace, workspace_id)
-        workspace.sync_progress = {**marks, "phase": "queued", "retrying": preview_error_message(exc)}
-        session.commit()
+        retried = session.get(Workspace, workspace_id)
+        if retried is not None:
+            retried.sync_progress = {**marks, "phase": "queued", "retrying": preview_error_message(exc)}
+            session.commit()
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is shown on the page in words
         return _failed(session, workspace_id, marks, exc)
     workspace.sync_progress = {**(workspace.sync_progress or {}), **marks,
                                "details": {"conflicts": plan.conflicts[:DETAIL_LINES],
-                                           "errors": plan.errors[:DETAIL_LINES]}}
+                                           "errors": plan.errors[:DETAIL_LINES],
+                                           "samples": {kind: names[:DETAIL_LINES]
+                                                       for kind, names in plan.samples.items()},
+                                           "warnings": plan.warnings[:DETAIL_LINES]}}
     return "preview computed"
 
 
@@ -247,9 +254,20 @@ def _failed(session: Session, workspace_id: str, marks: dict[str, Any], exc: Exc
     else:
         log.info("preview_not_computed", workspace_id=workspace_id, reason=message)
     workspace = session.get(Workspace, workspace_id)
-    workspace.sync_progress = {**marks, "phase": "failed", "error": message, "finished_at": utcnow().isoformat()}
+    if workspace is not None:
+        workspace.sync_progress = {**marks, "phase": "failed", "error": message, "finished_at": utcnow().isoformat()}
     return f"preview failed: {message}"[:1000]
 
 
-__all__ = ["ORDER_KEY", "STALL_S", "draft_fingerprint", "active_preview", "queue_preview", "preview_status",
-           "is_final", "PreviewProviders", "preview_error_message", "run_preview"]
+__all__ = [
+    "ORDER_KEY",
+    "STALL_S",
+    "PreviewProviders",
+    "active_preview",
+    "draft_fingerprint",
+    "is_final",
+    "preview_error_message",
+    "preview_status",
+    "queue_preview",
+    "run_preview",
+]

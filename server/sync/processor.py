@@ -55,7 +55,7 @@ class Result:
 class Processor:
     """Applies groups and flushes to the providers. Shared by the worker loop and the tests."""
 
-    def __init__(self, session_factory: sessionmaker, providers: Providers, settings: EngineSettings,
+    def __init__(self, session_factory: sessionmaker[Session], providers: Providers, settings: EngineSettings,
                  worker_id: str = "worker") -> None:
         self.session_factory = session_factory
         self.providers = providers

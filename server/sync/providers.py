@@ -34,7 +34,7 @@ class AccountProviders:
     """Clients built from the workspace owner's connected accounts."""
 
     def __init__(self, settings: EngineSettings, limiter: Any = None,
-                 session_factory: sessionmaker | None = None, *, non_blocking: bool = False) -> None:
+                 session_factory: sessionmaker[Session] | None = None, *, non_blocking: bool = False) -> None:
         """``non_blocking`` (the worker's event loop): a rate-limit slot further than
         ``settings.inline_wait_s`` raises ``SlotLater`` and a 429 is never waited out inline, so
         the caller defers that work and goes on with other work."""
@@ -98,8 +98,8 @@ class AccountProviders:
             from google.oauth2 import service_account
 
             info = json.loads(self.settings.google_service_account_json)
-            return service_account.Credentials.from_service_account_info(
-                info, scopes=["https://www.googleapis.com/auth/spreadsheets"])
+            from_info: Any = service_account.Credentials.from_service_account_info  # google-auth is untyped
+            return from_info(info, scopes=["https://www.googleapis.com/auth/spreadsheets"])
         from ..sheets.credentials import account_credentials, token_saver
 
         return account_credentials(account, self.settings, token_saver(self.session_factory, account.id))

@@ -49,11 +49,13 @@ import structlog
 from sqlalchemy import Integer, Table, and_, bindparam, case, func, or_, select, text, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
+from .. import metrics
 from ..models import Event, Workspace
 from ..models.base import UTCDateTime
-from ..models.sync import JOB_KINDS as _MODEL_JOB_KINDS
 from ..models.sync import DONE, PARKED, PENDING, PROCESSING, Lane
+from ..models.sync import JOB_KINDS as _MODEL_JOB_KINDS
 from ..models.workspace import ACTIVE
 
 log = structlog.get_logger(__name__)
@@ -165,7 +167,7 @@ class _Candidate:
 # Candidates are found per workspace, so a claim costs what the ready workspaces' first rows cost,
 # not what the queue holds (a 5,000-row paste waiting must not slow every claim down).
 _NOW = bindparam("now", type_=UTCDateTime())
-_LANES = bindparam("lanes", expanding=True)
+_LANES: BindParameter[Any] = bindparam("lanes", expanding=True)
 # Workspaces with a ready event: an index probe each (ix_events_pick).
 _READY_WORKSPACES = (select(Workspace.__table__.c.id, Workspace.__table__.c.state).where(
     select(EVENTS.c.id).where(EVENTS.c.workspace_id == Workspace.__table__.c.id, EVENTS.c.state == PENDING,
@@ -357,6 +359,7 @@ def retry_later(event: Event, delay_s: float, reason: str) -> None:
 def park(event: Event, reason: str) -> None:
     """Stop retrying; the error waits in the dashboard, where Retry re-queues it."""
     event.state = PARKED
+    metrics.event_parked(event.source)
     event.processed_at = utcnow()
     event.locked_by = None
     event.locked_until = None
@@ -377,7 +380,7 @@ def backoff_s(attempts: int, base_s: float, max_s: float, retry_after: float | N
     """Exponential backoff with jitter; a provider's own ``Retry-After`` is respected."""
     base = min(max_s, base_s * (2 ** max(0, attempts - 1)))
     delay = base * (0.5 + random.random() / 2)
-    return max(delay, float(retry_after)) if retry_after is not None else delay
+    return max(delay, float(retry_after)) if retry_after is not None else float(delay)
 
 
 _RENEW_LEASE = (update(EVENTS)

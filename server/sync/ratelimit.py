@@ -58,6 +58,12 @@ from typing import Any
 import structlog
 
 try:
+    from ..metrics import limiter_outcome
+except ImportError:  # loaded as a lone file (the tests' child processes skip Flask's import): not measured
+    def limiter_outcome(specs: Sequence[tuple[str, int, float]], granted: bool, wait_s: float) -> None:
+        """Without the app's package there is nothing to record into."""
+
+try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: rely on SQLite's busy timeout alone
     fcntl = None  # type: ignore[assignment]
@@ -118,14 +124,14 @@ class Grant:
     waited: float = 0.0
 
 
-def _unpack(blob: bytes | None) -> array:
+def _unpack(blob: bytes | None) -> array[float]:
     stamps = array("d", bytes(blob or b""))
     if sys.byteorder == "big":  # pragma: no cover - stored little-endian
         stamps.byteswap()
     return stamps
 
 
-def _pack(stamps: array) -> bytes:
+def _pack(stamps: array[float]) -> bytes:
     if sys.byteorder == "big":  # pragma: no cover
         stamps = array("d", stamps)
         stamps.byteswap()
@@ -208,7 +214,7 @@ def _fair_slot(demand: dict[str, dict[str, Any]], fair: Fair, now: float, wideni
     grants = sorted(demand.get(fair.user, {}).get("g", []))
     if len(grants) < share:
         return now
-    return grants[-share] + fair.per + widening
+    return float(grants[-share] + fair.per + widening)
 
 
 def _redated(specs: Sequence[Spec], rows: dict[str, bytes], slot: float, moved_to: float,
@@ -251,7 +257,12 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._next_purge = time.monotonic() + purge_every
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (lambda s: s and s._after_fork())(ref()))
+
+        def after_fork_in_child() -> None:
+            limiter = ref()
+            if limiter is not None:
+                limiter._after_fork()
+        os.register_at_fork(after_in_child=after_fork_in_child)
 
     # ------------------------------------------------------------------ public API
 
@@ -274,6 +285,7 @@ class RateLimiter:
         """
         limit = timeout if max_wait is None else min(timeout, max_wait)
         grant, wait = self._reserve(specs, limit, fair)
+        limiter_outcome(specs, grant is not None, wait)
         if grant is None:
             if max_wait is not None and wait <= timeout:
                 raise SlotLater([s[0] for s in specs], wait)
@@ -303,7 +315,7 @@ class RateLimiter:
     def purge(self) -> int:
         """Delete buckets whose grants have all left their window; returns how many."""
         with self._lock:
-            return self._run(self._purge_pg if self.backend == "postgresql" else self._purge_sqlite)
+            return int(self._run(self._purge_pg if self.backend == "postgresql" else self._purge_sqlite))
 
     def close(self) -> None:
         with self._lock:
@@ -371,14 +383,14 @@ class RateLimiter:
                 conn.execute(PG_SCHEMA)
             self._conn = conn
             return
-        conn = sqlite3.connect(self.sqlite_path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        lite = sqlite3.connect(self.sqlite_path, isolation_level=None, check_same_thread=False, timeout=30.0)
         if self.sqlite_path != ":memory:" and fcntl is not None and self._lockfile is None:  # kept over reconnects
             self._lockfile = os.open(self.sqlite_path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         with self._file_lock():
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")
-            conn.execute(SQLITE_SCHEMA)
-        self._conn = conn
+            lite.execute("PRAGMA journal_mode=WAL")
+            lite.execute("PRAGMA synchronous=OFF")
+            lite.execute(SQLITE_SCHEMA)
+        self._conn = lite
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
@@ -430,7 +442,8 @@ class RateLimiter:
 
     def _purge_sqlite(self) -> int:
         with self._file_lock():
-            return self._conn.execute("DELETE FROM ratelimit_buckets WHERE expires_at < ?", (time.time(),)).rowcount
+            return int(self._conn.execute("DELETE FROM ratelimit_buckets WHERE expires_at < ?",
+                                          (time.time(),)).rowcount)
 
     @contextmanager
     def _pg_transaction(self) -> Iterator[Any]:
@@ -483,8 +496,8 @@ class RateLimiter:
             self._pg_write_and_commit(conn, _redated(grant.specs, rows, grant.slot, grant.slot + late, self.margin))
 
     def _purge_pg(self) -> int:
-        return self._conn.execute("DELETE FROM ratelimit_buckets WHERE expires_at < "
-                                  "extract(epoch FROM clock_timestamp())").rowcount
+        return int(self._conn.execute("DELETE FROM ratelimit_buckets WHERE expires_at < "
+                                      "extract(epoch FROM clock_timestamp())").rowcount)
 
 
 def _pg_operational_error() -> type[Exception]:

@@ -34,6 +34,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -45,10 +46,10 @@ from ..models import Event, Link, Workspace
 from ..models.sync import CARD_REMOVED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
 from ..sheets.client import SheetTab, column_letter
 from . import description
+from .cards import card_fields, now_ms, revive_card, trello_time_ms, wants_card_back
 from .history import record
 from .inbox import new_lead_id
 from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
-from .cards import card_fields, now_ms, revive_card, trello_time_ms, wants_card_back
 from .merge import FieldClock, dump_clocks, load_clocks
 from .providers import Providers
 from .sheet_writer import HeaderCache, SheetLayoutError
@@ -61,6 +62,7 @@ LINKS_PER_FETCH = 1000
 COMMIT_EVERY = 50
 CELLS_PER_WRITE = 5000
 ROWS_PER_APPEND = 2000
+SAMPLES_KEPT = 10  # names kept per kind of change, for the preview
 
 
 @dataclass(slots=True)
@@ -82,11 +84,12 @@ class SheetLead:
     @property
     def cells(self) -> list[str]:
         """The synced columns' values, in ``Mapping.synced_columns`` order."""
-        return json.loads(self.packed)[:-1]
+        cells: list[str] = json.loads(self.packed)[:-1]
+        return cells
 
     @property
     def email(self) -> str:
-        return json.loads(self.packed)[-1].strip().casefold()
+        return str(json.loads(self.packed)[-1]).strip().casefold()
 
 
 @dataclass(slots=True)
@@ -116,6 +119,16 @@ class Plan:
     errors: list[str] = field(default_factory=list)
     rows_read: int = 0
     cards_read: int = 0
+    # For the wizard's preview: per kind of change (the counters' names), the first leads by name;
+    # and values the sync cannot use (an unparseable due date). Not part of ``as_dict``.
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def note(self, kind: str, name: Callable[[], str]) -> None:
+        """Keep ``name()`` among the first names of ``kind`` (called only while there is room)."""
+        names = self.samples.setdefault(kind, [])
+        if len(names) < SAMPLES_KEPT:
+            names.append(name())
 
     def as_dict(self) -> dict[str, Any]:
         return {"cards_to_create": self.cards_to_create, "rows_to_append": self.rows_to_append,
@@ -250,7 +263,7 @@ class Reconciler:
         yield from self.session.scalars(query.execution_options(yield_per=LINKS_PER_FETCH))
 
     def _values(self, lead: SheetLead) -> dict[str, str]:
-        return dict(zip(self.columns, lead.cells))
+        return dict(zip(self.columns, lead.cells, strict=False))
 
     def _parse(self, card: CardLead) -> description.ParsedDescription:
         return description.parse(card.desc, self.mapping.description_columns)
@@ -262,9 +275,11 @@ class Reconciler:
 
     def _compare(self, rows: dict[str, SheetLead], unidentified: list[SheetLead], cards: dict[str, CardLead]) -> None:
         by_marker: dict[str, str] = {}
-        for card_id, card in cards.items():
-            if card.marker and card.marker not in by_marker:
-                by_marker[card.marker] = card_id
+        for marked_id, marked in cards.items():
+            if marked.marker and marked.marker not in by_marker:
+                by_marker[marked.marker] = marked_id
+        card_id: str | None
+        card: CardLead | None
         for link in self._links():
             self.linked_leads.add(link.lead_id)
             row = rows.pop(link.lead_id, None)
@@ -284,6 +299,7 @@ class Reconciler:
             if link.status == CARD_REMOVED and row is not None and wants_card_back(
                     self.workspace, self.mapping, self._values(row).get(self.mapping.status_column, "")):
                 self.plan.cards_to_create += 1
+                self.plan.note("cards_to_create", partial(self._lead_words, row, link.lead_id))
                 if not self.dry_run:
                     self.revives.append((link, row))
                 continue
@@ -305,10 +321,10 @@ class Reconciler:
             else:
                 self._compare_pair(link, row, card)
         by_email: dict[str, str] = {}
-        for card_id, card in cards.items():
-            email = "" if card.marker else self._card_email(card)
+        for unmarked_id, unmarked in cards.items():
+            email = "" if unmarked.marker else self._card_email(unmarked)
             if email:
-                by_email[email] = card_id
+                by_email[email] = unmarked_id
         for lead in chain(rows.values(), unidentified):
             card_id = by_marker.get(lead.lead_id) if lead.lead_id else None
             if card_id not in cards:
@@ -338,7 +354,7 @@ class Reconciler:
         new_shadow = dict(shadow)
         card_values = self._card_values(card, parsed)
         row_cells: dict[str, str] = {}
-        for column, sheet_value in zip(self.columns, row.cells):
+        for column, sheet_value in zip(self.columns, row.cells, strict=False):
             old = cell_text(shadow.get(column, ""))
             sheet_same = sheet_value == old
             if column == self.mapping.status_column:
@@ -362,9 +378,12 @@ class Reconciler:
                     continue
                 new_shadow[column] = value
                 row_cells[column] = value
+        if self.mapping.due_column:
+            self._check_due(row, self._values(row))
         self._fix_card(link.lead_id, card, parsed.preamble, new_shadow)
         if row_cells:
             self.plan.rows_to_update += 1
+            self.plan.note("rows_to_update", lambda: self._lead_words(row, link.lead_id))
             for column, value in row_cells.items():
                 self.cells.append((row.row, self.header.index(column) + 1, value))
         if new_shadow != shadow or link.row_number != row.row:
@@ -383,6 +402,7 @@ class Reconciler:
             update.pop("desc")  # the same values in another layout (e.g. written before the block format)
         if update:
             self.plan.cards_to_update += 1
+            self.plan.note("cards_to_update", lambda: f"card “{card.name}”")
             self.card_updates.append((card.id, update))
 
     def _same_desc(self, desc: str, lead_id: str, shadow: dict[str, Any], preamble: str) -> bool:
@@ -393,6 +413,8 @@ class Reconciler:
     def _link_pair(self, lead: SheetLead, card: CardLead) -> None:
         """First sync: a row and a card that belong together (marker or email)."""
         self.plan.links_to_make += 1
+        self.plan.note("links_to_make", lambda: f"{self._lead_words(lead)} ↔ card “{card.name}”")
+        self._check_due(lead, self._values(lead))
         lead_id = lead.lead_id or card.marker or new_lead_id()
         if not lead.lead_id:
             self.cells.append((lead.row, self.header.index(self.workspace.lead_id_column) + 1, lead_id))
@@ -406,6 +428,21 @@ class Reconciler:
         self.session.add(link)
         self.shadow_updates.append((link, shadow, lead.row, []))
 
+    def _lead_words(self, lead: SheetLead, lead_id: str = "") -> str:
+        """A row as the preview names it: its number and title."""
+        title = self._values(lead).get(self.mapping.title_column, "").strip()
+        return f"row {lead.row} “{title or lead_id or lead.lead_id}”"
+
+    def _check_due(self, lead: SheetLead, values: dict[str, str]) -> None:
+        """Note a due date the sync cannot read (it would be dropped from the card)."""
+        column = self.mapping.due_column
+        if not column or len(self.plan.warnings) >= SAMPLES_KEPT:
+            return
+        value = (values.get(column) or "").strip()
+        if value and due_to_trello(value) is None:
+            self.plan.warnings.append(f"{self._lead_words(lead)}: “{value}” in “{column}” is not a date the sync "
+                                      "can use (write it like 2026-12-01); the card gets no due date")
+
     def _create_card(self, lead: SheetLead, link: Link | None) -> None:
         values = self._values(lead)
         if self.mapping.list_for_status(values.get(self.mapping.status_column, "")) is None:
@@ -413,6 +450,8 @@ class Reconciler:
                                     "has no Trello list")
             return
         self.plan.cards_to_create += 1
+        self.plan.note("cards_to_create", lambda: self._lead_words(lead))
+        self._check_due(lead, values)
         if self.dry_run:
             return
         lead_id = lead.lead_id or (link.lead_id if link else "") or new_lead_id()
@@ -432,6 +471,7 @@ class Reconciler:
             self.plan.errors.append(f"card {card.id}: its list has no status; no row added")
             return
         self.plan.rows_to_append += 1
+        self.plan.note("rows_to_append", lambda: f"card “{card.name}”")
         if self.dry_run:
             return
         if link is None:
@@ -453,7 +493,7 @@ class Reconciler:
         self.plan.removed += 1
         if self.dry_run:
             return
-        if self.workspace.row_removed_policy == "archive":
+        if self.workspace.row_removed_policy == "archive" and link.card_id is not None:
             self.card_updates.append((link.card_id, {"closed": True}))
             link.status = ROW_REMOVED
         else:
@@ -538,7 +578,8 @@ class Reconciler:
             from .sheet_writer import RowPatch, flush
 
             flush(self.tab, self.workspace.id, self.headers, self.workspace.lead_id_column,
-                  [RowPatch(link.lead_id, {self.mapping.status_column: status}) for link, status in self.pending_status],
+                  [RowPatch(link.lead_id, {self.mapping.status_column: status})
+                   for link, status in self.pending_status],
                   [], self.workspace.header_row)
             now = now_ms()
             for link, status in self.pending_status:

@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..models import Link, Workspace
 from ..models.workspace import ACTIVE
 from .cards import now_ms
@@ -119,6 +120,7 @@ def flush_workspace(session: Session, workspace: Workspace, providers: Providers
     for link in links:
         version, pending = seen[link.id]
         clocks = load_clocks(link.field_times)
+        metrics.sheet_written(clocks, written.get(link.id, []), now)
         for name in written.get(link.id, []):
             if name in clocks:
                 clocks[name].ws = now

@@ -71,7 +71,8 @@ def locate_rows(tab: SheetTab, workspace_id: str, headers: HeaderCache, lead_id_
         if lead_id_column not in header:
             raise SheetLayoutError(f"the sheet has no {lead_id_column!r} column in row {header_row}")
         letter = column_letter(header.index(lead_id_column) + 1)
-        header_values, column_values = tab.batch_get([f"{header_row}:{header_row}", f"{letter}{header_row + 1}:{letter}"])
+        header_values, column_values = tab.batch_get([f"{header_row}:{header_row}",
+                                                      f"{letter}{header_row + 1}:{letter}"])
         current = [str(h).strip() for h in (header_values[0] if header_values else [])]
         if current == header:
             rows: dict[str, int] = {}
@@ -103,7 +104,7 @@ def _locate_by_hints(tab: SheetTab, workspace_id: str, headers: HeaderCache, lea
         headers.put(workspace_id, current)
         return None
     rows: dict[str, int] = {}
-    for patch, cell in zip(located, values[1:]):
+    for patch, cell in zip(located, values[1:], strict=False):
         if (str(cell[0][0]).strip() if cell and cell[0] else "") != patch.lead_id:
             return None  # sorted, inserted or deleted rows: read the whole column
         rows[patch.lead_id] = patch.hint  # type: ignore[assignment]

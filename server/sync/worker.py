@@ -28,8 +28,9 @@ from datetime import datetime, timedelta, timezone
 import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
+from ..metrics.heartbeat import Heartbeat, stop_heartbeat
 from ..models import Event, Workspace
 from ..models.sync import DONE, IGNORED, PENDING, PROCESSING, Lane
 from ..models.workspace import ACTIVE, NEEDS_REAUTH
@@ -146,9 +147,9 @@ class Worker:
                 keeper.untrack(group.event_ids)
                 continue
             if index and self._live_work_arrived():
-                rest = [i for g in groups[index:] for i in g.event_ids]
-                queue.release(self.engine, rest, self.worker_id)
-                keeper.untrack(rest)
+                remaining = [i for g in groups[index:] for i in g.event_ids]
+                queue.release(self.engine, remaining, self.worker_id)
+                keeper.untrack(remaining)
                 return
             result = self.processor.run_group(group)
             keeper.untrack(group.event_ids)
@@ -239,6 +240,7 @@ class Worker:
     def run_forever(self) -> None:
         """The loop: work while there is work; otherwise wait for a wake-up or the next due time."""
         log.info("worker_started", worker_id=self.worker_id)
+        heartbeat = Heartbeat(self.engine, self.worker_id)
         failures = 0
         runner = self.jobs
         runner.stopping.clear()
@@ -252,6 +254,7 @@ class Worker:
         try:
             while not self.stopping.is_set():
                 try:
+                    heartbeat.beat_if_due()  # first: a slow periodic job must not hide a live loop
                     self.periodic.run_due()
                     self.wakeup.clear()
                     took = self.run_once()
@@ -273,6 +276,7 @@ class Worker:
                 jobs.join(timeout=10)
             if self._listener is not None:
                 self._listener.close()
+            stop_heartbeat(heartbeat)
             log.info("worker_stopped", worker_id=self.worker_id)
 
     def _idle_wait(self) -> float:
@@ -406,7 +410,7 @@ def run_job(worker: Worker, event_id: int, worker_id: str) -> None:
 # --------------------------------------------------------------------------- periodic jobs
 
 
-def schedule_reconciles(session_factory: sessionmaker, interval_s: float) -> int:
+def schedule_reconciles(session_factory: sessionmaker[Session], interval_s: float) -> int:
     """Queue a reconciliation of every active workspace, once per period (one worker wins)."""
     period = int(time.time() // interval_s)
     queued = 0
@@ -427,17 +431,17 @@ def schedule_reconciles(session_factory: sessionmaker, interval_s: float) -> int
     return queued
 
 
-def purge_old_events(session_factory: sessionmaker, retention_days: float) -> int:
+def purge_old_events(session_factory: sessionmaker[Session], retention_days: float) -> int:
     """Delete done and ignored events older than ``retention_days``; returns how many."""
     cutoff = utcnow() - timedelta(days=retention_days)
     with session_factory() as session:
         result = session.execute(delete(Event).where(Event.state.in_((DONE, IGNORED)), Event.received_at < cutoff)
                                  .execution_options(synchronize_session=False))
         session.commit()
-        return result.rowcount or 0
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
-def check_webhooks(session_factory: sessionmaker, providers: Providers, settings: EngineSettings) -> int:
+def check_webhooks(session_factory: sessionmaker[Session], providers: Providers, settings: EngineSettings) -> int:
     """Make sure every active workspace's board webhook exists; returns how many were re-registered."""
     from ..trello.errors import TrelloAuthError
     from ..trello.webhooks import ensure_board_webhook
@@ -452,10 +456,11 @@ def check_webhooks(session_factory: sessionmaker, providers: Providers, settings
                 session.commit()
             except TrelloAuthError as exc:
                 session.rollback()
-                workspace = session.get(Workspace, workspace.id)
-                workspace.state = NEEDS_REAUTH
-                workspace.state_detail = f"Trello refused the token while checking the webhook: {exc}"
-                session.commit()
+                refused = session.get(Workspace, workspace.id)
+                if refused is not None:
+                    refused.state = NEEDS_REAUTH
+                    refused.state_detail = f"Trello refused the token while checking the webhook: {exc}"
+                    session.commit()
             except Exception as exc:  # noqa: BLE001 - one workspace must not stop the others
                 session.rollback()
                 log.warning("trello_webhook_check_failed", workspace_id=workspace.id, error=str(exc))

@@ -15,8 +15,16 @@ from typing import Any
 
 import requests
 
-from .errors import (TrelloAuthError, TrelloBadRequest, TrelloError, TrelloNotFound, TrelloRateLimited,
-                     TrelloServerError, TrelloUnavailable)
+from .. import metrics
+from .errors import (
+    TrelloAuthError,
+    TrelloBadRequest,
+    TrelloError,
+    TrelloNotFound,
+    TrelloRateLimited,
+    TrelloServerError,
+    TrelloUnavailable,
+)
 
 # Waits before a request; may return a callable to run once the request has ended.
 Throttle = Callable[[], Callable[[], None] | None]
@@ -45,6 +53,7 @@ class TrelloClient:
             if bundle and self.session.verify is True:
                 self.session.verify = bundle
             self.session.trust_env = False
+        metrics.count_responses(self.session, "trello")
         self.throttle = throttle
         self.max_inline_wait_s = MAX_INLINE_WAIT_S if max_inline_wait_s is None else max_inline_wait_s
         self.calls = 0

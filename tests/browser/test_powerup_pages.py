@@ -13,7 +13,16 @@ from server.models import Event
 from server.powerup.jwt import clear_key_cache
 from tests.conftest import make_app
 from tests.powerup_support import (
-    BOARD_ID, ERROR_CARD, LINKED_CARD, MEMBER_ID, PLUGIN_ID, SHEET_GID, UNLINKED_CARD, KeyServer, new_key, public_pem,
+    BOARD_ID,
+    ERROR_CARD,
+    LINKED_CARD,
+    MEMBER_ID,
+    PLUGIN_ID,
+    SHEET_GID,
+    UNLINKED_CARD,
+    KeyServer,
+    new_key,
+    public_pem,
     sign,
 )
 

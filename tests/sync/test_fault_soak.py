@@ -35,7 +35,6 @@ from server.sync.mapping import Mapping
 from server.trello.client import TrelloClient
 from server.trello.webhooks import register_board_webhook
 from tests.conftest import make_app
-from tests.pg_private import private_postgres  # noqa: F401 - a fixture
 from tests.sync.world import SHEET, start_emulators
 
 pytestmark = pytest.mark.postgres
@@ -64,7 +63,7 @@ def _wait(check, timeout: float, what: str, logs=()) -> None:  # type: ignore[no
     raise AssertionError(f"timed out waiting for {what}\n{tails}")
 
 
-def test_a_bad_day_loses_nothing_and_duplicates_nothing(private_postgres, tmp_path, monkeypatch):  # noqa: F811
+def test_a_bad_day_loses_nothing_and_duplicates_nothing(private_postgres, tmp_path, monkeypatch):
     monkeypatch.setattr(sheets_addon, "RETRY_DELAYS", (0.5, 1.0, 2.0, 4.0))  # the add-on's outbox outlives an outage
     emulated = start_emulators(delivery_retry_delays=(0.5, 1.0, 2.0, 4.0))
     trello, sheets = emulated.trello, emulated.sheets

@@ -1,0 +1,247 @@
+"""Editing a workspace's mapping after it was created (``/app/workspaces/<id>/mapping``).
+
+The page reads the sheet's header and statuses and the board's lists, and shows the columns,
+status → list and list → status tables and the removal policies, with the statuses and lists
+the sync met unmapped (parked events) offered first. "Preview changes" checks the answers and
+says what saving changes (``server/sync/remap.py``); "Save" stores the mapping, queues again the
+parked events it clears and, if asked, a full sync. Bad answers are shown in words and change
+nothing. The checks are ``server/sync/mapping_form.py``'s, shared with the wizard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from flask import current_app, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ..auth.session import login_required
+from ..extensions import db
+from ..models import ProviderAccount, Workspace
+from ..models.workspace import ACTIVE
+from ..sheets.errors import SheetsError, sheets_error_message
+from ..sync import mapping_form as form_checks
+from ..sync import remap
+from ..sync.history import record
+from ..sync.mapping import Mapping, normalise_status
+from ..sync.matching import best_match, reverse_table
+from ..sync.queue import RECONCILE, enqueue_command
+from ..trello.errors import TrelloError, trello_error_message
+from . import bp
+from .google import reader, sheet_tab
+from .helpers import is_draft, user, wake_worker, workspace_or_404, workspace_trello
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Sources:
+    """What the page offers: the sheet's columns and statuses and the board's lists, as read now."""
+
+    columns: list[str]
+    statuses: list[str]
+    lists: list[tuple[str, str]]
+    problems: list[str] = field(default_factory=list)
+
+
+def _read_sources(ws: Workspace) -> Sources:
+    """Read the header, the status column and the lists; on failure, fall back to what is saved."""
+    mapping = Mapping.from_dict(ws.mapping or {}, ws.lead_id_column)
+    saved_names = dict((ws.mapping or {}).get("list_names") or {})
+    out = Sources(columns=[c for c in mapping.synced_columns], statuses=[],
+                  lists=[(list_id, saved_names.get(list_id, list_id)) for list_id in mapping.list_to_status])
+    account = db.session.get(ProviderAccount, ws.google_account_id) if ws.google_account_id else None
+    try:
+        tab = sheet_tab(current_app, account, ws.spreadsheet_id, ws.sheet_name)
+        header = tab.header(ws.header_row)
+        out.columns = list(dict.fromkeys(h for h in header if h and h != ws.lead_id_column))
+        gone = [c for c in mapping.synced_columns if c not in out.columns]
+        if gone:
+            out.problems.append("The sheet's header row no longer has " + ", ".join(f"“{c}”" for c in gone)
+                                + ": choose the columns again below (the sync parks edits it cannot place).")
+        out.statuses = reader(current_app, account, ws.spreadsheet_id).column_values(
+            tab, header, mapping.status_column, ws.header_row)
+    except SheetsError as exc:
+        out.problems.append(f"The sheet could not be read ({sheets_error_message(exc)}); "
+                            "the columns shown are the saved ones.")
+    client = workspace_trello(ws)
+    try:
+        if client is None:
+            raise TrelloError("no Trello account")
+        lists = client.lists(ws.trello_board_id)
+        out.lists = [(str(lst["id"]), str(lst.get("name") or "")[:100]) for lst in lists][:60]
+    except TrelloError as exc:
+        words = trello_error_message(exc) if client is not None else "the workspace has no Trello account"
+        out.problems.append(f"The board's lists could not be read ({words}); the lists shown are the saved ones.")
+    return out
+
+
+# --------------------------------------------------------------------------- the form's content
+
+
+def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
+    """The page's answers before any edit: the saved mapping, plus what the sync met unmapped."""
+    data = ws.mapping or {}
+    mapping = Mapping.from_dict(data, ws.lead_id_column)
+    saved = dict(data.get("status_to_list") or {})
+    offered = [o.value for o in remap.offers(db.session, ws) if o.kind is remap.GapKind.STATUS]
+    asked = form_checks.clean(request.args.get("status", ""))
+    statuses = list(dict.fromkeys([*saved, *sources.statuses, *offered, *([asked] if asked else [])]))
+    seen: set[str] = set()
+    rows = []
+    for status in statuses:
+        key = normalise_status(status)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        list_id = mapping.status_to_list.get(key) or best_match(status, sources.lists) or ""
+        rows.append({"status": status, "list_id": list_id, "new": key not in mapping.status_to_list})
+    saved_reverse = {lid: s for lid, s in mapping.list_to_status.items()}
+    reverse = reverse_table(sources.lists, {r["status"]: r["list_id"] or None for r in rows}, saved_reverse)
+    return {"title_column": mapping.title_column, "status_column": mapping.status_column,
+            "due_column": mapping.due_column or "", "description_columns": list(mapping.description_columns),
+            "rows": rows, "reverse": reverse, "default_status": mapping.default_status,
+            "row_removed_policy": ws.row_removed_policy, "card_removed_policy": ws.card_removed_policy,
+            "card_removed_status": ws.card_removed_status, "full_sync": True}
+
+
+def _form_from_post(sources: Sources) -> dict[str, Any]:
+    """The answers as submitted, to show them again (with the problems or the preview)."""
+    pairs = form_checks.status_pairs(request.form.get)
+    rows, seen = [], set()
+    for status, list_id in pairs:
+        status = form_checks.clean(status)
+        if status and normalise_status(status) not in seen:
+            seen.add(normalise_status(status))
+            rows.append({"status": status, "list_id": list_id, "new": False})
+    return {"title_column": request.form.get("title_column", ""),
+            "status_column": request.form.get("status_column", ""),
+            "due_column": request.form.get("due_column", ""),
+            "description_columns": request.form.getlist("description_columns"), "rows": rows,
+            "reverse": {list_id: form_checks.clean(request.form.get(f"reverse_{list_id}", ""))
+                        for list_id, _ in sources.lists},
+            "default_status": form_checks.clean(request.form.get("default_status", "")),
+            "row_removed_policy": request.form.get("row_removed_policy", ""),
+            "card_removed_policy": request.form.get("card_removed_policy", ""),
+            "card_removed_status": form_checks.clean(request.form.get("card_removed_status", "")),
+            "full_sync": request.form.get("full_sync") == "yes"}
+
+
+@dataclass
+class Checked:
+    mapping: dict[str, Any]
+    policies: form_checks.PolicyAnswer
+    problems: list[str]
+
+
+def _check(ws: Workspace, sources: Sources) -> Checked:
+    """Check the submitted answers; the new mapping as it would be stored."""
+    columns = form_checks.check_columns(sources.columns, request.form.get("title_column", ""),
+                                        request.form.get("status_column", ""), request.form.get("due_column") or None,
+                                        request.form.getlist("description_columns"))
+    reverse = {list_id: request.form.get(f"reverse_{list_id}", "") for list_id, _ in sources.lists}
+    statuses = form_checks.check_statuses(form_checks.status_pairs(request.form.get), reverse,
+                                          request.form.get("default_status", ""), sources.lists)
+    policies = form_checks.check_policies(request.form.get("row_removed_policy", ""),
+                                          request.form.get("card_removed_policy", ""),
+                                          request.form.get("card_removed_status", ""))
+    mapping = {**(ws.mapping or {}),
+               "title_column": columns.title_column, "status_column": columns.status_column,
+               "description_columns": columns.description_columns, "due_column": columns.due_column,
+               "status_to_list": statuses.status_to_list, "list_to_status": statuses.list_to_status,
+               "default_status": statuses.default_status,
+               "list_names": {**((ws.mapping or {}).get("list_names") or {}), **dict(sources.lists)}}
+    return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems])
+
+
+def fingerprint(mapping: dict[str, Any], policies: Any = None) -> str:
+    """A short hash of a mapping (and policies): what was previewed, or what the page was based on."""
+    values = [mapping, [policies.row_removed_policy, policies.card_removed_policy,
+                        policies.card_removed_status] if policies is not None else None]
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problems: list[str] | None = None,
+            effect: remap.Effect | None = None, previewed: str = "", base: str = "", status: int = 200) -> Response:
+    saved_lists = set((ws.mapping or {}).get("list_to_status") or {})
+    statuses = [r["status"] for r in answers["rows"]]
+    page = render_template(
+        "dashboard/mapping.html", ws=ws, sources=sources, answers=answers, problems=problems or [],
+        effect=effect, previewed=previewed, base=base or fingerprint(ws.mapping or {}),
+        lists=sources.lists, new_lists=[lid for lid, _ in sources.lists if lid not in saved_lists],
+        all_statuses=list(dict.fromkeys([*statuses, *(name for _, name in sources.lists)])),
+        row_policies=form_checks.ROW_POLICIES, card_policies=form_checks.CARD_POLICIES,
+        unmatched=[r["status"] for r in answers["rows"] if not r["list_id"]])
+    response = current_app.make_response((page, status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --------------------------------------------------------------------------- the view
+
+
+@bp.route("/workspaces/<workspace_id>/mapping", methods=["GET", "POST"])
+@login_required
+def edit_mapping(workspace_id: str) -> Response:
+    ws = workspace_or_404(workspace_id)
+    if is_draft(ws):
+        flash("This workspace is a draft: change its mapping in the wizard.", "info")
+        return redirect(url_for("dashboard.setup", workspace_id=ws.id))
+    sources = _read_sources(ws)
+    if request.method == "GET":
+        return _render(ws, sources, _form_from_saved(ws, sources))
+    answers = _form_from_post(sources)
+    base = request.form.get("base", "")
+    if base and base != fingerprint(ws.mapping or {}):
+        return _render(ws, sources, _form_from_saved(ws, sources), status=409, problems=[
+            ("Someone changed this workspace's mapping while you were editing it. This page now shows the "
+             "saved mapping; make your changes again.")])
+    checked = _check(ws, sources)
+    if checked.problems:
+        return _render(ws, sources, answers, problems=checked.problems, base=base, status=400)
+    new_print = fingerprint(checked.mapping, checked.policies)
+    effect = remap.effect_of(db.session, ws, checked.mapping)
+    if request.form.get("action") != "save" or request.form.get("previewed") != new_print:
+        if request.form.get("action") == "save":
+            flash("The answers changed since the preview: check the preview below, then save.", "info")
+        return _render(ws, sources, answers, effect=effect, previewed=new_print, base=base)
+    return _save(ws, checked, effect, full_sync=request.form.get("full_sync") == "yes")
+
+
+def _save(ws: Workspace, checked: Checked, effect: remap.Effect, *, full_sync: bool) -> Response:
+    me = user()
+    ws.mapping = checked.mapping
+    ws.row_removed_policy = checked.policies.row_removed_policy
+    ws.card_removed_policy = checked.policies.card_removed_policy
+    ws.card_removed_status = checked.policies.card_removed_status
+    requeued = remap.requeue_cleared(db.session, ws, checked.mapping)
+    queued_sync = full_sync and ws.state == ACTIVE and enqueue_command(
+        db.session, ws.id, RECONCILE, {"requested_by": me.id}) is not None
+    record(db.session, ws.id, side="system", action="mapping_changed",
+           message=f"Mapping changed by {me.email}; {requeued} parked event(s) queued again"
+                   + ("; a full sync is queued." if queued_sync else "."))
+    wake_worker()
+    log.info("mapping_saved", workspace_id=ws.id, user_id=me.id, requeued=requeued, full_sync=bool(queued_sync))
+    flash("The mapping is saved." + (f" {requeued} parked event(s) are queued again." if requeued else "")
+          + (" A full sync is queued to apply it to every lead." if queued_sync else ""), "success")
+    if effect.still_parked:
+        flash(f"{len(effect.still_parked)} parked event(s) still wait for the mapping "
+              f"({', '.join(words for _, words in effect.still_parked[:3])}).", "error")
+    if full_sync and ws.state != ACTIVE:
+        flash("The workspace is not syncing, so no full sync was queued; resume it to apply the mapping.", "info")
+    return redirect(url_for("dashboard.workspace", workspace_id=ws.id))
+
+
+@bp.app_template_global("mapping_offers")
+def mapping_offers(ws: Workspace) -> list[remap.Offer]:
+    """The unmapped statuses and lists parked events met (the workspace page offers to map them)."""
+    if is_draft(ws):
+        return []
+    return remap.offers(db.session, ws)
+
+
+__all__ = ["edit_mapping", "fingerprint", "mapping_offers"]

@@ -1,0 +1,181 @@
+"""Checking a mapping as a person submitted it (the wizard's and the mapping editor's forms).
+
+Plain functions over plain values (no Flask): each returns what it accepted and a list of
+problems in words naming the status, list or column concerned. An empty list means valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from collections.abc import Mapping as MappingType
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .mapping import normalise_status
+
+MAX_STATUS = 100
+MAX_STATUS_ROWS = 100
+EXTRA_STATUS_ROWS = 3
+
+
+class RowPolicy(StrEnum):
+    """What happens to a card when its row is deleted."""
+
+    ARCHIVE = "archive"
+    UNLINK = "unlink"
+
+
+class CardPolicy(StrEnum):
+    """What happens to a row when its card is archived, deleted or moved off the board."""
+
+    SET_STATUS = "set_status"
+    UNLINK = "unlink"
+
+
+ROW_POLICIES = {RowPolicy.ARCHIVE: "Archive its card", RowPolicy.UNLINK: "Keep the card, stop syncing it"}
+CARD_POLICIES = {CardPolicy.SET_STATUS: "Set the row's status to…", CardPolicy.UNLINK: "Keep the row, stop syncing it"}
+
+
+def clean(text: object, limit: int = MAX_STATUS) -> str:
+    """Spacing collapsed, cut to ``limit``."""
+    return " ".join(str(text or "").split())[:limit]
+
+
+@dataclass
+class StatusAnswer:
+    status_to_list: dict[str, str] = field(default_factory=dict)
+    list_to_status: dict[str, str] = field(default_factory=dict)
+    default_status: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def status_pairs(get: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    """The (status, list id) rows of a statuses form: ``status_name_N``/``status_list_N`` then
+    ``extra_status_N``/``extra_list_N``; ``get`` reads a form field (None when absent)."""
+    pairs: list[tuple[str, str]] = []
+    for prefix_name, prefix_list, limit in (("status_name_", "status_list_", MAX_STATUS_ROWS),
+                                            ("extra_status_", "extra_list_", EXTRA_STATUS_ROWS + 10)):
+        for index in range(limit):
+            name = get(f"{prefix_name}{index}")
+            if name is None:
+                break
+            pairs.append((name, get(f"{prefix_list}{index}") or ""))
+    return pairs
+
+
+def check_statuses(pairs: Sequence[tuple[str, str]], reverse: MappingType[str, str], default: str,
+                   lists: Sequence[tuple[str, str]]) -> StatusAnswer:
+    """Check the status → list rows, the list → status table and the empty-status default.
+
+    Every status needs a list (nothing goes to a list by default); every list needs the status a
+    card moved there writes, and that status must lead back to the same list.
+    """
+    names = dict(lists)
+    out = StatusAnswer()
+    seen: dict[str, str] = {}
+    for raw_status, list_id in pairs:
+        status = clean(raw_status)
+        if not status:
+            continue
+        if list_id not in names:
+            out.problems.append(f"Choose a list for the status “{status}”.")
+            continue
+        key = normalise_status(status)
+        if key in seen:
+            if seen[key] != list_id:
+                out.problems.append(f"The status “{status}” is given two different lists; keep one.")
+            continue
+        seen[key] = list_id
+        out.status_to_list[status] = list_id
+    for list_id, name in lists:
+        status = clean(reverse.get(list_id, ""))
+        if not status:
+            out.problems.append(f"Give the status a row takes when its card moves to “{name}”.")
+            continue
+        out.list_to_status[list_id] = status
+        key = normalise_status(status)
+        if key not in seen:
+            seen[key] = list_id
+            out.status_to_list[status] = list_id
+        elif seen[key] != list_id:
+            out.problems.append(f"“{status}” is the status for cards moved to “{name}”, but that status is "
+                                f"mapped to another list (“{names.get(seen[key], '?')}”); map it to “{name}” or "
+                                "choose another status.")
+    if not out.status_to_list:
+        out.problems.append("Map at least one status to a list.")
+    default = clean(default)
+    if default and normalise_status(default) not in seen:
+        out.problems.append(f"The status for rows with an empty status (“{default}”) is not mapped to a list.")
+    out.default_status = default or next(iter(out.status_to_list), "")
+    return out
+
+
+@dataclass
+class ColumnAnswer:
+    title_column: str = ""
+    status_column: str = ""
+    due_column: str | None = None
+    description_columns: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def check_columns(columns: Sequence[str], title: str, status: str, due: str | None,
+                  description: Sequence[str]) -> ColumnAnswer:
+    """Check the column choices against the sheet's header columns."""
+    out = ColumnAnswer(title_column=title, status_column=status, due_column=due or None)
+    if title not in columns:
+        out.problems.append("Choose the column that becomes the card title.")
+    if status not in columns:
+        out.problems.append("Choose the column that holds the status.")
+    if title and title == status:
+        out.problems.append("The title and the status must be different columns.")
+    if out.due_column is not None and (out.due_column not in columns or out.due_column in (title, status)):
+        out.problems.append("The due date column must be another column (or none).")
+    unknown = [c for c in description if c not in columns]
+    if unknown:
+        out.problems.append(f"The sheet has no column “{clean(unknown[0])}” for the card description.")
+    out.description_columns = [c for c in dict.fromkeys(description)
+                               if c in columns and c not in (title, status, out.due_column)]
+    return out
+
+
+@dataclass
+class PolicyAnswer:
+    row_removed_policy: str = RowPolicy.ARCHIVE
+    card_removed_policy: str = CardPolicy.SET_STATUS
+    card_removed_status: str = "Archived"
+    problems: list[str] = field(default_factory=list)
+
+
+def check_policies(row_policy: str, card_policy: str, card_status: str) -> PolicyAnswer:
+    out = PolicyAnswer()
+    if row_policy in ROW_POLICIES:
+        out.row_removed_policy = row_policy
+    else:
+        out.problems.append("Choose what happens to a card when its row is deleted.")
+    if card_policy in CARD_POLICIES:
+        out.card_removed_policy = card_policy
+    else:
+        out.problems.append("Choose what happens to a row when its card is archived or deleted.")
+    status = clean(card_status)
+    if card_policy == CardPolicy.SET_STATUS and not status:
+        out.problems.append("Give the status a row takes when its card is archived or deleted.")
+    out.card_removed_status = status or "Archived"
+    return out
+
+
+__all__ = [
+    "CARD_POLICIES",
+    "EXTRA_STATUS_ROWS",
+    "ROW_POLICIES",
+    "CardPolicy",
+    "ColumnAnswer",
+    "PolicyAnswer",
+    "RowPolicy",
+    "StatusAnswer",
+    "check_columns",
+    "check_policies",
+    "check_statuses",
+    "clean",
+    "status_pairs",
+]
