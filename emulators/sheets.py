@@ -487,7 +487,8 @@ class SheetsEmulator(Served):
         try:
             op, result = self._api_call(request, environ)
         except ApiError as exc:
-            raise exc.for_operation(op)
+            exc.for_operation(op)
+            raise
         return _json(result)
 
     def _api_call(self, request: Request, environ: dict) -> tuple[str, Any]:

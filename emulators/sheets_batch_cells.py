@@ -115,7 +115,7 @@ def copy_paste(b: Batch, p: Mapping[str, Any], where: str) -> dict[str, Any]:
         matrix = [[_value_of(renderer.evaluated(source.sheet, v)) for v in row] for row in matrix]
     transpose = p.get("pasteOrientation") == "TRANSPOSE"
     if transpose:
-        matrix = [list(col) for col in zip(*matrix)]
+        matrix = [list(col) for col in zip(*matrix, strict=True)]
     height, width = len(matrix), len(matrix[0])
     reps_down = dest.height // height if dest.height % height == 0 else 1
     reps_across = dest.width // width if dest.width % width == 0 else 1
