@@ -31,6 +31,7 @@ from .sheets_api import READ_OPS, WRITE_OPS, SheetsApi
 from .sheets_errors import invalid_json, quota_exceeded, unauthenticated
 from .sheets_fields import apply_mask, check_known, parse_mask
 from .sheets_meta import SPREADSHEET_FIELDS
+from .sheets_render import Renderer
 from .sheets_model import (ApiError, Formula, Sheet, Spreadsheet, fill_rows, formatted,
                            input_value, new_spreadsheet_id, not_found, typed_value)
 from .sheets_ui import index_page, sheet_page
@@ -144,21 +145,22 @@ class SheetsEmulator(Served):
             return self._sheet(spreadsheet_id, sheet)[1].sheet_id
 
     def values(self, spreadsheet_id: str, sheet: str) -> list[list]:
-        """The grid as a person sees it (formatted strings), trailing empties trimmed."""
+        """The grid as a person sees it (formatted strings, formulas computed), trailing empties trimmed."""
         with self._lock:
-            _, sh = self._sheet(spreadsheet_id, sheet)
-            return sh.read(1, 1, sh.row_count, sh.col_count, formatted)
+            ss, sh = self._sheet(spreadsheet_id, sheet)
+            return sh.read(1, 1, sh.row_count, sh.col_count, Renderer(ss).for_sheet(sh))
 
     def rows_as_dicts(self, spreadsheet_id: str, sheet: str, header_row: int = 1) -> list[dict]:
         """One dict per non-blank row below the header (formatted values), plus ``_row``."""
         with self._lock:
-            _, sh = self._sheet(spreadsheet_id, sheet)
+            ss, sh = self._sheet(spreadsheet_id, sheet)
+            shown = Renderer(ss).for_sheet(sh)
             headers = self._headers(sh, header_row)
             out = []
             for r in range(header_row + 1, len(sh.rows) + 1):
                 if sh.row_is_blank(r):
                     continue
-                item: dict[str, Any] = {name: formatted(sh.get(r, col)) for name, col in headers.items()}
+                item: dict[str, Any] = {name: shown(sh.get(r, col)) for name, col in headers.items()}
                 item["_row"] = r
                 out.append(item)
             return out
@@ -576,7 +578,7 @@ class SheetsEmulator(Served):
                     sheets.append({
                         "title": sh.title, "sheet_id": sh.sheet_id, "row_count": sh.row_count,
                         "column_count": sh.col_count, "frozen_row_count": sh.frozen_rows,
-                        "values": sh.read(1, 1, last, sh.col_count, formatted),
+                        "values": sh.read(1, 1, last, sh.col_count, Renderer(ss).for_sheet(sh)),
                         "truncated": last < sh.last_data_row(),
                         "addon": None if config is None else {
                             "webhook_url": config.webhook_url, "lead_id_header": config.lead_id_header},

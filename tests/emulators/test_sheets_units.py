@@ -10,6 +10,7 @@ from emulators.sheets_dates import DateTime, format_serial, parse_date
 from emulators.sheets_errors import ApiError
 from emulators.sheets_fields import apply_mask, parse_mask
 from emulators.sheets_formula import CellError, evaluate, shift_refs
+from emulators.sheets_model import Formula
 
 
 class Grid:
@@ -73,3 +74,13 @@ def test_dates_parse_and_render() -> None:
     assert parse_date("12:30 AM") == DateTime(30 / 1440, "h:mm:ss am/pm")
     assert parse_date("2/30/2024") is None and parse_date("25:00") is None and parse_date("x") is None
     assert format_serial(45306.5, "yyyy-mm-dd H:mm:ss") == "2024-01-15 12:00:00"
+
+
+def test_the_emulators_own_views_compute_formulas() -> None:
+    from emulators.sheets import SheetsEmulator
+
+    emu = SheetsEmulator(read_limit=None, write_limit=None, seed=1)
+    sid = emu.create_spreadsheet("B", {"T": [["n", "twice"], [2, Formula("=A2*2")]]})
+    assert emu.values(sid, "T") == [["n", "twice"], ["2", "4"]]
+    assert emu.rows_as_dicts(sid, "T") == [{"n": "2", "twice": "4", "_row": 2}]
+    assert emu.state(sid)["spreadsheets"][0]["sheets"][0]["values"][1] == ["2", "4"]
