@@ -28,6 +28,10 @@ from .google_grants import INSUFFICIENT_SCOPES, Access
 from .sheets_a1 import A1Error, parse_cells
 from .sheets_addon import AddonConfig, AddonDelivery, DeliveryAttempt, build_body, new_lead_id
 from .sheets_api import READ_OPS, WRITE_OPS, SheetsApi
+from .sheets_errors import invalid_json, quota_exceeded, unauthenticated
+from .sheets_fields import apply_mask, check_known, parse_mask
+from .sheets_meta import SPREADSHEET_FIELDS
+from .sheets_render import Renderer
 from .sheets_model import (ApiError, Formula, Sheet, Spreadsheet, fill_rows, formatted,
                            input_value, new_spreadsheet_id, not_found, typed_value)
 from .sheets_ui import index_page, sheet_page
@@ -37,6 +41,7 @@ Limit = tuple[int, float] | None
 _UNCHANGED: Any = object()
 _ROUTE = re.compile(r"^/v4/spreadsheets/([^/:]+)(.*)$")
 _VALUES = re.compile(r"^/values/(.+?)(:append|:clear)?$", re.S)
+_METADATA = re.compile(r"^/developerMetadata/([0-9]+)$")
 _MISSING_AUTH = ("Request is missing required authentication credential. Expected OAuth 2 access "
                  "token, login cookie or other valid authentication credential.")
 _BAD_AUTH = ("Request had invalid authentication credentials. Expected OAuth 2 access token, "
@@ -140,21 +145,22 @@ class SheetsEmulator(Served):
             return self._sheet(spreadsheet_id, sheet)[1].sheet_id
 
     def values(self, spreadsheet_id: str, sheet: str) -> list[list]:
-        """The grid as a person sees it (formatted strings), trailing empties trimmed."""
+        """The grid as a person sees it (formatted strings, formulas computed), trailing empties trimmed."""
         with self._lock:
-            _, sh = self._sheet(spreadsheet_id, sheet)
-            return sh.read(1, 1, sh.row_count, sh.col_count, formatted)
+            ss, sh = self._sheet(spreadsheet_id, sheet)
+            return sh.read(1, 1, sh.row_count, sh.col_count, Renderer(ss).for_sheet(sh))
 
     def rows_as_dicts(self, spreadsheet_id: str, sheet: str, header_row: int = 1) -> list[dict]:
         """One dict per non-blank row below the header (formatted values), plus ``_row``."""
         with self._lock:
-            _, sh = self._sheet(spreadsheet_id, sheet)
+            ss, sh = self._sheet(spreadsheet_id, sheet)
+            shown = Renderer(ss).for_sheet(sh)
             headers = self._headers(sh, header_row)
             out = []
             for r in range(header_row + 1, len(sh.rows) + 1):
                 if sh.row_is_blank(r):
                     continue
-                item: dict[str, Any] = {name: formatted(sh.get(r, col)) for name, col in headers.items()}
+                item: dict[str, Any] = {name: shown(sh.get(r, col)) for name, col in headers.items()}
                 item["_row"] = r
                 out.append(item)
             return out
@@ -182,19 +188,18 @@ class SheetsEmulator(Served):
         if self._token_grant is not None:
             self._file_grants.check(self._token_grant(token), spreadsheet_id, kind == "write")
 
-    def _create_via_api(self, token: str, body: dict[str, Any]) -> Response:
-        """``POST /v4/spreadsheets`` (spreadsheets.create); a ``drive.file`` token may open what it created."""
+    def _create_via_api(self, token: str, body: dict[str, Any], args: Any) -> dict[str, Any]:
+        """``POST /v4/spreadsheets`` (spreadsheets.create, ``sheets_create``); a ``drive.file``
+        token may open what it created."""
         grant = self._token_grant(token) if self._token_grant is not None else None
         if grant is not None and grant.access(True) is Access.NONE:
             raise ApiError(403, INSUFFICIENT_SCOPES)
-        title = str((body.get("properties") or {}).get("title") or "Untitled spreadsheet")
-        tabs = [str((sh.get("properties") or {}).get("title") or f"Sheet{i + 1}")
-                for i, sh in enumerate(body.get("sheets") or []) if isinstance(sh, dict)]
-        sid = self.create_spreadsheet(title, {t: [] for t in tabs} or None)
-        if grant is not None:
-            self._file_grants.grant(grant.client_id, grant.sub, sid)
         with self._lock:
-            return _json(self._api.spreadsheets_get(self._spreadsheets[sid], {}))
+            created = self._api.create(body)
+            self._spreadsheets[created.id] = created
+            if grant is not None:
+                self._file_grants.grant(grant.client_id, grant.sub, created.id)
+            return self._api.spreadsheets_get(created, args)
 
     def set_limits(self, read_limit: Limit = _UNCHANGED, write_limit: Limit = _UNCHANGED) -> None:
         """Change quotas; ``None`` disables one, an omitted argument leaves it as it is."""
@@ -440,6 +445,8 @@ class SheetsEmulator(Served):
 
     def _route(self, method: str, raw_path: str) -> tuple[str, str, str | None]:
         """(operation, spreadsheet id, range text) for an API path, else a 404."""
+        if raw_path.rstrip("/") == "/v4/spreadsheets" and method == "POST":
+            return "spreadsheets.create", "", None
         m = _ROUTE.match(raw_path)
         if not m:
             raise not_found()
@@ -447,9 +454,13 @@ class SheetsEmulator(Served):
         simple = {("GET", ""): "spreadsheets.get", ("POST", ":batchUpdate"): "spreadsheets.batchUpdate",
                   ("GET", "/values:batchGet"): "values.batchGet",
                   ("POST", "/values:batchUpdate"): "values.batchUpdate",
-                  ("POST", "/values:batchClear"): "values.batchClear"}
+                  ("POST", "/values:batchClear"): "values.batchClear",
+                  ("POST", "/developerMetadata:search"): "developerMetadata.search"}
         if (method, rest) in simple:
             return simple[(method, rest)], sid, None
+        mm = _METADATA.match(rest)
+        if mm and method == "GET":
+            return "developerMetadata.get", sid, mm.group(1)
         vm = _VALUES.match(rest)
         if vm:
             text = unquote(vm.group(1))
@@ -465,18 +476,31 @@ class SheetsEmulator(Served):
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         token = token or request.args.get("access_token", "")
         if not token:
-            raise ApiError(401, _MISSING_AUTH)
+            raise unauthenticated(_MISSING_AUTH, "CREDENTIALS_MISSING")
         if token in self._revoked:
-            raise ApiError(401, _BAD_AUTH)
+            raise unauthenticated(_BAD_AUTH, "ACCESS_TOKEN_TYPE_UNSUPPORTED")
         return token
 
     def _handle_api(self, request: Request, environ: dict) -> Response:
+        try:
+            op = self._route(request.method, self._raw_path(environ))[0]
+        except ApiError:
+            op = ""
+        try:
+            op, result = self._api_call(request, environ)
+        except ApiError as exc:
+            exc.for_operation(op)
+            raise
+        return _json(result)
+
+    def _api_call(self, request: Request, environ: dict) -> tuple[str, Any]:
         with self._lock:
             token = self._authenticate(request)
-        raw_path = self._raw_path(environ)
-        create = request.method == "POST" and raw_path.rstrip("/") == "/v4/spreadsheets"
-        if not create:
-            op, sid, text = self._route(request.method, raw_path)
+        op, sid, text = self._route(request.method, self._raw_path(environ))
+        mask = parse_mask(request.args["fields"]) if request.args.get("fields") else None
+        if mask is not None and op in ("spreadsheets.get", "spreadsheets.create"):
+            check_known(mask, {}, SPREADSHEET_FIELDS)
+        kind = "read" if op in READ_OPS else "write"
         body: dict[str, Any] = {}
         if request.method in ("POST", "PUT"):
             data = request.get_data()
@@ -484,19 +508,23 @@ class SheetsEmulator(Served):
                 try:
                     body = json.loads(data)
                 except ValueError:
-                    raise ApiError(400, "Invalid JSON payload received. Unexpected token.") from None
+                    raise invalid_json("Unexpected token.") from None
                 if not isinstance(body, dict):
-                    raise ApiError(400, "Invalid JSON payload received. Expected an object.")
-        if create:
-            return self._create_via_api(token, body)
-        kind = "read" if op in READ_OPS else "write"
+                    raise invalid_json("Expected an object.")
         with self._lock:
             if not self._take_quota(token, kind):
                 self._stats["rate_limited"] += 1
-                raise ApiError(429, _quota_message(kind))
+                word = "Read" if kind == "read" else "Write"
+                limit = self._limits[kind]
+                raise quota_exceeded(
+                    _quota_message(kind), f"sheets.googleapis.com/{kind}_requests",
+                    f"{word}RequestsPerMinutePerUser", int(limit[0]) if limit else 0)
             self._stats["calls"][op] += 1
             self._stats["reads" if kind == "read" else "writes"] += 1
             self._stats["total"] += 1
+            if op == "spreadsheets.create":
+                result = self._create_via_api(token, body, request.args)
+                return op, result if mask is None else apply_mask(result, mask)
             ss = self._spreadsheets.get(sid)
             if ss is None:
                 raise not_found()
@@ -512,8 +540,10 @@ class SheetsEmulator(Served):
                 "values.append": lambda: api.values_append(ss, text, args, body),
                 "values.clear": lambda: api.values_clear(ss, text),
                 "values.batchClear": lambda: api.values_batch_clear(ss, body),
+                "developerMetadata.search": lambda: api.metadata_search(ss, body),
+                "developerMetadata.get": lambda: api.metadata_get(ss, text or ""),
             }[op]()
-        return _json(result)
+        return op, result if mask is None else apply_mask(result, mask)
 
     def _take_quota(self, token: str, kind: str) -> bool:
         limit = self._limits[kind]
@@ -548,7 +578,7 @@ class SheetsEmulator(Served):
                     sheets.append({
                         "title": sh.title, "sheet_id": sh.sheet_id, "row_count": sh.row_count,
                         "column_count": sh.col_count, "frozen_row_count": sh.frozen_rows,
-                        "values": sh.read(1, 1, last, sh.col_count, formatted),
+                        "values": sh.read(1, 1, last, sh.col_count, Renderer(ss).for_sheet(sh)),
                         "truncated": last < sh.last_data_row(),
                         "addon": None if config is None else {
                             "webhook_url": config.webhook_url, "lead_id_header": config.lead_id_header},

@@ -9,8 +9,8 @@ Quotes inside a quoted sheet name are doubled (``'It''s'``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 MAX_COLUMNS = 18278  # ZZZ
 MAX_ROWS = 10_000_000

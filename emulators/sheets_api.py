@@ -6,16 +6,33 @@ JSON body to answer with, or raises ``ApiError``.
 
 from __future__ import annotations
 
+import copy
 import random
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .sheets_a1 import A1Error, Bounds, format_range, index_to_col, quote_sheet, resolve
-from .sheets_model import (RENDERERS, SKIP, ApiError, Formula, Sheet, Spreadsheet, formatted,
-                           input_value)
+from .sheets_append import find_table
+from .sheets_batch import batch_update
+from .sheets_batch_meta import matching_metadata
+from .sheets_create import build_spreadsheet
+from .sheets_errors import field_violation, invalid_enum, wrong_shape
+from .sheets_fields import parse_mask
+from .sheets_grid import Batch
+from .sheets_meta import sheet_resource, spreadsheet_resource
+from .sheets_model import SKIP, ApiError, Sheet, Spreadsheet, input_value
+from .sheets_render import DateRender, Renderer, ValueRender
+from .sheets_shift import shift_dimension
 
-READ_OPS = ("spreadsheets.get", "values.get", "values.batchGet")
+READ_OPS = ("spreadsheets.get", "values.get", "values.batchGet", "developerMetadata.search",
+            "developerMetadata.get")
 WRITE_OPS = ("values.update", "values.batchUpdate", "values.append", "values.clear",
-             "values.batchClear", "spreadsheets.batchUpdate")
+             "values.batchClear", "spreadsheets.batchUpdate", "spreadsheets.create")
+_ENUM_TYPES = {"major_dimension": "Dimension", "value_render_option": "ValueRenderOption",
+               "date_time_render_option": "DateTimeRenderOption",
+               "insert_data_option": "InsertDataOption",
+               "response_value_render_option": "ValueRenderOption",
+               "response_date_time_render_option": "DateTimeRenderOption"}
 
 _Box = tuple[int, int, int, int]
 
@@ -30,7 +47,7 @@ def _enum(value: Any, allowed: tuple[str, ...], field: str, default: str,
         return default
     text = str(value)
     if text not in allowed:
-        raise ApiError(400, f"Invalid value at '{field}', \"{text}\"")
+        raise invalid_enum(field, text, _ENUM_TYPES.get(field.rpartition(".")[2], "Enum"))
     return text
 
 
@@ -43,7 +60,7 @@ def _value_input(value: Any) -> bool:
     if value is None or value == "" or value == "INPUT_VALUE_OPTION_UNSPECIFIED":
         raise ApiError(400, "'valueInputOption' is required but not specified")
     if value not in ("RAW", "USER_ENTERED"):
-        raise ApiError(400, f"Invalid value at 'value_input_option', \"{value}\"")
+        raise invalid_enum("value_input_option", str(value), "ValueInputOption")
     return value == "USER_ENTERED"
 
 
@@ -115,7 +132,7 @@ class SheetsApi:
                                 f"writing to column [{index_to_col(c1 + width - 1)}]")
 
     def _write(self, sheet: Sheet, bounds: Bounds, text: str, cells: list[list[Any]],
-               include: bool = False) -> dict[str, Any]:
+               include: Renderer | None = None) -> dict[str, Any]:
         """Write a converted matrix at the range's top-left; returns an UpdateValuesResponse."""
         self._check_shape(bounds, text, cells)
         r1, c1 = bounds.start_row, bounds.start_col
@@ -139,10 +156,10 @@ class SheetsApi:
         out = _drop_zeros({"updatedRange": rng, "updatedRows": updated_rows,
                            "updatedColumns": width if updated_cells else 0,
                            "updatedCells": updated_cells})
-        if include:
+        if include is not None:
             out["updatedData"] = self._value_range(sheet, (r1, c1, r1 + max(height, 1) - 1,
                                                            c1 + max(width, 1) - 1),
-                                                   "ROWS", formatted)
+                                                   "ROWS", include.for_sheet(sheet))
         return out
 
     @staticmethod
@@ -156,19 +173,34 @@ class SheetsApi:
         return out
 
     @staticmethod
-    def _read_options(args: Mapping[str, Any]) -> tuple[str, Callable[[Any], Any]]:
+    def _renderer(ss: Spreadsheet, args: Mapping[str, Any], prefix: str = "") -> Renderer:
+        """The renderer for ``valueRenderOption``/``dateTimeRenderOption`` (or their
+        ``response…`` forms, with ``prefix="response"``)."""
+        value_key = f"{prefix}ValueRenderOption" if prefix else "valueRenderOption"
+        date_key = f"{prefix}DateTimeRenderOption" if prefix else "dateTimeRenderOption"
+        snake = f"{prefix}_" if prefix else ""
+        render = _enum(args.get(value_key), tuple(ValueRender), f"{snake}value_render_option",
+                       "FORMATTED_VALUE")
+        dates = _enum(args.get(date_key), tuple(DateRender), f"{snake}date_time_render_option",
+                      "SERIAL_NUMBER")
+        return Renderer(ss, render, dates)
+
+    def _include(self, ss: Spreadsheet, args: Mapping[str, Any]) -> Renderer | None:
+        if not _flag(args.get("includeValuesInResponse")):
+            return None
+        return self._renderer(ss, args, "response")
+
+    def _read_options(self, ss: Spreadsheet, args: Mapping[str, Any]) -> tuple[str, Renderer]:
         major = _enum(args.get("majorDimension"), ("ROWS", "COLUMNS"), "major_dimension", "ROWS",
                       "DIMENSION_UNSPECIFIED")
-        render = _enum(args.get("valueRenderOption"), tuple(RENDERERS), "value_render_option",
-                       "FORMATTED_VALUE")
-        _enum(args.get("dateTimeRenderOption"), ("SERIAL_NUMBER", "FORMATTED_STRING"),
-              "date_time_render_option", "SERIAL_NUMBER")
-        return major, RENDERERS[render]
+        return major, self._renderer(ss, args)
 
     # ------------------------------------------------------------------ spreadsheets
 
     def spreadsheets_get(self, ss: Spreadsheet, args: Any) -> dict[str, Any]:
         include = _flag(args.get("includeGridData"))
+        if args.get("fields"):  # asking for sheets.data in the mask includes it, as on Google
+            include = include or "data" in parse_mask(args["fields"]).get("sheets", {})
         wanted: dict[int, list[_Box]] | None = None
         ranges = args.getlist("ranges") if hasattr(args, "getlist") else []
         if ranges:
@@ -176,44 +208,24 @@ class SheetsApi:
             for text in ranges:
                 sheet, bounds = self._locate(ss, text)
                 wanted.setdefault(sheet.sheet_id, []).append(self._clip(sheet, bounds, text))
+        renderer = Renderer(ss)
         sheets = []
         for sheet in ss.sheets:
             if wanted is not None and sheet.sheet_id not in wanted:
                 continue
-            entry: dict[str, Any] = {"properties": sheet.properties()}
-            if sheet.protected_ranges:
-                entry["protectedRanges"] = [dict(p) for p in sheet.protected_ranges]
+            entry = sheet_resource(ss, sheet)
             if include:
                 boxes = (wanted or {}).get(sheet.sheet_id) or [(1, 1, sheet.row_count, sheet.col_count)]
-                entry["data"] = [self._grid_data(sheet, box) for box in boxes]
+                entry["data"] = [self._grid_data(renderer, sheet, box) for box in boxes]
             sheets.append(entry)
-        return {"spreadsheetId": ss.id,
-                "properties": {"title": ss.title, "locale": ss.locale, "autoRecalc": "ON_CHANGE",
-                               "timeZone": ss.time_zone},
-                "sheets": sheets, "spreadsheetUrl": ss.url()}
+        return spreadsheet_resource(ss, sheets)
 
     @staticmethod
-    def _grid_data(sheet: Sheet, box: _Box) -> dict[str, Any]:
+    def _grid_data(renderer: Renderer, sheet: Sheet, box: _Box) -> dict[str, Any]:
         r1, c1, r2, c2 = box
         row_data = []
         for r in range(r1, min(r2, len(sheet.rows)) + 1):
-            cells = sheet.rows[r - 1][c1 - 1:c2]
-            values = []
-            for v in cells:
-                if v is None:
-                    values.append({})
-                    continue
-                if isinstance(v, Formula):
-                    entered = {"formulaValue": v.text}
-                    effective = {"stringValue": formatted(v)}
-                elif isinstance(v, bool):
-                    entered = effective = {"boolValue": v}
-                elif isinstance(v, (int, float)):
-                    entered = effective = {"numberValue": v}
-                else:
-                    entered = effective = {"stringValue": v}
-                values.append({"userEnteredValue": entered, "effectiveValue": effective,
-                               "formattedValue": formatted(v)})
+            values = [renderer.cell_data(sheet, v) for v in sheet.rows[r - 1][c1 - 1:c2]]
             row_data.append({"values": values} if values else {})
         out: dict[str, Any] = {"rowData": row_data}
         if r1 > 1:
@@ -225,19 +237,21 @@ class SheetsApi:
     # ------------------------------------------------------------------ values: reads
 
     def values_get(self, ss: Spreadsheet, text: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        major, render = self._read_options(args)
+        major, renderer = self._read_options(ss, args)
         sheet, bounds = self._locate(ss, text)
-        return self._value_range(sheet, self._clip(sheet, bounds, text), major, render)
+        return self._value_range(sheet, self._clip(sheet, bounds, text), major,
+                                 renderer.for_sheet(sheet))
 
     def values_batch_get(self, ss: Spreadsheet, args: Any) -> dict[str, Any]:
-        major, render = self._read_options(args)
+        major, renderer = self._read_options(ss, args)
         out: dict[str, Any] = {"spreadsheetId": ss.id}
         ranges = args.getlist("ranges")
         if ranges:
             result = []
             for text in ranges:
                 sheet, bounds = self._locate(ss, text)
-                result.append(self._value_range(sheet, self._clip(sheet, bounds, text), major, render))
+                result.append(self._value_range(sheet, self._clip(sheet, bounds, text), major,
+                                                renderer.for_sheet(sheet)))
             out["valueRanges"] = result
         return out
 
@@ -250,7 +264,7 @@ class SheetsApi:
                       "DIMENSION_UNSPECIFIED")
         sheet, bounds = self._locate(ss, text)
         cells = self._matrix(body.get("values"), major, user_entered)
-        result = self._write(sheet, bounds, text, cells, _flag(args.get("includeValuesInResponse")))
+        result = self._write(sheet, bounds, text, cells, self._include(ss, args))
         return {"spreadsheetId": ss.id, **result}
 
     def values_batch_update(self, ss: Spreadsheet, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -264,12 +278,12 @@ class SheetsApi:
                 raise ApiError(400, f"Invalid value at 'data[{i}]'")
             major = _enum(item.get("majorDimension"), ("ROWS", "COLUMNS"),
                           f"data[{i}].major_dimension", "ROWS", "DIMENSION_UNSPECIFIED")
-            text = item.get("range")
+            text = str(item.get("range") or "")
             sheet, bounds = self._locate(ss, text)
             planned.append((sheet, bounds, text, self._matrix(item.get("values"), major, user_entered)))
         for _sheet, bounds, text, cells in planned:  # all or nothing: check before writing
             self._check_shape(bounds, text, cells)
-        include = _flag(body.get("includeValuesInResponse"))
+        include = self._include(ss, body)
         responses = [{"spreadsheetId": ss.id, **self._write(sheet, bounds, text, cells, include)}
                      for sheet, bounds, text, cells in planned]
         out: dict[str, Any] = {"spreadsheetId": ss.id}
@@ -293,38 +307,18 @@ class SheetsApi:
                       "DIMENSION_UNSPECIFIED")
         sheet, bounds = self._locate(ss, text)
         cells = self._matrix(body.get("values"), major, user_entered)
-        c_lo = bounds.start_col
-        c_hi = sheet.col_count if bounds.end_col is None or bounds.is_single_cell else bounds.end_col
-
-        def blank(r: int) -> bool:
-            if r > len(sheet.rows):
-                return True
-            return all(v is None for v in sheet.rows[r - 1][c_lo - 1:c_hi])
-
-        # The "table": the block of non-blank rows starting at the range's first row.
-        r0 = bounds.start_row
+        table = find_table(sheet, bounds)
         out: dict[str, Any] = {"spreadsheetId": ss.id}
-        if blank(r0):
-            dest_row, dest_col = r0, c_lo
-        else:
-            end = r0
-            while not blank(end + 1):
-                end += 1
-            first_col, last_col = c_hi, c_lo
-            for r in range(r0, end + 1):
-                seg = sheet.rows[r - 1][c_lo - 1:c_hi]
-                idx = [j for j, v in enumerate(seg) if v is not None]
-                if idx:
-                    first_col = min(first_col, c_lo + idx[0])
-                    last_col = max(last_col, c_lo + idx[-1])
-            out["tableRange"] = format_range(sheet.title, r0, first_col, end, last_col)
-            dest_row, dest_col = end + 1, first_col
+        if table.found is not None:
+            out["tableRange"] = format_range(sheet.title, *table.found)
+        dest_row, dest_col = table.dest_row, table.dest_col
         if insert == "INSERT_ROWS" and cells:
             sheet.insert_rows(dest_row - 1, len(cells))
+            shift_dimension(ss, sheet, "ROWS", dest_row - 1, len(cells))
         width = max((len(r) for r in cells), default=0)
         target = Bounds(dest_row, dest_col, dest_row + max(len(cells), 1) - 1,
                         dest_col + max(width, 1) - 1)
-        updates = self._write(sheet, target, text, cells, _flag(args.get("includeValuesInResponse")))
+        updates = self._write(sheet, target, text, cells, self._include(ss, args))
         out["updates"] = {"spreadsheetId": ss.id, **updates}
         return out
 
@@ -360,180 +354,48 @@ class SheetsApi:
     # ------------------------------------------------------------------ spreadsheets.batchUpdate
 
     def batch_update(self, ss: Spreadsheet, body: Mapping[str, Any]) -> dict[str, Any]:
-        requests = body.get("requests") or []
-        if not isinstance(requests, list):
-            raise ApiError(400, "Invalid value at 'requests'")
-        snapshot = ([s for s in ss.sheets], {id(s): s.snapshot() for s in ss.sheets})
-        replies = []
+        result = batch_update(Batch(ss, self.rng), body)
+        if _flag(body.get("includeSpreadsheetInResponse")):
+            sheets = [sheet_resource(ss, s) for s in ss.sheets]
+            result["updatedSpreadsheet"] = spreadsheet_resource(ss, sheets)
+        return result
+
+    # ------------------------------------------------------------------ spreadsheets.create
+
+    def create(self, body: Mapping[str, Any]) -> Spreadsheet:
+        """A new spreadsheet from a ``Spreadsheet`` body (its id is always generated)."""
         try:
-            for i, req in enumerate(requests):
-                if not isinstance(req, dict) or len(req) != 1:
-                    raise ApiError(400, f"Invalid requests[{i}]: exactly one kind of request "
-                                        "must be set")
-                kind, params = next(iter(req.items()))
-                handler = getattr(self, f"_req_{kind}", None)
-                if handler is None:
-                    raise ApiError(400, f"Invalid requests[{i}]: the Sheets emulator does not "
-                                        f"support the request '{kind}'")
-                replies.append(handler(ss, params or {}, f"Invalid requests[{i}].{kind}"))
-        except ApiError:
-            ss.sheets = snapshot[0]
-            for s in ss.sheets:
-                s.restore(snapshot[1][id(s)])
-            ss.reindex()
-            raise
-        return {"spreadsheetId": ss.id, "replies": replies}
+            return build_spreadsheet(body, self.rng)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            raise wrong_shape("spreadsheet", exc) from None
+
+    # ------------------------------------------------------------------ developer metadata
+
+    def metadata_search(self, ss: Spreadsheet, body: Mapping[str, Any]) -> dict[str, Any]:
+        filters = body.get("dataFilters")
+        if not isinstance(filters, list) or not filters:
+            raise field_violation("data_filters", "Must specify at least one data filter.")
+        found: list[dict[str, Any]] = []
+        for i, data_filter in enumerate(filters):
+            try:
+                matched = matching_metadata(ss, data_filter, f"Invalid dataFilters[{i}]")
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                raise wrong_shape(f"dataFilters[{i}]", exc) from None
+            found.extend(m for m in matched if m not in found)
+        if not found:
+            return {}
+        return {"matchedDeveloperMetadata": [
+            {"developerMetadata": copy.deepcopy(m), "dataFilters": [copy.deepcopy(f) for f in filters
+                                                                    if _matches_any(ss, f, m)]}
+            for m in found]}
 
     @staticmethod
-    def _grid(ss: Spreadsheet, sheet_id: Any, where: str) -> Sheet:
-        sheet = ss.sheet_by_id(sheet_id if sheet_id is not None else 0)
-        if sheet is None:
-            raise ApiError(400, f"{where}: No grid with id: {sheet_id}")
-        return sheet
+    def metadata_get(ss: Spreadsheet, metadata_id: str) -> dict[str, Any]:
+        for meta in ss.developer_metadata:
+            if str(meta["metadataId"]) == metadata_id:
+                return copy.deepcopy(meta)
+        raise ApiError(404, f"No developer metadata with ID: {metadata_id}")
 
-    def _dimension_range(self, ss: Spreadsheet, rng: Mapping[str, Any], where: str
-                         ) -> tuple[Sheet, str, int, int]:
-        sheet = self._grid(ss, rng.get("sheetId"), where)
-        dim = rng.get("dimension")
-        if dim not in ("ROWS", "COLUMNS"):
-            raise ApiError(400, f"{where}: dimension must be ROWS or COLUMNS")
-        start = int(rng.get("startIndex") or 0)
-        count = sheet.row_count if dim == "ROWS" else sheet.col_count
-        end = int(rng["endIndex"]) if rng.get("endIndex") is not None else count
-        if start < 0 or end < start:
-            raise ApiError(400, f"{where}: Invalid dimension range [{start}, {end})")
-        return sheet, dim, start, end
 
-    def _req_deleteDimension(self, ss: Spreadsheet, p: Mapping[str, Any], where: str) -> dict:
-        sheet, dim, start, end = self._dimension_range(ss, p.get("range") or {}, where)
-        count = sheet.row_count if dim == "ROWS" else sheet.col_count
-        if end > count:
-            raise ApiError(400, f"{where}: Cannot delete a {dim.lower()[:-1]} that doesn't exist. "
-                                f"Tried to delete index: {end - 1} but there are only {count}.")
-        if dim == "ROWS":
-            if end - start >= sheet.row_count - sheet.frozen_rows:
-                raise ApiError(400, f"{where}: Sorry, it is not possible to delete all non-frozen rows.")
-            sheet.delete_rows(start, end)
-        else:
-            if end - start >= sheet.col_count - sheet.frozen_cols:
-                raise ApiError(400, f"{where}: Sorry, it is not possible to delete all non-frozen columns.")
-            sheet.delete_cols(start, end)
-        return {}
-
-    def _req_insertDimension(self, ss: Spreadsheet, p: Mapping[str, Any], where: str) -> dict:
-        sheet, dim, start, end = self._dimension_range(ss, p.get("range") or {}, where)
-        count = sheet.row_count if dim == "ROWS" else sheet.col_count
-        if start > count:
-            raise ApiError(400, f"{where}: range.startIndex ({start}) must be at most {count}")
-        if p.get("inheritFromBefore") and start == 0:
-            raise ApiError(400, f"{where}: Cannot inherit from before for startIndex 0")
-        if dim == "ROWS":
-            sheet.insert_rows(start, end - start)
-        else:
-            sheet.insert_cols(start, end - start)
-        return {}
-
-    def _req_appendDimension(self, ss: Spreadsheet, p: Mapping[str, Any], where: str) -> dict:
-        sheet = self._grid(ss, p.get("sheetId"), where)
-        length = int(p.get("length") or 0)
-        if length <= 0:
-            raise ApiError(400, f"{where}: length must be greater than 0")
-        if p.get("dimension") == "COLUMNS":
-            sheet.col_count += length
-        elif p.get("dimension") == "ROWS":
-            sheet.row_count += length
-        else:
-            raise ApiError(400, f"{where}: dimension must be ROWS or COLUMNS")
-        return {}
-
-    def _check_title(self, ss: Spreadsheet, title: Any, where: str, sheet: Sheet | None = None) -> str:
-        if not isinstance(title, str) or not title.strip():
-            raise ApiError(400, f"{where}: Sheet name must not be empty")
-        other = ss.sheet(title)
-        if other is not None and other is not sheet:
-            raise ApiError(400, f"{where}: A sheet with the name \"{title}\" already exists. "
-                                "Please enter another name.")
-        return title
-
-    def _req_updateSheetProperties(self, ss: Spreadsheet, p: Mapping[str, Any], where: str) -> dict:
-        props = p.get("properties") or {}
-        sheet = self._grid(ss, props.get("sheetId"), where)
-        fields = [f.strip().replace("/", ".") for f in str(p.get("fields") or "").split(",") if f.strip()]
-        if not fields:
-            raise ApiError(400, f"{where}: At least one field must be updated. "
-                                "Set 'fields' to '*' to update all.")
-        if "*" in fields:
-            fields = ["title", "index", "hidden", "gridProperties"]
-        grid = props.get("gridProperties") or {}
-        for field in fields:
-            if field == "title":
-                sheet.title = self._check_title(ss, props.get("title"), where, sheet)
-            elif field == "index":
-                ss.sheets.remove(sheet)
-                ss.sheets.insert(int(props.get("index") or 0), sheet)
-                ss.reindex()
-            elif field == "hidden":
-                sheet.hidden = bool(props.get("hidden"))
-            elif field.startswith("gridProperties"):
-                keys = [field.split(".", 1)[1]] if "." in field else list(grid)
-                for key in keys:
-                    value = int(grid.get(key) or 0)
-                    if key == "rowCount":
-                        if value < 1:
-                            raise ApiError(400, f"{where}: rowCount must be at least 1")
-                        sheet.row_count = value
-                    elif key == "columnCount":
-                        if value < 1:
-                            raise ApiError(400, f"{where}: columnCount must be at least 1")
-                        sheet.col_count = value
-                    elif key == "frozenRowCount":
-                        sheet.frozen_rows = value
-                    elif key == "frozenColumnCount":
-                        sheet.frozen_cols = value
-                sheet.truncate()
-        return {}
-
-    def _req_addSheet(self, ss: Spreadsheet, p: Mapping[str, Any], where: str) -> dict:
-        props = p.get("properties") or {}
-        title = props.get("title")
-        if title is None:
-            n = len(ss.sheets) + 1
-            while ss.sheet(f"Sheet{n}") is not None:
-                n += 1
-            title = f"Sheet{n}"
-        self._check_title(ss, title, where)
-        if props.get("sheetId") is not None and ss.sheet_by_id(props["sheetId"]) is not None:
-            raise ApiError(400, f"{where}: A sheet with id {props['sheetId']} already exists.")
-        grid = props.get("gridProperties") or {}
-        sheet = ss.add_sheet(title, self.rng, int(grid.get("rowCount") or 1000),
-                             int(grid.get("columnCount") or 26), props.get("index"),
-                             props.get("sheetId") if props.get("sheetId") is not None
-                             else self.rng.randrange(1, 2**31 - 1))
-        sheet.frozen_rows = int(grid.get("frozenRowCount") or 0)
-        sheet.frozen_cols = int(grid.get("frozenColumnCount") or 0)
-        return {"addSheet": {"properties": sheet.properties()}}
-
-    def _req_deleteSheet(self, ss: Spreadsheet, p: Mapping[str, Any], where: str) -> dict:
-        sheet = self._grid(ss, p.get("sheetId"), where)
-        if len(ss.sheets) == 1:
-            raise ApiError(400, f"{where}: You can't remove all the sheets in a document.")
-        ss.sheets.remove(sheet)
-        ss.reindex()
-        return {}
-
-    def _req_addProtectedRange(self, ss: Spreadsheet, p: Mapping[str, Any], where: str) -> dict:
-        pr = dict(p.get("protectedRange") or {})
-        rng = pr.get("range") or {}
-        sheet = self._grid(ss, rng.get("sheetId"), where)
-        pr["protectedRangeId"] = ss.next_protected_id()
-        sheet.protected_ranges.append(pr)
-        return {"addProtectedRange": {"protectedRange": pr}}
-
-    def _req_deleteProtectedRange(self, ss: Spreadsheet, p: Mapping[str, Any], where: str) -> dict:
-        pid = p.get("protectedRangeId")
-        for sheet in ss.sheets:
-            for pr in sheet.protected_ranges:
-                if str(pr.get("protectedRangeId")) == str(pid):
-                    sheet.protected_ranges.remove(pr)
-                    return {}
-        raise ApiError(400, f"{where}: No protected range with id: {pid}")
+def _matches_any(ss: Spreadsheet, data_filter: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
+    return meta in matching_metadata(ss, data_filter, "dataFilters")

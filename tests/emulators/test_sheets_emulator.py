@@ -8,8 +8,8 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from typing import Any, Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import gspread
 import pytest
@@ -32,6 +32,7 @@ from emulators.sheets_a1 import (
     resolve,
 )
 from server.sheets.http import BaseUrlHTTPClient, ForeignGoogleCallError, open_client
+from tests.emulators.sheets_schema import ValidatingApp
 
 HEADERS = ["Name", "Email", "Status", "Notes", "Lead ID"]
 SECRET = "addon-secret"
@@ -49,9 +50,13 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
 @pytest.fixture
 def emu() -> Iterator[SheetsEmulator]:
     emulator = SheetsEmulator(read_limit=None, write_limit=None, seed=7)
+    # every API answer in these tests is checked against the discovery document
+    checker = ValidatingApp(emulator._dispatch)
+    emulator.wsgi_app = emulator.faults.wrap(checker)
     emulator.start()
     yield emulator
     emulator.stop()
+    assert checker.problems == []
 
 
 @pytest.fixture
@@ -212,7 +217,7 @@ def test_update_raw_vs_user_entered(emu: SheetsEmulator, sid: str, ws: gspread.W
     assert emu.cell(sid, "Leads", "B6") == {"value": 5, "formula": None}
     assert emu.cell(sid, "Leads", "C6")["value"] == "=text"
     assert emu.cell(sid, "Leads", "D6")["value"] is True
-    assert ws.get("A5:D6") == [["=SUM(A1)", "5", "7"], ["#FORMULA", "5", "=text", "TRUE"]]
+    assert ws.get("A5:D6") == [["=SUM(A1)", "5", "7"], ["0", "5", "=text", "TRUE"]]
     assert ws.get("A6:B6", value_render_option="FORMULA") == [["=SUM(A1)", 5]]
     assert ws.get("A5:C5", value_render_option="UNFORMATTED_VALUE") == [["=SUM(A1)", "5", 7]]
     # null skips a cell, "" clears it
