@@ -31,9 +31,19 @@ from .sheets_api import READ_OPS, WRITE_OPS, SheetsApi
 from .sheets_errors import invalid_json, quota_exceeded, unauthenticated
 from .sheets_fields import apply_mask, check_known, parse_mask
 from .sheets_meta import SPREADSHEET_FIELDS
+from .sheets_model import (
+    ApiError,
+    Formula,
+    Sheet,
+    Spreadsheet,
+    fill_rows,
+    formatted,
+    input_value,
+    new_spreadsheet_id,
+    not_found,
+    typed_value,
+)
 from .sheets_render import Renderer
-from .sheets_model import (ApiError, Formula, Sheet, Spreadsheet, fill_rows, formatted,
-                           input_value, new_spreadsheet_id, not_found, typed_value)
 from .sheets_ui import index_page, sheet_page
 
 Limit = tuple[int, float] | None
@@ -215,7 +225,7 @@ class SheetsEmulator(Served):
             return {**self._stats, "calls": dict(self._stats["calls"])}
 
     def reset_stats(self) -> None:
-        with getattr(self, "_lock"):
+        with self._lock:
             self._stats: dict[str, Any] = {"calls": {op: 0 for op in READ_OPS + WRITE_OPS},
                                            "reads": 0, "writes": 0, "total": 0, "rate_limited": 0}
 

@@ -31,4 +31,7 @@ if [ -f apps_script/package.json ]; then
   (cd apps_script && npm ci --silent --no-audit --no-fund && npm test --silent)
 fi
 
+# Lint and type-check first: a style or type error fails the run like a failing test.
+bash scripts/lint.sh
+
 exec .venv/bin/python -m pytest "$@"
