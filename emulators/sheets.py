@@ -275,6 +275,11 @@ class SheetsEmulator(Served):
         headers = self._headers(sh)
         id_col = headers.get(config.lead_id_header)
         now = int(time.time() * 1000)
+        shown = Renderer(self._spreadsheets[spreadsheet_id]).for_sheet(sh)
+
+        def got(value: Any) -> Any:
+            """Apps Script's ``getValues()``: a formula's computed value, the others typed."""
+            return shown(value) if isinstance(value, Formula) else typed_value(value)
         payload_rows = []
         for r in sorted(set(rows)):
             if r <= 1 or sh.row_is_blank(r):
@@ -284,7 +289,7 @@ class SheetsEmulator(Served):
             payload_rows.append({
                 "lead_id": formatted(sh.get(r, id_col)) if id_col else "",
                 "row": r,
-                "values": {name: typed_value(sh.get(r, col)) for name, col in headers.items()},
+                "values": {name: got(sh.get(r, col)) for name, col in headers.items()},
                 "changed": sorted(set(changed)) if changed is not None else list(headers),
                 "edited_at": now,
                 **({"old": old} if old else {}),
