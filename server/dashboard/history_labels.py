@@ -87,6 +87,7 @@ ACTION_LABELS: dict[str, Label] = {
     "update_row": _update_row,
     "revive_card": "Card brought back in Trello",
     "card_reopened": "Card back on the board",
+    "due_not_a_date": "Due date not understood; the card's due date was kept",
     "card_removed": _card_removed,
     "row_removed": "Row deleted from the sheet",
     "archive_card": "Row deleted, so its card was archived",

@@ -36,7 +36,10 @@ def card_fields(mapping: Mapping, lead_id: str, shadow: dict[str, Any], preamble
         "idList": mapping.list_for_status(shadow.get(mapping.status_column, "")),
     }
     if mapping.due_column:
-        fields["due"] = due_to_trello(shadow.get(mapping.due_column))
+        due = shadow.get(mapping.due_column)
+        if cell_text(due).strip() and due_to_trello(due) is None:
+            return fields  # not a date ("tomorrow"): the card's due date is left as it is, never cleared
+        fields["due"] = due_to_trello(due)
     return fields
 
 

@@ -20,7 +20,7 @@ from . import cards
 from .cards import now_ms
 from .history import record
 from .leadwork import LeadWork, mark_sheet
-from .mapping import cell_text
+from .mapping import cell_text, due_to_trello
 from .merge import Side
 from .observe import action_time_ms, ledger_match, observe_update, provenance_is_ours, sheet_changes
 from .outcomes import Defer, SyncError
@@ -51,6 +51,7 @@ def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
     link = work.link if work.link is not None and work.link.lead_id == lead_id else work.link_by_lead(lead_id)
     work.row_hint = data.get("row") or work.row_hint
     if link is None or (link.card_id is None and link.pending_op == "create_card"):
+        _warn_about_due(work, event, lead_id, values, changed)
         work.create_card(event, lead_id, values, float(data["edited_at"]), data.get("row"),
                          id_row=data.get("row") if needs_id else None)
         return
@@ -69,7 +70,21 @@ def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
     if link.status not in (LINKED, CARD_REMOVED, ROW_REMOVED):
         work.done(event, "the lead is not linked to a card", IGNORED)
         return
+    _warn_about_due(work, event, link.lead_id, values, changed)
     work.add_changes(event, changes)
+
+
+def _warn_about_due(work: LeadWork, event: Event, lead_id: str, values: dict[str, str],
+                    changed: list[str] | None) -> None:
+    """A due date Trello cannot take is said in the history (the card keeps its due date)."""
+    column = work.mapping.due_column
+    value = values.get(column or "", "").strip()
+    if not column or not value or (changed is not None and column not in changed) or due_to_trello(value):
+        return
+    record(work.session, work.workspace.id, side=Side.SHEETS, action="due_not_a_date", lead_id=lead_id,
+           event_id=event.id, outcome="error",
+           message=f"{column} {value!r} is not a date (write it like 2026-12-01): the card's due date was "
+                   "left as it was")
 
 
 def sheet_row_removed(work: LeadWork, event: Event, data: dict[str, Any]) -> None:

@@ -274,3 +274,33 @@ def test_older_trello_action_delivered_late_does_not_overwrite_a_newer_one(world
     with world.app.app_context():
         stale = db.session.query(History).filter_by(workspace_id=world.workspace_id, action="stale").all()
         assert len(stale) == 1
+
+
+def test_a_due_date_trello_cannot_take_keeps_the_cards_and_says_so(tmp_path):
+    """'tomorrow' in the Due column used to clear the card's due date silently."""
+    from tests.conftest import make_app
+    from tests.sync.world import build_world
+
+    world = build_world(f"sqlite:///{tmp_path / 'app.db'}", make_app=make_app)
+    try:
+        with world.app.app_context():
+            workspace = db.session.get(Workspace, world.workspace_id)
+            workspace.mapping = {**workspace.mapping, "due_column": "Follow up"}
+            db.session.commit()
+        with world.sheets._lock:  # a "Follow up" column after Lead ID, as the sheet's owner would add it
+            world.sheets._sheet(world.spreadsheet_id, "Leads")[1].set(1, 8, "Follow up")
+        row, lead_id = _add_lead(world, **{"Follow up": "2026-12-24"})
+        card_id = world.link(lead_id).card_id
+        assert world.trello.card(card_id)["due"].startswith("2026-12-24")
+        world.edit_row(row, **{"Follow up": "tomorrow", "Notes": "call her"})
+        world.settle()
+        card = world.trello.card(card_id)
+        assert card["due"].startswith("2026-12-24")  # kept, not cleared
+        assert "Notes: call her" in card["desc"]  # the rest of the edit went through
+        assert world.row_for(lead_id)["Follow up"] == "tomorrow"  # the person's text stays in the sheet
+        with world.app.app_context():
+            [entry] = db.session.query(History).filter_by(workspace_id=world.workspace_id, lead_id=lead_id,
+                                                           action="due_not_a_date").all()
+        assert entry.outcome == "error" and "'tomorrow' is not a date" in entry.message
+    finally:
+        world.stop()
