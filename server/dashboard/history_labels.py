@@ -118,6 +118,7 @@ ACTION_CHOICES: dict[str, str] = {
     "unlink": "Leads unlinked",
     "revive_card": "Cards brought back",
     "card_reopened": "Cards back on the board",
+    "due_not_a_date": "Due dates not understood",
     "duplicate_removed": "Duplicates deleted",
     "reconcile": "Full syncs",
     "error": "Errors",
