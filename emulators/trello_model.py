@@ -252,15 +252,20 @@ class TrelloState:
                     self._card_pos(lst, pos), due, due_complete,
                     id_members=self._check_members(board, id_members))
         self._set_labels(card, self._check_labels(board, id_labels))
+        touched = self._place(card, board, lst)
+        self._emit(member, action_type, board, card,
+                   {"card": card.ref(), "list": lst.ref(), "board": board.ref()}, date=touched)
+        return card
+
+    def _place(self, card: Card, board: Board, lst: TList) -> str:
+        """Put a new card on ``board`` in ``lst``; returns its dateLastActivity (the action's date)."""
         board.next_short += 1
         touched = self._touch(card, board)
         self.cards[card.id] = card
         self.card_links[card.short_link] = card.id
         bisect.insort(board.card_ids, card.id)
         lst.card_ids.add(card.id)
-        self._emit(member, action_type, board, card,
-                   {"card": card.ref(), "list": lst.ref(), "board": board.ref()}, date=touched)
-        return card
+        return touched
 
     def copy_card(self, member: Member, source: Card, lst: TList, name: str | None = None, *,
                   pos: Any = "bottom", keep: Iterable[str] = ()) -> Card:
@@ -278,12 +283,7 @@ class TrelloState:
                         "members" in keep or "all" in keep) else [])
         if same_board and ("labels" in keep or "all" in keep):
             self._set_labels(card, list(source.id_labels))
-        board.next_short += 1
-        touched = self._touch(card, board)
-        self.cards[card.id] = card
-        self.card_links[card.short_link] = card.id
-        bisect.insort(board.card_ids, card.id)
-        lst.card_ids.add(card.id)
+        touched = self._place(card, board, lst)
         self._emit(member, "copyCard", board, card,
                    {"cardSource": source.ref(), "board": board.ref(), "list": lst.ref(),
                     "card": card.ref()}, date=touched)

@@ -2,13 +2,13 @@
 
 from .client import TrelloClient
 from .errors import (
-                     TrelloAuthError,
-                     TrelloBadRequest,
-                     TrelloError,
-                     TrelloNotFound,
-                     TrelloRateLimited,
-                     TrelloServerError,
-                     TrelloUnavailable,
+    TrelloAuthError,
+    TrelloBadRequest,
+    TrelloError,
+    TrelloNotFound,
+    TrelloRateLimited,
+    TrelloServerError,
+    TrelloUnavailable,
 )
 
 __all__ = ["TrelloClient", "TrelloError", "TrelloAuthError", "TrelloBadRequest", "TrelloNotFound",

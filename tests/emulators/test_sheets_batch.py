@@ -3,7 +3,6 @@ metadata search/get. Real HTTP; every answer is checked against the discovery do
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,18 +10,7 @@ import pytest
 from emulators.sheets import SheetsEmulator
 from tests.emulators.sheets_http import Api
 
-
-@pytest.fixture
-def emu() -> Iterator[SheetsEmulator]:
-    emulator = SheetsEmulator(read_limit=None, write_limit=None, seed=5)
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture
-def api(emu: SheetsEmulator) -> Api:
-    return Api(emu.api_base_url)
+EMULATOR_SEED = 5  # the shared ``emu`` fixture (tests/emulators/conftest.py)
 
 
 @pytest.fixture

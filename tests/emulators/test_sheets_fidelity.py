@@ -4,8 +4,6 @@ answer is checked against the discovery document (``sheets_schema``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 
@@ -18,18 +16,7 @@ from tests.emulators.sheets_schema import (
     validate_error,
 )
 
-
-@pytest.fixture
-def emu() -> Iterator[SheetsEmulator]:
-    emulator = SheetsEmulator(read_limit=None, write_limit=None, seed=3)
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture
-def api(emu: SheetsEmulator) -> Api:
-    return Api(emu.api_base_url)
+EMULATOR_SEED = 3  # the shared ``emu`` fixture (tests/emulators/conftest.py)
 
 
 @pytest.fixture
