@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import random
@@ -185,6 +186,8 @@ def run_worker(record: str, ready: str, trace: str | None = None, claims: str | 
         signal.signal(sig, lambda *_: runner.stop())
     runner.primary.periodic.run_due()  # what the loop does first (webhook check); done here so "ready" means idle
     Path(ready).write_text(str(time.time()))
+    sql_dir = os.environ.get("BENCH_SQL_DIR")  # opt-in: which statements the worker runs, how often
+    statements = count_statements(app) if sql_dir else None
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")  # opt-in: where a worker's time goes
     if profile_dir:
         import cProfile
@@ -194,7 +197,27 @@ def run_worker(record: str, ready: str, trace: str | None = None, claims: str | 
         profiler.dump_stats(os.path.join(profile_dir, f"worker-{os.getpid()}.prof"))
     else:
         runner.run_forever()
+    if sql_dir and statements is not None:
+        lines = [f"{n}\t{sql}" for sql, n in statements.most_common()]
+        Path(sql_dir, f"worker-{os.getpid()}.sql.tsv").write_text("\n".join(lines) + "\n")
     out.close()
+
+
+def count_statements(app: Any) -> collections.Counter[str]:
+    """Count the worker's SQL statements by text (whitespace folded, cut at 160 characters)."""
+    from sqlalchemy import event
+
+    from server.extensions import db
+
+    counts: collections.Counter[str] = collections.Counter()
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        counts[" ".join(statement.split())[:160]] += 1
+
+    return counts
 
 
 # --------------------------------------------------------------------------- reconcile

@@ -232,6 +232,7 @@ class Bench(SchedulingPhases):
             os.environ[key] = self.base_env[key]
         os.environ.pop("DATABASE_URL", None)
         self._apps: list[Any] = []
+        self.emulator_pids: dict[str, int] = {}
 
     # ------------------------------------------------------------------ infrastructure
 
@@ -251,6 +252,7 @@ class Bench(SchedulingPhases):
                                      dict(self.base_env))
             wait_http(f"http://127.0.0.1:{port}/_bench/ping", child)
             setattr(self, kind, Http(f"http://127.0.0.1:{port}"))
+            self.emulator_pids[kind] = child.pid
         # Realistic quotas stay on for the Sheets emulator (60/min per token); Trello's are set per phase.
         # People act in Trello with a key tied to no app: their actions carry appCreator null,
         # as changes made in Trello's web UI do (the service's key is DEFAULT_APP_ID's).
@@ -761,6 +763,7 @@ class Bench(SchedulingPhases):
                 Waker(db.engine).commit(db.session, Lane.JOB)  # as the dashboard's "Sync now" does
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
                 event_id = conn.execute("SELECT max(id) FROM events WHERE source = 'system'").fetchone()[0]
+            cpu_start = self.cpu_by_process(worker.pid, web.pid)
 
             def sample() -> None:
                 tracker.sample("worker", worker.pid)
@@ -785,6 +788,7 @@ class Bench(SchedulingPhases):
                 time.sleep(0.2)
             trello_stats = self.trello.get("/_emulator/stats")
             sheets_stats = self.sheets.get("/_emulator/stats")
+            cpu_used = {k: v - cpu_start[k] for k, v in self.cpu_by_process(worker.pid, web.pid).items()}
             if state != "done":
                 raise RuntimeError(f"the first sync ended {state!r}: {error}")
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
@@ -818,7 +822,8 @@ class Bench(SchedulingPhases):
                 "echo_drain_s": r(time.monotonic() - drain_start, 1), "trello_calls_during_echo_drain": echo_calls,
                 "worker_peak_rss_mb": r(tracker.max("worker"), 1), "web_peak_rss_mb_per_process": {
                     str(pid): r(v, 1) for pid, v in (tracker.peaks.get("web") or {}).items()},
-                "web_peak_rss_mb_total": r(tracker.total("web"), 1)}
+                "web_peak_rss_mb_total": r(tracker.total("web"), 1),
+                "cpu_ms_per_card": {k: r(v * 1000 / n, 2) for k, v in cpu_used.items()}}
             if linked != n:
                 raise RuntimeError(f"{linked} of {n} leads linked after the first sync")
             self.results["bulk_ratio_to_rate_bound"] = r(elapsed / bound, 3)
@@ -833,6 +838,11 @@ class Bench(SchedulingPhases):
                 self.procs.stop(worker)
             self.procs.stop(web)
             self.dispose(app)
+
+    def cpu_by_process(self, worker_pid: int, web_pid: int) -> dict[str, float]:
+        """CPU seconds used so far by the worker, the web tier and each emulator."""
+        return {"worker": cpu_seconds(worker_pid), "web": group_cpu_seconds(web_pid),
+                **{f"emulator_{k}": cpu_seconds(pid) for k, pid in self.emulator_pids.items()}}
 
     @staticmethod
     def trace_summary(trace: Path) -> dict[str, Any]:

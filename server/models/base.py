@@ -67,4 +67,5 @@ class EncryptedText(TypeDecorator):
         return None if value is None else crypto.encrypt(value)
 
     def process_result_value(self, value: str | None, dialect: Any) -> str | None:
-        return None if value is None else crypto.decrypt(value)
+        # Cached per ciphertext: the worker reads the same account's tokens for every lead it applies.
+        return None if value is None else crypto.decrypt_cached(value)

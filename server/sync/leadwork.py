@@ -87,7 +87,8 @@ class LeadWork:
         self.session, self.workspace, self.mapping = ctx.session, ctx.workspace, ctx.mapping
         self.events = events
         self._without_link: set[str] = set()  # lead ids looked up and not found since the last commit
-        self.link: Link | None = self._find_link(order_key)
+        self.link: Link | None = None
+        self.link = self._find_link(order_key)
         self.changes: list[Change] = []
         self.landings: list[Landing] = []
         self.merged: list[Event] = []  # events whose effect is the merge's
@@ -112,6 +113,8 @@ class LeadWork:
         # worker adds meanwhile makes our claim's insert fail (``_claim``), which is the real check.
         if lead_id in self._without_link:
             return None
+        if self.link is not None and self.link.lead_id == lead_id:
+            return self.link  # what the query would give: the session's identity map holds it
         link = self.session.scalars(select(Link).where(Link.workspace_id == self.workspace.id,
                                                        Link.lead_id == lead_id)).first()
         if link is None:
@@ -337,7 +340,8 @@ class LeadWork:
             return
         else:
             extra = link.card_extra or {}
-            mine = extra.get("pending_event") == event.id
+            # a reconciliation names the event before queueing it; a retried creation keeps its id
+            mine = extra.get("pending_event") in (event.id, event.provider_event_id)
             recent = link.updated_at and link.updated_at > utcnow() - timedelta(seconds=self.ctx.settings.lease_s)
             if not mine and recent:
                 raise Defer(0.5, "this lead's card is being created")
@@ -362,7 +366,8 @@ class LeadWork:
                 raise
             self.ctx.outbound("trello", event.id)
             metrics.card_created(event.lane, at)
-        self.session.refresh(link)
+        if self._changed_meanwhile(link):
+            self.session.refresh(link)
         if link.card_id is not None and link.card_id != card["id"]:
             # The card of an earlier, timed-out try landed and was linked meanwhile: this one is extra.
             self.delete_duplicate(card["id"], link)
@@ -381,6 +386,13 @@ class LeadWork:
         record(self.session, self.workspace.id, side=Side.SHEETS, action="create_card", lead_id=lead_id,
                card_id=card["id"], event_id=event.id, changes={k: [None, v] for k, v in shadow.items() if v})
         self.done(event)
+
+    def _changed_meanwhile(self, link: Link) -> bool:
+        """Whether the link's row moved on since we read it (a card appearing from an earlier,
+        timed-out try, linked by another worker): one narrow read instead of reloading the row."""
+        with self.session.no_autoflush:  # our own change to the row (the write ledger) is not in yet
+            stored = self.session.execute(select(Link.version, Link.card_id).where(Link.id == link.id)).first()
+        return stored is None or stored.version != link.version or stored.card_id != link.card_id
 
     def _claim(self, link: Link, busy: str) -> None:
         """Insert and commit a new link before anything is created for it: its unique lead id and

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -159,6 +160,7 @@ class Reconciler:
         self.queue_card_writes = queue_card_writes
         self.source_event = source_event
         self.plan = Plan()
+        self._named: set[str] = set()  # the card creations this pass names (``_name_creation``)
         self.cells: list[tuple[int, int, Any]] = []
         self.appends: list[tuple[Link, dict[str, str]]] = []
         self.card_updates: list[tuple[str, dict[str, Any]]] = []
@@ -458,8 +460,10 @@ class Reconciler:
         if not lead.lead_id:
             self.cells.append((lead.row, self.header.index(self.workspace.lead_id_column) + 1, lead_id))
         if link is None:
+            # A queued creation's event is named up front, so the link is inserted knowing it.
+            extra = {"pending_event": self._name_creation()} if self.queue_card_writes else {}
             link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op="create_card", shadow={},
-                        field_times={}, card_extra={}, row_number=lead.row, sync_state="pending")
+                        field_times={}, card_extra=extra, row_number=lead.row, sync_state="pending")
             self.session.add(link)
         fields = card_fields(self.mapping, lead_id, values, "")
         self.card_creates.append((link, fields, values))
@@ -635,12 +639,15 @@ class Reconciler:
         from .queue import Command, enqueue_command
 
         for link, _fields, values in self.card_creates:
-            event = enqueue_command(self.session, self.workspace.id, Command.CREATE_CARD,
-                                    {"lead_id": link.lead_id, "values": values, "row": link.row_number,
-                                     "at": self.now_ms, "reconcile": self.source_event}, lane=Lane.BULK)
-            self.session.flush()
-            if event is not None:
-                link.card_extra = {**(link.card_extra or {}), "pending_event": event.id}
+            name = (link.card_extra or {}).get("pending_event")
+            if name not in self._named:
+                # a link from before this pass (its old creation may be parked under that name)
+                name = self._name_creation()
+                link.card_extra = {**(link.card_extra or {}), "pending_event": name}
+            enqueue_command(self.session, self.workspace.id, Command.CREATE_CARD,
+                            {"lead_id": link.lead_id, "values": values, "row": link.row_number,
+                             "at": self.now_ms, "reconcile": self.source_event},
+                            provider_event_id=name, lane=Lane.BULK)
         self._revive_cards()
         for card_id, update in self.card_updates:
             enqueue_command(self.session, self.workspace.id, Command.UPDATE_CARD,
@@ -652,6 +659,12 @@ class Reconciler:
             progress["queued_card_writes"] = queued
             self.workspace.sync_progress = progress
         self.session.commit()
+
+    def _name_creation(self) -> str:
+        """A new card creation's event id (``provider_event_id``), known before it is queued."""
+        name = f"create_card:{uuid.uuid4().hex}"  # as ``enqueue_command`` names a command
+        self._named.add(name)
+        return name
 
     def _card_key(self, card_id: str) -> str:
         """The order key of a card's lead, so the update joins that lead's group."""
