@@ -19,6 +19,7 @@ from ..trello.errors import TrelloNotFound
 from . import cards
 from .cards import now_ms
 from .history import record
+from .inbox import CARD_APPEARS
 from .leadwork import LeadWork, mark_sheet
 from .mapping import cell_text, due_to_trello
 from .merge import Side
@@ -29,7 +30,6 @@ from .queue import PREVIEW, RECONCILE, SHEETS, SYSTEM, TRELLO, Command
 Handler = Callable[[LeadWork, Event, dict[str, Any]], None]
 log = structlog.get_logger(__name__)
 
-CARD_APPEARS = {"createCard", "copyCard", "moveCardToBoard", "convertToCardFromCheckItem", "emailCard"}
 CARD_LEAVES = {"deleteCard": "deleted in Trello", "moveCardFromBoard": "moved to another board"}
 
 

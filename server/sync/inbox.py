@@ -27,6 +27,8 @@ TRELLO_CARD_ACTIONS = {
     "createCard", "copyCard", "updateCard", "deleteCard", "moveCardFromBoard", "moveCardToBoard",
     "convertToCardFromCheckItem", "emailCard", "commentCard",
 }
+# Every way a card appears on a board (created, copied, moved in, converted, emailed).
+CARD_APPEARS = frozenset({"createCard", "copyCard", "moveCardToBoard", "convertToCardFromCheckItem", "emailCard"})
 MAX_ROWS_PER_EVENT = 5000
 MAX_LEAD_ID_LENGTH = 64
 # Provider times are milliseconds since the epoch; anything outside these years is refused.
@@ -77,13 +79,13 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
 
 def _event_row(workspace_id: str, source: str, provider_event_id: str, kind: str, order_key: str,
                payload: dict[str, Any], occurred_at: datetime | None, state: str = "pending",
-               lane: int = LIVE, echo: bool = False) -> dict[str, Any]:
+               lane: int = LIVE, echo: bool = False, note: str = "") -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     return {
         "workspace_id": workspace_id, "source": source, "provider_event_id": provider_event_id[:160],
         "kind": kind, "order_key": order_key[:200], "payload": json.dumps(payload, separators=(",", ":")),
         "occurred_at": occurred_at, "state": state, "attempts": 0, "next_attempt_at": now,
-        "last_error": "", "received_at": now, "lane": lane, "echo": echo,
+        "last_error": note, "received_at": now, "lane": lane, "echo": echo,
     }
 
 
@@ -235,6 +237,7 @@ def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any]
     except ValueError:
         occurred = None
     order_key = f"card:{card_id}"
+    lead_id = None
     if card_id:
         lead_id = session.connection().execute(
             _LEAD_OF_CARD, {"workspace_id": workspace_id, "card_id": card_id}).scalar_one_or_none()
@@ -243,8 +246,13 @@ def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any]
     creator = action.get("appCreator")
     echo = bool(app_id and member_id and isinstance(creator, dict) and creator.get("id") == app_id
                 and action.get("idMemberCreator") == member_id)
+    state, note = ("pending", "") if handled else ("ignored", "")
+    if handled and echo and lead_id and action["type"] in CARD_APPEARS:
+        # Our own creation's echo, its card linked already: what the worker would conclude
+        # (``Processor._creations_known``), decided here so the worker never claims it.
+        state, note = "ignored", "the card is already linked"
     row = _event_row(workspace_id, TRELLO, action["id"], action["type"][:40], order_key, action, occurred,
-                     state="pending" if handled else "ignored", echo=echo)
+                     state=state, echo=echo, note=note)
     stored = _insert_ignoring_duplicates(session, [row])
     return StoreResult(stored=stored, duplicates=1 - stored, echo=echo)
 

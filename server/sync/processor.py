@@ -25,8 +25,9 @@ from ..sheets.errors import SheetsAuthError, SheetsError, SheetsRateLimited
 from ..trello.errors import TrelloAuthError, TrelloError, TrelloRateLimited
 from . import queue
 from .grants import mark_account_broken
-from .handlers import CARD_APPEARS, handler_for, payload_of
+from .handlers import handler_for, payload_of
 from .history import record
+from .inbox import CARD_APPEARS
 from .leadwork import Context, LeadWork
 from .mapping import Mapping, cell_text
 from .merge import Side, load_clocks

@@ -253,3 +253,30 @@ def test_a_repeated_sync_now_joins_the_one_waiting(app, workspace):
         db.session.commit()
         kinds = [(e.kind, e.lane) for e in db.session.query(Event)]
     assert kinds == [("reconcile", 2), ("reconcile", 2)]
+
+
+def test_our_creations_echo_of_a_linked_card_is_settled_at_intake(app, client, workspace):
+    """The worker never claims the echo of a card it created and linked already; a person's
+    createCard, or our echo arriving before the link is committed, still goes to the worker."""
+    from server.models import Link
+
+    app.config["TRELLO_APP_ID"] = "our-app"
+    with app.app_context():
+        db.session.add(Link(workspace_id=workspace["id"], lead_id="L-1", card_id="c1", status="linked",
+                            shadow={}, field_times={}, card_extra={}, sync_state="synced"))
+        db.session.commit()
+
+    def created(action_id, card_id, app_id):
+        body = json.loads(trello_body(action_id, "createCard", card_id))
+        body["action"]["appCreator"] = {"id": app_id} if app_id else None
+        body["action"]["idMemberCreator"] = "m1"
+        return json.dumps(body).encode()
+
+    for action_id, card_id, app_id in (("ours-linked", "c1", "our-app"), ("ours-not-yet", "c2", "our-app"),
+                                       ("persons", "c1", None)):
+        assert post_trello(client, app, workspace, created(action_id, card_id, app_id)).status_code == 200
+    with app.app_context():
+        stored = {e.provider_event_id: (e.state, e.echo, e.last_error, e.order_key) for e in db.session.query(Event)}
+    assert stored == {"ours-linked": ("ignored", True, "the card is already linked", "lead:L-1"),
+                      "ours-not-yet": ("pending", True, "", "card:c2"),
+                      "persons": ("pending", False, "", "lead:L-1")}
