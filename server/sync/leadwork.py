@@ -29,10 +29,10 @@ from ..models.base import utcnow
 from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLINKED
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloNotFound, TrelloUnavailable
-from . import cards, description
+from . import cards, description, queue
 from .cards import card_fields, now_ms, trello_time_ms
 from .history import record
-from .inbox import new_lead_id
+from .inbox import CARD_APPEARS, new_lead_id
 from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
 from .merge import Change, FieldClock, Landing, Merge, Side, dump_clocks, load_clocks, merge
 from .outcomes import Defer, SyncError
@@ -383,6 +383,7 @@ class LeadWork:
                            if k not in ("pending_event", "create_attempted_at")}
         link.row_number = row or link.row_number
         self.synced(link)
+        queue.settle_creation_echoes(self.session, self.workspace.id, card["id"], CARD_APPEARS)
         record(self.session, self.workspace.id, side=Side.SHEETS, action="create_card", lead_id=lead_id,
                card_id=card["id"], event_id=event.id, changes={k: [None, v] for k, v in shadow.items() if v})
         self.done(event)

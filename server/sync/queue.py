@@ -54,7 +54,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from .. import metrics
 from ..models import Event, Workspace
 from ..models.base import UTCDateTime
-from ..models.sync import DONE, PARKED, PENDING, PROCESSING, Lane
+from ..models.sync import DONE, IGNORED, PARKED, PENDING, PROCESSING, Lane
 from ..models.sync import JOB_KINDS as _MODEL_JOB_KINDS
 from ..models.workspace import ACTIVE
 
@@ -335,6 +335,20 @@ def release(engine: Engine, event_ids: Sequence[int], worker_id: str, *, at: dat
     if event_ids:
         with engine.begin() as connection:
             connection.execute(_RELEASE, {"ids": list(event_ids), "worker_id": worker_id, "at": at or utcnow()})
+
+
+_SETTLE_CREATION_ECHOES = (
+    update(EVENTS)
+    .where(EVENTS.c.workspace_id == bindparam("b_workspace"), EVENTS.c.order_key == bindparam("b_order_key"),
+           EVENTS.c.state == PENDING, EVENTS.c.echo.is_(True), EVENTS.c.kind.in_(bindparam("kinds", expanding=True)))
+    .values(state=IGNORED, processed_at=bindparam("at", type_=UTCDateTime()), last_error="the card is already linked"))
+
+
+def settle_creation_echoes(session: Session, workspace_id: str, card_id: str, kinds: Iterable[str]) -> None:
+    """Finish, with the creation that made the card, the echo of it stored before the card was
+    linked (the web tier settles a later one itself): no claim and no session of its own."""
+    session.execute(_SETTLE_CREATION_ECHOES, {"b_workspace": workspace_id, "b_order_key": f"card:{card_id}",
+                                              "kinds": sorted(kinds), "at": utcnow()})
 
 
 def finish(session: Session, event: Event, *, state: str = DONE, note: str = "") -> None:

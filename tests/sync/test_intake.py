@@ -280,3 +280,23 @@ def test_our_creations_echo_of_a_linked_card_is_settled_at_intake(app, client, w
     assert stored == {"ours-linked": ("ignored", True, "the card is already linked", "lead:L-1"),
                       "ours-not-yet": ("pending", True, "", "card:c2"),
                       "persons": ("pending", False, "", "lead:L-1")}
+
+
+def test_our_creations_echo_stored_before_the_link_is_settled_with_the_creation(world):
+    """The echo of a card we create can be stored before the worker commits the card's link (the
+    web tier then cannot know it is ours): the worker finishes it in the creation's own
+    transaction, and never claims it."""
+    waited = []
+
+    def before_commit(kind: str, event_id: int) -> None:  # the Trello call returned; nothing committed yet
+        if kind == "trello" and not waited:
+            waited.append(world.trello.wait_for_deliveries(timeout=10))
+
+    world.worker.processor.on_outbound = before_commit
+    world.add_row(Name="Ada Lovelace", Email="ada@example.com", Status="New")
+    world.settle()
+    assert waited == [True]
+    (card,) = world.cards()
+    echoes = [e for e in world.all_events() if e.source == "trello" and e.kind == "createCard"]
+    assert [(e.state, e.echo, e.last_error, e.order_key, e.attempts) for e in echoes] == [
+        ("ignored", True, "the card is already linked", f"card:{card['id']}", 0)]
