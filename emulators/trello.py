@@ -130,6 +130,54 @@ class TrelloEmulator(Served):
             self.state.add_board_member(self.state.board(board_id),
                                         self.state.member(member_id))
 
+    def set_custom_fields(self, board_id: str, enabled: bool = True) -> None:
+        """Custom Fields usable on the board (a paid plan, or the Custom Fields Power-Up
+        enabled) or not: writes answer 403 and ``boardPlugins`` omits the Power-Up when not."""
+        with self._lock:
+            self.state.set_custom_fields(self.state.board(board_id), enabled)
+
+    def add_custom_field(self, board_id: str, name: str, field_type: str,
+                         options: Iterable[str] = (), *, as_member: str | None = None) -> dict:
+        """Define a custom field as a person does in Trello (createCustomField action)."""
+        with self._lock:
+            board = self.state.board(board_id)
+            member = self.state.member(as_member or board.member_ids[0])
+            return self.state.create_custom_field(member, board, name, field_type,
+                                                  options=options).to_json()
+
+    def set_custom_field_item(self, card_id: str, field_id: str, value: Any = None, *,
+                              id_value: str | None = None, as_member: str | None = None) -> dict:
+        """A person sets (or, with neither ``value`` nor ``id_value``, clears) a card's custom
+        field in Trello: ``value`` as the API takes it (``{"number": "3"}``...)."""
+        with self._lock:
+            card = self.state.card(card_id)
+            member = self.state.member(as_member or self.state.boards[card.board_id].member_ids[0])
+            change = self.state.custom_item_change(card, field_id,
+                                                   {"value": value, "idValue": id_value})
+            [item] = self.state.set_custom_items(member, card, [change])
+            return item.to_json()
+
+    def add_checklist(self, card_id: str, name: str = "Checklist", items: Iterable[str] = (), *,
+                      as_member: str | None = None) -> dict:
+        """A person adds a checklist with these items to a card."""
+        with self._lock:
+            card = self.state.card(card_id)
+            member = self.state.member(as_member or self.state.boards[card.board_id].member_ids[0])
+            checklist = self.state.create_checklist(member, card, name)
+            for item in items:
+                self.state.add_check_item(member, checklist, item)
+            return self.state.checklist_json(checklist)
+
+    def set_check_item(self, card_id: str, item_id: str, complete: bool = True, *,
+                       as_member: str | None = None) -> dict:
+        """A person ticks (or unticks) a checklist item (updateCheckItemStateOnCard)."""
+        with self._lock:
+            card = self.state.card(card_id)
+            member = self.state.member(as_member or self.state.boards[card.board_id].member_ids[0])
+            item = self.state.check_items[item_id]
+            return self.state.update_check_item(
+                member, card, item, state="complete" if complete else "incomplete").to_json()
+
     def add_list(self, board_id: str, name: str) -> dict:
         with self._lock:
             return self.state.add_list(self.state.board(board_id), name, None).to_json()
@@ -205,7 +253,10 @@ class TrelloEmulator(Served):
                 board = s.board(board_id)
                 return {"board": board.to_json(),
                         "lists": [s.lists[i].to_json() for i in board.list_ids],
-                        "cards": [s.card_json(c) for c in s.board_cards(board, "all")]}
+                        "cards": [s.card_json(c, custom_field_items=True)
+                                  for c in s.board_cards(board, "all")],
+                        "customFieldsEnabled": board.custom_fields_enabled,
+                        "customFields": [f.to_json() for f in s.board_custom_fields(board)]}
             return {
                 "members": [m.to_json() for m in s.members.values()],
                 "boards": [{**b.to_json(), "idLists": list(b.list_ids)}
@@ -319,14 +370,17 @@ class TrelloEmulator(Served):
 
     def seed(self, username: str = "demo", board: str = "Leads",
              lists: Iterable[str] = ("To Do", "Doing", "Done"), full_name: str = "",
-             token: str | None = None) -> dict[str, Any]:
-        """A member (reused if the username exists), a token and a new board with lists."""
+             token: str | None = None, custom_fields: bool = False) -> dict[str, Any]:
+        """A member (reused if the username exists), a token and a new board with lists
+        (``custom_fields``: with Custom Fields enabled)."""
         with self._lock:
             member_id = self.state.usernames.get(username)
         member = (self.state.members[member_id].to_json() if member_id else
                   self.add_member(username, full_name))
         value = self.issue_token(member["id"], value=token)
         made = self.add_board(board, member["id"], lists)
+        if custom_fields:
+            self.set_custom_fields(made["id"], True)
         with self._lock:
             member = self.state.members[member["id"]].to_json()
         return {"member": member, "token": value, "board": {k: v for k, v in made.items()
@@ -363,7 +417,7 @@ class TrelloEmulator(Served):
             return json_response(self.seed(
                 body.get("username", "demo"), body.get("board", "Leads"),
                 body.get("lists", ["To Do", "Doing", "Done"]), body.get("fullName", ""),
-                body.get("token")))
+                body.get("token"), bool(body.get("customFields", False))))
         if path == "/members" and method == "POST":
             return json_response(self.add_member(body["username"], body.get("fullName", "")))
         if path == "/tokens" and method == "POST":
@@ -373,6 +427,8 @@ class TrelloEmulator(Served):
             return json_response({"revoked": True})
         if path.startswith("/deliveries"):
             return self._control_deliveries(path[len("/deliveries"):], method, body)
+        if path.startswith("/boards/") and method == "POST":
+            return self._control_board(path[len("/boards/"):], body)
         if path == "/ui" and method == "GET":
             return Response(index_page(self._board_summaries()),
                             content_type="text/html; charset=utf-8")
@@ -385,6 +441,30 @@ class TrelloEmulator(Served):
                     self.state.board(rest)
                 return Response(board_page(rest), content_type="text/html; charset=utf-8")
         return text_response(f"Cannot {method} {request.path}", 404)
+
+    def _control_board(self, rest: str, body: dict[str, Any]) -> Response:
+        """``POST /_emulator/boards/{id}`` ``{"customFields": true|false}`` switches Custom
+        Fields; ``POST /_emulator/boards/{id}/members`` ``{"member": id or username}`` or
+        ``{"username", "fullName"}`` (a new member) makes someone a board member."""
+        board_id, _, sub = rest.partition("/")
+        if sub == "members":
+            ref = body.get("member") or body.get("username")
+            if not ref:
+                return text_response("member or username required", 400)
+            with self._lock:
+                known = self.state.members.get(ref) or self.state.usernames.get(ref)
+            member = (self.state.members[self.state.usernames.get(ref, ref)].to_json() if known
+                      else self.add_member(ref, body.get("fullName", "")))
+            self.add_board_member(board_id, member["id"])
+            with self._lock:
+                return json_response(self.state.members[member["id"]].to_json())
+        if sub:
+            return text_response(f"Cannot POST /_emulator/boards/{rest}", 404)
+        if "customFields" in body:
+            self.set_custom_fields(board_id, bool(body["customFields"]))
+        with self._lock:
+            board = self.state.board(board_id)
+            return json_response({"id": board.id, "customFields": board.custom_fields_enabled})
 
     def _config(self) -> dict[str, Any]:
         return {"token_limit": list(self.limiter.token_limit),

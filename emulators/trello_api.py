@@ -14,6 +14,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .trello_delivery import check_callback
+from .trello_fields_api import FIELD_RULES, LABEL_DEFAULT_FIELDS, CardFeaturesApi, comment_answer
 from .trello_records import (
     HEX_ID,
     NOT_FOUND,
@@ -239,6 +240,7 @@ URL_MAP = Map([
     R("/1/OAuthAuthorizeToken", endpoint="oauth_authorize", methods=["GET", "POST"]),
     R("/1/OAuthGetAccessToken", endpoint="oauth_access_token", methods=["GET", "POST"]),
     R("/1/authorize", endpoint="oauth_client_authorize", methods=["GET", "POST"]),
+    *FIELD_RULES,
 ], strict_slashes=False, redirect_defaults=False)
 # names of rule arguments in call statistics ("GET /1/cards/{id}")
 _ARG_NAMES = {"tok": "token", "cfilter": "filter"}
@@ -247,8 +249,9 @@ _ARG_NAMES = {"tok": "token", "cfilter": "filter"}
 _SELF_LOCKING = {"webhook_create", "webhook_update", "token_delete"}
 
 
-class TrelloApi:
-    """Answers ``/1`` requests against the emulator's state."""
+class TrelloApi(CardFeaturesApi):
+    """Answers ``/1`` requests against the emulator's state (the endpoints of labels, members,
+    checklists and custom fields of cards in ``trello_fields_api``)."""
 
     def __init__(self, emu: "TrelloEmulator") -> None:
         self.emu = emu
@@ -362,8 +365,10 @@ class TrelloApi:
             data["lists"] = self._lists(board.list_ids, list_filter)
         card_filter = ctx.text("cards", "none")
         if card_filter != "none":
-            data["cards"] = [self.state.card_json(c)
+            data["cards"] = [self.state.card_json(c, custom_field_items=self._with_items(ctx))
                              for c in self.state.board_cards(board, card_filter)]
+        if ctx.flag("customFields", False):
+            data["customFields"] = [f.to_json() for f in self.state.board_custom_fields(board)]
         if ctx.text("labels", "none") != "none":
             data["labels"] = [self.state.labels[i].to_json() for i in board.label_ids]
         return data
@@ -394,7 +399,8 @@ class TrelloApi:
             card = self.state.card(cfilter)
             if card.board_id != board.id:
                 raise TrelloError(404, NOT_FOUND)
-            return self.state.card_json(card, ctx.fields())
+            return self.state.card_json(card, ctx.fields(),
+                                        custom_field_items=self._with_items(ctx))
         cfilter = ctx.text("filter", cfilter)
         if cfilter not in ("open", "closed", "all", "visible"):
             raise invalid("filter")
@@ -405,11 +411,24 @@ class TrelloApi:
         limit = ctx.number("limit", None, 1, 1000)
         fields = ctx.fields()
         cards = self.state.board_cards(board, cfilter, since=since, before=before, limit=limit)
-        return [self.state.card_json(c, fields) for c in cards]
+        items = self._with_items(ctx)
+        return [self.state.card_json(c, fields, custom_field_items=items) for c in cards]
+
+    @staticmethod
+    def _with_items(ctx: Ctx) -> bool:
+        """``customFieldItems=true``: each card with its custom field items."""
+        return bool(ctx.flag("customFieldItems", False))
 
     def h_board_labels(self, ctx: Ctx, bid: str) -> Any:
+        """The board's labels; by default ``id, idBoard, name, color`` (``fields=all`` adds
+        ``uses``), at most ``limit`` (50)."""
         board = self.state.board(bid, ctx.member)
-        return [self.state.labels[i].to_json() for i in board.label_ids]
+        fields = ctx.fields(LABEL_DEFAULT_FIELDS)
+        if ctx.text("fields", "") == "all":
+            fields = None
+        limit = ctx.number("limit", 50, 0, 1000)
+        labels = [self.state.labels[i] for i in board.label_ids][:limit]
+        return [_pick(label.to_json(), fields) for label in labels]
 
     def h_board_members(self, ctx: Ctx, bid: str) -> Any:
         board = self.state.board(bid, ctx.member)
@@ -454,17 +473,20 @@ class TrelloApi:
                                       closed=ctx.flag("closed"),
                                       pos=ctx.get("pos", UNSET)).to_json()
 
-    def _list_cards(self, lid: str, card_filter: str, fields: tuple[str, ...] | None) -> Any:
+    def _list_cards(self, lid: str, card_filter: str, fields: tuple[str, ...] | None,
+                    custom_field_items: bool = False) -> Any:
         lst = self.state.lists[lid]
         cards = [self.state.cards[i] for i in lst.card_ids]
         if card_filter in ("open", "closed"):
             cards = [c for c in cards if c.closed == (card_filter == "closed")]
         cards.sort(key=lambda c: (c.pos, c.id))
-        return [self.state.card_json(c, fields) for c in cards]
+        return [self.state.card_json(c, fields, custom_field_items=custom_field_items)
+                for c in cards]
 
     def h_list_cards(self, ctx: Ctx, lid: str) -> Any:
         lst = self.state.list(lid, ctx.member)
-        return self._list_cards(lst.id, ctx.text("filter", "open"), ctx.fields())
+        return self._list_cards(lst.id, ctx.text("filter", "open"), ctx.fields(),
+                                self._with_items(ctx))
 
     # ---------------------------------------------------------------- cards
 
@@ -478,8 +500,9 @@ class TrelloApi:
             value = ctx.flag(name)
             if value is not UNSET:
                 changes[name] = value
-        if "due" in ctx.params:
-            changes["due"] = parse_date(ctx.get("due"), "due")
+        for name in ("due", "start"):
+            if name in ctx.params:
+                changes[name] = parse_date(ctx.get(name), name)
         for name in ("idList", "idBoard"):
             value = ctx.text(name)
             if value is not UNSET:
@@ -512,12 +535,15 @@ class TrelloApi:
             ctx.member, lst, ctx.text("name", "") or "", ctx.text("desc", "") or "",
             pos=ctx.get("pos", "bottom"), due=due,
             due_complete=bool(ctx.flag("dueComplete", False)),
-            id_members=_listed(ctx.ids("idMembers")), id_labels=_listed(ctx.ids("idLabels")))
+            id_members=_listed(ctx.ids("idMembers")), id_labels=_listed(ctx.ids("idLabels")),
+            start=parse_date(ctx.get("start"), "start"))
         return self.state.card_json(card)
 
     def h_card_get(self, ctx: Ctx, cid: str) -> Any:
         card = self.state.card(cid, ctx.member)
-        data = self.state.card_json(card, ctx.fields())
+        data = self.state.card_json(card, ctx.fields(), custom_field_items=self._with_items(ctx))
+        if ctx.text("checklists", "none") not in ("none", "", None):
+            data["checklists"] = self.state.card_checklists(card)
         if ctx.flag("list", False):
             data["list"] = self.state.lists[card.list_id].ref()
         if ctx.flag("members", False):
@@ -551,7 +577,7 @@ class TrelloApi:
 
     def h_card_comment(self, ctx: Ctx, cid: str) -> Any:
         card = self.state.card(cid, ctx.member)
-        return self.state.comment(ctx.member, card, ctx.text("text", "") or "")
+        return comment_answer(self.state.comment(ctx.member, card, ctx.text("text", "") or ""))
 
     def h_action_get(self, ctx: Ctx, aid: str) -> Any:
         if not HEX_ID.match(aid):

@@ -27,10 +27,14 @@ _FIXED_KEYS = {
     "addLabelToCard": "action_add_label_to_card",
     "removeLabelFromCard": "action_remove_label_from_card",
     "createList": "action_added_list_to_board",
+    "addChecklistToCard": "action_add_checklist_to_card",
+    "updateCustomFieldItem": "action_update_custom_field_item",
+    "createCustomField": "action_create_custom_field",
+    "deleteCustomField": "action_delete_custom_field",
 }
 
-# card fields a changed-card entity repeats (recorded for idList and due)
-_ENTITY_FIELDS = ("idList", "due", "closed", "dueComplete")
+# card fields a changed-card entity repeats (recorded for idList, due, start and dueComplete)
+_ENTITY_FIELDS = ("idList", "due", "start", "closed", "dueComplete")
 
 
 def card_entity(card: Data, **extra: Any) -> dict[str, Any]:
@@ -56,11 +60,12 @@ def _update_card_key(data: Data) -> str:
         return "action_renamed_card"
     if "desc" in old:
         return "action_changed_description_of_card"
-    if "due" in old:
-        if old["due"] is None:
-            return "action_added_a_due_date"
-        return "action_removed_a_due_date" if card.get("due") is None else \
-            "action_changed_a_due_date"
+    for date in ("due", "start"):
+        if date in old:
+            if old[date] is None:
+                return f"action_added_a_{date}_date"
+            return f"action_removed_a_{date}_date" if card.get(date) is None else \
+                f"action_changed_a_{date}_date"
     if "dueComplete" in old:
         return "action_marked_the_due_date_complete" if card.get("dueComplete") else \
             "action_marked_the_due_date_incomplete"
@@ -86,6 +91,14 @@ def translation_key(action_type: str, data: Data, member_id: str) -> str:
         return _update_card_key(data)
     if action_type == "updateList":
         return _update_list_key(data)
+    if action_type == "updateCheckItemStateOnCard":
+        return "action_completed_checkitem" if data["checkItem"].get("state") == "complete" \
+            else "action_marked_checkitem_incomplete"
+    if action_type == "updateCheckItem":
+        return "action_renamed_checkitem" if "name" in data.get("old", {}) else "unknown"
+    if action_type == "updateCustomField":
+        return "action_rename_custom_field" if "name" in data.get("old", {}) else \
+            "action_update_custom_field"
     if action_type in ("addMemberToCard", "removeMemberFromCard"):
         self_change = data.get("idMember") == member_id
         if action_type == "addMemberToCard":
@@ -134,8 +147,10 @@ def _rename(data: Data) -> Entities:
     return {**_changed_card(data), "name": {"type": "text", "text": data["old"]["name"]}}
 
 
-def _due(data: Data) -> Entities:
-    return {**_changed_card(data), "date": {"type": "date", "date": data["card"]["due"]}}
+def _dated(field: str) -> Callable[[Data], Entities]:
+    def build(data: Data) -> Entities:
+        return {**_changed_card(data), "date": {"type": "date", "date": data["card"][field]}}
+    return build
 
 
 def _board_move(other: str) -> Callable[[Data], Entities]:
@@ -145,10 +160,49 @@ def _board_move(other: str) -> Callable[[Data], Entities]:
 
 
 def _label(data: Data) -> Entities:
-    label = data["label"]
-    return {"label": {"type": "label", "id": label["id"], "color": label.get("color"),
-                      "text": label.get("name", "")},
+    label = data["label"]  # the recorded entity names the colour and the text, not the id
+    return {"label": {"type": "label", "color": label.get("color"), "text": label.get("name", "")},
             "card": card_entity(data["card"])}
+
+
+def _checklist(data: Data) -> Entities:
+    checklist = data["checklist"]
+    return {"checklist": {"type": "checklist", "id": checklist["id"],
+                          "text": checklist.get("name", "")},
+            "card": card_entity(data["card"])}
+
+
+def _checkitem_entity(item: Data) -> dict[str, Any]:
+    return {"type": "checkItem", "nameHtml": item.get("name", ""), "id": item["id"],
+            "state": item.get("state"), "textData": {"emoji": {}}, "text": item.get("name", "")}
+
+
+def _checkitem(data: Data) -> Entities:
+    return {"checkitem": _checkitem_entity(data["checkItem"]), "card": card_entity(data["card"])}
+
+
+def _checkitem_renamed(data: Data) -> Entities:
+    return {"checkitem": _checkitem_entity(data["checkItem"]),
+            "name": {"type": "text", "text": data["old"]["name"]}}
+
+
+def _custom_field_item(data: Data) -> Entities:
+    return {"card": card_entity(data["card"]),
+            "customFieldItem": {"type": "customFieldItem", "id": data["customFieldItem"]["id"],
+                                "text": data["customField"].get("name", "")}}
+
+
+def _custom_field_entity(data: Data) -> dict[str, Any]:
+    field = data["customField"]
+    return {"type": "customField", "id": field["id"], "text": field.get("name", "")}
+
+
+def _custom_field(data: Data) -> Entities:
+    return {"customField": _custom_field_entity(data), "board": board_entity(data["board"])}
+
+
+def _custom_field_renamed(data: Data) -> Entities:
+    return {**_custom_field(data), "name": {"type": "text", "text": data["old"]["name"]}}
 
 
 def _member(data: Data) -> Entities:
@@ -181,8 +235,10 @@ _ENTITIES: dict[str, Callable[[Data], Entities]] = {
     "action_comment_on_card": _comment,
     "action_move_card_from_list_to_list": _move_list,
     "action_renamed_card": _rename,
-    "action_added_a_due_date": _due, "action_changed_a_due_date": _due,
+    "action_added_a_due_date": _dated("due"), "action_changed_a_due_date": _dated("due"),
     "action_removed_a_due_date": _changed_card,
+    "action_added_a_start_date": _dated("start"), "action_changed_a_start_date": _dated("start"),
+    "action_removed_a_start_date": _changed_card,
     "action_changed_description_of_card": _changed_card,
     "action_archived_card": _changed_card, "action_sent_card_to_board": _changed_card,
     "action_marked_the_due_date_complete": _changed_card,
@@ -197,13 +253,24 @@ _ENTITIES: dict[str, Callable[[Data], Entities]] = {
     "action_added_list_to_board": _list_board, "action_renamed_list": _list_renamed,
     "action_archived_list": _list_only, "action_sent_list_to_board": _list_only,
     "action_moved_list_left": _list_board, "action_moved_list_right": _list_board,
+    "action_add_checklist_to_card": _checklist,
+    "action_completed_checkitem": _checkitem, "action_marked_checkitem_incomplete": _checkitem,
+    "action_renamed_checkitem": _checkitem_renamed,
+    "action_update_custom_field_item": _custom_field_item,
+    "action_create_custom_field": _custom_field, "action_update_custom_field": _custom_field,
+    "action_delete_custom_field": _custom_field,
+    "action_rename_custom_field": _custom_field_renamed,
 }
 
 
-def display(action_type: str, data: Data, member: Member) -> dict[str, Any]:
-    """``{"translationKey": ..., "entities": {...}}`` for an action made by ``member``."""
+def display(action_type: str, data: Data, member: Member,
+            subject: Member | None = None) -> dict[str, Any]:
+    """``{"translationKey": ..., "entities": {...}}`` for an action made by ``member``
+    (``subject``: the member a member action is about)."""
     key = translation_key(action_type, data, member.id)
     build = _ENTITIES.get(key)
     entities = build(data) if build is not None else {}
+    if subject is not None and "member" in entities:
+        entities["member"] = subject.entity()
     entities["memberCreator"] = member.entity()
     return {"translationKey": key, "entities": entities}

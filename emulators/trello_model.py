@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Callable, Iterable
 
 from .trello_display import display
+from .trello_fields import CardFeatures, label_data, member_data
 from .trello_records import (
     HEX_ID,
     LABEL_COLORS,
@@ -24,6 +25,9 @@ from .trello_records import (
     UNSET,
     Board,
     Card,
+    CheckItem,
+    Checklist,
+    CustomField,
     Label,
     Member,
     TList,
@@ -49,8 +53,9 @@ ActionHook = Callable[[dict[str, Any], str, Board, "Card | None"], None]
 # --------------------------------------------------------------------------- the state
 
 
-class TrelloState:
-    """All emulated Trello data and the operations that change it."""
+class TrelloState(CardFeatures):
+    """All emulated Trello data and the operations that change it (labels, members, checklists
+    and custom fields of cards in ``trello_fields.CardFeatures``)."""
 
     def __init__(self, on_action: ActionHook | None = None) -> None:
         self.on_action = on_action
@@ -66,6 +71,9 @@ class TrelloState:
         self.labels: dict[str, Label] = {}
         self.cards: dict[str, Card] = {}
         self.card_links: dict[str, str] = {}
+        self.custom_fields: dict[str, CustomField] = {}
+        self.checklists: dict[str, Checklist] = {}
+        self.check_items: dict[str, CheckItem] = {}
         self.webhooks: dict[str, Webhook] = {}
         # action id -> (type, JSON text): strings keep 50k actions cheap for the GC
         self.actions: dict[str, tuple[str, str]] = {}
@@ -115,20 +123,30 @@ class TrelloState:
 
     # ---------------------------------------------------------------- serialisation
 
-    def card_json(self, card: Card, fields: Iterable[str] | None = None) -> dict[str, Any]:
-        data = {
-            "id": card.id, "closed": card.closed, "dateLastActivity": card.date_last_activity,
-            "desc": card.desc, "due": card.due, "dueComplete": card.due_complete, "start": None,
-            "idBoard": card.board_id, "idChecklists": [], "idLabels": list(card.id_labels),
+    def card_json(self, card: Card, fields: Iterable[str] | None = None, *,
+                  custom_field_items: bool = False) -> dict[str, Any]:
+        """The card as ``GET /1/cards/{id}`` answers it (``fields``: only those, with ``id``;
+        ``custom_field_items``: with ``customFieldItems``, as ``customFieldItems=true`` asks)."""
+        wanted = None if fields is None else set(fields)
+        data: dict[str, Any] = {"id": card.id}
+        if wanted is None or "badges" in wanted:
+            data["badges"] = self.badges(card)
+        data.update({
+            "closed": card.closed, "dateLastActivity": card.date_last_activity,
+            "desc": card.desc, "due": card.due, "dueComplete": card.due_complete,
+            "start": card.start, "idBoard": card.board_id,
+            "idChecklists": list(card.checklist_ids), "idLabels": list(card.id_labels),
             "idList": card.list_id, "idMembers": list(card.id_members), "idShort": card.id_short,
             "labels": [self.labels[i].to_json() for i in card.id_labels if i in self.labels],
             "name": card.name, "pos": card.pos, "shortLink": card.short_link,
             "shortUrl": f"https://trello.com/c/{card.short_link}", "url": card.url,
             "subscribed": False,
-        }
-        if fields is None:
-            return data
-        return {k: data[k] for k in ("id", *fields) if k in data}
+        })
+        if wanted is not None:
+            data = {k: v for k, v in data.items() if k == "id" or k in wanted}
+        if custom_field_items:
+            data["customFieldItems"] = self.custom_items_json(card)
+        return data
 
     # ---------------------------------------------------------------- members, tokens, boards
 
@@ -244,13 +262,13 @@ class TrelloState:
     def create_card(self, member: Member, lst: TList, name: str = "", desc: str = "", *,
                     pos: Any = "bottom", due: str | None = None, due_complete: bool = False,
                     id_members: Iterable[str] = (), id_labels: Iterable[str] = (),
-                    action_type: str = "createCard") -> Card:
+                    action_type: str = "createCard", start: str | None = None) -> Card:
         """``action_type``: ``emailCard`` for a card that arrived by email (same data)."""
         board = self.boards[lst.board_id]
         card = Card(new_id(), board.id, lst.id, board.next_short,
                     self._short_link(self.card_links), name, desc,
                     self._card_pos(lst, pos), due, due_complete,
-                    id_members=self._check_members(board, id_members))
+                    id_members=self._check_members(board, id_members), start=start)
         self._set_labels(card, self._check_labels(board, id_labels))
         touched = self._place(card, board, lst)
         self._emit(member, action_type, board, card,
@@ -270,7 +288,8 @@ class TrelloState:
     def copy_card(self, member: Member, source: Card, lst: TList, name: str | None = None, *,
                   pos: Any = "bottom", keep: Iterable[str] = ()) -> Card:
         """``POST /1/cards`` with ``idCardSource``: a copyCard action (``keep``: the
-        ``keepFromSource`` parts copied; labels and members only within the source's board)."""
+        ``keepFromSource`` parts copied: due, start, checklists; labels, members and custom
+        fields only within the source's board)."""
         board = self.boards[lst.board_id]
         keep = set(keep)
         same_board = source.board_id == board.id
@@ -283,6 +302,12 @@ class TrelloState:
                         "members" in keep or "all" in keep) else [])
         if same_board and ("labels" in keep or "all" in keep):
             self._set_labels(card, list(source.id_labels))
+        if "start" in keep or "all" in keep:
+            card.start = source.start
+        if "checklists" in keep or "all" in keep:
+            self.copy_checklists(source, card)
+        if same_board and ("customFields" in keep or "all" in keep):
+            self.copy_custom_items(source, card)
         touched = self._place(card, board, lst)
         self._emit(member, "copyCard", board, card,
                    {"cardSource": source.ref(), "board": board.ref(), "list": lst.ref(),
@@ -347,7 +372,7 @@ class TrelloState:
         members = (self._check_members(board, changes["idMembers"])
                    if "idMembers" in changes else None)
         for key, attr in (("name", "name"), ("desc", "desc"), ("closed", "closed"),
-                          ("due", "due"), ("dueComplete", "due_complete")):
+                          ("due", "due"), ("start", "start"), ("dueComplete", "due_complete")):
             if key in changes and changes[key] != getattr(card, attr):
                 old[key] = getattr(card, attr)
                 setattr(card, attr, changes[key])
@@ -374,42 +399,41 @@ class TrelloState:
             else:
                 data["list"] = self.lists[card.list_id].ref()
             self._emit(member, "updateCard", board, card, data, date=touched)
-        for action_type, data in side_actions:
-            self._emit(member, action_type, board, card, data, date=touched)
+        for action_type, data, subject in side_actions:
+            self._emit(member, action_type, board, card, data, date=touched, subject=subject)
         return card
 
     @staticmethod
     def _card_value(card: Card, key: str) -> Any:
         return {"name": card.name, "desc": card.desc, "closed": card.closed, "due": card.due,
-                "dueComplete": card.due_complete, "idList": card.list_id, "pos": card.pos}[key]
+                "start": card.start, "dueComplete": card.due_complete, "idList": card.list_id,
+                "pos": card.pos}[key]
 
     def _label_member_changes(self, member: Member, card: Card, board: Board,
                               labels: list[str] | None, members: list[str] | None
-                              ) -> list[tuple[str, dict[str, Any]]]:
-        out: list[tuple[str, dict[str, Any]]] = []
-        base = {"card": card.ref(), "board": board.ref()}
+                              ) -> list[tuple[str, dict[str, Any], Member | None]]:
+        """The label and member actions of a ``PUT`` with ``idLabels`` / ``idMembers``, with
+        the member each member action is about (its top-level ``member``)."""
+        out: list[tuple[str, dict[str, Any], Member | None]] = []
         if labels is not None:
             for lid in labels:
                 if lid not in card.id_labels:
-                    lab = self.labels[lid]
-                    out.append(("addLabelToCard", {**base, "label": {"id": lid, "name": lab.name,
-                                                                     "color": lab.color},
-                                                   "text": lab.name}))
+                    out.append(("addLabelToCard", label_data(card, board, self.labels[lid]), None))
             for lid in card.id_labels:
                 if lid not in labels:
-                    lab = self.labels[lid]
-                    out.append(("removeLabelFromCard", {**base, "label": {
-                        "id": lid, "name": lab.name, "color": lab.color}, "text": lab.name}))
+                    out.append(("removeLabelFromCard", label_data(card, board, self.labels[lid]),
+                                None))
             self._set_labels(card, labels)
         if members is not None:
             for mid in members:
                 if mid not in card.id_members:
-                    out.append(("addMemberToCard", {**base, "idMember": mid, "member": {
-                        "id": mid, "name": self.members[mid].full_name}}))
+                    subject = self.members[mid]
+                    out.append(("addMemberToCard", member_data(card, board, subject), subject))
             for mid in card.id_members:
                 if mid not in members:
-                    out.append(("removeMemberFromCard", {**base, "idMember": mid, "member": {
-                        "id": mid, "name": self.members[mid].full_name}}))
+                    subject = self.members[mid]
+                    out.append(("removeMemberFromCard",
+                                member_data(card, board, subject, removed=True), subject))
             card.id_members = members
         return out
 
@@ -426,6 +450,9 @@ class TrelloState:
         target.next_short += 1
         self._set_labels(card, [])
         card.id_members = [m for m in card.id_members if m in target.member_ids]
+        card.custom_items.clear()  # the fields are the source board's
+        for checklist_id in card.checklist_ids:
+            self.checklists[checklist_id].board_id = target.id
         card.pos = self._card_pos(lst, pos)
         bisect.insort(target.card_ids, card.id)
         lst.card_ids.add(card.id)
@@ -447,6 +474,7 @@ class TrelloState:
             del board.card_ids[index]
         lst.card_ids.discard(card.id)
         self._set_labels(card, [])
+        self.drop_checklists(card)
         del self.cards[card.id]
         self.card_links.pop(card.short_link, None)
         board.date_last_activity = iso()
@@ -461,6 +489,7 @@ class TrelloState:
             raise invalid("text")
         board = self.boards[card.board_id]
         self._touch(card, board)
+        card.comment_count += 1
         return self._emit(member, "commentCard", board, card,
                           {"text": text, "textData": {"emoji": {}}, "card": card.ref(),
                            "board": board.ref(), "list": self.lists[card.list_id].ref()})
@@ -499,18 +528,22 @@ class TrelloState:
     # ---------------------------------------------------------------- actions
 
     def _emit(self, member: Member, action_type: str, board: Board, card: Card | None,
-              data: dict[str, Any], date: str | None = None) -> dict[str, Any]:
+              data: dict[str, Any], date: str | None = None,
+              subject: Member | None = None) -> dict[str, Any]:
         """Record an action; ``date`` is the card's new dateLastActivity when the change touched
-        it (Trello dates the action and the card's activity alike)."""
+        it (Trello dates the action and the card's activity alike); ``subject``: the member a
+        member action is about (recorded ones carry it whole as ``member``)."""
         action_id = new_id()
         action: dict[str, Any] = {
             "id": action_id, "idMemberCreator": member.id, "data": data,
             "appCreator": {"id": self.acting_app} if self.acting_app else None,
             "type": action_type, "date": date or iso(),
             "limits": _COMMENT_LIMITS if action_type == "commentCard" else None,
-            "display": display(action_type, data, member),
-            "memberCreator": member.creator(),
+            "display": display(action_type, data, member, subject),
         }
+        if subject is not None:
+            action["member"] = subject.creator()
+        action["memberCreator"] = member.creator()
         text = json.dumps(action, separators=(",", ":"))
         self.actions[action_id] = (action_type, text)
         self.model_actions.setdefault(board.id, []).append(action_id)

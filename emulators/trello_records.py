@@ -17,6 +17,9 @@ NOT_FOUND = "The requested resource was not found."
 UNAUTHORIZED = "unauthorized permission requested"
 LABEL_COLORS = ("green", "yellow", "orange", "red", "purple", "blue")
 POS_STEP = 16384.0
+# The id of Trello's Custom Fields Power-Up (``idPlugin`` of a board's ``boardPlugins``).
+CUSTOM_FIELDS_PLUGIN_ID = "56d5e249a98895a9797bebb9"
+CUSTOM_FIELD_TYPES = ("checkbox", "date", "list", "number", "text")
 UNSET: Any = object()
 
 # A board's ``prefs`` as Trello sends them for a board with a plain colour background.
@@ -34,6 +37,8 @@ SWITCHER_VIEWS = tuple({"viewType": view, "enabled": view in ("Board", "Table")}
                        for view in ("Board", "Table", "Calendar", "Dashboard", "Timeline", "Map"))
 _COLOURS = ("green", "yellow", "orange", "red", "purple", "blue", "sky", "lime", "pink", "black")
 LABEL_NAME_KEYS = (*_COLOURS, *(c + "_dark" for c in _COLOURS), *(c + "_light" for c in _COLOURS))
+# the colours a label may have (or none: null)
+LABEL_COLOURS = frozenset(LABEL_NAME_KEYS)
 
 
 class TrelloError(Exception):
@@ -128,7 +133,8 @@ class Member:
         return "".join(w[0] for w in words[:3]).upper()
 
     def ref(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "fullName": self.full_name}
+        """A member as ``GET /1/boards/{id}/members`` lists it (keys in Trello's order)."""
+        return {"id": self.id, "fullName": self.full_name, "username": self.username}
 
     def creator(self) -> dict[str, Any]:
         """``memberCreator`` of an action, with the keys of real deliveries (no avatar here)."""
@@ -175,12 +181,21 @@ class Label:
     id: str
     board_id: str
     name: str
-    color: str
+    color: str | None  # None: a label without colour
     uses: int = 0  # cards carrying the label, as Trello counts them
 
     def to_json(self) -> dict[str, Any]:
+        """A label as a card carries it (with ``uses``)."""
         return {"id": self.id, "idBoard": self.board_id, "name": self.name, "color": self.color,
                 "uses": self.uses}
+
+    def board_json(self) -> dict[str, Any]:
+        """A label as ``GET /1/boards/{id}/labels`` answers it by default (no ``uses``)."""
+        return {"id": self.id, "idBoard": self.board_id, "name": self.name, "color": self.color}
+
+    def ref(self) -> dict[str, Any]:
+        """The label in an action's ``data``."""
+        return {"id": self.id, "name": self.name, "color": self.color}
 
 
 @dataclass(slots=True)
@@ -196,6 +211,10 @@ class Board:
     list_ids: list[str] = field(default_factory=list)
     label_ids: list[str] = field(default_factory=list)
     next_short: int = 1
+    # Custom Fields usable here (a paid plan, or the Custom Fields Power-Up enabled); the
+    # emulator's control API switches it. Definitions stay readable when it is off.
+    custom_fields_enabled: bool = False
+    custom_field_ids: list[str] = field(default_factory=list)
 
     def ref(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "shortLink": self.short_link}
@@ -262,6 +281,10 @@ class Card:
     id_members: list[str] = field(default_factory=list)
     date_last_activity: str = ""
     changed_at: float = 0.0  # monotonic; search lag
+    start: str | None = None
+    checklist_ids: list[str] = field(default_factory=list)
+    custom_items: dict[str, "CustomFieldItem"] = field(default_factory=dict)  # by field id
+    comment_count: int = 0
 
     def ref(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "idShort": self.id_short,
@@ -270,6 +293,110 @@ class Card:
     @property
     def url(self) -> str:
         return f"https://trello.com/c/{self.short_link}/{self.id_short}-{slugify(self.name)}"
+
+
+@dataclass(slots=True)
+class CustomFieldOption:
+    """One choice of a ``list`` custom field."""
+
+    id: str
+    field_id: str
+    text: str
+    color: str = "none"
+    pos: float = POS_STEP
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "idCustomField": self.field_id, "value": {"text": self.text},
+                "color": self.color, "pos": self.pos}
+
+
+# ``limits`` of a list custom field, as a recorded answer carries them
+_OPTION_LIMITS = {"customFieldOptions": {"perField": {"status": "ok", "disableAt": 50,
+                                                      "warnAt": 40}}}
+
+
+@dataclass(slots=True)
+class CustomField:
+    """A custom field defined on a board (text, number, date, checkbox or list)."""
+
+    id: str
+    board_id: str
+    name: str
+    type: str
+    pos: float
+    field_group: str
+    card_front: bool = True
+    options: list[CustomFieldOption] = field(default_factory=list)
+
+    def ref(self) -> dict[str, Any]:
+        """The field in an action's ``data``."""
+        return {"id": self.id, "name": self.name, "type": self.type}
+
+    def option(self, option_id: Any) -> CustomFieldOption | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "idModel": self.board_id, "modelType": "board",
+                                "fieldGroup": self.field_group,
+                                "display": {"cardFront": self.card_front}, "name": self.name,
+                                "pos": self.pos}
+        if self.type == "list":
+            data["options"] = [o.to_json() for o in sorted(self.options, key=lambda o: o.pos)]
+        data["type"] = self.type
+        if self.type == "list":
+            data["limits"] = {k: {p: dict(v) for p, v in per.items()}
+                              for k, per in _OPTION_LIMITS.items()}
+        data["isSuggestedField"] = False
+        return data
+
+
+@dataclass(slots=True)
+class CustomFieldItem:
+    """A card's value of one custom field: ``value`` (``{"text": ...}``, ``{"number": "42"}``,
+    ``{"date": ...}``, ``{"checked": "true"}``) or, for a list field, the option id ``id_value``."""
+
+    id: str
+    field_id: str
+    card_id: str
+    value: dict[str, str] | None = None
+    id_value: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "value": None if self.value is None else dict(self.value),
+                "idValue": self.id_value, "idCustomField": self.field_id, "idModel": self.card_id,
+                "modelType": "card"}
+
+
+@dataclass(slots=True)
+class CheckItem:
+    id: str
+    checklist_id: str
+    name: str
+    pos: float
+    state: str = "incomplete"  # or "complete"
+
+    def ref(self) -> dict[str, Any]:
+        """The item in an action's ``data``."""
+        return {"id": self.id, "name": self.name, "state": self.state,
+                "textData": {"emoji": {}}}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "nameData": {"emoji": {}}, "pos": self.pos,
+                "due": None, "dueReminder": None, "idMember": None,
+                "idChecklist": self.checklist_id, "state": self.state}
+
+
+@dataclass(slots=True)
+class Checklist:
+    id: str
+    board_id: str
+    card_id: str
+    name: str
+    pos: float
+    item_ids: list[str] = field(default_factory=list)
+
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name}
 
 
 @dataclass(slots=True)

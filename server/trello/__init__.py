@@ -1,5 +1,6 @@
 """Trello REST client (requests) and its errors."""
 
+from .cardfields import CustomFieldsUnavailable
 from .client import TrelloClient
 from .errors import (
     TrelloAuthError,
@@ -12,4 +13,4 @@ from .errors import (
 )
 
 __all__ = ["TrelloClient", "TrelloError", "TrelloAuthError", "TrelloBadRequest", "TrelloNotFound",
-           "TrelloRateLimited", "TrelloServerError", "TrelloUnavailable"]
+           "TrelloRateLimited", "TrelloServerError", "TrelloUnavailable", "CustomFieldsUnavailable"]

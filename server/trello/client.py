@@ -16,6 +16,7 @@ from typing import Any
 import requests
 
 from .. import metrics
+from .cardfields import CardFieldsMixin
 from .errors import (
     TrelloAuthError,
     TrelloBadRequest,
@@ -34,7 +35,10 @@ MAX_INLINE_WAIT_S = 15.0
 CARD_FIELDS = "id,name,desc,idList,idBoard,closed,due,dateLastActivity,url,shortUrl,labels,idMembers,pos"
 
 
-class TrelloClient:
+class TrelloClient(CardFieldsMixin):
+    """Boards, lists, cards and webhooks here; custom fields, labels, members, dates, checklists
+    and comments of cards in ``CardFieldsMixin`` (``cardfields.py``)."""
+
     def __init__(self, api_key: str, token: str, *, base_url: str = "https://api.trello.com/1",
                  timeout: float = 20.0, session: requests.Session | None = None,
                  throttle: Throttle | None = None, max_inline_wait_s: float | None = None) -> None:
