@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import AlertIncident, Event, Link, ProviderAccount, Workspace
+from ..models.mapping import Mapping
 from ..models.sync import PARKED
 from ..models.workspace import ACTIVE, NEEDS_REAUTH
 from ..sync.grants import account_label, expires_within
@@ -53,7 +54,7 @@ def _quote(name: str) -> str:
 def lead_name(session: Session, workspace: Workspace, event: Event) -> str:
     """The lead an event is about, as a person knows it: its name, else its lead id or card."""
     kind, _, value = event.order_key.partition(":")
-    title = str((workspace.mapping or {}).get("title_column") or "Name")
+    title = Mapping.of_or_default(workspace).title_column
     if kind == "lead":
         link = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == value)).first()
         name = cell_text((link.shadow or {}).get(title, "")) if link is not None else ""

@@ -17,8 +17,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, History, Link, Workspace
+from ..models.mapping import Mapping
 from ..models.sync import CARD_REMOVED, LINKED, ROW_REMOVED, UNLINKED
-from ..sync.mapping import Mapping
 from . import history_labels as labels
 
 LINK_STATUS_LABELS = {
@@ -91,7 +91,7 @@ class LeadPageView:
 
 
 def title_column(workspace: Workspace) -> str:
-    return (workspace.mapping or {}).get("title_column") or "Name"
+    return Mapping.of_or_default(workspace).title_column
 
 
 def links_of(session: Session, workspace: Workspace, lead_ids: Iterable[str],
@@ -248,7 +248,7 @@ def lead_page_view(workspace: Workspace, lead_id: str, link: Link | None, fallba
                   "No longer linked")
         return LeadPageView(lead=lead, status_label=status, sync_label="", last_error="",
                             last_synced_at=None, fields=[])
-    mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+    mapping = Mapping.of_or_default(workspace)
     shadow = link.shadow or {}
     return LeadPageView(
         lead=lead, status_label=LINK_STATUS_LABELS.get(link.status, link.status.replace("_", " ").capitalize()),

@@ -30,6 +30,7 @@ from sqlalchemy import and_, or_, select
 from ..auth.session import login_required
 from ..extensions import db
 from ..models import GOOGLE, TRELLO, Workspace
+from ..models.mapping import Mapping, column_fields
 from ..models.workspace import DRAFT
 from ..sheets.errors import SheetsError
 from ..sync.mapping import normalise_status
@@ -525,17 +526,15 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
     workspace.header_row = int(state.get("header_row") or 1)
     workspace.lead_id_column = _lead_id_column(state.get("header") or [])
     workspace.trello_board_id = state["board_id"]
-    workspace.mapping = {
-        "title_column": state["title_column"],
-        "status_column": state["status_column"],
-        "description_columns": list(state.get("description_columns") or []),
-        "due_column": state.get("due_column") or None,
-        "status_to_list": dict(state["status_to_list"]),
-        "list_to_status": dict(state.get("list_to_status") or {}),
-        "default_status": state.get("default_status") or "",
-        "list_names": {list_id: name for list_id, name in state["lists"]},
-        "board_name": state.get("board_name", ""),
-    }
+    workspace.mapping = Mapping(
+        fields=column_fields(state["title_column"], state["status_column"], state.get("description_columns") or [],
+                             state.get("due_column") or None),
+        statuses_as_written=dict(state["status_to_list"]),
+        list_to_status=dict(state.get("list_to_status") or {}),
+        default_status=state.get("default_status") or "",
+        list_names={list_id: name for list_id, name in state["lists"]},
+        board_name=state.get("board_name", ""),
+    ).to_json()
     workspace.row_removed_policy = state["row_removed_policy"]
     workspace.card_removed_policy = state["card_removed_policy"]
     workspace.card_removed_status = state["card_removed_status"]

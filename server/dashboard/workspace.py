@@ -19,6 +19,7 @@ from ..auth.session import login_required
 from ..engine import providers
 from ..extensions import db
 from ..models import Workspace
+from ..models.mapping import Mapping
 from ..models.sync import PARKED, PENDING
 from ..sheets.client import SheetTab
 from ..sync.preview import STALL_S, is_final, preview_status, queue_preview
@@ -96,7 +97,7 @@ def _workspace_page(ws: Workspace, connect_code: str | None = None) -> Response:
         members=queries.members_of(db.session, ws), owner=queries.owner_of(db.session, ws),
         is_owner=queries.is_owner(me, ws), draft=is_draft(ws), describe_changes=describe_changes,
         sheet_link=spreadsheet_url(ws.spreadsheet_id, ws.sheet_gid), board_link=trello_board_url(ws.trello_board_id),
-        list_names=(ws.mapping or {}).get("list_names") or {}, connect_code=connect_code,
+        list_names=Mapping.of_or_default(ws).list_names, connect_code=connect_code,
         previous_secret_valid=in_grace(ws.addon_secret_previous_until), grace_minutes=_grace_minutes(),
         server_url=_public_base_url().rstrip("/"),
     )
@@ -157,7 +158,7 @@ def setup(workspace_id: str):  # type: ignore[no-untyped-def]
         wake_worker()
         preview = preview_status(db.session, ws)
     return render_template("dashboard/preview.html", ws=ws, preview=preview, final=is_final(preview["state"]),
-                           stall_s=int(STALL_S), list_names=(ws.mapping or {}).get("list_names") or {},
+                           stall_s=int(STALL_S), list_names=Mapping.of_or_default(ws).list_names,
                            sheet_link=spreadsheet_url(ws.spreadsheet_id, ws.sheet_gid),
                            board_link=trello_board_url(ws.trello_board_id),
                            from_wizard=(session.get(SESSION_KEY) or {}).get("draft_id") == ws.id)

@@ -48,9 +48,8 @@ class Workspace(Base):
     trello_board_id: Mapped[str] = mapped_column(String(32), index=True)
     trello_webhook_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     trello_webhook_callback: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # Mapping: {"status_column": "Status", "status_to_list": {"won": "<list id>"},
-    # "list_to_status": {"<list id>": "Won"}, "title_column": "Name",
-    # "description_columns": ["Email", ...], "due_column": null}
+    # Which column is which card field, and statuses ⇄ lists: read and written only through its
+    # typed form, ``server.models.mapping.Mapping`` (``Mapping.of(workspace)``, ``.to_json()``).
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # What happens when a row disappears ("archive" | "unlink") and when a card is archived,
     # deleted or moved off the board ("set_status" | "unlink").

@@ -40,7 +40,7 @@ def badge_color(workspace: Workspace, status: str) -> str:
     if words & LOST_WORDS:
         return "red"
     statuses: list[str] = []
-    for value in (workspace.mapping or {}).get("list_to_status", {}).values():
+    for value in Mapping.of_or_default(workspace).list_to_status.values():
         key = normalise_status(value)
         if key and key not in statuses:
             statuses.append(key)
@@ -68,7 +68,7 @@ def sync_summary(link: Link) -> dict[str, Any]:
 
 def lead_fields(workspace: Workspace, link: Link) -> tuple[dict[str, str], str]:
     """The lead's fields (synced columns first, in mapping order) and its status, from the shadow."""
-    mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+    mapping = Mapping.of_or_default(workspace)
     shadow = link.shadow or {}
     order = [c for c in mapping.synced_columns if c in shadow] + [c for c in shadow if c not in mapping.synced_columns]
     hidden = {mapping.status_column, workspace.lead_id_column}

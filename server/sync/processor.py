@@ -28,7 +28,7 @@ from .grants import mark_account_broken
 from .handlers import CARD_APPEARS, handler_for, payload_of
 from .history import record
 from .leadwork import Context, LeadWork
-from .mapping import Mapping, cell_text
+from .mapping import Mapping, MappingError, cell_text
 from .merge import Side, load_clocks
 from .observe import observe_update, workspace_member
 from .outcomes import Defer, SyncError
@@ -77,8 +77,8 @@ class Processor:
                 return Result()
             events.sort(key=lambda e: (e.occurred_at or e.received_at, e.id))
             event_ids = [e.id for e in events]  # read now: after a failed flush the objects are unusable
-            work = LeadWork(self._context(session, workspace), events, group.order_key)
             try:
+                work = LeadWork(self._context(session, workspace), events, group.order_key)  # MappingError: parked
                 for event in events:
                     self._handle(work, event)
                 work.finish()
@@ -93,7 +93,7 @@ class Processor:
         if account_id not in self._members:
             self._members[account_id] = workspace_member(workspace, session)
         return Context(session=session, workspace=workspace,
-                       mapping=Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column),
+                       mapping=Mapping.of(workspace),
                        providers=self.providers, settings=self.settings, trello_member=self._members[account_id],
                        outbound=self._outbound, headers=self.headers)
 
@@ -144,10 +144,14 @@ class Processor:
         link = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == key)).first()
         if link is None or link.status != "linked":
             return False
-        mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+        try:
+            context = self._context(session, workspace)
+        except MappingError:
+            return False  # the full path parks the events with the mapping's problem
+        mapping = context.mapping
         clocks = load_clocks(link.field_times)
         shadow = link.shadow or {}
-        work = LeadWork(self._context(session, workspace), events, group.order_key)
+        work = LeadWork(context, events, group.order_key)
         for event in events:
             action = payload_of(event)
             if event.kind != "updateCard":

@@ -149,7 +149,7 @@ class Reconciler:
                  queue_card_writes: bool = False, source_event: int | None = None) -> None:
         self.session = session
         self.workspace = workspace
-        self.mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+        self.mapping = Mapping.of(workspace)
         self.columns = tuple(self.mapping.synced_columns)
         self.providers = providers
         self.headers = headers
