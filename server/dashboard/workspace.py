@@ -21,6 +21,7 @@ from ..extensions import db
 from ..models import Workspace
 from ..models.mapping import Mapping
 from ..models.sync import PARKED, PENDING
+from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab
 from ..sync.preview import STALL_S, is_final, preview_status, queue_preview
 from . import bp, history_entries, queries
@@ -54,15 +55,14 @@ def _to_setup(workspace_id: str) -> Response:
 
 
 def progress_view(workspace) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    progress = dict(workspace.sync_progress or {})
-    done = int(progress.get("done") or 0)
-    total = int(progress.get("total") or 0)
-    finished = bool(progress.get("finished_at"))
-    phase = str(progress.get("phase") or ("done" if finished else ""))
+    progress = SyncProgress.of(workspace)
+    done, total = progress.done, progress.total
+    finished = bool(progress.finished_at)
+    phase = progress.phase or ("done" if finished else "")
     percent = 100 if finished else (int(done * 100 / total) if total else 0)
     return {"phase": phase, "done": done, "total": total, "percent": min(100, max(0, percent)),
-            "finished": finished, "dry_run": bool(progress.get("dry_run")),
-            "started_at": progress.get("started_at"), "finished_at": progress.get("finished_at")}
+            "finished": finished, "dry_run": progress.dry_run,
+            "started_at": progress.started_at, "finished_at": progress.finished_at}
 
 
 def status_view(workspace) -> dict[str, Any]:  # type: ignore[no-untyped-def]

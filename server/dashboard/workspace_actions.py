@@ -23,6 +23,7 @@ from ..addon import secrets as addon_secrets
 from ..addon.codes import issue_connect_code
 from ..models import Event, History, User, Workspace, WorkspaceMember
 from ..models.sync import PARKED
+from ..models.sync_progress import SyncProgress
 from ..models.workspace import ACTIVE, DISCONNECTED, NEEDS_REAUTH, PAUSED, is_draft
 from ..sheets.client import SheetTab
 from ..sheets.errors import SheetsError, sheets_error_message
@@ -221,7 +222,7 @@ def start(session: Session, workspace: Workspace, user: User, *, sheet: SheetFac
     require_owner(workspace, user, "start it")
     _ensure_lead_id_column(session, workspace, sheet)
     _register_webhook(session, workspace, trello, public_base_url)
-    workspace.sync_progress = {"phase": "queued", "done": 0, "total": 0}
+    workspace.sync_progress = SyncProgress(phase="queued").to_json()
     _activate(session, workspace, {"first_sync": True})
     code = issue_connect_code(session, workspace)
     wake()

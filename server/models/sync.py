@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigIntPK, UTCDateTime, utcnow
+from .field_times import FieldTimes
 
 
 class EventState(StrEnum):
@@ -64,8 +65,11 @@ class Link(Base):
     card_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=LINKED)
     shadow: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    field_times: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Trello-only state kept to rebuild the description (free text above the lead fields).
+    # Per field, what the merge remembers (``field_times.FieldClockJSON``; read by ``merge.load_clocks``).
+    field_times: Mapped[FieldTimes] = mapped_column(JSON, default=dict)
+    # Card-side state: a person's text of the description, why the card left the board, the
+    # ledger of our recent card writes, a creation in flight. Read and written through
+    # ``card_extra.CardExtra`` (``CardExtra.of(link)``, ``.to_json()``).
     card_extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     row_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # "create_card" / "append_row" while a creation is in flight (crash recovery looks for it)

@@ -67,7 +67,8 @@ class Workspace(Base):
     connect_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=ACTIVE)
     state_detail: Mapped[str] = mapped_column(Text, default="")
-    # {"phase": "reading sheet", "done": 10, "total": 100, "started_at": ..., "finished_at": ...}
+    # The last full sync's or preview's progress: read and written through
+    # ``server.models.sync_progress.SyncProgress`` (``SyncProgress.of(workspace)``, ``.to_json()``).
     sync_progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Connection health (``server/sync/health_report.py``): when the add-on and the Power-Up last

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from .. import metrics
 from ..models import Event, Link, Workspace
 from ..models.base import utcnow
+from ..models.card_extra import CardExtra
 from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLINKED
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloNotFound, TrelloUnavailable
@@ -177,7 +178,7 @@ class LeadWork:
             raise SyncError(f"Status {status!r} has no Trello list in this workspace's mapping; "
                             "add it to the mapping or use a mapped status")
         if self.preamble is not None:
-            link.card_extra = {**(link.card_extra or {}), "preamble": self.preamble}
+            link.card_extra = replace(CardExtra.of(link), preamble=self.preamble).to_json()
         if revive:
             self._revive(link, new_shadow, result)
         elif trello_fields:
@@ -242,7 +243,7 @@ class LeadWork:
 
     def _card_body(self, link: Link, shadow: dict[str, str], fields: dict[str, str]) -> dict[str, Any]:
         """The PUT body that gives the card ``fields`` (from the new shadow)."""
-        desired = card_fields(self.mapping, link.lead_id, shadow, (link.card_extra or {}).get("preamble", ""))
+        desired = card_fields(self.mapping, link.lead_id, shadow, CardExtra.of(link).preamble)
         keys: list[str] = []
         for name in fields:
             if name == self.mapping.title_column:
@@ -266,7 +267,7 @@ class LeadWork:
             self.session.commit()
 
     def _revive(self, link: Link, shadow: dict[str, str], result: Merge) -> None:
-        preamble = (link.card_extra or {}).get("preamble", "")
+        preamble = CardExtra.of(link).preamble
         was = link.status
         if was == ROW_REMOVED:
             card = cards.write_card(self.trello(), link, closed=False,
@@ -276,7 +277,7 @@ class LeadWork:
         self.ctx.outbound("trello", self.merged[-1].id)
         link.card_id = card["id"]
         link.status = LINKED
-        link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+        link.card_extra = replace(CardExtra.of(link), removed=None).to_json()
         landed = trello_time_ms(card, now_ms())
         for name in self.mapping.synced_columns:
             result.clocks.setdefault(name, FieldClock()).wt = landed
@@ -327,7 +328,8 @@ class LeadWork:
         card: dict[str, Any] | None = None
         if link is None:
             link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op="create_card", row_number=row,
-                        sync_state="pending", shadow={}, field_times={}, card_extra={"pending_event": event.id})
+                        sync_state="pending", shadow={}, field_times={},
+                        card_extra=CardExtra(pending_event=event.id).to_json())
             if id_row:
                 mark_sheet(link, id_row=id_row)
             self._claim(link, "another worker is creating this lead's card")
@@ -336,12 +338,12 @@ class LeadWork:
             self.done(event, "the lead already has a card", IGNORED)
             return
         else:
-            extra = link.card_extra or {}
-            mine = extra.get("pending_event") == event.id
+            extra = CardExtra.of(link)
+            mine = extra.pending_event == event.id
             recent = link.updated_at and link.updated_at > utcnow() - timedelta(seconds=self.ctx.settings.lease_s)
             if not mine and recent:
                 raise Defer(0.5, "this lead's card is being created")
-            attempted = float(extra.get("create_attempted_at", 0))
+            attempted = extra.create_attempted_at or 0.0
             wait_s = CREATE_RETRY_SETTLE_S - (now_ms() - attempted) / 1000.0
             if attempted and wait_s > 0:
                 # The last try timed out and may still land: look for it only once it would have.
@@ -374,8 +376,7 @@ class LeadWork:
         link.status = LINKED
         link.shadow = shadow
         link.field_times = dump_clocks({c: FieldClock(t=at, s=Side.SHEETS.value, ts=at, wt=landed) for c in shadow})
-        link.card_extra = {k: v for k, v in (link.card_extra or {}).items()
-                           if k not in ("pending_event", "create_attempted_at")}
+        link.card_extra = replace(CardExtra.of(link), pending_event=None, create_attempted_at=None).to_json()
         link.row_number = row or link.row_number
         self.synced(link)
         record(self.session, self.workspace.id, side=Side.SHEETS, action="create_card", lead_id=lead_id,
@@ -399,8 +400,8 @@ class LeadWork:
         self.session.rollback()
         fresh = self.session.get(Link, link_id)
         if fresh is not None:
-            fresh.card_extra = {**(fresh.card_extra or {}), "create_attempted_at": now_ms(),
-                                "pending_event": event.id}
+            fresh.card_extra = replace(CardExtra.of(fresh), create_attempted_at=now_ms(),
+                                       pending_event=event.id).to_json()
             cards.note_write(fresh, {"create": True, **{k: v for k, v in fields.items() if v}}, now_ms(), now_ms())
             self.session.commit()
 
@@ -431,7 +432,7 @@ class LeadWork:
             if owner is not None and owner.card_id is None and owner.pending_op == "create_card":
                 owner.card_id = card_id  # our own creation, still in flight or interrupted: its card
                 owner.pending_op = None
-                owner.card_extra = {k: v for k, v in (owner.card_extra or {}).items() if k != "create_attempted_at"}
+                owner.card_extra = replace(CardExtra.of(owner), create_attempted_at=None).to_json()
                 self.link = owner
                 self.done(event, "linked the card made for this lead")
                 return
@@ -454,7 +455,7 @@ class LeadWork:
             values[self.mapping.due_column] = due_from_trello(card.get("due"))
         preamble = parsed.preamble if parsed.fields or parsed.lead_id else (card.get("desc") or "").strip()
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card_id, pending_op="append_row",
-                    sync_state="pending", shadow={}, field_times={}, card_extra={"preamble": preamble})
+                    sync_state="pending", shadow={}, field_times={}, card_extra=CardExtra(preamble=preamble).to_json())
         self._claim(link, "another worker is adding this card's row")
         self.link = link
         desc = description.render(values, self.mapping.description_columns, lead_id, preamble)
@@ -475,14 +476,14 @@ class LeadWork:
         a deleted row. With "set status", that is a Trello change of the status, merged like any."""
         if self.workspace.card_removed_policy != "set_status":
             link.status = UNLINKED
-            link.card_extra = {**(link.card_extra or {}), "removed": reason}  # a card coming back is linked again
+            link.card_extra = replace(CardExtra.of(link), removed=reason).to_json()  # a card back: linked again
             record(self.session, self.workspace.id, side=Side.TRELLO, action="unlink", lead_id=link.lead_id,
                    card_id=link.card_id, event_id=event.id, message=f"card {reason}: lead unlinked, row kept")
             self.done(event)
             return
         status = self.workspace.card_removed_status
         link.status = CARD_REMOVED
-        link.card_extra = {**(link.card_extra or {}), "removed": reason}
+        link.card_extra = replace(CardExtra.of(link), removed=reason).to_json()
         record(self.session, self.workspace.id, side=Side.TRELLO, action="card_removed", lead_id=link.lead_id,
                card_id=link.card_id, event_id=event.id,
                message=f"card {reason}: status set to {status!r}; setting a listed status again brings the card back")
@@ -491,7 +492,7 @@ class LeadWork:
     def card_reopened(self, link: Link, list_id: str | None, at: float, event: Event) -> None:
         """An archived card sent back to the board: linked again, its status from its list."""
         link.status = LINKED
-        link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+        link.card_extra = replace(CardExtra.of(link), removed=None).to_json()
         status = cards.status_for_list(self.mapping, list_id, *self.sheet_statuses)
         record(self.session, self.workspace.id, side=Side.TRELLO, action="card_reopened", lead_id=link.lead_id,
                card_id=link.card_id, event_id=event.id, message="the card is back on the board")

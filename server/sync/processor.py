@@ -10,7 +10,7 @@ which goes on with other workspaces), retry with backoff, wait for re-authorisat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 import structlog
@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import Event, Link, Workspace
 from ..models.sync import IGNORED, PARKED, PENDING, PROCESSING
+from ..models.sync_progress import SyncProgress
 from ..models.workspace import NEEDS_REAUTH
 from ..sheets.errors import SheetsAuthError, SheetsError, SheetsRateLimited
 from ..trello.errors import TrelloAuthError, TrelloError, TrelloRateLimited
@@ -211,11 +212,11 @@ class Processor:
             self._needs_reauth(session, workspace.id, exc, message)
             session.commit()
             return Result(gate_until=utcnow() + timedelta(seconds=self.settings.backoff_max_s))
-        streak = int((workspace.sync_progress or {}).get("sheet_failures", 0)) + 1
+        streak = SyncProgress.of(workspace).sheet_failures + 1
         if isinstance(exc, SheetLayoutError) or streak in (1, 3) or streak % 20 == 0:
             record(session, workspace.id, side="system", action="error", outcome="error",
                    message=f"writing to the sheet failed, will try again: {message}")
-        workspace.sync_progress = {**(workspace.sync_progress or {}), "sheet_failures": streak}
+        workspace.sync_progress = replace(SyncProgress.of(workspace), sheet_failures=streak).to_json()
         session.commit()
         log.info("sheet_flush_failed", workspace_id=workspace.id, reason=message)
         return Result(gate_until=utcnow() + timedelta(seconds=queue.backoff_s(

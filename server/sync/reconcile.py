@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
 from itertools import chain
@@ -43,7 +43,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Link, Workspace
+from ..models.card_extra import CardExtra
 from ..models.sync import CARD_REMOVED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
+from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab, column_letter
 from . import description
 from .cards import card_fields, now_ms, revive_card, trello_time_ms, wants_card_back
@@ -424,7 +426,7 @@ class Reconciler:
         if self.dry_run:
             return
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id, shadow={},
-                    field_times={}, card_extra={"preamble": preamble}, row_number=lead.row)
+                    field_times={}, card_extra=CardExtra(preamble=preamble).to_json(), row_number=lead.row)
         self.session.add(link)
         self.shadow_updates.append((link, shadow, lead.row, []))
 
@@ -459,7 +461,7 @@ class Reconciler:
             self.cells.append((lead.row, self.header.index(self.workspace.lead_id_column) + 1, lead_id))
         if link is None:
             link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op="create_card", shadow={},
-                        field_times={}, card_extra={}, row_number=lead.row, sync_state="pending")
+                        field_times={}, card_extra=CardExtra().to_json(), row_number=lead.row, sync_state="pending")
             self.session.add(link)
         fields = card_fields(self.mapping, lead_id, values, "")
         self.card_creates.append((link, fields, values))
@@ -480,11 +482,11 @@ class Reconciler:
             self.linked_leads.add(lead_id)
             link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id,
                         pending_op="append_row", shadow={}, field_times={},
-                        card_extra={"preamble": parsed.preamble if card.marker else card.desc.strip()},
+                        card_extra=CardExtra(preamble=parsed.preamble if card.marker else card.desc.strip()).to_json(),
                         sync_state="pending")
             self.session.add(link)
         desc = description.render(values, self.mapping.description_columns, link.lead_id,
-                                  (link.card_extra or {}).get("preamble", ""))
+                                  CardExtra.of(link).preamble)
         if desc != card.desc:
             self.card_updates.append((card.id, {"desc": desc}))
         self.appends.append((link, values))
@@ -508,7 +510,7 @@ class Reconciler:
         if self.workspace.card_removed_policy == "set_status":
             self.pending_status.append((link, self.workspace.card_removed_status))
             link.status = CARD_REMOVED
-            link.card_extra = {**(link.card_extra or {}), "removed": "not on the board"}
+            link.card_extra = replace(CardExtra.of(link), removed="not on the board").to_json()
         else:
             link.status = UNLINKED
         record(self.session, self.workspace.id, side="reconcile", action="card_removed", lead_id=link.lead_id,
@@ -623,10 +625,10 @@ class Reconciler:
     def _revive_cards(self) -> None:
         for link, row in self.revives:
             shadow = self._values(row)
-            card = revive_card(self.trello, self.mapping, link, shadow, (link.card_extra or {}).get("preamble", ""))
+            card = revive_card(self.trello, self.mapping, link, shadow, CardExtra.of(link).preamble)
             link.card_id = card["id"]
             link.status = "linked"
-            link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+            link.card_extra = replace(CardExtra.of(link), removed=None).to_json()
             self.shadow_updates.append((link, shadow, row.row, []))
 
     def _queue_card_writes(self) -> None:
@@ -640,7 +642,7 @@ class Reconciler:
                                      "at": self.now_ms, "reconcile": self.source_event}, lane=Lane.BULK)
             self.session.flush()
             if event is not None:
-                link.card_extra = {**(link.card_extra or {}), "pending_event": event.id}
+                link.card_extra = replace(CardExtra.of(link), pending_event=event.id).to_json()
         self._revive_cards()
         for card_id, update in self.card_updates:
             enqueue_command(self.session, self.workspace.id, Command.UPDATE_CARD,
@@ -648,9 +650,8 @@ class Reconciler:
                             order_key=self._card_key(card_id), lane=Lane.BULK)
         queued = len(self.card_creates) + len(self.card_updates)
         if queued:
-            progress = dict(self.workspace.sync_progress or {})
-            progress["queued_card_writes"] = queued
-            self.workspace.sync_progress = progress
+            progress = replace(SyncProgress.of(self.workspace), queued_card_writes=queued)
+            self.workspace.sync_progress = progress.to_json()
         self.session.commit()
 
     def _card_key(self, card_id: str) -> str:
@@ -673,14 +674,13 @@ class Reconciler:
                    message="; ".join(plan.errors[:5]) + more)
 
     def _set_progress(self, phase: str, done: int, total: int, finished: bool = False) -> None:
-        progress = dict(self.workspace.sync_progress or {})
+        progress = SyncProgress.of(self.workspace)
         if phase == "reading sheet" and done == 0:
-            progress = {"started_at": datetime.now(timezone.utc).isoformat(), "dry_run": self.dry_run}
-        progress.update({"phase": phase, "done": done, "total": total})
+            progress = SyncProgress(started_at=datetime.now(timezone.utc).isoformat(), dry_run=self.dry_run)
+        progress = replace(progress, phase=phase, done=done, total=total)
         if finished:
-            progress["finished_at"] = datetime.now(timezone.utc).isoformat()
-            progress["plan"] = self.plan.as_dict()
-        self.workspace.sync_progress = progress
+            progress = replace(progress, finished_at=datetime.now(timezone.utc).isoformat(), plan=self.plan.as_dict())
+        self.workspace.sync_progress = progress.to_json()
         if self.progress:
             self.progress(phase, done, total)
 

@@ -19,13 +19,14 @@ are counted and left to reconciliation too. Reading, comparing and writing are t
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Link, Workspace
+from ..models.card_extra import CardExtra
 from ..models.sync import LINKED
 from .history import record
 from .providers import Providers
@@ -133,7 +134,7 @@ class Relinker(Reconciler):
         link.card_id = card.id
         link.status = LINKED
         link.pending_op = None
-        link.card_extra = {**(link.card_extra or {}), "preamble": preamble}
+        link.card_extra = replace(CardExtra.of(link), preamble=preamble).to_json()
         self.shadow_updates.append((link, shadow, row.row, []))
 
     def _record_summary(self) -> None:
