@@ -118,6 +118,7 @@ def _run(world: DemoWorld, args: argparse.Namespace, public: str) -> _Running:
     from .engine import start_in_process_worker
     from .extensions import db
     from .models import ProviderAccount
+    from .models.enums import Command
     from .seed import DEMO_LISTS, demo_mapping, seed_workspace
     from .sync.queue import enqueue_command
     from .trello.client import TrelloClient
@@ -168,7 +169,7 @@ def _run(world: DemoWorld, args: argparse.Namespace, public: str) -> _Running:
         google.refresh_token = grant.get("refresh_token")
         google.token_expires_at = datetime.now(UTC) + timedelta(seconds=int(grant["expires_in"]))
         register_board_webhook(workspace, TrelloClient(trello.api_key, token, base_url=trello.api_base_url), public)
-        enqueue_command(db.session, workspace.id, "reconcile", {"first_sync": True})  # the sample rows → cards
+        enqueue_command(db.session, workspace.id, Command.RECONCILE, {"first_sync": True})  # the sample rows → cards
         db.session.commit()
         workspace_id, secret, name = workspace.id, workspace.addon_secret, workspace.name
     sheets.install_addon(spreadsheet_id, "Leads", webhook_url=f"{public}/webhooks/sheets/{workspace_id}",

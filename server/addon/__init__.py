@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 from ..extensions import csrf, db
 from ..ids import is_clean
 from ..models import Link, ProviderAccount, Workspace
+from ..models.enums import Command, LinkSyncState
 from ..models.sync import UNLINKED
 from ..models.workspace import DISCONNECTED
 from ..sync.inbox import MAX_LEAD_ID_LENGTH
@@ -275,14 +276,14 @@ def _sync_state(link: Link | None) -> dict[str, Any]:
         return {"state": "not_linked", "last_synced_at": None, "error": ""}
     if link.status == UNLINKED:
         return {"state": "unlinked", "last_synced_at": _iso(link.last_synced_at), "error": ""}
-    if link.sync_state == "error":
-        state = "error"
-    elif link.sync_state == "synced" and not link.pending_op and link.card_id:
-        state = "synced"
+    if link.sync_state == LinkSyncState.ERROR:
+        state = LinkSyncState.ERROR
+    elif link.sync_state == LinkSyncState.SYNCED and not link.pending_op and link.card_id:
+        state = LinkSyncState.SYNCED
     else:
-        state = "pending"
+        state = LinkSyncState.PENDING
     return {"state": state, "last_synced_at": _iso(link.last_synced_at),
-            "error": (link.last_error or "") if state == "error" else ""}
+            "error": (link.last_error or "") if state == LinkSyncState.ERROR else ""}
 
 
 @bp.get("/leads/<lead_id>")
@@ -319,20 +320,20 @@ def lead(workspace: Workspace, lead_id: str):  # type: ignore[no-untyped-def]
 @signed
 def create_card(workspace: Workspace, lead_id: str):  # type: ignore[no-untyped-def]
     """Create card now: queue a ``create_card`` command for the worker."""
-    enqueue_command(db.session, workspace.id, "create_card", {"lead_id": lead_id})
+    enqueue_command(db.session, workspace.id, Command.CREATE_CARD, {"lead_id": lead_id})
     _commit_and_wake()
     log.info("addon_create_card_queued", workspace_id=workspace.id, lead_id=lead_id)
-    return jsonify({"queued": True, "command": "create_card", "lead_id": lead_id}), 202
+    return jsonify({"queued": True, "command": Command.CREATE_CARD, "lead_id": lead_id}), 202
 
 
 @bp.post("/sync")
 @signed
 def sync_now(workspace: Workspace):  # type: ignore[no-untyped-def]
     """Sync now: queue a reconciliation of the workspace."""
-    enqueue_command(db.session, workspace.id, "reconcile")
+    enqueue_command(db.session, workspace.id, Command.RECONCILE)
     _commit_and_wake()
     log.info("addon_sync_queued", workspace_id=workspace.id)
-    return jsonify({"queued": True, "command": "reconcile"}), 202
+    return jsonify({"queued": True, "command": Command.RECONCILE}), 202
 
 
 @bp.post("/disconnect")

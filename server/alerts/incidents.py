@@ -10,26 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import AlertIncident, Event, Link, ProviderAccount, Workspace
+from ..models.enums import AccountStatus, IncidentKind
 from ..models.mapping import Mapping
 from ..models.sync import PARKED
 from ..models.workspace import ACTIVE, NEEDS_REAUTH
 from ..sync.grants import account_label, expires_within
 from ..sync.health_report import within
 from ..sync.mapping import cell_text
-
-
-class IncidentKind(StrEnum):
-    SYNC_STOPPED = "sync_stopped"  # needs re-authorisation
-    WEBHOOK_LOST = "webhook_lost"  # Trello's webhook gone or deactivated, and not registered again
-    EVENTS_PARKED = "events_parked"  # changes that failed for good until someone retries them
-    GRANT_EXPIRING = "grant_expiring"  # an account's access expires soon
 
 
 @dataclass(frozen=True)
@@ -108,7 +101,7 @@ def conditions_of(session: Session, workspace: Workspace, now: datetime, warn: t
         found.append(parked)
     for account_id in {workspace.google_account_id, workspace.trello_account_id} - {None}:
         account = session.get(ProviderAccount, account_id)
-        if account is not None and account.status == "ok" and expires_within(account, now, warn):
+        if account is not None and account.status == AccountStatus.OK and expires_within(account, now, warn):
             assert account.grant_expires_at is not None
             when = within(account.grant_expires_at, now) if account.grant_expires_at > now else "now"
             found.append(Condition(

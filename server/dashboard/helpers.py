@@ -10,6 +10,7 @@ from flask import abort, current_app
 from ..auth.session import current_user
 from ..extensions import db
 from ..models import ProviderAccount, User, Workspace
+from ..models.enums import AccountStatus, WorkspaceState
 from ..models.workspace import is_draft
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloError, trello_error_message
@@ -18,11 +19,11 @@ from . import queries
 log = structlog.get_logger(__name__)
 
 STATE_LABELS = {
-    "active": "Syncing",
-    "paused": "Paused",
-    "needs_reauth": "Needs re-authorisation",
-    "disconnected": "Disconnected",
-    "draft": "Draft",
+    WorkspaceState.ACTIVE: "Syncing",
+    WorkspaceState.PAUSED: "Paused",
+    WorkspaceState.NEEDS_REAUTH: "Needs re-authorisation",
+    WorkspaceState.DISCONNECTED: "Disconnected",
+    WorkspaceState.DRAFT: "Draft",
 }
 
 
@@ -60,7 +61,7 @@ def mark_needs_reauth(account: ProviderAccount | None, exc: Exception) -> None:
     """Remember that a provider refused the account (the Connections page says so)."""
     if account is None:
         return
-    account.status = "needs_reauth"
+    account.status = AccountStatus.NEEDS_REAUTH
     account.status_detail = str(exc)[:500]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, History, Link, Workspace
+from ..models.enums import EventSource, LinkSyncState
 from ..models.mapping import Mapping
 from ..models.sync import CARD_REMOVED, LINKED, ROW_REMOVED, UNLINKED
 from . import history_labels as labels
@@ -27,7 +28,8 @@ LINK_STATUS_LABELS = {
     ROW_REMOVED: "Row deleted from the sheet; card archived",
     CARD_REMOVED: "Card archived or deleted in Trello",
 }
-SYNC_STATE_LABELS = {"synced": "Up to date", "pending": "Waiting to sync", "error": "Last sync failed"}
+SYNC_STATE_LABELS = {LinkSyncState.SYNCED: "Up to date", LinkSyncState.PENDING: "Waiting to sync",
+                     LinkSyncState.ERROR: "Last sync failed"}
 
 
 @dataclass(frozen=True)
@@ -197,10 +199,10 @@ def _object(value: Any) -> dict[str, Any]:
 def _event_hints(workspace: Workspace, event: Event) -> tuple[str, int | None, str | None]:
     """What the event's own payload says of its lead: (title, row, card id)."""
     data = _payload(event)
-    if event.source == "sheets":
+    if event.source == EventSource.SHEETS:
         row = data.get("row") if isinstance(data.get("row"), int) else None
         return str(_object(data.get("values")).get(title_column(workspace)) or "").strip(), row, None
-    if event.source == "trello":
+    if event.source == EventSource.TRELLO:
         card = _object(_object(data.get("data")).get("card"))
         card_id = card.get("id") if isinstance(card.get("id"), str) else None
         return str(card.get("name") or "").strip(), None, card_id

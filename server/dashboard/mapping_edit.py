@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 from ..auth.session import login_required
 from ..extensions import db
 from ..models import ProviderAccount, Workspace
+from ..models.enums import HistoryAction, HistorySide
 from ..models.mapping import Mapping, MappingError, column_fields, normalise_status
 from ..models.workspace import ACTIVE
 from ..sheets.errors import SheetsError, sheets_error_message
@@ -225,7 +226,7 @@ def _save(ws: Workspace, checked: Checked, effect: remap.Effect, *, full_sync: b
     requeued = remap.requeue_cleared(db.session, ws, checked.mapping)
     queued_sync = full_sync and ws.state == ACTIVE and enqueue_command(
         db.session, ws.id, RECONCILE, {"requested_by": me.id}) is not None
-    record(db.session, ws.id, side="system", action="mapping_changed",
+    record(db.session, ws.id, side=HistorySide.SYSTEM, action=HistoryAction.MAPPING_CHANGED,
            message=f"Mapping changed by {me.email}; {requeued} parked event(s) queued again"
                    + ("; a full sync is queued." if queued_sync else "."))
     wake_worker()

@@ -41,6 +41,7 @@ from ..auth.session import login_required
 from ..engine import providers
 from ..extensions import db
 from ..models import GOOGLE, Workspace
+from ..models.enums import AccountStatus
 from ..models.workspace import NEEDS_REAUTH
 from ..security import allow_on_this_page
 from ..sheets.errors import SheetsAuthError, SheetsError
@@ -160,7 +161,7 @@ def choose_spreadsheet(workspace_id: str):  # type: ignore[no-untyped-def]
         db.session.rollback()
         flash(sheets_error_message(exc), "error")
         return redirect(url_for("dashboard.choose_spreadsheet", workspace_id=workspace.id))
-    account.status, account.status_detail = "ok", ""
+    account.status, account.status_detail = AccountStatus.OK, ""
     reactivated = reactivate_workspaces(db.session, account)
     db.session.commit()
     after_reactivation(db.session, reactivated)

@@ -30,6 +30,7 @@ from sqlalchemy import and_, or_, select
 from ..auth.session import login_required
 from ..extensions import db
 from ..models import GOOGLE, TRELLO, Workspace
+from ..models.enums import CardPolicy, RowPolicy
 from ..models.mapping import Mapping, column_fields
 from ..models.workspace import DRAFT
 from ..sheets.errors import SheetsError
@@ -469,8 +470,8 @@ def _shared_use(state: dict[str, Any]) -> list[str]:
 def _policies_context(state: dict[str, Any]) -> dict[str, Any]:
     default_name = f"{state.get('spreadsheet_title') or 'Leads'} · {state.get('sheet_name')}"
     return {"name": state.get("name") or default_name[:200], "row_policies": ROW_POLICIES,
-            "card_policies": CARD_POLICIES, "row_removed_policy": state.get("row_removed_policy", "archive"),
-            "card_removed_policy": state.get("card_removed_policy", "set_status"),
+            "card_policies": CARD_POLICIES, "row_removed_policy": state.get("row_removed_policy", RowPolicy.ARCHIVE),
+            "card_removed_policy": state.get("card_removed_policy", CardPolicy.SET_STATUS),
             "card_removed_status": state.get("card_removed_status", "Archived"), "shared_use": _shared_use(state)}
 
 

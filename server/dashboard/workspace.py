@@ -20,7 +20,7 @@ from ..engine import providers
 from ..extensions import db
 from ..models import Workspace
 from ..models.mapping import Mapping
-from ..models.sync import PARKED, PENDING
+from ..models.sync import PARKED, PENDING, PROCESSING
 from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab
 from ..sync.preview import STALL_S, is_final, preview_status, queue_preview
@@ -70,7 +70,7 @@ def status_view(workspace) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     counts = queries.event_counts(db.session, workspace)
     view = {"id": workspace.id, "state": workspace.state,
             "state_label": STATE_LABELS.get(workspace.state, workspace.state), "state_detail": workspace.state_detail,
-            "progress": progress_view(workspace), "pending": counts[PENDING] + counts["processing"],
+            "progress": progress_view(workspace), "pending": counts[PENDING] + counts[PROCESSING],
             "parked": counts[PARKED], "last_reconciled_at": _iso(workspace.last_reconciled_at),
             "last_history_id": queries.last_history_id(db.session, workspace)}
     if is_draft(workspace):

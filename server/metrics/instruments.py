@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter, Histogram
 
+from ..models.enums import HistorySide
 from . import multiproc
 
 multiproc.configure()  # before any metric exists: their values are made with the class it picks
@@ -124,7 +125,7 @@ def card_written(result: _Merge, lane: int) -> None:
     if lane != LIVE_LANE:
         return
     times = [o.winner.at for o in result.fields.values()
-             if o.winner is not None and o.winner.side == "sheets" and "trello" in o.write]
+             if o.winner is not None and o.winner.side == HistorySide.SHEETS and HistorySide.TRELLO in o.write]
     _observe(Direction.SHEET_TO_TRELLO, times, now_ms())
 
 
@@ -134,6 +135,6 @@ def sheet_written(clocks: dict[str, Any], names: Iterable[str], done_ms: float) 
     times = []
     for name in names:
         clock = clocks.get(name)
-        if clock is not None and clock.s == "trello" and clock.t > clock.ws:
+        if clock is not None and clock.s == HistorySide.TRELLO and clock.t > clock.ws:
             times.append(clock.t)
     _observe(Direction.TRELLO_TO_SHEET, times, done_ms)

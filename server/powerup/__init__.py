@@ -20,6 +20,7 @@ from ..access import users_for_trello_member, workspace_for_board
 from ..engine import commit_and_wake
 from ..extensions import csrf, db
 from ..models import Workspace
+from ..models.enums import Command
 from ..models.sync import Lane
 from ..sync.last_heard import Caller, note_heard
 from ..sync.queue import enqueue_command
@@ -233,7 +234,7 @@ def board(board_id: str):  # type: ignore[no-untyped-def]
 def sync_board(board_id: str):  # type: ignore[no-untyped-def]
     """Sync now: queue a reconciliation of the board's workspace."""
     workspace = _board_workspace(_board_claims(board_id))
-    enqueue_command(db.session, workspace.id, "reconcile")
+    enqueue_command(db.session, workspace.id, Command.RECONCILE)
     commit_and_wake(current_app, db.session, Lane.JOB)
     return jsonify({"queued": True, "workspace": leads.workspace_summary(workspace)}), 202
 

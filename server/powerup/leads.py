@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Link, Workspace
+from ..models.enums import Command, LinkSyncState
 from ..models.sync import PENDING, PROCESSING, UNLINKED
 from ..models.workspace import ACTIVE
 from ..sync.mapping import Mapping, cell_text, normalise_status
@@ -56,14 +57,14 @@ def _iso(value: datetime | None) -> str | None:
 
 def sync_summary(link: Link) -> dict[str, Any]:
     """``synced`` | ``pending`` | ``error``, when, and the error in the words it was stored with."""
-    if link.sync_state == "error":
-        state = "error"
-    elif link.sync_state == "synced" and not link.pending_op:
-        state = "synced"
+    if link.sync_state == LinkSyncState.ERROR:
+        state = LinkSyncState.ERROR
+    elif link.sync_state == LinkSyncState.SYNCED and not link.pending_op:
+        state = LinkSyncState.SYNCED
     else:
-        state = "pending"
+        state = LinkSyncState.PENDING
     return {"state": state, "last_synced_at": _iso(link.last_synced_at),
-            "error": (link.last_error or "") if state == "error" else ""}
+            "error": (link.last_error or "") if state == LinkSyncState.ERROR else ""}
 
 
 def lead_fields(workspace: Workspace, link: Link) -> tuple[dict[str, str], str]:
@@ -94,7 +95,7 @@ def card_on_another_board(session: Session, board_id: str, card_id: str) -> bool
 def create_lead_queued(session: Session, workspace: Workspace, card_id: str) -> bool:
     """Whether a ``create_lead`` for this card waits in the inbox."""
     statement = select(Event.id).where(
-        Event.workspace_id == workspace.id, Event.kind == "create_lead",
+        Event.workspace_id == workspace.id, Event.kind == Command.CREATE_LEAD,
         Event.order_key == f"card:{card_id}", Event.state.in_((PENDING, PROCESSING)),
     ).limit(1)
     return session.execute(statement).first() is not None

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import Event, Link, Workspace
-from ..models.sync import IGNORED, PARKED, PENDING, PROCESSING
+from ..models.enums import EventSource, HistoryAction, HistorySide, LinkSyncState, Outcome
+from ..models.sync import DONE, IGNORED, LINKED, PARKED, PENDING, PROCESSING
 from ..models.sync_progress import SyncProgress
 from ..models.workspace import NEEDS_REAUTH
 from ..sheets.errors import SheetsAuthError, SheetsError, SheetsRateLimited
@@ -102,7 +103,7 @@ class Processor:
         """One event; a problem only that event has (a status with no list) parks it alone."""
         handler = handler_for(event)
         if handler is None:
-            work.done(event, "unknown event", "ignored")
+            work.done(event, "unknown event", IGNORED)
             return
         try:
             handler(work, event, payload_of(event))
@@ -111,7 +112,7 @@ class Processor:
 
     def _commit(self, session: Session, work: LeadWork, events: list[Event]) -> None:
         for event in events:
-            state, note = work.outcome.get(event.id, ("done", ""))
+            state, note = work.outcome.get(event.id, (DONE, ""))
             if state == PARKED:
                 self._park(session, work.workspace.id, event, note, work.link)
             else:
@@ -134,7 +135,8 @@ class Processor:
     def _echoes_are_known(self, session: Session, group: queue.Group) -> bool:
         kind, _, key = group.order_key.partition(":")
         events = [e for e in session.scalars(queue.events_statement_ids(group.event_ids)).all()
-                  if e.state == PROCESSING and e.locked_by == self.worker_id and e.echo and e.source == "trello"]
+                  if e.state == PROCESSING and e.locked_by == self.worker_id and e.echo
+                  and e.source == EventSource.TRELLO]
         workspace = session.get(Workspace, group.workspace_id)
         if len(events) != len(group.event_ids) or workspace is None:
             return False
@@ -143,7 +145,7 @@ class Processor:
         if kind != "lead":
             return False
         link = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == key)).first()
-        if link is None or link.status != "linked":
+        if link is None or link.status != LINKED:
             return False
         try:
             context = self._context(session, workspace)
@@ -214,7 +216,7 @@ class Processor:
             return Result(gate_until=utcnow() + timedelta(seconds=self.settings.backoff_max_s))
         streak = SyncProgress.of(workspace).sheet_failures + 1
         if isinstance(exc, SheetLayoutError) or streak in (1, 3) or streak % 20 == 0:
-            record(session, workspace.id, side="system", action="error", outcome="error",
+            record(session, workspace.id, side=HistorySide.SYSTEM, action=HistoryAction.ERROR, outcome=Outcome.ERROR,
                    message=f"writing to the sheet failed, will try again: {message}")
         workspace.sync_progress = replace(SyncProgress.of(workspace), sheet_failures=streak).to_json()
         session.commit()
@@ -265,10 +267,10 @@ class Processor:
         if link is None:
             link = _link_of(session, workspace_id, event.order_key)
         if link is not None:
-            link.sync_state = "error"
+            link.sync_state = LinkSyncState.ERROR
             link.last_error = message
-        record(session, workspace_id, side=event.source, action="error", event_id=event.id, outcome="error",
-               lead_id=link.lead_id if link is not None else None, message=message)
+        record(session, workspace_id, side=event.source, action=HistoryAction.ERROR, event_id=event.id,
+               outcome=Outcome.ERROR, lead_id=link.lead_id if link is not None else None, message=message)
 
     def _needs_reauth(self, session: Session, workspace_id: str, exc: Exception, message: str) -> None:
         workspace = session.get(Workspace, workspace_id)
@@ -278,7 +280,8 @@ class Processor:
         workspace.state_detail = message
         account_id = workspace.trello_account_id if isinstance(exc, TrelloAuthError) else (
             workspace.google_account_id if isinstance(exc, SheetsAuthError) else None)
-        record(session, workspace_id, side="system", action="needs_reauth", outcome="error", message=message)
+        record(session, workspace_id, side=HistorySide.SYSTEM, action=HistoryAction.NEEDS_REAUTH, outcome=Outcome.ERROR,
+               message=message)
         if account_id:  # every other workspace using the account stops too (server/sync/grants.py)
             mark_account_broken(session, account_id, message)
 

@@ -44,7 +44,8 @@ from sqlalchemy.orm import Session
 
 from ..models import Event, Link, Workspace
 from ..models.card_extra import CardExtra
-from ..models.sync import CARD_REMOVED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
+from ..models.enums import CardPolicy, HistoryAction, HistorySide, LinkSyncState, Outcome, PendingOp, RowPolicy
+from ..models.sync import CARD_REMOVED, LINKED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
 from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab, column_letter
 from . import description
@@ -52,7 +53,7 @@ from .cards import card_fields, now_ms, revive_card, trello_time_ms, wants_card_
 from .history import record
 from .inbox import new_lead_id
 from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
-from .merge import FieldClock, dump_clocks, load_clocks
+from .merge import FieldClock, Side, dump_clocks, load_clocks
 from .providers import Providers
 from .sheet_writer import HeaderCache, SheetLayoutError
 
@@ -307,7 +308,7 @@ class Reconciler:
                 continue
             if link.status in (UNLINKED, ROW_REMOVED, CARD_REMOVED):
                 continue
-            if row is None and link.pending_op == "append_row" and card is not None:
+            if row is None and link.pending_op == PendingOp.APPEND_ROW and card is not None:
                 self._append_row(link, card)
                 continue
             if card_id is None:
@@ -460,8 +461,9 @@ class Reconciler:
         if not lead.lead_id:
             self.cells.append((lead.row, self.header.index(self.workspace.lead_id_column) + 1, lead_id))
         if link is None:
-            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op="create_card", shadow={},
-                        field_times={}, card_extra=CardExtra().to_json(), row_number=lead.row, sync_state="pending")
+            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op=PendingOp.CREATE_CARD, shadow={},
+                        field_times={}, card_extra=CardExtra().to_json(), row_number=lead.row,
+                        sync_state=LinkSyncState.PENDING)
             self.session.add(link)
         fields = card_fields(self.mapping, lead_id, values, "")
         self.card_creates.append((link, fields, values))
@@ -481,9 +483,9 @@ class Reconciler:
             lead_id = card.marker if card.marker and card.marker not in self.linked_leads else new_lead_id()
             self.linked_leads.add(lead_id)
             link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id,
-                        pending_op="append_row", shadow={}, field_times={},
+                        pending_op=PendingOp.APPEND_ROW, shadow={}, field_times={},
                         card_extra=CardExtra(preamble=parsed.preamble if card.marker else card.desc.strip()).to_json(),
-                        sync_state="pending")
+                        sync_state=LinkSyncState.PENDING)
             self.session.add(link)
         desc = description.render(values, self.mapping.description_columns, link.lead_id,
                                   CardExtra.of(link).preamble)
@@ -495,41 +497,41 @@ class Reconciler:
         self.plan.removed += 1
         if self.dry_run:
             return
-        if self.workspace.row_removed_policy == "archive" and link.card_id is not None:
+        if self.workspace.row_removed_policy == RowPolicy.ARCHIVE and link.card_id is not None:
             self.card_updates.append((link.card_id, {"closed": True}))
             link.status = ROW_REMOVED
         else:
             link.status = UNLINKED
-        record(self.session, self.workspace.id, side="reconcile", action="row_removed", lead_id=link.lead_id,
-               card_id=link.card_id, message="the row is gone from the sheet")
+        record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.ROW_REMOVED,
+               lead_id=link.lead_id, card_id=link.card_id, message="the row is gone from the sheet")
 
     def _card_gone(self, link: Link) -> None:
         self.plan.removed += 1
         if self.dry_run:
             return
-        if self.workspace.card_removed_policy == "set_status":
+        if self.workspace.card_removed_policy == CardPolicy.SET_STATUS:
             self.pending_status.append((link, self.workspace.card_removed_status))
             link.status = CARD_REMOVED
             link.card_extra = replace(CardExtra.of(link), removed="not on the board").to_json()
         else:
             link.status = UNLINKED
-        record(self.session, self.workspace.id, side="reconcile", action="card_removed", lead_id=link.lead_id,
-               card_id=link.card_id, message="the card is archived, deleted or on another board")
+        record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.CARD_REMOVED,
+               lead_id=link.lead_id, card_id=link.card_id, message="the card is archived, deleted or on another board")
 
     def _unlink(self, link: Link, why: str) -> None:
         self.plan.removed += 1
         if not self.dry_run:
             link.status = UNLINKED
-            record(self.session, self.workspace.id, side="reconcile", action="unlink", lead_id=link.lead_id,
-                   card_id=link.card_id, message=why)
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.UNLINK,
+                   lead_id=link.lead_id, card_id=link.card_id, message=why)
 
     def _conflict(self, link: Link, column: str, sheet_value: str, card_value: str) -> None:
         message = f"{column}: kept {sheet_value!r} from the sheet over {card_value!r} from Trello"
         self.plan.conflicts.append(f"{link.lead_id}: {message}")
         if not self.dry_run:
-            record(self.session, self.workspace.id, side="reconcile", action="conflict", lead_id=link.lead_id,
-                   card_id=link.card_id, outcome="conflict", changes={column: [card_value, sheet_value]},
-                   message=message)
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.CONFLICT,
+                   lead_id=link.lead_id, card_id=link.card_id, outcome=Outcome.CONFLICT,
+                   changes={column: [card_value, sheet_value]}, message=message)
 
     # ------------------------------------------------------------------ writing
 
@@ -547,14 +549,14 @@ class Reconciler:
             for column in shadow:
                 clock = clocks.setdefault(column, FieldClock())
                 if shadow.get(column) != (link.shadow or {}).get(column):
-                    clock.t, clock.s = self.now_ms, "reconcile"
+                    clock.t, clock.s = self.now_ms, HistorySide.RECONCILE
                 if column in written:
                     clock.ws = now
             link.shadow = shadow
             link.field_times = {**(link.field_times or {}), **dump_clocks(clocks)}
             if row:
                 link.row_number = row
-            link.sync_state = "synced"
+            link.sync_state = LinkSyncState.SYNCED
             link.last_synced_at = datetime.now(timezone.utc)
         self.session.commit()
         for start in range(0, len(self.cells), CELLS_PER_WRITE):
@@ -570,8 +572,8 @@ class Reconciler:
                 link.row_number = first + offset
                 link.pending_op = None
                 link.shadow = dict(values)
-                link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s="trello", ws=now) for c in values})
-                link.sync_state = "synced"
+                link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s=Side.TRELLO, ws=now) for c in values})
+                link.sync_state = LinkSyncState.SYNCED
                 link.last_synced_at = datetime.now(timezone.utc)
             done += len(chunk)
             self._set_progress("adding rows", done, total)
@@ -587,7 +589,7 @@ class Reconciler:
             for link, status in self.pending_status:
                 clocks = load_clocks(link.field_times)
                 clock = clocks.setdefault(self.mapping.status_column, FieldClock())
-                clock.t, clock.s, clock.ws = self.now_ms, "trello", now
+                clock.t, clock.s, clock.ws = self.now_ms, Side.TRELLO, now
                 link.shadow = {**(link.shadow or {}), self.mapping.status_column: status}
                 link.field_times = {**(link.field_times or {}), **dump_clocks(clocks)}
             self.session.commit()
@@ -617,9 +619,9 @@ class Reconciler:
         link.card_id = card["id"]
         link.pending_op = None
         link.shadow = dict(values)
-        link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s="sheets", ts=self.now_ms, wt=landed)
+        link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s=Side.SHEETS, ts=self.now_ms, wt=landed)
                                         for c in values})
-        link.sync_state = "synced"
+        link.sync_state = LinkSyncState.SYNCED
         link.last_synced_at = datetime.now(timezone.utc)
 
     def _revive_cards(self) -> None:
@@ -627,7 +629,7 @@ class Reconciler:
             shadow = self._values(row)
             card = revive_card(self.trello, self.mapping, link, shadow, CardExtra.of(link).preamble)
             link.card_id = card["id"]
-            link.status = "linked"
+            link.status = LINKED
             link.card_extra = replace(CardExtra.of(link), removed=None).to_json()
             self.shadow_updates.append((link, shadow, row.row, []))
 
@@ -664,13 +666,15 @@ class Reconciler:
         """One history line per pass that changed something, and one for what it could not do."""
         plan = self.plan
         if not plan.nothing_to_do:
-            record(self.session, self.workspace.id, side="reconcile", action="reconcile", changes=plan.as_dict(),
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.RECONCILE,
+                   changes=plan.as_dict(),
                    message=(f"created {plan.cards_to_create} cards, appended {plan.rows_to_append} rows, linked "
                             f"{plan.links_to_make}, updated {plan.cards_to_update} cards and {plan.rows_to_update} "
                             f"rows, {plan.removed} removed, {len(plan.conflicts)} conflicts"))
         if plan.errors:
             more = f" (and {len(plan.errors) - 5} more)" if len(plan.errors) > 5 else ""
-            record(self.session, self.workspace.id, side="reconcile", action="error", outcome="error",
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.ERROR,
+                   outcome=Outcome.ERROR,
                    message="; ".join(plan.errors[:5]) + more)
 
     def _set_progress(self, phase: str, done: int, total: int, finished: bool = False) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Link, Workspace
 from ..models.card_extra import CardExtra
+from ..models.enums import HistoryAction, HistorySide, Outcome
 from ..models.sync import LINKED
 from .history import record
 from .providers import Providers
@@ -143,8 +144,8 @@ class Relinker(Reconciler):
         result = self.result
         result.cards_to_update = self.plan.cards_to_update
         if result.linked or result.relinked or result.problems:
-            record(self.session, self.workspace.id, side="reconcile", action="relink", changes=result.as_dict(),
-                   outcome="error" if result.problems else "ok",
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.RELINK,
+                   changes=result.as_dict(), outcome=Outcome.ERROR if result.problems else Outcome.OK,
                    message=(f"relinked from the lead ids: {len(result.linked)} new links, {len(result.relinked)} "
                             f"moved, {result.cards_to_update} cards updated, {len(result.problems)} problems"))
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Link, Workspace
-from ..models.sync import PARKED
+from ..models.sync import LINKED, PARKED
 from . import queue
 from .mapping import Mapping, cell_text, normalise_status
 
@@ -179,7 +179,7 @@ def effect_of(session: Session, workspace: Workspace, new: Mapping) -> Effect:
     rewrites = (old.description_columns != new.description_columns or old.due_column != new.due_column
                 or old.title_column != new.title_column)
     links = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.card_id.is_not(None),
-                                               Link.status == "linked")).all()
+                                               Link.status == LINKED)).all()
     for link in links:
         out.links += 1
         status = (link.shadow or {}).get(old.status_column, "")
