@@ -53,7 +53,7 @@ def _registry() -> OAuth:
     return current_app.extensions[_EXTENSION]
 
 
-oauth: OAuth = LocalProxy(_registry)  # type: ignore[assignment]
+oauth: LocalProxy[OAuth] = LocalProxy(_registry)
 
 
 def google_client() -> Any:

@@ -7,8 +7,8 @@ from typing import Any
 import structlog
 from flask import abort, current_app
 
-from ..auth.session import current_user
-from ..extensions import db
+from ..auth.session import signed_in_user
+from ..extensions import db, db_session
 from ..models import ProviderAccount, User, Workspace
 from ..models.enums import AccountStatus, WorkspaceState
 from ..models.workspace import is_draft
@@ -18,7 +18,7 @@ from . import queries
 
 log = structlog.get_logger(__name__)
 
-STATE_LABELS = {
+STATE_LABELS: dict[str, str] = {
     WorkspaceState.ACTIVE: "Syncing",
     WorkspaceState.PAUSED: "Paused",
     WorkspaceState.NEEDS_REAUTH: "Needs re-authorisation",
@@ -29,15 +29,12 @@ STATE_LABELS = {
 
 def user() -> User:
     """The signed-in user (views are wrapped in ``login_required``)."""
-    found = current_user()
-    if found is None:  # pragma: no cover - login_required runs first
-        abort(401)
-    return found
+    return signed_in_user()
 
 
 def workspace_or_404(workspace_id: str) -> Workspace:
     """The workspace if the signed-in user may see it; 404 otherwise (never 403: no existence leak)."""
-    workspace = queries.workspace_for_user(db.session, user(), workspace_id)
+    workspace = queries.workspace_for_user(db_session(), user(), workspace_id)
     if workspace is None:
         abort(404)
     return workspace
@@ -69,7 +66,7 @@ def wake_worker() -> None:
     """Commit queued events and nudge the workers (see ``server.engine.commit_and_wake``)."""
     from ..engine import commit_and_wake
 
-    commit_and_wake(current_app, db.session)
+    commit_and_wake(current_app, db_session())
 
 
 def trello_board_url(board_id: str) -> str:

@@ -22,13 +22,13 @@ from ..models.mapping import Mapping
 from ..models.sync import CARD_REMOVED, LINKED, ROW_REMOVED, UNLINKED
 from . import history_labels as labels
 
-LINK_STATUS_LABELS = {
+LINK_STATUS_LABELS: dict[str, str] = {
     LINKED: "Linked: row and card kept in sync",
     UNLINKED: "Unlinked: no longer synced",
     ROW_REMOVED: "Row deleted from the sheet; card archived",
     CARD_REMOVED: "Card archived or deleted in Trello",
 }
-SYNC_STATE_LABELS = {LinkSyncState.SYNCED: "Up to date", LinkSyncState.PENDING: "Waiting to sync",
+SYNC_STATE_LABELS: dict[str, str] = {LinkSyncState.SYNCED: "Up to date", LinkSyncState.PENDING: "Waiting to sync",
                      LinkSyncState.ERROR: "Last sync failed"}
 
 

@@ -169,8 +169,8 @@ EVENT_LABELS: dict[tuple[str, str], str] = {
     (EventSource.SYSTEM, Command.UPDATE_CARD): "Repairing the card",
 }
 
-_SOURCE_WORDS = {EventSource.SHEETS: "Change from the sheet", EventSource.TRELLO: "Change in Trello",
-                 EventSource.SYSTEM: "Sync task"}
+_SOURCE_WORDS: dict[str, str] = {EventSource.SHEETS: "Change from the sheet", EventSource.TRELLO: "Change in Trello",
+                                  EventSource.SYSTEM: "Sync task"}
 
 
 def event_label(source: str, kind: str) -> str:

@@ -20,7 +20,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from werkzeug.wrappers import Response
 
 from ..auth.session import login_required
-from ..extensions import db
+from ..extensions import db, db_session
 from ..models import ProviderAccount, Workspace
 from ..models.enums import HistoryAction, HistorySide
 from ..models.mapping import Mapping, MappingError, column_fields, normalise_status
@@ -94,7 +94,7 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
     """The page's answers before any edit: the saved mapping, plus what the sync met unmapped."""
     mapping = Mapping.of_or_default(ws)
     saved = dict(mapping.statuses_as_written)
-    offered = [o.value for o in remap.offers(db.session, ws) if o.kind is remap.GapKind.STATUS]
+    offered = [o.value for o in remap.offers(db_session(), ws) if o.kind is remap.GapKind.STATUS]
     asked = form_checks.clean(request.args.get("status", ""))
     statuses = list(dict.fromkeys([*saved, *sources.statuses, *offered, *([asked] if asked else [])]))
     seen: set[str] = set()
@@ -209,7 +209,7 @@ def edit_mapping(workspace_id: str) -> Response:
     if checked.problems:
         return _render(ws, sources, answers, problems=checked.problems, base=base, status=400)
     new_print = fingerprint(checked.mapping.to_json(), checked.policies)
-    effect = remap.effect_of(db.session, ws, checked.mapping)
+    effect = remap.effect_of(db_session(), ws, checked.mapping)
     if request.form.get("action") != "save" or request.form.get("previewed") != new_print:
         if request.form.get("action") == "save":
             flash("The answers changed since the preview: check the preview below, then save.", "info")
@@ -223,10 +223,10 @@ def _save(ws: Workspace, checked: Checked, effect: remap.Effect, *, full_sync: b
     ws.row_removed_policy = checked.policies.row_removed_policy
     ws.card_removed_policy = checked.policies.card_removed_policy
     ws.card_removed_status = checked.policies.card_removed_status
-    requeued = remap.requeue_cleared(db.session, ws, checked.mapping)
+    requeued = remap.requeue_cleared(db_session(), ws, checked.mapping)
     queued_sync = full_sync and ws.state == ACTIVE and enqueue_command(
-        db.session, ws.id, RECONCILE, {"requested_by": me.id}) is not None
-    record(db.session, ws.id, side=HistorySide.SYSTEM, action=HistoryAction.MAPPING_CHANGED,
+        db_session(), ws.id, RECONCILE, {"requested_by": me.id}) is not None
+    record(db_session(), ws.id, side=HistorySide.SYSTEM, action=HistoryAction.MAPPING_CHANGED,
            message=f"Mapping changed by {me.email}; {requeued} parked event(s) queued again"
                    + ("; a full sync is queued." if queued_sync else "."))
     wake_worker()
@@ -246,7 +246,7 @@ def mapping_offers(ws: Workspace) -> list[remap.Offer]:
     """The unmapped statuses and lists parked events met (the workspace page offers to map them)."""
     if is_draft(ws):
         return []
-    return remap.offers(db.session, ws)
+    return remap.offers(db_session(), ws)
 
 
 __all__ = ["edit_mapping", "fingerprint", "mapping_offers"]

@@ -130,7 +130,7 @@ def event_counts(session: Session, workspace: Workspace) -> dict[str, int]:
     statement = (select(Event.state, func.count()).where(Event.workspace_id == workspace.id,
                                                          Event.state.in_((PENDING, PROCESSING, PARKED)))
                  .group_by(Event.state))
-    counts = {PENDING: 0, PROCESSING: 0, PARKED: 0}
+    counts: dict[str, int] = {PENDING: 0, PROCESSING: 0, PARKED: 0}
     for state, count in session.execute(statement):
         counts[state] = int(count)
     return counts

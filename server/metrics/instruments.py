@@ -63,24 +63,29 @@ def limiter_outcome(specs: Sequence[tuple[str, int, float]], granted: bool, wait
         LIMITER_DEFERRED.labels(name).inc()
 
 
+class _ResponseCounter:
+    """A ``requests`` response hook that counts a provider's answers by status."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.children: dict[int, Any] = {}
+
+    def __call__(self, response: Any, *_args: Any, **_kwargs: Any) -> None:
+        status = response.status_code
+        child = self.children.get(status)
+        if child is None:
+            child = self.children[status] = OUTBOUND.labels(self.provider, str(status))
+        child.inc()
+        if status == 429:
+            RATE_LIMITED.labels(self.provider).inc()
+
+
 def count_responses(session: Any, provider: str) -> None:
     """Count every HTTP answer ``session`` (a ``requests.Session``) gets, by status; once per session."""
     hooks = session.hooks.setdefault("response", [])
-    if any(getattr(hook, "_leads_provider", None) for hook in hooks):
+    if any(isinstance(hook, _ResponseCounter) for hook in hooks):
         return
-    children: dict[int, Any] = {}
-
-    def hook(response: Any, *_args: Any, **_kwargs: Any) -> None:
-        status = response.status_code
-        child = children.get(status)
-        if child is None:
-            child = children[status] = OUTBOUND.labels(provider, str(status))
-        child.inc()
-        if status == 429:
-            RATE_LIMITED.labels(provider).inc()
-
-    hook._leads_provider = provider  # type: ignore[attr-defined]
-    hooks.append(hook)
+    hooks.append(_ResponseCounter(provider))
 
 
 def http_answered(route: str, method: str, status: int) -> None:

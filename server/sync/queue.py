@@ -67,7 +67,7 @@ RECONCILE = Command.RECONCILE
 JOB_ORDER_KEY = "workspace:reconcile"  # one whole-workspace job at a time per workspace
 JOB_KINDS = _MODEL_JOB_KINDS
 NOTIFY_CHANNEL = "leads_sync_events"
-EVENTS: Table = Event.__table__  # type: ignore[assignment]
+EVENTS: Table = Event.__table__
 _CLAIM_LOCK = 0x6C6561  # pg_advisory_xact_lock key that serialises claims
 
 
