@@ -7,6 +7,8 @@ from sqlalchemy.orm import Session
 
 from .models.base import Base
 
+# Importing ``models.base`` runs ``server/models/__init__.py``, which imports every model module:
+# all the tables are on ``Base.metadata`` (and so on ``db``'s) from here on.
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()

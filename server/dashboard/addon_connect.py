@@ -17,7 +17,8 @@ from werkzeug.wrappers import Response
 from ..addon import one_click
 from ..auth.session import login_required
 from ..extensions import db, db_session
-from . import bp, queries
+from . import queries
+from .blueprint import bp
 from .helpers import user
 
 log = structlog.get_logger(__name__)

@@ -16,9 +16,9 @@ from werkzeug.wrappers import Response
 from ..auth.session import login_required
 from ..extensions import db_session
 from ..models import Workspace
-from . import bp
 from . import history_entries as entries
 from . import history_search as search
+from .blueprint import bp
 from .google import spreadsheet_url
 from .helpers import trello_board_url, workspace_or_404
 from .history_labels import ACTION_CHOICES, SIDE_CHOICES

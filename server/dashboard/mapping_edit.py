@@ -32,7 +32,7 @@ from ..sync.history import record
 from ..sync.matching import best_match, reverse_table
 from ..sync.queue import RECONCILE, enqueue_command
 from ..trello.errors import TrelloError, trello_error_message
-from . import bp
+from .blueprint import bp
 from .google import reader, sheet_tab
 from .helpers import is_draft, user, wake_worker, workspace_or_404, workspace_trello
 

@@ -17,7 +17,8 @@ from ..models import GOOGLE, TRELLO
 from ..sheets.errors import SheetsError
 from ..sync.providers import MissingAccount
 from ..trello.errors import TrelloError
-from . import bp, queries
+from . import queries
+from .blueprint import bp
 from .google import sheets_error_message
 from .helpers import STATE_LABELS, trello_error_message, user
 from .workspace_actions import void_connect_codes

@@ -46,7 +46,8 @@ from ..models.enums import AccountStatus
 from ..models.workspace import NEEDS_REAUTH
 from ..security import allow_on_this_page
 from ..sheets.errors import SheetsAuthError, SheetsError
-from . import bp, queries
+from . import queries
+from .blueprint import bp
 from .google import parse_spreadsheet_id, reader, sheets_error_message
 from .helpers import mark_needs_reauth, user, workspace_or_404
 

@@ -26,7 +26,8 @@ from ..auth.session import login_required
 from ..extensions import db_session
 from ..models.accounts import GOOGLE
 from ..sheets.errors import SheetsError
-from . import bp, queries
+from . import queries
+from .blueprint import bp
 from .google import http_client, spreadsheet_url
 from .helpers import user
 from .wizard import SESSION_KEY

@@ -47,7 +47,8 @@ from ..sync.mapping_form import (
 )
 from ..sync.matching import match_key, match_statuses, reverse_table
 from ..trello.errors import TrelloAuthError, TrelloError
-from . import bp, queries
+from . import queries
+from .blueprint import bp
 from .google import (
     parse_spreadsheet_id,
     reader,

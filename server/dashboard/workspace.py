@@ -25,8 +25,9 @@ from ..models.sync import PARKED, PENDING, PROCESSING
 from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab
 from ..sync.preview import STALL_S, is_final, preview_status, queue_preview
-from . import bp, history_entries, queries
+from . import history_entries, queries
 from . import workspace_actions as actions
+from .blueprint import bp
 from .google import spreadsheet_url
 from .helpers import (
     STATE_LABELS,
