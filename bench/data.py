@@ -116,7 +116,7 @@ def synced_state(account: Account, prefix: int, count: int) -> tuple[list[list[s
 
     Returns (sheet rows, cards as (list id, name, desc), leads as {lead_id, values, row}).
     """
-    mapping = Mapping.from_dict(account.mapping)
+    mapping = Mapping.from_json(account.mapping)
     rows, cards, leads = [], [], []
     for i in range(count):
         values = lead_values(i)

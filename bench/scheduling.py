@@ -561,7 +561,7 @@ class SchedulingPhases:
         from server.sync import description
         from server.sync.mapping import Mapping
 
-        mapping = Mapping.from_dict(tenant.account.mapping)
+        mapping = Mapping.from_json(tenant.account.mapping)
         sheet = self.sheets.get(f"/_emulator/state?spreadsheet_id={tenant.account.spreadsheet_id}&sheet={SHEET}")
         grid = sheet["spreadsheets"][0]["sheets"][0]["values"]
         header = grid[0]
@@ -907,7 +907,7 @@ class SchedulingPhases:
             bound = calls / (100.0 / per)
 
             # newest wins: the sheet and the card both show each (lead, field)'s newest value
-            mapping = Mapping.from_dict(account.mapping)
+            mapping = Mapping.from_json(account.mapping)
             sheet = self.sheets.get(f"/_emulator/state?spreadsheet_id={account.spreadsheet_id}&sheet={SHEET}")
             grid = sheet["spreadsheets"][0]["sheets"][0]["values"]
             header = grid[0]

@@ -25,7 +25,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     crypto.configure(app.config["TOKEN_ENCRYPTION_KEY"], app.config["SECRET_KEY"])
 
-    from . import models  # noqa: F401  (register the tables with the metadata)
     from .database import check_database, install_engine_hooks
 
     db.init_app(app)

@@ -8,7 +8,7 @@ Disconnected workspaces are never returned.
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import TRELLO, ProviderAccount, User, Workspace, WorkspaceMember
@@ -28,7 +28,7 @@ def users_for_trello_member(session: Session, member_id: str) -> list[User]:
     return list(session.execute(statement).scalars().unique())
 
 
-def _visible_workspaces(users: list[User]):  # type: ignore[no-untyped-def]
+def _visible_workspaces(users: list[User]) -> Select[tuple[Workspace]]:
     """A SELECT of the workspaces ``users`` own or were invited to (oldest first)."""
     user_ids = [user.id for user in users]
     emails = [user.email.strip().lower() for user in users if user.email]

@@ -46,10 +46,10 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("purge-expired")
     def purge_expired_command() -> None:
         """Delete expired add-on nonces, sign-in sessions and OAuth flow states."""
-        from .extensions import db
+        from .extensions import db_session
         from .maintenance import purge_expired
 
-        counts = purge_expired(db.session, app.config)
+        counts = purge_expired(db_session(), app.config)
         click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
 
     @app.cli.command("sync")
@@ -62,14 +62,14 @@ def register_cli(app: Flask) -> None:
         The first sync of a new workspace is the same job. Safe to interrupt and run again.
         """
         from .engine import providers
-        from .extensions import db
+        from .extensions import db_session
         from .sync.progress import CommittedProgress
         from .sync.reconcile import reconcile
 
         workspace = _workspace(workspace_id)
         with _progress_bar() as progress:
-            plan = reconcile(db.session, workspace, providers(app), dry_run=dry_run,
-                             progress=CommittedProgress(db.session, workspace, then=progress))
+            plan = reconcile(db_session(), workspace, providers(app), dry_run=dry_run,
+                             progress=CommittedProgress(db_session(), workspace, then=progress))
         title = "plan (dry run, nothing changed)" if dry_run else "done"
         click.echo(f"{title}:")
         for key, value in plan.as_dict().items():
@@ -136,14 +136,14 @@ def register_cli(app: Flask) -> None:
         next sync; a lead id on two cards is listed as a problem. Exit code 1 when there are problems.
         """
         from .engine import providers
-        from .extensions import db
+        from .extensions import db_session
         from .sync.progress import CommittedProgress
         from .sync.relink import relink
 
         workspace = _workspace(workspace_id)
         with _progress_bar() as progress:
-            plan = relink(db.session, workspace, providers(app), dry_run=dry_run,
-                          progress=CommittedProgress(db.session, workspace, then=progress))
+            plan = relink(db_session(), workspace, providers(app), dry_run=dry_run,
+                          progress=CommittedProgress(db_session(), workspace, then=progress))
         for line in plan.lines():
             click.echo(line)
         if plan.problems:

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import ConfigError
 
 
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def install_engine_hooks(engine: Engine) -> None:
     """SQLite: WAL (readers never block the writer), a busy timeout, and foreign keys."""
-    if engine.dialect.name != "sqlite" or getattr(engine, "_leads_hooks", False):
+    if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _sqlite_pragmas):
         return
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    engine._leads_hooks = True  # type: ignore[attr-defined]
+    event.listen(engine, "connect", _sqlite_pragmas)
     engine.dispose()  # connections opened before the hook existed lack the pragmas
 
 
@@ -36,6 +37,14 @@ def check_database(engine: Engine) -> None:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
         shown = engine.url.render_as_string(hide_password=True)
         raise ConfigError(f"cannot connect to DATABASE_URL ({shown}): {reason}") from exc
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run with ``Session.execute`` changed. The session types
+    its answer as a ``Result``; for those statements it is a ``CursorResult``, which counts them."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"not the result of an UPDATE or DELETE: {type(result).__name__}")
+    return result.rowcount or 0
 
 
 def database_ready(engine: Engine) -> tuple[bool, str]:

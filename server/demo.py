@@ -116,8 +116,9 @@ def _run(world: DemoWorld, args: argparse.Namespace, public: str) -> _Running:
     from . import create_app, demo_web
     from .demo_world import DEMO_EMAIL, DEMO_USERNAME, SAMPLE_LEADS, sheet_rows
     from .engine import start_in_process_worker
-    from .extensions import db
+    from .extensions import db, db_session
     from .models import ProviderAccount
+    from .models.enums import Command
     from .seed import DEMO_LISTS, demo_mapping, seed_workspace
     from .sync.queue import enqueue_command
     from .trello.client import TrelloClient
@@ -157,7 +158,7 @@ def _run(world: DemoWorld, args: argparse.Namespace, public: str) -> _Running:
     mapping = {**demo_mapping(lists), "board_name": board["name"], "list_names": {v: k for k, v in lists.items()}}
     grant = world.google.issue_grant(DEMO_EMAIL)  # what the demo user's Google consent would have given
     with app.app_context():
-        workspace = seed_workspace(db.session, email=DEMO_EMAIL, trello_member_id=member["id"],
+        workspace = seed_workspace(db_session(), email=DEMO_EMAIL, trello_member_id=member["id"],
                                    trello_username=DEMO_USERNAME, trello_token=token,
                                    google_token=grant["access_token"], spreadsheet_id=spreadsheet_id,
                                    sheet_name="Leads", board_id=board["id"],
@@ -168,7 +169,7 @@ def _run(world: DemoWorld, args: argparse.Namespace, public: str) -> _Running:
         google.refresh_token = grant.get("refresh_token")
         google.token_expires_at = datetime.now(UTC) + timedelta(seconds=int(grant["expires_in"]))
         register_board_webhook(workspace, TrelloClient(trello.api_key, token, base_url=trello.api_base_url), public)
-        enqueue_command(db.session, workspace.id, "reconcile", {"first_sync": True})  # the sample rows → cards
+        enqueue_command(db_session(), workspace.id, Command.RECONCILE, {"first_sync": True})  # the sample rows → cards
         db.session.commit()
         workspace_id, secret, name = workspace.id, workspace.addon_secret, workspace.name
     sheets.install_addon(spreadsheet_id, "Leads", webhook_url=f"{public}/webhooks/sheets/{workspace_id}",

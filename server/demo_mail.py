@@ -32,7 +32,7 @@ class _Keep:
     def __init__(self, box: DemoMailbox) -> None:
         self.box = box
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's name for the hook
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         part = message.get_body(preferencelist=("plain", "html"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 from flask import Flask, jsonify, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from .crypto import DecryptionError
@@ -20,7 +21,7 @@ def wants_html() -> bool:
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
         response = exc.get_response()
         if wants_html():
             return response
@@ -33,7 +34,7 @@ def register_error_handlers(app: Flask) -> None:
         return result
 
     @app.errorhandler(DecryptionError)
-    def _undecryptable(exc: DecryptionError):  # type: ignore[no-untyped-def]
+    def _undecryptable(exc: DecryptionError) -> ResponseReturnValue:
         # The operator's problem, not the caller's: 503 makes Trello and the add-on retry later,
         # so nothing is lost while the key is put back.
         log.error("secret_not_decryptable", path=request.path)
@@ -42,7 +43,7 @@ def register_error_handlers(app: Flask) -> None:
                                              "its operator must restore the key that encrypted it."}}), 503
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
         log.exception("unhandled_error", path=request.path)
         return jsonify({"error": {"code": 500, "name": "Internal Server Error",
                                   "message": "The server hit an unexpected error; it has been logged."}}), 500

@@ -1,6 +1,7 @@
 """Liveness and readiness probes."""
 
 from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
 
 from .extensions import db
 from .metrics.readiness import Thresholds, check
@@ -10,13 +11,13 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
-def health():  # type: ignore[no-untyped-def]
+def health() -> ResponseReturnValue:
     """The process is up (liveness: nothing else is looked at)."""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/ready")
-def ready():  # type: ignore[no-untyped-def]
+def ready() -> ResponseReturnValue:
     """The database answers, a sync worker was heard from lately, live edits are not piling up."""
     config = current_app.config
     thresholds = Thresholds(worker_max_age_s=config["READY_WORKER_MAX_AGE_S"],

@@ -6,6 +6,7 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 _SECRET_NAMES = {"token", "secret", "password", "authorization", "signature", "code", "key"}
 
@@ -15,7 +16,7 @@ def _is_secret(key: str) -> bool:
     return key in _SECRET_NAMES or key.endswith(("_token", "_secret", "_password", "_key"))
 
 
-def _redact(_logger, _name, event_dict):  # type: ignore[no-untyped-def]
+def _redact(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     """Never let a credential reach the logs, whatever a caller passes."""
     for key in list(event_dict):
         if _is_secret(key):
@@ -23,7 +24,7 @@ def _redact(_logger, _name, event_dict):  # type: ignore[no-untyped-def]
     return event_dict
 
 
-SHARED_PROCESSORS = [
+SHARED_PROCESSORS: list[Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

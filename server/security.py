@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import Flask, g, redirect, request
 from flask_talisman import Talisman
+from werkzeug.wrappers import Response
 
 POWERUP_PREFIX = "/powerup"
 # Probes from the platform may come over plain HTTP from inside the network.
@@ -57,7 +58,7 @@ class _Talisman(Talisman):
     """Talisman that leaves framing headers of the Power-Up pages to their blueprint, and takes the
     scheme from the WSGI server (which trusts forwarding headers only from the configured proxies)."""
 
-    def _force_https(self):  # type: ignore[no-untyped-def]
+    def _force_https(self) -> Response | None:
         if self.session_cookie_secure and not self.app.debug:
             self.app.config["SESSION_COOKIE_SECURE"] = True
         if self.app.debug or request.is_secure or not self._get_local_options()["force_https"]:
@@ -67,7 +68,7 @@ class _Talisman(Talisman):
             return redirect(request.url.replace("http://", "https://", 1), code=code)
         return None
 
-    def _set_hsts_headers(self, headers):  # type: ignore[no-untyped-def]
+    def _set_hsts_headers(self, headers: dict[str, str]) -> None:
         if self.strict_transport_security and request.is_secure:
             super()._set_hsts_headers(headers)
 

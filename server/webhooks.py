@@ -7,15 +7,18 @@
 from __future__ import annotations
 
 import json
+from typing import Any, NoReturn
 
 import structlog
-from flask import Blueprint, abort, current_app, jsonify, request
-from sqlalchemy import Text, bindparam, select, type_coerce
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import ColumnElement, Row, Select, Text, bindparam, select, type_coerce
+from sqlalchemy.orm import QueryableAttribute
 
 from . import crypto
 from .addon.secrets import ROTATED_HEADER, SecretMatch, check_sheets_signature, refusal
 from .engine import commit_and_wake
-from .extensions import csrf, db
+from .extensions import csrf, db, db_session
 from .models import ProviderAccount, Workspace
 from .models.sync import Lane
 from .models.workspace import DISCONNECTED
@@ -35,22 +38,22 @@ csrf.exempt(bp)
 log = structlog.get_logger(__name__)
 
 
-def _json_error(status: int, message: str):  # type: ignore[no-untyped-def]
+def _json_error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": {"code": status, "message": message}}), status
 
 
-def _no_constant(name: str):  # type: ignore[no-untyped-def]
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def _decode(body: bytes):  # type: ignore[no-untyped-def]
+def _decode(body: bytes) -> Any:
     try:
         return json.loads(body, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError(f"body is not valid JSON ({exc.__class__.__name__}: {exc})") from exc
 
 
-def _intake_query(*columns):  # type: ignore[no-untyped-def]
+def _intake_query(*columns: QueryableAttribute[Any] | ColumnElement[Any]) -> Select[Any]:
     return select(Workspace.id, Workspace.state, *columns).where(Workspace.id == bindparam("workspace_id"))
 
 
@@ -65,16 +68,16 @@ _TRELLO_INTAKE = (_intake_query(Workspace.trello_board_id, Workspace.trello_webh
 _EXISTS = _intake_query()
 
 
-def _workspace_for_intake(query, workspace_id: str):  # type: ignore[no-untyped-def]
+def _workspace_for_intake(query: Select[Any], workspace_id: str) -> Row[Any] | None:
     return db.session.connection().execute(query, {"workspace_id": workspace_id}).one_or_none()
 
 
-def _stored(lane: int = Lane.LIVE):  # type: ignore[no-untyped-def]
-    commit_and_wake(current_app, db.session, lane)
+def _stored(lane: int = Lane.LIVE) -> None:
+    commit_and_wake(current_app, db_session(), lane)
 
 
 @bp.post("/sheets/<workspace_id>")
-def sheets(workspace_id: str):  # type: ignore[no-untyped-def]
+def sheets(workspace_id: str) -> ResponseReturnValue:
     # The previous add-on secret (after a rotation) is read only when the current one does not match.
 
     workspace = _workspace_for_intake(_SHEETS_INTAKE, workspace_id)
@@ -100,10 +103,10 @@ def sheets(workspace_id: str):  # type: ignore[no-untyped-def]
     config = current_app.config
     live_max_rows, max_bulk = int(config.get("LIVE_MAX_ROWS", 20)), int(config.get("MAX_QUEUED_BULK", 20000))
     if is_bulk_delivery(data, live_max_rows) and \
-            pending_bulk(db.session, workspace.id) + len(data.get("rows", [])) > max_bulk:
+            pending_bulk(db_session(), workspace.id) + len(data.get("rows", [])) > max_bulk:
         return _json_error(429, f"this workspace already has {max_bulk} or more rows waiting to sync; try again "
                                 "once they are done (the add-on keeps this delivery and sends it again)")
-    result = store_sheets_event(db.session, workspace.id, data, live_max_rows=live_max_rows,
+    result = store_sheets_event(db_session(), workspace.id, data, live_max_rows=live_max_rows,
                                 future_skew_s=float(config.get("FUTURE_SKEW_S", 300.0)))
     _stored()
     response = jsonify({"stored": result.stored, "duplicates": result.duplicates})
@@ -113,7 +116,7 @@ def sheets(workspace_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/trello/<workspace_id>", methods=["HEAD"])
-def trello_check(workspace_id: str):  # type: ignore[no-untyped-def]
+def trello_check(workspace_id: str) -> ResponseReturnValue:
     """Trello sends HEAD when a webhook is registered and expects 200."""
     if _workspace_for_intake(_EXISTS, workspace_id) is None:
         abort(404)
@@ -121,7 +124,7 @@ def trello_check(workspace_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/trello/<workspace_id>")
-def trello(workspace_id: str):  # type: ignore[no-untyped-def]
+def trello(workspace_id: str) -> ResponseReturnValue:
     body = request.get_data(cache=False)
     workspace = _workspace_for_intake(_TRELLO_INTAKE, workspace_id)
     callback = (workspace.trello_webhook_callback if workspace and workspace.trello_webhook_callback
@@ -137,7 +140,7 @@ def trello(workspace_id: str):  # type: ignore[no-untyped-def]
         data = parse_trello_payload(_decode(body))
     except PayloadError as exc:
         return _json_error(400, str(exc))
-    result = store_trello_event(db.session, workspace.id, data, board_id=workspace.trello_board_id,
+    result = store_trello_event(db_session(), workspace.id, data, board_id=workspace.trello_board_id,
                                 app_id=current_app.config.get("TRELLO_APP_ID") or "", member_id=workspace.trello_member)
     # An echo of our own write is no one's edit: it wakes an idle worker, never preempts one.
     _stored(Lane.BULK if result.echo else Lane.LIVE)

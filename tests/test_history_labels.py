@@ -9,29 +9,35 @@ from pathlib import Path
 import pytest
 
 from server.dashboard import history_labels as labels
+from server.models.enums import HistoryAction
 from server.sync.inbox import TRELLO_CARD_ACTIONS
 from server.sync.queue import Command
 
 SERVER = Path(__file__).resolve().parent.parent / "server"
 
 
-def _recorded_actions() -> set[str]:
-    """Every ``action="..."`` the server writes into the history (``record(...)``, ``History(...)``)."""
-    found: set[str] = set()
+def _recorded_actions() -> tuple[set[str], set[str]]:
+    """The ``HistoryAction`` members and the plain strings the server writes as a history entry's
+    action (``record(...)``, ``History(...)``)."""
+    members: set[str] = set()
+    literals: set[str] = set()
     for path in SERVER.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         if "record(" not in text and "History(" not in text:
             continue
-        found.update(re.findall(r'\bside=[^,]+,\s*action="([a-z_]+)"', text))
-        found.update(re.findall(r'action, message = "([a-z_]+)"', text))
-    return found
+        members.update(re.findall(r'\bHistoryAction\.([A-Z_]+)', text))
+        literals.update(re.findall(r'\baction="([a-z_]+)"', text))
+        literals.update(re.findall(r'action, message = "([a-z_]+)"', text))
+    return members, literals
 
 
 def test_every_recorded_action_has_plain_words():
-    actions = _recorded_actions()
-    assert {"create_card", "append_row", "update_row", "conflict", "reconcile", "needs_reauth",
-            "archive_card"} <= actions  # the scan finds them
-    assert actions - set(labels.ACTION_LABELS) == set()
+    members, literals = _recorded_actions()
+    assert {"CREATE_CARD", "APPEND_ROW", "UPDATE_ROW", "CONFLICT", "RECONCILE", "NEEDS_REAUTH",
+            "ARCHIVE_CARD"} <= members  # the scan finds them
+    assert literals == set()  # ``record`` takes a HistoryAction (mypy checks every call)
+    assert {HistoryAction[name] for name in members} - set(labels.ACTION_LABELS) == set()
+    assert set(labels.ACTION_LABELS) == set(HistoryAction)
     assert set(labels.ACTION_CHOICES) == set(labels.ACTION_LABELS)
 
 

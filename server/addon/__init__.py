@@ -25,11 +25,14 @@ from typing import Any, Callable
 
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, make_response, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
-from ..extensions import csrf, db
+from ..database import rows_changed
+from ..extensions import csrf, db, db_session
 from ..ids import is_clean
 from ..models import Link, ProviderAccount, Workspace
+from ..models.enums import Command, LinkSyncState
 from ..models.sync import UNLINKED
 from ..models.workspace import DISCONNECTED
 from ..sync.inbox import MAX_LEAD_ID_LENGTH
@@ -80,7 +83,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @bp.post("/connect")
-def connect():  # type: ignore[no-untyped-def]
+def connect() -> ResponseReturnValue:
     """``{code, spreadsheet_id, sheet}`` → ``{workspace_id, secret, sheet, lead_id_column, webhook_url, ...}``."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
@@ -108,12 +111,12 @@ def connect():  # type: ignore[no-untyped-def]
                            "different spreadsheet. Open that spreadsheet and connect from there, or change "
                            "the workspace's spreadsheet on the dashboard.")
     # Consume the code (one-time), safely against two simultaneous connects with the same code.
-    consumed = db.session.execute(
+    consumed = rows_changed(db.session.execute(
         update(Workspace)
         .where(Workspace.id == workspace.id, Workspace.connect_code_hash == code_hash)
         .values(connect_code_hash=None, connect_code_expires_at=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if consumed != 1:
         db.session.rollback()
         return _error(404, CODE_NOT_VALID)
@@ -137,7 +140,7 @@ def _credentials(workspace: Workspace) -> dict[str, Any]:
 
 
 @bp.post("/connect/poll")
-def connect_poll():  # type: ignore[no-untyped-def]
+def connect_poll() -> ResponseReturnValue:
     """One-click connect (``one_click``): ``{nonce, spreadsheet_id, sheet}`` → 202 ``{"state": "waiting"}``
     until someone approves the nonce in the popup, then (once) 200 with what ``/connect`` answers."""
     data = request.get_json(silent=True)
@@ -145,7 +148,7 @@ def connect_poll():  # type: ignore[no-untyped-def]
         return _error(400, "The body must be a JSON object with nonce, spreadsheet_id and sheet.")
     try:
         wanted = one_click.parse_request(data.get("nonce"), data.get("spreadsheet_id"), data.get("sheet"))
-        workspace = one_click.poll(db.session, wanted)
+        workspace = one_click.poll(db_session(), wanted)
     except one_click.ConnectRefused as refused:
         db.session.rollback()
         log.info("addon_connect_poll_refused", reason=refused.reason.name)
@@ -195,11 +198,11 @@ def _signed_workspace() -> tuple[Workspace, SecretMatch] | tuple[Response, int]:
                  reason=str(exc))
         return jsonify(refusal(exc)), 401
     assert timestamp is not None and nonce is not None   # verified above
-    if not remember_nonce(db.session, workspace.id, nonce, expires_at=nonce_expiry(timestamp)):
+    if not remember_nonce(db_session(), workspace.id, nonce, expires_at=nonce_expiry(timestamp)):
         db.session.rollback()
         log.warning("addon_request_replayed", workspace_id=workspace_id, method=request.method, path=request.path)
         return _error(409, REPLAYED)
-    note_heard(db.session, workspace, Caller.ADDON, datetime.now(timezone.utc))  # connection health
+    note_heard(db_session(), workspace, Caller.ADDON, datetime.now(timezone.utc))  # connection health
     db.session.commit()
     if match is SecretMatch.PREVIOUS:
         log.info("addon_request_with_previous_secret", workspace_id=workspace_id, path=request.path)
@@ -275,19 +278,19 @@ def _sync_state(link: Link | None) -> dict[str, Any]:
         return {"state": "not_linked", "last_synced_at": None, "error": ""}
     if link.status == UNLINKED:
         return {"state": "unlinked", "last_synced_at": _iso(link.last_synced_at), "error": ""}
-    if link.sync_state == "error":
-        state = "error"
-    elif link.sync_state == "synced" and not link.pending_op and link.card_id:
-        state = "synced"
+    if link.sync_state == LinkSyncState.ERROR:
+        state = LinkSyncState.ERROR
+    elif link.sync_state == LinkSyncState.SYNCED and not link.pending_op and link.card_id:
+        state = LinkSyncState.SYNCED
     else:
-        state = "pending"
+        state = LinkSyncState.PENDING
     return {"state": state, "last_synced_at": _iso(link.last_synced_at),
-            "error": (link.last_error or "") if state == "error" else ""}
+            "error": (link.last_error or "") if state == LinkSyncState.ERROR else ""}
 
 
 @bp.get("/leads/<lead_id>")
 @signed
-def lead(workspace: Workspace, lead_id: str):  # type: ignore[no-untyped-def]
+def lead(workspace: Workspace, lead_id: str) -> ResponseReturnValue:
     """The Trello card linked to a lead, for the sidebar."""
     link = db.session.execute(
         select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == lead_id)
@@ -317,27 +320,27 @@ def lead(workspace: Workspace, lead_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/leads/<lead_id>/card")
 @signed
-def create_card(workspace: Workspace, lead_id: str):  # type: ignore[no-untyped-def]
+def create_card(workspace: Workspace, lead_id: str) -> ResponseReturnValue:
     """Create card now: queue a ``create_card`` command for the worker."""
-    enqueue_command(db.session, workspace.id, "create_card", {"lead_id": lead_id})
+    enqueue_command(db_session(), workspace.id, Command.CREATE_CARD, {"lead_id": lead_id})
     _commit_and_wake()
     log.info("addon_create_card_queued", workspace_id=workspace.id, lead_id=lead_id)
-    return jsonify({"queued": True, "command": "create_card", "lead_id": lead_id}), 202
+    return jsonify({"queued": True, "command": Command.CREATE_CARD, "lead_id": lead_id}), 202
 
 
 @bp.post("/sync")
 @signed
-def sync_now(workspace: Workspace):  # type: ignore[no-untyped-def]
+def sync_now(workspace: Workspace) -> ResponseReturnValue:
     """Sync now: queue a reconciliation of the workspace."""
-    enqueue_command(db.session, workspace.id, "reconcile")
+    enqueue_command(db_session(), workspace.id, Command.RECONCILE)
     _commit_and_wake()
     log.info("addon_sync_queued", workspace_id=workspace.id)
-    return jsonify({"queued": True, "command": "reconcile"}), 202
+    return jsonify({"queued": True, "command": Command.RECONCILE}), 202
 
 
 @bp.post("/disconnect")
 @signed(allow_disconnected=True)
-def disconnect(workspace: Workspace):  # type: ignore[no-untyped-def]
+def disconnect(workspace: Workspace) -> ResponseReturnValue:
     """The add-on removed its triggers and settings from the spreadsheet (no state kept yet)."""
     log.info("addon_disconnected", workspace_id=workspace.id)
     return jsonify({"ok": True})
@@ -346,7 +349,7 @@ def disconnect(workspace: Workspace):  # type: ignore[no-untyped-def]
 def _commit_and_wake() -> None:
     from ..engine import commit_and_wake
 
-    commit_and_wake(current_app, db.session)
+    commit_and_wake(current_app, db_session())
 
 
 __all__ = ["bp", "issue_connect_code", "fetch_card", "card_view"]

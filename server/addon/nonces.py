@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ..database import rows_changed
 from ..models import AddonNonce, utcnow
 from ..sync.signatures import FRESHNESS_WINDOW_S
 
@@ -44,10 +45,10 @@ def remember_nonce(session: Session, workspace_id: str, nonce: str, *, expires_a
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = AddonNonce.__table__
-    statement = insert(table).values(workspace_id=workspace_id, nonce=nonce, expires_at=expires_at)
-    statement = statement.on_conflict_do_update(
+    values = insert(table).values(workspace_id=workspace_id, nonce=nonce, expires_at=expires_at)
+    statement = values.on_conflict_do_update(
         index_elements=[table.c.workspace_id, table.c.nonce],
-        set_={"expires_at": statement.excluded.expires_at},
+        set_={"expires_at": values.excluded.expires_at},
         where=table.c.expires_at < now,
     ).returning(table.c.id)   # a row back only when inserted (or an expired one taken over)
     fresh = session.execute(statement).first() is not None
@@ -57,7 +58,7 @@ def remember_nonce(session: Session, workspace_id: str, nonce: str, *, expires_a
 
 def purge_expired_nonces(session: Session, now: datetime | None = None) -> int:
     """Delete the nonces whose requests can no longer be replayed; returns how many. Caller commits."""
-    return session.execute(delete(AddonNonce).where(AddonNonce.expires_at < (now or utcnow()))).rowcount or 0
+    return rows_changed(session.execute(delete(AddonNonce).where(AddonNonce.expires_at < (now or utcnow()))))
 
 
 def _maybe_purge(session: Session, now: datetime) -> None:

@@ -18,7 +18,9 @@ TEMPLATE_ID = re.compile(r"^[A-Za-z0-9_-]{10,200}$")
 
 
 class _Poster(Protocol):
-    def post(self, url: str, **kwargs: Any) -> Any: ...
+    """What ``copy_template`` needs of an HTTP session (``requests.Session`` and the like)."""
+
+    def post(self, url: str, *, params: dict[str, str], json: Any, timeout: float) -> Any: ...
 
 
 class CopyFailed(Exception):

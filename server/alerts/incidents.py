@@ -10,25 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import AlertIncident, Event, Link, ProviderAccount, Workspace
+from ..models.enums import AccountStatus, IncidentKind
+from ..models.mapping import Mapping
 from ..models.sync import PARKED
 from ..models.workspace import ACTIVE, NEEDS_REAUTH
 from ..sync.grants import account_label, expires_within
 from ..sync.health_report import within
 from ..sync.mapping import cell_text
-
-
-class IncidentKind(StrEnum):
-    SYNC_STOPPED = "sync_stopped"  # needs re-authorisation
-    WEBHOOK_LOST = "webhook_lost"  # Trello's webhook gone or deactivated, and not registered again
-    EVENTS_PARKED = "events_parked"  # changes that failed for good until someone retries them
-    GRANT_EXPIRING = "grant_expiring"  # an account's access expires soon
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,7 @@ def _quote(name: str) -> str:
 def lead_name(session: Session, workspace: Workspace, event: Event) -> str:
     """The lead an event is about, as a person knows it: its name, else its lead id or card."""
     kind, _, value = event.order_key.partition(":")
-    title = str((workspace.mapping or {}).get("title_column") or "Name")
+    title = Mapping.of_or_default(workspace).title_column
     if kind == "lead":
         link = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == value)).first()
         name = cell_text((link.shadow or {}).get(title, "")) if link is not None else ""
@@ -107,7 +101,7 @@ def conditions_of(session: Session, workspace: Workspace, now: datetime, warn: t
         found.append(parked)
     for account_id in {workspace.google_account_id, workspace.trello_account_id} - {None}:
         account = session.get(ProviderAccount, account_id)
-        if account is not None and account.status == "ok" and expires_within(account, now, warn):
+        if account is not None and account.status == AccountStatus.OK and expires_within(account, now, warn):
             assert account.grant_expires_at is not None
             when = within(account.grant_expires_at, now) if account.grant_expires_at > now else "now"
             found.append(Condition(

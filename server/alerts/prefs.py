@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import StrEnum
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import AlertPreference, User, Workspace, WorkspaceMember
+from ..models.enums import EmailMode
 
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 MAX_EXTRA_EMAILS = 10
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-class EmailMode(StrEnum):
-    IMMEDIATE = "immediate"  # an email when an incident opens and when it is resolved
-    OFF = "off"
 
 
 class PreferenceError(ValueError):

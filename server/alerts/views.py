@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 
 from ..auth.session import login_required
 from ..dashboard.helpers import user, workspace_or_404
-from ..extensions import db
+from ..extensions import db, db_session
 from ..models import ProviderAccount, Workspace
 from ..sync.health_report import HealthReport, build_report
 from .incidents import open_incidents
@@ -54,7 +54,7 @@ def connection_health(workspace: Workspace) -> HealthReport:
 def alert_settings(workspace: Workspace) -> dict[str, Any]:
     """What the Alerts block shows the signed-in person: their choices and the open incidents."""
     me = user()
-    pref = preference_of(db.session, workspace, me.id)
+    pref = preference_of(db_session(), workspace, me.id)
     return {
         "email_mode": pref.email_mode if pref is not None else EmailMode.IMMEDIATE.value,
         "extra_emails": pref.extra_emails if pref is not None else "",
@@ -62,7 +62,7 @@ def alert_settings(workspace: Workspace) -> dict[str, Any]:
         "daily_digest": bool(pref is not None and pref.daily_digest),
         "email_enabled": bool(current_app.config.get("MAIL_SERVER")),
         "my_email": me.email,
-        "open": open_incidents(db.session, workspace.id),
+        "open": open_incidents(db_session(), workspace.id),
     }
 
 
@@ -92,7 +92,7 @@ def save(workspace_id: str) -> Response:
     except PreferenceError as exc:
         flash(f"Alert settings not saved: {exc}", "error")
         return _back(workspace.id)
-    save_preferences(db.session, workspace, me.id, form)
+    save_preferences(db_session(), workspace, me.id, form)
     db.session.commit()
     flash("Alert settings saved.", "success")
     return _back(workspace.id)
@@ -103,7 +103,7 @@ def save(workspace_id: str) -> Response:
 def remove_slack(workspace_id: str) -> Response:
     workspace = workspace_or_404(workspace_id)
     me = user()
-    clear_slack(db.session, workspace, me.id)
+    clear_slack(db_session(), workspace, me.id)
     db.session.commit()
     flash("Slack alerts removed.", "success")
     return _back(workspace.id)

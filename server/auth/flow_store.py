@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from ..database import rows_changed
 from ..models import OAuthFlowState, utcnow
 
 FLOW_TTL = timedelta(hours=1)
@@ -47,7 +48,7 @@ def take_flow_secret(session: Session, key: str, now: datetime | None = None) ->
 
 def purge_expired_flow_states(session: Session, now: datetime | None = None) -> int:
     """Delete abandoned flows (the person never came back from the consent page)."""
-    return session.execute(delete(OAuthFlowState).where(OAuthFlowState.expires_at < (now or utcnow()))).rowcount or 0
+    return rows_changed(session.execute(delete(OAuthFlowState).where(OAuthFlowState.expires_at < (now or utcnow()))))
 
 
 class AuthlibStateCache:
@@ -58,9 +59,9 @@ class AuthlibStateCache:
     """
 
     def _session(self) -> Session:
-        from ..extensions import db
+        from ..extensions import db_session
 
-        return db.session
+        return db_session()
 
     def get(self, key: str) -> str | None:
         return peek_flow_secret(self._session(), key)

@@ -23,12 +23,13 @@ import structlog
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from ..extensions import db
+from ..extensions import db, db_session
 from ..models import GOOGLE, ProviderAccount, User, Workspace
 from ..sync.grants import apply_terms, google_terms
 from .oauth import (
@@ -125,7 +126,7 @@ def _login_page(message: str | None = None, status: int = 200) -> tuple[str, int
 
 
 @bp.get("/app/login")
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     if current_user() is not None:
         return redirect(safe_next(request.args.get("next")))
     return _login_page()
@@ -158,7 +159,7 @@ def google_callback() -> Response:
     signed_in_now = False
     try:
         token = exchange_google_code()
-        user, account, reactivated = record_google_account(db.session, token, connect_to)
+        user, account, reactivated = record_google_account(db_session(), token, connect_to)
         if connect_to is None:
             login_user(user)
             signed_in_now = True
@@ -170,7 +171,7 @@ def google_callback() -> Response:
         flash(str(exc) if isinstance(exc, SignInError) else "Signing in did not complete. Please try again.",
               "error")
         return redirect(failure_page)
-    after_reactivation(db.session, reactivated)
+    after_reactivation(db_session(), reactivated)
     log.info("google_signed_in", user_id=user.id, account_id=account.id, connected=connect_to is not None)
     if connect_to is not None:
         flash(f"Google account {account.username} is connected.", "success")
@@ -187,12 +188,12 @@ def logout() -> Response:
 
 
 @bp.errorhandler(CSRFError)
-def _csrf_refused(exc: CSRFError):  # type: ignore[no-untyped-def]
+def _csrf_refused(exc: CSRFError) -> ResponseReturnValue:
     return _login_page("Nothing was changed: the form had expired or came from another site. "
                        "Reload the page and try again.", 400)
 
 
-def dev_login():  # type: ignore[no-untyped-def]
+def dev_login() -> ResponseReturnValue:
     """Sign in as any email address (local demo and browser tests only)."""
     next_url = safe_next(request.values.get("next"), "")
     if request.method == "GET":
@@ -201,7 +202,7 @@ def dev_login():  # type: ignore[no-untyped-def]
     if "@" not in email or len(email) > 320 or any(ch.isspace() for ch in email):
         return render_template("auth/dev_login.html", next=next_url, email=email,
                                message="Enter an email address such as ann@example.com."), 400
-    user = find_or_create_user(db.session, email)
+    user = find_or_create_user(db_session(), email)
     login_user(user)
     db.session.commit()
     return redirect(next_url or "/app")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
 from ..models import GOOGLE, ProviderAccount, User, Workspace
+from ..models.enums import AccountStatus, Command
 from ..models.workspace import ACTIVE, NEEDS_REAUTH
 
 log = structlog.get_logger(__name__)
@@ -52,7 +53,7 @@ def _registry() -> OAuth:
     return current_app.extensions[_EXTENSION]
 
 
-oauth: OAuth = LocalProxy(_registry)  # type: ignore[assignment]
+oauth: LocalProxy[OAuth] = LocalProxy(_registry)
 
 
 def google_client() -> Any:
@@ -107,13 +108,13 @@ def upsert_account(session: Session, user: User, provider: str, provider_user_id
     account = session.scalar(select(ProviderAccount).where(
         ProviderAccount.user_id == user.id, ProviderAccount.provider == provider,
         ProviderAccount.provider_user_id == provider_user_id))
-    was_broken = account is not None and account.status != "ok"
+    was_broken = account is not None and account.status != AccountStatus.OK
     if account is None:
         account = ProviderAccount(user_id=user.id, provider=provider, provider_user_id=provider_user_id)
         session.add(account)
     for name, value in fields.items():
         setattr(account, name, value)
-    account.status = "ok"
+    account.status = AccountStatus.OK
     account.status_detail = ""
     session.flush()
     return account, was_broken
@@ -130,7 +131,7 @@ def reactivate_workspaces(session: Session, account: ProviderAccount) -> list[Wo
                                                              Workspace.state == NEEDS_REAUTH)).all():
         other_id = workspace.trello_account_id if account.provider == GOOGLE else workspace.google_account_id
         other = session.get(ProviderAccount, other_id) if other_id else None
-        if other is not None and other.status != "ok":
+        if other is not None and other.status != AccountStatus.OK:
             continue
         workspace.state = ACTIVE
         workspace.state_detail = ""
@@ -147,7 +148,7 @@ def after_reactivation(session: Session, workspaces: list[Workspace]) -> None:
     from ..sync.queue import enqueue_command
 
     for workspace in workspaces:
-        enqueue_command(session, workspace.id, "reconcile", {"reauthorised": True})
+        enqueue_command(session, workspace.id, Command.RECONCILE, {"reauthorised": True})
     commit_and_wake(current_app, session, Lane.JOB)
     for workspace in workspaces:
         forget_clients(current_app, workspace.id)

@@ -12,9 +12,9 @@ from functools import wraps
 from typing import Any, Callable
 
 import structlog
-from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
+from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 
-from ..extensions import db
+from ..extensions import db, db_session
 from ..models import User, utcnow
 from . import sessions
 from .sessions import SessionCheck, SessionPolicy
@@ -33,8 +33,8 @@ def login_user(user: User) -> None:
     """Start a fresh session for ``user`` (the old session's data is dropped). The caller commits."""
     previous = session.get(SESSION_KEY)
     session.clear()
-    sessions.end_session(db.session, previous)   # a sign-in never inherits an earlier session
-    session[SESSION_KEY] = sessions.start_session(db.session, user.id)
+    sessions.end_session(db_session(), previous)   # a sign-in never inherits an earlier session
+    session[SESSION_KEY] = sessions.start_session(db_session(), user.id)
     session.permanent = True
     user.last_login_at = utcnow()
     g.pop("current_user", None)
@@ -42,7 +42,7 @@ def login_user(user: User) -> None:
 
 def logout_user() -> None:
     """End this browser's session on the server and forget the cookie's data."""
-    sessions.end_session(db.session, session.get(SESSION_KEY))
+    sessions.end_session(db_session(), session.get(SESSION_KEY))
     db.session.commit()
     session.clear()
     g.current_user = None
@@ -50,7 +50,7 @@ def logout_user() -> None:
 
 def logout_everywhere(user: User) -> int:
     """End every session of ``user`` (this browser's too); returns how many ended."""
-    ended = sessions.end_all_sessions(db.session, user.id)
+    ended = sessions.end_all_sessions(db_session(), user.id)
     db.session.commit()
     session.clear()
     g.current_user = None
@@ -62,7 +62,7 @@ def _resolve() -> User | None:
     token = session.get(SESSION_KEY)
     if token is None:
         return None
-    state, row = sessions.check_session(db.session, token, _policy())
+    state, row = sessions.check_session(db_session(), token, _policy())
     db.session.commit()   # the refreshed last use, or the deletion of an expired session
     if state is not SessionCheck.VALID or row is None:
         session.pop(SESSION_KEY, None)
@@ -78,8 +78,16 @@ def current_user() -> User | None:
     return g.current_user
 
 
+def signed_in_user() -> User:
+    """The signed-in user, in a view wrapped in ``login_required`` (which answers 401 before this)."""
+    found = current_user()
+    if found is None:  # pragma: no cover - login_required runs first
+        abort(401)
+    return found
+
+
 def count_signed_in_browsers(user: User) -> int:
-    return sessions.count_sessions(db.session, user.id, _policy())
+    return sessions.count_sessions(db_session(), user.id, _policy())
 
 
 def _wants_json() -> bool:
@@ -114,5 +122,5 @@ def init_sessions(app: Flask) -> None:
             current_user()
 
 
-__all__ = ["SESSION_KEY", "login_user", "logout_user", "logout_everywhere", "current_user", "login_required",
-           "count_signed_in_browsers", "init_sessions"]
+__all__ = ["SESSION_KEY", "login_user", "logout_user", "logout_everywhere", "current_user", "signed_in_user",
+           "login_required", "count_signed_in_browsers", "init_sessions"]

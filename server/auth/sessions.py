@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Mapping
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..database import rows_changed
 from ..models import UserSession, utcnow
 
 MAX_TOKEN_LENGTH = 128
@@ -86,10 +87,10 @@ def end_session(session: Session, token: Any) -> None:
 
 def end_all_sessions(session: Session, user_id: int) -> int:
     """Sign ``user_id`` out of every browser; returns how many sessions ended."""
-    return session.execute(delete(UserSession).where(UserSession.user_id == user_id)).rowcount or 0
+    return rows_changed(session.execute(delete(UserSession).where(UserSession.user_id == user_id)))
 
 
-def _expired(policy: SessionPolicy, now: datetime):  # type: ignore[no-untyped-def]
+def _expired(policy: SessionPolicy, now: datetime) -> ColumnElement[bool]:
     return or_(UserSession.created_at < now - policy.absolute, UserSession.last_seen_at < now - policy.idle)
 
 
@@ -102,7 +103,7 @@ def count_sessions(session: Session, user_id: int, policy: SessionPolicy, now: d
 
 def purge_expired_sessions(session: Session, policy: SessionPolicy, now: datetime | None = None) -> int:
     """Delete every expired session (they are refused anyway); returns how many."""
-    return session.execute(delete(UserSession).where(_expired(policy, now or utcnow()))).rowcount or 0
+    return rows_changed(session.execute(delete(UserSession).where(_expired(policy, now or utcnow()))))
 
 
 __all__ = ["SessionCheck", "SessionPolicy", "token_hash", "start_session", "check_session", "end_session",

@@ -29,14 +29,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from ..extensions import db
+from ..extensions import db, db_session
 from ..models import TRELLO, ProviderAccount, User, Workspace
 from ..sync.grants import apply_terms, trello_terms
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloError
 from .flow_store import put_flow_secret, take_flow_secret
 from .oauth import after_reactivation, external_url, reactivate_workspaces, upsert_account
-from .session import current_user, login_required
+from .session import login_required, signed_in_user
 
 log = structlog.get_logger(__name__)
 
@@ -155,7 +155,7 @@ def _secret_key(request_token: str) -> str:
 
 def remember_pending(pending: dict[str, str]) -> None:
     """The request token in the cookie, its secret on the server."""
-    put_flow_secret(db.session, _secret_key(pending["token"]), pending["secret"])
+    put_flow_secret(db_session(), _secret_key(pending["token"]), pending["secret"])
     db.session.commit()
     session[FLOW_KEY] = {"token": pending["token"]}
 
@@ -166,7 +166,7 @@ def take_pending() -> dict[str, str] | None:
     token = flow.get("token") if isinstance(flow, dict) else None
     if not isinstance(token, str) or not token:
         return None
-    secret = take_flow_secret(db.session, _secret_key(token))
+    secret = take_flow_secret(db_session(), _secret_key(token))
     db.session.commit()
     return {"token": token, "secret": secret} if secret else None
 
@@ -189,7 +189,7 @@ def callback() -> Response:
     pending = take_pending()
     try:
         token, member = finish_connection(pending, request.args.to_dict())
-        account, reactivated = record_trello_account(db.session, current_user(), token, member)  # type: ignore[arg-type]
+        account, reactivated = record_trello_account(db_session(), signed_in_user(), token, member)
         db.session.commit()
     except ConnectError as exc:
         db.session.rollback()
@@ -200,7 +200,7 @@ def callback() -> Response:
         flash("This Trello account was being connected twice at the same time. Please check it below.", "error")
         return _connections()
     repair_webhooks(reactivated, token)
-    after_reactivation(db.session, reactivated)
+    after_reactivation(db_session(), reactivated)
     log.info("trello_connected", account_id=account.id, member_id=account.provider_user_id)
     flash(f"Trello account @{account.username} is connected.", "success")
     if reactivated:

@@ -8,20 +8,9 @@ theirs answers 404 on every route.
 
 from __future__ import annotations
 
-from flask import Blueprint
+# The views register themselves on ``bp`` when imported (Flask's blueprint pattern); they take
+# ``bp`` from ``blueprint.py``, so the order of these imports does not matter.
+from . import addon_connect, history, mapping_edit, pages, picker, synced_sheet, wizard, workspace
+from .blueprint import bp
 
-bp = Blueprint("dashboard", __name__, url_prefix="/app")
-
-# The views register themselves on ``bp`` when imported (Flask's blueprint pattern), hence after it.
-from . import (  # noqa: E402,F401
-    addon_connect,
-    history,
-    mapping_edit,
-    pages,
-    picker,
-    synced_sheet,
-    wizard,
-    workspace,
-)
-
-__all__ = ["bp"]
+__all__ = ["addon_connect", "bp", "history", "mapping_edit", "pages", "picker", "synced_sheet", "wizard", "workspace"]

@@ -11,12 +11,14 @@ from typing import Any
 
 import structlog
 from flask import current_app, render_template, request
+from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from ..addon import one_click
 from ..auth.session import login_required
-from ..extensions import db
-from . import bp, queries
+from ..extensions import db, db_session
+from . import queries
+from .blueprint import bp
 from .helpers import user
 
 log = structlog.get_logger(__name__)
@@ -33,7 +35,7 @@ def _page(status: int = 200, **context: Any) -> Response:
 def _choices(wanted: one_click.ConnectRequest) -> list[dict[str, Any]]:
     """The person's workspaces, each with why it cannot be chosen here (None: it can)."""
     return [{"ws": ws, "problem": one_click.choosable(ws, wanted.spreadsheet_id)}
-            for ws in queries.workspaces_for_user(db.session, user())]
+            for ws in queries.workspaces_for_user(db_session(), user())]
 
 
 def _wanted(source: Any) -> one_click.ConnectRequest:
@@ -42,7 +44,7 @@ def _wanted(source: Any) -> one_click.ConnectRequest:
 
 @bp.get("/addon/connect")
 @login_required
-def addon_connect():  # type: ignore[no-untyped-def]
+def addon_connect() -> ResponseReturnValue:
     """Choose the workspace this spreadsheet's add-on connects to."""
     try:
         wanted = _wanted(request.args)
@@ -53,18 +55,18 @@ def addon_connect():  # type: ignore[no-untyped-def]
 
 @bp.post("/addon/connect")
 @login_required
-def addon_connect_approve():  # type: ignore[no-untyped-def]
+def addon_connect_approve() -> ResponseReturnValue:
     """Hand the chosen workspace to the add-on waiting with this nonce."""
     try:
         wanted = _wanted(request.form)
     except one_click.ConnectRefused as refused:
         return _page(refused.status, error=refused.message, wanted=None, choices=[])
-    workspace = queries.workspace_for_user(db.session, user(), str(request.form.get("workspace_id") or ""))
+    workspace = queries.workspace_for_user(db_session(), user(), str(request.form.get("workspace_id") or ""))
     if workspace is None:
         return _page(404, error="Choose one of your workspaces: that one does not exist or is not yours.",
                      wanted=wanted, choices=_choices(wanted))
     try:
-        one_click.approve(db.session, workspace, wanted)
+        one_click.approve(db_session(), workspace, wanted)
     except one_click.ConnectRefused as refused:
         db.session.rollback()
         return _page(refused.status, error=refused.message, wanted=wanted, choices=_choices(wanted))

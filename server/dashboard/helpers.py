@@ -7,9 +7,10 @@ from typing import Any
 import structlog
 from flask import abort, current_app
 
-from ..auth.session import current_user
-from ..extensions import db
+from ..auth.session import signed_in_user
+from ..extensions import db, db_session
 from ..models import ProviderAccount, User, Workspace
+from ..models.enums import AccountStatus, WorkspaceState
 from ..models.workspace import is_draft
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloError, trello_error_message
@@ -17,26 +18,23 @@ from . import queries
 
 log = structlog.get_logger(__name__)
 
-STATE_LABELS = {
-    "active": "Syncing",
-    "paused": "Paused",
-    "needs_reauth": "Needs re-authorisation",
-    "disconnected": "Disconnected",
-    "draft": "Draft",
+STATE_LABELS: dict[str, str] = {
+    WorkspaceState.ACTIVE: "Syncing",
+    WorkspaceState.PAUSED: "Paused",
+    WorkspaceState.NEEDS_REAUTH: "Needs re-authorisation",
+    WorkspaceState.DISCONNECTED: "Disconnected",
+    WorkspaceState.DRAFT: "Draft",
 }
 
 
 def user() -> User:
     """The signed-in user (views are wrapped in ``login_required``)."""
-    found = current_user()
-    if found is None:  # pragma: no cover - login_required runs first
-        abort(401)
-    return found
+    return signed_in_user()
 
 
 def workspace_or_404(workspace_id: str) -> Workspace:
     """The workspace if the signed-in user may see it; 404 otherwise (never 403: no existence leak)."""
-    workspace = queries.workspace_for_user(db.session, user(), workspace_id)
+    workspace = queries.workspace_for_user(db_session(), user(), workspace_id)
     if workspace is None:
         abort(404)
     return workspace
@@ -60,7 +58,7 @@ def mark_needs_reauth(account: ProviderAccount | None, exc: Exception) -> None:
     """Remember that a provider refused the account (the Connections page says so)."""
     if account is None:
         return
-    account.status = "needs_reauth"
+    account.status = AccountStatus.NEEDS_REAUTH
     account.status_detail = str(exc)[:500]
 
 
@@ -68,7 +66,7 @@ def wake_worker() -> None:
     """Commit queued events and nudge the workers (see ``server.engine.commit_and_wake``)."""
     from ..engine import commit_and_wake
 
-    commit_and_wake(current_app, db.session)
+    commit_and_wake(current_app, db_session())
 
 
 def trello_board_url(board_id: str) -> str:

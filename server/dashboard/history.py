@@ -7,25 +7,25 @@ is not theirs); a filter value the page cannot use answers 400 with the reason o
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import abort, current_app, render_template, request
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from ..auth.session import login_required
-from ..extensions import db
+from ..extensions import db_session
 from ..models import Workspace
-from . import bp
 from . import history_entries as entries
 from . import history_search as search
+from .blueprint import bp
 from .google import spreadsheet_url
 from .helpers import trello_board_url, workspace_or_404
 from .history_labels import ACTION_CHOICES, SIDE_CHOICES
 
 
 def _session() -> Session:
-    return cast(Session, db.session)
+    return db_session()
 
 
 def _page(template: str, *, status_code: int = 200, **context: Any) -> Response:

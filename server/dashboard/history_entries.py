@@ -17,17 +17,19 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, History, Link, Workspace
+from ..models.enums import EventSource, LinkSyncState
+from ..models.mapping import Mapping
 from ..models.sync import CARD_REMOVED, LINKED, ROW_REMOVED, UNLINKED
-from ..sync.mapping import Mapping
 from . import history_labels as labels
 
-LINK_STATUS_LABELS = {
+LINK_STATUS_LABELS: dict[str, str] = {
     LINKED: "Linked: row and card kept in sync",
     UNLINKED: "Unlinked: no longer synced",
     ROW_REMOVED: "Row deleted from the sheet; card archived",
     CARD_REMOVED: "Card archived or deleted in Trello",
 }
-SYNC_STATE_LABELS = {"synced": "Up to date", "pending": "Waiting to sync", "error": "Last sync failed"}
+SYNC_STATE_LABELS: dict[str, str] = {LinkSyncState.SYNCED: "Up to date", LinkSyncState.PENDING: "Waiting to sync",
+                     LinkSyncState.ERROR: "Last sync failed"}
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class LeadPageView:
 
 
 def title_column(workspace: Workspace) -> str:
-    return (workspace.mapping or {}).get("title_column") or "Name"
+    return Mapping.of_or_default(workspace).title_column
 
 
 def links_of(session: Session, workspace: Workspace, lead_ids: Iterable[str],
@@ -197,10 +199,10 @@ def _object(value: Any) -> dict[str, Any]:
 def _event_hints(workspace: Workspace, event: Event) -> tuple[str, int | None, str | None]:
     """What the event's own payload says of its lead: (title, row, card id)."""
     data = _payload(event)
-    if event.source == "sheets":
+    if event.source == EventSource.SHEETS:
         row = data.get("row") if isinstance(data.get("row"), int) else None
         return str(_object(data.get("values")).get(title_column(workspace)) or "").strip(), row, None
-    if event.source == "trello":
+    if event.source == EventSource.TRELLO:
         card = _object(_object(data.get("data")).get("card"))
         card_id = card.get("id") if isinstance(card.get("id"), str) else None
         return str(card.get("name") or "").strip(), None, card_id
@@ -248,7 +250,7 @@ def lead_page_view(workspace: Workspace, lead_id: str, link: Link | None, fallba
                   "No longer linked")
         return LeadPageView(lead=lead, status_label=status, sync_label="", last_error="",
                             last_synced_at=None, fields=[])
-    mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+    mapping = Mapping.of_or_default(workspace)
     shadow = link.shadow or {}
     return LeadPageView(
         lead=lead, status_label=LINK_STATUS_LABELS.get(link.status, link.status.replace("_", " ").capitalize()),

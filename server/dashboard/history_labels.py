@@ -8,31 +8,15 @@ reads as words, never as a code.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 from typing import Any
 
-
-class Outcome(StrEnum):
-    OK = "ok"
-    CONFLICT = "conflict"
-    ERROR = "error"
-    SKIPPED = "skipped"
-
-
-class Origin(StrEnum):
-    """Where a history entry's change came from (``History.side``)."""
-
-    SHEETS = "sheets"
-    TRELLO = "trello"
-    RECONCILE = "reconcile"
-    SYSTEM = "system"
-
+from ..models.enums import Command, EventSource, EventState, HistoryAction, HistorySide, Outcome, SheetEventKind
 
 SIDE_LABELS: dict[str, str] = {
-    Origin.SHEETS: "Sheet",
-    Origin.TRELLO: "Trello",
-    Origin.RECONCILE: "Full sync",
-    Origin.SYSTEM: "System",
+    HistorySide.SHEETS: "Sheet",
+    HistorySide.TRELLO: "Trello",
+    HistorySide.RECONCILE: "Full sync",
+    HistorySide.SYSTEM: "System",
 }
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -52,14 +36,14 @@ def _provider_in(message: str) -> str | None:
 
 def _conflict(side: str, outcome: str, message: str) -> str:
     # The entry is recorded from the side whose value lost; a full sync always keeps the sheet's.
-    return "Conflict: kept Trello's value" if side == Origin.SHEETS else "Conflict: kept the sheet's value"
+    return "Conflict: kept Trello's value" if side == HistorySide.SHEETS else "Conflict: kept the sheet's value"
 
 
 def _error(side: str, outcome: str, message: str) -> str:
     words: dict[str, str] = {
-        Origin.SHEETS: "A change from the sheet could not be applied",
-        Origin.TRELLO: "A change from Trello could not be applied",
-        Origin.RECONCILE: "The full sync could not do everything",
+        HistorySide.SHEETS: "A change from the sheet could not be applied",
+        HistorySide.TRELLO: "A change from Trello could not be applied",
+        HistorySide.RECONCILE: "The full sync could not do everything",
     }
     return words.get(side, "Sync stopped on an error")
 
@@ -74,64 +58,64 @@ def _update_row(side: str, outcome: str, message: str) -> str:
 
 
 def _card_removed(side: str, outcome: str, message: str) -> str:
-    return "Card no longer on the board" if side == Origin.RECONCILE else "Card archived or deleted in Trello"
+    return "Card no longer on the board" if side == HistorySide.RECONCILE else "Card archived or deleted in Trello"
 
 
 Label = str | Callable[[str, str, str], str]
 
 #: action → plain words, or a function of (side, outcome, message) when the words depend on them.
 ACTION_LABELS: dict[str, Label] = {
-    "create_card": "Card created in Trello",
-    "append_row": "Row added to the sheet",
-    "update_card": "Card updated in Trello",
-    "update_row": _update_row,
-    "revive_card": "Card brought back in Trello",
-    "card_reopened": "Card back on the board",
-    "due_not_a_date": "Due date not understood; the card's due date was kept",
-    "card_removed": _card_removed,
-    "row_removed": "Row deleted from the sheet",
-    "archive_card": "Row deleted, so its card was archived",
-    "unlink": "Lead unlinked from its card",
-    "duplicate_removed": "Duplicate card deleted in Trello",
-    "stale": "An older change was ignored",
-    "conflict": _conflict,
-    "reconcile": "Sheet and board compared",
-    "error": _error,
-    "needs_reauth": _needs_reauth,
-    "rotate_addon_secret": "Add-on secret rotated",
-    "comment": "Comment on the card",
-    "mapping_changed": "Mapping changed",
-    "relink": "Links rebuilt from the lead ids",
+    HistoryAction.CREATE_CARD: "Card created in Trello",
+    HistoryAction.APPEND_ROW: "Row added to the sheet",
+    HistoryAction.UPDATE_CARD: "Card updated in Trello",
+    HistoryAction.UPDATE_ROW: _update_row,
+    HistoryAction.REVIVE_CARD: "Card brought back in Trello",
+    HistoryAction.CARD_REOPENED: "Card back on the board",
+    HistoryAction.DUE_NOT_A_DATE: "Due date not understood; the card's due date was kept",
+    HistoryAction.CARD_REMOVED: _card_removed,
+    HistoryAction.ROW_REMOVED: "Row deleted from the sheet",
+    HistoryAction.ARCHIVE_CARD: "Row deleted, so its card was archived",
+    HistoryAction.UNLINK: "Lead unlinked from its card",
+    HistoryAction.DUPLICATE_REMOVED: "Duplicate card deleted in Trello",
+    HistoryAction.STALE: "An older change was ignored",
+    HistoryAction.CONFLICT: _conflict,
+    HistoryAction.RECONCILE: "Sheet and board compared",
+    HistoryAction.ERROR: _error,
+    HistoryAction.NEEDS_REAUTH: _needs_reauth,
+    HistoryAction.ROTATE_ADDON_SECRET: "Add-on secret rotated",
+    HistoryAction.COMMENT: "Comment on the card",
+    HistoryAction.MAPPING_CHANGED: "Mapping changed",
+    HistoryAction.RELINK: "Links rebuilt from the lead ids",
 }
 
 #: What the action filter offers, in this order (values are ``History.action``).
 ACTION_CHOICES: dict[str, str] = {
-    "create_card": "Cards created",
-    "append_row": "Rows added",
-    "update_card": "Cards updated",
-    "update_row": "Rows updated",
-    "conflict": "Conflicts",
-    "stale": "Older changes ignored",
-    "card_removed": "Cards removed",
-    "row_removed": "Rows removed",
-    "archive_card": "Cards archived",
-    "unlink": "Leads unlinked",
-    "revive_card": "Cards brought back",
-    "card_reopened": "Cards back on the board",
-    "due_not_a_date": "Due dates not understood",
-    "duplicate_removed": "Duplicates deleted",
-    "reconcile": "Full syncs",
-    "error": "Errors",
-    "needs_reauth": "Reconnect requests",
-    "rotate_addon_secret": "Secret rotations",
-    "comment": "Comments",
-    "mapping_changed": "Mapping changes",
-    "relink": "Relinks",
+    HistoryAction.CREATE_CARD: "Cards created",
+    HistoryAction.APPEND_ROW: "Rows added",
+    HistoryAction.UPDATE_CARD: "Cards updated",
+    HistoryAction.UPDATE_ROW: "Rows updated",
+    HistoryAction.CONFLICT: "Conflicts",
+    HistoryAction.STALE: "Older changes ignored",
+    HistoryAction.CARD_REMOVED: "Cards removed",
+    HistoryAction.ROW_REMOVED: "Rows removed",
+    HistoryAction.ARCHIVE_CARD: "Cards archived",
+    HistoryAction.UNLINK: "Leads unlinked",
+    HistoryAction.REVIVE_CARD: "Cards brought back",
+    HistoryAction.CARD_REOPENED: "Cards back on the board",
+    HistoryAction.DUE_NOT_A_DATE: "Due dates not understood",
+    HistoryAction.DUPLICATE_REMOVED: "Duplicates deleted",
+    HistoryAction.RECONCILE: "Full syncs",
+    HistoryAction.ERROR: "Errors",
+    HistoryAction.NEEDS_REAUTH: "Reconnect requests",
+    HistoryAction.ROTATE_ADDON_SECRET: "Secret rotations",
+    HistoryAction.COMMENT: "Comments",
+    HistoryAction.MAPPING_CHANGED: "Mapping changes",
+    HistoryAction.RELINK: "Relinks",
 }
 
 #: The side filter's choices (values are ``History.side``).
-SIDE_CHOICES: dict[str, str] = {Origin.SHEETS: "Sheet", Origin.TRELLO: "Trello", Origin.RECONCILE: "Full sync",
-                                Origin.SYSTEM: "System"}
+SIDE_CHOICES: dict[str, str] = {HistorySide.SHEETS: "Sheet", HistorySide.TRELLO: "Trello",
+                                HistorySide.RECONCILE: "Full sync", HistorySide.SYSTEM: "System"}
 
 
 def _words(code: str) -> str:
@@ -145,7 +129,8 @@ def side_label(side: str) -> str:
 
 
 #: Actions whose label already says how they ended (no "Failed" tag after "could not be applied").
-SELF_DESCRIBING = frozenset({"error", "needs_reauth", "conflict", "stale"})
+SELF_DESCRIBING = frozenset({HistoryAction.ERROR, HistoryAction.NEEDS_REAUTH, HistoryAction.CONFLICT,
+                             HistoryAction.STALE})
 
 
 def outcome_label(outcome: str, action: str = "") -> str:
@@ -166,25 +151,26 @@ def action_label(action: str, side: str = "", outcome: str = Outcome.OK, message
 
 #: (source, kind) of a queued event → what it is.
 EVENT_LABELS: dict[tuple[str, str], str] = {
-    ("sheets", "row"): "Row change from the sheet",
-    ("sheets", "row_removed"): "Row deleted in the sheet",
-    ("trello", "createCard"): "Card created in Trello",
-    ("trello", "copyCard"): "Card copied in Trello",
-    ("trello", "updateCard"): "Card changed in Trello",
-    ("trello", "deleteCard"): "Card deleted in Trello",
-    ("trello", "moveCardFromBoard"): "Card moved to another board",
-    ("trello", "moveCardToBoard"): "Card moved onto the board",
-    ("trello", "convertToCardFromCheckItem"): "Checklist item turned into a card",
-    ("trello", "emailCard"): "Card emailed to the board",
-    ("trello", "commentCard"): "Comment added in Trello",
-    ("system", "reconcile"): "Full sync",
-    ("system", "preview"): "Preview of the first sync",
-    ("system", "create_card"): "Creating the lead's card",
-    ("system", "create_lead"): "Adding the card's row",
-    ("system", "update_card"): "Repairing the card",
+    (EventSource.SHEETS, SheetEventKind.ROW): "Row change from the sheet",
+    (EventSource.SHEETS, SheetEventKind.ROW_REMOVED): "Row deleted in the sheet",
+    (EventSource.TRELLO, "createCard"): "Card created in Trello",
+    (EventSource.TRELLO, "copyCard"): "Card copied in Trello",
+    (EventSource.TRELLO, "updateCard"): "Card changed in Trello",
+    (EventSource.TRELLO, "deleteCard"): "Card deleted in Trello",
+    (EventSource.TRELLO, "moveCardFromBoard"): "Card moved to another board",
+    (EventSource.TRELLO, "moveCardToBoard"): "Card moved onto the board",
+    (EventSource.TRELLO, "convertToCardFromCheckItem"): "Checklist item turned into a card",
+    (EventSource.TRELLO, "emailCard"): "Card emailed to the board",
+    (EventSource.TRELLO, "commentCard"): "Comment added in Trello",
+    (EventSource.SYSTEM, Command.RECONCILE): "Full sync",
+    (EventSource.SYSTEM, Command.PREVIEW): "Preview of the first sync",
+    (EventSource.SYSTEM, Command.CREATE_CARD): "Creating the lead's card",
+    (EventSource.SYSTEM, Command.CREATE_LEAD): "Adding the card's row",
+    (EventSource.SYSTEM, Command.UPDATE_CARD): "Repairing the card",
 }
 
-_SOURCE_WORDS = {"sheets": "Change from the sheet", "trello": "Change in Trello", "system": "Sync task"}
+_SOURCE_WORDS: dict[str, str] = {EventSource.SHEETS: "Change from the sheet", EventSource.TRELLO: "Change in Trello",
+                                  EventSource.SYSTEM: "Sync task"}
 
 
 def event_label(source: str, kind: str) -> str:
@@ -192,11 +178,11 @@ def event_label(source: str, kind: str) -> str:
 
 
 EVENT_STATE_LABELS: dict[str, str] = {
-    "pending": "Waiting to be applied",
-    "processing": "Being applied now",
-    "done": "Applied",
-    "ignored": "Nothing to do",
-    "parked": "Parked: failed, needs you",
+    EventState.PENDING: "Waiting to be applied",
+    EventState.PROCESSING: "Being applied now",
+    EventState.DONE: "Applied",
+    EventState.IGNORED: "Nothing to do",
+    EventState.PARKED: "Parked: failed, needs you",
 }
 
 
@@ -295,10 +281,10 @@ def _change_line(action: str, side: str, name: str, value: Any) -> str:
     if not (isinstance(value, (list, tuple)) and len(value) == 2):
         return f"{name}: {_text(value)}"
     old, new = value
-    if action == "conflict":  # [the value that lost, the value kept]
-        lost = "Trello" if side != Origin.SHEETS else "the sheet"
+    if action == HistoryAction.CONFLICT:  # [the value that lost, the value kept]
+        lost = "Trello" if side != HistorySide.SHEETS else "the sheet"
         return f"{name}: kept {_quoted(new)}; {lost}'s {_quoted(old)} was not applied"
-    if action == "stale":  # [the late value, None]
+    if action == HistoryAction.STALE:  # [the late value, None]
         return f"{name}: {_quoted(old)} arrived late and was not applied"
     if old is None or old == "":
         return f"{name}: {_quoted(new)}"
@@ -309,9 +295,9 @@ def change_lines(action: str, side: str, changes: Any) -> list[str]:
     """The entry's field changes as lines; a full sync's counters as one sentence."""
     if not isinstance(changes, dict) or not changes:
         return []
-    if action == "reconcile":
+    if action == HistoryAction.RECONCILE:
         return [full_sync_sentence(changes)]
-    if action == "relink":
+    if action == HistoryAction.RELINK:
         return [relink_sentence(changes)]
     return [_change_line(action, side, str(name), value) for name, value in changes.items()]
 
@@ -348,7 +334,6 @@ __all__ = [
     "SELF_DESCRIBING",
     "SIDE_CHOICES",
     "SIDE_LABELS",
-    "Origin",
     "Outcome",
     "action_label",
     "card_url",

@@ -18,6 +18,7 @@ from sqlalchemy import Select, Text, and_, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, History, Link, Workspace
+from ..models.mapping import Mapping as LeadMapping
 from ..models.sync import PARKED, PENDING, PROCESSING
 from .history_labels import ACTION_CHOICES, SIDE_CHOICES, Outcome
 
@@ -110,7 +111,7 @@ def valid_lead_id(lead_id: str) -> bool:
 
 def _title_matches(workspace: Workspace, pattern: str) -> Any:
     """Leads of the workspace whose title (the mapping's title column, in the link's shadow) matches."""
-    title_column = (workspace.mapping or {}).get("title_column") or "Name"
+    title_column = LeadMapping.of_or_default(workspace).title_column
     title = Link.shadow[title_column].as_string()
     return select(Link.lead_id).where(Link.workspace_id == workspace.id, title.icontains(pattern, autoescape=True))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -20,18 +20,19 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from werkzeug.wrappers import Response
 
 from ..auth.session import login_required
-from ..extensions import db
+from ..extensions import db, db_session
 from ..models import ProviderAccount, Workspace
+from ..models.enums import HistoryAction, HistorySide
+from ..models.mapping import Mapping, MappingError, column_fields, normalise_status
 from ..models.workspace import ACTIVE
 from ..sheets.errors import SheetsError, sheets_error_message
 from ..sync import mapping_form as form_checks
 from ..sync import remap
 from ..sync.history import record
-from ..sync.mapping import Mapping, normalise_status
 from ..sync.matching import best_match, reverse_table
 from ..sync.queue import RECONCILE, enqueue_command
 from ..trello.errors import TrelloError, trello_error_message
-from . import bp
+from .blueprint import bp
 from .google import reader, sheet_tab
 from .helpers import is_draft, user, wake_worker, workspace_or_404, workspace_trello
 
@@ -50,10 +51,16 @@ class Sources:
 
 def _read_sources(ws: Workspace) -> Sources:
     """Read the header, the status column and the lists; on failure, fall back to what is saved."""
-    mapping = Mapping.from_dict(ws.mapping or {}, ws.lead_id_column)
-    saved_names = dict((ws.mapping or {}).get("list_names") or {})
+    problems: list[str] = []
+    try:
+        mapping = Mapping.of(ws)
+    except MappingError as exc:
+        mapping = Mapping(lead_id_column=ws.lead_id_column)
+        problems.append(f"The saved mapping could not be read ({exc}); choose the columns and lists again below.")
+    saved_names = mapping.list_names
     out = Sources(columns=[c for c in mapping.synced_columns], statuses=[],
-                  lists=[(list_id, saved_names.get(list_id, list_id)) for list_id in mapping.list_to_status])
+                  lists=[(list_id, saved_names.get(list_id, list_id)) for list_id in mapping.list_to_status],
+                  problems=problems)
     account = db.session.get(ProviderAccount, ws.google_account_id) if ws.google_account_id else None
     try:
         tab = sheet_tab(current_app, account, ws.spreadsheet_id, ws.sheet_name)
@@ -85,14 +92,13 @@ def _read_sources(ws: Workspace) -> Sources:
 
 def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
     """The page's answers before any edit: the saved mapping, plus what the sync met unmapped."""
-    data = ws.mapping or {}
-    mapping = Mapping.from_dict(data, ws.lead_id_column)
-    saved = dict(data.get("status_to_list") or {})
-    offered = [o.value for o in remap.offers(db.session, ws) if o.kind is remap.GapKind.STATUS]
+    mapping = Mapping.of_or_default(ws)
+    saved = dict(mapping.statuses_as_written)
+    offered = [o.value for o in remap.offers(db_session(), ws) if o.kind is remap.GapKind.STATUS]
     asked = form_checks.clean(request.args.get("status", ""))
     statuses = list(dict.fromkeys([*saved, *sources.statuses, *offered, *([asked] if asked else [])]))
     seen: set[str] = set()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for status in statuses:
         key = normalise_status(status)
         if not key or key in seen:
@@ -133,7 +139,7 @@ def _form_from_post(sources: Sources) -> dict[str, Any]:
 
 @dataclass
 class Checked:
-    mapping: dict[str, Any]
+    mapping: Mapping
     policies: form_checks.PolicyAnswer
     problems: list[str]
 
@@ -149,12 +155,11 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
     policies = form_checks.check_policies(request.form.get("row_removed_policy", ""),
                                           request.form.get("card_removed_policy", ""),
                                           request.form.get("card_removed_status", ""))
-    mapping = {**(ws.mapping or {}),
-               "title_column": columns.title_column, "status_column": columns.status_column,
-               "description_columns": columns.description_columns, "due_column": columns.due_column,
-               "status_to_list": statuses.status_to_list, "list_to_status": statuses.list_to_status,
-               "default_status": statuses.default_status,
-               "list_names": {**((ws.mapping or {}).get("list_names") or {}), **dict(sources.lists)}}
+    saved = Mapping.of_or_default(ws)
+    mapping = replace(saved, fields=column_fields(columns.title_column, columns.status_column,
+                                                  columns.description_columns, columns.due_column),
+                      statuses_as_written=statuses.status_to_list, list_to_status=statuses.list_to_status,
+                      default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)})
     return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems])
 
 
@@ -167,7 +172,7 @@ def fingerprint(mapping: dict[str, Any], policies: Any = None) -> str:
 
 def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problems: list[str] | None = None,
             effect: remap.Effect | None = None, previewed: str = "", base: str = "", status: int = 200) -> Response:
-    saved_lists = set((ws.mapping or {}).get("list_to_status") or {})
+    saved_lists = set(Mapping.of_or_default(ws).list_to_status)
     statuses = [r["status"] for r in answers["rows"]]
     page = render_template(
         "dashboard/mapping.html", ws=ws, sources=sources, answers=answers, problems=problems or [],
@@ -203,8 +208,8 @@ def edit_mapping(workspace_id: str) -> Response:
     checked = _check(ws, sources)
     if checked.problems:
         return _render(ws, sources, answers, problems=checked.problems, base=base, status=400)
-    new_print = fingerprint(checked.mapping, checked.policies)
-    effect = remap.effect_of(db.session, ws, checked.mapping)
+    new_print = fingerprint(checked.mapping.to_json(), checked.policies)
+    effect = remap.effect_of(db_session(), ws, checked.mapping)
     if request.form.get("action") != "save" or request.form.get("previewed") != new_print:
         if request.form.get("action") == "save":
             flash("The answers changed since the preview: check the preview below, then save.", "info")
@@ -214,14 +219,14 @@ def edit_mapping(workspace_id: str) -> Response:
 
 def _save(ws: Workspace, checked: Checked, effect: remap.Effect, *, full_sync: bool) -> Response:
     me = user()
-    ws.mapping = checked.mapping
+    ws.mapping = checked.mapping.to_json()
     ws.row_removed_policy = checked.policies.row_removed_policy
     ws.card_removed_policy = checked.policies.card_removed_policy
     ws.card_removed_status = checked.policies.card_removed_status
-    requeued = remap.requeue_cleared(db.session, ws, checked.mapping)
+    requeued = remap.requeue_cleared(db_session(), ws, checked.mapping)
     queued_sync = full_sync and ws.state == ACTIVE and enqueue_command(
-        db.session, ws.id, RECONCILE, {"requested_by": me.id}) is not None
-    record(db.session, ws.id, side="system", action="mapping_changed",
+        db_session(), ws.id, RECONCILE, {"requested_by": me.id}) is not None
+    record(db_session(), ws.id, side=HistorySide.SYSTEM, action=HistoryAction.MAPPING_CHANGED,
            message=f"Mapping changed by {me.email}; {requeued} parked event(s) queued again"
                    + ("; a full sync is queued." if queued_sync else "."))
     wake_worker()
@@ -241,7 +246,7 @@ def mapping_offers(ws: Workspace) -> list[remap.Offer]:
     """The unmapped statuses and lists parked events met (the workspace page offers to map them)."""
     if is_draft(ws):
         return []
-    return remap.offers(db.session, ws)
+    return remap.offers(db_session(), ws)
 
 
 __all__ = ["edit_mapping", "fingerprint", "mapping_offers"]

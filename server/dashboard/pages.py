@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from flask import current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from ..auth.session import count_signed_in_browsers, current_user, login_required, logout_everywhere, logout_user
-from ..extensions import db
+from ..extensions import db, db_session
 from ..models import GOOGLE, TRELLO
 from ..sheets.errors import SheetsError
 from ..sync.providers import MissingAccount
 from ..trello.errors import TrelloError
-from . import bp, queries
+from . import queries
+from .blueprint import bp
 from .google import sheets_error_message
 from .helpers import STATE_LABELS, trello_error_message, user
 from .workspace_actions import void_connect_codes
@@ -23,7 +27,7 @@ log = structlog.get_logger(__name__)
 
 
 @bp.context_processor
-def _dashboard_globals():  # type: ignore[no-untyped-def]
+def _dashboard_globals() -> dict[str, Any]:
     return {"state_labels": STATE_LABELS}
 
 
@@ -49,7 +53,7 @@ def _back() -> Response:
 
 
 @bp.errorhandler(TrelloError)
-def _trello_failed(exc: TrelloError):  # type: ignore[no-untyped-def]
+def _trello_failed(exc: TrelloError) -> ResponseReturnValue:
     db.session.rollback()
     log.info("dashboard_trello_error", path=request.path, error=str(exc))
     flash(trello_error_message(exc), "error")
@@ -57,7 +61,7 @@ def _trello_failed(exc: TrelloError):  # type: ignore[no-untyped-def]
 
 
 @bp.errorhandler(SheetsError)
-def _sheets_failed(exc: SheetsError):  # type: ignore[no-untyped-def]
+def _sheets_failed(exc: SheetsError) -> ResponseReturnValue:
     db.session.rollback()
     log.info("dashboard_sheets_error", path=request.path, error=str(exc))
     flash(sheets_error_message(exc), "error")
@@ -65,7 +69,7 @@ def _sheets_failed(exc: SheetsError):  # type: ignore[no-untyped-def]
 
 
 @bp.errorhandler(MissingAccount)
-def _missing_account(exc: MissingAccount):  # type: ignore[no-untyped-def]
+def _missing_account(exc: MissingAccount) -> ResponseReturnValue:
     db.session.rollback()
     flash(f"{str(exc).capitalize()}: connect it on the Connections page.", "error")
     return _back()
@@ -76,7 +80,7 @@ def _wants_json() -> bool:
 
 
 @bp.errorhandler(NotFound)
-def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
+def _not_found(exc: NotFound) -> ResponseReturnValue:
     if _wants_json():
         return jsonify({"error": {"code": 404, "message": "no such workspace"}}), 404
     return render_template("dashboard/error.html", title="Not found",
@@ -84,7 +88,7 @@ def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
 
 
 @bp.errorhandler(CSRFError)
-def _csrf_refused(exc: CSRFError):  # type: ignore[no-untyped-def]
+def _csrf_refused(exc: CSRFError) -> ResponseReturnValue:
     log.info("dashboard_csrf_refused", path=request.path, reason=exc.description)
     return render_template("dashboard/error.html", title="The form has expired",
                            message="Nothing was changed: the form was too old, or was sent from another site. "
@@ -102,12 +106,12 @@ def login_url() -> str:
 
 @bp.get("")
 @login_required
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     """The user's workspaces (owned or invited to), with their state."""
     me = user()
-    workspaces = queries.workspaces_for_user(db.session, me)
-    counts = queries.workspace_summaries(db.session, workspaces)
-    accounts = queries.accounts_for_user(db.session, me)
+    workspaces = queries.workspaces_for_user(db_session(), me)
+    counts = queries.workspace_summaries(db_session(), workspaces)
+    accounts = queries.accounts_for_user(db_session(), me)
     has_google = any(a.provider == GOOGLE for a in accounts)
     has_trello = any(a.provider == TRELLO for a in accounts)
     return render_template("dashboard/index.html", workspaces=workspaces, counts=counts, me=me,
@@ -116,9 +120,9 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.get("/connections")
 @login_required
-def connections():  # type: ignore[no-untyped-def]
+def connections() -> ResponseReturnValue:
     """The Google and Trello accounts the user connected, with their state."""
-    accounts = queries.accounts_for_user(db.session, user())
+    accounts = queries.accounts_for_user(db_session(), user())
     google = [a for a in accounts if a.provider == GOOGLE]
     trello = [a for a in accounts if a.provider == TRELLO]
     return render_template("dashboard/connections.html", google=google, trello=trello,
@@ -126,7 +130,7 @@ def connections():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/sign-out")
-def sign_out():  # type: ignore[no-untyped-def]
+def sign_out() -> ResponseReturnValue:
     logout_user()
     flash("You are signed out.", "info")
     return redirect(login_url())
@@ -134,11 +138,11 @@ def sign_out():  # type: ignore[no-untyped-def]
 
 @bp.post("/sign-out-everywhere")
 @login_required
-def sign_out_everywhere():  # type: ignore[no-untyped-def]
+def sign_out_everywhere() -> ResponseReturnValue:
     """End every session of the signed-in user: other browsers, and a copied cookie, stop working;
     unused add-on connect codes of their workspaces too."""
     me = user()
-    void_connect_codes(queries.workspaces_for_user(db.session, me))
+    void_connect_codes(queries.workspaces_for_user(db_session(), me))
     ended = logout_everywhere(me)   # commits
     flash(f"You are signed out everywhere ({ended} browser{'' if ended == 1 else 's'}).", "info")
     return redirect(login_url())

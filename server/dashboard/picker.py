@@ -32,6 +32,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from ..auth.access_token import browser_token
@@ -39,12 +40,14 @@ from ..auth.google_scopes import NO_PERMISSION, cant_open_message, uses_picker
 from ..auth.oauth import after_reactivation, reactivate_workspaces
 from ..auth.session import login_required
 from ..engine import providers
-from ..extensions import db
+from ..extensions import db, db_session
 from ..models import GOOGLE, Workspace
+from ..models.enums import AccountStatus
 from ..models.workspace import NEEDS_REAUTH
 from ..security import allow_on_this_page
 from ..sheets.errors import SheetsAuthError, SheetsError
-from . import bp, queries
+from . import queries
+from .blueprint import bp
 from .google import parse_spreadsheet_id, reader, sheets_error_message
 from .helpers import mark_needs_reauth, user, workspace_or_404
 
@@ -107,7 +110,7 @@ def picker_token() -> Response:
     """A short-lived access token of the signed-in user's Google account ``account`` for the Picker."""
     if not uses_picker(current_app.config):
         return _json_error(404, "Google Picker is not used on this server (GOOGLE_SCOPE_MODE is spreadsheets).")
-    account = queries.account_for_user(db.session, user(), request.form.get("account"), GOOGLE)
+    account = queries.account_for_user(db_session(), user(), request.form.get("account"), GOOGLE)
     if account is None:
         return _json_error(404, "That Google account is not connected to your sign-in. Connect Google on the "
                                 "Connections page.")
@@ -135,10 +138,10 @@ def picker_token() -> Response:
 
 @bp.route("/workspaces/<workspace_id>/choose-spreadsheet", methods=["GET", "POST"])
 @login_required
-def choose_spreadsheet(workspace_id: str):  # type: ignore[no-untyped-def]
+def choose_spreadsheet(workspace_id: str) -> ResponseReturnValue:
     """Pick the workspace's spreadsheet again in Google Picker, so ``drive.file`` covers it again."""
     workspace = workspace_or_404(workspace_id)
-    account = queries.account_for_user(db.session, user(), workspace.google_account_id, GOOGLE)
+    account = queries.account_for_user(db_session(), user(), workspace.google_account_id, GOOGLE)
     back = url_for("dashboard.workspace", workspace_id=workspace.id)
     if not uses_picker(current_app.config):
         abort(404)
@@ -160,10 +163,10 @@ def choose_spreadsheet(workspace_id: str):  # type: ignore[no-untyped-def]
         db.session.rollback()
         flash(sheets_error_message(exc), "error")
         return redirect(url_for("dashboard.choose_spreadsheet", workspace_id=workspace.id))
-    account.status, account.status_detail = "ok", ""
-    reactivated = reactivate_workspaces(db.session, account)
+    account.status, account.status_detail = AccountStatus.OK, ""
+    reactivated = reactivate_workspaces(db_session(), account)
     db.session.commit()
-    after_reactivation(db.session, reactivated)
+    after_reactivation(db_session(), reactivated)
     log.info("picker_spreadsheet_rechosen", workspace_id=workspace.id, reactivated=len(reactivated))
     name = current_app.config.get("POWERUP_APP_NAME") or "Leads Sync"
     flash(f"{name} can open the spreadsheet again" + ("; syncing resumed." if reactivated else "."), "success")

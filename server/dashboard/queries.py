@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, History, ProviderAccount, User, Workspace, WorkspaceMember
+from ..models.enums import Outcome
 from ..models.sync import PARKED, PENDING, PROCESSING
 
 HISTORY_LIMIT = 25  # the workspace page's summary; the history page has the rest
@@ -108,7 +109,7 @@ def history_of(session: Session, workspace: Workspace, limit: int = HISTORY_LIMI
 
 
 def conflicts_of(session: Session, workspace: Workspace, limit: int = CONFLICT_LIMIT) -> list[History]:
-    statement = (select(History).where(History.workspace_id == workspace.id, History.outcome == "conflict")
+    statement = (select(History).where(History.workspace_id == workspace.id, History.outcome == Outcome.CONFLICT)
                  .order_by(History.id.desc()).limit(limit))
     return list(session.execute(statement).scalars())
 
@@ -129,7 +130,7 @@ def event_counts(session: Session, workspace: Workspace) -> dict[str, int]:
     statement = (select(Event.state, func.count()).where(Event.workspace_id == workspace.id,
                                                          Event.state.in_((PENDING, PROCESSING, PARKED)))
                  .group_by(Event.state))
-    counts = {PENDING: 0, PROCESSING: 0, PARKED: 0}
+    counts: dict[str, int] = {PENDING: 0, PROCESSING: 0, PARKED: 0}
     for state, count in session.execute(statement):
         counts[state] = int(count)
     return counts

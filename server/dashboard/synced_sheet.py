@@ -18,14 +18,16 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from ..addon.template_copy import CopyFailed, clean_name, copy_template, manual_copy_url
 from ..auth.session import login_required
-from ..extensions import db
+from ..extensions import db_session
 from ..models.accounts import GOOGLE
 from ..sheets.errors import SheetsError
-from . import bp, queries
+from . import queries
+from .blueprint import bp
 from .google import http_client, spreadsheet_url
 from .helpers import user
 from .wizard import SESSION_KEY
@@ -39,7 +41,7 @@ def _template_id() -> str:
 
 def _page(status: int = 200, **context: object) -> Response:
     template = _template_id()
-    accounts = queries.accounts_for_user(db.session, user(), GOOGLE)
+    accounts = queries.accounts_for_user(db_session(), user(), GOOGLE)
     body = render_template("dashboard/synced_sheet.html", template_id=template, accounts=accounts,
                            manual_copy_url=manual_copy_url(template) if template else None,
                            name=context.pop("name", "Leads"), **context)
@@ -48,24 +50,24 @@ def _page(status: int = 200, **context: object) -> Response:
 
 @bp.get("/sheets/new")
 @login_required
-def synced_sheet():  # type: ignore[no-untyped-def]
+def synced_sheet() -> ResponseReturnValue:
     """What "Create a synced sheet" does, and its button."""
     return _page()
 
 
 @bp.post("/sheets/new")
 @login_required
-def synced_sheet_create():  # type: ignore[no-untyped-def]
+def synced_sheet_create() -> ResponseReturnValue:
     """Copy the template as the person, then open the wizard's first step with the copy filled in."""
     name = clean_name(request.form.get("name"))
     if not _template_id():
         return _page(404, error="Creating a synced sheet is not set up on this server "
                                 "(GOOGLE_TEMPLATE_SPREADSHEET_ID is unset).", name=name)
-    accounts = queries.accounts_for_user(db.session, user(), GOOGLE)
+    accounts = queries.accounts_for_user(db_session(), user(), GOOGLE)
     if not accounts:
         return _page(400, error="Connect a Google account first (Connections page): the copy is made in its Drive.",
                      name=name)
-    account = queries.account_for_user(db.session, user(), request.form.get("google_account") or accounts[0].id,
+    account = queries.account_for_user(db_session(), user(), request.form.get("google_account") or accounts[0].id,
                                        GOOGLE)
     if account is None:
         return _page(404, error="Choose one of your connected Google accounts.", name=name)

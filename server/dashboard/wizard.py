@@ -25,11 +25,15 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from sqlalchemy import and_, or_, select
+from werkzeug.wrappers import Response
 
 from ..auth.session import login_required
-from ..extensions import db
-from ..models import GOOGLE, TRELLO, Workspace
+from ..extensions import db, db_session
+from ..models import GOOGLE, TRELLO, ProviderAccount, Workspace
+from ..models.enums import CardPolicy, RowPolicy
+from ..models.mapping import Mapping, column_fields
 from ..models.workspace import DRAFT
 from ..sheets.errors import SheetsError
 from ..sync.mapping import normalise_status
@@ -43,7 +47,8 @@ from ..sync.mapping_form import (
 )
 from ..sync.matching import match_key, match_statuses, reverse_table
 from ..trello.errors import TrelloAuthError, TrelloError
-from . import bp, queries
+from . import queries
+from .blueprint import bp
 from .google import (
     parse_spreadsheet_id,
     reader,
@@ -105,7 +110,7 @@ def _ready_for(state: dict[str, Any]) -> str:
     return "policies"
 
 
-def _go(step: str):  # type: ignore[no-untyped-def]
+def _go(step: str) -> Response:
     return redirect(url_for("dashboard.new_workspace", step=step))
 
 
@@ -124,11 +129,11 @@ def _columns(state: dict[str, Any]) -> list[str]:
     return seen
 
 
-def _google_account(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _google_account(state: dict[str, Any]) -> ProviderAccount | None:
     account_id = state.get("google_account_id")
     if account_id is None:
         return None
-    return queries.account_for_user(db.session, user(), account_id, GOOGLE)
+    return queries.account_for_user(db_session(), user(), account_id, GOOGLE)
 
 
 # --------------------------------------------------------------------------- the view
@@ -136,7 +141,7 @@ def _google_account(state: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 @bp.route("/workspaces/new", methods=["GET", "POST"])
 @login_required
-def new_workspace():  # type: ignore[no-untyped-def]
+def new_workspace() -> ResponseReturnValue:
     state = _state()
     if request.method == "GET" and request.args.get("restart"):
         session.pop(SESSION_KEY, None)
@@ -162,16 +167,16 @@ def new_workspace():  # type: ignore[no-untyped-def]
 
 
 def _sheet_context(state: dict[str, Any]) -> dict[str, Any]:
-    accounts = queries.accounts_for_user(db.session, user(), GOOGLE)
+    accounts = queries.accounts_for_user(db_session(), user(), GOOGLE)
     service_account = bool(current_app.config.get("GOOGLE_SERVICE_ACCOUNT_JSON"))
     return {"google_accounts": accounts, "service_account": service_account,
             "spreadsheet_input": state.get("spreadsheet_input", ""), **picker_context()}
 
 
-def _sheet_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _sheet_post(state: dict[str, Any]) -> ResponseReturnValue:
     text = request.form.get("spreadsheet", "").strip()
     spreadsheet_id = parse_spreadsheet_id(text)
-    accounts = queries.accounts_for_user(db.session, user(), GOOGLE)
+    accounts = queries.accounts_for_user(db_session(), user(), GOOGLE)
     state["spreadsheet_input"] = text[:300]
     if spreadsheet_id is None:
         _save(state)
@@ -181,7 +186,7 @@ def _sheet_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
     account = None
     if accounts:
         chosen = request.form.get("google_account") or accounts[0].id
-        account = queries.account_for_user(db.session, user(), chosen, GOOGLE)
+        account = queries.account_for_user(db_session(), user(), chosen, GOOGLE)
         if account is None:
             flash("Choose one of your connected Google accounts.", "error")
             return _go("sheet")
@@ -236,7 +241,7 @@ def _tab_gid(tab: list[Any]) -> int | None:
     return tab[3] if len(tab) > 3 and isinstance(tab[3], int) else None
 
 
-def _tab_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _tab_post(state: dict[str, Any]) -> ResponseReturnValue:
     titles = {t[0]: t for t in state.get("tabs", [])}
     title = request.form.get("tab", "")
     if title not in titles:
@@ -272,7 +277,7 @@ def _tab_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 
 def _board_context(state: dict[str, Any]) -> dict[str, Any]:
-    accounts = queries.accounts_for_user(db.session, user(), TRELLO)
+    accounts = queries.accounts_for_user(db_session(), user(), TRELLO)
     groups = []
     for account in accounts:
         group: dict[str, Any] = {"account": account, "boards": [], "error": None}
@@ -291,9 +296,9 @@ def _board_context(state: dict[str, Any]) -> dict[str, Any]:
     return {"groups": groups, "selected": selected}
 
 
-def _board_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _board_post(state: dict[str, Any]) -> ResponseReturnValue:
     account_id, _, board_id = request.form.get("board", "").partition(":")
-    account = queries.account_for_user(db.session, user(), account_id, TRELLO)
+    account = queries.account_for_user(db_session(), user(), account_id, TRELLO)
     if account is None or not board_id or len(board_id) > 32:
         flash("Choose a board.", "error")
         return _go("board")
@@ -349,7 +354,7 @@ def _columns_context(state: dict[str, Any]) -> dict[str, Any]:
             "description_columns": description}
 
 
-def _columns_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
     columns = _columns(state)
     title = request.form.get("title_column", "")
     status = request.form.get("status_column", "")
@@ -414,7 +419,7 @@ def _statuses_context(state: dict[str, Any]) -> dict[str, Any]:
             "all_statuses": list(dict.fromkeys([r["status"] for r in rows] + [lst[1] for lst in lists]))}
 
 
-def _statuses_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _statuses_post(state: dict[str, Any]) -> ResponseReturnValue:
     lists = [(list_id, name) for list_id, name in state["lists"]]
     reverse = {list_id: request.form.get(f"reverse_{list_id}", "") for list_id, _ in lists}
     answer = check_statuses(status_pairs(request.form.get), reverse, request.form.get("default_status", ""), lists)
@@ -458,7 +463,7 @@ def _shared_use(state: dict[str, Any]) -> list[str]:
     out = []
     for other, same_tab, same_board in found:
         what = " and ".join(w for w, used in (("this sheet tab", same_tab), ("this Trello board", same_board)) if used)
-        if queries.workspace_for_user(db.session, me, other.id) is not None:
+        if queries.workspace_for_user(db_session(), me, other.id) is not None:
             out.append(f"The workspace “{other.name}” already syncs {what}.")
         else:
             out.append(f"Another workspace on this server (one you cannot see) already syncs {what}.")
@@ -468,12 +473,12 @@ def _shared_use(state: dict[str, Any]) -> list[str]:
 def _policies_context(state: dict[str, Any]) -> dict[str, Any]:
     default_name = f"{state.get('spreadsheet_title') or 'Leads'} · {state.get('sheet_name')}"
     return {"name": state.get("name") or default_name[:200], "row_policies": ROW_POLICIES,
-            "card_policies": CARD_POLICIES, "row_removed_policy": state.get("row_removed_policy", "archive"),
-            "card_removed_policy": state.get("card_removed_policy", "set_status"),
+            "card_policies": CARD_POLICIES, "row_removed_policy": state.get("row_removed_policy", RowPolicy.ARCHIVE),
+            "card_removed_policy": state.get("card_removed_policy", CardPolicy.SET_STATUS),
             "card_removed_status": state.get("card_removed_status", "Archived"), "shared_use": _shared_use(state)}
 
 
-def _policies_post(state: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _policies_post(state: dict[str, Any]) -> ResponseReturnValue:
     name = " ".join(request.form.get("name", "").split())[:200]
     answer = check_policies(request.form.get("row_removed_policy", ""), request.form.get("card_removed_policy", ""),
                             request.form.get("card_removed_status", ""))
@@ -504,13 +509,13 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
     if state.get("google_account_id") is not None and google is None:
         flash("The Google account chosen in the first step is no longer connected.", "error")
         return None
-    trello = queries.account_for_user(db.session, me, state.get("trello_account_id"), TRELLO)
+    trello = queries.account_for_user(db_session(), me, state.get("trello_account_id"), TRELLO)
     if trello is None:
         flash("The Trello account chosen for the board is no longer connected.", "error")
         return None
     workspace = None
     if state.get("draft_id"):
-        workspace = queries.workspace_for_user(db.session, me, state["draft_id"])
+        workspace = queries.workspace_for_user(db_session(), me, state["draft_id"])
         if workspace is not None and (not is_draft(workspace) or not queries.is_owner(me, workspace)):
             workspace = None
     if workspace is None:
@@ -525,17 +530,15 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
     workspace.header_row = int(state.get("header_row") or 1)
     workspace.lead_id_column = _lead_id_column(state.get("header") or [])
     workspace.trello_board_id = state["board_id"]
-    workspace.mapping = {
-        "title_column": state["title_column"],
-        "status_column": state["status_column"],
-        "description_columns": list(state.get("description_columns") or []),
-        "due_column": state.get("due_column") or None,
-        "status_to_list": dict(state["status_to_list"]),
-        "list_to_status": dict(state.get("list_to_status") or {}),
-        "default_status": state.get("default_status") or "",
-        "list_names": {list_id: name for list_id, name in state["lists"]},
-        "board_name": state.get("board_name", ""),
-    }
+    workspace.mapping = Mapping(
+        fields=column_fields(state["title_column"], state["status_column"], state.get("description_columns") or [],
+                             state.get("due_column") or None),
+        statuses_as_written=dict(state["status_to_list"]),
+        list_to_status=dict(state.get("list_to_status") or {}),
+        default_status=state.get("default_status") or "",
+        list_names={list_id: name for list_id, name in state["lists"]},
+        board_name=state.get("board_name", ""),
+    ).to_json()
     workspace.row_removed_policy = state["row_removed_policy"]
     workspace.card_removed_policy = state["card_removed_policy"]
     workspace.card_removed_status = state["card_removed_status"]

@@ -12,18 +12,22 @@ from functools import wraps
 from typing import Any, Callable, TypeVar
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from ..addon.secrets import in_grace
 from ..auth.session import login_required
 from ..engine import providers
-from ..extensions import db
+from ..extensions import db_session
 from ..models import Workspace
-from ..models.sync import PARKED, PENDING
+from ..models.mapping import Mapping
+from ..models.sync import PARKED, PENDING, PROCESSING
+from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab
 from ..sync.preview import STALL_S, is_final, preview_status, queue_preview
-from . import bp, history_entries, queries
+from . import history_entries, queries
 from . import workspace_actions as actions
+from .blueprint import bp
 from .google import spreadsheet_url
 from .helpers import (
     STATE_LABELS,
@@ -52,28 +56,27 @@ def _to_setup(workspace_id: str) -> Response:
     return redirect(url_for("dashboard.setup", workspace_id=workspace_id))
 
 
-def progress_view(workspace) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    progress = dict(workspace.sync_progress or {})
-    done = int(progress.get("done") or 0)
-    total = int(progress.get("total") or 0)
-    finished = bool(progress.get("finished_at"))
-    phase = str(progress.get("phase") or ("done" if finished else ""))
+def progress_view(workspace: Workspace) -> dict[str, Any]:
+    progress = SyncProgress.of(workspace)
+    done, total = progress.done, progress.total
+    finished = bool(progress.finished_at)
+    phase = progress.phase or ("done" if finished else "")
     percent = 100 if finished else (int(done * 100 / total) if total else 0)
     return {"phase": phase, "done": done, "total": total, "percent": min(100, max(0, percent)),
-            "finished": finished, "dry_run": bool(progress.get("dry_run")),
-            "started_at": progress.get("started_at"), "finished_at": progress.get("finished_at")}
+            "finished": finished, "dry_run": progress.dry_run,
+            "started_at": progress.started_at, "finished_at": progress.finished_at}
 
 
-def status_view(workspace) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def status_view(workspace: Workspace) -> dict[str, Any]:
     """The live state the pages poll (``status.json``); a draft's adds its ``preview``."""
-    counts = queries.event_counts(db.session, workspace)
+    counts = queries.event_counts(db_session(), workspace)
     view = {"id": workspace.id, "state": workspace.state,
             "state_label": STATE_LABELS.get(workspace.state, workspace.state), "state_detail": workspace.state_detail,
-            "progress": progress_view(workspace), "pending": counts[PENDING] + counts["processing"],
+            "progress": progress_view(workspace), "pending": counts[PENDING] + counts[PROCESSING],
             "parked": counts[PARKED], "last_reconciled_at": _iso(workspace.last_reconciled_at),
-            "last_history_id": queries.last_history_id(db.session, workspace)}
+            "last_history_id": queries.last_history_id(db_session(), workspace)}
     if is_draft(workspace):
-        view["preview"] = preview_status(db.session, workspace)
+        view["preview"] = preview_status(db_session(), workspace)
     return view
 
 
@@ -90,13 +93,13 @@ def _workspace_page(ws: Workspace, connect_code: str | None = None) -> Response:
     me = user()
     page = render_template(
         "dashboard/workspace.html", ws=ws, status=status_view(ws),
-        history=history_entries.entry_views(db.session, ws, queries.history_of(db.session, ws)),
-        conflicts=history_entries.entry_views(db.session, ws, queries.conflicts_of(db.session, ws)),
-        parked=history_entries.parked_views(db.session, ws, queries.parked_events(db.session, ws)),
-        members=queries.members_of(db.session, ws), owner=queries.owner_of(db.session, ws),
+        history=history_entries.entry_views(db_session(), ws, queries.history_of(db_session(), ws)),
+        conflicts=history_entries.entry_views(db_session(), ws, queries.conflicts_of(db_session(), ws)),
+        parked=history_entries.parked_views(db_session(), ws, queries.parked_events(db_session(), ws)),
+        members=queries.members_of(db_session(), ws), owner=queries.owner_of(db_session(), ws),
         is_owner=queries.is_owner(me, ws), draft=is_draft(ws), describe_changes=describe_changes,
         sheet_link=spreadsheet_url(ws.spreadsheet_id, ws.sheet_gid), board_link=trello_board_url(ws.trello_board_id),
-        list_names=(ws.mapping or {}).get("list_names") or {}, connect_code=connect_code,
+        list_names=Mapping.of_or_default(ws).list_names, connect_code=connect_code,
         previous_secret_valid=in_grace(ws.addon_secret_previous_until), grace_minutes=_grace_minutes(),
         server_url=_public_base_url().rstrip("/"),
     )
@@ -107,13 +110,13 @@ def _workspace_page(ws: Workspace, connect_code: str | None = None) -> Response:
 
 @bp.get("/workspaces/<workspace_id>")
 @login_required
-def workspace(workspace_id: str):  # type: ignore[no-untyped-def]
+def workspace(workspace_id: str) -> ResponseReturnValue:
     return _workspace_page(workspace_or_404(workspace_id))
 
 
 @bp.get("/workspaces/<workspace_id>/status.json")
 @login_required
-def status(workspace_id: str):  # type: ignore[no-untyped-def]
+def status(workspace_id: str) -> ResponseReturnValue:
     ws = workspace_or_404(workspace_id)
     response = jsonify(status_view(ws))
     response.headers["Cache-Control"] = "no-store"
@@ -131,7 +134,7 @@ def _powerup_url() -> str:
     return f"{_public_base_url().rstrip('/')}/powerup/index.html"
 
 
-def _addon_context(ws, code: str | None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _addon_context(ws: Workspace, code: str | None) -> dict[str, Any]:
     return {"ws": ws, "code": code, "server_url": _public_base_url().rstrip("/"),
             "powerup_url": _powerup_url(), "sheet_link": spreadsheet_url(ws.spreadsheet_id, ws.sheet_gid),
             "board_link": trello_board_url(ws.trello_board_id), "status": status_view(ws)}
@@ -146,18 +149,18 @@ def _addon_page(ws: Workspace, code: str | None) -> Response:
 
 @bp.get("/workspaces/<workspace_id>/setup")
 @login_required
-def setup(workspace_id: str):  # type: ignore[no-untyped-def]
+def setup(workspace_id: str) -> ResponseReturnValue:
     """A draft: the preview (dry run) and the start button. Otherwise: how to set up the add-on and Power-Up."""
     ws = workspace_or_404(workspace_id)
     if not is_draft(ws):
         return render_template("dashboard/addon.html", **_addon_context(ws, None))
-    preview = preview_status(db.session, ws)
+    preview = preview_status(db_session(), ws)
     if preview["state"] == "none":  # nothing computed for these settings yet: a worker computes it
-        queue_preview(db.session, ws)
+        queue_preview(db_session(), ws)
         wake_worker()
-        preview = preview_status(db.session, ws)
+        preview = preview_status(db_session(), ws)
     return render_template("dashboard/preview.html", ws=ws, preview=preview, final=is_final(preview["state"]),
-                           stall_s=int(STALL_S), list_names=(ws.mapping or {}).get("list_names") or {},
+                           stall_s=int(STALL_S), list_names=Mapping.of_or_default(ws).list_names,
                            sheet_link=spreadsheet_url(ws.spreadsheet_id, ws.sheet_gid),
                            board_link=trello_board_url(ws.trello_board_id),
                            from_wizard=(session.get(SESSION_KEY) or {}).get("draft_id") == ws.id)
@@ -165,12 +168,12 @@ def setup(workspace_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/workspaces/<workspace_id>/setup/preview")
 @login_required
-def rerun_preview(workspace_id: str):  # type: ignore[no-untyped-def]
+def rerun_preview(workspace_id: str) -> ResponseReturnValue:
     """Compute the draft's preview again (after fixing the sheet, or to refresh the figures)."""
     ws = workspace_or_404(workspace_id)
     if not is_draft(ws):
         return _to_workspace(ws.id)
-    if queue_preview(db.session, ws):
+    if queue_preview(db_session(), ws):
         wake_worker()
     else:
         flash("A preview is already being computed; the page updates when it is ready.", "info")
@@ -186,7 +189,7 @@ def _forget_clients(workspace_id: str) -> None:
 
 
 def _sheet(ws: Workspace) -> SheetTab:
-    return providers(current_app).sheet(db.session, ws)
+    return providers(current_app).sheet(db_session(), ws)
 
 
 def _or_404(found: T | None) -> T:
@@ -238,7 +241,7 @@ def start(workspace_id: str) -> Response:
     """Confirm a draft: Lead ID column, Trello webhook, first sync queued, add-on connect code shown."""
     ws = workspace_or_404(workspace_id)
     try:
-        outcome = actions.start(db.session, ws, user(), sheet=_sheet, trello=workspace_trello,
+        outcome = actions.start(db_session(), ws, user(), sheet=_sheet, trello=workspace_trello,
                                 public_base_url=_public_base_url(), wake=wake_worker)
     except actions.StepFailed as failure:
         flash(str(failure), failure.category)
@@ -258,7 +261,7 @@ def connect_code(workspace_id: str) -> Response:
     """A new one-time code for the add-on (replaces any earlier one)."""
     ws = workspace_or_404(workspace_id)
     try:
-        outcome = actions.new_connect_code(db.session, ws)
+        outcome = actions.new_connect_code(db_session(), ws)
     except actions.Refused as refusal:
         return _refused(ws, refusal)
     return _addon_page(ws, outcome.connect_code)
@@ -273,7 +276,7 @@ def rotate_secret(workspace_id: str) -> Response:
     immediately = request.form.get("immediately") == "yes"
     grace = timedelta(0) if immediately else timedelta(minutes=_grace_minutes())
     try:
-        outcome = actions.rotate_addon_secret(db.session, ws, user(), grace=grace)
+        outcome = actions.rotate_addon_secret(db_session(), ws, user(), grace=grace)
     except actions.Refused as refusal:
         return _refused(ws, refusal)
     _flash(outcome)
@@ -287,14 +290,14 @@ def rotate_secret(workspace_id: str) -> Response:
 @login_required
 @workspace_action
 def sync_now(ws: Workspace) -> actions.Outcome:
-    return actions.sync_now(db.session, ws, user(), wake=wake_worker)
+    return actions.sync_now(db_session(), ws, user(), wake=wake_worker)
 
 
 @bp.post("/workspaces/<workspace_id>/pause")
 @login_required
 @workspace_action
 def pause(ws: Workspace) -> actions.Outcome:
-    return actions.pause(db.session, ws, user())
+    return actions.pause(db_session(), ws, user())
 
 
 @bp.post("/workspaces/<workspace_id>/resume")
@@ -309,14 +312,14 @@ def resume(ws: Workspace) -> actions.Outcome:
 @workspace_action
 def disconnect(ws: Workspace) -> actions.Outcome:
     """Remove the Trello webhook and refuse the add-on's events (410) until reconnected."""
-    return actions.disconnect(db.session, ws, user(), trello=workspace_trello, forget=_forget_clients)
+    return actions.disconnect(db_session(), ws, user(), trello=workspace_trello, forget=_forget_clients)
 
 
 @bp.post("/workspaces/<workspace_id>/reconnect")
 @login_required
 @workspace_action
 def reconnect(ws: Workspace) -> actions.Outcome:
-    return actions.reconnect(db.session, ws, user(), trello=workspace_trello, public_base_url=_public_base_url(),
+    return actions.reconnect(db_session(), ws, user(), trello=workspace_trello, public_base_url=_public_base_url(),
                              wake=wake_worker)
 
 
@@ -324,7 +327,7 @@ def reconnect(ws: Workspace) -> actions.Outcome:
 @login_required
 @workspace_action
 def retry(ws: Workspace, event_id: int) -> actions.Outcome:
-    event = _or_404(queries.event_in_workspace(db.session, ws, event_id))
+    event = _or_404(queries.event_in_workspace(db_session(), ws, event_id))
     return actions.retry_event(event, wake=wake_worker)
 
 
@@ -332,12 +335,12 @@ def retry(ws: Workspace, event_id: int) -> actions.Outcome:
 @login_required
 @workspace_action
 def retry_all(ws: Workspace) -> actions.Outcome:
-    return actions.retry_parked(db.session, ws, wake=wake_worker)
+    return actions.retry_parked(db_session(), ws, wake=wake_worker)
 
 
 @bp.route("/workspaces/<workspace_id>/delete", methods=["GET", "POST"])
 @login_required
-def delete(workspace_id: str):  # type: ignore[no-untyped-def]
+def delete(workspace_id: str) -> ResponseReturnValue:
     """Ask (GET), then delete the workspace (POST with the box ticked). Owner only."""
     ws = workspace_or_404(workspace_id)
     try:
@@ -349,7 +352,7 @@ def delete(workspace_id: str):  # type: ignore[no-untyped-def]
     if request.form.get("confirm") != "yes":
         flash("Tick the box to confirm the deletion.", "error")
         return redirect(url_for("dashboard.delete", workspace_id=ws.id))
-    outcome = actions.delete(db.session, ws, user(), trello=workspace_trello, forget=_forget_clients)
+    outcome = actions.delete(db_session(), ws, user(), trello=workspace_trello, forget=_forget_clients)
     wizard_state = session.get(SESSION_KEY)
     if isinstance(wizard_state, dict) and wizard_state.get("draft_id") == workspace_id:
         wizard_state = dict(wizard_state)
@@ -366,12 +369,12 @@ def delete(workspace_id: str):  # type: ignore[no-untyped-def]
 @login_required
 @workspace_action
 def invite(ws: Workspace) -> actions.Outcome:
-    return actions.invite(db.session, ws, user(), request.form.get("email", ""))
+    return actions.invite(db_session(), ws, user(), request.form.get("email", ""))
 
 
 @bp.post("/workspaces/<workspace_id>/members/<int:member_id>/remove")
 @login_required
 @workspace_action
 def remove_member(ws: Workspace, member_id: int) -> actions.Outcome:
-    member = _or_404(queries.member_in_workspace(db.session, ws, member_id))
-    return actions.remove_member(db.session, ws, user(), member)
+    member = _or_404(queries.member_in_workspace(db_session(), ws, member_id))
+    return actions.remove_member(db_session(), ws, user(), member)

@@ -22,7 +22,10 @@ from sqlalchemy.orm import Session
 from ..addon import secrets as addon_secrets
 from ..addon.codes import issue_connect_code
 from ..models import Event, History, User, Workspace, WorkspaceMember
+from ..models.enums import Command, HistoryAction, HistorySide
+from ..models.enums import Outcome as HistoryOutcome
 from ..models.sync import PARKED
+from ..models.sync_progress import SyncProgress
 from ..models.workspace import ACTIVE, DISCONNECTED, NEEDS_REAUTH, PAUSED, is_draft
 from ..sheets.client import SheetTab
 from ..sheets.errors import SheetsError, sheets_error_message
@@ -88,7 +91,7 @@ def sync_now(session: Session, workspace: Workspace, user: User, *, wake: Callab
     """Queue a full reconciliation of a syncing workspace."""
     if workspace.state != ACTIVE:
         raise Refused("The workspace is not syncing (it is paused, disconnected or a draft); resume it first.")
-    enqueue_command(session, workspace.id, "reconcile", {"requested_by": user.id})
+    enqueue_command(session, workspace.id, Command.RECONCILE, {"requested_by": user.id})
     wake()
     return Outcome.success("A full sync is queued; the page updates as it runs.")
 
@@ -166,7 +169,7 @@ def _activate(session: Session, workspace: Workspace, reason: dict[str, Any]) ->
     """Let the workspace sync, starting with a full reconciliation (``reason`` is its payload)."""
     workspace.state = ACTIVE
     workspace.state_detail = ""
-    enqueue_command(session, workspace.id, "reconcile", reason)
+    enqueue_command(session, workspace.id, Command.RECONCILE, reason)
 
 
 def _step_failed(session: Session, message: str) -> StepFailed:
@@ -221,7 +224,7 @@ def start(session: Session, workspace: Workspace, user: User, *, sheet: SheetFac
     require_owner(workspace, user, "start it")
     _ensure_lead_id_column(session, workspace, sheet)
     _register_webhook(session, workspace, trello, public_base_url)
-    workspace.sync_progress = {"phase": "queued", "done": 0, "total": 0}
+    workspace.sync_progress = SyncProgress(phase="queued").to_json()
     _activate(session, workspace, {"first_sync": True})
     code = issue_connect_code(session, workspace)
     wake()
@@ -271,7 +274,8 @@ def rotate_addon_secret(session: Session, workspace: Workspace, user: User, *, g
         until = f"the old secret keeps working until {workspace.addon_secret_previous_until:%Y-%m-%d %H:%M} UTC"
     else:
         until = "the old secret is refused from now on"
-    session.add(History(workspace_id=workspace.id, side="system", action="rotate_addon_secret", outcome="ok",
+    session.add(History(workspace_id=workspace.id, side=HistorySide.SYSTEM, action=HistoryAction.ROTATE_ADDON_SECRET,
+                        outcome=HistoryOutcome.OK,
                         message=f"Add-on secret rotated by {user.email}; {until}."))
     code = issue_connect_code(session, workspace) if workspace.state != DISCONNECTED else None
     session.commit()

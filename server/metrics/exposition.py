@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
@@ -18,7 +19,7 @@ from .collector import DatabaseCollector
 class _ThisProcess(Collector):
     """The default registry (this process only): single-process mode."""
 
-    def collect(self) -> Iterator:  # type: ignore[type-arg]
+    def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
 
 

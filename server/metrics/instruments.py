@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter, Histogram
 
+from ..models.enums import HistorySide
 from . import multiproc
 
 multiproc.configure()  # before any metric exists: their values are made with the class it picks
@@ -62,24 +63,29 @@ def limiter_outcome(specs: Sequence[tuple[str, int, float]], granted: bool, wait
         LIMITER_DEFERRED.labels(name).inc()
 
 
+class _ResponseCounter:
+    """A ``requests`` response hook that counts a provider's answers by status."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.children: dict[int, Any] = {}
+
+    def __call__(self, response: Any, *_args: Any, **_kwargs: Any) -> None:
+        status = response.status_code
+        child = self.children.get(status)
+        if child is None:
+            child = self.children[status] = OUTBOUND.labels(self.provider, str(status))
+        child.inc()
+        if status == 429:
+            RATE_LIMITED.labels(self.provider).inc()
+
+
 def count_responses(session: Any, provider: str) -> None:
     """Count every HTTP answer ``session`` (a ``requests.Session``) gets, by status; once per session."""
     hooks = session.hooks.setdefault("response", [])
-    if any(getattr(hook, "_leads_provider", None) for hook in hooks):
+    if any(isinstance(hook, _ResponseCounter) for hook in hooks):
         return
-    children: dict[int, Any] = {}
-
-    def hook(response: Any, *_args: Any, **_kwargs: Any) -> None:
-        status = response.status_code
-        child = children.get(status)
-        if child is None:
-            child = children[status] = OUTBOUND.labels(provider, str(status))
-        child.inc()
-        if status == 429:
-            RATE_LIMITED.labels(provider).inc()
-
-    hook._leads_provider = provider  # type: ignore[attr-defined]
-    hooks.append(hook)
+    hooks.append(_ResponseCounter(provider))
 
 
 def http_answered(route: str, method: str, status: int) -> None:
@@ -124,7 +130,7 @@ def card_written(result: _Merge, lane: int) -> None:
     if lane != LIVE_LANE:
         return
     times = [o.winner.at for o in result.fields.values()
-             if o.winner is not None and o.winner.side == "sheets" and "trello" in o.write]
+             if o.winner is not None and o.winner.side == HistorySide.SHEETS and HistorySide.TRELLO in o.write]
     _observe(Direction.SHEET_TO_TRELLO, times, now_ms())
 
 
@@ -134,6 +140,6 @@ def sheet_written(clocks: dict[str, Any], names: Iterable[str], done_ms: float) 
     times = []
     for name in names:
         clock = clocks.get(name)
-        if clock is not None and clock.s == "trello" and clock.t > clock.ws:
+        if clock is not None and clock.s == HistorySide.TRELLO and clock.t > clock.ws:
             times.append(clock.t)
     _observe(Direction.TRELLO_TO_SHEET, times, done_ms)

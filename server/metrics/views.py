@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, Response, abort, current_app, request
+from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..extensions import db
@@ -30,7 +31,7 @@ def count_answer(response: Response) -> Response:
 
 
 @bp.get("/metrics")
-def metrics():  # type: ignore[no-untyped-def]
+def metrics() -> ResponseReturnValue:
     config = current_app.config
     if not config["METRICS_ENABLED"]:
         abort(404)

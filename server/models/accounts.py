@@ -8,9 +8,10 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, EncryptedText, UTCDateTime, utcnow
+from .enums import AccountStatus, GrantExpiry, Provider
 
-GOOGLE = "google"
-TRELLO = "trello"
+# ProviderAccount.provider values (``Provider``; the short names are kept, each the enum member)
+GOOGLE, TRELLO = Provider.GOOGLE, Provider.TRELLO
 
 
 class User(Base):
@@ -33,7 +34,7 @@ class ProviderAccount(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    provider: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(16))  # Provider
     provider_user_id: Mapped[str] = mapped_column(String(128))
     username: Mapped[str] = mapped_column(String(200), default="")
     access_token: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
@@ -41,13 +42,12 @@ class ProviderAccount(Base):
     token_secret: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     scopes: Mapped[str] = mapped_column(Text, default="")
-    # "ok" or "needs_reauth" (revoked grant, 401 from the provider)
-    status: Mapped[str] = mapped_column(String(16), default="ok")
+    status: Mapped[str] = mapped_column(String(16), default=AccountStatus.OK)  # AccountStatus
     status_detail: Mapped[str] = mapped_column(Text, default="")
     # When the grant (the refresh token, or Trello's token) was issued and how it can expire
-    # (``server.sync.grants.GrantExpiry``); ``grant_expires_at`` is None for a grant that does not.
+    # (``GrantExpiry``); ``grant_expires_at`` is None for a grant that does not.
     grant_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    grant_expiry: Mapped[str] = mapped_column(String(24), default="unknown", server_default="unknown")
+    grant_expiry: Mapped[str] = mapped_column(String(24), default=GrantExpiry.UNKNOWN, server_default="unknown")
     grant_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigIntPK, EncryptedText, UTCDateTime, utcnow
+from .enums import EmailMode
 
 
 class AlertIncident(Base):
@@ -29,7 +30,7 @@ class AlertIncident(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(24))  # server.alerts.incidents.IncidentKind
+    kind: Mapped[str] = mapped_column(String(24))  # IncidentKind
     # What it is about within the workspace: an account id for a grant, "" otherwise.
     subject: Mapped[str] = mapped_column(String(64), default="")
     summary: Mapped[str] = mapped_column(Text, default="")  # plain words, names the workspace (and lead)
@@ -55,7 +56,7 @@ class AlertPreference(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    email_mode: Mapped[str] = mapped_column(String(16), default="immediate")  # server.alerts.prefs.EmailMode
+    email_mode: Mapped[str] = mapped_column(String(16), default=EmailMode.IMMEDIATE)
     extra_emails: Mapped[str] = mapped_column(Text, default="")  # comma-separated
     slack_webhook_url: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)  # a secret URL
     daily_digest: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Text
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table, Text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -26,6 +26,9 @@ BigIntPK = BigInteger().with_variant(Integer, "sqlite")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model is mapped to a ``Table`` (none to a join or a select), so say so: Core
+    # statements built on ``Model.__table__`` (``insert``, ``.c``) then type-check.
+    __table__: ClassVar[Table]
 
 
 def utcnow() -> datetime:

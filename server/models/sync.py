@@ -3,43 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import IntEnum, StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigIntPK, UTCDateTime, utcnow
+from .enums import Command, EventSource, EventState, Lane, LinkStatus, LinkSyncState, Outcome
+from .field_times import FieldTimes
 
+# ``EventState`` and ``Lane`` live in ``enums.py`` with the other stored states; the short names
+# are kept (each is the enum member): queries and the dashboard compare with them.
+PENDING, PROCESSING, DONE, IGNORED, PARKED = (EventState.PENDING, EventState.PROCESSING, EventState.DONE,
+                                              EventState.IGNORED, EventState.PARKED)
 
-class EventState(StrEnum):
-    """Where an event is; ``server/sync/queue.py`` makes every change of it."""
-
-    PENDING = "pending"
-    PROCESSING = "processing"  # claimed by a worker under a lease (locked_by, locked_until)
-    DONE = "done"
-    IGNORED = "ignored"
-    PARKED = "parked"  # failed N times, or failed in a way retrying cannot fix; shown to the user
-
-
-class Lane(IntEnum):
-    """Which work goes first: live edits before bulk work; jobs run on their own threads."""
-
-    LIVE = 0  # webhooks of people's edits, and what a person asks for one lead
-    BULK = 1  # big pastes, and the card creations and updates a reconciliation queues
-    JOB = 2  # whole-workspace jobs (reconcile, preview), taken by the job runner only
-
-
-# The plain names are kept: queries and the dashboard compare with them.
-PENDING, PROCESSING, DONE, IGNORED, PARKED = (EventState.PENDING.value, EventState.PROCESSING.value,
-                                              EventState.DONE.value, EventState.IGNORED.value,
-                                              EventState.PARKED.value)
-
-# Link.status values
-LINKED = "linked"
-UNLINKED = "unlinked"  # the user's policy cut the link; the lead id is remembered so nothing is recreated
-ROW_REMOVED = "row_removed"  # the row was deleted; its card archived by policy
-CARD_REMOVED = "card_removed"  # the card was archived/deleted/moved; the row shows the "removed" status
+# Link.status values (``LinkStatus``)
+LINKED, UNLINKED, ROW_REMOVED, CARD_REMOVED = (LinkStatus.LINKED, LinkStatus.UNLINKED, LinkStatus.ROW_REMOVED,
+                                               LinkStatus.CARD_REMOVED)
 
 
 class Link(Base):
@@ -62,13 +42,16 @@ class Link(Base):
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     lead_id: Mapped[str] = mapped_column(String(64))
     card_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default=LINKED)
+    status: Mapped[str] = mapped_column(String(16), default=LINKED)  # LinkStatus
     shadow: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    field_times: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Trello-only state kept to rebuild the description (free text above the lead fields).
+    # Per field, what the merge remembers (``field_times.FieldClockJSON``; read by ``merge.load_clocks``).
+    field_times: Mapped[FieldTimes] = mapped_column(JSON, default=dict)
+    # Card-side state: a person's text of the description, why the card left the board, the
+    # ledger of our recent card writes, a creation in flight. Read and written through
+    # ``card_extra.CardExtra`` (``CardExtra.of(link)``, ``.to_json()``).
     card_extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     row_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # "create_card" / "append_row" while a creation is in flight (crash recovery looks for it)
+    # ``PendingOp`` while a creation is in flight (crash recovery looks for it)
     pending_op: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # Cells the sheet must be brought to (a sheet outbox): {"fields": [...]} to write the shadow's
     # values, "append": a row to add, "id_row": a row that needs its Lead ID written. Marked in
@@ -78,7 +61,7 @@ class Link(Base):
     # Optimistic concurrency: an update of a link another worker changed meanwhile fails
     # (StaleDataError) and the work is tried again, instead of overwriting the other's change.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    sync_state: Mapped[str] = mapped_column(String(16), default="synced")
+    sync_state: Mapped[str] = mapped_column(String(16), default=LinkSyncState.SYNCED)
     last_error: Mapped[str] = mapped_column(Text, default="")
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -87,13 +70,13 @@ class Link(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-JOB_KINDS = ("reconcile", "preview")  # system commands that are whole-workspace jobs
+JOB_KINDS = (Command.RECONCILE, Command.PREVIEW)  # system commands that are whole-workspace jobs
 
 
 def _default_lane(context: Any) -> int:
     """Whole-workspace jobs go to the job lane however they were queued; anything else is live."""
     parameters = context.get_current_parameters()
-    is_job = parameters.get("source") == "system" and parameters.get("kind") in JOB_KINDS
+    is_job = parameters.get("source") == EventSource.SYSTEM and parameters.get("kind") in JOB_KINDS
     return int(Lane.JOB if is_job else Lane.LIVE)
 
 
@@ -111,14 +94,14 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    source: Mapped[str] = mapped_column(String(16))  # "sheets" | "trello" | "system"
+    source: Mapped[str] = mapped_column(String(16))  # EventSource
     provider_event_id: Mapped[str] = mapped_column(String(160))
-    kind: Mapped[str] = mapped_column(String(40))  # e.g. "row", "row_removed", "updateCard"
+    kind: Mapped[str] = mapped_column(String(40))  # SheetEventKind, Trello's action type ("updateCard"), Command
     # Events with the same key (one lead or card) are applied in arrival order.
     order_key: Mapped[str] = mapped_column(String(200))
     payload: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)  # EventState
     lane: Mapped[int] = mapped_column(SmallInteger, default=_default_lane, server_default="0")
     # A Trello action our own call made (its provenance says so): it tells what Trello then held,
     # never a person's change, and never waits for a burst of changes to settle.
@@ -147,9 +130,29 @@ class History(Base):
     event_id: Mapped[int | None] = mapped_column(BigIntPK, nullable=True)
     lead_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     card_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    side: Mapped[str] = mapped_column(String(16))  # where the change came from
-    action: Mapped[str] = mapped_column(String(32))  # create_card, update_card, update_row, ...
+    side: Mapped[str] = mapped_column(String(16))  # HistorySide: where the change came from
+    action: Mapped[str] = mapped_column(String(32))  # HistoryAction
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {field: [old, new]}
-    outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok | conflict | error | skipped
+    outcome: Mapped[str] = mapped_column(String(16), default=Outcome.OK)
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+__all__ = [
+    "CARD_REMOVED",
+    "DONE",
+    "IGNORED",
+    "JOB_KINDS",
+    "LINKED",
+    "PARKED",
+    "PENDING",
+    "PROCESSING",
+    "ROW_REMOVED",
+    "UNLINKED",
+    "Event",
+    "EventState",
+    "History",
+    "Lane",
+    "Link",
+    "LinkStatus",
+]

@@ -10,15 +10,12 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, EncryptedText, UTCDateTime, utcnow
+from .enums import CardPolicy, MemberRole, RowPolicy, WorkspaceState
 
-# Workspace.state values
-ACTIVE = "active"
-PAUSED = "paused"
-NEEDS_REAUTH = "needs_reauth"
-DISCONNECTED = "disconnected"
-# Saved by the wizard, not yet started: only its preview (a dry run) ever runs; see
-# ``server/sync/preview.py``.
-DRAFT = "draft"
+# Workspace.state values (``WorkspaceState``; the short names are kept, each the enum member)
+ACTIVE, PAUSED, NEEDS_REAUTH, DISCONNECTED, DRAFT = (WorkspaceState.ACTIVE, WorkspaceState.PAUSED,
+                                                     WorkspaceState.NEEDS_REAUTH, WorkspaceState.DISCONNECTED,
+                                                     WorkspaceState.DRAFT)
 
 
 def new_workspace_id() -> str:
@@ -48,14 +45,13 @@ class Workspace(Base):
     trello_board_id: Mapped[str] = mapped_column(String(32), index=True)
     trello_webhook_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     trello_webhook_callback: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # Mapping: {"status_column": "Status", "status_to_list": {"won": "<list id>"},
-    # "list_to_status": {"<list id>": "Won"}, "title_column": "Name",
-    # "description_columns": ["Email", ...], "due_column": null}
+    # Which column is which card field, and statuses ⇄ lists: read and written only through its
+    # typed form, ``server.models.mapping.Mapping`` (``Mapping.of(workspace)``, ``.to_json()``).
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # What happens when a row disappears ("archive" | "unlink") and when a card is archived,
-    # deleted or moved off the board ("set_status" | "unlink").
-    row_removed_policy: Mapped[str] = mapped_column(String(16), default="archive")
-    card_removed_policy: Mapped[str] = mapped_column(String(16), default="set_status")
+    # What happens when a row disappears (``RowPolicy``) and when a card is archived, deleted or
+    # moved off the board (``CardPolicy``).
+    row_removed_policy: Mapped[str] = mapped_column(String(16), default=RowPolicy.ARCHIVE)
+    card_removed_policy: Mapped[str] = mapped_column(String(16), default=CardPolicy.SET_STATUS)
     card_removed_status: Mapped[str] = mapped_column(String(100), default="Archived")
     # HMAC key the add-on signs its events with (encrypted at rest).
     addon_secret: Mapped[str] = mapped_column(EncryptedText, default=lambda: secrets.token_hex(32))
@@ -66,9 +62,10 @@ class Workspace(Base):
     addon_secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     connect_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     connect_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    state: Mapped[str] = mapped_column(String(16), default=ACTIVE)
+    state: Mapped[str] = mapped_column(String(16), default=ACTIVE)  # WorkspaceState
     state_detail: Mapped[str] = mapped_column(Text, default="")
-    # {"phase": "reading sheet", "done": 10, "total": 100, "started_at": ..., "finished_at": ...}
+    # The last full sync's or preview's progress: read and written through
+    # ``server.models.sync_progress.SyncProgress`` (``SyncProgress.of(workspace)``, ``.to_json()``).
     sync_progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Connection health (``server/sync/health_report.py``): when the add-on and the Power-Up last
@@ -102,7 +99,7 @@ class WorkspaceMember(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     email: Mapped[str] = mapped_column(String(320), index=True)
-    role: Mapped[str] = mapped_column(String(16), default="member")
+    role: Mapped[str] = mapped_column(String(16), default=MemberRole.MEMBER)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     workspace: Mapped[Workspace] = relationship(back_populates="members")

@@ -14,12 +14,14 @@ from typing import Any
 
 import structlog
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_file
+from flask.typing import ResponseReturnValue
 from markupsafe import escape
 
 from ..access import users_for_trello_member, workspace_for_board
 from ..engine import commit_and_wake
-from ..extensions import csrf, db
+from ..extensions import csrf, db, db_session
 from ..models import Workspace
+from ..models.enums import Command
 from ..models.sync import Lane
 from ..sync.last_heard import Caller, note_heard
 from ..sync.queue import enqueue_command
@@ -69,7 +71,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 @bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+def _api_error(exc: ApiError) -> ResponseReturnValue:
     return jsonify({"error": {"code": exc.code, "message": exc.message, "reason": exc.reason}}), exc.code
 
 
@@ -86,7 +88,7 @@ def _headers(response: Response) -> Response:
 
 @bp.get("/powerup/", endpoint="powerup_index", defaults={"filename": "index.html"})
 @bp.get("/powerup/<path:filename>")
-def powerup_file(filename: str):  # type: ignore[no-untyped-def]
+def powerup_file(filename: str) -> ResponseReturnValue:
     """A Power-Up page (rendered, framable by Trello only) or asset (long-cached when versioned)."""
     path = assets.resolve(filename)
     if path is None:
@@ -150,7 +152,7 @@ def _check_id(value: str, what: str) -> str:
 
 
 def _known_member(claims: TrelloClaims) -> None:
-    if not users_for_trello_member(db.session, claims.member_id):
+    if not users_for_trello_member(db_session(), claims.member_id):
         raise ApiError(403, "Your Trello account is not connected to Leads Sync yet: open the dashboard, "
                             "sign in and connect Trello.", "unknown_member")
 
@@ -158,11 +160,11 @@ def _known_member(claims: TrelloClaims) -> None:
 def _board_workspace(claims: TrelloClaims) -> Workspace:
     """The workspace of the token's board that its member may see; 403/404 otherwise."""
     _known_member(claims)
-    workspace = workspace_for_board(db.session, claims.member_id, claims.board_id)
+    workspace = workspace_for_board(db_session(), claims.member_id, claims.board_id)
     if workspace is None:
         raise ApiError(404, "This board is not connected to Leads Sync, or you have no access to its workspace.",
                        "board_not_connected")
-    if note_heard(db.session, workspace, Caller.POWERUP, datetime.now(timezone.utc)):  # connection health
+    if note_heard(db_session(), workspace, Caller.POWERUP, datetime.now(timezone.utc)):  # connection health
         db.session.commit()
     return workspace
 
@@ -177,8 +179,8 @@ def _card_workspace(card_id: str) -> Workspace:
     if isinstance(state, dict) and state.get("card") not in (None, card_id):
         raise ApiError(403, "This sign-in was issued for another card; reopen the card.", "wrong_card")
     workspace = _board_workspace(claims)
-    if leads.find_link(db.session, workspace, card_id) is None and \
-            leads.card_on_another_board(db.session, claims.board_id, card_id):
+    if leads.find_link(db_session(), workspace, card_id) is None and \
+            leads.card_on_another_board(db_session(), claims.board_id, card_id):
         raise ApiError(404, "This card is not on a board connected to Leads Sync.", "card_not_on_board")
     return workspace
 
@@ -199,42 +201,42 @@ def _dashboard_url() -> str:
 
 
 @bp.get("/api/powerup/cards/<card_id>")
-def card(card_id: str):  # type: ignore[no-untyped-def]
+def card(card_id: str) -> ResponseReturnValue:
     """The lead linked to a card, its sync state and badge; or what can be done when unlinked."""
     workspace = _card_workspace(card_id)
-    return _json(leads.card_view(db.session, workspace, card_id))
+    return _json(leads.card_view(db_session(), workspace, card_id))
 
 
 @bp.post("/api/powerup/cards/<card_id>/lead")
-def create_lead(card_id: str):  # type: ignore[no-untyped-def]
+def create_lead(card_id: str) -> ResponseReturnValue:
     """Queue the creation of a sheet row for an unlinked card."""
     workspace = _card_workspace(card_id)
-    view = leads.card_view(db.session, workspace, card_id)
+    view = leads.card_view(db_session(), workspace, card_id)
     if view["linked"]:
         raise ApiError(409, "This card is already linked to a lead.", "already_linked")
     if not view["can_create"]:
         raise ApiError(409, "A lead cannot be created for this card (it was unlinked, or the workspace is paused).",
                        "cannot_create")
-    queued = leads.queue_create_lead(db.session, workspace, card_id)
-    commit_and_wake(current_app, db.session)
+    queued = leads.queue_create_lead(db_session(), workspace, card_id)
+    commit_and_wake(current_app, db_session())
     return jsonify({"queued": True, "already_queued": not queued}), 202
 
 
 @bp.get("/api/powerup/boards/<board_id>")
-def board(board_id: str):  # type: ignore[no-untyped-def]
+def board(board_id: str) -> ResponseReturnValue:
     """Which workspace (if any) the board is linked to, for the settings popup."""
     claims = _board_claims(board_id)
     _known_member(claims)
-    workspace = workspace_for_board(db.session, claims.member_id, board_id)
+    workspace = workspace_for_board(db_session(), claims.member_id, board_id)
     return jsonify(leads.board_view(workspace, _dashboard_url()))
 
 
 @bp.post("/api/powerup/boards/<board_id>/sync")
-def sync_board(board_id: str):  # type: ignore[no-untyped-def]
+def sync_board(board_id: str) -> ResponseReturnValue:
     """Sync now: queue a reconciliation of the board's workspace."""
     workspace = _board_workspace(_board_claims(board_id))
-    enqueue_command(db.session, workspace.id, "reconcile")
-    commit_and_wake(current_app, db.session, Lane.JOB)
+    enqueue_command(db_session(), workspace.id, Command.RECONCILE)
+    commit_and_wake(current_app, db_session(), Lane.JOB)
     return jsonify({"queued": True, "workspace": leads.workspace_summary(workspace)}), 202
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Link, Workspace
+from ..models.enums import Command, LinkSyncState
 from ..models.sync import PENDING, PROCESSING, UNLINKED
 from ..models.workspace import ACTIVE
 from ..sync.mapping import Mapping, cell_text, normalise_status
@@ -40,7 +41,7 @@ def badge_color(workspace: Workspace, status: str) -> str:
     if words & LOST_WORDS:
         return "red"
     statuses: list[str] = []
-    for value in (workspace.mapping or {}).get("list_to_status", {}).values():
+    for value in Mapping.of_or_default(workspace).list_to_status.values():
         key = normalise_status(value)
         if key and key not in statuses:
             statuses.append(key)
@@ -56,19 +57,19 @@ def _iso(value: datetime | None) -> str | None:
 
 def sync_summary(link: Link) -> dict[str, Any]:
     """``synced`` | ``pending`` | ``error``, when, and the error in the words it was stored with."""
-    if link.sync_state == "error":
-        state = "error"
-    elif link.sync_state == "synced" and not link.pending_op:
-        state = "synced"
+    if link.sync_state == LinkSyncState.ERROR:
+        state = LinkSyncState.ERROR
+    elif link.sync_state == LinkSyncState.SYNCED and not link.pending_op:
+        state = LinkSyncState.SYNCED
     else:
-        state = "pending"
+        state = LinkSyncState.PENDING
     return {"state": state, "last_synced_at": _iso(link.last_synced_at),
-            "error": (link.last_error or "") if state == "error" else ""}
+            "error": (link.last_error or "") if state == LinkSyncState.ERROR else ""}
 
 
 def lead_fields(workspace: Workspace, link: Link) -> tuple[dict[str, str], str]:
     """The lead's fields (synced columns first, in mapping order) and its status, from the shadow."""
-    mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+    mapping = Mapping.of_or_default(workspace)
     shadow = link.shadow or {}
     order = [c for c in mapping.synced_columns if c in shadow] + [c for c in shadow if c not in mapping.synced_columns]
     hidden = {mapping.status_column, workspace.lead_id_column}
@@ -94,7 +95,7 @@ def card_on_another_board(session: Session, board_id: str, card_id: str) -> bool
 def create_lead_queued(session: Session, workspace: Workspace, card_id: str) -> bool:
     """Whether a ``create_lead`` for this card waits in the inbox."""
     statement = select(Event.id).where(
-        Event.workspace_id == workspace.id, Event.kind == "create_lead",
+        Event.workspace_id == workspace.id, Event.kind == Command.CREATE_LEAD,
         Event.order_key == f"card:{card_id}", Event.state.in_((PENDING, PROCESSING)),
     ).limit(1)
     return session.execute(statement).first() is not None

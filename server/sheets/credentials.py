@@ -33,7 +33,7 @@ class RefreshingCredentials(Credentials):
 
     def refresh(self, request: Any) -> None:
         super().refresh(request)
-        if self._on_refresh is None:
+        if self._on_refresh is None or self.token is None:
             return
         expiry = self.expiry.replace(tzinfo=timezone.utc) if self.expiry else None
         try:

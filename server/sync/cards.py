@@ -9,9 +9,11 @@ echoes them even where an action's provenance does not tell (see ``observe.py``)
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from ..models import Link, Workspace
+from ..models.card_extra import CardExtra
 from ..models.sync import CARD_REMOVED, UNLINKED
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloNotFound
@@ -24,7 +26,7 @@ LEDGER_HORIZON_MS = 15 * 60 * 1000  # an echo later than this after its call is 
 
 def removed_from_board(link: Link) -> bool:
     """The lead's card was archived, deleted or moved away (not its row): a card coming back is its."""
-    return link.status == CARD_REMOVED or (link.status == UNLINKED and "removed" in (link.card_extra or {}))
+    return link.status == CARD_REMOVED or (link.status == UNLINKED and CardExtra.of(link).removed is not None)
 
 
 def card_fields(mapping: Mapping, lead_id: str, shadow: dict[str, Any], preamble: str) -> dict[str, Any]:
@@ -45,7 +47,7 @@ def card_fields(mapping: Mapping, lead_id: str, shadow: dict[str, Any], preamble
 
 def card_update(mapping: Mapping, link: Link, old_shadow: dict[str, Any], new_shadow: dict[str, Any]) -> dict[str, Any]:
     """Only the card fields whose value changes: one PUT carries them all."""
-    preamble = (link.card_extra or {}).get("preamble", "")
+    preamble = CardExtra.of(link).preamble
     old = card_fields(mapping, link.lead_id, old_shadow, preamble)
     new = card_fields(mapping, link.lead_id, new_shadow, preamble)
     return {name: value for name, value in new.items() if old.get(name) != value}
@@ -99,11 +101,10 @@ def trello_time_ms(card: dict[str, Any] | None, default: float) -> float:
 
 def note_write(link: Link, body: dict[str, Any], started: float, ended: float) -> None:
     """Add one of our writes to the link's ledger (kept in ``card_extra``)."""
-    extra = dict(link.card_extra or {})
-    entries = [e for e in extra.get("ledger", []) if isinstance(e, dict) and e.get("at", 0) > ended - LEDGER_HORIZON_MS]
+    extra = CardExtra.of(link)
+    entries = [e for e in extra.ledger if e["at"] > ended - LEDGER_HORIZON_MS]
     entries.append({"at": started, "end": ended, "body": body})
-    extra["ledger"] = entries[-LEDGER_SIZE:]
-    link.card_extra = extra
+    link.card_extra = replace(extra, ledger=tuple(entries[-LEDGER_SIZE:])).to_json()
 
 
 def write_card(trello: TrelloClient, link: Link, **fields: Any) -> dict[str, Any]:
@@ -126,7 +127,7 @@ def revive_card(trello: TrelloClient, mapping: Mapping, link: Link, shadow: dict
                 preamble: str) -> dict[str, Any]:
     """Unarchive the lead's card with its current fields, or make a new one if it was deleted or moved away."""
     fields = card_fields(mapping, link.lead_id, shadow, preamble)
-    if (link.card_extra or {}).get("removed", "").startswith("archived") and link.card_id:
+    if (CardExtra.of(link).removed or "").startswith("archived") and link.card_id:
         try:
             return write_card(trello, link, closed=False, **fields)
         except TrelloNotFound:

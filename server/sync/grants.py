@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..models import GOOGLE, ProviderAccount, Workspace
+from ..models.enums import AccountStatus, GrantExpiry, HistoryAction, HistorySide, Outcome
 from ..models.workspace import ACTIVE, NEEDS_REAUTH
 from .history import record
 
@@ -26,16 +26,7 @@ GOOGLE_TESTING_LIFETIME = timedelta(days=7)
 TRELLO_LIFETIMES: dict[str, timedelta | None] = {
     "1hour": timedelta(hours=1), "1day": timedelta(days=1), "30days": timedelta(days=30), "never": None,
 }
-BROKEN = "needs_reauth"  # ProviderAccount.status of a refused grant
-
-
-class GrantExpiry(StrEnum):
-    """How a grant can expire."""
-
-    NEVER = "never"
-    GOOGLE_TESTING = "google_testing"  # a Testing-mode Google client: 7 days after consent
-    TRELLO_TOKEN = "trello_token"  # the expiration asked for on Trello's authorize page
-    UNKNOWN = "unknown"  # connected before this was recorded
+BROKEN = AccountStatus.NEEDS_REAUTH  # ProviderAccount.status of a refused grant
 
 
 EXPIRY_WORDS = {
@@ -110,7 +101,8 @@ def _stop_workspaces(session: Session, account: ProviderAccount) -> list[str]:
             continue
         workspace.state = NEEDS_REAUTH
         workspace.state_detail = detail
-        record(session, workspace.id, side="system", action="needs_reauth", outcome="error", message=detail)
+        record(session, workspace.id, side=HistorySide.SYSTEM, action=HistoryAction.NEEDS_REAUTH, outcome=Outcome.ERROR,
+               message=detail)
         changed.append(workspace.id)
     if changed:
         log.info("account_workspaces_stopped", account_id=account.id, workspaces=changed)

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 
 from ..models import Event
+from ..models.enums import HistoryAction, Outcome, PendingOp, SheetEventKind
 from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
 from ..trello.errors import TrelloNotFound
 from . import cards
@@ -50,7 +51,7 @@ def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
     lead_id, needs_id = work.assign_lead_id(event, data)
     link = work.link if work.link is not None and work.link.lead_id == lead_id else work.link_by_lead(lead_id)
     work.row_hint = data.get("row") or work.row_hint
-    if link is None or (link.card_id is None and link.pending_op == "create_card"):
+    if link is None or (link.card_id is None and link.pending_op == PendingOp.CREATE_CARD):
         _warn_about_due(work, event, lead_id, values, changed)
         work.create_card(event, lead_id, values, float(data["edited_at"]), data.get("row"),
                          id_row=data.get("row") if needs_id else None)
@@ -81,8 +82,8 @@ def _warn_about_due(work: LeadWork, event: Event, lead_id: str, values: dict[str
     value = values.get(column or "", "").strip()
     if not column or not value or (changed is not None and column not in changed) or due_to_trello(value):
         return
-    record(work.session, work.workspace.id, side=Side.SHEETS, action="due_not_a_date", lead_id=lead_id,
-           event_id=event.id, outcome="error",
+    record(work.session, work.workspace.id, side=Side.SHEETS, action=HistoryAction.DUE_NOT_A_DATE, lead_id=lead_id,
+           event_id=event.id, outcome=Outcome.ERROR,
            message=f"{column} {value!r} is not a date (write it like 2026-12-01): the card's due date was "
                    "left as it was")
 
@@ -183,7 +184,7 @@ def comment_recorded(work: LeadWork, event: Event, action: dict[str, Any], link:
     author = (action.get("memberCreator") or {}).get("fullName") or "Someone"
     if len(text) > COMMENT_MAX_CHARS:
         text = text[:COMMENT_MAX_CHARS - 1] + "…"
-    record(work.session, work.workspace.id, side=Side.TRELLO, action="comment", lead_id=link.lead_id,
+    record(work.session, work.workspace.id, side=Side.TRELLO, action=HistoryAction.COMMENT, lead_id=link.lead_id,
            card_id=link.card_id, event_id=event.id, message=f"{author} commented on the card: {text}")
     work.done(event, "comment recorded")
 
@@ -280,8 +281,8 @@ def command(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
 
 
 HANDLERS: dict[tuple[str, str], Handler] = {
-    (SHEETS, "row"): sheet_row,
-    (SHEETS, "row_removed"): sheet_row_removed,
+    (SHEETS, SheetEventKind.ROW): sheet_row,
+    (SHEETS, SheetEventKind.ROW_REMOVED): sheet_row_removed,
     (TRELLO, "*"): trello_action,
     (SYSTEM, "*"): command,
 }

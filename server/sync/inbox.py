@@ -17,10 +17,9 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from ..models import Event, Link
+from ..models.enums import EventSource, EventState, SheetEventKind
 
-SHEETS = "sheets"
-TRELLO = "trello"
-SYSTEM = "system"
+SHEETS, TRELLO, SYSTEM = EventSource.SHEETS, EventSource.TRELLO, EventSource.SYSTEM
 
 # Trello action types the engine acts on; anything else is stored as ignored.
 TRELLO_CARD_ACTIONS = {
@@ -78,7 +77,7 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
 
 
 def _event_row(workspace_id: str, source: str, provider_event_id: str, kind: str, order_key: str,
-               payload: dict[str, Any], occurred_at: datetime | None, state: str = "pending",
+               payload: dict[str, Any], occurred_at: datetime | None, state: str = EventState.PENDING,
                lane: int = LIVE, echo: bool = False, note: str = "") -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     return {
@@ -178,12 +177,13 @@ def store_sheets_event(session: Session, workspace_id: str, data: dict[str, Any]
             item["old"] = row["old"]
         # A row without a lead id is keyed by its position until the worker gives it one.
         key = f"lead:{lead_id}" if lead_id else f"row:{row['row']}"
-        rows.append(_event_row(workspace_id, SHEETS, f"{data['event_id']}:{position}", "row", key, item,
+        rows.append(_event_row(workspace_id, SHEETS, f"{data['event_id']}:{position}", SheetEventKind.ROW, key, item,
                                ms_to_datetime(edited_at), lane=lane))
     for position, gone in enumerate(data.get("removed", [])):
         item = {"lead_id": gone["lead_id"], "row": gone.get("row"), "edited_at": sent_at}
-        rows.append(_event_row(workspace_id, SHEETS, f"{data['event_id']}:removed:{position}", "row_removed",
-                               f"lead:{gone['lead_id']}", item, ms_to_datetime(sent_at), lane=lane))
+        rows.append(_event_row(workspace_id, SHEETS, f"{data['event_id']}:removed:{position}",
+                               SheetEventKind.ROW_REMOVED, f"lead:{gone['lead_id']}", item, ms_to_datetime(sent_at),
+                               lane=lane))
     stored = _insert_ignoring_duplicates(session, rows)
     return StoreResult(stored=stored, duplicates=len(rows) - stored)
 
@@ -246,11 +246,11 @@ def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any]
     creator = action.get("appCreator")
     echo = bool(app_id and member_id and isinstance(creator, dict) and creator.get("id") == app_id
                 and action.get("idMemberCreator") == member_id)
-    state, note = ("pending", "") if handled else ("ignored", "")
+    state, note = (EventState.PENDING, "") if handled else (EventState.IGNORED, "")
     if handled and echo and lead_id and action["type"] in CARD_APPEARS:
         # Our own creation's echo, its card linked already: what the worker would conclude
         # (``Processor._creations_known``), decided here so the worker never claims it.
-        state, note = "ignored", "the card is already linked"
+        state, note = EventState.IGNORED, "the card is already linked"
     row = _event_row(workspace_id, TRELLO, action["id"], action["type"][:40], order_key, action, occurred,
                      state=state, echo=echo, note=note)
     stored = _insert_ignoring_duplicates(session, [row])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from .. import metrics
 from ..models import Event, Link, Workspace
 from ..models.base import utcnow
+from ..models.card_extra import CardExtra
+from ..models.enums import CardPolicy, HistoryAction, HistorySide, LinkSyncState, Outcome, PendingOp, RowPolicy
 from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLINKED
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloNotFound, TrelloUnavailable
@@ -140,7 +142,7 @@ class LeadWork:
         self.merged.append(event)
 
     def synced(self, link: Link) -> None:
-        link.sync_state = "synced"
+        link.sync_state = LinkSyncState.SYNCED
         link.last_error = ""
         link.last_synced_at = utcnow()
 
@@ -180,7 +182,7 @@ class LeadWork:
             raise SyncError(f"Status {status!r} has no Trello list in this workspace's mapping; "
                             "add it to the mapping or use a mapped status")
         if self.preamble is not None:
-            link.card_extra = {**(link.card_extra or {}), "preamble": self.preamble}
+            link.card_extra = replace(CardExtra.of(link), preamble=self.preamble).to_json()
         if revive:
             self._revive(link, new_shadow, result)
         elif trello_fields:
@@ -245,7 +247,7 @@ class LeadWork:
 
     def _card_body(self, link: Link, shadow: dict[str, str], fields: dict[str, str]) -> dict[str, Any]:
         """The PUT body that gives the card ``fields`` (from the new shadow)."""
-        desired = card_fields(self.mapping, link.lead_id, shadow, (link.card_extra or {}).get("preamble", ""))
+        desired = card_fields(self.mapping, link.lead_id, shadow, CardExtra.of(link).preamble)
         keys: list[str] = []
         for name in fields:
             if name == self.mapping.title_column:
@@ -269,7 +271,7 @@ class LeadWork:
             self.session.commit()
 
     def _revive(self, link: Link, shadow: dict[str, str], result: Merge) -> None:
-        preamble = (link.card_extra or {}).get("preamble", "")
+        preamble = CardExtra.of(link).preamble
         was = link.status
         if was == ROW_REMOVED:
             card = cards.write_card(self.trello(), link, closed=False,
@@ -279,12 +281,12 @@ class LeadWork:
         self.ctx.outbound("trello", self.merged[-1].id)
         link.card_id = card["id"]
         link.status = LINKED
-        link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+        link.card_extra = replace(CardExtra.of(link), removed=None).to_json()
         landed = trello_time_ms(card, now_ms())
         for name in self.mapping.synced_columns:
             result.clocks.setdefault(name, FieldClock()).wt = landed
-        record(self.session, self.workspace.id, side=Side.SHEETS, action="revive_card", lead_id=link.lead_id,
-               card_id=card["id"], event_id=self.merged[-1].id,
+        record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.REVIVE_CARD,
+               lead_id=link.lead_id, card_id=card["id"], event_id=self.merged[-1].id,
                message=("the row is back: its card is open again" if was == ROW_REMOVED else
                         "the lead got a listed status again: its card is back"))
 
@@ -298,18 +300,20 @@ class LeadWork:
                 event_of[side] = outcome.winner.event_id
         for side, changes in by_side.items():
             record(self.session, self.workspace.id, side=side,
-                   action="update_card" if side == Side.SHEETS else "update_row", lead_id=link.lead_id,
+                   action=HistoryAction.UPDATE_CARD if side == Side.SHEETS else HistoryAction.UPDATE_ROW,
+                   lead_id=link.lead_id,
                    card_id=link.card_id, event_id=event_of[side], changes=changes)
         if result.stale:
-            record(self.session, self.workspace.id, side=result.stale[0].side.value, action="stale",
-                   lead_id=link.lead_id, card_id=link.card_id, event_id=result.stale[0].event_id, outcome="skipped",
+            record(self.session, self.workspace.id, side=result.stale[0].side.value, action=HistoryAction.STALE,
+                   lead_id=link.lead_id, card_id=link.card_id, event_id=result.stale[0].event_id,
+                   outcome=Outcome.SKIPPED,
                    changes={c.field: [c.value, None] for c in result.stale},
                    message="an older change arrived after a newer one and was ignored")
         metrics.conflicts(len(result.conflicts))
         for conflict in result.conflicts:
             dropped = conflict.dropped
-            record(self.session, self.workspace.id, side=dropped.side.value, action="conflict", lead_id=link.lead_id,
-                   card_id=link.card_id, event_id=dropped.event_id, outcome="conflict",
+            record(self.session, self.workspace.id, side=dropped.side.value, action=HistoryAction.CONFLICT,
+                   lead_id=link.lead_id, card_id=link.card_id, event_id=dropped.event_id, outcome=Outcome.CONFLICT,
                    changes={conflict.field: [dropped.value, conflict.kept_value]},
                    message=(f"{conflict.field}: kept {conflict.kept_value!r} from {conflict.kept_side} "
                             f"(changed {_when(conflict.kept_at)}) over {dropped.value!r} from "
@@ -329,8 +333,9 @@ class LeadWork:
         trello = self.trello()
         card: dict[str, Any] | None = None
         if link is None:
-            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op="create_card", row_number=row,
-                        sync_state="pending", shadow={}, field_times={}, card_extra={"pending_event": event.id})
+            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op=PendingOp.CREATE_CARD,
+                        row_number=row, sync_state=LinkSyncState.PENDING, shadow={}, field_times={},
+                        card_extra=CardExtra(pending_event=event.id).to_json())
             if id_row:
                 mark_sheet(link, id_row=id_row)
             self._claim(link, "another worker is creating this lead's card")
@@ -339,13 +344,13 @@ class LeadWork:
             self.done(event, "the lead already has a card", IGNORED)
             return
         else:
-            extra = link.card_extra or {}
+            extra = CardExtra.of(link)
             # a reconciliation names the event before queueing it; a retried creation keeps its id
-            mine = extra.get("pending_event") in (event.id, event.provider_event_id)
+            mine = extra.pending_event in (event.id, event.provider_event_id)
             recent = link.updated_at and link.updated_at > utcnow() - timedelta(seconds=self.ctx.settings.lease_s)
             if not mine and recent:
                 raise Defer(0.5, "this lead's card is being created")
-            attempted = float(extra.get("create_attempted_at", 0))
+            attempted = extra.create_attempted_at or 0.0
             wait_s = CREATE_RETRY_SETTLE_S - (now_ms() - attempted) / 1000.0
             if attempted and wait_s > 0:
                 # The last try timed out and may still land: look for it only once it would have.
@@ -379,12 +384,11 @@ class LeadWork:
         link.status = LINKED
         link.shadow = shadow
         link.field_times = dump_clocks({c: FieldClock(t=at, s=Side.SHEETS.value, ts=at, wt=landed) for c in shadow})
-        link.card_extra = {k: v for k, v in (link.card_extra or {}).items()
-                           if k not in ("pending_event", "create_attempted_at")}
+        link.card_extra = replace(CardExtra.of(link), pending_event=None, create_attempted_at=None).to_json()
         link.row_number = row or link.row_number
         self.synced(link)
         queue.settle_creation_echoes(self.session, self.workspace.id, card["id"], CARD_APPEARS)
-        record(self.session, self.workspace.id, side=Side.SHEETS, action="create_card", lead_id=lead_id,
+        record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.CREATE_CARD, lead_id=lead_id,
                card_id=card["id"], event_id=event.id, changes={k: [None, v] for k, v in shadow.items() if v})
         self.done(event)
 
@@ -412,8 +416,8 @@ class LeadWork:
         self.session.rollback()
         fresh = self.session.get(Link, link_id)
         if fresh is not None:
-            fresh.card_extra = {**(fresh.card_extra or {}), "create_attempted_at": now_ms(),
-                                "pending_event": event.id}
+            fresh.card_extra = replace(CardExtra.of(fresh), create_attempted_at=now_ms(),
+                                       pending_event=event.id).to_json()
             cards.note_write(fresh, {"create": True, **{k: v for k, v in fields.items() if v}}, now_ms(), now_ms())
             self.session.commit()
 
@@ -422,7 +426,8 @@ class LeadWork:
             self.trello().delete_card(card_id)
         except TrelloNotFound:
             pass
-        record(self.session, self.workspace.id, side="system", action="duplicate_removed", lead_id=link.lead_id,
+        record(self.session, self.workspace.id, side=HistorySide.SYSTEM, action=HistoryAction.DUPLICATE_REMOVED,
+               lead_id=link.lead_id,
                card_id=card_id, message=f"a second card for {link.lead_id}, made when a slow call was tried "
                                         f"again, was deleted; the lead keeps card {link.card_id}")
 
@@ -441,10 +446,10 @@ class LeadWork:
         lead_id = parsed.lead_id
         if lead_id:
             owner = self.link_by_lead(lead_id)
-            if owner is not None and owner.card_id is None and owner.pending_op == "create_card":
+            if owner is not None and owner.card_id is None and owner.pending_op == PendingOp.CREATE_CARD:
                 owner.card_id = card_id  # our own creation, still in flight or interrupted: its card
                 owner.pending_op = None
-                owner.card_extra = {k: v for k, v in (owner.card_extra or {}).items() if k != "create_attempted_at"}
+                owner.card_extra = replace(CardExtra.of(owner), create_attempted_at=None).to_json()
                 self.link = owner
                 self.done(event, "linked the card made for this lead")
                 return
@@ -466,8 +471,9 @@ class LeadWork:
         if self.mapping.due_column:
             values[self.mapping.due_column] = due_from_trello(card.get("due"))
         preamble = parsed.preamble if parsed.fields or parsed.lead_id else (card.get("desc") or "").strip()
-        link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card_id, pending_op="append_row",
-                    sync_state="pending", shadow={}, field_times={}, card_extra={"preamble": preamble})
+        link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card_id, pending_op=PendingOp.APPEND_ROW,
+                    sync_state=LinkSyncState.PENDING, shadow={}, field_times={},
+                    card_extra=CardExtra(preamble=preamble).to_json())
         self._claim(link, "another worker is adding this card's row")
         self.link = link
         desc = description.render(values, self.mapping.description_columns, lead_id, preamble)
@@ -479,35 +485,35 @@ class LeadWork:
         link.shadow = values
         link.field_times = dump_clocks({c: FieldClock(t=at, s=Side.TRELLO.value, tt=at, wt=landed) for c in values})
         mark_sheet(link, append=True, events=[event.id])
-        record(self.session, self.workspace.id, side=Side.TRELLO, action="append_row", lead_id=lead_id,
+        record(self.session, self.workspace.id, side=Side.TRELLO, action=HistoryAction.APPEND_ROW, lead_id=lead_id,
                card_id=card_id, event_id=event.id, changes={k: [None, v] for k, v in values.items() if v})
         self.done(event)
 
     def card_gone(self, link: Link, reason: str, at: float, event: Event) -> None:
         """The card was archived, deleted or moved off the board: the workspace's policy; never
         a deleted row. With "set status", that is a Trello change of the status, merged like any."""
-        if self.workspace.card_removed_policy != "set_status":
+        if self.workspace.card_removed_policy != CardPolicy.SET_STATUS:
             link.status = UNLINKED
-            link.card_extra = {**(link.card_extra or {}), "removed": reason}  # a card coming back is linked again
-            record(self.session, self.workspace.id, side=Side.TRELLO, action="unlink", lead_id=link.lead_id,
+            link.card_extra = replace(CardExtra.of(link), removed=reason).to_json()  # a card back: linked again
+            record(self.session, self.workspace.id, side=Side.TRELLO, action=HistoryAction.UNLINK, lead_id=link.lead_id,
                    card_id=link.card_id, event_id=event.id, message=f"card {reason}: lead unlinked, row kept")
             self.done(event)
             return
         status = self.workspace.card_removed_status
         link.status = CARD_REMOVED
-        link.card_extra = {**(link.card_extra or {}), "removed": reason}
-        record(self.session, self.workspace.id, side=Side.TRELLO, action="card_removed", lead_id=link.lead_id,
-               card_id=link.card_id, event_id=event.id,
+        link.card_extra = replace(CardExtra.of(link), removed=reason).to_json()
+        record(self.session, self.workspace.id, side=Side.TRELLO, action=HistoryAction.CARD_REMOVED,
+               lead_id=link.lead_id, card_id=link.card_id, event_id=event.id,
                message=f"card {reason}: status set to {status!r}; setting a listed status again brings the card back")
         self.add_changes(event, [Change(self.mapping.status_column, status, at, Side.TRELLO, event.id)])
 
     def card_reopened(self, link: Link, list_id: str | None, at: float, event: Event) -> None:
         """An archived card sent back to the board: linked again, its status from its list."""
         link.status = LINKED
-        link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+        link.card_extra = replace(CardExtra.of(link), removed=None).to_json()
         status = cards.status_for_list(self.mapping, list_id, *self.sheet_statuses)
-        record(self.session, self.workspace.id, side=Side.TRELLO, action="card_reopened", lead_id=link.lead_id,
-               card_id=link.card_id, event_id=event.id, message="the card is back on the board")
+        record(self.session, self.workspace.id, side=Side.TRELLO, action=HistoryAction.CARD_REOPENED,
+               lead_id=link.lead_id, card_id=link.card_id, event_id=event.id, message="the card is back on the board")
         if status is not None:
             self.add_changes(event, [Change(self.mapping.status_column, status, at, Side.TRELLO, event.id)])
         else:
@@ -515,17 +521,17 @@ class LeadWork:
 
     def remove_row(self, event: Event, link: Link) -> None:
         """The lead's row was deleted: archive its card or unlink it, per the workspace's policy."""
-        if self.workspace.row_removed_policy == "archive":
+        if self.workspace.row_removed_policy == RowPolicy.ARCHIVE:
             try:
                 cards.write_card(self.trello(), link, closed=True)
                 self.ctx.outbound("trello", event.id)
             except TrelloNotFound:
                 pass
             link.status = ROW_REMOVED
-            action, message = "archive_card", "row deleted: card archived"
+            action, message = HistoryAction.ARCHIVE_CARD, "row deleted: card archived"
         else:
             link.status = UNLINKED
-            action, message = "unlink", "row deleted: card unlinked"
+            action, message = HistoryAction.UNLINK, "row deleted: card unlinked"
         link.sheet_pending = link.sheet_marked_at = None  # no row to write to
         self.synced(link)
         record(self.session, self.workspace.id, side=Side.SHEETS, action=action, lead_id=link.lead_id,

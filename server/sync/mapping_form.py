@@ -9,27 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from ..models.enums import CardPolicy, RowPolicy
 from .mapping import normalise_status
 
 MAX_STATUS = 100
 MAX_STATUS_ROWS = 100
 EXTRA_STATUS_ROWS = 3
-
-
-class RowPolicy(StrEnum):
-    """What happens to a card when its row is deleted."""
-
-    ARCHIVE = "archive"
-    UNLINK = "unlink"
-
-
-class CardPolicy(StrEnum):
-    """What happens to a row when its card is archived, deleted or moved off the board."""
-
-    SET_STATUS = "set_status"
-    UNLINK = "unlink"
 
 
 ROW_POLICIES = {RowPolicy.ARCHIVE: "Archive its card", RowPolicy.UNLINK: "Keep the card, stop syncing it"}

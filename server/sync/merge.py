@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from ..models.field_times import OPTIONAL_TIMES, FieldClockJSON, FieldTimes
+
 
 class Side(StrEnum):
     SHEETS = "sheets"
@@ -67,7 +69,8 @@ class Landing:
 
 @dataclass(slots=True)
 class FieldClock:
-    """What a link remembers of one field: the typed form of ``Link.field_times[field]``."""
+    """What a link remembers of one field: the typed form of ``Link.field_times[field]``
+    (stored as ``server.models.field_times.FieldClockJSON``)."""
 
     t: float = 0.0  # provider time of the change the current value came from
     s: str | None = None  # the side it came from ("sheets", "trello" or "reconcile")
@@ -90,9 +93,9 @@ class FieldClock:
         return cls(t=number("t"), s=side if isinstance(side, str) else None, ts=number("ts"), tt=number("tt"),
                    ws=number("ws", number("w")), wt=number("wt"))
 
-    def dump(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"t": self.t, "s": self.s}
-        for key in ("ts", "tt", "ws", "wt"):
+    def dump(self) -> FieldClockJSON:
+        out: FieldClockJSON = {"t": self.t, "s": self.s}
+        for key in OPTIONAL_TIMES:
             if getattr(self, key):
                 out[key] = getattr(self, key)
         return out
@@ -106,7 +109,7 @@ def load_clocks(raw: Any) -> dict[str, FieldClock]:
     return {name: FieldClock.load(entry) for name, entry in (raw or {}).items()} if isinstance(raw, dict) else {}
 
 
-def dump_clocks(clocks: dict[str, FieldClock]) -> dict[str, Any]:
+def dump_clocks(clocks: dict[str, FieldClock]) -> FieldTimes:
     return {name: clock.dump() for name, clock in clocks.items()}
 
 

@@ -17,10 +17,11 @@ echo, since our API writes fire no Apps Script trigger.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..models import Link, Workspace
+from ..models.card_extra import CardExtra
 from . import description
 from .cards import status_for_list
 from .inbox import parse_trello_date
@@ -65,7 +66,8 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
     if not changed:
         return False
     at = action_time_ms(action)
-    entries = list((link.card_extra or {}).get("ledger", []))
+    extra = CardExtra.of(link)
+    entries = list(extra.ledger)
     for index, entry in enumerate(entries):
         body = entry.get("body") or {}
         in_window = entry.get("at", 0) - CLOCK_SKEW_MS <= at <= entry.get("end", 0) + ECHO_WINDOW_MS
@@ -73,7 +75,7 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
             continue
         if all(k in body and _same_trello(k, body[k], _new_value(action, k)) for k in changed):
             entries[index] = {**entry, "echoed": True}
-            link.card_extra = {**(link.card_extra or {}), "ledger": entries}
+            link.card_extra = replace(extra, ledger=tuple(entries)).to_json()
             return True
     return False
 

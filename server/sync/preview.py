@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from ..models import Event, Workspace
 from ..models.base import utcnow
 from ..models.sync import PARKED, PENDING, PROCESSING
+from ..models.sync_progress import PreviewDetails, PreviewMark, SyncProgress
 from ..models.workspace import is_draft
 from ..sheets.client import SheetTab, column_letter
 from ..sheets.errors import SheetsError, sheets_error_message
@@ -73,8 +75,8 @@ def queue_preview(session: Session, workspace: Workspace) -> bool:
     """
     if active_preview(session, workspace.id) is not None:
         return False
-    workspace.sync_progress = {"dry_run": True, "phase": "queued", "queued_at": utcnow().isoformat(),
-                               "for": draft_fingerprint(workspace)}
+    mark = PreviewMark(draft_fingerprint(workspace), queued_at=utcnow().isoformat())
+    workspace.sync_progress = mark.on(SyncProgress(phase="queued")).to_json()
     enqueue_command(session, workspace.id, PREVIEW, {}, order_key=ORDER_KEY)
     return True
 
@@ -85,8 +87,8 @@ def preview_status(session: Session, workspace: Workspace, now: datetime | None 
     ``none`` means there is no preview for the draft's current settings (the page queues one).
     """
     now = now or utcnow()
-    progress = dict(workspace.sync_progress or {})
-    current = progress.get("dry_run") and progress.get("for") == draft_fingerprint(workspace)
+    progress = SyncProgress.of(workspace)
+    current = progress.dry_run and progress.preview_for == draft_fingerprint(workspace)
     out: dict[str, Any] = {"state": "none", "message": "", "stalled": False, "phase": "", "done": 0, "total": 0,
                            "percent": None, "plan": None,
                            "details": {"conflicts": [], "errors": [], "samples": {}, "warnings": []}, "error": "",
@@ -96,7 +98,7 @@ def preview_status(session: Session, workspace: Workspace, now: datetime | None 
         lease = event.locked_until
         if event.state == PROCESSING and lease is not None and lease > now:
             out["state"] = "running"
-            if current and progress.get("phase") not in (None, "queued"):
+            if current and progress.phase not in ("", "queued"):
                 out.update(_running_figures(progress))
             else:
                 out["message"] = "The sync worker is starting the preview…"
@@ -105,23 +107,17 @@ def preview_status(session: Session, workspace: Workspace, now: datetime | None 
         since = max(t for t in (event.received_at, lease, event.next_attempt_at) if t is not None)
         out["state"] = "queued"
         out["stalled"] = now - since > timedelta(seconds=STALL_S)
-        retrying = progress.get("retrying") if current and (event.attempts or event.last_error) else None
+        retrying = progress.retrying if current and (event.attempts or event.last_error) else None
         out["message"] = ("No worker has picked up the preview yet: is the worker process running? "
                           "(It is started with “flask --app server worker”.)" if out["stalled"] else
                           f"The last try did not get through ({retrying}); it is tried again shortly…" if retrying
                           else "Waiting for the sync worker to pick this up…")
         return out
-    if current and progress.get("error"):
-        out.update(state="failed", error=str(progress["error"]), message=str(progress["error"]),
-                   finished_at=progress.get("finished_at"))
-    elif current and progress.get("finished_at") and isinstance(progress.get("plan"), dict):
-        details = progress.get("details") or {}
-        out.update(state="done", plan=progress["plan"], finished_at=progress.get("finished_at"),
-                   details={"conflicts": list(details.get("conflicts") or []),
-                            "errors": list(details.get("errors") or []),
-                            "samples": {str(k): list(v) for k, v in (details.get("samples") or {}).items()},
-                            "warnings": list(details.get("warnings") or [])},
-                   message="The preview is ready.")
+    if current and progress.error:
+        out.update(state="failed", error=progress.error, message=progress.error, finished_at=progress.finished_at)
+    elif current and progress.finished_at and progress.plan is not None:
+        out.update(state="done", plan=progress.plan, finished_at=progress.finished_at,
+                   details=progress.details or out["details"], message="The preview is ready.")
     else:
         last = session.scalars(select(Event).where(Event.workspace_id == workspace.id, Event.kind == PREVIEW)
                                .order_by(Event.id.desc()).limit(1)).first()
@@ -131,9 +127,8 @@ def preview_status(session: Session, workspace: Workspace, now: datetime | None 
     return out
 
 
-def _running_figures(progress: dict[str, Any]) -> dict[str, Any]:
-    phase = str(progress.get("phase") or "")
-    done, total = int(progress.get("done") or 0), int(progress.get("total") or 0)
+def _running_figures(progress: SyncProgress) -> dict[str, Any]:
+    phase, done, total = progress.phase, progress.done, progress.total
     if phase == "reading sheet":
         message = f"Reading the sheet: {done:,} of {total:,} rows." if total else "Reading the sheet…"
     elif phase == "reading board":
@@ -218,34 +213,31 @@ def run_preview(session: Session, workspace: Workspace, providers: Providers) ->
     """
     if not is_draft(workspace):
         return None
-    marks = {"dry_run": True, "for": draft_fingerprint(workspace),
-             "queued_at": (workspace.sync_progress or {}).get("queued_at")}
+    mark = PreviewMark(draft_fingerprint(workspace), queued_at=SyncProgress.of(workspace).queued_at)
     workspace_id = workspace.id
     try:
         plan = reconcile(session, workspace, PreviewProviders(providers, workspace.lead_id_column), HeaderCache(),
-                         dry_run=True, progress=CommittedProgress(session, workspace, marks=marks))
+                         dry_run=True, progress=CommittedProgress(session, workspace, mark=mark))
     except (SheetsError, TrelloError) as exc:
         if not exc.transient:
-            return _failed(session, workspace_id, marks, exc)
+            return _failed(session, workspace_id, mark, exc)
         # A 429 or an outage: the worker retries the event with backoff; the page says so meanwhile.
         session.rollback()
         retried = session.get(Workspace, workspace_id)
         if retried is not None:
-            retried.sync_progress = {**marks, "phase": "queued", "retrying": preview_error_message(exc)}
+            retried.sync_progress = mark.on(SyncProgress(phase="queued", retrying=preview_error_message(exc))).to_json()
             session.commit()
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is shown on the page in words
-        return _failed(session, workspace_id, marks, exc)
-    workspace.sync_progress = {**(workspace.sync_progress or {}), **marks,
-                               "details": {"conflicts": plan.conflicts[:DETAIL_LINES],
-                                           "errors": plan.errors[:DETAIL_LINES],
-                                           "samples": {kind: names[:DETAIL_LINES]
-                                                       for kind, names in plan.samples.items()},
-                                           "warnings": plan.warnings[:DETAIL_LINES]}}
+        return _failed(session, workspace_id, mark, exc)
+    details: PreviewDetails = {"conflicts": plan.conflicts[:DETAIL_LINES], "errors": plan.errors[:DETAIL_LINES],
+                               "samples": {kind: names[:DETAIL_LINES] for kind, names in plan.samples.items()},
+                               "warnings": plan.warnings[:DETAIL_LINES]}
+    workspace.sync_progress = replace(mark.on(SyncProgress.of(workspace)), details=details).to_json()
     return "preview computed"
 
 
-def _failed(session: Session, workspace_id: str, marks: dict[str, Any], exc: Exception) -> str:
+def _failed(session: Session, workspace_id: str, mark: PreviewMark, exc: Exception) -> str:
     """Store why the preview could not be computed, in plain words; returns the event's note."""
     session.rollback()
     message = preview_error_message(exc)
@@ -255,7 +247,8 @@ def _failed(session: Session, workspace_id: str, marks: dict[str, Any], exc: Exc
         log.info("preview_not_computed", workspace_id=workspace_id, reason=message)
     workspace = session.get(Workspace, workspace_id)
     if workspace is not None:
-        workspace.sync_progress = {**marks, "phase": "failed", "error": message, "finished_at": utcnow().isoformat()}
+        failed = SyncProgress(phase="failed", error=message, finished_at=utcnow().isoformat())
+        workspace.sync_progress = mark.on(failed).to_json()
     return f"preview failed: {message}"[:1000]
 
 

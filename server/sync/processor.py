@@ -10,7 +10,7 @@ which goes on with other workspaces), retry with backoff, wait for re-authorisat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 import structlog
@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import Event, Link, Workspace
-from ..models.sync import IGNORED, PARKED, PENDING, PROCESSING
+from ..models.enums import EventSource, HistoryAction, HistorySide, LinkSyncState, Outcome
+from ..models.sync import DONE, IGNORED, LINKED, PARKED, PENDING, PROCESSING
+from ..models.sync_progress import SyncProgress
 from ..models.workspace import NEEDS_REAUTH
 from ..sheets.errors import SheetsAuthError, SheetsError, SheetsRateLimited
 from ..trello.errors import TrelloAuthError, TrelloError, TrelloRateLimited
@@ -29,7 +31,7 @@ from .handlers import handler_for, payload_of
 from .history import record
 from .inbox import CARD_APPEARS
 from .leadwork import Context, LeadWork
-from .mapping import Mapping, cell_text
+from .mapping import Mapping, MappingError, cell_text
 from .merge import Side, load_clocks
 from .observe import observe_update, workspace_member
 from .outcomes import Defer, SyncError
@@ -78,8 +80,8 @@ class Processor:
                 return Result()
             events.sort(key=lambda e: (e.occurred_at or e.received_at, e.id))
             event_ids = [e.id for e in events]  # read now: after a failed flush the objects are unusable
-            work = LeadWork(self._context(session, workspace), events, group.order_key)
             try:
+                work = LeadWork(self._context(session, workspace), events, group.order_key)  # MappingError: parked
                 for event in events:
                     self._handle(work, event)
                 work.finish()
@@ -94,7 +96,7 @@ class Processor:
         if account_id not in self._members:
             self._members[account_id] = workspace_member(workspace, session)
         return Context(session=session, workspace=workspace,
-                       mapping=Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column),
+                       mapping=Mapping.of(workspace),
                        providers=self.providers, settings=self.settings, trello_member=self._members[account_id],
                        outbound=self._outbound, headers=self.headers)
 
@@ -102,7 +104,7 @@ class Processor:
         """One event; a problem only that event has (a status with no list) parks it alone."""
         handler = handler_for(event)
         if handler is None:
-            work.done(event, "unknown event", "ignored")
+            work.done(event, "unknown event", IGNORED)
             return
         try:
             handler(work, event, payload_of(event))
@@ -111,7 +113,7 @@ class Processor:
 
     def _commit(self, session: Session, work: LeadWork, events: list[Event]) -> None:
         for event in events:
-            state, note = work.outcome.get(event.id, ("done", ""))
+            state, note = work.outcome.get(event.id, (DONE, ""))
             if state == PARKED:
                 self._park(session, work.workspace.id, event, note, work.link)
             else:
@@ -134,7 +136,8 @@ class Processor:
     def _echoes_are_known(self, session: Session, group: queue.Group) -> bool:
         kind, _, key = group.order_key.partition(":")
         events = [e for e in session.scalars(queue.events_statement_ids(group.event_ids)).all()
-                  if e.state == PROCESSING and e.locked_by == self.worker_id and e.echo and e.source == "trello"]
+                  if e.state == PROCESSING and e.locked_by == self.worker_id and e.echo
+                  and e.source == EventSource.TRELLO]
         workspace = session.get(Workspace, group.workspace_id)
         if len(events) != len(group.event_ids) or workspace is None:
             return False
@@ -143,12 +146,16 @@ class Processor:
         if kind != "lead":
             return False
         link = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.lead_id == key)).first()
-        if link is None or link.status != "linked":
+        if link is None or link.status != LINKED:
             return False
-        mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+        try:
+            context = self._context(session, workspace)
+        except MappingError:
+            return False  # the full path parks the events with the mapping's problem
+        mapping = context.mapping
         clocks = load_clocks(link.field_times)
         shadow = link.shadow or {}
-        work = LeadWork(self._context(session, workspace), events, group.order_key)
+        work = LeadWork(context, events, group.order_key)
         for event in events:
             action = payload_of(event)
             if event.kind != "updateCard":
@@ -208,11 +215,11 @@ class Processor:
             self._needs_reauth(session, workspace.id, exc, message)
             session.commit()
             return Result(gate_until=utcnow() + timedelta(seconds=self.settings.backoff_max_s))
-        streak = int((workspace.sync_progress or {}).get("sheet_failures", 0)) + 1
+        streak = SyncProgress.of(workspace).sheet_failures + 1
         if isinstance(exc, SheetLayoutError) or streak in (1, 3) or streak % 20 == 0:
-            record(session, workspace.id, side="system", action="error", outcome="error",
+            record(session, workspace.id, side=HistorySide.SYSTEM, action=HistoryAction.ERROR, outcome=Outcome.ERROR,
                    message=f"writing to the sheet failed, will try again: {message}")
-        workspace.sync_progress = {**(workspace.sync_progress or {}), "sheet_failures": streak}
+        workspace.sync_progress = replace(SyncProgress.of(workspace), sheet_failures=streak).to_json()
         session.commit()
         log.info("sheet_flush_failed", workspace_id=workspace.id, reason=message)
         return Result(gate_until=utcnow() + timedelta(seconds=queue.backoff_s(
@@ -261,10 +268,10 @@ class Processor:
         if link is None:
             link = _link_of(session, workspace_id, event.order_key)
         if link is not None:
-            link.sync_state = "error"
+            link.sync_state = LinkSyncState.ERROR
             link.last_error = message
-        record(session, workspace_id, side=event.source, action="error", event_id=event.id, outcome="error",
-               lead_id=link.lead_id if link is not None else None, message=message)
+        record(session, workspace_id, side=event.source, action=HistoryAction.ERROR, event_id=event.id,
+               outcome=Outcome.ERROR, lead_id=link.lead_id if link is not None else None, message=message)
 
     def _needs_reauth(self, session: Session, workspace_id: str, exc: Exception, message: str) -> None:
         workspace = session.get(Workspace, workspace_id)
@@ -274,7 +281,8 @@ class Processor:
         workspace.state_detail = message
         account_id = workspace.trello_account_id if isinstance(exc, TrelloAuthError) else (
             workspace.google_account_id if isinstance(exc, SheetsAuthError) else None)
-        record(session, workspace_id, side="system", action="needs_reauth", outcome="error", message=message)
+        record(session, workspace_id, side=HistorySide.SYSTEM, action=HistoryAction.NEEDS_REAUTH, outcome=Outcome.ERROR,
+               message=message)
         if account_id:  # every other workspace using the account stops too (server/sync/grants.py)
             mark_account_broken(session, account_id, message)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from sqlalchemy.orm import Session
 
 from ..models import Workspace
+from ..models.sync_progress import PreviewMark, SyncProgress
 
 SAVE_EVERY_S = 1.0
 # While the sides are read (and when comparing starts) the reconciler has nothing pending in the
@@ -20,21 +21,21 @@ Progress = Callable[[str, int, int], None]
 class CommittedProgress:
     """A reconciler ``progress`` callback that commits the stored progress at most every
     ``SAVE_EVERY_S`` while the sheet and board are read (a 50,000-row sheet takes a while), so the
-    dashboard's progress bar moves before any write. ``marks`` are merged into every stored
-    progress (the preview tags its own); ``then`` is called too (the CLI's progress bar).
+    dashboard's progress bar moves before any write. ``mark`` tags every stored progress (the
+    preview tags its own); ``then`` is called too (the CLI's progress bar).
     """
 
-    def __init__(self, session: Session, workspace: Workspace, *, marks: dict[str, Any] | None = None,
+    def __init__(self, session: Session, workspace: Workspace, *, mark: PreviewMark | None = None,
                  then: Progress | None = None) -> None:
         self.session, self.workspace = session, workspace
-        self.marks = marks or {}
+        self.mark = mark
         self.then = then
         self.saved_phase = ""
         self.saved_at = float("-inf")
 
     def __call__(self, phase: str, done: int, total: int) -> None:
-        if self.marks:
-            self.workspace.sync_progress = {**(self.workspace.sync_progress or {}), **self.marks}
+        if self.mark is not None:
+            self.workspace.sync_progress = self.mark.on(SyncProgress.of(self.workspace)).to_json()
         if self.then is not None:
             self.then(phase, done, total)
         if phase not in READING_PHASES:

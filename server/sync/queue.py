@@ -42,7 +42,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -54,21 +53,21 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from .. import metrics
 from ..models import Event, Workspace
 from ..models.base import UTCDateTime
+from ..models.enums import Command as Command
+from ..models.enums import EventSource
 from ..models.sync import DONE, IGNORED, PARKED, PENDING, PROCESSING, Lane
 from ..models.sync import JOB_KINDS as _MODEL_JOB_KINDS
 from ..models.workspace import ACTIVE
 
 log = structlog.get_logger(__name__)
 
-SHEETS = "sheets"
-TRELLO = "trello"
-SYSTEM = "system"
-PREVIEW = "preview"  # the job a worker runs even for drafts (server/sync/preview.py)
-RECONCILE = "reconcile"
+SHEETS, TRELLO, SYSTEM = EventSource.SHEETS, EventSource.TRELLO, EventSource.SYSTEM
+PREVIEW = Command.PREVIEW  # the job a worker runs even for drafts (server/sync/preview.py)
+RECONCILE = Command.RECONCILE
 JOB_ORDER_KEY = "workspace:reconcile"  # one whole-workspace job at a time per workspace
 JOB_KINDS = _MODEL_JOB_KINDS
 NOTIFY_CHANNEL = "leads_sync_events"
-EVENTS: Table = Event.__table__  # type: ignore[assignment]
+EVENTS: Table = Event.__table__
 _CLAIM_LOCK = 0x6C6561  # pg_advisory_xact_lock key that serialises claims
 
 
@@ -77,16 +76,6 @@ def utcnow() -> datetime:
 
 
 # --------------------------------------------------------------------------- enqueueing
-
-
-class Command(StrEnum):
-    """What a person (or a job) asks the worker to do."""
-
-    RECONCILE = RECONCILE
-    PREVIEW = PREVIEW
-    CREATE_CARD = "create_card"  # data: lead_id (and, from a reconciliation, the row's values)
-    CREATE_LEAD = "create_lead"  # data: card_id
-    UPDATE_CARD = "update_card"  # data: card_id, fields (a reconciliation's card repair)
 
 
 def command_lane(command: str) -> Lane:

@@ -33,7 +33,7 @@ import json
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
 from itertools import chain
@@ -44,14 +44,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Link, Workspace
-from ..models.sync import CARD_REMOVED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
+from ..models.card_extra import CardExtra
+from ..models.enums import CardPolicy, HistoryAction, HistorySide, LinkSyncState, Outcome, PendingOp, RowPolicy
+from ..models.sync import CARD_REMOVED, LINKED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
+from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab, column_letter
 from . import description
 from .cards import card_fields, now_ms, revive_card, trello_time_ms, wants_card_back
 from .history import record
 from .inbox import new_lead_id
 from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
-from .merge import FieldClock, dump_clocks, load_clocks
+from .merge import FieldClock, Side, dump_clocks, load_clocks
 from .providers import Providers
 from .sheet_writer import HeaderCache, SheetLayoutError
 
@@ -150,7 +153,7 @@ class Reconciler:
                  queue_card_writes: bool = False, source_event: int | None = None) -> None:
         self.session = session
         self.workspace = workspace
-        self.mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
+        self.mapping = Mapping.of(workspace)
         self.columns = tuple(self.mapping.synced_columns)
         self.providers = providers
         self.headers = headers
@@ -307,7 +310,7 @@ class Reconciler:
                 continue
             if link.status in (UNLINKED, ROW_REMOVED, CARD_REMOVED):
                 continue
-            if row is None and link.pending_op == "append_row" and card is not None:
+            if row is None and link.pending_op == PendingOp.APPEND_ROW and card is not None:
                 self._append_row(link, card)
                 continue
             if card_id is None:
@@ -426,7 +429,7 @@ class Reconciler:
         if self.dry_run:
             return
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id, shadow={},
-                    field_times={}, card_extra={"preamble": preamble}, row_number=lead.row)
+                    field_times={}, card_extra=CardExtra(preamble=preamble).to_json(), row_number=lead.row)
         self.session.add(link)
         self.shadow_updates.append((link, shadow, lead.row, []))
 
@@ -461,9 +464,10 @@ class Reconciler:
             self.cells.append((lead.row, self.header.index(self.workspace.lead_id_column) + 1, lead_id))
         if link is None:
             # A queued creation's event is named up front, so the link is inserted knowing it.
-            extra = {"pending_event": self._name_creation()} if self.queue_card_writes else {}
-            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op="create_card", shadow={},
-                        field_times={}, card_extra=extra, row_number=lead.row, sync_state="pending")
+            extra = CardExtra(pending_event=self._name_creation()) if self.queue_card_writes else CardExtra()
+            link = Link(workspace_id=self.workspace.id, lead_id=lead_id, pending_op=PendingOp.CREATE_CARD, shadow={},
+                        field_times={}, card_extra=extra.to_json(), row_number=lead.row,
+                        sync_state=LinkSyncState.PENDING)
             self.session.add(link)
         fields = card_fields(self.mapping, lead_id, values, "")
         self.card_creates.append((link, fields, values))
@@ -483,12 +487,12 @@ class Reconciler:
             lead_id = card.marker if card.marker and card.marker not in self.linked_leads else new_lead_id()
             self.linked_leads.add(lead_id)
             link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id,
-                        pending_op="append_row", shadow={}, field_times={},
-                        card_extra={"preamble": parsed.preamble if card.marker else card.desc.strip()},
-                        sync_state="pending")
+                        pending_op=PendingOp.APPEND_ROW, shadow={}, field_times={},
+                        card_extra=CardExtra(preamble=parsed.preamble if card.marker else card.desc.strip()).to_json(),
+                        sync_state=LinkSyncState.PENDING)
             self.session.add(link)
         desc = description.render(values, self.mapping.description_columns, link.lead_id,
-                                  (link.card_extra or {}).get("preamble", ""))
+                                  CardExtra.of(link).preamble)
         if desc != card.desc:
             self.card_updates.append((card.id, {"desc": desc}))
         self.appends.append((link, values))
@@ -497,41 +501,41 @@ class Reconciler:
         self.plan.removed += 1
         if self.dry_run:
             return
-        if self.workspace.row_removed_policy == "archive" and link.card_id is not None:
+        if self.workspace.row_removed_policy == RowPolicy.ARCHIVE and link.card_id is not None:
             self.card_updates.append((link.card_id, {"closed": True}))
             link.status = ROW_REMOVED
         else:
             link.status = UNLINKED
-        record(self.session, self.workspace.id, side="reconcile", action="row_removed", lead_id=link.lead_id,
-               card_id=link.card_id, message="the row is gone from the sheet")
+        record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.ROW_REMOVED,
+               lead_id=link.lead_id, card_id=link.card_id, message="the row is gone from the sheet")
 
     def _card_gone(self, link: Link) -> None:
         self.plan.removed += 1
         if self.dry_run:
             return
-        if self.workspace.card_removed_policy == "set_status":
+        if self.workspace.card_removed_policy == CardPolicy.SET_STATUS:
             self.pending_status.append((link, self.workspace.card_removed_status))
             link.status = CARD_REMOVED
-            link.card_extra = {**(link.card_extra or {}), "removed": "not on the board"}
+            link.card_extra = replace(CardExtra.of(link), removed="not on the board").to_json()
         else:
             link.status = UNLINKED
-        record(self.session, self.workspace.id, side="reconcile", action="card_removed", lead_id=link.lead_id,
-               card_id=link.card_id, message="the card is archived, deleted or on another board")
+        record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.CARD_REMOVED,
+               lead_id=link.lead_id, card_id=link.card_id, message="the card is archived, deleted or on another board")
 
     def _unlink(self, link: Link, why: str) -> None:
         self.plan.removed += 1
         if not self.dry_run:
             link.status = UNLINKED
-            record(self.session, self.workspace.id, side="reconcile", action="unlink", lead_id=link.lead_id,
-                   card_id=link.card_id, message=why)
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.UNLINK,
+                   lead_id=link.lead_id, card_id=link.card_id, message=why)
 
     def _conflict(self, link: Link, column: str, sheet_value: str, card_value: str) -> None:
         message = f"{column}: kept {sheet_value!r} from the sheet over {card_value!r} from Trello"
         self.plan.conflicts.append(f"{link.lead_id}: {message}")
         if not self.dry_run:
-            record(self.session, self.workspace.id, side="reconcile", action="conflict", lead_id=link.lead_id,
-                   card_id=link.card_id, outcome="conflict", changes={column: [card_value, sheet_value]},
-                   message=message)
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.CONFLICT,
+                   lead_id=link.lead_id, card_id=link.card_id, outcome=Outcome.CONFLICT,
+                   changes={column: [card_value, sheet_value]}, message=message)
 
     # ------------------------------------------------------------------ writing
 
@@ -549,14 +553,14 @@ class Reconciler:
             for column in shadow:
                 clock = clocks.setdefault(column, FieldClock())
                 if shadow.get(column) != (link.shadow or {}).get(column):
-                    clock.t, clock.s = self.now_ms, "reconcile"
+                    clock.t, clock.s = self.now_ms, HistorySide.RECONCILE
                 if column in written:
                     clock.ws = now
             link.shadow = shadow
             link.field_times = {**(link.field_times or {}), **dump_clocks(clocks)}
             if row:
                 link.row_number = row
-            link.sync_state = "synced"
+            link.sync_state = LinkSyncState.SYNCED
             link.last_synced_at = datetime.now(timezone.utc)
         self.session.commit()
         for start in range(0, len(self.cells), CELLS_PER_WRITE):
@@ -572,8 +576,8 @@ class Reconciler:
                 link.row_number = first + offset
                 link.pending_op = None
                 link.shadow = dict(values)
-                link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s="trello", ws=now) for c in values})
-                link.sync_state = "synced"
+                link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s=Side.TRELLO, ws=now) for c in values})
+                link.sync_state = LinkSyncState.SYNCED
                 link.last_synced_at = datetime.now(timezone.utc)
             done += len(chunk)
             self._set_progress("adding rows", done, total)
@@ -589,7 +593,7 @@ class Reconciler:
             for link, status in self.pending_status:
                 clocks = load_clocks(link.field_times)
                 clock = clocks.setdefault(self.mapping.status_column, FieldClock())
-                clock.t, clock.s, clock.ws = self.now_ms, "trello", now
+                clock.t, clock.s, clock.ws = self.now_ms, Side.TRELLO, now
                 link.shadow = {**(link.shadow or {}), self.mapping.status_column: status}
                 link.field_times = {**(link.field_times or {}), **dump_clocks(clocks)}
             self.session.commit()
@@ -619,18 +623,18 @@ class Reconciler:
         link.card_id = card["id"]
         link.pending_op = None
         link.shadow = dict(values)
-        link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s="sheets", ts=self.now_ms, wt=landed)
+        link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s=Side.SHEETS, ts=self.now_ms, wt=landed)
                                         for c in values})
-        link.sync_state = "synced"
+        link.sync_state = LinkSyncState.SYNCED
         link.last_synced_at = datetime.now(timezone.utc)
 
     def _revive_cards(self) -> None:
         for link, row in self.revives:
             shadow = self._values(row)
-            card = revive_card(self.trello, self.mapping, link, shadow, (link.card_extra or {}).get("preamble", ""))
+            card = revive_card(self.trello, self.mapping, link, shadow, CardExtra.of(link).preamble)
             link.card_id = card["id"]
-            link.status = "linked"
-            link.card_extra = {k: v for k, v in (link.card_extra or {}).items() if k != "removed"}
+            link.status = LINKED
+            link.card_extra = replace(CardExtra.of(link), removed=None).to_json()
             self.shadow_updates.append((link, shadow, row.row, []))
 
     def _queue_card_writes(self) -> None:
@@ -639,11 +643,11 @@ class Reconciler:
         from .queue import Command, enqueue_command
 
         for link, _fields, values in self.card_creates:
-            name = (link.card_extra or {}).get("pending_event")
-            if name not in self._named:
+            name = CardExtra.of(link).pending_event
+            if not isinstance(name, str) or name not in self._named:
                 # a link from before this pass (its old creation may be parked under that name)
                 name = self._name_creation()
-                link.card_extra = {**(link.card_extra or {}), "pending_event": name}
+                link.card_extra = replace(CardExtra.of(link), pending_event=name).to_json()
             enqueue_command(self.session, self.workspace.id, Command.CREATE_CARD,
                             {"lead_id": link.lead_id, "values": values, "row": link.row_number,
                              "at": self.now_ms, "reconcile": self.source_event},
@@ -655,9 +659,8 @@ class Reconciler:
                             order_key=self._card_key(card_id), lane=Lane.BULK)
         queued = len(self.card_creates) + len(self.card_updates)
         if queued:
-            progress = dict(self.workspace.sync_progress or {})
-            progress["queued_card_writes"] = queued
-            self.workspace.sync_progress = progress
+            progress = replace(SyncProgress.of(self.workspace), queued_card_writes=queued)
+            self.workspace.sync_progress = progress.to_json()
         self.session.commit()
 
     def _name_creation(self) -> str:
@@ -676,24 +679,25 @@ class Reconciler:
         """One history line per pass that changed something, and one for what it could not do."""
         plan = self.plan
         if not plan.nothing_to_do:
-            record(self.session, self.workspace.id, side="reconcile", action="reconcile", changes=plan.as_dict(),
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.RECONCILE,
+                   changes=plan.as_dict(),
                    message=(f"created {plan.cards_to_create} cards, appended {plan.rows_to_append} rows, linked "
                             f"{plan.links_to_make}, updated {plan.cards_to_update} cards and {plan.rows_to_update} "
                             f"rows, {plan.removed} removed, {len(plan.conflicts)} conflicts"))
         if plan.errors:
             more = f" (and {len(plan.errors) - 5} more)" if len(plan.errors) > 5 else ""
-            record(self.session, self.workspace.id, side="reconcile", action="error", outcome="error",
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.ERROR,
+                   outcome=Outcome.ERROR,
                    message="; ".join(plan.errors[:5]) + more)
 
     def _set_progress(self, phase: str, done: int, total: int, finished: bool = False) -> None:
-        progress = dict(self.workspace.sync_progress or {})
+        progress = SyncProgress.of(self.workspace)
         if phase == "reading sheet" and done == 0:
-            progress = {"started_at": datetime.now(timezone.utc).isoformat(), "dry_run": self.dry_run}
-        progress.update({"phase": phase, "done": done, "total": total})
+            progress = SyncProgress(started_at=datetime.now(timezone.utc).isoformat(), dry_run=self.dry_run)
+        progress = replace(progress, phase=phase, done=done, total=total)
         if finished:
-            progress["finished_at"] = datetime.now(timezone.utc).isoformat()
-            progress["plan"] = self.plan.as_dict()
-        self.workspace.sync_progress = progress
+            progress = replace(progress, finished_at=datetime.now(timezone.utc).isoformat(), plan=self.plan.as_dict())
+        self.workspace.sync_progress = progress.to_json()
         if self.progress:
             self.progress(phase, done, total)
 

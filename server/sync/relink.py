@@ -19,13 +19,15 @@ are counted and left to reconciliation too. Reading, comparing and writing are t
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Link, Workspace
+from ..models.card_extra import CardExtra
+from ..models.enums import HistoryAction, HistorySide, Outcome
 from ..models.sync import LINKED
 from .history import record
 from .providers import Providers
@@ -133,7 +135,7 @@ class Relinker(Reconciler):
         link.card_id = card.id
         link.status = LINKED
         link.pending_op = None
-        link.card_extra = {**(link.card_extra or {}), "preamble": preamble}
+        link.card_extra = replace(CardExtra.of(link), preamble=preamble).to_json()
         self.shadow_updates.append((link, shadow, row.row, []))
 
     def _record_summary(self) -> None:
@@ -142,8 +144,8 @@ class Relinker(Reconciler):
         result = self.result
         result.cards_to_update = self.plan.cards_to_update
         if result.linked or result.relinked or result.problems:
-            record(self.session, self.workspace.id, side="reconcile", action="relink", changes=result.as_dict(),
-                   outcome="error" if result.problems else "ok",
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.RELINK,
+                   changes=result.as_dict(), outcome=Outcome.ERROR if result.problems else Outcome.OK,
                    message=(f"relinked from the lead ids: {len(result.linked)} new links, {len(result.relinked)} "
                             f"moved, {result.cards_to_update} cards updated, {len(result.problems)} problems"))
 

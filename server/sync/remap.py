@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Link, Workspace
-from ..models.sync import PARKED
+from ..models.sync import LINKED, PARKED
 from . import queue
 from .mapping import Mapping, cell_text, normalise_status
 
@@ -108,8 +108,8 @@ class Offer:
 
 def offers(session: Session, workspace: Workspace) -> list[Offer]:
     """The unmapped statuses and lists parked events met, each once, for the workspace page."""
-    mapping = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
-    names = dict((workspace.mapping or {}).get("list_names") or {})
+    mapping = Mapping.of_or_default(workspace)
+    names = mapping.list_names
     found: dict[tuple[str, str], Offer] = {}
     for _event, gap in parked_gaps(session, workspace):
         if gap.kind is GapKind.STATUS and mapping.list_for_status(gap.value) is not None:
@@ -170,17 +170,16 @@ def gap_words(gap: Gap) -> str:
     return f"list “{gap.value}”" if gap.value else "a card's list"
 
 
-def effect_of(session: Session, workspace: Workspace, new_mapping: dict[str, Any]) -> Effect:
-    """Compare the workspace's mapping with ``new_mapping`` over its links and parked events."""
-    old = Mapping.from_dict(workspace.mapping or {}, workspace.lead_id_column)
-    new = Mapping.from_dict(new_mapping, workspace.lead_id_column)
+def effect_of(session: Session, workspace: Workspace, new: Mapping) -> Effect:
+    """Compare the workspace's mapping with ``new`` over its links and parked events."""
+    old = Mapping.of_or_default(workspace)
     out = Effect(status_column_changed=old.status_column != new.status_column)
     out.columns_added = [c for c in new.synced_columns if c not in old.synced_columns]
     out.columns_removed = [c for c in old.synced_columns if c not in new.synced_columns]
     rewrites = (old.description_columns != new.description_columns or old.due_column != new.due_column
                 or old.title_column != new.title_column)
     links = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.card_id.is_not(None),
-                                               Link.status == "linked")).all()
+                                               Link.status == LINKED)).all()
     for link in links:
         out.links += 1
         status = (link.shadow or {}).get(old.status_column, "")
@@ -197,17 +196,15 @@ def effect_of(session: Session, workspace: Workspace, new_mapping: dict[str, Any
             out.cards_move_count += 1
             if len(out.cards_move) < SAMPLE_NAMES:
                 out.cards_move.append(_lead_name(link, old))
-    by_name = {normalise_status(name): list_id
-               for list_id, name in ((new_mapping.get("list_names") or {}).items())}
+    by_name = {normalise_status(name): list_id for list_id, name in new.list_names.items()}
     for event, gap in parked_gaps(session, workspace):
         (out.cleared if clears(gap, new, by_name) else out.still_parked).append((event.id, gap_words(gap)))
     return out
 
 
-def requeue_cleared(session: Session, workspace: Workspace, new_mapping: dict[str, Any]) -> int:
-    """Queue again the parked events ``new_mapping`` clears (as Retry does); the caller commits."""
-    new = Mapping.from_dict(new_mapping, workspace.lead_id_column)
-    by_name = {normalise_status(name): list_id for list_id, name in (new_mapping.get("list_names") or {}).items()}
+def requeue_cleared(session: Session, workspace: Workspace, new: Mapping) -> int:
+    """Queue again the parked events ``new`` clears (as Retry does); the caller commits."""
+    by_name = {normalise_status(name): list_id for list_id, name in new.list_names.items()}
     count = 0
     for event, gap in parked_gaps(session, workspace):
         if clears(gap, new, by_name):

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from .. import metrics
 from ..models import Link, Workspace
+from ..models.enums import HistoryAction, HistorySide, LinkSyncState, Outcome, PendingOp
 from ..models.workspace import ACTIVE
 from .cards import now_ms
 from .history import record
@@ -128,18 +129,18 @@ def flush_workspace(session: Session, workspace: Workspace, providers: Providers
                                   "sheet_pending": None, "sheet_marked_at": None, "version": version + 1}
         if link.lead_id in result.rows:
             values["row_number"] = result.rows[link.lead_id]
-        if pending.get("append") and link.pending_op == "append_row":
+        if pending.get("append") and link.pending_op == PendingOp.APPEND_ROW:
             values["pending_op"] = None
         if link.lead_id in result.missing:
-            values.update(sync_state="error", last_error="the lead's row was not found in the sheet")
+            values.update(sync_state=LinkSyncState.ERROR, last_error="the lead's row was not found in the sheet")
             report.missing.append(link.lead_id)
-        elif link.sync_state != "error" or link.last_error == "the lead's row was not found in the sheet":
-            values.update(sync_state="synced", last_error="")
+        elif link.sync_state != LinkSyncState.ERROR or link.last_error == "the lead's row was not found in the sheet":
+            values.update(sync_state=LinkSyncState.SYNCED, last_error="")
         session.execute(update(Link).where(Link.id == link.id, Link.version == version).values(**values)
                         .execution_options(synchronize_session=False))
     for lead_id in report.missing:
-        record(session, workspace.id, side="trello", action="update_row", lead_id=lead_id, outcome="error",
-               message="the lead's row was not found in the sheet; it may have been deleted")
+        record(session, workspace.id, side=HistorySide.TRELLO, action=HistoryAction.UPDATE_ROW, lead_id=lead_id,
+               outcome=Outcome.ERROR, message="the lead's row was not found in the sheet; it may have been deleted")
     session.commit()
     session.expire_all()
     return report

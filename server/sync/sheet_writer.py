@@ -105,9 +105,9 @@ def _locate_by_hints(tab: SheetTab, workspace_id: str, headers: HeaderCache, lea
         return None
     rows: dict[str, int] = {}
     for patch, cell in zip(located, values[1:], strict=False):
-        if (str(cell[0][0]).strip() if cell and cell[0] else "") != patch.lead_id:
+        if patch.hint is None or (str(cell[0][0]).strip() if cell and cell[0] else "") != patch.lead_id:
             return None  # sorted, inserted or deleted rows: read the whole column
-        rows[patch.lead_id] = patch.hint  # type: ignore[assignment]
+        rows[patch.lead_id] = patch.hint
     return header, rows
 
 

@@ -26,10 +26,11 @@ def register_board_webhook(workspace: Workspace, trello: TrelloClient, public_ba
     except TrelloBadRequest as exc:
         if "already exists" not in str(exc):
             raise
-        hook = next((h for h in trello.token_webhooks()
-                     if h.get("callbackURL") == url and h.get("idModel") == workspace.trello_board_id), None)
-        if hook is None:
+        existing = next((h for h in trello.token_webhooks()
+                         if h.get("callbackURL") == url and h.get("idModel") == workspace.trello_board_id), None)
+        if existing is None:
             raise
+        hook = existing
     workspace.trello_webhook_id = hook["id"]
     workspace.trello_webhook_callback = url
     log.info("trello_webhook_registered", workspace_id=workspace.id, webhook_id=hook["id"])

@@ -31,7 +31,7 @@ def test_mapping_gaps_are_read_from_the_parked_reason():
 
 
 def test_a_new_mapping_clears_what_it_maps():
-    new = Mapping.from_dict({"status_to_list": {"Demo booked": "l-demo", "New": "l-new"},
+    new = Mapping.from_json({"status_to_list": {"Demo booked": "l-demo", "New": "l-new"},
                              "list_to_status": {"l-demo": "Demo booked", "l-new": "New"}})
     assert clears(Gap(GapKind.STATUS, "  demo BOOKED "), new, {})
     assert not clears(Gap(GapKind.STATUS, "Won"), new, {})

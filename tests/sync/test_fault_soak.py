@@ -88,7 +88,7 @@ def test_a_bad_day_loses_nothing_and_duplicates_nothing(private_postgres, tmp_pa
             sheets.install_addon(spreadsheet_id, SHEET, secret=workspace.addon_secret,
                                  webhook_url=f"{web.base_url}/webhooks/sheets/{workspace.id}")
             tenants.append({"workspace": workspace.id, "board": board["id"], "lists": lists,
-                            "sheet": spreadsheet_id, "mapping": Mapping.from_dict(workspace.mapping)})
+                            "sheet": spreadsheet_id, "mapping": Mapping.from_json(workspace.mapping)})
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("PG", "DATABASE"))},
            "DATABASE_URL": url, "SECRET_KEY": "test-secret-key-0123456789", "PUBLIC_BASE_URL": web.base_url,
            "TRELLO_API_KEY": "emulator-key", "TRELLO_API_SECRET": "emulator-secret", "TRELLO_APP_ID": DEFAULT_APP_ID,

@@ -48,7 +48,7 @@ def _new_lead(world, values):
 
 
 def _card_fields(world, lead_id):
-    mapping = Mapping.from_dict(world.workspace().mapping)
+    mapping = Mapping.from_json(world.workspace().mapping)
     return description.parse(world.card_for(lead_id)["desc"], mapping.description_columns).fields
 
 
@@ -64,7 +64,7 @@ def test_hostile_values_go_from_the_sheet_to_the_card_exactly(world):
 
 def test_hostile_values_go_from_the_card_to_the_sheet_exactly(world):
     lead_id = _new_lead(world, {"Email": "ada@example.com", "Phone": "555-0100"})
-    mapping = Mapping.from_dict(world.workspace().mapping)
+    mapping = Mapping.from_json(world.workspace().mapping)
     for hostile in HOSTILE:
         card = world.card_for(lead_id)
         parsed = description.parse(card["desc"], mapping.description_columns)
@@ -85,7 +85,7 @@ def test_any_text_round_trips_through_both_sides(world, values, back):
     row = world.row_for(lead_id)
     held = {c: str(row.get(c, "")) for c in COLUMNS}  # the sheet's own rendering of what was typed
     assert _card_fields(world, lead_id) == held
-    mapping = Mapping.from_dict(world.workspace().mapping)
+    mapping = Mapping.from_json(world.workspace().mapping)
     card = world.card_for(lead_id)
     parsed = description.parse(card["desc"], mapping.description_columns)
     world.person.update_card(card["id"], desc=description.render({**parsed.fields, "Company": back},

@@ -52,7 +52,7 @@ class LagSoak(RuleBasedStateMachine):
                                  config={"WORKER_BACKOFF_BASE_S": 0.01, "WORKER_BACKOFF_MAX_S": 0.05})
         self.world.add_tenant("bob")
         self.second = build_worker(self.world.app, worker_id="second-worker")
-        self.mappings = [Mapping.from_dict(tenant.workspace().mapping) for tenant in self.world.tenants]
+        self.mappings = [Mapping.from_json(tenant.workspace().mapping) for tenant in self.world.tenants]
         self.mapping = self.mappings[0]  # the columns are the same for both
         self.leads: list[tuple[int, str]] = []  # (tenant index, lead id)
         self.expected: dict[tuple[int, str], dict[str, str]] = {}

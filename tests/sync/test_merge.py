@@ -78,7 +78,7 @@ def test_a_value_typed_again_is_no_change():
     from server.sync.observe import sheet_changes
 
     link = SimpleNamespace(shadow={"Name": "Ada", "Status": "Won"})
-    mapping = Mapping.from_dict({"status_to_list": {"won": "l1"}})
+    mapping = Mapping.from_json({"status_to_list": {"won": "l1"}})
     data = {"values": {"Name": "Ada", "Status": "Lost"}, "changed": ["Status"], "edited_at": 5.0,
             "old": {"Status": "Lost"}}
     assert sheet_changes(data, link, mapping) == []  # the cell held "Lost" already (our write had not landed)

@@ -72,7 +72,7 @@ def _synced_workspace(app: Any) -> tuple[str, FakeProviders]:
     """A workspace whose LEADS rows, cards and links agree."""
     lists = {name: f"list{k:020d}" for k, name in enumerate(DEMO_LISTS)}
     mapping = demo_mapping(lists)
-    columns = Mapping.from_dict(mapping).synced_columns
+    columns = Mapping.from_json(mapping).synced_columns
     rows, cards, links = [], [], []
     for i in range(LEADS):
         lead_id = f"L-{i:012x}"

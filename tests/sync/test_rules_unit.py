@@ -34,7 +34,7 @@ def test_description_roundtrip_property(values):
 
 
 def test_status_matching_ignores_case_and_spaces_and_allows_many_to_one():
-    mapping = Mapping.from_dict({"status_to_list": {"Won": "done", "Lost": "done", "New": "new"},
+    mapping = Mapping.from_json({"status_to_list": {"Won": "done", "Lost": "done", "New": "new"},
                                  "list_to_status": {"done": "Won", "new": "New"}, "default_status": "New"})
     assert normalise_status("  WON ") == "won"
     assert mapping.list_for_status(" lost") == "done" and mapping.list_for_status("") == "new"

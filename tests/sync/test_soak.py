@@ -154,7 +154,7 @@ class SyncSoak(RuleBasedStateMachine):
         parked = [(e.kind, e.last_error) for e in world.events() if e.state == "parked"]
         assert not parked, parked
         with world.app.app_context():
-            mapping = Mapping.from_dict(db.session.get(Workspace, world.workspace_id).mapping)
+            mapping = Mapping.from_json(db.session.get(Workspace, world.workspace_id).mapping)
         rows = {r["Lead ID"]: r for r in world.rows()}
         assert all(rows), "every row has a lead id"
         cards = {c["id"]: c for c in world.cards()}

@@ -1,0 +1,259 @@
+"""The typed form of ``Workspace.mapping``: which sheet column is which card field, and statuses ⇄ lists.
+
+The stored JSON is the one every version wrote (each key optional)::
+
+    {"title_column": "Name", "status_column": "Status", "description_columns": ["Email", ...],
+     "due_column": null, "status_to_list": {"Won": "<list id>", ...}, "list_to_status": {"<list id>": "Won"},
+     "default_status": "New", "list_names": {"<list id>": "Done"}, "board_name": "Sales"}
+
+``Mapping.from_json`` reads it, checking the type of every key (``MappingError`` says which key is
+wrong and how; a missing or empty key takes its default), and ``Mapping.to_json`` writes it back,
+keeping the keys this version does not know as they were.
+
+In memory the synced columns are a list of ``FieldMap``: a column, its ``FieldKind`` and the
+``Direction`` its changes travel. A new kind of field is a ``FieldKind`` member, its reading in
+``_fields_from_json`` and its writing in ``_fields_to_json`` (mypy points at every ``match`` over
+the kinds that lacks it), and the engine's handling of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, assert_never
+
+from .enums import Direction, FieldKind
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+DEFAULT_TITLE_COLUMN = "Name"
+DEFAULT_STATUS_COLUMN = "Status"
+DEFAULT_LEAD_ID_COLUMN = "Lead ID"
+
+_COLUMN_KEYS = ("title_column", "status_column", "description_columns", "due_column")
+_KNOWN_KEYS = frozenset({*_COLUMN_KEYS, "status_to_list", "list_to_status", "default_status", "list_names",
+                         "board_name"})
+
+
+class MappingError(ValueError):
+    """A stored mapping that cannot be read; the message names the key and what is wrong with it."""
+
+
+def normalise_status(value: Any) -> str:
+    """Statuses match ignoring case and surrounding spaces ("  WON " is "won")."""
+    return " ".join(str(value or "").split()).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    """One synced sheet column: what it is on the card, and which way its changes travel."""
+
+    column: str
+    kind: FieldKind
+    direction: Direction = Direction.BOTH
+
+
+def column_fields(title: str, status: str, description: Sequence[str] = (), due: str | None = None,
+                  ) -> tuple[FieldMap, ...]:
+    """The fields of a title, a status, description and (optionally) a due date column, in that order."""
+    fields = [FieldMap(title, FieldKind.TITLE), FieldMap(status, FieldKind.STATUS)]
+    fields.extend(FieldMap(column, FieldKind.DESCRIPTION) for column in description)
+    if due:
+        fields.append(FieldMap(due, FieldKind.DUE))
+    return tuple(fields)
+
+
+DEFAULT_FIELDS = column_fields(DEFAULT_TITLE_COLUMN, DEFAULT_STATUS_COLUMN)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Column ⇄ field and status ⇄ list mapping of one workspace.
+
+    ``statuses_as_written`` maps statuses, spelled as the person wrote them, to lists; several
+    may share a list (Qualified and Lost → Done). ``status_to_list`` is the same table keyed by
+    ``normalise_status``, for lookups. ``list_to_status`` gives each list the status written back
+    when a card lands in it. ``list_names`` and ``board_name`` are the names last read from
+    Trello, for pages. ``lead_id_column`` comes from the workspace, not from the JSON.
+
+    ``title_column``, ``status_column``, ``description_columns``, ``due_column`` and
+    ``synced_columns`` are read off ``fields`` once, when the mapping is made.
+    """
+
+    fields: tuple[FieldMap, ...] = DEFAULT_FIELDS
+    statuses_as_written: dict[str, str] = field(default_factory=dict)
+    list_to_status: dict[str, str] = field(default_factory=dict)
+    default_status: str = ""
+    lead_id_column: str = DEFAULT_LEAD_ID_COLUMN
+    list_names: dict[str, str] = field(default_factory=dict)
+    board_name: str = ""
+    unknown: dict[str, Any] = field(default_factory=dict)  # stored keys this version does not know
+
+    status_to_list: dict[str, str] = field(init=False, repr=False, compare=False)
+    title_column: str = field(init=False, repr=False, compare=False)
+    status_column: str = field(init=False, repr=False, compare=False)
+    description_columns: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    due_column: str | None = field(init=False, repr=False, compare=False)
+    _synced: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        title, status = self._one(FieldKind.TITLE), self._one(FieldKind.STATUS)
+        if title is None or status is None:
+            raise MappingError("a mapping needs a title column and a status column")
+        derived = {
+            "status_to_list": {normalise_status(k): v for k, v in self.statuses_as_written.items()},
+            "title_column": title,
+            "status_column": status,
+            "description_columns": tuple(f.column for f in self.fields if f.kind == FieldKind.DESCRIPTION),
+            "due_column": self._one(FieldKind.DUE),
+            "_synced": tuple(dict.fromkeys(f.column for f in self.fields)),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+
+    def _one(self, kind: FieldKind) -> str | None:
+        columns = [f.column for f in self.fields if f.kind == kind]
+        if len(columns) > 1:
+            raise MappingError(f"the mapping has {len(columns)} {kind} columns ({', '.join(columns)}); it takes one")
+        return columns[0] if columns else None
+
+    # ------------------------------------------------------------------ stored form
+
+    @classmethod
+    def from_json(cls, data: Any, lead_id_column: str = DEFAULT_LEAD_ID_COLUMN) -> Mapping:
+        """Read a stored mapping (None or ``{}``: the default one); ``MappingError`` if it is malformed."""
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise MappingError(f"the stored mapping is {_what(data)}, not an object")
+        statuses = _table(data, "status_to_list")
+        return cls(fields=_fields_from_json(data), statuses_as_written=statuses,
+                   list_to_status=_table(data, "list_to_status"),
+                   default_status=_text(data, "default_status") or next(iter(statuses), ""),
+                   lead_id_column=lead_id_column, list_names=_table(data, "list_names"),
+                   board_name=_text(data, "board_name"),
+                   unknown={k: v for k, v in data.items() if k not in _KNOWN_KEYS})
+
+    def to_json(self) -> dict[str, Any]:
+        """The mapping as ``Workspace.mapping`` stores it (``from_json`` reads it back unchanged)."""
+        return {**self.unknown, **_fields_to_json(self.fields),
+                "status_to_list": dict(self.statuses_as_written), "list_to_status": dict(self.list_to_status),
+                "default_status": self.default_status, "list_names": dict(self.list_names),
+                "board_name": self.board_name}
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> Mapping:
+        """The workspace's mapping; ``MappingError`` if what is stored is malformed."""
+        return cls.from_json(workspace.mapping, workspace.lead_id_column)
+
+    @classmethod
+    def of_or_default(cls, workspace: Workspace) -> Mapping:
+        """The workspace's mapping for a page: a malformed one shows as the default mapping (the
+        worker parks the workspace's events with ``MappingError``'s words, and the mapping editor
+        says what is wrong)."""
+        try:
+            return cls.of(workspace)
+        except MappingError:
+            return cls(lead_id_column=workspace.lead_id_column)
+
+    # ------------------------------------------------------------------ reading it
+
+    @property
+    def synced_columns(self) -> list[str]:
+        """Every column the sync keeps a shadow of, in a stable order (the fields' order)."""
+        return list(self._synced)
+
+    def list_for_status(self, status: Any) -> str | None:
+        """The list a status maps to; an empty status goes to the default status's list."""
+        key = normalise_status(status) or normalise_status(self.default_status)
+        return self.status_to_list.get(key)
+
+    def status_for_list(self, list_id: str) -> str | None:
+        return self.list_to_status.get(list_id)
+
+    def status_matches_list(self, status: Any, list_id: str) -> bool:
+        return self.list_for_status(status) == list_id
+
+
+# --------------------------------------------------------------------------- the JSON keys
+
+
+def _fields_from_json(data: dict[str, Any]) -> tuple[FieldMap, ...]:
+    """The synced columns of a stored mapping, each with its kind: title, status, descriptions, due."""
+    return column_fields(_text(data, "title_column") or DEFAULT_TITLE_COLUMN,
+                         _text(data, "status_column") or DEFAULT_STATUS_COLUMN,
+                         _texts(data, "description_columns"), _text(data, "due_column") or None)
+
+
+def _fields_to_json(fields: tuple[FieldMap, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {"title_column": "", "status_column": "", "description_columns": [], "due_column": None}
+    for f in fields:
+        if f.direction is not Direction.BOTH:
+            assert_never(f.direction)  # the stored keys have no place for another direction yet
+        match f.kind:
+            case FieldKind.TITLE:
+                out["title_column"] = f.column
+            case FieldKind.STATUS:
+                out["status_column"] = f.column
+            case FieldKind.DESCRIPTION:
+                out["description_columns"].append(f.column)
+            case FieldKind.DUE:
+                out["due_column"] = f.column
+            case _:
+                assert_never(f.kind)
+    return out
+
+
+def _what(value: Any) -> str:
+    names = {list: "a list", dict: "an object", str: "text", bool: "true or false", int: "a number",
+             float: "a number"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MappingError(f"the mapping's “{key}” is {_what(value)}, not text")
+    return value
+
+
+def _texts(data: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = data.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise MappingError(f"the mapping's “{key}” is {_what(value)}, not a list of column names")
+    for item in value:
+        if not isinstance(item, str):
+            raise MappingError(f"the mapping's “{key}” holds {_what(item)} where a column name should be")
+    return tuple(value)
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, str]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MappingError(f"the mapping's “{key}” is {_what(value)}, not an object")
+    for name, item in value.items():
+        if not isinstance(name, str) or not isinstance(item, str):
+            raise MappingError(f"the mapping's “{key}” gives “{name}” {_what(item)} where text should be")
+    return dict(value)
+
+
+__all__ = [
+    "DEFAULT_FIELDS",
+    "DEFAULT_LEAD_ID_COLUMN",
+    "DEFAULT_STATUS_COLUMN",
+    "DEFAULT_TITLE_COLUMN",
+    "Direction",
+    "FieldKind",
+    "FieldMap",
+    "Mapping",
+    "MappingError",
+    "column_fields",
+    "normalise_status",
+]
