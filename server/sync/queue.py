@@ -46,7 +46,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Integer, Table, and_, bindparam, case, func, or_, select, text, tuple_, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
@@ -236,14 +236,20 @@ def claim(engine: Engine, worker_id: str, policy: ClaimPolicy, *, gated: Iterabl
             return Claim()
         keys = [(c.workspace_id, c.order_key) for c in chosen]
         until = now + timedelta(seconds=policy.lease_s)
-        taken = connection.execute(
-            update(EVENTS)
-            .where(_of_groups(keys), EVENTS.c.lane.in_(list(policy.lanes)), _RUNNABLE_EVENT,
-                   or_(EVENTS.c.state == PENDING,
-                       and_(EVENTS.c.state == PROCESSING, EVENTS.c.locked_until < now)))
-            .values(state=PROCESSING, locked_by=worker_id, locked_until=until,
-                    attempts=EVENTS.c.attempts + 1)
-            .returning(EVENTS.c.id, EVENTS.c.workspace_id, EVENTS.c.order_key, EVENTS.c.echo)).all()
+        # One update per workspace: that is the form both databases answer from ix_events_order
+        # (SQLite uses no index for a row-value IN list, nor for an OR of several workspaces, and
+        # would walk every pending event instead: the whole of a 5,000-row paste, at each claim).
+        taken: list[Row[tuple[int, str, str, bool]]] = []
+        for workspace_id, order_keys in _by_workspace(keys).items():
+            taken += connection.execute(
+                update(EVENTS)
+                .where(EVENTS.c.workspace_id == workspace_id, EVENTS.c.order_key.in_(order_keys),
+                       EVENTS.c.lane.in_(list(policy.lanes)), _RUNNABLE_EVENT,
+                       or_(EVENTS.c.state == PENDING,
+                           and_(EVENTS.c.state == PROCESSING, EVENTS.c.locked_until < now)))
+                .values(state=PROCESSING, locked_by=worker_id, locked_until=until,
+                        attempts=EVENTS.c.attempts + 1)
+                .returning(EVENTS.c.id, EVENTS.c.workspace_id, EVENTS.c.order_key, EVENTS.c.echo)).all()
         # Another worker's live lease on any event of a group: the group is theirs.
         theirs = set(connection.execute(
             select(EVENTS.c.workspace_id, EVENTS.c.order_key).distinct()
@@ -266,15 +272,17 @@ def claim(engine: Engine, worker_id: str, policy: ClaimPolicy, *, gated: Iterabl
     return Claim(groups)
 
 
-def _of_groups(keys: Iterable[tuple[str, str]]) -> ColumnElement[bool]:
-    """The events of these (workspace, order key) groups, written so that both databases find them
-    through ``ix_events_order``: SQLite uses no index for a row-value ``IN`` list, and would walk
-    every pending event instead (the whole of a 5,000-row paste, at each claim)."""
+def _by_workspace(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     by_workspace: dict[str, list[str]] = {}
     for workspace_id, order_key in keys:
         by_workspace.setdefault(workspace_id, []).append(order_key)
+    return by_workspace
+
+
+def _of_groups(keys: Iterable[tuple[str, str]]) -> ColumnElement[bool]:
+    """The events of these (workspace, order key) groups (a claim's own, few: found by state)."""
     return or_(*(and_(EVENTS.c.workspace_id == workspace_id, EVENTS.c.order_key.in_(order_keys))
-                 for workspace_id, order_keys in by_workspace.items()))
+                 for workspace_id, order_keys in _by_workspace(keys).items()))
 
 
 def _lock_claims(connection: Connection) -> None:
