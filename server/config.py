@@ -90,7 +90,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         ),
         # Trello's Power-Up client library, loaded by every Power-Up page (the demo points it at its emulator).
         "TRELLO_POWERUP_LIBRARY_URL": _env("TRELLO_POWERUP_LIBRARY_URL", "https://trello.com/power-ups/power-up.min.js"),
-        # Origins the local demo's /demo page may frame (set by `python -m server.demo` only).
+        # Origins the local demo's /demo page may frame (set by `python -m demo` only).
         "DEMO_FRAME_ORIGINS": _env("DEMO_FRAME_ORIGINS", ""),
         "GOOGLE_CLIENT_ID": _env("GOOGLE_CLIENT_ID", ""),
         "GOOGLE_CLIENT_SECRET": _env("GOOGLE_CLIENT_SECRET", ""),

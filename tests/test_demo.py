@@ -44,7 +44,7 @@ def _wait(predicate, timeout: float = 15.0):
 def test_demo_runs_syncs_and_stops_cleanly(tmp_path):
     web, trello, sheets, google, mail = (_free_port() for _ in range(5))
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.demo", "--port", str(web), "--trello-port", str(trello),
+        [sys.executable, "-m", "demo", "--port", str(web), "--trello-port", str(trello),
          "--sheets-port", str(sheets), "--google-port", str(google), "--mail-port", str(mail)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={"PATH": "/usr/bin:/bin", "INSTANCE_PATH": str(tmp_path), "LOG_LEVEL": "WARNING"})
@@ -119,7 +119,7 @@ def test_demo_runs_syncs_and_stops_cleanly(tmp_path):
 
 
 def _run_demo(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "server.demo", *args], check=False, cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "demo", *args], check=False, cwd=ROOT, capture_output=True,
                           text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
 
 

@@ -92,7 +92,8 @@ def test_dockerignore_keeps_what_runs_and_drops_the_rest():
     assert not [p for p in patterns if p.startswith("!")]
     needed = ["requirements.txt", "gunicorn.conf.py", "docker/entrypoint.sh", "server/__init__.py",
               "server/templates/base.html", "server/static/app.css", "migrations/env.py",
-              "migrations/versions/0001_initial_schema.py", "powerup_static", "emulators/trello.py"]
+              "migrations/versions/0001_initial_schema.py", "powerup_static", "emulators/trello.py",
+              "demo/run.py", "demo/templates/demo/index.html"]
     for path in needed:
         assert (ROOT / path).exists(), path
         assert not _ignored(path, patterns), path

@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .demo_world import DemoWorld
+    from .world import DemoWorld
 
 PORT_FLAGS = (("port", "--port"), ("trello_port", "--trello-port"), ("sheets_port", "--sheets-port"),
               ("google_port", "--google-port"), ("mail_port", "--mail-port"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m server.demo",
+    parser = argparse.ArgumentParser(prog="python -m demo",
                                      description="Run the local demo (service + worker + emulators).")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")),
                         help="the service and its demo page (default 5000, or $PORT)")
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(port_message(*taken), file=sys.stderr)
         return 2
 
-    from .demo_world import DemoWorld
+    from .world import DemoWorld
 
     public = f"http://127.0.0.1:{args.port}"
     world = DemoWorld(public)
@@ -112,16 +112,17 @@ def _run(world: DemoWorld, args: argparse.Namespace, public: str) -> _Running:
     from flask_migrate import upgrade
 
     from emulators.common import serve_in_thread
+    from server import create_app
+    from server.engine import start_in_process_worker
+    from server.extensions import db
+    from server.models import ProviderAccount
+    from server.seed import DEMO_LISTS, demo_mapping, seed_workspace
+    from server.sync.queue import enqueue_command
+    from server.trello.client import TrelloClient
+    from server.trello.webhooks import register_board_webhook
 
-    from . import create_app, demo_web
-    from .demo_world import DEMO_EMAIL, DEMO_USERNAME, SAMPLE_LEADS, sheet_rows
-    from .engine import start_in_process_worker
-    from .extensions import db
-    from .models import ProviderAccount
-    from .seed import DEMO_LISTS, demo_mapping, seed_workspace
-    from .sync.queue import enqueue_command
-    from .trello.client import TrelloClient
-    from .trello.webhooks import register_board_webhook
+    from . import web as demo_web
+    from .world import DEMO_EMAIL, DEMO_USERNAME, SAMPLE_LEADS, sheet_rows
 
     trello, sheets = world.trello, world.sheets
     member = world.member
@@ -198,7 +199,3 @@ def _wait_for_signal() -> None:
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(0.5):
         pass
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """The demo's page, ``/demo``: the emulated sheet with the add-on's sidebar, the emulated board with
 the Power-Up, links to the dashboard, and buttons that make another spreadsheet or board.
 
-Registered only by ``server.demo`` (never in a deployment). The page frames the emulators' UIs;
+Registered only by ``demo.run`` (never in a deployment). The page frames the emulators' UIs;
 its Content-Security-Policy allows exactly their origins (``DEMO_FRAME_ORIGINS``, see
 ``server.security``) and no inline script or style.
 """
@@ -19,9 +19,11 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from .demo_world import DEMO_EMAIL, DemoWorld
+from .world import DEMO_EMAIL, DemoWorld
 
-bp = Blueprint("demo", __name__)
+# The page and its stylesheet live beside it, outside the production package.
+bp = Blueprint("demo", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/demo/static")
 
 EXTENSION = "leads_sync_demo"
 

@@ -18,9 +18,9 @@ from emulators.sheets import SheetsEmulator
 from emulators.sheets_sidebar import SidebarBridge
 from emulators.trello import TrelloEmulator
 from emulators.trello_powerup import KEYS_PATH, LIBRARY_PATH, PowerUp, PowerUpHost
+from server.seed import DEMO_HEADER, DEMO_LISTS
 
-from .demo_mail import DemoMailbox
-from .seed import DEMO_HEADER, DEMO_LISTS
+from .mail import DemoMailbox
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_USERNAME = "demo"
