@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -283,12 +284,36 @@ def test_a_call_that_reaches_trello_late_draws_no_429(limiter: RateLimiter) -> N
         member = trello.add_member("ann", "Ann Example")
         token = trello.issue_token(member["id"])
         trello.set_limits(token_limit=(2, 0.6))
-        trello.faults.add(path=r"^/1/members/me$", latency_ms=250, times=1)
+        late = trello.faults.add(path=r"^/1/members/me$", latency_ms=250, times=1)
+        # When each call had its slot (our limiter) and when Trello counted it (the emulator's
+        # limiter), on the one monotonic clock of this process; and which grants were redated.
+        slots: list[float] = []
+        counted: list[float] = []
+        redated: list[bool] = []
+        grant, hit, redate = limiter.grant, trello.limiter.hit, limiter.redate
+
+        def granting(*args: Any, **kwargs: Any) -> Any:
+            given = grant(*args, **kwargs)
+            slots.append(given.due)
+            return given
+
+        def counting(*args: Any) -> Any:
+            counted.append(time.monotonic())
+            return hit(*args)
+
+        limiter.grant = granting  # type: ignore[method-assign]
+        trello.limiter.hit = counting  # type: ignore[method-assign]
+        limiter.redate = lambda given: redated.append(redate(given)) or redated[-1]  # type: ignore[method-assign]
         throttle = trello_throttle(limiter, "emulator-key", token, token_limit=(2, 0.6), key_limit=(100, 0.6))
         client = TrelloClient("emulator-key", token, base_url=trello.api_base_url, throttle=throttle)
         for _ in range(4):
             client.me()
         assert client.rate_limited == 0 and trello.stats()["rate_limited"] == 0
+        # The fault fired: the first call reached Trello at least 0.25 s after its slot, and its
+        # grant was redated (later ones may be too on a busy machine, which only slows them).
+        assert late.hits == 1 and len(slots) == len(counted) == len(redated) == 4
+        assert counted[0] - slots[0] >= 0.25
+        assert redated[0] is True
 
 
 def test_many_buckets_and_bounded_storage(limiter: RateLimiter) -> None:
