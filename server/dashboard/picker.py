@@ -38,6 +38,7 @@ from ..auth.access_token import browser_token
 from ..auth.google_scopes import NO_PERMISSION, cant_open_message, uses_picker
 from ..auth.oauth import after_reactivation, reactivate_workspaces
 from ..auth.session import login_required
+from ..config import current_settings
 from ..engine import providers
 from ..extensions import db
 from ..models import GOOGLE, Workspace
@@ -165,7 +166,7 @@ def choose_spreadsheet(workspace_id: str):  # type: ignore[no-untyped-def]
     db.session.commit()
     after_reactivation(db.session, reactivated)
     log.info("picker_spreadsheet_rechosen", workspace_id=workspace.id, reactivated=len(reactivated))
-    name = current_app.config.get("POWERUP_APP_NAME") or "Leads Sync"
+    name = current_settings().powerup_app_name
     flash(f"{name} can open the spreadsheet again" + ("; syncing resumed." if reactivated else "."), "success")
     return redirect(back)
 
