@@ -10,8 +10,8 @@ import pytest
 
 from server.addon.template_copy import CopyFailed, copy_template
 from tests.conftest import make_app
+from tests.dashboard.helpers import flashes, login
 from tests.sync.world import build_world
-from tests.test_dashboard import flashes, login
 
 
 @pytest.fixture
