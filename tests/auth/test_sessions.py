@@ -254,7 +254,7 @@ def test_the_cookie_holds_no_secret_while_trello_is_being_connected(site):
 
 def test_the_cookie_holds_no_pkce_verifier_while_google_signs_in(sqlite_url):
     from emulators.google_oauth import GoogleOAuthEmulator
-    from tests.test_auth_google import _site
+    from tests.auth.test_google import _site
 
     google = GoogleOAuthEmulator()
     google.start()

@@ -20,7 +20,7 @@ from server.addon.codes import issue_connect_code
 from server.extensions import db
 from server.models import Event, Link, User, Workspace
 
-ADDON_DIR = Path(__file__).resolve().parent.parent / "apps_script"
+ADDON_DIR = Path(__file__).resolve().parents[2] / "apps_script"
 
 
 def behind_prefix(app, prefix: str):

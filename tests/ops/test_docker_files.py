@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from dockerfile_parse import DockerfileParser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("release", "web", "worker")
 
 

@@ -28,7 +28,7 @@ from server.sync.ratelimit import (
     trello_throttle,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LIMIT, PER = 12, 0.6  # small windows keep the file fast; 3 × LIMIT calls span 2 windows
 JITTER = 0.02  # timestamps are taken by the callers after acquire returns; allow for scheduling noise
 # Pacing is a correctness bound from below (never faster than the limit); from above only gross

@@ -12,7 +12,7 @@ import pytest
 from server.config import ConfigError, Settings, load_config
 from server.sync.settings import EngineSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEYS = {f.metadata["key"] for f in dataclasses.fields(Settings)}
 ENV_NAMES = {f.metadata["env"] for f in dataclasses.fields(Settings)}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 FIGURES = [
     "ack_p50_ms", "ack_p99_ms", "ingest_max_per_s", "ack_p99_ms_postgres", "propagation_p50_ms",

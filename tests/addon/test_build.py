@@ -18,7 +18,7 @@ from server.addon.build import (
     normalise_server_url,
 )
 
-ADDON_DIR = Path(__file__).resolve().parent.parent / "apps_script"
+ADDON_DIR = Path(__file__).resolve().parents[2] / "apps_script"
 SERVER = "https://leads.example.com/tools"
 
 

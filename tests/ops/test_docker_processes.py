@@ -29,7 +29,7 @@ from server.trello.webhooks import delete_board_webhook, register_board_webhook
 from tests.conftest import make_app, migrations_head
 from tests.sync.world import build_world
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 VENV_BIN = str(Path(sys.executable).parent)
 TOKEN = "metrics-token-0123456789abcdef"

@@ -27,7 +27,7 @@ from server.sync.signatures import (
     verify_addon_request,
 )
 
-VECTORS = json.loads((Path(__file__).parent / "vectors" / "addon_signatures.json").read_text(encoding="utf-8"))
+VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "addon_signatures.json").read_text(encoding="utf-8"))
 WEBHOOK = VECTORS["webhook"]
 REQUEST = VECTORS["request"]
 

@@ -12,7 +12,7 @@ def test_health_and_ready(client):
     assert client.get("/health").get_json() == {"status": "ok"}
     ready = client.get("/ready")
     assert ready.get_json()["database"] == "ok"
-    # No sync worker has beaten yet, so not ready (tests/test_metrics_ready.py covers the rest).
+    # No sync worker has beaten yet, so not ready (tests/metrics/test_ready.py covers the rest).
     assert ready.status_code == 503 and "worker" in ready.get_json()["reason"]
 
 

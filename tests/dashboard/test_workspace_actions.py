@@ -2,7 +2,7 @@
 
 A plain SQLAlchemy session on a fresh SQLite database, an in-memory Trello that keeps webhooks,
 an in-memory sheet tab, and recorders for ``forget`` and ``wake``. The views' wiring (routes,
-flashes, redirects, CSRF, tenancy) is tested in ``test_dashboard.py`` and ``test_tenancy.py``.
+flashes, redirects, CSRF, tenancy) is tested in ``tests/dashboard/`` and ``tests/app/test_tenancy.py``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from server.trello.webhooks import delete_board_webhook, register_board_webhook
 from tests.conftest import make_app
 from tests.sync.world import build_world
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:

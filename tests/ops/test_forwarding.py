@@ -15,9 +15,9 @@ import requests
 from gunicorn.config import Config
 
 from tests.conftest import make_app
-from tests.test_deploy import free_port, stop, wait_for
+from tests.ops.test_deploy import free_port, stop, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "gunicorn.conf.py"
 VENV_BIN = Path(sys.executable).parent
 

@@ -22,7 +22,7 @@ from server.extensions import db
 from server.models import Event, User, Workspace
 from tests.conftest import make_app
 
-ADDON_DIR = Path(__file__).resolve().parent.parent / "apps_script"
+ADDON_DIR = Path(__file__).resolve().parents[2] / "apps_script"
 
 
 def _signed_in(app, base_url: str, user_id: int) -> requests.Session:

@@ -278,7 +278,7 @@ def test_documented_queries_and_dashboard_name_real_metrics(sqlite_url):
     for name, kind in exported:
         names |= {name, *(f"{name}{suffix}" for suffix in {"counter": ["_total"],
                                                               "histogram": ["_bucket", "_sum", "_count"]}.get(kind, []))}
-    docs = Path(__file__).resolve().parent.parent / "docs"
+    docs = Path(__file__).resolve().parents[2] / "docs"
     dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     assert len(exprs) >= 10
@@ -301,7 +301,7 @@ def test_gunicorn_gets_a_private_multiprocess_directory_when_metrics_are_on(monk
     import runpy
     from pathlib import Path
 
-    conf = str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")
+    conf = str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py")
     monkeypatch.setenv(multiproc.ENV, "")  # empty is unset; undone afterwards, whatever the conf sets
     monkeypatch.setenv("METRICS_ENABLED", "0")
     runpy.run_path(conf)

@@ -25,7 +25,7 @@ from tests.sync.world import start_emulators
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 SHEET = "Leads"
 

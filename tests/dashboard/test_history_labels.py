@@ -12,7 +12,7 @@ from server.dashboard import history_labels as labels
 from server.sync.inbox import TRELLO_CARD_ACTIONS
 from server.sync.queue import Command
 
-SERVER = Path(__file__).resolve().parent.parent / "server"
+SERVER = Path(__file__).resolve().parents[2] / "server"
 
 
 def _recorded_actions() -> set[str]:

@@ -18,7 +18,7 @@ from tests.pg_private import PrivatePostgres, PrivatePostgresError
 
 pytestmark = pytest.mark.postgres
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _alive(pid: int) -> bool:
