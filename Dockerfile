@@ -23,7 +23,7 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home -
 COPY --from=deps /venv /venv
 WORKDIR /app
 COPY . /app
-RUN python -m compileall -q server emulators migrations gunicorn.conf.py
+RUN python -m compileall -q server demo emulators migrations gunicorn.conf.py
 USER app
 EXPOSE 5000
 ENTRYPOINT ["/app/docker/entrypoint.sh"]

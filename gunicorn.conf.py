@@ -1,6 +1,14 @@
-"""gunicorn settings for the web process (Procfile ``web``)."""
+"""gunicorn settings for the web process (Procfile ``web``).
+
+gunicorn's own knobs come from the environment here; the app's settings it needs (log format and
+level, metrics, the in-process worker) come from the app's settings object, ``server.config.Settings``.
+"""
 
 import os
+
+from server.config import Settings
+
+_settings = Settings.from_env()
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -13,9 +21,9 @@ keepalive = 5
 preload_app = True  # a configuration error stops the master with its one-line message
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "0") == "1" else None
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = _settings.log_level.lower()
 # gunicorn's own lines in the app's format: one JSON line per event in production.
-_log_format = os.environ.get("LOG_FORMAT") or ("json" if os.environ.get("APP_ENV") == "production" else "console")
+_log_format = _settings.log_format
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -45,7 +53,9 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
 
     Claims are atomic on SQLite and PostgreSQL alike, so several of them can share the inbox.
     """
-    if os.environ.get("RUN_WORKER_IN_PROCESS") == "1":
+    from server.config import settings_of
+
+    if settings_of(worker.wsgi).run_worker_in_process:
         from server.engine import start_in_process_worker
 
         start_in_process_worker(worker.wsgi)
@@ -54,7 +64,7 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
 # Metrics (server/metrics/multiproc.py, docs/METRICS.md): with PROMETHEUS_MULTIPROC_DIR every
 # process writes its samples there and /metrics sums them; these hooks keep the directory tidy.
 # Without one, each process would answer /metrics with its own counts only: give it a private one.
-if os.environ.get("METRICS_ENABLED") == "1" and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+if _settings.metrics_enabled and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="leads-metrics-")

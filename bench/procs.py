@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import IO
 
 REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = REPO / ".venv" / "bin"
-PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+# Every child runs on the interpreter running the benchmark (``python -m flask``, ``python -m
+# gunicorn``, ``python -m bench.probe``): whatever environment that is, not a path in the repository.
+PYTHON = sys.executable
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec

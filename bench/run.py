@@ -50,7 +50,6 @@ from bench.data import (  # noqa: E402 - after the sys.path set-up above
 )
 from bench.procs import (  # noqa: E402 - after the sys.path set-up above
     PYTHON,
-    VENV_BIN,
     Child,
     PeakTracker,
     Procs,
@@ -260,7 +259,7 @@ class Bench(SchedulingPhases):
 
     def migrate(self, *database_urls: str) -> None:
         """The release process, ``flask --app server db upgrade``, for each database (in parallel)."""
-        children = [self.procs.start(f"migrate-{k}", [str(VENV_BIN / "flask"), "--app", "server", "db", "upgrade"],
+        children = [self.procs.start(f"migrate-{k}", [PYTHON, "-m", "flask", "--app", "server", "db", "upgrade"],
                                      self.env(DATABASE_URL=url)) for k, url in enumerate(database_urls)]
         failures = []
         for child in children:
@@ -338,7 +337,7 @@ class Bench(SchedulingPhases):
     def start_web(self, name: str, database_url: str, **extra: str) -> tuple[Child, int]:
         port = free_port()
         # The command of the Procfile's web process; gunicorn 27's control socket goes to the temp dir.
-        argv = [str(VENV_BIN / "gunicorn"), "--config", "gunicorn.conf.py", "server:create_app()",
+        argv = [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "server:create_app()",
                 "--control-socket", str(self.tmp / f"{name}.ctl")]
         child = self.procs.start(name, argv,
                                  self.env(DATABASE_URL=database_url, PORT=str(port),
@@ -518,7 +517,7 @@ class Bench(SchedulingPhases):
         folder.mkdir()
         port = free_port()
         secret = "baseline-secret"
-        argv = [str(VENV_BIN / "gunicorn"), "--config", "gunicorn.conf.py", "bench.baseline_app:create_app()",
+        argv = [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "bench.baseline_app:create_app()",
                 "--control-socket", str(self.tmp / "baseline.ctl")]
         web = self.procs.start("web-baseline", argv, self.env(DATABASE_URL=f"sqlite:///{folder / 'baseline.db'}",
                                                               PORT=str(port), BASELINE_SECRET=secret))

@@ -20,6 +20,6 @@ case "$command" in
     web)     exec gunicorn --config gunicorn.conf.py "$@" "server:create_app()" ;;
     worker)  exec flask --app server worker "$@" ;;
     release) exec flask --app server db upgrade "$@" ;;
-    demo)    exec python -m server.demo "$@" ;;
+    demo)    exec python -m demo "$@" ;;
     *)       exec "$command" "$@" ;;
 esac

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from . import crypto
-from .config import ConfigError, load_config
+from .config import ConfigError, Settings, load_config
 from .extensions import csrf, db, migrate
 
 
@@ -17,8 +17,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from dotenv import load_dotenv
 
     load_dotenv(override=False)
-    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
-    app.config.update(load_config(app.instance_path, overrides))
+    environment = Settings.from_env()  # the one read of the environment
+    app = Flask(__name__, instance_path=environment.instance_path or None)
+    app.config.update(load_config(app.instance_path, overrides, environment=environment))
 
     from .logs import configure_logging
 

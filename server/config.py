@@ -1,16 +1,32 @@
-"""Configuration from the environment (12-factor), with safe local defaults."""
+"""Configuration from the environment (12-factor), with safe local defaults.
+
+:class:`Settings` is the whole configuration as one typed, frozen object: every variable of the
+README's *Configuration* table is a field, with its type, its default and how its text is read,
+written down once here. :meth:`Settings.from_env` reads the environment (once, when an app is
+made); :func:`load_config` lays the result out as the Flask config (a key per variable, typed
+values), with the app's ``overrides`` on top and everything validated. Code that needs a value
+takes it from the typed view of an app's config, :meth:`Settings.from_config` (``settings_of(app)``,
+``current_settings()``), never with a ``config.get(NAME, default)`` of its own; the sync engine
+takes the same object (``server.sync.settings.EngineSettings`` is this class).
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+if TYPE_CHECKING:  # pragma: no cover
+    from flask import Flask
+
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+TRELLO_TOKEN_EXPIRATIONS = ("1hour", "1day", "30days", "never")
 
 
 class ConfigError(SystemExit):
@@ -25,30 +41,320 @@ class ConfigError(SystemExit):
         self.message = message
 
 
-# Worker and limiter tuning (see server/sync/settings.py); read from the environment when set.
-ENGINE_KNOBS = (
-    "WORKER_LEASE_S", "WORKER_MAX_ATTEMPTS", "WORKER_BACKOFF_BASE_S", "WORKER_BACKOFF_MAX_S",
-    "WORKER_IDLE_POLL_S", "SHEET_WRITE_WINDOW_S", "TRELLO_TOKEN_LIMIT", "TRELLO_KEY_LIMIT", "SHEETS_READ_LIMIT",
-    "SHEETS_WRITE_LIMIT", "RECONCILE_INTERVAL_S", "WEBHOOK_CHECK_INTERVAL_S", "EVENT_RETENTION_DAYS",
-    "GOOGLE_TOKEN_URI", "TRELLO_APP_ID", "SHEET_WRITE_PROBE_S", "WORKER_CLAIM_GROUPS", "WORKER_BULK_PER_WORKSPACE",
-    "RATE_LIMIT_INLINE_WAIT_S", "LIVE_MAX_ROWS", "MAX_QUEUED_BULK", "FUTURE_SKEW_S",
-    "WORKER_CONCURRENCY",
-)
+# --------------------------------------------------------------------------- reading one value
+# Each reader takes the variable's name (for the error) and a value: the environment's text, or a
+# typed value an app's config or a test's overrides hold.
+
+Reader = Callable[[str, Any], Any]
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
+def _text(name: str, value: Any) -> str:
+    return str(value)
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = _env(name)
-    if raw is None:
-        return default
+def _url(name: str, value: Any) -> str:
+    return str(value).rstrip("/")
+
+
+def _number(name: str, value: Any) -> float:
     try:
-        return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from exc
+
+
+def _whole(name: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(_number(name, value))
+
+
+def _on_if_1(name: str, value: Any) -> bool:
+    """``1`` is on, anything else off (a typed ``bool`` is taken as it is)."""
+    return value if isinstance(value, bool) else str(value) == "1"
+
+
+def _switch(name: str, value: Any) -> bool | None:
+    """On unless ``0``, ``false``, ``no`` or ``off``; unset (None) leaves the choice to the app."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
+
+
+def _rate(name: str, value: Any) -> tuple[int, float]:
+    """``(100, 10.0)``, or the environment's ``100/10``: requests per seconds."""
+    parts = value.split("/") if isinstance(value, str) else value
+    try:
+        count, seconds = parts
+        return int(count), float(seconds)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be requests/seconds, like 100/10, got {value!r}") from exc
+
+
+def _origins(name: str, value: Any) -> tuple[str, ...]:
+    """Origins separated by spaces or commas (or a list of them), without trailing slashes."""
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[\s,]+", str(value))
+    return tuple(str(item).rstrip("/") for item in items if item)
+
+
+def _stripped(name: str, value: Any) -> str:
+    return str(value).strip()
+
+
+def _optional_whole(name: str, value: Any) -> int | None:
+    return None if value is None or value == "" else _whole(name, value)
+
+
+def _setting(env: str, default: Any, read: Reader = _text, *, key: str | None = None) -> Any:
+    """A field read from the variable ``env``, kept in the Flask config under ``key`` (``env``)."""
+    return field(default=default, metadata={"env": env, "key": key or env, "read": read})
+
+
+# --------------------------------------------------------------------------- the settings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, typed; the defaults are the README's (safe for local use)."""
+
+    # the app
+    app_env: str = _setting("APP_ENV", "development")
+    secret_key: str = _setting("SECRET_KEY", DEFAULT_SECRET_KEY)
+    # empty: SQLite in the instance folder (see `load_config`)
+    database_url: str = _setting("DATABASE_URL", "", key="SQLALCHEMY_DATABASE_URI")
+    instance_path: str = _setting("INSTANCE_PATH", "")
+    token_encryption_key: str = _setting("TOKEN_ENCRYPTION_KEY", "")
+    public_base_url: str = _setting("PUBLIC_BASE_URL", "http://127.0.0.1:5000", _url)
+    http_timeout_s: float = _setting("HTTP_TIMEOUT_S", 20.0, _number)  # every outbound call
+    max_content_length: int = _setting("MAX_CONTENT_LENGTH", 2 * 1024 * 1024, _whole)
+    log_format: str = _setting("LOG_FORMAT", "")  # empty: json in production, else console
+    log_level: str = _setting("LOG_LEVEL", "INFO")
+    run_worker_in_process: bool = _setting("RUN_WORKER_IN_PROCESS", False, _on_if_1)
+    rate_limits_enabled: bool = _setting("RATE_LIMITS_ENABLED", True, _on_if_1)
+    dev_login_enabled: bool = _setting("DEV_LOGIN_ENABLED", False, _on_if_1)
+    force_https: bool | None = _setting("FORCE_HTTPS", None, _switch)  # None: on in production
+    # Trello
+    trello_api_key: str = _setting("TRELLO_API_KEY", "")
+    trello_api_secret: str = _setting("TRELLO_API_SECRET", "")
+    trello_powerup_id: str = _setting("TRELLO_POWERUP_ID", "")
+    # The id Trello puts in ``appCreator`` of actions made with our API key (the Power-Up's
+    # application): with it, our own writes' echoes are known by their provenance.
+    trello_app_id: str = _setting("TRELLO_APP_ID", "")
+    trello_api_base_url: str = _setting("TRELLO_API_BASE_URL", "https://api.trello.com/1", _url)
+    trello_oauth_base_url: str = _setting("TRELLO_OAUTH_BASE_URL", "https://trello.com/1", _url)
+    trello_jwt_keys_url: str = _setting("TRELLO_JWT_KEYS_URL", "https://api.trello.com/1/resource/jwt-public-keys")
+    # Trello's Power-Up client library, loaded by every Power-Up page (the demo points it at its emulator).
+    trello_powerup_library_url: str = _setting("TRELLO_POWERUP_LIBRARY_URL",
+                                               "https://trello.com/power-ups/power-up.min.js")
+    trello_token_expiration: str = _setting("TRELLO_TOKEN_EXPIRATION", "never")  # asked for on authorize
+    # Origins the local demo's /demo page may frame (set by `python -m demo` only).
+    demo_frame_origins: str = _setting("DEMO_FRAME_ORIGINS", "")
+    powerup_app_name: str = _setting("POWERUP_APP_NAME", "Leads Sync")
+    # who may frame the Power-Up's pages, and the CORS origins of its API
+    powerup_frame_ancestors: tuple[str, ...] = _setting("POWERUP_FRAME_ANCESTORS", ("https://trello.com",), _origins)
+    powerup_allowed_origins: tuple[str, ...] = _setting("POWERUP_ALLOWED_ORIGINS", ("https://trello.com",), _origins)
+    # Google
+    google_client_id: str = _setting("GOOGLE_CLIENT_ID", "")
+    google_client_secret: str = _setting("GOOGLE_CLIENT_SECRET", "")
+    google_server_metadata_url: str = _setting("GOOGLE_SERVER_METADATA_URL",
+                                               "https://accounts.google.com/.well-known/openid-configuration")
+    sheets_api_base_url: str = _setting("GOOGLE_SHEETS_API_BASE_URL", "https://sheets.googleapis.com/v4", _url)
+    google_token_uri: str = _setting("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
+    google_service_account_json: str = _setting("GOOGLE_SERVICE_ACCOUNT_JSON", "")
+    # "spreadsheets" (sensitive) or "drive.file" + Google Picker (server/auth/google_scopes.py).
+    google_scope_mode: str = _setting("GOOGLE_SCOPE_MODE", "spreadsheets", _stripped)
+    google_picker_api_key: str = _setting("GOOGLE_PICKER_API_KEY", "")
+    google_cloud_project_number: str = _setting("GOOGLE_CLOUD_PROJECT_NUMBER", "", _stripped)
+    # "Create a synced sheet" (server/addon/template_copy.py): the template spreadsheet whose bound
+    # script is the built add-on, copied with Drive's files.copy; unset hides the feature.
+    google_template_spreadsheet_id: str = _setting("GOOGLE_TEMPLATE_SPREADSHEET_ID", "")
+    google_drive_api_base_url: str = _setting("GOOGLE_DRIVE_API_BASE_URL", "https://www.googleapis.com/drive/v3",
+                                              _url)
+    # A Google OAuth client in "Testing" publishing status: its refresh tokens die after 7 days.
+    google_oauth_testing_mode: bool = _setting("GOOGLE_OAUTH_TESTING_MODE", False, _on_if_1)
+    # sign-in sessions: one unused for the idle days ends; none lasts longer than the maximum
+    session_idle_days: float = _setting("SESSION_IDLE_DAYS", 7.0, _number)
+    session_max_days: float = _setting("SESSION_MAX_DAYS", 30.0, _number)
+    # how long a rotated add-on secret is still accepted (in-flight deliveries)
+    addon_secret_grace_minutes: float = _setting("ADDON_SECRET_GRACE_MINUTES", 10.0, _number)
+    # the sync worker
+    lease_s: float = _setting("WORKER_LEASE_S", 60.0, _number)
+    max_attempts: int = _setting("WORKER_MAX_ATTEMPTS", 8, _whole)
+    backoff_base_s: float = _setting("WORKER_BACKOFF_BASE_S", 1.0, _number)
+    backoff_max_s: float = _setting("WORKER_BACKOFF_MAX_S", 300.0, _number)
+    idle_poll_s: float = _setting("WORKER_IDLE_POLL_S", 0.05, _number)
+    # A workspace's sheet writes wait for a quiet gap this long while a burst of Trello changes
+    # keeps coming (so it becomes one Sheets write); a lone change waits only the probe.
+    sheet_write_window_s: float = _setting("SHEET_WRITE_WINDOW_S", 0.3, _number)
+    settle_probe_s: float = _setting("SHEET_WRITE_PROBE_S", 0.02, _number)
+    # event loops per worker process (threads); unset: by database (see `concurrency`)
+    worker_concurrency: int | None = _setting("WORKER_CONCURRENCY", None, _optional_whole)
+    claim_groups: int = _setting("WORKER_CLAIM_GROUPS", 16, _whole)  # lead groups per claim
+    bulk_per_workspace: int = _setting("WORKER_BULK_PER_WORKSPACE", 4, _whole)  # bulk groups of one workspace per claim
+    inline_wait_s: float = _setting("RATE_LIMIT_INLINE_WAIT_S", 0.02, _number)  # a nearer slot is waited for
+    live_max_rows: int = _setting("LIVE_MAX_ROWS", 20, _whole)  # a delivery with more rows is bulk work
+    max_queued_bulk: int = _setting("MAX_QUEUED_BULK", 20000, _whole)  # per workspace; more is refused with 429
+    future_skew_s: float = _setting("FUTURE_SKEW_S", 300.0, _number)  # a time further ahead is clamped
+    # outbound limits (requests, seconds), shared by all processes
+    trello_token_limit: tuple[int, float] = _setting("TRELLO_TOKEN_LIMIT", (100, 10.0), _rate)
+    trello_key_limit: tuple[int, float] = _setting("TRELLO_KEY_LIMIT", (300, 10.0), _rate)
+    sheets_read_limit: tuple[int, float] = _setting("SHEETS_READ_LIMIT", (60, 60.0), _rate)
+    sheets_write_limit: tuple[int, float] = _setting("SHEETS_WRITE_LIMIT", (60, 60.0), _rate)
+    reconcile_interval_s: float = _setting("RECONCILE_INTERVAL_S", 900.0, _number)
+    webhook_check_interval_s: float = _setting("WEBHOOK_CHECK_INTERVAL_S", 3600.0, _number)
+    event_retention_days: float = _setting("EVENT_RETENTION_DAYS", 14.0, _number)
+    # connection health and alerts
+    grant_warn_days: float = _setting("GRANT_WARN_DAYS", 2.0, _number)  # warn this long before a grant expires
+    alert_check_interval_s: float = _setting("ALERT_CHECK_INTERVAL_S", 60.0, _number)  # 0: alerts off
+    alert_email_to: str = _setting("ALERT_EMAIL_TO", "")  # told about every workspace's incidents
+    # SMTP for alert emails (Flask-Mailman's settings); no MAIL_SERVER: no email is sent
+    mail_server: str = _setting("MAIL_SERVER", "")
+    mail_port: int = _setting("MAIL_PORT", 587, _whole)
+    mail_username: str = _setting("MAIL_USERNAME", "")
+    mail_password: str = _setting("MAIL_PASSWORD", "")
+    mail_use_tls: bool = _setting("MAIL_USE_TLS", True, _on_if_1)
+    mail_use_ssl: bool = _setting("MAIL_USE_SSL", False, _on_if_1)
+    mail_timeout: float = _setting("MAIL_TIMEOUT", 15.0, _number)
+    mail_default_sender: str = _setting("MAIL_DEFAULT_SENDER", "Leads Sync <alerts@localhost>")
+    # metrics and readiness (server/metrics/, server/health.py; docs/METRICS.md)
+    metrics_enabled: bool = _setting("METRICS_ENABLED", False, _on_if_1)
+    metrics_token: str = _setting("METRICS_TOKEN", "")
+    ready_worker_max_age_s: float = _setting("READY_WORKER_MAX_AGE_S", 60.0, _number)  # 0: no worker required
+    ready_backlog_max_age_s: float = _setting("READY_BACKLOG_MAX_AGE_S", 300.0, _number)  # 0: not checked
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment gives (an empty variable is an unset one)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for spec in _SPECS:
+            raw = environ.get(spec.env)
+            if raw not in (None, ""):
+                values[spec.name] = spec.read(spec.env, raw)
+        settings = cls(**values)
+        if not settings.log_format:
+            settings = _replace(settings, log_format="json" if settings.app_env == "production" else "console")
+        return settings
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """The typed view of an app's config (or of any mapping holding some of its keys; the others
+        take their defaults). Values may be typed or the environment's text; as in the environment,
+        an empty value is an unset one."""
+        values = {}
+        for spec in _SPECS:
+            value = config.get(spec.key)
+            if value is None or value == "":
+                continue
+            values[spec.name] = spec.read(spec.key, value)
+        settings = cls(**values)
+        if not settings.log_format:
+            settings = _replace(settings, log_format="json" if settings.app_env == "production" else "console")
+        return settings
+
+    def as_config(self) -> dict[str, Any]:
+        """The settings as Flask config entries: one per variable, typed."""
+        return {spec.key: getattr(self, spec.name) for spec in _SPECS}
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def concurrency(self) -> int:
+        """Event loops per worker process: ``WORKER_CONCURRENCY``, else two on PostgreSQL, whose row
+        locks let them overlap their provider calls, and one on SQLite, where a second writer would
+        only wait for the first."""
+        if self.worker_concurrency is not None:
+            return max(1, self.worker_concurrency)
+        return 2 if self.database_url.startswith("postgresql") else 1
+
+    def outbound_timeout_s(self, cap: float) -> float:
+        """``HTTP_TIMEOUT_S``, at most ``cap`` (calls made while a person waits for the page)."""
+        return min(self.http_timeout_s, cap)
+
+    # ------------------------------------------------------------------ checks
+
+    def check(self) -> None:
+        """Raise `ConfigError` on the first setting that cannot work."""
+        if self.trello_token_expiration not in TRELLO_TOKEN_EXPIRATIONS:
+            raise ConfigError(f"TRELLO_TOKEN_EXPIRATION must be one of {', '.join(TRELLO_TOKEN_EXPIRATIONS)}, "
+                              f"got {self.trello_token_expiration!r}")
+        self._check_sessions()
+        self._check_google_scope_mode()
+        self._check_production()
+        self._check_metrics()
+
+    def _check_sessions(self) -> None:
+        if self.session_idle_days <= 0:
+            raise ConfigError("SESSION_IDLE_DAYS must be more than 0")
+        if self.session_max_days < self.session_idle_days:
+            raise ConfigError(f"SESSION_MAX_DAYS ({self.session_max_days:g}) must be at least "
+                              f"SESSION_IDLE_DAYS ({self.session_idle_days:g})")
+        if not 0 <= self.addon_secret_grace_minutes <= 24 * 60:
+            raise ConfigError("ADDON_SECRET_GRACE_MINUTES must be between 0 and 1440")
+
+    def _check_google_scope_mode(self) -> None:
+        """``GOOGLE_SCOPE_MODE`` is one of the modes; ``drive.file`` needs the Picker's API key and project number."""
+        from .auth.google_scopes import GoogleScopeMode
+
+        mode = self.google_scope_mode
+        if mode not in {m.value for m in GoogleScopeMode}:
+            raise ConfigError(f"GOOGLE_SCOPE_MODE must be 'spreadsheets' or 'drive.file', got {mode!r}")
+        if mode != GoogleScopeMode.DRIVE_FILE:
+            return
+        if not self.google_picker_api_key.strip():
+            raise ConfigError("GOOGLE_SCOPE_MODE=drive.file needs GOOGLE_PICKER_API_KEY (an API key of the Google "
+                              "Cloud project, for Google Picker)")
+        if not self.google_cloud_project_number.isdigit():
+            raise ConfigError("GOOGLE_SCOPE_MODE=drive.file needs GOOGLE_CLOUD_PROJECT_NUMBER, the Google Cloud "
+                              f"project's number (digits only, on the console's dashboard), "
+                              f"got {self.google_cloud_project_number!r}")
+
+    def _check_production(self) -> None:
+        if not self.production:
+            return
+        if self.secret_key in ("", DEFAULT_SECRET_KEY) or len(self.secret_key) < 16:
+            raise ConfigError("SECRET_KEY is unset or the development default; set a long random value")
+        if not self.token_encryption_key:
+            raise ConfigError("TOKEN_ENCRYPTION_KEY is unset; generate one with `flask --app server keygen`")
+        if self.dev_login_enabled:
+            raise ConfigError("DEV_LOGIN_ENABLED must be off in production (it signs anyone in by email)")
+
+    def _check_metrics(self) -> None:
+        """The readiness thresholds are not negative; metrics switched on need their token."""
+        for name, value in (("READY_WORKER_MAX_AGE_S", self.ready_worker_max_age_s),
+                            ("READY_BACKLOG_MAX_AGE_S", self.ready_backlog_max_age_s)):
+            if value < 0:
+                raise ConfigError(f"{name} must be 0 (off) or more")
+        if self.metrics_enabled and len(self.metrics_token) < 16:
+            raise ConfigError("METRICS_ENABLED=1 needs METRICS_TOKEN, a random value of 16 characters or more")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str  # the field
+    env: str  # the environment variable
+    key: str  # the Flask config key
+    read: Reader
+
+
+_SPECS = tuple(_Spec(f.name, f.metadata["env"], f.metadata["key"], f.metadata["read"]) for f in fields(Settings))
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+# --------------------------------------------------------------------------- the Flask config
 
 
 def normalise_database_url(url: str) -> str:
@@ -68,185 +374,39 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Build the Flask config dict from the environment, then ``overrides``."""
+def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None, *,
+                environment: Settings | None = None) -> dict[str, Any]:
+    """Build the Flask config dict from the environment (``environment``, else read now), then
+    ``overrides``; every setting is typed and checked."""
     Path(instance_path).mkdir(parents=True, exist_ok=True)
-    app_env = _env("APP_ENV", "development")
+    environment = Settings.from_env() if environment is None else environment
     config: dict[str, Any] = {
-        "APP_ENV": app_env,
-        "SECRET_KEY": _env("SECRET_KEY", DEFAULT_SECRET_KEY),
-        "SQLALCHEMY_DATABASE_URI": _env("DATABASE_URL", f"sqlite:///{Path(instance_path) / 'app.db'}"),
-        "PUBLIC_BASE_URL": (_env("PUBLIC_BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/"),
-        "TRELLO_API_KEY": _env("TRELLO_API_KEY", ""),
-        "TRELLO_API_SECRET": _env("TRELLO_API_SECRET", ""),
-        "TRELLO_API_BASE_URL": (_env("TRELLO_API_BASE_URL", "https://api.trello.com/1") or "").rstrip("/"),
-        "TRELLO_OAUTH_BASE_URL": (_env("TRELLO_OAUTH_BASE_URL", "https://trello.com/1") or "").rstrip("/"),
-        "TRELLO_POWERUP_ID": _env("TRELLO_POWERUP_ID", ""),
-        "POWERUP_APP_NAME": _env("POWERUP_APP_NAME", "Leads Sync"),
-        "POWERUP_FRAME_ANCESTORS": _env("POWERUP_FRAME_ANCESTORS", "https://trello.com"),
-        "POWERUP_ALLOWED_ORIGINS": _env("POWERUP_ALLOWED_ORIGINS", "https://trello.com"),
-        "TRELLO_JWT_KEYS_URL": _env(
-            "TRELLO_JWT_KEYS_URL", "https://api.trello.com/1/resource/jwt-public-keys"
-        ),
-        # Trello's Power-Up client library, loaded by every Power-Up page (the demo points it at its emulator).
-        "TRELLO_POWERUP_LIBRARY_URL": _env("TRELLO_POWERUP_LIBRARY_URL", "https://trello.com/power-ups/power-up.min.js"),
-        # Origins the local demo's /demo page may frame (set by `python -m server.demo` only).
-        "DEMO_FRAME_ORIGINS": _env("DEMO_FRAME_ORIGINS", ""),
-        "GOOGLE_CLIENT_ID": _env("GOOGLE_CLIENT_ID", ""),
-        "GOOGLE_CLIENT_SECRET": _env("GOOGLE_CLIENT_SECRET", ""),
-        "GOOGLE_SERVER_METADATA_URL": _env(
-            "GOOGLE_SERVER_METADATA_URL", "https://accounts.google.com/.well-known/openid-configuration"
-        ),
-        "GOOGLE_SHEETS_API_BASE_URL": (
-            _env("GOOGLE_SHEETS_API_BASE_URL", "https://sheets.googleapis.com/v4") or ""
-        ).rstrip("/"),
-        "GOOGLE_SERVICE_ACCOUNT_JSON": _env("GOOGLE_SERVICE_ACCOUNT_JSON", ""),
-        "TOKEN_ENCRYPTION_KEY": _env("TOKEN_ENCRYPTION_KEY", ""),
-        "HTTP_TIMEOUT_S": _env_float("HTTP_TIMEOUT_S", 20.0),
-        "MAX_CONTENT_LENGTH": int(_env_float("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)),
-        "LOG_FORMAT": _env("LOG_FORMAT", "json" if app_env == "production" else "console"),
-        "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
-        "RUN_WORKER_IN_PROCESS": _env("RUN_WORKER_IN_PROCESS", "0") == "1",
-        "RATE_LIMITS_ENABLED": _env("RATE_LIMITS_ENABLED", "1") == "1",
-        "DEV_LOGIN_ENABLED": _env("DEV_LOGIN_ENABLED", "0") == "1",
-        # A session unused for SESSION_IDLE_DAYS ends; none lasts longer than SESSION_MAX_DAYS.
-        "SESSION_IDLE_DAYS": _env_float("SESSION_IDLE_DAYS", 7.0),
-        "SESSION_MAX_DAYS": _env_float("SESSION_MAX_DAYS", 30.0),
-        # How long a rotated add-on secret is still accepted (in-flight deliveries).
-        "ADDON_SECRET_GRACE_MINUTES": _env_float("ADDON_SECRET_GRACE_MINUTES", 10.0),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        # "Create a synced sheet" (server/addon/template_copy.py): the template spreadsheet whose bound
-        # script is the built add-on, copied with Drive's files.copy; unset hides the feature.
-        "GOOGLE_TEMPLATE_SPREADSHEET_ID": _env("GOOGLE_TEMPLATE_SPREADSHEET_ID", ""),
-        "GOOGLE_DRIVE_API_BASE_URL": (
-            _env("GOOGLE_DRIVE_API_BASE_URL", "https://www.googleapis.com/drive/v3") or ""
-        ).rstrip("/"),
-        # Google scopes: "spreadsheets" (sensitive) or "drive.file" + Google Picker (server/auth/google_scopes.py).
-        "GOOGLE_SCOPE_MODE": _env("GOOGLE_SCOPE_MODE", "spreadsheets"),
-        "GOOGLE_PICKER_API_KEY": _env("GOOGLE_PICKER_API_KEY", ""),
-        "GOOGLE_CLOUD_PROJECT_NUMBER": _env("GOOGLE_CLOUD_PROJECT_NUMBER", ""),
+        "MAIL_BACKEND": "smtp",  # also under TESTING (Flask-Mailman would keep messages in memory)
+        **environment.as_config(),
     }
-    config.update(_alert_settings())
-    for name in ENGINE_KNOBS:
-        if _env(name) is not None:
-            config[name] = _env(name)
-    config.update(_metrics_settings())
+    if not config["SQLALCHEMY_DATABASE_URI"]:
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(instance_path) / 'app.db'}"
     if overrides:
         config.update(overrides)
+    settings = Settings.from_config(config)
+    settings.check()
+    config.update(settings.as_config())
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
-    _check_sessions(config)
-    _check_google_scope_mode(config)
-    _check_production(config)
-    _check_metrics(config)
-    production = config["APP_ENV"] == "production"
-    config.setdefault("SESSION_COOKIE_SECURE", production)
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=settings.session_max_days)
+    config.setdefault("SESSION_COOKIE_SECURE", settings.production)
     config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     return config
 
 
-TRELLO_TOKEN_EXPIRATIONS = ("1hour", "1day", "30days", "never")
+def settings_of(app: Flask) -> Settings:
+    """The typed settings of ``app`` (its config as it is now: tests and the demo may change it)."""
+    return Settings.from_config(app.config)
 
 
-def _alert_settings() -> dict[str, Any]:
-    """Connection health, grant expiry and alerts (``server/alerts/``); see docs/ARCHITECTURE.md."""
-    expiration = _env("TRELLO_TOKEN_EXPIRATION", "never")
-    if expiration not in TRELLO_TOKEN_EXPIRATIONS:
-        raise ConfigError(f"TRELLO_TOKEN_EXPIRATION must be one of {', '.join(TRELLO_TOKEN_EXPIRATIONS)}, "
-                          f"got {expiration!r}")
-    return {
-        # A Google OAuth client in "Testing" publishing status: its refresh tokens die after 7 days.
-        "GOOGLE_OAUTH_TESTING_MODE": _env("GOOGLE_OAUTH_TESTING_MODE", "0") == "1",
-        # Asked for on Trello's authorize page (``expiration``); recorded on the account.
-        "TRELLO_TOKEN_EXPIRATION": expiration,
-        # Warn on the dashboard, and alert, this many days before a grant expires.
-        "GRANT_WARN_DAYS": _env_float("GRANT_WARN_DAYS", 2.0),
-        # How often the worker looks for incidents and sends alerts (0 switches alerts off).
-        "ALERT_CHECK_INTERVAL_S": _env_float("ALERT_CHECK_INTERVAL_S", 60.0),
-        # Addresses that hear about every workspace's incidents, comma-separated.
-        "ALERT_EMAIL_TO": _env("ALERT_EMAIL_TO", ""),
-        # SMTP for alert emails (Flask-Mailman's settings); no MAIL_SERVER: no email is sent.
-        "MAIL_SERVER": _env("MAIL_SERVER", ""),
-        "MAIL_BACKEND": "smtp",  # also under TESTING (Flask-Mailman would keep messages in memory)
-        "MAIL_PORT": int(_env_float("MAIL_PORT", 587)),
-        "MAIL_USERNAME": _env("MAIL_USERNAME", ""),
-        "MAIL_PASSWORD": _env("MAIL_PASSWORD", ""),
-        "MAIL_USE_TLS": _env("MAIL_USE_TLS", "1") == "1",
-        "MAIL_USE_SSL": _env("MAIL_USE_SSL", "0") == "1",
-        "MAIL_TIMEOUT": _env_float("MAIL_TIMEOUT", 15.0),
-        "MAIL_DEFAULT_SENDER": _env("MAIL_DEFAULT_SENDER", "Leads Sync <alerts@localhost>"),
-    }
+def current_settings() -> Settings:
+    """The typed settings of the app handling the current request or command."""
+    from flask import current_app
 
-
-def _check_sessions(config: dict[str, Any]) -> None:
-    """Validate the session and secret-rotation knobs; the cookie lives as long as the longest session."""
-    for name in ("SESSION_IDLE_DAYS", "SESSION_MAX_DAYS", "ADDON_SECRET_GRACE_MINUTES"):
-        try:
-            config[name] = float(config[name])
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{name} must be a number, got {config[name]!r}") from exc
-    if config["SESSION_IDLE_DAYS"] <= 0:
-        raise ConfigError("SESSION_IDLE_DAYS must be more than 0")
-    if config["SESSION_MAX_DAYS"] < config["SESSION_IDLE_DAYS"]:
-        raise ConfigError(f"SESSION_MAX_DAYS ({config['SESSION_MAX_DAYS']:g}) must be at least "
-                          f"SESSION_IDLE_DAYS ({config['SESSION_IDLE_DAYS']:g})")
-    if not 0 <= config["ADDON_SECRET_GRACE_MINUTES"] <= 24 * 60:
-        raise ConfigError("ADDON_SECRET_GRACE_MINUTES must be between 0 and 1440")
-    config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=config["SESSION_MAX_DAYS"])
-
-
-def _check_google_scope_mode(config: dict[str, Any]) -> None:
-    """``GOOGLE_SCOPE_MODE`` is one of the modes; ``drive.file`` needs the Picker's API key and project number."""
-    from .auth.google_scopes import GoogleScopeMode
-
-    mode = str(config.get("GOOGLE_SCOPE_MODE") or GoogleScopeMode.SPREADSHEETS).strip()
-    if mode not in {m.value for m in GoogleScopeMode}:
-        raise ConfigError(f"GOOGLE_SCOPE_MODE must be 'spreadsheets' or 'drive.file', got {mode!r}")
-    config["GOOGLE_SCOPE_MODE"] = mode
-    if mode != GoogleScopeMode.DRIVE_FILE:
-        return
-    if not str(config.get("GOOGLE_PICKER_API_KEY") or "").strip():
-        raise ConfigError("GOOGLE_SCOPE_MODE=drive.file needs GOOGLE_PICKER_API_KEY (an API key of the Google "
-                          "Cloud project, for Google Picker)")
-    number = str(config.get("GOOGLE_CLOUD_PROJECT_NUMBER") or "").strip()
-    if not number.isdigit():
-        raise ConfigError("GOOGLE_SCOPE_MODE=drive.file needs GOOGLE_CLOUD_PROJECT_NUMBER, the Google Cloud "
-                          f"project's number (digits only, on the console's dashboard), got {number!r}")
-    config["GOOGLE_CLOUD_PROJECT_NUMBER"] = number
-
-
-def _check_production(config: Mapping[str, Any]) -> None:
-    if config["APP_ENV"] != "production":
-        return
-    if config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY) or len(config["SECRET_KEY"]) < 16:
-        raise ConfigError("SECRET_KEY is unset or the development default; set a long random value")
-    if not config["TOKEN_ENCRYPTION_KEY"]:
-        raise ConfigError("TOKEN_ENCRYPTION_KEY is unset; generate one with `flask --app server keygen`")
-    if config.get("DEV_LOGIN_ENABLED"):
-        raise ConfigError("DEV_LOGIN_ENABLED must be off in production (it signs anyone in by email)")
-
-
-def _metrics_settings() -> dict[str, Any]:
-    """Metrics and readiness (server/metrics/, server/health.py; docs/METRICS.md)."""
-    return {
-        # /metrics answers 404 unless METRICS_ENABLED=1, and then only to "Authorization: Bearer <METRICS_TOKEN>".
-        "METRICS_ENABLED": _env("METRICS_ENABLED", "0") == "1",
-        "METRICS_TOKEN": _env("METRICS_TOKEN", ""),
-        # /ready fails when no sync worker was heard from for this long (0: no worker required) …
-        "READY_WORKER_MAX_AGE_S": _env_float("READY_WORKER_MAX_AGE_S", 60.0),
-        # … or when a live event has waited longer than this in an active workspace (0: not checked).
-        "READY_BACKLOG_MAX_AGE_S": _env_float("READY_BACKLOG_MAX_AGE_S", 300.0),
-    }
-
-
-def _check_metrics(config: dict[str, Any]) -> None:
-    """The readiness thresholds are numbers; metrics switched on need their token."""
-    for name in ("READY_WORKER_MAX_AGE_S", "READY_BACKLOG_MAX_AGE_S"):
-        try:
-            config[name] = float(config[name])
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{name} must be a number, got {config[name]!r}") from exc
-        if config[name] < 0:
-            raise ConfigError(f"{name} must be 0 (off) or more")
-    if config["METRICS_ENABLED"] and len(config.get("METRICS_TOKEN") or "") < 16:
-        raise ConfigError("METRICS_ENABLED=1 needs METRICS_TOKEN, a random value of 16 characters or more")
+    return Settings.from_config(current_app.config)

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import sessionmaker
 
+from .config import settings_of
 from .extensions import db
 from .models.sync import Lane
 from .sync.providers import AccountProviders
@@ -18,13 +19,13 @@ from .sync.worker import Worker, WorkerSet, default_worker_id
 
 
 def engine_settings(app: Flask) -> EngineSettings:
-    return EngineSettings.from_config(app.config)
+    return settings_of(app)
 
 
 def rate_limiter(app: Flask) -> Any:
     """The process-shared outbound rate limiter (one per process, kept on the app)."""
     limiter = app.extensions.get("leads_rate_limiter")
-    if limiter is None and app.config.get("RATE_LIMITS_ENABLED", True):
+    if limiter is None and settings_of(app).rate_limits_enabled:
         from .sync.ratelimit import RateLimiter
 
         url = app.config["SQLALCHEMY_DATABASE_URI"]

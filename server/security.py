@@ -19,12 +19,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Flask, g, redirect, request
 from flask_talisman import Talisman
 from werkzeug.wrappers import Response
+
+from .config import settings_of
 
 POWERUP_PREFIX = "/powerup"
 # Probes from the platform may come over plain HTTP from inside the network.
@@ -101,17 +102,10 @@ def allow_on_this_page(directive: str, *sources: str) -> None:
     extra[directive] = " ".join(dict.fromkeys([*extra.get(directive, "").split(), *sources]))
 
 
-def _flag(value: Any, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() not in ("0", "false", "no", "off")
-
-
 def init_security(app: Flask) -> Talisman:
-    production = app.config.get("APP_ENV") == "production"
-    force_https = _flag(app.config.get("FORCE_HTTPS", os.environ.get("FORCE_HTTPS")), production)
+    settings = settings_of(app)
+    production = settings.production
+    force_https = production if settings.force_https is None else settings.force_https
     talisman = _Talisman()
     talisman.init_app(
         app,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from . import crypto
 from .addon.secrets import ROTATED_HEADER, SecretMatch, check_sheets_signature, refusal
+from .config import current_settings
 from .engine import commit_and_wake
 from .extensions import csrf, db, db_session
 from .models import ProviderAccount, Workspace
@@ -100,14 +101,14 @@ def sheets(workspace_id: str) -> ResponseReturnValue:
         return _json_error(400, str(exc))
     if data["spreadsheet_id"] != workspace.spreadsheet_id or data["sheet"] != workspace.sheet_name:
         return _json_error(400, "spreadsheet_id and sheet do not match this workspace")
-    config = current_app.config
-    live_max_rows, max_bulk = int(config.get("LIVE_MAX_ROWS", 20)), int(config.get("MAX_QUEUED_BULK", 20000))
+    settings = current_settings()
+    live_max_rows, max_bulk = settings.live_max_rows, settings.max_queued_bulk
     if is_bulk_delivery(data, live_max_rows) and \
             pending_bulk(db_session(), workspace.id) + len(data.get("rows", [])) > max_bulk:
         return _json_error(429, f"this workspace already has {max_bulk} or more rows waiting to sync; try again "
                                 "once they are done (the add-on keeps this delivery and sends it again)")
     result = store_sheets_event(db_session(), workspace.id, data, live_max_rows=live_max_rows,
-                                future_skew_s=float(config.get("FUTURE_SKEW_S", 300.0)))
+                                future_skew_s=settings.future_skew_s)
     _stored()
     response = jsonify({"stored": result.stored, "duplicates": result.duplicates})
     if match is SecretMatch.PREVIOUS:   # stored; the add-on should reconnect before the grace period ends
@@ -141,7 +142,7 @@ def trello(workspace_id: str) -> ResponseReturnValue:
     except PayloadError as exc:
         return _json_error(400, str(exc))
     result = store_trello_event(db_session(), workspace.id, data, board_id=workspace.trello_board_id,
-                                app_id=current_app.config.get("TRELLO_APP_ID") or "", member_id=workspace.trello_member)
+                                app_id=current_settings().trello_app_id, member_id=workspace.trello_member)
     # An echo of our own write is no one's edit: it wakes an idle worker, never preempts one.
     _stored(Lane.BULK if result.echo else Lane.LIVE)
     return jsonify({"stored": result.stored, "duplicates": result.duplicates})

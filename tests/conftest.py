@@ -109,3 +109,25 @@ def migrations_head() -> str:
     head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None
     return head
+
+
+@pytest.fixture
+def trello_errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """``(method, path, message)`` of every error the app's Trello clients raised while the test ran:
+    what the worker saw of an injected fault (a 500, a timeout), so a fault test can show its fault
+    reached the client and not only that the end state is right."""
+    from server.trello.client import TrelloClient
+    from server.trello.errors import TrelloError
+
+    seen: list[tuple[str, str, str]] = []
+    send = TrelloClient._send
+
+    def recording(self: TrelloClient, method: str, path: str, params: Any, json: Any) -> Any:
+        try:
+            return send(self, method, path, params, json)
+        except TrelloError as exc:
+            seen.append((method, path, str(exc)))
+            raise
+
+    monkeypatch.setattr(TrelloClient, "_send", recording)
+    return seen

@@ -6,13 +6,13 @@
  *                                "spreadsheet_id": "...", "sheet": "Leads"}'
  *
  * Connects through the menu (prompts answered), pastes over three rows, deletes a row, looks up
- * a card, asks for a card and for a sync; prints a JSON report on stdout. tests/test_addon_e2e.py
+ * a card, asks for a card and for a sync; prints a JSON report on stdout. tests/addon/test_e2e.py
  * starts the server, runs this and checks what the server stored.
  *
  * With "one_click": true (and "addon_dir": a `flask addon build` output) it connects the way the
  * sidebar's Connect to Leads Sync button does instead: prints one line `CONNECT_URL <url>` (the page
  * the popup would open), waits for a line on stdin (the test chose the workspace on that page), polls
- * finishConnect, then makes one edit; the JSON report is the last line (tests/test_addon_one_click_e2e.py).
+ * finishConnect, then makes one edit; the JSON report is the last line (tests/addon/test_one_click_e2e.py).
  */
 const fs = require('node:fs');
 const {createWorld, plain} = require('./fakes');

@@ -4,7 +4,7 @@
  *
  *   node testlib/load_built.js DIR   →   {"build": LEADS_SYNC_BUILD, "connect_url": …, "menu": …}
  *
- * tests/test_addon_build.py runs it: the built Code.js must load and use its baked constants.
+ * tests/addon/test_build.py runs it: the built Code.js must load and use its baked constants.
  */
 const {createWorld, plain} = require('./fakes');
 

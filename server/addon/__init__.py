@@ -28,6 +28,7 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, requ
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
+from ..config import current_settings
 from ..database import rows_changed
 from ..extensions import csrf, db, db_session
 from ..ids import is_clean
@@ -244,9 +245,9 @@ def trello_client_for(workspace: Workspace) -> TrelloClient:
     account = db.session.get(ProviderAccount, workspace.trello_account_id) if workspace.trello_account_id else None
     if account is None or not account.access_token:
         raise NoTrelloAccount("no Trello account is connected to this workspace")
-    config = current_app.config
-    return TrelloClient(config["TRELLO_API_KEY"], account.access_token, base_url=config["TRELLO_API_BASE_URL"],
-                        timeout=min(float(config.get("HTTP_TIMEOUT_S", 20.0)), 10.0))
+    settings = current_settings()
+    return TrelloClient(settings.trello_api_key, account.access_token, base_url=settings.trello_api_base_url,
+                        timeout=settings.outbound_timeout_s(10.0))
 
 
 def fetch_card(workspace: Workspace, card_id: str) -> dict[str, Any]:

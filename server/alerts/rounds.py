@@ -40,10 +40,13 @@ class AlertSettings:
 
     @classmethod
     def from_config(cls, config: Any) -> AlertSettings:
-        emails = tuple(e.strip().lower() for e in str(config.get("ALERT_EMAIL_TO") or "").split(",") if e.strip())
-        return cls(base_url=str(config.get("PUBLIC_BASE_URL") or cls.base_url),
-                   warn=timedelta(days=float(config.get("GRANT_WARN_DAYS", 2.0))), global_emails=emails,
-                   email_enabled=bool(config.get("MAIL_SERVER")))
+        """What the alert rounds need of an app's config."""
+        from ..config import Settings
+
+        settings = Settings.from_config(config)
+        emails = tuple(e.strip().lower() for e in settings.alert_email_to.split(",") if e.strip())
+        return cls(base_url=settings.public_base_url, warn=timedelta(days=settings.grant_warn_days),
+                   global_emails=emails, email_enabled=bool(settings.mail_server))
 
 
 @dataclass

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from ..config import settings_of
 from ..sync.worker import Worker
 from .channels import Channels, LiveChannels
 from .rounds import AlertSettings, RoundReport, run_round
@@ -109,12 +110,12 @@ class AlertRunner:
 
 def install_alerts(app: Flask, worker: Worker, engine: Engine) -> AlertRunner | None:
     """Declare the ``alerts`` periodic job on a worker (``ALERT_CHECK_INTERVAL_S``; 0 is off)."""
-    interval = float(app.config.get("ALERT_CHECK_INTERVAL_S", 60.0))
-    if interval <= 0:
+    settings = settings_of(app)
+    if settings.alert_check_interval_s <= 0:
         return None
-    runner = AlertRunner(engine, LiveChannels(app, timeout_s=float(app.config.get("MAIL_TIMEOUT", 15.0))),
+    runner = AlertRunner(engine, LiveChannels(app, timeout_s=settings.mail_timeout),
                          AlertSettings.from_config(app.config))
-    worker.periodic.every("alerts", interval, runner)
+    worker.periodic.every("alerts", settings.alert_check_interval_s, runner)
     return runner
 
 

@@ -29,7 +29,9 @@ DATA_SCOPE = {GoogleScopeMode.SPREADSHEETS: SPREADSHEETS_SCOPE, GoogleScopeMode.
 
 def scope_mode(config: Mapping[str, Any]) -> GoogleScopeMode:
     """The configured mode (``load_config`` has validated it)."""
-    return GoogleScopeMode(config.get("GOOGLE_SCOPE_MODE") or GoogleScopeMode.SPREADSHEETS)
+    from ..config import Settings
+
+    return GoogleScopeMode(Settings.from_config(config).google_scope_mode)
 
 
 def google_scopes(config: Mapping[str, Any]) -> str:
@@ -67,7 +69,9 @@ def grant_gap_message(exc: Exception, config: Mapping[str, Any]) -> str | None:
 
 
 def cant_open_message(config: Mapping[str, Any]) -> str:
-    name = config.get("POWERUP_APP_NAME") or "Leads Sync"
+    from ..config import Settings
+
+    name = Settings.from_config(config).powerup_app_name
     return f"{name} can't open this spreadsheet: choose it again with Choose a spreadsheet."
 
 

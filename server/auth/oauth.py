@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
+from ..config import settings_of
 from ..models import GOOGLE, ProviderAccount, User, Workspace
 from ..models.enums import AccountStatus, Command
 from ..models.workspace import ACTIVE, NEEDS_REAUTH
@@ -37,14 +38,15 @@ def init_oauth(app: Flask) -> OAuth:
     from .flow_store import AuthlibStateCache
     from .google_scopes import google_scopes
 
+    settings = settings_of(app)
     registry = OAuth(app, cache=AuthlibStateCache())
     registry.register(
         "google",
-        client_id=app.config.get("GOOGLE_CLIENT_ID") or None,
-        client_secret=app.config.get("GOOGLE_CLIENT_SECRET") or None,
-        server_metadata_url=app.config["GOOGLE_SERVER_METADATA_URL"],
+        client_id=settings.google_client_id or None,
+        client_secret=settings.google_client_secret or None,
+        server_metadata_url=settings.google_server_metadata_url,
         client_kwargs={"scope": google_scopes(app.config), "code_challenge_method": "S256",
-                       "default_timeout": min(float(app.config.get("HTTP_TIMEOUT_S", 20.0)), 15.0)},
+                       "default_timeout": settings.outbound_timeout_s(15.0)},
     )
     return registry
 

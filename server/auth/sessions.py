@@ -42,8 +42,11 @@ class SessionPolicy:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SessionPolicy:
-        return cls(idle=timedelta(days=float(config.get("SESSION_IDLE_DAYS", 7))),
-                   absolute=timedelta(days=float(config.get("SESSION_MAX_DAYS", 30))))
+        """The policy of an app's config (``SESSION_IDLE_DAYS``, ``SESSION_MAX_DAYS``)."""
+        from ..config import Settings
+
+        settings = Settings.from_config(config)
+        return cls(idle=timedelta(days=settings.session_idle_days), absolute=timedelta(days=settings.session_max_days))
 
 
 def token_hash(token: str) -> str:

@@ -23,12 +23,13 @@ import requests
 import structlog
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth1Session
-from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from ..config import current_settings
 from ..extensions import db, db_session
 from ..models import TRELLO, ProviderAccount, User, Workspace
 from ..sync.grants import apply_terms, trello_terms
@@ -53,30 +54,33 @@ class ConnectError(Exception):
 # --------------------------------------------------------------------------- logic
 
 
-def _config() -> dict[str, Any]:
-    return current_app.config
-
-
 def _timeout() -> float:
-    return min(float(_config().get("HTTP_TIMEOUT_S", 20.0)), 15.0)
+    return current_settings().outbound_timeout_s(15.0)
 
 
 def _expiration() -> str:
     """Trello's ``expiration`` for new tokens (``TRELLO_TOKEN_EXPIRATION``), recorded on the account."""
-    return str(_config().get("TRELLO_TOKEN_EXPIRATION") or "never")
+    return current_settings().trello_token_expiration
 
 
 def _endpoint(name: str) -> str:
-    return _config()["TRELLO_OAUTH_BASE_URL"].rstrip("/") + "/" + name
+    return current_settings().trello_oauth_base_url + "/" + name
 
 
 def _oauth1(**kwargs: Any) -> OAuth1Session:
-    return OAuth1Session(_config()["TRELLO_API_KEY"], _config()["TRELLO_API_SECRET"], **kwargs)
+    settings = current_settings()
+    return OAuth1Session(settings.trello_api_key, settings.trello_api_secret, **kwargs)
+
+
+def _trello(token: str) -> TrelloClient:
+    settings = current_settings()
+    return TrelloClient(settings.trello_api_key, token, base_url=settings.trello_api_base_url, timeout=_timeout())
 
 
 def start_connection(callback_url: str) -> tuple[str, dict[str, str]]:
     """Get a request token; returns (Trello's authorize URL, the pending request: its token and secret)."""
-    if not _config().get("TRELLO_API_KEY") or not _config().get("TRELLO_API_SECRET"):
+    settings = current_settings()
+    if not settings.trello_api_key or not settings.trello_api_secret:
         raise ConnectError("Trello is not set up on this server (TRELLO_API_KEY or TRELLO_API_SECRET is empty).")
     client = _oauth1(redirect_uri=callback_url)
     try:
@@ -89,7 +93,7 @@ def start_connection(callback_url: str) -> tuple[str, dict[str, str]]:
                            "and secret.") from exc
     url = client.create_authorization_url(_endpoint("OAuthAuthorizeToken"), token["oauth_token"], scope=SCOPE,
                                           expiration=_expiration(),
-                                          name=_config().get("POWERUP_APP_NAME") or "Leads Sync")
+                                          name=settings.powerup_app_name)
     return url, {"token": token["oauth_token"], "secret": token["oauth_token_secret"]}
 
 
@@ -107,8 +111,7 @@ def finish_connection(pending: dict[str, str] | None, args: dict[str, str]) -> t
     try:
         access = client.fetch_access_token(_endpoint("OAuthGetAccessToken"), verifier=verifier, timeout=_timeout())
         value = access["oauth_token"]
-        member = TrelloClient(_config()["TRELLO_API_KEY"], value, base_url=_config()["TRELLO_API_BASE_URL"],
-                              timeout=_timeout()).me()
+        member = _trello(value).me()
     except requests.RequestException as exc:
         raise ConnectError("Trello could not be reached. Please try again in a moment.") from exc
     except TrelloError as exc:
@@ -133,11 +136,10 @@ def repair_webhooks(workspaces: list[Workspace], token: str) -> None:
     """Re-register board webhooks with the new token (Trello deletes a revoked token's webhooks)."""
     from ..trello.webhooks import ensure_board_webhook
 
-    client = TrelloClient(_config()["TRELLO_API_KEY"], token, base_url=_config()["TRELLO_API_BASE_URL"],
-                          timeout=_timeout())
+    client = _trello(token)
     for workspace in workspaces:
         try:
-            ensure_board_webhook(workspace, client, _config()["PUBLIC_BASE_URL"])
+            ensure_board_webhook(workspace, client, current_settings().public_base_url)
         except (TrelloError, requests.RequestException) as exc:  # the worker's periodic check retries
             log.info("trello_webhook_repair_failed", workspace_id=workspace.id, error=str(exc))
 

@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from gspread.http_client import HTTPClient
 
 from ..auth.google_scopes import grant_gap_message
+from ..config import settings_of
 from ..models import ProviderAccount
 from ..sheets.client import SheetTab, call_sheets, column_letter, quote_sheet
 from ..sheets.errors import SheetsAuthError, SheetsError
@@ -137,8 +138,9 @@ def http_client(app: Flask, account: ProviderAccount | None) -> HTTPClient:
     if account is None and not pool.settings.google_service_account_json:
         raise SheetsAuthError("no Google account is connected", 401)
     credentials = pool._google_credentials(account)  # the engine's own credential building
-    return BaseUrlHTTPClient(credentials, base_url=app.config["GOOGLE_SHEETS_API_BASE_URL"],
-                             timeout=min(float(app.config.get("HTTP_TIMEOUT_S", 20.0)), 15.0))
+    settings = settings_of(app)
+    return BaseUrlHTTPClient(credentials, base_url=settings.sheets_api_base_url,
+                             timeout=settings.outbound_timeout_s(15.0))
 
 
 def reader(app: Flask, account: ProviderAccount | None, spreadsheet_id: str) -> SpreadsheetReader:

@@ -8,6 +8,7 @@ import structlog
 from flask import abort, current_app
 
 from ..auth.session import signed_in_user
+from ..config import current_settings
 from ..extensions import db, db_session
 from ..models import ProviderAccount, User, Workspace
 from ..models.enums import AccountStatus, WorkspaceState
@@ -41,9 +42,9 @@ def workspace_or_404(workspace_id: str) -> Workspace:
 
 
 def trello_client(account: ProviderAccount) -> TrelloClient:
-    config = current_app.config
-    return TrelloClient(config["TRELLO_API_KEY"], account.access_token or "", base_url=config["TRELLO_API_BASE_URL"],
-                        timeout=min(float(config.get("HTTP_TIMEOUT_S", 20.0)), 15.0))
+    settings = current_settings()
+    return TrelloClient(settings.trello_api_key, account.access_token or "", base_url=settings.trello_api_base_url,
+                        timeout=settings.outbound_timeout_s(15.0))
 
 
 def workspace_trello(workspace: Workspace) -> TrelloClient | None:

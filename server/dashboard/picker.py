@@ -39,6 +39,7 @@ from ..auth.access_token import browser_token
 from ..auth.google_scopes import NO_PERMISSION, cant_open_message, uses_picker
 from ..auth.oauth import after_reactivation, reactivate_workspaces
 from ..auth.session import login_required
+from ..config import current_settings
 from ..engine import providers
 from ..extensions import db, db_session
 from ..models import GOOGLE, Workspace
@@ -168,7 +169,7 @@ def choose_spreadsheet(workspace_id: str) -> ResponseReturnValue:
     db.session.commit()
     after_reactivation(db_session(), reactivated)
     log.info("picker_spreadsheet_rechosen", workspace_id=workspace.id, reactivated=len(reactivated))
-    name = current_app.config.get("POWERUP_APP_NAME") or "Leads Sync"
+    name = current_settings().powerup_app_name
     flash(f"{name} can open the spreadsheet again" + ("; syncing resumed." if reactivated else "."), "success")
     return redirect(back)
 

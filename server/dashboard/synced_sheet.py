@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 
 from ..addon.template_copy import CopyFailed, clean_name, copy_template, manual_copy_url
 from ..auth.session import login_required
+from ..config import current_settings
 from ..extensions import db_session
 from ..models.accounts import GOOGLE
 from ..sheets.errors import SheetsError
@@ -36,7 +37,7 @@ log = structlog.get_logger(__name__)
 
 
 def _template_id() -> str:
-    return str(current_app.config.get("GOOGLE_TEMPLATE_SPREADSHEET_ID") or "")
+    return current_settings().google_template_spreadsheet_id
 
 
 def _page(status: int = 200, **context: object) -> Response:
@@ -74,7 +75,7 @@ def synced_sheet_create() -> ResponseReturnValue:
     try:
         http = http_client(current_app, account).session
         copied = copy_template(http, current_app.config["GOOGLE_DRIVE_API_BASE_URL"], _template_id(), name,
-                               timeout=min(float(current_app.config.get("HTTP_TIMEOUT_S", 20.0)), 15.0))
+                               timeout=current_settings().outbound_timeout_s(15.0))
     except (CopyFailed, SheetsError) as exc:
         log.info("synced_sheet_copy_failed", account_id=account.id, error=str(exc))
         return _page(502, error=f"Could not create “{name}”: {exc}", name=name)

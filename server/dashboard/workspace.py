@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from ..addon.secrets import in_grace
 from ..auth.session import login_required
+from ..config import current_settings
 from ..engine import providers
 from ..extensions import db_session
 from ..models import Workspace
@@ -84,7 +85,7 @@ def status_view(workspace: Workspace) -> dict[str, Any]:
 
 
 def _grace_minutes() -> float:
-    return float(current_app.config.get("ADDON_SECRET_GRACE_MINUTES", 10))
+    return current_settings().addon_secret_grace_minutes
 
 
 def _workspace_page(ws: Workspace, connect_code: str | None = None) -> Response:

@@ -9,6 +9,8 @@ from typing import Any
 import requests
 from sqlalchemy import Engine, create_engine
 
+from ..config import settings_of
+
 DEFAULT_TIMEOUT_S = 10.0
 
 
@@ -63,19 +65,18 @@ def context_from_app(app: Any, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Docto
 
     from ..auth.google_scopes import google_scopes
 
-    config = app.config
+    settings = settings_of(app)
     with app.test_request_context():
         google_path = url_for("auth.google_callback")
         trello_path = url_for("trello_connect.callback")
     return DoctorContext(
-        public_base_url=config["PUBLIC_BASE_URL"], database_url=config["SQLALCHEMY_DATABASE_URI"],
+        public_base_url=settings.public_base_url, database_url=settings.database_url,
         migrations_dir=os.path.join(os.path.dirname(app.root_path), "migrations"),
-        production=config.get("APP_ENV") == "production",
-        trello_api_key=config.get("TRELLO_API_KEY") or "", trello_api_secret=config.get("TRELLO_API_SECRET") or "",
-        trello_api_base_url=config["TRELLO_API_BASE_URL"], trello_oauth_base_url=config["TRELLO_OAUTH_BASE_URL"],
-        google_client_id=config.get("GOOGLE_CLIENT_ID") or "",
-        google_client_secret=config.get("GOOGLE_CLIENT_SECRET") or "",
-        google_metadata_url=config["GOOGLE_SERVER_METADATA_URL"], google_scopes=google_scopes(config),
-        token_key_configured=bool(config.get("TOKEN_ENCRYPTION_KEY")),
+        production=settings.production,
+        trello_api_key=settings.trello_api_key, trello_api_secret=settings.trello_api_secret,
+        trello_api_base_url=settings.trello_api_base_url, trello_oauth_base_url=settings.trello_oauth_base_url,
+        google_client_id=settings.google_client_id, google_client_secret=settings.google_client_secret,
+        google_metadata_url=settings.google_server_metadata_url, google_scopes=google_scopes(app.config),
+        token_key_configured=bool(settings.token_encryption_key),
         google_callback_path=google_path, trello_callback_path=trello_path, timeout_s=timeout_s,
     )

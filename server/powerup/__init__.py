@@ -18,6 +18,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import escape
 
 from ..access import users_for_trello_member, workspace_for_board
+from ..config import current_settings
 from ..engine import commit_and_wake
 from ..extensions import csrf, db, db_session
 from ..models import Workspace
@@ -42,15 +43,8 @@ class ApiError(Exception):
         self.code, self.message, self.reason = code, message, reason
 
 
-def _setting_list(name: str, default: str) -> list[str]:
-    """A list setting from the app config (a list, or a string split on spaces/commas)."""
-    value: Any = current_app.config.get(name) or default
-    items = value if isinstance(value, (list, tuple)) else re.split(r"[\s,]+", str(value))
-    return [item.rstrip("/") for item in items if item]
-
-
-def _allowed_origins() -> list[str]:
-    return _setting_list("POWERUP_ALLOWED_ORIGINS", "https://trello.com")
+def _allowed_origins() -> tuple[str, ...]:
+    return current_settings().powerup_allowed_origins
 
 
 def _add_cors(response: Response, methods: str = "GET, OPTIONS") -> None:
@@ -94,14 +88,13 @@ def powerup_file(filename: str) -> ResponseReturnValue:
     if path is None:
         abort(404)
     if assets.is_html(path.name):
-        app_name = current_app.config.get("POWERUP_APP_NAME") or "Leads Sync"
-        body = assets.render_page(path, current_app.config.get("TRELLO_API_KEY", ""), app_name,
-                                  assets.asset_version())
-        library = current_app.config.get("TRELLO_POWERUP_LIBRARY_URL") or assets.TRELLO_LIBRARY
+        settings = current_settings()
+        body = assets.render_page(path, settings.trello_api_key, settings.powerup_app_name, assets.asset_version())
+        library = settings.trello_powerup_library_url
         if library != assets.TRELLO_LIBRARY:  # the local demo's Trello emulator serves its own
             body = body.replace(f'src="{assets.TRELLO_LIBRARY}"', f'src="{escape(library)}"')
         response = Response(body, mimetype="text/html")
-        ancestors = " ".join(_setting_list("POWERUP_FRAME_ANCESTORS", "https://trello.com"))
+        ancestors = " ".join(settings.powerup_frame_ancestors)
         response.headers["Content-Security-Policy"] = (
             f"frame-ancestors {ancestors}; object-src 'none'; base-uri 'self'"
         )
@@ -126,14 +119,15 @@ def _claims() -> TrelloClaims:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "Sign in to Trello to see the lead.", "missing_token")
-    powerup_id = current_app.config.get("TRELLO_POWERUP_ID", "")
+    settings = current_settings()
+    powerup_id = settings.trello_powerup_id
     if not powerup_id:
         raise ApiError(503, "The Power-Up is not set up on this server yet (TRELLO_POWERUP_ID is missing).",
                        "not_configured")
     try:
         claims = verify_powerup_token(
-            token.strip(), keys_url=current_app.config["TRELLO_JWT_KEYS_URL"], powerup_id=powerup_id,
-            timeout=min(float(current_app.config.get("HTTP_TIMEOUT_S", 10.0)), 10.0),
+            token.strip(), keys_url=settings.trello_jwt_keys_url, powerup_id=powerup_id,
+            timeout=settings.outbound_timeout_s(10.0),
         )
     except TokenError as exc:
         raise ApiError(401, str(exc), exc.reason) from exc
@@ -194,7 +188,7 @@ def _board_claims(board_id: str) -> TrelloClaims:
 
 
 def _dashboard_url() -> str:
-    return f"{current_app.config.get('PUBLIC_BASE_URL', '').rstrip('/')}/app"
+    return f"{current_settings().public_base_url}/app"
 
 
 # --------------------------------------------------------------------------- API

@@ -1,6 +1,6 @@
 """Token buckets shared by every process of a deployment (Trello and Google Sheets quotas).
 
-Why not pyrate-limiter (4.5.1, which is installed and was read first): its PostgreSQL and SQLite
+Why not pyrate-limiter (4.5.1, read first and not a dependency): its PostgreSQL and SQLite
 buckets make one *table per bucket* (thousands of users → thousands of tables, named after the
 bucket); ``PostgresBucket.put`` takes ``LOCK TABLE … NOWAIT`` and simply fails under contention, so
 blocking callers spin; the blocking wait adds ``buffer_ms`` (50 ms) per retry and advances the item's

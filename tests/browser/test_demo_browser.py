@@ -1,4 +1,4 @@
-"""The local demo in Chromium, as a person uses it: ``python -m server.demo``, then ``/demo``.
+"""The local demo in Chromium, as a person uses it: ``python -m demo``, then ``/demo``.
 
 Everything asserted is what shows inside the frames: the sheet's rows, the add-on's sidebar for the
 selected row, the board's cards with the Power-Up's badges, the card-back section; an edit in the
@@ -48,7 +48,7 @@ def demo(tmp_path_factory):
     ports = {"web": _free_port(), "trello": _free_port(), "sheets": _free_port(), "google": _free_port(),
              "mail": _free_port()}
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.demo", "--port", str(ports["web"]), "--trello-port", str(ports["trello"]),
+        [sys.executable, "-m", "demo", "--port", str(ports["web"]), "--trello-port", str(ports["trello"]),
          "--sheets-port", str(ports["sheets"]), "--google-port", str(ports["google"]),
          "--mail-port", str(ports["mail"])],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

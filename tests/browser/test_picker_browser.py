@@ -19,8 +19,8 @@ from server.extensions import db
 from server.models import ProviderAccount, Workspace
 from tests.browser.chromium import CHROMIUM
 from tests.conftest import make_app
+from tests.dashboard.test_picker import _ann_account, _google_config
 from tests.sync.world import build_world
-from tests.test_picker import _ann_account, _google_config
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -16,9 +16,9 @@ from server.extensions import db
 from server.models import Event, History, Workspace
 from server.models.sync import DONE, PARKED, PENDING
 from tests.conftest import make_app
+from tests.dashboard.helpers import login
 from tests.mapping.forms import form_fields
 from tests.sync.world import build_world
-from tests.test_dashboard import login
 
 GAP = "Status 'Demo booked' has no Trello list in this workspace's mapping; the card was not created"
 

@@ -12,9 +12,7 @@ import pytest
 from server.extensions import db
 from server.models import Workspace
 from tests.conftest import make_app
-from tests.mapping.forms import form_fields
-from tests.sync.world import build_world
-from tests.test_dashboard import (
+from tests.dashboard.helpers import (
     LEADS_HEADER,
     account_ids,
     flashes,
@@ -23,6 +21,8 @@ from tests.test_dashboard import (
     page,
     post_step,
 )
+from tests.mapping.forms import form_fields
+from tests.sync.world import build_world
 
 ROWS = [
     ["Ada Lovelace", "ada@example.com", "Analytical Engines", "new", "", "tomorrow"],

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -49,25 +50,37 @@ def test_trello_429_asking_a_long_wait_reschedules_the_event(world):
     assert event.next_attempt_at.timestamp() - time.time() > 50  # Retry-After is honoured
 
 
-def test_trello_500_then_success_creates_one_card(world):
-    world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], status=500, times=1, body="Internal error")
+def test_trello_500_then_success_creates_one_card(world, trello_errors):
+    rule = world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], status=500, times=1, body="Internal error")
     world.add_row(Name="Ada", Status="New")
     world.settle()
     _single_card_for(world, world.rows()[0]["Lead ID"])
+    # The fault fired: the emulator served the 500, the client raised it, the worker tried again,
+    # and only the second POST reached Trello.
+    assert rule.hits == 1
+    assert trello_errors == [("POST", "/cards", "Trello error 500: Internal error")]
+    [event] = world.events(source="sheets")
+    assert (event.state, event.attempts) == ("done", 2)
+    assert world.trello.stats()["calls"]["POST /1/cards"] == 1
 
 
-def test_timeout_after_trello_created_the_card_does_not_duplicate(sqlite_url):
+def test_timeout_after_trello_created_the_card_does_not_duplicate(sqlite_url, trello_errors):
     world = build_world(sqlite_url, make_app=make_app, config={"HTTP_TIMEOUT_S": 0.5, "WORKER_LEASE_S": 1.0})
     try:
         # Trello creates the card but answers too late: the client times out.
-        world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], latency_ms=900, times=1)
+        rule = world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], latency_ms=900, times=1)
         world.add_row(Name="Ada", Status="New")
         world.settle(timeout=30)
-        time.sleep(1.2)  # let the emulator finish the slow request
+        world.wait_until(lambda: world.cards(), timeout=10)  # the emulator finished the slow request
         world.settle(timeout=30)
         lead_id = world.rows()[0]["Lead ID"]
         card = _single_card_for(world, lead_id)
         assert world.link(lead_id).card_id == card["id"]
+        # The fault fired: the POST was held past the timeout, the client gave up on it, and the
+        # card it made anyway was found again rather than made twice.
+        assert rule.hits == 1
+        assert ("POST", "/cards", "Trello did not answer within 0.5 s") in trello_errors
+        assert world.trello.stats()["calls"]["POST /1/cards"] == 1
     finally:
         world.stop()
 
@@ -199,6 +212,9 @@ def test_two_workers_on_postgres_make_one_card_per_row(pg_url):
         cards = world.cards()
         assert len(cards) == 15
         assert sorted(c["name"] for c in cards) == sorted(f"Lead {i}" for i in range(15))
+        # The add-on really sent every event twice.
+        sent = Counter(body for _status, body in world.sheets.addon_deliveries())
+        assert sent and min(sent.values()) >= 2, sent
         assert {e.locked_by for e in world.events()} == {None}
         assert not [e for e in world.events() if e.state == "parked"]
     finally:
@@ -221,7 +237,7 @@ def test_a_first_sync_longer_than_the_lease_is_not_run_twice(pg_url):
         world.sheets.drop_next_events(rows)  # rows that fire no trigger: only a reconciliation sees them
         for i in range(rows):
             world.add_row(Name=f"Lead {i}", Status="New")
-        world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], latency_ms=150)  # ~3.6 s of creations
+        slow = world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], latency_ms=150)  # ~3.6 s of creations
         workers = [world.worker, build_worker(world.app, worker_id="second-worker")]
         threads = [threading.Thread(target=w.run_forever, daemon=True) for w in workers]
         for thread in threads:
@@ -243,6 +259,7 @@ def test_a_first_sync_longer_than_the_lease_is_not_run_twice(pg_url):
         assert sorted(c["name"] for c in cards) == sorted(f"Lead {i}" for i in range(rows))
         reconciles = [e for e in world.events() if e.kind == "reconcile"]
         assert [(e.state, e.attempts) for e in reconciles] == [("done", 1)]
+        assert slow.hits == rows  # every creation was held 150 ms
     finally:
         world.stop()
 
@@ -276,6 +293,7 @@ def test_a_slow_event_keeps_its_lease_while_it_runs(sqlite_url):
         time.sleep(1.0)  # the first worker is inside the slow call, past its 0.6 s lease
         second = build_worker(world.app, worker_id="second-worker")
         assert second.run_once() == 0
+        assert first.is_alive()  # the second worker polled while the first was still in the slow call
         first.join(timeout=10)
         assert slow.hits == 1
         assert "call back on Monday" in _single_card_for(world, lead_id)["desc"]

@@ -95,7 +95,7 @@ def test_echoes_of_quick_edits_never_write_an_older_value_back(world):
     """Issue 14, case 6: five quick edits of one cell while Trello answers 400 ms late: the sheet
     is never given an older value, and the card ends at the last one."""
     row, lead_id = _lead(world)
-    world.trello.faults.add(path=r"^/1/cards/[0-9a-f]+$", methods=["PUT"], latency_ms=400)
+    slow = world.trello.faults.add(path=r"^/1/cards/[0-9a-f]+$", methods=["PUT"], latency_ms=400)
     world.sheets.reset_stats()
     world.start_worker()
     for i in range(5):
@@ -108,6 +108,7 @@ def test_echoes_of_quick_edits_never_write_an_older_value_back(world):
     assert world.sheets.stats()["writes"] == 0  # the sheet was never written: no echo came back to it
     assert world.row_for(lead_id)["Notes"] == "note 4"
     assert not _history(world, action="conflict")
+    assert slow.hits >= 1  # the card's PUTs were answered late
 
 
 def test_a_trello_move_queued_behind_a_notes_edit_is_not_undone(world):
@@ -122,20 +123,22 @@ def test_a_trello_move_queued_behind_a_notes_edit_is_not_undone(world):
     assert "call back" in world.card_for(lead_id)["desc"]
 
 
-def test_a_late_update_of_ours_never_overwrites_a_newer_change(sqlite_url):
+def test_a_late_update_of_ours_never_overwrites_a_newer_change(sqlite_url, trello_errors):
     """Issue 14, case 2 (update): our PUT times out but lands later, over a person's newer change
     in Trello: the person's value is put back on the card and reaches the row."""
     world = build_world(sqlite_url, make_app=make_app, config={"HTTP_TIMEOUT_S": 0.5})
     try:
         row, lead_id = _lead(world)
         card_id = world.link(lead_id).card_id
-        world.trello.faults.add(path=rf"^/1/cards/{card_id}$", methods=["PUT"], latency_ms=1500, times=1)
+        late = world.trello.faults.add(path=rf"^/1/cards/{card_id}$", methods=["PUT"], latency_ms=1500, times=1)
         world.edit_row(row, Name="from the sheet")
         _delivered(world)
         world.worker.run_once()  # times out after 0.5 s; the call still lands at 1.5 s
+        assert late.hits == 1 and ("PUT", f"/cards/{card_id}", "Trello did not answer within 0.5 s") in trello_errors
         time.sleep(0.2)
         world.person.update_card(card_id, name="from trello")  # a person, after our call was sent
-        time.sleep(1.5)  # our late call lands now, over the person's name
+        # our late call lands now, over the person's name
+        world.wait_until(lambda: world.card_for(lead_id)["name"] == "from the sheet", timeout=10)
         _delivered(world)
         world.settle(timeout=30)
         assert world.card_for(lead_id)["name"] == "from trello"
@@ -144,15 +147,16 @@ def test_a_late_update_of_ours_never_overwrites_a_newer_change(sqlite_url):
         world.stop()
 
 
-def test_a_create_that_times_out_but_lands_late_makes_one_card(sqlite_url):
+def test_a_create_that_times_out_but_lands_late_makes_one_card(sqlite_url, trello_errors):
     """Issue 14, case 2 (create): the POST is held past the client timeout, then completes."""
     world = build_world(sqlite_url, make_app=make_app, config={"HTTP_TIMEOUT_S": 0.5})
     try:
-        world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], latency_ms=1500, times=1)
+        late = world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], latency_ms=1500, times=1)
         world.add_row(Name="Grace", Status="New")
         _delivered(world)
         world.settle(timeout=40)
-        time.sleep(1.6)
+        world.wait_until(lambda: world.cards(), timeout=10)  # the held POST completed
+        assert late.hits == 1 and ("POST", "/cards", "Trello did not answer within 0.5 s") in trello_errors
         _delivered(world)
         world.settle(timeout=40)
         cards = world.cards()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from server.extensions import db
 from server.models import History, Workspace
 
@@ -189,6 +191,11 @@ def test_redelivered_webhooks_are_stored_once(world):
     with world.app.app_context():
         history = db.session.query(History).filter_by(workspace_id=world.workspace_id, action="update_row").all()
         assert len(history) == 1
+    # Both sides really sent everything twice.
+    delivered = Counter(entry["action"] for entry in world.trello.delivery_log() if entry.get("status") == 200)
+    sent = Counter(body for _status, body in world.sheets.addon_deliveries())
+    assert delivered and min(delivered.values()) >= 2, delivered
+    assert sent and min(sent.values()) >= 2, sent
 
 
 def test_sorting_rows_changes_nothing_but_locators(world):
