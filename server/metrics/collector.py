@@ -1,7 +1,7 @@
 """What the database knows, read when Prometheus scrapes (never on the engine's hot path).
 
 Three cheap queries: the unfinished and parked events grouped by state, source and lane (through
-``ix_events_claim``; done and ignored events are the bulk of the table and are not counted), the
+``ix_events_state``; done and ignored events are the bulk of the table and are not counted), the
 oldest waiting event per lane, and the workers' heartbeats.
 """
 

@@ -43,7 +43,7 @@ def oldest_pending(engine: Engine) -> dict[int, datetime]:
     """Per lane, when the oldest event still waiting (or being applied) in an active workspace arrived.
 
     Paused workspaces and those waiting for re-authorisation are left out: their events wait on
-    purpose. One aggregate over the unfinished events (``ix_events_claim``), not the whole table.
+    purpose. One aggregate over the unfinished events (``ix_events_state``), not the whole table.
     """
     query = (select(Event.lane, func.min(Event.received_at))
              .join(Workspace, Workspace.id == Event.workspace_id)

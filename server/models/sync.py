@@ -86,7 +86,7 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("workspace_id", "source", "provider_event_id"),
-        Index("ix_events_claim", "state", "next_attempt_at"),
+        Index("ix_events_state", "state", "locked_until"),  # unfinished events; expired leases
         Index("ix_events_order", "workspace_id", "order_key", "id"),
         # a workspace's ready events in claim order (server/sync/queue.py finds candidates by it)
         Index("ix_events_pick", "workspace_id", "state", "lane", "id"),

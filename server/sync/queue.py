@@ -241,15 +241,9 @@ def claim(engine: Engine, worker_id: str, policy: ClaimPolicy, *, gated: Iterabl
         # would walk every pending event instead: the whole of a 5,000-row paste, at each claim).
         taken: list[Row[tuple[int, str, str, bool]]] = []
         for workspace_id, order_keys in _by_workspace(keys).items():
-            taken += connection.execute(
-                update(EVENTS)
-                .where(EVENTS.c.workspace_id == workspace_id, EVENTS.c.order_key.in_(order_keys),
-                       EVENTS.c.lane.in_(list(policy.lanes)), _RUNNABLE_EVENT,
-                       or_(EVENTS.c.state == PENDING,
-                           and_(EVENTS.c.state == PROCESSING, EVENTS.c.locked_until < now)))
-                .values(state=PROCESSING, locked_by=worker_id, locked_until=until,
-                        attempts=EVENTS.c.attempts + 1)
-                .returning(EVENTS.c.id, EVENTS.c.workspace_id, EVENTS.c.order_key, EVENTS.c.echo)).all()
+            taken += connection.execute(_TAKE, {
+                "b_workspace": workspace_id, "b_keys": order_keys, "lanes": [int(lane) for lane in policy.lanes],
+                "now": now, "worker": worker_id, "until": until}).all()
         # Another worker's live lease on any event of a group: the group is theirs.
         theirs = set(connection.execute(
             select(EVENTS.c.workspace_id, EVENTS.c.order_key).distinct()
@@ -270,6 +264,18 @@ def claim(engine: Engine, worker_id: str, policy: ClaimPolicy, *, gated: Iterabl
                     echoes[(c.workspace_id, c.order_key)])
               for c in chosen if (c.workspace_id, c.order_key) in by_group]
     return Claim(groups)
+
+
+# Built once (a claim's statements are served from SQLAlchemy's compiled cache without building
+# a cache key each time): the claim's update of one workspace's groups.
+_TAKE = (update(EVENTS)
+         .where(EVENTS.c.workspace_id == bindparam("b_workspace"),
+                EVENTS.c.order_key.in_(bindparam("b_keys", expanding=True)), EVENTS.c.lane.in_(_LANES),
+                _RUNNABLE_EVENT, or_(EVENTS.c.state == PENDING,
+                                     and_(EVENTS.c.state == PROCESSING, EVENTS.c.locked_until < _NOW)))
+         .values(state=PROCESSING, locked_by=bindparam("worker"),
+                 locked_until=bindparam("until", type_=UTCDateTime()), attempts=EVENTS.c.attempts + 1)
+         .returning(EVENTS.c.id, EVENTS.c.workspace_id, EVENTS.c.order_key, EVENTS.c.echo))
 
 
 def _by_workspace(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

@@ -46,4 +46,4 @@ def test_the_claims_statements_reach_events_by_their_group(app):
             for statement, parameters in updates:
                 plan = " | ".join(row[3] for row in connection.exec_driver_sql(
                     "EXPLAIN QUERY PLAN " + statement, parameters).all())
-                assert "ix_events_order" in plan and "ix_events_claim" not in plan, plan
+                assert "ix_events_order" in plan and "ix_events_state" not in plan, plan
