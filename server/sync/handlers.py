@@ -77,15 +77,15 @@ def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
 
 def _warn_about_due(work: LeadWork, event: Event, lead_id: str, values: dict[str, str],
                     changed: list[str] | None) -> None:
-    """A due date Trello cannot take is said in the history (the card keeps its due date)."""
-    column = work.mapping.due_column
-    value = values.get(column or "", "").strip()
-    if not column or not value or (changed is not None and column not in changed) or due_to_trello(value):
-        return
-    record(work.session, work.workspace.id, side=Side.SHEETS, action=HistoryAction.DUE_NOT_A_DATE, lead_id=lead_id,
-           event_id=event.id, outcome=Outcome.ERROR,
-           message=f"{column} {value!r} is not a date (write it like 2026-12-01): the card's due date was "
-                   "left as it was")
+    """A due or start date Trello cannot take is said in the history (the card keeps its date)."""
+    for column, what in ((work.mapping.due_column, "due date"), (work.mapping.start_column, "start date")):
+        value = values.get(column or "", "").strip()
+        if not column or not value or (changed is not None and column not in changed) or due_to_trello(value):
+            continue
+        record(work.session, work.workspace.id, side=Side.SHEETS, action=HistoryAction.DUE_NOT_A_DATE,
+               lead_id=lead_id, event_id=event.id, outcome=Outcome.ERROR,
+               message=f"{column} {value!r} is not a date (write it like 2026-12-01): the card's {what} was "
+                       "left as it was")
 
 
 def sheet_row_removed(work: LeadWork, event: Event, data: dict[str, Any]) -> None:

@@ -25,10 +25,10 @@ from ..models.card_extra import CardExtra
 from . import description
 from .cards import status_for_list
 from .inbox import parse_trello_date
-from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
+from .mapping import Mapping, cell_text, done_from_trello, due_from_trello, due_to_trello
 from .merge import Change, Landing, Side
 
-TRELLO_FIELDS = ("name", "desc", "idList", "due", "closed")
+TRELLO_FIELDS = ("name", "desc", "idList", "due", "start", "dueComplete", "closed")
 
 
 def action_time_ms(action: dict[str, Any]) -> float:
@@ -81,8 +81,10 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
 
 
 def _same_trello(key: str, ours: Any, theirs: Any) -> bool:
-    if key == "due":
+    if key in ("due", "start"):
         return due_to_trello(due_from_trello(ours)) == due_to_trello(due_from_trello(theirs))
+    if key == "dueComplete":
+        return done_from_trello(ours) == done_from_trello(theirs)
     if key == "desc":
         return bool((ours or "") == (theirs or ""))
     return bool(ours == theirs)
@@ -138,6 +140,10 @@ def observe_update(action: dict[str, Any], link: Link, mapping: Mapping, *, ours
                 found.append((column, new.fields[column]))
     if "due" in old and mapping.due_column:
         found.append((mapping.due_column, due_from_trello(card.get("due"))))
+    if "start" in old and mapping.start_column:
+        found.append((mapping.start_column, due_from_trello(card.get("start"))))
+    if "dueComplete" in old and mapping.due_done_column:
+        found.append((mapping.due_done_column, done_from_trello(card.get("dueComplete"))))
     if "closed" in old:
         result.closed = bool(card.get("closed"))
     for name, value in found:
