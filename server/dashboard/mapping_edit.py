@@ -111,7 +111,7 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
     return {"title_column": mapping.title_column, "status_column": mapping.status_column,
             "due_column": mapping.due_column or "", "description_columns": list(mapping.description_columns),
             "start_column": mapping.start_column or "", "due_done_column": mapping.due_done_column or "",
-            "card_url_column": mapping.card_url_column or "",
+            "card_url_column": mapping.card_url_column or "", "labels_column": mapping.labels_column or "",
             "directions": {f.column: f.direction.value for f in mapping.fields},
             "rows": rows, "reverse": reverse, "default_status": mapping.default_status,
             "row_removed_policy": ws.row_removed_policy, "card_removed_policy": ws.card_removed_policy,
@@ -133,6 +133,7 @@ def _form_from_post(sources: Sources) -> dict[str, Any]:
             "start_column": request.form.get("start_column", ""),
             "due_done_column": request.form.get("due_done_column", ""),
             "card_url_column": request.form.get("card_url_column", ""),
+            "labels_column": request.form.get("labels_column", ""),
             "directions": form_checks.directions_from_form(request.form.get, sources.columns),
             "description_columns": request.form.getlist("description_columns"), "rows": rows,
             "reverse": {list_id: form_checks.clean(request.form.get(f"reverse_{list_id}", ""))
@@ -159,6 +160,7 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
                                         start=request.form.get("start_column") or None,
                                         due_done=request.form.get("due_done_column") or None,
                                         card_url=request.form.get("card_url_column") or None,
+                                        labels=request.form.get("labels_column") or None,
                                         directions=form_checks.directions_from_form(request.form.get, sources.columns))
     reverse = {list_id: request.form.get(f"reverse_{list_id}", "") for list_id, _ in sources.lists}
     statuses = form_checks.check_statuses(form_checks.status_pairs(request.form.get), reverse,

@@ -267,7 +267,7 @@ def _tab_post(state: dict[str, Any]) -> ResponseReturnValue:
         return _go("tab")
     if (title, header_row) != (state.get("sheet_name"), state.get("header_row")) or header != state.get("header"):
         _forget(state, "title_column", "status_column", "description_columns", "due_column", "start_column",
-                "due_done_column", "card_url_column", "directions", "status_to_list",
+                "due_done_column", "card_url_column", "labels_column", "directions", "status_to_list",
                 "list_to_status", "default_status")
     state.update({"sheet_name": title, "sheet_gid": _tab_gid(titles[title]), "header_row": header_row,
                   "header": header[:60]})
@@ -350,14 +350,15 @@ def _columns_context(state: dict[str, Any]) -> dict[str, Any]:
                                                                        "Next step date")
     # the newer fields are never guessed: a column is one only when its person says so
     start, done, card_url = state.get("start_column"), state.get("due_done_column"), state.get("card_url_column")
+    labels = state.get("labels_column")
     if "description_columns" in state:
         description = state["description_columns"]
     else:
-        description = [c for c in columns if c not in (title, status, due, start, done, card_url)]
+        description = [c for c in columns if c not in (title, status, due, start, done, card_url, labels)]
     return {"columns": columns, "title_column": title, "status_column": status, "due_column": due or "",
             "description_columns": description, "start_column": start or "", "due_done_column": done or "",
-            "card_url_column": card_url or "", "directions": dict(state.get("directions") or {}),
-            "direction_choices": form_checks.DIRECTION_CHOICES}
+            "card_url_column": card_url or "", "labels_column": labels or "",
+            "directions": dict(state.get("directions") or {}), "direction_choices": form_checks.DIRECTION_CHOICES}
 
 
 def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
@@ -370,6 +371,7 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
                                        start=request.form.get("start_column") or None,
                                        due_done=request.form.get("due_done_column") or None,
                                        card_url=request.form.get("card_url_column") or None,
+                                       labels=request.form.get("labels_column") or None,
                                        directions=form_checks.directions_from_form(request.form.get, columns))
     if answer.problems:
         for problem in answer.problems:
@@ -380,6 +382,7 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
     state.update({"title_column": title, "status_column": status, "due_column": due,
                   "description_columns": answer.description_columns, "start_column": answer.start_column,
                   "due_done_column": answer.due_done_column, "card_url_column": answer.card_url_column,
+                  "labels_column": answer.labels_column,
                   "directions": {column: d.value for column, d in answer.directions.items()}})
     _save(state)
     return _go("statuses")
@@ -537,7 +540,7 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
         fields=column_fields(state["title_column"], state["status_column"], state.get("description_columns") or [],
                              state.get("due_column") or None, start=state.get("start_column") or None,
                              due_done=state.get("due_done_column") or None,
-                             card_url=state.get("card_url_column") or None,
+                             card_url=state.get("card_url_column") or None, labels=state.get("labels_column") or None,
                              directions={c: Direction(d) for c, d in (state.get("directions") or {}).items()}),
         statuses_as_written=dict(state["status_to_list"]),
         list_to_status=dict(state.get("list_to_status") or {}),

@@ -128,6 +128,7 @@ class FieldKind(StrEnum):
     START = "start"  # the card's start date
     DUE_DONE = "due_done"  # the card's "done" (``dueComplete``), a checkbox-like column
     CARD_URL = "card_url"  # the card's short URL, written into the sheet only (read-only)
+    LABELS = "labels"  # the card's label names, comma-separated
 
 
 class Direction(StrEnum):
@@ -187,6 +188,7 @@ class HistoryAction(StrEnum):
     CARD_REOPENED = "card_reopened"
     DUE_NOT_A_DATE = "due_not_a_date"
     ONE_WAY = "one_way"  # a change from a side its field does not take from, not passed on
+    UNKNOWN_LABEL = "unknown_label"  # a label name the board does not have: not added
     CARD_REMOVED = "card_removed"
     ROW_REMOVED = "row_removed"
     ARCHIVE_CARD = "archive_card"

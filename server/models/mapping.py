@@ -5,10 +5,10 @@ The stored JSON is the one every version wrote (each key optional)::
     {"title_column": "Name", "status_column": "Status", "description_columns": ["Email", ...],
      "due_column": null, "status_to_list": {"Won": "<list id>", ...}, "list_to_status": {"<list id>": "Won"},
      "default_status": "New", "list_names": {"<list id>": "Done"}, "board_name": "Sales",
-     "start_column": null, "due_done_column": null, "card_url_column": null,
+     "start_column": null, "due_done_column": null, "card_url_column": null, "labels_column": null,
      "directions": {"Notes": "to_trello", "Phone": "to_sheet"}}
 
-``start_column``, ``due_done_column``, ``card_url_column`` and ``directions`` came later: a
+``start_column``, ``due_done_column``, ``card_url_column``, ``labels_column`` and ``directions`` came later: a
 mapping without them has no such columns and every column two-way (``directions`` names only the
 columns that are not; the status column is always two-way, and the card URL column is card →
 sheet whatever it says).
@@ -39,12 +39,13 @@ DEFAULT_STATUS_COLUMN = "Status"
 DEFAULT_LEAD_ID_COLUMN = "Lead ID"
 
 _COLUMN_KEYS = ("title_column", "status_column", "description_columns", "due_column", "start_column",
-                "due_done_column", "card_url_column")
+                "due_done_column", "card_url_column", "labels_column")
 _KNOWN_KEYS = frozenset({*_COLUMN_KEYS, "status_to_list", "list_to_status", "default_status", "list_names",
                          "board_name", "directions"})
 #: the kinds that take one column, with the key that stores it
 SINGLE_KINDS: dict[FieldKind, str] = {FieldKind.DUE: "due_column", FieldKind.START: "start_column",
-                                      FieldKind.DUE_DONE: "due_done_column", FieldKind.CARD_URL: "card_url_column"}
+                                      FieldKind.DUE_DONE: "due_done_column", FieldKind.CARD_URL: "card_url_column",
+                                      FieldKind.LABELS: "labels_column"}
 #: the kinds whose direction is fixed: the status routes cards to lists (both ways), the URL is Trello's
 FIXED_DIRECTIONS: dict[FieldKind, Direction] = {FieldKind.STATUS: Direction.BOTH,
                                                 FieldKind.CARD_URL: Direction.TO_SHEET}
@@ -70,14 +71,14 @@ class FieldMap:
 
 def column_fields(title: str, status: str, description: Sequence[str] = (), due: str | None = None, *,
                   start: str | None = None, due_done: str | None = None, card_url: str | None = None,
-                  directions: dict[str, Direction] | None = None) -> tuple[FieldMap, ...]:
+                  labels: str | None = None, directions: dict[str, Direction] | None = None) -> tuple[FieldMap, ...]:
     """The fields of a title, a status, description and (optionally) due date, start date, "done"
-    and card URL columns, in that order; ``directions`` gives a column's direction (else both ways,
+    card URL and labels columns, in that order; ``directions`` gives a column's direction (else both ways,
     except where the kind fixes it)."""
     kinds = [(title, FieldKind.TITLE), (status, FieldKind.STATUS)]
     kinds.extend((column, FieldKind.DESCRIPTION) for column in description)
     for column, kind in ((due, FieldKind.DUE), (start, FieldKind.START), (due_done, FieldKind.DUE_DONE),
-                         (card_url, FieldKind.CARD_URL)):
+                         (card_url, FieldKind.CARD_URL), (labels, FieldKind.LABELS)):
         if column:
             kinds.append((column, kind))
     chosen = directions or {}
@@ -119,6 +120,7 @@ class Mapping:
     start_column: str | None = field(init=False, repr=False, compare=False)
     due_done_column: str | None = field(init=False, repr=False, compare=False)
     card_url_column: str | None = field(init=False, repr=False, compare=False)
+    labels_column: str | None = field(init=False, repr=False, compare=False)
     _synced: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _directions: dict[str, Direction] = field(init=False, repr=False, compare=False)
 
@@ -135,6 +137,7 @@ class Mapping:
             "start_column": self._one(FieldKind.START),
             "due_done_column": self._one(FieldKind.DUE_DONE),
             "card_url_column": self._one(FieldKind.CARD_URL),
+            "labels_column": self._one(FieldKind.LABELS),
             "_synced": tuple(dict.fromkeys(f.column for f in self.fields)),
             "_directions": {f.column: f.direction for f in self.fields},
         }
@@ -226,7 +229,8 @@ def _fields_from_json(data: dict[str, Any]) -> tuple[FieldMap, ...]:
                          _text(data, "status_column") or DEFAULT_STATUS_COLUMN,
                          _texts(data, "description_columns"), _text(data, "due_column") or None,
                          start=_text(data, "start_column") or None, due_done=_text(data, "due_done_column") or None,
-                         card_url=_text(data, "card_url_column") or None, directions=_directions(data))
+                         card_url=_text(data, "card_url_column") or None, labels=_text(data, "labels_column") or None,
+                         directions=_directions(data))
 
 
 def _fields_to_json(fields: tuple[FieldMap, ...]) -> dict[str, Any]:
@@ -242,7 +246,7 @@ def _fields_to_json(fields: tuple[FieldMap, ...]) -> dict[str, Any]:
                 out["status_column"] = f.column
             case FieldKind.DESCRIPTION:
                 out["description_columns"].append(f.column)
-            case FieldKind.DUE | FieldKind.START | FieldKind.DUE_DONE | FieldKind.CARD_URL:
+            case FieldKind.DUE | FieldKind.START | FieldKind.DUE_DONE | FieldKind.CARD_URL | FieldKind.LABELS:
                 out[SINGLE_KINDS[f.kind]] = f.column
             case _:
                 assert_never(f.kind)

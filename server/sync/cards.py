@@ -17,7 +17,7 @@ from ..models.card_extra import CardExtra
 from ..models.sync import CARD_REMOVED, UNLINKED
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloNotFound
-from . import description
+from . import description, labels
 from .mapping import (
     Mapping,
     cell_text,
@@ -69,16 +69,19 @@ def trello_values(mapping: Mapping, card: dict[str, Any]) -> dict[str, str]:
         values[mapping.due_done_column] = done_from_trello(card.get("dueComplete"))
     if mapping.card_url_column:
         values[mapping.card_url_column] = cell_text(card.get("shortUrl"))
+    if mapping.labels_column:
+        values[mapping.labels_column] = labels.of_card(card)
     return values
 
 
 def field_keys(mapping: Mapping) -> dict[str, str]:
     """``{column: Trello card key}`` of the columns a card PUT writes (the description's columns
-    all share ``desc``; the card URL column is never written to the card)."""
+    all share ``desc``; the card URL column is never written to the card; ``idLabels`` is not in
+    ``card_fields``: it needs the board's labels, ``labels.resolve``)."""
     keys = {mapping.title_column: "name", mapping.status_column: "idList"}
     keys.update({column: "desc" for column in mapping.description_columns})
     for column, key in ((mapping.due_column, "due"), (mapping.start_column, "start"),
-                        (mapping.due_done_column, "dueComplete")):
+                        (mapping.due_done_column, "dueComplete"), (mapping.labels_column, "idLabels")):
         if column:
             keys[column] = key
     return keys
@@ -158,7 +161,8 @@ def create_card(trello: TrelloClient, link: Link, fields: dict[str, Any]) -> dic
     """POST the link's card (``fields`` from ``card_fields``) and note it in the ledger."""
     started = now_ms()
     card = trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"], due=fields.get("due"),
-                              start=fields.get("start"), due_complete=bool(fields.get("dueComplete")))
+                              start=fields.get("start"), due_complete=bool(fields.get("dueComplete")),
+                              id_labels=fields.get("idLabels"))
     note_write(link, {"create": True, **{k: v for k, v in fields.items() if v is not None}}, started, now_ms())
     return card
 

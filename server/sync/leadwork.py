@@ -31,7 +31,7 @@ from ..models.enums import CardPolicy, HistoryAction, HistorySide, LinkSyncState
 from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLINKED
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloNotFound, TrelloUnavailable
-from . import cards, description, queue
+from . import cards, description, labels, queue
 from .cards import card_fields, now_ms, trello_time_ms, trello_values
 from .history import record
 from .inbox import CARD_APPEARS, new_lead_id
@@ -97,6 +97,7 @@ class LeadWork:
         self.sheet_statuses: list[str] = []  # status values the sheet was seen holding
         self.row_hint: int | None = None
         self.preamble: str | None = None
+        self.labels_now: str | None = None  # the labels column as this group's label actions left it
         self.outcome: dict[int, tuple[str, str]] = {}  # event id -> (state, note)
         self._merging = False
 
@@ -185,6 +186,12 @@ class LeadWork:
                 return due_to_trello(a) == due_to_trello(b)
             if name == self.mapping.due_done_column:
                 return done_to_trello(a) == done_to_trello(b)
+            if name == self.mapping.labels_column:  # what the card can show: the names the board has
+                board = self.workspace.trello_board_id
+                return labels.known_key(self.trello(), self.workspace.id, board, a) == \
+                    labels.known_key(self.trello(), self.workspace.id, board, b)
+        if name == self.mapping.labels_column:
+            return labels.key(a) == labels.key(b)
         return a == b
 
     def finish(self) -> None:
@@ -272,7 +279,26 @@ class LeadWork:
         desired = card_fields(self.mapping, link.lead_id, shadow, CardExtra.of(link).preamble)
         by_column = cards.field_keys(self.mapping)
         keys = [by_column[name] for name in fields if name in by_column]
-        return {k: desired[k] for k in dict.fromkeys(keys) if k in desired}
+        body = {k: desired[k] for k in dict.fromkeys(keys) if k in desired}
+        if "idLabels" in keys:
+            body["idLabels"] = self.label_ids(link.lead_id, shadow)
+        return body
+
+    def label_ids(self, lead_id: str, shadow: dict[str, str]) -> list[str]:
+        """The board's label ids of the names in the labels column; a name the board does not have
+        is said in the lead's history (not invented)."""
+        column = self.mapping.labels_column or ""
+        ids, unknown = labels.resolve(self.trello(), self.workspace.id, self.workspace.trello_board_id,
+                                      shadow.get(column, ""))
+        title = shadow.get(self.mapping.title_column, "") or lead_id
+        for name in unknown:
+            record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.UNKNOWN_LABEL,
+                   lead_id=lead_id, card_id=self.link.card_id if self.link is not None else None,
+                   event_id=self.merged[-1].id if self.merged else None, outcome=Outcome.ERROR,
+                   changes={column: [name, None]},
+                   message=f"“{name}” in {column} of lead {lead_id} (“{title}”) is not a label on the board: "
+                           "it was not added to the card (make the label in Trello, or correct the name)")
+        return ids
 
     def _remember_attempt(self, link: Link, body: dict[str, Any]) -> None:
         """A call that timed out may still land: keep it in the ledger so its echo is known."""
@@ -378,6 +404,8 @@ class LeadWork:
         shadow = {column: values.get(column, "") for column in self.mapping.synced_columns}
         if card is None:
             fields = card_fields(self.mapping, lead_id, shadow, "")
+            if self.mapping.labels_column and labels.names(shadow.get(self.mapping.labels_column)):
+                fields["idLabels"] = self.label_ids(lead_id, shadow)
             try:
                 card = cards.create_card(trello, link, fields)
             except TrelloUnavailable:

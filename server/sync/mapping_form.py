@@ -102,7 +102,7 @@ DIRECTION_CHOICES = {Direction.BOTH: "Both ways", Direction.TO_TRELLO: "Sheet �
                      Direction.TO_SHEET: "Trello → sheet only"}
 #: the optional one-column fields, as the forms name them: (form key, words for a problem)
 OPTIONAL_COLUMNS = (("due_column", "due date"), ("start_column", "start date"),
-                    ("due_done_column", "“done”"), ("card_url_column", "card link"))
+                    ("due_done_column", "“done”"), ("card_url_column", "card link"), ("labels_column", "labels"))
 
 
 @dataclass
@@ -115,13 +115,14 @@ class ColumnAnswer:
     start_column: str | None = None
     due_done_column: str | None = None
     card_url_column: str | None = None
+    labels_column: str | None = None
     directions: dict[str, Direction] = field(default_factory=dict)  # the one-way columns only
 
     def fields(self) -> tuple[FieldMap, ...]:
         """The synced columns these answers make, for ``Mapping(fields=...)``."""
         return column_fields(self.title_column, self.status_column, self.description_columns, self.due_column,
                              start=self.start_column, due_done=self.due_done_column, card_url=self.card_url_column,
-                             directions=self.directions)
+                             labels=self.labels_column, directions=self.directions)
 
 
 def directions_from_form(get: Callable[[str], str | None], columns: Sequence[str]) -> dict[str, str]:
@@ -136,10 +137,12 @@ def directions_from_form(get: Callable[[str], str | None], columns: Sequence[str
 
 def check_columns(columns: Sequence[str], title: str, status: str, due: str | None,
                   description: Sequence[str], *, start: str | None = None, due_done: str | None = None,
-                  card_url: str | None = None, directions: MappingType[str, str] | None = None) -> ColumnAnswer:
+                  card_url: str | None = None, labels: str | None = None,
+                  directions: MappingType[str, str] | None = None) -> ColumnAnswer:
     """Check the column choices against the sheet's header columns."""
     out = ColumnAnswer(title_column=title, status_column=status, due_column=due or None,
-                       start_column=start or None, due_done_column=due_done or None, card_url_column=card_url or None)
+                       start_column=start or None, due_done_column=due_done or None, card_url_column=card_url or None,
+                       labels_column=labels or None)
     if title not in columns:
         out.problems.append("Choose the column that becomes the card title.")
     if status not in columns:

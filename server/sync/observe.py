@@ -61,6 +61,8 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
     that entry is used up (the caller commits the link)."""
     if link is None:
         return False
+    if action.get("type") in LABEL_ACTIONS:
+        return _ledger_label(link, action)
     data = action.get("data") or {}
     changed = [k for k in (data.get("old") or {}) if k in TRELLO_FIELDS]
     if not changed:
@@ -76,6 +78,24 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
         if all(k in body and _same_trello(k, body[k], _new_value(action, k)) for k in changed):
             entries[index] = {**entry, "echoed": True}
             link.card_extra = replace(extra, ledger=tuple(entries)).to_json()
+            return True
+    return False
+
+
+LABEL_ACTIONS = {"addLabelToCard": True, "removeLabelFromCard": False}  # kind -> the label is on the card after
+
+
+def _ledger_label(link: Link, action: dict[str, Any]) -> bool:
+    """A label added or removed by one of our writes setting ``idLabels`` (one PUT makes several
+    such actions, so the entry is not used up)."""
+    label_id = (((action.get("data") or {}).get("label")) or {}).get("id")
+    at = action_time_ms(action)
+    for entry in CardExtra.of(link).ledger:
+        body = entry.get("body") or {}
+        in_window = entry.get("at", 0) - CLOCK_SKEW_MS <= at <= entry.get("end", 0) + ECHO_WINDOW_MS
+        if "idLabels" not in body or not in_window:
+            continue
+        if (label_id in (body.get("idLabels") or [])) is LABEL_ACTIONS[str(action.get("type"))]:
             return True
     return False
 

@@ -49,7 +49,7 @@ from ..models.enums import CardPolicy, HistoryAction, HistorySide, LinkSyncState
 from ..models.sync import CARD_REMOVED, LINKED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
 from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab, column_letter
-from . import description
+from . import description, labels
 from .cards import card_fields, now_ms, revive_card, trello_time_ms, trello_values, wants_card_back
 from .history import record
 from .inbox import new_lead_id
@@ -61,7 +61,7 @@ from .sheet_writer import HeaderCache, SheetLayoutError
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[str, int, int], None]
-CARD_READ_FIELDS = "id,name,desc,idList,idBoard,due,start,dueComplete,shortUrl,closed"
+CARD_READ_FIELDS = "id,name,desc,idList,idBoard,due,start,dueComplete,shortUrl,labels,closed"
 LINKS_PER_FETCH = 1000
 COMMIT_EVERY = 50
 CELLS_PER_WRITE = 5000
@@ -428,7 +428,25 @@ class Reconciler:
             return due_to_trello(card_value) == due_to_trello(old)
         if column == self.mapping.due_done_column:
             return done_to_trello(card_value) == done_to_trello(old)
+        if column == self.mapping.labels_column:  # the card shows the names the board has
+            return labels.key(card_value) == self._known_labels(old)
         return card_value == old
+
+    def _known_labels(self, value: Any) -> frozenset[str]:
+        return labels.known_key(self.trello, self.workspace.id, self.workspace.trello_board_id, value)
+
+    def _label_ids(self, lead_id: str, value: Any) -> list[str]:
+        """The board's ids of a cell's label names; a name the board lacks is said (not invented)."""
+        ids, unknown = labels.resolve(self.trello, self.workspace.id, self.workspace.trello_board_id, value)
+        for name in unknown:
+            words = (f"“{name}” in {self.mapping.labels_column} of lead {lead_id} is not a label on the board: "
+                     "it was not added to the card")
+            if len(self.plan.warnings) < SAMPLES_KEPT:
+                self.plan.warnings.append(words)
+            if not self.dry_run:
+                record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.UNKNOWN_LABEL,
+                       lead_id=lead_id, outcome=Outcome.ERROR, message=words)
+        return ids
 
     def _one_way(self, link: Link, column: str, value: str, side: Side, then: str) -> None:
         where, way = ("in the sheet", "Trello → sheet") if side is Side.SHEETS else ("on the card", "sheet → Trello")
@@ -452,6 +470,9 @@ class Reconciler:
         if self.mapping.due_done_column:
             actual["dueComplete"] = done_to_trello((card.own or {}).get(self.mapping.due_done_column))
         update = {k: v for k, v in desired.items() if actual.get(k) != v}
+        column = self.mapping.labels_column
+        if column and labels.key((card.own or {}).get(column)) != self._known_labels(shadow.get(column)):
+            update["idLabels"] = self._label_ids(lead_id, shadow.get(column))
         if "desc" in update and self._same_desc(card.desc, lead_id, shadow, preamble):
             update.pop("desc")  # the same values in another layout (e.g. written before the block format)
         if update:
@@ -660,9 +681,12 @@ class Reconciler:
         total = len(self.card_creates) + len(self.card_updates) + len(self.revives)
         done = 0
         for index, (link, fields, values) in enumerate(self.card_creates):
+            column = self.mapping.labels_column
             card = self.trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"],
                                            due=fields.get("due"), start=fields.get("start"),
-                                           due_complete=bool(fields.get("dueComplete")))
+                                           due_complete=bool(fields.get("dueComplete")),
+                                           id_labels=self._label_ids(link.lead_id, values.get(column))
+                                           if column else None)
             self._created(link, card, values)
             done += 1
             if index % COMMIT_EVERY == COMMIT_EVERY - 1:

@@ -4,6 +4,7 @@ import pytest
 
 from server.models.enums import Direction, FieldKind
 from server.models.mapping import FieldMap, Mapping, MappingError
+from server.sync import labels
 from server.sync.mapping import done_from_trello, done_to_trello
 
 STORED = {
@@ -14,6 +15,7 @@ STORED = {
     "start_column": "Start",
     "due_done_column": "Done",
     "card_url_column": "Card",
+    "labels_column": "Tags",
     "directions": {"Notes": "to_trello", "Email": "to_sheet", "Start": "to_trello"},
     "status_to_list": {"New": "l-new"},
     "list_to_status": {"l-new": "New"},
@@ -30,9 +32,11 @@ def test_the_new_keys_read_as_fields_and_write_back_unchanged():
         FieldMap("Email", FieldKind.DESCRIPTION, Direction.TO_SHEET),
         FieldMap("Notes", FieldKind.DESCRIPTION, Direction.TO_TRELLO),
         FieldMap("Due", FieldKind.DUE), FieldMap("Start", FieldKind.START, Direction.TO_TRELLO),
-        FieldMap("Done", FieldKind.DUE_DONE), FieldMap("Card", FieldKind.CARD_URL, Direction.TO_SHEET))
+        FieldMap("Done", FieldKind.DUE_DONE), FieldMap("Card", FieldKind.CARD_URL, Direction.TO_SHEET),
+        FieldMap("Tags", FieldKind.LABELS))
     assert (mapping.start_column, mapping.due_done_column, mapping.card_url_column) == ("Start", "Done", "Card")
-    assert mapping.synced_columns == ["Name", "Status", "Email", "Notes", "Due", "Start", "Done", "Card"]
+    assert mapping.labels_column == "Tags"
+    assert mapping.synced_columns == ["Name", "Status", "Email", "Notes", "Due", "Start", "Done", "Card", "Tags"]
     assert mapping.to_json() == STORED
     assert Mapping.from_json(mapping.to_json()) == mapping
     assert not mapping.takes_from_sheet("Email") and mapping.takes_from_trello("Email")
@@ -42,7 +46,7 @@ def test_the_new_keys_read_as_fields_and_write_back_unchanged():
 
 def test_a_mapping_stored_before_the_new_keys_loads_and_writes_back_as_it_was():
     old = {k: v for k, v in STORED.items() if k not in ("start_column", "due_done_column", "card_url_column",
-                                                          "directions")}
+                                                          "labels_column", "directions")}
     mapping = Mapping.from_json(old)
     assert all(f.direction is Direction.BOTH for f in mapping.fields)
     assert (mapping.start_column, mapping.due_done_column, mapping.card_url_column) == (None, None, None)
@@ -73,3 +77,11 @@ def test_a_checkbox_like_cell_reads_as_done_or_not(cell, done):
 
 def test_done_is_written_back_as_a_sheets_checkbox_stores_it():
     assert (done_from_trello(True), done_from_trello(False), done_from_trello(None)) == ("TRUE", "FALSE", "FALSE")
+
+
+def test_label_names_in_a_cell():
+    assert labels.names(" Hot ,hot, Referral,, ") == ["Hot", "Referral"]
+    assert labels.key("Hot, Referral") == labels.key("referral ,HOT")
+    assert labels.with_label("Hot, Referral", "hot", False) == "Referral"
+    assert labels.with_label("Referral", "Cold", True) == "Referral, Cold"
+    assert labels.of_card({"labels": [{"name": "Hot"}, {"name": ""}, {"name": "A, B"}]}) == "Hot, A B"

@@ -21,7 +21,7 @@ def world(sqlite_url):
     w = build_world(sqlite_url, make_app=make_app, config={"WTF_CSRF_ENABLED": True})
     with w.sheets._lock:  # Start, Done and Card columns after Lead ID
         grid = w.sheets._sheet(w.spreadsheet_id, "Leads")[1]
-        for offset, name in enumerate(("Start", "Done", "Card")):
+        for offset, name in enumerate(("Start", "Done", "Card", "Tags")):
             grid.set(1, 8 + offset, name)
     yield w
     w.stop()
@@ -36,6 +36,7 @@ def test_the_editor_saves_the_new_columns_and_directions_and_shows_them(world):
     fields = form_fields(html)
     assert fields["direction:Notes"] == ["both"] and fields["start_column"] == [""]
     answer = as_form(fields, action="preview", start_column="Start", due_done_column="Done", card_url_column="Card",
+                     labels_column="Tags",
                      **{"direction:Notes": "to_trello", "direction:Start": "to_sheet",
                         "direction:Status": "to_trello"})
     preview = body(client.post(url, data=answer))
@@ -46,6 +47,7 @@ def test_the_editor_saves_the_new_columns_and_directions_and_shows_them(world):
     assert (mapping["start_column"], mapping["due_done_column"], mapping["card_url_column"]) == ("Start", "Done",
                                                                                                   "Card")
     assert mapping["directions"] == {"Notes": "to_trello", "Start": "to_sheet"}  # the status stays two-way
+    assert mapping["labels_column"] == "Tags"
     page = body(client.get(f"/app/workspaces/{world.workspace_id}"))
     assert "Notes: sheet → Trello only" in page and "Start: Trello → sheet only" in page
     assert "Card (from Trello only)" in page

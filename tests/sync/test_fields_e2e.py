@@ -221,3 +221,80 @@ def test_reconciliation_brings_start_and_done_across_and_keeps_directions(world)
     [skipped] = _history(world, action="one_way")
     assert skipped.side == "trello" and "Due changed on the card" in skipped.message
     assert _reconcile(world).nothing_to_do  # settled: a second pass has nothing to do
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def _map_labels(world, directions=None):
+    _map_fields(world, directions)
+    with world.app.app_context():
+        workspace = db.session.get(Workspace, world.workspace_id)
+        workspace.mapping = {**workspace.mapping, "labels_column": "Labels"}
+        db.session.commit()
+    with world.sheets._lock:
+        world.sheets._sheet(world.spreadsheet_id, "Leads")[1].set(1, 12, "Labels")
+    return {name: world.person.create_label(world.board_id, name, color)["id"]
+            for name, color in (("Hot", "red"), ("Referral", "green"), ("Cold", "blue"))}
+
+
+def _label_names(card):
+    return sorted(label["name"] for label in card["labels"])
+
+
+def test_labels_travel_both_ways_and_an_unknown_name_is_said_not_invented(world):
+    ids = _map_labels(world)
+    row, lead_id = _lead(world, Labels="hot, Partner")
+    card = world.card_for(lead_id)
+    assert _label_names(card) == ["Hot"]  # matched ignoring case; "Partner" is not on the board
+    [unknown] = _history(world, action="unknown_label")
+    assert "“Partner”" in unknown.message and lead_id in unknown.message and "Ada Lovelace" in unknown.message
+    assert "partner" not in {(label["name"] or "").casefold() for label in world.person.board_labels(world.board_id)}
+
+    world.person.add_card_label(card["id"], ids["Referral"])
+    world.settle()
+    assert world.row_for(lead_id)["Labels"] == "hot, Partner, Referral"
+    world.person.remove_card_label(card["id"], ids["Hot"])
+    world.settle()
+    assert world.row_for(lead_id)["Labels"] == "Partner, Referral"
+
+    world.edit_row(row, Labels="Cold, Referral")
+    world.settle()
+    assert _label_names(world.card_for(lead_id)) == ["Cold", "Referral"]
+    assert world.row_for(lead_id)["Labels"] == "Cold, Referral"  # our write's echoes changed nothing
+
+
+def test_a_sheet_edit_of_labels_and_other_fields_is_one_trello_call_and_labels_are_read_once(either_world):
+    world = either_world
+    _map_labels(world)
+    row, lead_id = _lead(world, Labels="Hot")
+    world.trello.reset_stats()
+    world.edit_row(row, Name="Ada King", Labels="Referral, Cold", Done="TRUE")
+    world.settle()
+    world.edit_row(row, Labels="Hot")
+    world.settle()
+    calls = world.trello.stats()["calls"]
+    assert _writes(world) == {"PUT /1/cards/{id}": 2}  # one per edit
+    assert calls.get("GET /1/boards/{id}/labels", 0) == 0  # read when the row was added, still cached
+    card = world.card_for(lead_id)
+    assert _label_names(card) == ["Hot"] and card["name"] == "Ada King" and card["dueComplete"] is True
+    assert world.row_for(lead_id)["Labels"] == "Hot"
+    assert not _history(world, action="update_row")  # the label actions of our PUTs were known as ours
+
+
+def test_a_card_made_on_the_board_brings_its_labels_and_reconciliation_repairs_them(world):
+    ids = _map_labels(world)
+    card = world.trello.add_card(world.lists["New"], "Grace Hopper")
+    world.person.add_card_label(card["id"], ids["Hot"])
+    world.settle()
+    row = next(r for r in world.rows() if r["Name"] == "Grace Hopper")
+    assert row["Labels"] == "Hot"
+    lead_id = row["Lead ID"]
+    world.trello.drop_next_deliveries(1)  # a label added whose delivery was lost
+    world.person.add_card_label(card["id"], ids["Cold"])
+    _delivered(world)
+    world.settle()
+    assert world.row_for(lead_id)["Labels"] == "Hot"
+    _reconcile(world)
+    assert world.row_for(lead_id)["Labels"] == "Hot, Cold"
+    assert _reconcile(world).nothing_to_do
