@@ -317,7 +317,8 @@ class LeadWork:
             card = cards.write_card(self.trello(), link, closed=False,
                                     **card_fields(self.mapping, link.lead_id, shadow, preamble))
         else:
-            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble)
+            id_labels = self.label_ids(link.lead_id, shadow) if self.mapping.labels_column else None
+            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels)
         self.ctx.outbound("trello", self.merged[-1].id)
         link.card_id = card["id"]
         link.status = LINKED

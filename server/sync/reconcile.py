@@ -719,7 +719,9 @@ class Reconciler:
     def _revive_cards(self) -> None:
         for link, row in self.revives:
             shadow = self._values(row)
-            card = revive_card(self.trello, self.mapping, link, shadow, CardExtra.of(link).preamble)
+            column = self.mapping.labels_column
+            card = revive_card(self.trello, self.mapping, link, shadow, CardExtra.of(link).preamble,
+                               self._label_ids(link.lead_id, shadow.get(column)) if column else None)
             link.card_id = card["id"]
             link.status = LINKED
             link.card_extra = replace(CardExtra.of(link), removed=None).to_json()

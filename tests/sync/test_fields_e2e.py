@@ -298,3 +298,16 @@ def test_a_card_made_on_the_board_brings_its_labels_and_reconciliation_repairs_t
     _reconcile(world)
     assert world.row_for(lead_id)["Labels"] == "Hot, Cold"
     assert _reconcile(world).nothing_to_do
+
+
+def test_a_card_brought_back_keeps_its_labels_start_and_done(world):
+    _map_labels(world)
+    row, lead_id = _lead(world, Labels="Hot, Referral", Start="2026-12-01", Done="TRUE")
+    world.person.delete_card(world.link(lead_id).card_id)
+    world.settle()
+    assert world.row_for(lead_id)["Status"] == "Archived"
+    world.edit_row(row, Status="Contacted")  # a listed status brings the card back: a new one, it was deleted
+    world.settle()
+    card = world.card_for(lead_id)
+    assert world.list_name(card["idList"]) == "Contacted"
+    assert _label_names(card) == ["Hot", "Referral"] and card["start"].startswith("2026-12-01") and card["dueComplete"]
