@@ -311,3 +311,31 @@ def test_a_card_brought_back_keeps_its_labels_start_and_done(world):
     card = world.card_for(lead_id)
     assert world.list_name(card["idList"]) == "Contacted"
     assert _label_names(card) == ["Hot", "Referral"] and card["start"].startswith("2026-12-01") and card["dueComplete"]
+
+
+@pytest.mark.parametrize("trello_last", [True, False])
+def test_queued_label_changes_on_both_sides_newest_wins(either_world, trello_last):
+    world = either_world
+    ids = _map_labels(world)
+    row, lead_id = _lead(world, Labels="Hot")
+    card_id = world.link(lead_id).card_id
+
+    def sheet():
+        world.edit_row(row, Labels="Cold")
+
+    def trello():
+        world.person.add_card_label(card_id, ids["Referral"])
+
+    first, second = (sheet, trello) if trello_last else (trello, sheet)
+    first()
+    _delivered(world)
+    time.sleep(0.3)
+    second()
+    _delivered(world)
+    world.settle()
+    expected = "Hot, Referral" if trello_last else "Cold"
+    assert world.row_for(lead_id)["Labels"] == expected
+    assert _label_names(world.card_for(lead_id)) == sorted(expected.split(", "))
+    [conflict] = _history(world, action="conflict")
+    assert conflict.changes["Labels"][1] == expected
+    assert conflict.side == ("sheets" if trello_last else "trello")
