@@ -23,7 +23,7 @@ from ..auth.session import login_required
 from ..extensions import db, db_session
 from ..models import ProviderAccount, Workspace
 from ..models.enums import HistoryAction, HistorySide
-from ..models.mapping import Mapping, MappingError, column_fields, normalise_status
+from ..models.mapping import Mapping, MappingError, normalise_status
 from ..models.workspace import ACTIVE
 from ..sheets.errors import SheetsError, sheets_error_message
 from ..sync import mapping_form as form_checks
@@ -110,6 +110,9 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
     reverse = reverse_table(sources.lists, {r["status"]: r["list_id"] or None for r in rows}, saved_reverse)
     return {"title_column": mapping.title_column, "status_column": mapping.status_column,
             "due_column": mapping.due_column or "", "description_columns": list(mapping.description_columns),
+            "start_column": mapping.start_column or "", "due_done_column": mapping.due_done_column or "",
+            "card_url_column": mapping.card_url_column or "", "labels_column": mapping.labels_column or "",
+            "directions": {f.column: f.direction.value for f in mapping.fields},
             "rows": rows, "reverse": reverse, "default_status": mapping.default_status,
             "row_removed_policy": ws.row_removed_policy, "card_removed_policy": ws.card_removed_policy,
             "card_removed_status": ws.card_removed_status, "full_sync": True}
@@ -127,6 +130,11 @@ def _form_from_post(sources: Sources) -> dict[str, Any]:
     return {"title_column": request.form.get("title_column", ""),
             "status_column": request.form.get("status_column", ""),
             "due_column": request.form.get("due_column", ""),
+            "start_column": request.form.get("start_column", ""),
+            "due_done_column": request.form.get("due_done_column", ""),
+            "card_url_column": request.form.get("card_url_column", ""),
+            "labels_column": request.form.get("labels_column", ""),
+            "directions": form_checks.directions_from_form(request.form.get, sources.columns),
             "description_columns": request.form.getlist("description_columns"), "rows": rows,
             "reverse": {list_id: form_checks.clean(request.form.get(f"reverse_{list_id}", ""))
                         for list_id, _ in sources.lists},
@@ -148,7 +156,12 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
     """Check the submitted answers; the new mapping as it would be stored."""
     columns = form_checks.check_columns(sources.columns, request.form.get("title_column", ""),
                                         request.form.get("status_column", ""), request.form.get("due_column") or None,
-                                        request.form.getlist("description_columns"))
+                                        request.form.getlist("description_columns"),
+                                        start=request.form.get("start_column") or None,
+                                        due_done=request.form.get("due_done_column") or None,
+                                        card_url=request.form.get("card_url_column") or None,
+                                        labels=request.form.get("labels_column") or None,
+                                        directions=form_checks.directions_from_form(request.form.get, sources.columns))
     reverse = {list_id: request.form.get(f"reverse_{list_id}", "") for list_id, _ in sources.lists}
     statuses = form_checks.check_statuses(form_checks.status_pairs(request.form.get), reverse,
                                           request.form.get("default_status", ""), sources.lists)
@@ -156,8 +169,7 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
                                           request.form.get("card_removed_policy", ""),
                                           request.form.get("card_removed_status", ""))
     saved = Mapping.of_or_default(ws)
-    mapping = replace(saved, fields=column_fields(columns.title_column, columns.status_column,
-                                                  columns.description_columns, columns.due_column),
+    mapping = replace(saved, fields=columns.fields(),
                       statuses_as_written=statuses.status_to_list, list_to_status=statuses.list_to_status,
                       default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)})
     return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems])
@@ -180,6 +192,7 @@ def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problem
         lists=sources.lists, new_lists=[lid for lid, _ in sources.lists if lid not in saved_lists],
         all_statuses=list(dict.fromkeys([*statuses, *(name for _, name in sources.lists)])),
         row_policies=form_checks.ROW_POLICIES, card_policies=form_checks.CARD_POLICIES,
+        direction_choices=form_checks.DIRECTION_CHOICES,
         unmatched=[r["status"] for r in answers["rows"] if not r["list_id"]])
     response = current_app.make_response((page, status))
     response.headers["Cache-Control"] = "no-store"

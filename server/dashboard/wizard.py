@@ -32,10 +32,11 @@ from werkzeug.wrappers import Response
 from ..auth.session import login_required
 from ..extensions import db, db_session
 from ..models import GOOGLE, TRELLO, ProviderAccount, Workspace
-from ..models.enums import CardPolicy, RowPolicy
+from ..models.enums import CardPolicy, Direction, RowPolicy
 from ..models.mapping import Mapping, column_fields
 from ..models.workspace import DRAFT
 from ..sheets.errors import SheetsError
+from ..sync import mapping_form as form_checks
 from ..sync.mapping import normalise_status
 from ..sync.mapping_form import (
     CARD_POLICIES,
@@ -265,7 +266,8 @@ def _tab_post(state: dict[str, Any]) -> ResponseReturnValue:
               "the top of the tab, or give the row number that holds it.", "error")
         return _go("tab")
     if (title, header_row) != (state.get("sheet_name"), state.get("header_row")) or header != state.get("header"):
-        _forget(state, "title_column", "status_column", "description_columns", "due_column", "status_to_list",
+        _forget(state, "title_column", "status_column", "description_columns", "due_column", "start_column",
+                "due_done_column", "card_url_column", "labels_column", "directions", "status_to_list",
                 "list_to_status", "default_status")
     state.update({"sheet_name": title, "sheet_gid": _tab_gid(titles[title]), "header_row": header_row,
                   "header": header[:60]})
@@ -346,12 +348,17 @@ def _columns_context(state: dict[str, Any]) -> dict[str, Any]:
         columns[1] if len(columns) > 1 else "")
     due = state.get("due_column") if "due_column" in state else _guess(columns, "Due", "Due date", "Follow up",
                                                                        "Next step date")
+    # the newer fields are never guessed: a column is one only when its person says so
+    start, done, card_url = state.get("start_column"), state.get("due_done_column"), state.get("card_url_column")
+    labels = state.get("labels_column")
     if "description_columns" in state:
         description = state["description_columns"]
     else:
-        description = [c for c in columns if c not in (title, status, due)]
+        description = [c for c in columns if c not in (title, status, due, start, done, card_url, labels)]
     return {"columns": columns, "title_column": title, "status_column": status, "due_column": due or "",
-            "description_columns": description}
+            "description_columns": description, "start_column": start or "", "due_done_column": done or "",
+            "card_url_column": card_url or "", "labels_column": labels or "",
+            "directions": dict(state.get("directions") or {}), "direction_choices": form_checks.DIRECTION_CHOICES}
 
 
 def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
@@ -360,24 +367,23 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
     status = request.form.get("status_column", "")
     due = request.form.get("due_column", "") or None
     description = [c for c in request.form.getlist("description_columns") if c in columns]
-    problems = []
-    if title not in columns:
-        problems.append("Choose the column that becomes the card title.")
-    if status not in columns:
-        problems.append("Choose the column that holds the status.")
-    if title and title == status:
-        problems.append("The title and the status must be different columns.")
-    if due is not None and (due not in columns or due in (title, status)):
-        problems.append("The due date column must be another column (or none).")
-    if problems:
-        for problem in problems:
+    answer = form_checks.check_columns(columns, title, status, due, description,
+                                       start=request.form.get("start_column") or None,
+                                       due_done=request.form.get("due_done_column") or None,
+                                       card_url=request.form.get("card_url_column") or None,
+                                       labels=request.form.get("labels_column") or None,
+                                       directions=form_checks.directions_from_form(request.form.get, columns))
+    if answer.problems:
+        for problem in answer.problems:
             flash(problem, "error")
         return _go("columns")
-    description = [c for c in description if c not in (title, status, due)]
     if status != state.get("status_column"):
         _forget(state, "status_to_list", "list_to_status", "default_status")
     state.update({"title_column": title, "status_column": status, "due_column": due,
-                  "description_columns": description})
+                  "description_columns": answer.description_columns, "start_column": answer.start_column,
+                  "due_done_column": answer.due_done_column, "card_url_column": answer.card_url_column,
+                  "labels_column": answer.labels_column,
+                  "directions": {column: d.value for column, d in answer.directions.items()}})
     _save(state)
     return _go("statuses")
 
@@ -532,7 +538,10 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
     workspace.trello_board_id = state["board_id"]
     workspace.mapping = Mapping(
         fields=column_fields(state["title_column"], state["status_column"], state.get("description_columns") or [],
-                             state.get("due_column") or None),
+                             state.get("due_column") or None, start=state.get("start_column") or None,
+                             due_done=state.get("due_done_column") or None,
+                             card_url=state.get("card_url_column") or None, labels=state.get("labels_column") or None,
+                             directions={c: Direction(d) for c, d in (state.get("directions") or {}).items()}),
         statuses_as_written=dict(state["status_to_list"]),
         list_to_status=dict(state.get("list_to_status") or {}),
         default_status=state.get("default_status") or "",

@@ -125,12 +125,18 @@ class FieldKind(StrEnum):
     STATUS = "status"  # the card's list, through the status ⇄ list tables
     DESCRIPTION = "description"  # a "Column: value" line of the card's description
     DUE = "due"  # the card's due date
+    START = "start"  # the card's start date
+    DUE_DONE = "due_done"  # the card's "done" (``dueComplete``), a checkbox-like column
+    CARD_URL = "card_url"  # the card's short URL, written into the sheet only (read-only)
+    LABELS = "labels"  # the card's label names, comma-separated
 
 
 class Direction(StrEnum):
     """Which way a mapped field's changes travel (``server.models.mapping.FieldMap.direction``)."""
 
-    BOTH = "both"  # sheet → card and card → sheet; every field of today's mappings
+    BOTH = "both"  # sheet → card and card → sheet (a field without a stored direction)
+    TO_TRELLO = "to_trello"  # sheet → card only: a change made on the card is not taken into the sheet
+    TO_SHEET = "to_sheet"  # card → sheet only: a change made in the sheet is not sent to the card
 
 
 # --------------------------------------------------------------------------- accounts (``provider_accounts``)
@@ -181,6 +187,8 @@ class HistoryAction(StrEnum):
     REVIVE_CARD = "revive_card"
     CARD_REOPENED = "card_reopened"
     DUE_NOT_A_DATE = "due_not_a_date"
+    ONE_WAY = "one_way"  # a change from a side its field does not take from, not passed on
+    UNKNOWN_LABEL = "unknown_label"  # a label name the board does not have: not added
     CARD_REMOVED = "card_removed"
     ROW_REMOVED = "row_removed"
     ARCHIVE_CARD = "archive_card"

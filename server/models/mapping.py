@@ -4,7 +4,14 @@ The stored JSON is the one every version wrote (each key optional)::
 
     {"title_column": "Name", "status_column": "Status", "description_columns": ["Email", ...],
      "due_column": null, "status_to_list": {"Won": "<list id>", ...}, "list_to_status": {"<list id>": "Won"},
-     "default_status": "New", "list_names": {"<list id>": "Done"}, "board_name": "Sales"}
+     "default_status": "New", "list_names": {"<list id>": "Done"}, "board_name": "Sales",
+     "start_column": null, "due_done_column": null, "card_url_column": null, "labels_column": null,
+     "directions": {"Notes": "to_trello", "Phone": "to_sheet"}}
+
+``start_column``, ``due_done_column``, ``card_url_column``, ``labels_column`` and ``directions`` came later: a
+mapping without them has no such columns and every column two-way (``directions`` names only the
+columns that are not; the status column is always two-way, and the card URL column is card →
+sheet whatever it says).
 
 ``Mapping.from_json`` reads it, checking the type of every key (``MappingError`` says which key is
 wrong and how; a missing or empty key takes its default), and ``Mapping.to_json`` writes it back,
@@ -31,9 +38,17 @@ DEFAULT_TITLE_COLUMN = "Name"
 DEFAULT_STATUS_COLUMN = "Status"
 DEFAULT_LEAD_ID_COLUMN = "Lead ID"
 
-_COLUMN_KEYS = ("title_column", "status_column", "description_columns", "due_column")
+_COLUMN_KEYS = ("title_column", "status_column", "description_columns", "due_column", "start_column",
+                "due_done_column", "card_url_column", "labels_column")
 _KNOWN_KEYS = frozenset({*_COLUMN_KEYS, "status_to_list", "list_to_status", "default_status", "list_names",
-                         "board_name"})
+                         "board_name", "directions"})
+#: the kinds that take one column, with the key that stores it
+SINGLE_KINDS: dict[FieldKind, str] = {FieldKind.DUE: "due_column", FieldKind.START: "start_column",
+                                      FieldKind.DUE_DONE: "due_done_column", FieldKind.CARD_URL: "card_url_column",
+                                      FieldKind.LABELS: "labels_column"}
+#: the kinds whose direction is fixed: the status routes cards to lists (both ways), the URL is Trello's
+FIXED_DIRECTIONS: dict[FieldKind, Direction] = {FieldKind.STATUS: Direction.BOTH,
+                                                FieldKind.CARD_URL: Direction.TO_SHEET}
 
 
 class MappingError(ValueError):
@@ -54,14 +69,21 @@ class FieldMap:
     direction: Direction = Direction.BOTH
 
 
-def column_fields(title: str, status: str, description: Sequence[str] = (), due: str | None = None,
-                  ) -> tuple[FieldMap, ...]:
-    """The fields of a title, a status, description and (optionally) a due date column, in that order."""
-    fields = [FieldMap(title, FieldKind.TITLE), FieldMap(status, FieldKind.STATUS)]
-    fields.extend(FieldMap(column, FieldKind.DESCRIPTION) for column in description)
-    if due:
-        fields.append(FieldMap(due, FieldKind.DUE))
-    return tuple(fields)
+def column_fields(title: str, status: str, description: Sequence[str] = (), due: str | None = None, *,
+                  start: str | None = None, due_done: str | None = None, card_url: str | None = None,
+                  labels: str | None = None, directions: dict[str, Direction] | None = None) -> tuple[FieldMap, ...]:
+    """The fields of a title, a status, description and (optionally) due date, start date, "done"
+    card URL and labels columns, in that order; ``directions`` gives a column's direction (else both ways,
+    except where the kind fixes it)."""
+    kinds = [(title, FieldKind.TITLE), (status, FieldKind.STATUS)]
+    kinds.extend((column, FieldKind.DESCRIPTION) for column in description)
+    for column, kind in ((due, FieldKind.DUE), (start, FieldKind.START), (due_done, FieldKind.DUE_DONE),
+                         (card_url, FieldKind.CARD_URL), (labels, FieldKind.LABELS)):
+        if column:
+            kinds.append((column, kind))
+    chosen = directions or {}
+    return tuple(FieldMap(column, kind, FIXED_DIRECTIONS.get(kind, chosen.get(column, Direction.BOTH)))
+                 for column, kind in kinds)
 
 
 DEFAULT_FIELDS = column_fields(DEFAULT_TITLE_COLUMN, DEFAULT_STATUS_COLUMN)
@@ -95,7 +117,12 @@ class Mapping:
     status_column: str = field(init=False, repr=False, compare=False)
     description_columns: tuple[str, ...] = field(init=False, repr=False, compare=False)
     due_column: str | None = field(init=False, repr=False, compare=False)
+    start_column: str | None = field(init=False, repr=False, compare=False)
+    due_done_column: str | None = field(init=False, repr=False, compare=False)
+    card_url_column: str | None = field(init=False, repr=False, compare=False)
+    labels_column: str | None = field(init=False, repr=False, compare=False)
     _synced: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _directions: dict[str, Direction] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         title, status = self._one(FieldKind.TITLE), self._one(FieldKind.STATUS)
@@ -107,7 +134,12 @@ class Mapping:
             "status_column": status,
             "description_columns": tuple(f.column for f in self.fields if f.kind == FieldKind.DESCRIPTION),
             "due_column": self._one(FieldKind.DUE),
+            "start_column": self._one(FieldKind.START),
+            "due_done_column": self._one(FieldKind.DUE_DONE),
+            "card_url_column": self._one(FieldKind.CARD_URL),
+            "labels_column": self._one(FieldKind.LABELS),
             "_synced": tuple(dict.fromkeys(f.column for f in self.fields)),
+            "_directions": {f.column: f.direction for f in self.fields},
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
@@ -164,6 +196,18 @@ class Mapping:
         """Every column the sync keeps a shadow of, in a stable order (the fields' order)."""
         return list(self._synced)
 
+    def direction(self, column: str) -> Direction:
+        """Which way ``column``'s changes travel (a column not synced: both, for what it is worth)."""
+        return self._directions.get(column, Direction.BOTH)
+
+    def takes_from_sheet(self, column: str) -> bool:
+        """Whether a change made in the sheet's ``column`` is passed on to the card."""
+        return self.direction(column) is not Direction.TO_SHEET
+
+    def takes_from_trello(self, column: str) -> bool:
+        """Whether a change of ``column``'s field made on the card is taken into the sheet."""
+        return self.direction(column) is not Direction.TO_TRELLO
+
     def list_for_status(self, status: Any) -> str | None:
         """The list a status maps to; an empty status goes to the default status's list."""
         key = normalise_status(status) or normalise_status(self.default_status)
@@ -180,17 +224,21 @@ class Mapping:
 
 
 def _fields_from_json(data: dict[str, Any]) -> tuple[FieldMap, ...]:
-    """The synced columns of a stored mapping, each with its kind: title, status, descriptions, due."""
+    """The synced columns of a stored mapping, each with its kind and direction."""
     return column_fields(_text(data, "title_column") or DEFAULT_TITLE_COLUMN,
                          _text(data, "status_column") or DEFAULT_STATUS_COLUMN,
-                         _texts(data, "description_columns"), _text(data, "due_column") or None)
+                         _texts(data, "description_columns"), _text(data, "due_column") or None,
+                         start=_text(data, "start_column") or None, due_done=_text(data, "due_done_column") or None,
+                         card_url=_text(data, "card_url_column") or None, labels=_text(data, "labels_column") or None,
+                         directions=_directions(data))
 
 
 def _fields_to_json(fields: tuple[FieldMap, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {"title_column": "", "status_column": "", "description_columns": [], "due_column": None}
+    directions: dict[str, str] = {}
     for f in fields:
-        if f.direction is not Direction.BOTH:
-            assert_never(f.direction)  # the stored keys have no place for another direction yet
+        if f.direction is not Direction.BOTH and f.kind not in FIXED_DIRECTIONS:
+            directions[f.column] = f.direction.value
         match f.kind:
             case FieldKind.TITLE:
                 out["title_column"] = f.column
@@ -198,10 +246,24 @@ def _fields_to_json(fields: tuple[FieldMap, ...]) -> dict[str, Any]:
                 out["status_column"] = f.column
             case FieldKind.DESCRIPTION:
                 out["description_columns"].append(f.column)
-            case FieldKind.DUE:
-                out["due_column"] = f.column
+            case FieldKind.DUE | FieldKind.START | FieldKind.DUE_DONE | FieldKind.CARD_URL | FieldKind.LABELS:
+                out[SINGLE_KINDS[f.kind]] = f.column
             case _:
                 assert_never(f.kind)
+    if directions:  # written only when some column is one-way: older mappings stay as they were stored
+        out["directions"] = directions
+    return out
+
+
+def _directions(data: dict[str, Any]) -> dict[str, Direction]:
+    table = _table(data, "directions")
+    out: dict[str, Direction] = {}
+    for column, value in table.items():
+        try:
+            out[column] = Direction(value)
+        except ValueError:
+            choices = ", ".join(f"“{d.value}”" for d in Direction)
+            raise MappingError(f"the mapping's “directions” gives “{column}” “{value}”; it takes {choices}") from None
     return out
 
 
@@ -254,6 +316,7 @@ __all__ = [
     "FieldMap",
     "Mapping",
     "MappingError",
+    "SINGLE_KINDS",
     "column_fields",
     "normalise_status",
 ]

@@ -17,8 +17,16 @@ from ..models.card_extra import CardExtra
 from ..models.sync import CARD_REMOVED, UNLINKED
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloNotFound
-from . import description
-from .mapping import Mapping, cell_text, due_to_trello, normalise_status
+from . import description, labels
+from .mapping import (
+    Mapping,
+    cell_text,
+    done_from_trello,
+    done_to_trello,
+    due_from_trello,
+    due_to_trello,
+    normalise_status,
+)
 
 LEDGER_SIZE = 12  # recent writes kept per link
 LEDGER_HORIZON_MS = 15 * 60 * 1000  # an echo later than this after its call is no longer matched
@@ -37,12 +45,46 @@ def card_fields(mapping: Mapping, lead_id: str, shadow: dict[str, Any], preamble
                                    mapping.description_columns, lead_id, preamble),
         "idList": mapping.list_for_status(shadow.get(mapping.status_column, "")),
     }
-    if mapping.due_column:
-        due = shadow.get(mapping.due_column)
-        if cell_text(due).strip() and due_to_trello(due) is None:
-            return fields  # not a date ("tomorrow"): the card's due date is left as it is, never cleared
-        fields["due"] = due_to_trello(due)
+    for key, column in (("due", mapping.due_column), ("start", mapping.start_column)):
+        if column:
+            date = shadow.get(column)
+            if cell_text(date).strip() and due_to_trello(date) is None:
+                continue  # not a date ("tomorrow"): the card's date is left as it is, never cleared
+            fields[key] = due_to_trello(date)
+    if mapping.due_done_column:
+        done = done_to_trello(shadow.get(mapping.due_done_column))
+        if done is not None:  # not understood ("maybe"): the card's "done" is left as it is
+            fields["dueComplete"] = done
     return fields
+
+
+def trello_values(mapping: Mapping, card: dict[str, Any]) -> dict[str, str]:
+    """The sheet values of a card's own fields (due, start, "done", URL) that the mapping has columns for."""
+    values: dict[str, str] = {}
+    if mapping.due_column:
+        values[mapping.due_column] = due_from_trello(card.get("due"))
+    if mapping.start_column:
+        values[mapping.start_column] = due_from_trello(card.get("start"))
+    if mapping.due_done_column:
+        values[mapping.due_done_column] = done_from_trello(card.get("dueComplete"))
+    if mapping.card_url_column:
+        values[mapping.card_url_column] = cell_text(card.get("shortUrl"))
+    if mapping.labels_column:
+        values[mapping.labels_column] = labels.of_card(card)
+    return values
+
+
+def field_keys(mapping: Mapping) -> dict[str, str]:
+    """``{column: Trello card key}`` of the columns a card PUT writes (the description's columns
+    all share ``desc``; the card URL column is never written to the card; ``idLabels`` is not in
+    ``card_fields``: it needs the board's labels, ``labels.resolve``)."""
+    keys = {mapping.title_column: "name", mapping.status_column: "idList"}
+    keys.update({column: "desc" for column in mapping.description_columns})
+    for column, key in ((mapping.due_column, "due"), (mapping.start_column, "start"),
+                        (mapping.due_done_column, "dueComplete"), (mapping.labels_column, "idLabels")):
+        if column:
+            keys[column] = key
+    return keys
 
 
 def card_update(mapping: Mapping, link: Link, old_shadow: dict[str, Any], new_shadow: dict[str, Any]) -> dict[str, Any]:
@@ -118,15 +160,20 @@ def write_card(trello: TrelloClient, link: Link, **fields: Any) -> dict[str, Any
 def create_card(trello: TrelloClient, link: Link, fields: dict[str, Any]) -> dict[str, Any]:
     """POST the link's card (``fields`` from ``card_fields``) and note it in the ledger."""
     started = now_ms()
-    card = trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"], due=fields.get("due"))
+    card = trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"], due=fields.get("due"),
+                              start=fields.get("start"), due_complete=bool(fields.get("dueComplete")),
+                              id_labels=fields.get("idLabels"))
     note_write(link, {"create": True, **{k: v for k, v in fields.items() if v is not None}}, started, now_ms())
     return card
 
 
 def revive_card(trello: TrelloClient, mapping: Mapping, link: Link, shadow: dict[str, Any],
-                preamble: str) -> dict[str, Any]:
-    """Unarchive the lead's card with its current fields, or make a new one if it was deleted or moved away."""
+                preamble: str, id_labels: list[str] | None = None) -> dict[str, Any]:
+    """Unarchive the lead's card with its current fields, or make a new one if it was deleted or
+    moved away (``id_labels``: its labels, where the mapping has a labels column)."""
     fields = card_fields(mapping, link.lead_id, shadow, preamble)
+    if id_labels is not None:
+        fields["idLabels"] = id_labels
     if (CardExtra.of(link).removed or "").startswith("archived") and link.card_id:
         try:
             return write_card(trello, link, closed=False, **fields)

@@ -17,14 +17,14 @@ from ..models import Event
 from ..models.enums import HistoryAction, Outcome, PendingOp, SheetEventKind
 from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
 from ..trello.errors import TrelloNotFound
-from . import cards
+from . import cards, labels
 from .cards import now_ms
 from .history import record
 from .inbox import CARD_APPEARS
 from .leadwork import LeadWork, mark_sheet
 from .mapping import cell_text, due_to_trello
-from .merge import Side
-from .observe import action_time_ms, ledger_match, observe_update, provenance_is_ours, sheet_changes
+from .merge import Change, Landing, Side
+from .observe import LABEL_ACTIONS, action_time_ms, ledger_match, observe_update, provenance_is_ours, sheet_changes
 from .outcomes import Defer, SyncError
 from .queue import PREVIEW, RECONCILE, SHEETS, SYSTEM, TRELLO, Command
 
@@ -77,15 +77,15 @@ def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
 
 def _warn_about_due(work: LeadWork, event: Event, lead_id: str, values: dict[str, str],
                     changed: list[str] | None) -> None:
-    """A due date Trello cannot take is said in the history (the card keeps its due date)."""
-    column = work.mapping.due_column
-    value = values.get(column or "", "").strip()
-    if not column or not value or (changed is not None and column not in changed) or due_to_trello(value):
-        return
-    record(work.session, work.workspace.id, side=Side.SHEETS, action=HistoryAction.DUE_NOT_A_DATE, lead_id=lead_id,
-           event_id=event.id, outcome=Outcome.ERROR,
-           message=f"{column} {value!r} is not a date (write it like 2026-12-01): the card's due date was "
-                   "left as it was")
+    """A due or start date Trello cannot take is said in the history (the card keeps its date)."""
+    for column, what in ((work.mapping.due_column, "due date"), (work.mapping.start_column, "start date")):
+        value = values.get(column or "", "").strip()
+        if not column or not value or (changed is not None and column not in changed) or due_to_trello(value):
+            continue
+        record(work.session, work.workspace.id, side=Side.SHEETS, action=HistoryAction.DUE_NOT_A_DATE,
+               lead_id=lead_id, event_id=event.id, outcome=Outcome.ERROR,
+               message=f"{column} {value!r} is not a date (write it like 2026-12-01): the card's {what} was "
+                       "left as it was")
 
 
 def sheet_row_removed(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
@@ -153,6 +153,9 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
     if event.kind == "commentCard":
         comment_recorded(work, event, action, link)
         return
+    if event.kind in LABEL_ACTIONS:
+        label_changed(work, event, action, link, ours=ours, at=at)
+        return
     if event.kind != "updateCard":
         work.done(event, "", IGNORED)
         return
@@ -173,6 +176,28 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
     if observed.preamble is not None and not ours:
         work.preamble = observed.preamble
     work.add_changes(event, observed.changes, observed.landings)
+
+
+def label_changed(work: LeadWork, event: Event, action: dict[str, Any], link: Any, *, ours: bool, at: float) -> None:
+    """A label added to or taken off a lead's card: the labels column with that name added or
+    taken out (a person's change, or our own write landing)."""
+    column = work.mapping.labels_column
+    name = str(((action.get("data") or {}).get("label") or {}).get("name") or "").strip()
+    if not column:
+        work.done(event, "no column holds the labels", IGNORED)
+        return
+    if not name:
+        work.done(event, "a label without a name has no words in the labels column", IGNORED)
+        return
+    if link.status not in (LINKED, CARD_REMOVED):
+        work.done(event, f"the link is {link.status}", IGNORED)
+        return
+    base = work.labels_now if work.labels_now is not None else cell_text((link.shadow or {}).get(column))
+    value = work.labels_now = labels.with_label(base, name, LABEL_ACTIONS[event.kind])
+    if ours:
+        work.add_changes(event, [], [Landing(column, value, at, Side.TRELLO)])
+    else:
+        work.add_changes(event, [Change(column, value, at, Side.TRELLO, event.id)])
 
 
 COMMENT_MAX_CHARS = 500

@@ -24,7 +24,7 @@ SHEETS, TRELLO, SYSTEM = EventSource.SHEETS, EventSource.TRELLO, EventSource.SYS
 # Trello action types the engine acts on; anything else is stored as ignored.
 TRELLO_CARD_ACTIONS = {
     "createCard", "copyCard", "updateCard", "deleteCard", "moveCardFromBoard", "moveCardToBoard",
-    "convertToCardFromCheckItem", "emailCard", "commentCard",
+    "convertToCardFromCheckItem", "emailCard", "commentCard", "addLabelToCard", "removeLabelFromCard",
 }
 # Every way a card appears on a board (created, copied, moved in, converted, emailed).
 CARD_APPEARS = frozenset({"createCard", "copyCard", "moveCardToBoard", "convertToCardFromCheckItem", "emailCard"})

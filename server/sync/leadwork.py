@@ -31,11 +31,11 @@ from ..models.enums import CardPolicy, HistoryAction, HistorySide, LinkSyncState
 from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLINKED
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloNotFound, TrelloUnavailable
-from . import cards, description, queue
-from .cards import card_fields, now_ms, trello_time_ms
+from . import cards, description, labels, queue
+from .cards import card_fields, now_ms, trello_time_ms, trello_values
 from .history import record
 from .inbox import CARD_APPEARS, new_lead_id
-from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
+from .mapping import Mapping, cell_text, done_to_trello, due_to_trello
 from .merge import Change, FieldClock, Landing, Merge, Side, dump_clocks, load_clocks, merge
 from .outcomes import Defer, SyncError
 from .providers import Providers
@@ -97,6 +97,7 @@ class LeadWork:
         self.sheet_statuses: list[str] = []  # status values the sheet was seen holding
         self.row_hint: int | None = None
         self.preamble: str | None = None
+        self.labels_now: str | None = None  # the labels column as this group's label actions left it
         self.outcome: dict[int, tuple[str, str]] = {}  # event id -> (state, note)
         self._merging = False
 
@@ -137,9 +138,38 @@ class LeadWork:
 
     def add_changes(self, event: Event, changes: list[Change],
                     landings: list[Landing] | tuple[Landing, ...] = ()) -> None:
-        self.changes.extend(changes)
+        """Queue a person's changes for the merge; those from a side their field does not take
+        from (a one-way field) are recorded as not passed on, and the other side keeps its value."""
+        taken = [c for c in changes if self._takes(c)]
+        self._one_way([c for c in changes if not self._takes(c)])
+        self.changes.extend(taken)
         self.landings.extend(landings)
         self.merged.append(event)
+
+    def _takes(self, change: Change) -> bool:
+        if change.side is Side.SHEETS:
+            return self.mapping.takes_from_sheet(change.field)
+        return self.mapping.takes_from_trello(change.field)
+
+    def _one_way(self, skipped: list[Change]) -> None:
+        if not skipped:
+            return
+        link = self.link
+        for side in Side:
+            mine = [c for c in skipped if c.side is side]
+            if not mine:
+                continue
+            names = ", ".join(dict.fromkeys(c.field for c in mine))
+            if side is Side.SHEETS:
+                message = (f"{names} changed in the sheet was not sent to Trello: "
+                           f"{'that column syncs' if len(mine) == 1 else 'those columns sync'} Trello → sheet only")
+            else:
+                message = (f"{names} changed on the card was not written into the sheet: "
+                           f"{'that field syncs' if len(mine) == 1 else 'those fields sync'} sheet → Trello only")
+            record(self.session, self.workspace.id, side=side.value, action=HistoryAction.ONE_WAY,
+                   lead_id=link.lead_id if link is not None else None,
+                   card_id=link.card_id if link is not None else None, event_id=mine[-1].event_id,
+                   outcome=Outcome.SKIPPED, changes={c.field: [c.value, None] for c in mine}, message=message)
 
     def synced(self, link: Link) -> None:
         link.sync_state = LinkSyncState.SYNCED
@@ -152,8 +182,16 @@ class LeadWork:
         if side is Side.TRELLO:
             if name == self.mapping.status_column:
                 return self.mapping.list_for_status(a) == self.mapping.list_for_status(b)
-            if name == self.mapping.due_column:
+            if name in (self.mapping.due_column, self.mapping.start_column):
                 return due_to_trello(a) == due_to_trello(b)
+            if name == self.mapping.due_done_column:
+                return done_to_trello(a) == done_to_trello(b)
+            if name == self.mapping.labels_column:  # what the card can show: the names the board has
+                board = self.workspace.trello_board_id
+                return labels.known_key(self.trello(), self.workspace.id, board, a) == \
+                    labels.known_key(self.trello(), self.workspace.id, board, b)
+        if name == self.mapping.labels_column:
+            return labels.key(a) == labels.key(b)
         return a == b
 
     def finish(self) -> None:
@@ -234,31 +272,33 @@ class LeadWork:
 
     def _fields_of(self, body: dict[str, Any]) -> list[str]:
         """The synced fields a card PUT body sets (``desc`` sets every description column)."""
-        names: list[str] = []
-        if "name" in body:
-            names.append(self.mapping.title_column)
-        if "idList" in body:
-            names.append(self.mapping.status_column)
-        if "due" in body and self.mapping.due_column:
-            names.append(self.mapping.due_column)
-        if "desc" in body:
-            names.extend(self.mapping.description_columns)
-        return names
+        return [column for column, key in cards.field_keys(self.mapping).items() if key in body]
 
     def _card_body(self, link: Link, shadow: dict[str, str], fields: dict[str, str]) -> dict[str, Any]:
         """The PUT body that gives the card ``fields`` (from the new shadow)."""
         desired = card_fields(self.mapping, link.lead_id, shadow, CardExtra.of(link).preamble)
-        keys: list[str] = []
-        for name in fields:
-            if name == self.mapping.title_column:
-                keys.append("name")
-            elif name == self.mapping.status_column:
-                keys.append("idList")
-            elif name == self.mapping.due_column:
-                keys.append("due")
-            elif name in self.mapping.description_columns:
-                keys.append("desc")
-        return {k: desired[k] for k in dict.fromkeys(keys) if k in desired}
+        by_column = cards.field_keys(self.mapping)
+        keys = [by_column[name] for name in fields if name in by_column]
+        body = {k: desired[k] for k in dict.fromkeys(keys) if k in desired}
+        if "idLabels" in keys:
+            body["idLabels"] = self.label_ids(link.lead_id, shadow)
+        return body
+
+    def label_ids(self, lead_id: str, shadow: dict[str, str]) -> list[str]:
+        """The board's label ids of the names in the labels column; a name the board does not have
+        is said in the lead's history (not invented)."""
+        column = self.mapping.labels_column or ""
+        ids, unknown = labels.resolve(self.trello(), self.workspace.id, self.workspace.trello_board_id,
+                                      shadow.get(column, ""))
+        title = shadow.get(self.mapping.title_column, "") or lead_id
+        for name in unknown:
+            record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.UNKNOWN_LABEL,
+                   lead_id=lead_id, card_id=self.link.card_id if self.link is not None else None,
+                   event_id=self.merged[-1].id if self.merged else None, outcome=Outcome.ERROR,
+                   changes={column: [name, None]},
+                   message=f"“{name}” in {column} of lead {lead_id} (“{title}”) is not a label on the board: "
+                           "it was not added to the card (make the label in Trello, or correct the name)")
+        return ids
 
     def _remember_attempt(self, link: Link, body: dict[str, Any]) -> None:
         """A call that timed out may still land: keep it in the ledger so its echo is known."""
@@ -277,7 +317,8 @@ class LeadWork:
             card = cards.write_card(self.trello(), link, closed=False,
                                     **card_fields(self.mapping, link.lead_id, shadow, preamble))
         else:
-            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble)
+            id_labels = self.label_ids(link.lead_id, shadow) if self.mapping.labels_column else None
+            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels)
         self.ctx.outbound("trello", self.merged[-1].id)
         link.card_id = card["id"]
         link.status = LINKED
@@ -364,6 +405,8 @@ class LeadWork:
         shadow = {column: values.get(column, "") for column in self.mapping.synced_columns}
         if card is None:
             fields = card_fields(self.mapping, lead_id, shadow, "")
+            if self.mapping.labels_column and labels.names(shadow.get(self.mapping.labels_column)):
+                fields["idLabels"] = self.label_ids(lead_id, shadow)
             try:
                 card = cards.create_card(trello, link, fields)
             except TrelloUnavailable:
@@ -382,6 +425,7 @@ class LeadWork:
         link.card_id = card["id"]
         link.pending_op = None
         link.status = LINKED
+        self._card_url_into(link, shadow, card)
         link.shadow = shadow
         link.field_times = dump_clocks({c: FieldClock(t=at, s=Side.SHEETS.value, ts=at, wt=landed) for c in shadow})
         link.card_extra = replace(CardExtra.of(link), pending_event=None, create_attempted_at=None).to_json()
@@ -391,6 +435,14 @@ class LeadWork:
         record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.CREATE_CARD, lead_id=lead_id,
                card_id=card["id"], event_id=event.id, changes={k: [None, v] for k, v in shadow.items() if v})
         self.done(event)
+
+    def _card_url_into(self, link: Link, shadow: dict[str, str], card: dict[str, Any]) -> None:
+        """The card's short URL into the card URL column (read-only: whatever the row held)."""
+        column = self.mapping.card_url_column
+        url = cell_text(card.get("shortUrl"))
+        if column and url and shadow.get(column) != url:
+            shadow[column] = url
+            mark_sheet(link, fields=[column])
 
     def _changed_meanwhile(self, link: Link) -> bool:
         """Whether the link's row moved on since we read it (a card appearing from an earlier,
@@ -468,8 +520,7 @@ class LeadWork:
         values = {self.mapping.title_column: cell_text(card.get("name", "")), self.mapping.status_column: status}
         for column in self.mapping.description_columns:
             values[column] = parsed.fields.get(column, "")
-        if self.mapping.due_column:
-            values[self.mapping.due_column] = due_from_trello(card.get("due"))
+        values.update(trello_values(self.mapping, card))
         preamble = parsed.preamble if parsed.fields or parsed.lead_id else (card.get("desc") or "").strip()
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card_id, pending_op=PendingOp.APPEND_ROW,
                     sync_state=LinkSyncState.PENDING, shadow={}, field_times={},

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from ..models.mapping import FieldMap, Mapping, MappingError, normalise_status
+from ..models.mapping import Direction, FieldMap, Mapping, MappingError, normalise_status
 
 
 def cell_text(value: Any) -> str:
@@ -48,4 +48,27 @@ def due_from_trello(value: Any) -> str:
     return str(value)[:10] if value else ""
 
 
-__all__ = ["FieldMap", "Mapping", "MappingError", "cell_text", "due_from_trello", "due_to_trello", "normalise_status"]
+# --------------------------------------------------------------------------- "done" (``dueComplete``)
+
+_DONE_WORDS = frozenset({"true", "yes", "y", "done", "x", "1", "✓", "✔", "☑", "✅"})
+_NOT_DONE_WORDS = frozenset({"", "false", "no", "n", "0", "☐", "not done"})
+
+
+def done_to_trello(value: Any) -> bool | None:
+    """A checkbox-like cell as Trello's ``dueComplete``: TRUE (as Sheets stores a checkbox), yes,
+    done, ✓… are done; FALSE, no, empty are not; anything else is None (not understood)."""
+    text = cell_text(value).strip().casefold()
+    if text in _DONE_WORDS:
+        return True
+    if text in _NOT_DONE_WORDS:
+        return False
+    return None
+
+
+def done_from_trello(value: Any) -> str:
+    """Trello's ``dueComplete`` as the sheet stores a checkbox: TRUE or FALSE."""
+    return "TRUE" if value is True or cell_text(value).strip().casefold() == "true" else "FALSE"
+
+
+__all__ = ["Direction", "FieldMap", "Mapping", "MappingError", "cell_text", "done_from_trello", "done_to_trello",
+           "due_from_trello", "due_to_trello", "normalise_status"]

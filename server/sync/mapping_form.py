@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 
-from ..models.enums import CardPolicy, RowPolicy
+from ..models.enums import CardPolicy, Direction, RowPolicy
+from ..models.mapping import FieldMap, column_fields
 from .mapping import normalise_status
 
 MAX_STATUS = 100
@@ -96,6 +97,14 @@ def check_statuses(pairs: Sequence[tuple[str, str]], reverse: MappingType[str, s
     return out
 
 
+#: the choices of a column's direction, as the forms offer them
+DIRECTION_CHOICES = {Direction.BOTH: "Both ways", Direction.TO_TRELLO: "Sheet → Trello only",
+                     Direction.TO_SHEET: "Trello → sheet only"}
+#: the optional one-column fields, as the forms name them: (form key, words for a problem)
+OPTIONAL_COLUMNS = (("due_column", "due date"), ("start_column", "start date"),
+                    ("due_done_column", "“done”"), ("card_url_column", "card link"), ("labels_column", "labels"))
+
+
 @dataclass
 class ColumnAnswer:
     title_column: str = ""
@@ -103,25 +112,64 @@ class ColumnAnswer:
     due_column: str | None = None
     description_columns: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    start_column: str | None = None
+    due_done_column: str | None = None
+    card_url_column: str | None = None
+    labels_column: str | None = None
+    directions: dict[str, Direction] = field(default_factory=dict)  # the one-way columns only
+
+    def fields(self) -> tuple[FieldMap, ...]:
+        """The synced columns these answers make, for ``Mapping(fields=...)``."""
+        return column_fields(self.title_column, self.status_column, self.description_columns, self.due_column,
+                             start=self.start_column, due_done=self.due_done_column, card_url=self.card_url_column,
+                             labels=self.labels_column, directions=self.directions)
+
+
+def directions_from_form(get: Callable[[str], str | None], columns: Sequence[str]) -> dict[str, str]:
+    """The direction chosen for each column (form fields ``direction:<column>``), where one was."""
+    out: dict[str, str] = {}
+    for column in columns:
+        value = get(f"direction:{column}")
+        if value:
+            out[column] = value
+    return out
 
 
 def check_columns(columns: Sequence[str], title: str, status: str, due: str | None,
-                  description: Sequence[str]) -> ColumnAnswer:
+                  description: Sequence[str], *, start: str | None = None, due_done: str | None = None,
+                  card_url: str | None = None, labels: str | None = None,
+                  directions: MappingType[str, str] | None = None) -> ColumnAnswer:
     """Check the column choices against the sheet's header columns."""
-    out = ColumnAnswer(title_column=title, status_column=status, due_column=due or None)
+    out = ColumnAnswer(title_column=title, status_column=status, due_column=due or None,
+                       start_column=start or None, due_done_column=due_done or None, card_url_column=card_url or None,
+                       labels_column=labels or None)
     if title not in columns:
         out.problems.append("Choose the column that becomes the card title.")
     if status not in columns:
         out.problems.append("Choose the column that holds the status.")
     if title and title == status:
         out.problems.append("The title and the status must be different columns.")
-    if out.due_column is not None and (out.due_column not in columns or out.due_column in (title, status)):
-        out.problems.append("The due date column must be another column (or none).")
+    taken = [title, status]
+    for key, words in OPTIONAL_COLUMNS:
+        chosen = getattr(out, key)
+        if chosen is None:
+            continue
+        if chosen not in columns or chosen in taken:
+            out.problems.append(f"The {words} column must be another column (or none).")
+        taken.append(chosen)
     unknown = [c for c in description if c not in columns]
     if unknown:
         out.problems.append(f"The sheet has no column “{clean(unknown[0])}” for the card description.")
-    out.description_columns = [c for c in dict.fromkeys(description)
-                               if c in columns and c not in (title, status, out.due_column)]
+    out.description_columns = [c for c in dict.fromkeys(description) if c in columns and c not in taken]
+    synced = {title, *out.description_columns, *(getattr(out, key) for key, _ in OPTIONAL_COLUMNS)}
+    for column, value in (directions or {}).items():
+        try:
+            direction = Direction(value)
+        except ValueError:
+            out.problems.append(f"Choose which way “{clean(column)}” syncs.")
+            continue
+        if column in synced and direction is not Direction.BOTH:
+            out.directions[column] = direction
     return out
 
 
@@ -156,6 +204,8 @@ __all__ = [
     "ROW_POLICIES",
     "CardPolicy",
     "ColumnAnswer",
+    "DIRECTION_CHOICES",
+    "OPTIONAL_COLUMNS",
     "PolicyAnswer",
     "RowPolicy",
     "StatusAnswer",
@@ -163,5 +213,6 @@ __all__ = [
     "check_policies",
     "check_statuses",
     "clean",
+    "directions_from_form",
     "status_pairs",
 ]

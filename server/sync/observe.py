@@ -25,10 +25,10 @@ from ..models.card_extra import CardExtra
 from . import description
 from .cards import status_for_list
 from .inbox import parse_trello_date
-from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
+from .mapping import Mapping, cell_text, done_from_trello, due_from_trello, due_to_trello
 from .merge import Change, Landing, Side
 
-TRELLO_FIELDS = ("name", "desc", "idList", "due", "closed")
+TRELLO_FIELDS = ("name", "desc", "idList", "due", "start", "dueComplete", "closed")
 
 
 def action_time_ms(action: dict[str, Any]) -> float:
@@ -61,6 +61,8 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
     that entry is used up (the caller commits the link)."""
     if link is None:
         return False
+    if action.get("type") in LABEL_ACTIONS:
+        return _ledger_label(link, action)
     data = action.get("data") or {}
     changed = [k for k in (data.get("old") or {}) if k in TRELLO_FIELDS]
     if not changed:
@@ -80,9 +82,29 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
     return False
 
 
+LABEL_ACTIONS = {"addLabelToCard": True, "removeLabelFromCard": False}  # kind -> the label is on the card after
+
+
+def _ledger_label(link: Link, action: dict[str, Any]) -> bool:
+    """A label added or removed by one of our writes setting ``idLabels`` (one PUT makes several
+    such actions, so the entry is not used up)."""
+    label_id = (((action.get("data") or {}).get("label")) or {}).get("id")
+    at = action_time_ms(action)
+    for entry in CardExtra.of(link).ledger:
+        body = entry.get("body") or {}
+        in_window = entry.get("at", 0) - CLOCK_SKEW_MS <= at <= entry.get("end", 0) + ECHO_WINDOW_MS
+        if "idLabels" not in body or not in_window:
+            continue
+        if (label_id in (body.get("idLabels") or [])) is LABEL_ACTIONS[str(action.get("type"))]:
+            return True
+    return False
+
+
 def _same_trello(key: str, ours: Any, theirs: Any) -> bool:
-    if key == "due":
+    if key in ("due", "start"):
         return due_to_trello(due_from_trello(ours)) == due_to_trello(due_from_trello(theirs))
+    if key == "dueComplete":
+        return done_from_trello(ours) == done_from_trello(theirs)
     if key == "desc":
         return bool((ours or "") == (theirs or ""))
     return bool(ours == theirs)
@@ -138,6 +160,10 @@ def observe_update(action: dict[str, Any], link: Link, mapping: Mapping, *, ours
                 found.append((column, new.fields[column]))
     if "due" in old and mapping.due_column:
         found.append((mapping.due_column, due_from_trello(card.get("due"))))
+    if "start" in old and mapping.start_column:
+        found.append((mapping.start_column, due_from_trello(card.get("start"))))
+    if "dueComplete" in old and mapping.due_done_column:
+        found.append((mapping.due_done_column, done_from_trello(card.get("dueComplete"))))
     if "closed" in old:
         result.closed = bool(card.get("closed"))
     for name, value in found:

@@ -49,11 +49,11 @@ from ..models.enums import CardPolicy, HistoryAction, HistorySide, LinkSyncState
 from ..models.sync import CARD_REMOVED, LINKED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
 from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab, column_letter
-from . import description
-from .cards import card_fields, now_ms, revive_card, trello_time_ms, wants_card_back
+from . import description, labels
+from .cards import card_fields, now_ms, revive_card, trello_time_ms, trello_values, wants_card_back
 from .history import record
 from .inbox import new_lead_id
-from .mapping import Mapping, cell_text, due_from_trello, due_to_trello
+from .mapping import Direction, Mapping, cell_text, done_to_trello, due_from_trello, due_to_trello
 from .merge import FieldClock, Side, dump_clocks, load_clocks
 from .providers import Providers
 from .sheet_writer import HeaderCache, SheetLayoutError
@@ -61,7 +61,7 @@ from .sheet_writer import HeaderCache, SheetLayoutError
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[str, int, int], None]
-CARD_READ_FIELDS = "id,name,desc,idList,idBoard,due,closed"
+CARD_READ_FIELDS = "id,name,desc,idList,idBoard,due,start,dueComplete,shortUrl,labels,closed"
 LINKS_PER_FETCH = 1000
 COMMIT_EVERY = 50
 CELLS_PER_WRITE = 5000
@@ -107,6 +107,7 @@ class CardLead:
     due: str | None
     closed: bool
     marker: str | None
+    own: dict[str, str] | None = None  # the mapped values of its start, "done" and URL (None: no such column)
 
 
 @dataclass
@@ -121,6 +122,7 @@ class Plan:
     removed: int = 0
     conflicts: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # changes of one-way fields not passed on
     rows_read: int = 0
     cards_read: int = 0
     # For the wizard's preview: per kind of change (the counters' names), the first leads by name;
@@ -248,8 +250,10 @@ class Reconciler:
                 if marker in rows:  # share the row's copy of the lead id (50k copies are 3 MiB)
                     marker = rows[marker].lead_id
                 # a board has few lists: one shared copy of each list id, not one per card
+                own = {k: v for k, v in trello_values(self.mapping, card).items()
+                       if k != self.mapping.due_column} or None
                 cards[card["id"]] = CardLead(card["id"], sys.intern(card["idList"]), card.get("name", ""), desc,
-                                             card.get("due"), bool(card.get("closed")), marker)
+                                             card.get("due"), bool(card.get("closed")), marker, own)
             self.plan.cards_read += len(page)
             self._set_progress("reading board", self.plan.cards_read, 0)
         return cards
@@ -351,6 +355,7 @@ class Reconciler:
             values[column] = parsed.fields.get(column, "")
         if self.mapping.due_column:
             values[self.mapping.due_column] = due_from_trello(card.due)
+        values.update(card.own or {})
         return values
 
     def _compare_pair(self, link: Link, row: SheetLead, card: CardLead) -> None:
@@ -362,14 +367,18 @@ class Reconciler:
         for column, sheet_value in zip(self.columns, row.cells, strict=False):
             old = cell_text(shadow.get(column, ""))
             sheet_same = sheet_value == old
+            if self.mapping.direction(column) is not Direction.BOTH:
+                self._one_way_pair(link, column, sheet_value, card_values[column], old, new_shadow, row_cells,
+                                   missing=column in self.mapping.description_columns and column not in parsed.fields)
+                continue
             if column == self.mapping.status_column:
                 card_same = self.mapping.status_matches_list(old, card.list_id)
                 agree = self.mapping.status_matches_list(sheet_value, card.list_id)
             elif column in self.mapping.description_columns and column not in parsed.fields:
                 card_same, agree = True, False  # the line was removed from the card: not a change
             else:
-                card_same = card_values[column] == old
-                agree = card_values[column] == sheet_value
+                card_same = self.same_on_card(column, card_values[column], old)
+                agree = self.same_on_card(column, card_values[column], sheet_value)
             if sheet_same and card_same:
                 continue
             if not sheet_same:
@@ -394,15 +403,76 @@ class Reconciler:
         if new_shadow != shadow or link.row_number != row.row:
             self.shadow_updates.append((link, new_shadow, row.row, list(row_cells)))
 
+    def _one_way_pair(self, link: Link, column: str, sheet_value: str, card_value: str, old: str,
+                      new_shadow: dict[str, Any], row_cells: dict[str, str], *, missing: bool) -> None:
+        """A one-way column: the side it syncs to is brought to the value of the side it syncs from;
+        a change made on the receiving side is recorded as not passed on (never a conflict)."""
+        card_same = missing or self.same_on_card(column, card_value, old)
+        if self.mapping.direction(column) is Direction.TO_TRELLO:
+            if sheet_value != old:
+                new_shadow[column] = sheet_value  # ``_fix_card`` gives it to the card
+            elif not card_same:
+                self._one_way(link, column, card_value, Side.TRELLO, "the card was given the sheet's value again")
+            return
+        if not card_same:  # Trello → sheet: the card's value goes into the row
+            new_shadow[column] = card_value
+            if sheet_value != card_value:
+                row_cells[column] = card_value
+        elif sheet_value != old:
+            self._one_way(link, column, sheet_value, Side.SHEETS, "the sheet was given the card's value again")
+            row_cells[column] = old
+
+    def same_on_card(self, column: str, card_value: str, old: str) -> bool:
+        """Whether the card's value of ``column`` is ``old`` (a start date or "done" as Trello keeps it)."""
+        if column == self.mapping.start_column:
+            return due_to_trello(card_value) == due_to_trello(old)
+        if column == self.mapping.due_done_column:
+            return done_to_trello(card_value) == done_to_trello(old)
+        if column == self.mapping.labels_column:  # the card shows the names the board has
+            return labels.key(card_value) == self._known_labels(old)
+        return card_value == old
+
+    def _known_labels(self, value: Any) -> frozenset[str]:
+        return labels.known_key(self.trello, self.workspace.id, self.workspace.trello_board_id, value)
+
+    def _label_ids(self, lead_id: str, value: Any) -> list[str]:
+        """The board's ids of a cell's label names; a name the board lacks is said (not invented)."""
+        ids, unknown = labels.resolve(self.trello, self.workspace.id, self.workspace.trello_board_id, value)
+        for name in unknown:
+            words = (f"“{name}” in {self.mapping.labels_column} of lead {lead_id} is not a label on the board: "
+                     "it was not added to the card")
+            if len(self.plan.warnings) < SAMPLES_KEPT:
+                self.plan.warnings.append(words)
+            if not self.dry_run:
+                record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.UNKNOWN_LABEL,
+                       lead_id=lead_id, outcome=Outcome.ERROR, message=words)
+        return ids
+
+    def _one_way(self, link: Link, column: str, value: str, side: Side, then: str) -> None:
+        where, way = ("in the sheet", "Trello → sheet") if side is Side.SHEETS else ("on the card", "sheet → Trello")
+        message = f"{column} changed {where} to {value!r} was not passed on: it syncs {way} only; {then}"
+        self.plan.skipped.append(f"{link.lead_id}: {message}")
+        if not self.dry_run:
+            record(self.session, self.workspace.id, side=side.value, action=HistoryAction.ONE_WAY,
+                   lead_id=link.lead_id, card_id=link.card_id, outcome=Outcome.SKIPPED,
+                   changes={column: [value, None]}, message=message)
+
     def _fix_card(self, lead_id: str, card: CardLead, preamble: str, shadow: dict[str, Any]) -> None:
         """Send the card only the fields that differ from what the shadow says it should show."""
         desired = card_fields(self.mapping, lead_id, shadow, preamble)
         if desired["idList"] is None:
             desired.pop("idList")
             self.plan.errors.append(f"{lead_id}: status {shadow.get(self.mapping.status_column)!r} has no list")
-        actual = {"name": card.name, "desc": card.desc, "idList": card.list_id,
-                  "due": due_to_trello(due_from_trello(card.due))}
+        actual: dict[str, Any] = {"name": card.name, "desc": card.desc, "idList": card.list_id,
+                                  "due": due_to_trello(due_from_trello(card.due))}
+        if self.mapping.start_column:
+            actual["start"] = due_to_trello((card.own or {}).get(self.mapping.start_column))
+        if self.mapping.due_done_column:
+            actual["dueComplete"] = done_to_trello((card.own or {}).get(self.mapping.due_done_column))
         update = {k: v for k, v in desired.items() if actual.get(k) != v}
+        column = self.mapping.labels_column
+        if column and labels.key((card.own or {}).get(column)) != self._known_labels(shadow.get(column)):
+            update["idLabels"] = self._label_ids(lead_id, shadow.get(column))
         if "desc" in update and self._same_desc(card.desc, lead_id, shadow, preamble):
             update.pop("desc")  # the same values in another layout (e.g. written before the block format)
         if update:
@@ -423,15 +493,23 @@ class Reconciler:
         lead_id = lead.lead_id or card.marker or new_lead_id()
         if not lead.lead_id:
             self.cells.append((lead.row, self.header.index(self.workspace.lead_id_column) + 1, lead_id))
-        shadow = self._values(lead)  # the sheet wins where they differ
-        preamble = self._parse(card).preamble
+        shadow = self._values(lead)  # the sheet wins where they differ, but in the columns that sync Trello → sheet
+        parsed = self._parse(card)
+        preamble = parsed.preamble
+        card_values = self._card_values(card, parsed)
+        written: list[str] = []
+        for column in self.columns:
+            if self.mapping.direction(column) is Direction.TO_SHEET and shadow.get(column) != card_values[column]:
+                shadow[column] = card_values[column]
+                self.cells.append((lead.row, self.header.index(column) + 1, card_values[column]))
+                written.append(column)
         self._fix_card(lead_id, card, preamble, shadow)
         if self.dry_run:
             return
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id, shadow={},
                     field_times={}, card_extra=CardExtra(preamble=preamble).to_json(), row_number=lead.row)
         self.session.add(link)
-        self.shadow_updates.append((link, shadow, lead.row, []))
+        self.shadow_updates.append((link, shadow, lead.row, written))
 
     def _lead_words(self, lead: SheetLead, lead_id: str = "") -> str:
         """A row as the preview names it: its number and title."""
@@ -603,8 +681,12 @@ class Reconciler:
         total = len(self.card_creates) + len(self.card_updates) + len(self.revives)
         done = 0
         for index, (link, fields, values) in enumerate(self.card_creates):
+            column = self.mapping.labels_column
             card = self.trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"],
-                                           due=fields.get("due"))
+                                           due=fields.get("due"), start=fields.get("start"),
+                                           due_complete=bool(fields.get("dueComplete")),
+                                           id_labels=self._label_ids(link.lead_id, values.get(column))
+                                           if column else None)
             self._created(link, card, values)
             done += 1
             if index % COMMIT_EVERY == COMMIT_EVERY - 1:
@@ -622,7 +704,13 @@ class Reconciler:
         landed = trello_time_ms(card, now_ms())
         link.card_id = card["id"]
         link.pending_op = None
-        link.shadow = dict(values)
+        values = dict(values)
+        column = self.mapping.card_url_column
+        if column and card.get("shortUrl") and values.get(column) != card["shortUrl"]:
+            values[column] = card["shortUrl"]  # the card's URL into its column (read-only)
+            if link.row_number:
+                self.cells.append((link.row_number, self.header.index(column) + 1, card["shortUrl"]))
+        link.shadow = values
         link.field_times = dump_clocks({c: FieldClock(t=self.now_ms, s=Side.SHEETS, ts=self.now_ms, wt=landed)
                                         for c in values})
         link.sync_state = LinkSyncState.SYNCED
@@ -631,7 +719,9 @@ class Reconciler:
     def _revive_cards(self) -> None:
         for link, row in self.revives:
             shadow = self._values(row)
-            card = revive_card(self.trello, self.mapping, link, shadow, CardExtra.of(link).preamble)
+            column = self.mapping.labels_column
+            card = revive_card(self.trello, self.mapping, link, shadow, CardExtra.of(link).preamble,
+                               self._label_ids(link.lead_id, shadow.get(column)) if column else None)
             link.card_id = card["id"]
             link.status = LINKED
             link.card_extra = replace(CardExtra.of(link), removed=None).to_json()

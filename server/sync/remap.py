@@ -138,7 +138,7 @@ class Effect:
     columns_added: list[str] = field(default_factory=list)
     columns_removed: list[str] = field(default_factory=list)
     status_column_changed: bool = False
-    cards_rewritten: int = 0  # cards whose description or due the next full sync rewrites
+    cards_rewritten: int = 0  # cards whose description, dates, "done" or labels the next full sync rewrites
     cleared: list[tuple[int, str]] = field(default_factory=list)  # (event id, what it waited for)
     still_parked: list[tuple[int, str]] = field(default_factory=list)
     cards_move_count: int = 0
@@ -177,7 +177,8 @@ def effect_of(session: Session, workspace: Workspace, new: Mapping) -> Effect:
     out.columns_added = [c for c in new.synced_columns if c not in old.synced_columns]
     out.columns_removed = [c for c in old.synced_columns if c not in new.synced_columns]
     rewrites = (old.description_columns != new.description_columns or old.due_column != new.due_column
-                or old.title_column != new.title_column)
+                or old.title_column != new.title_column or old.start_column != new.start_column
+                or old.due_done_column != new.due_done_column or old.labels_column != new.labels_column)
     links = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.card_id.is_not(None),
                                                Link.status == LINKED)).all()
     for link in links:

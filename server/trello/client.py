@@ -32,7 +32,8 @@ Throttle = Callable[[], Callable[[], None] | None]
 
 MAX_429_RETRIES = 2
 MAX_INLINE_WAIT_S = 15.0
-CARD_FIELDS = "id,name,desc,idList,idBoard,closed,due,dateLastActivity,url,shortUrl,labels,idMembers,pos"
+CARD_FIELDS = ("id,name,desc,idList,idBoard,closed,due,start,dueComplete,dateLastActivity,url,shortUrl,labels,"
+               "idMembers,pos")
 
 
 class TrelloClient(CardFieldsMixin):
@@ -156,10 +157,17 @@ class TrelloClient(CardFieldsMixin):
         return self.request("GET", f"/cards/{card_id}", params=params)
 
     def create_card(self, *, id_list: str, name: str, desc: str = "", due: str | None = None,
+                    start: str | None = None, due_complete: bool = False, id_labels: list[str] | None = None,
                     pos: str = "bottom") -> dict[str, Any]:
         body: dict[str, Any] = {"idList": id_list, "name": name, "desc": desc, "pos": pos}
         if due:
             body["due"] = due
+        if start:
+            body["start"] = start
+        if due_complete:
+            body["dueComplete"] = True
+        if id_labels:
+            body["idLabels"] = list(id_labels)
         return self.request("POST", "/cards", json=body)
 
     def update_card(self, card_id: str, **fields: Any) -> dict[str, Any]:

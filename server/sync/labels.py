@@ -1,0 +1,120 @@
+"""Card labels ⇄ a sheet column of label names, comma-separated.
+
+A cell lists label names ("Hot, Follow-up"); names match the board's labels ignoring case and
+surrounding spaces. The board's labels are read once per workspace and kept for
+``LABELS_TTL_S`` (a name not found sends one more read, at most every ``LABELS_RETRY_S``, in case
+someone just made the label). A name the board does not have is not invented: the card gets the
+labels that exist, and the lead's history says which name was left out. Color-only labels (no
+name) have no words in the column: a sheet edit of the column leaves the card without them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..trello.client import TrelloClient
+
+LABELS_TTL_S = 300.0
+LABELS_RETRY_S = 10.0
+
+
+def names(value: Any) -> list[str]:
+    """The label names a cell lists, in order, each once (ignoring case)."""
+    out: dict[str, str] = {}
+    for part in str(value or "").split(","):
+        name = " ".join(part.split())
+        if name and name.casefold() not in out:
+            out[name.casefold()] = name
+    return list(out.values())
+
+
+def render(label_names: list[str]) -> str:
+    return ", ".join(label_names)
+
+
+def key(value: Any) -> frozenset[str]:
+    """What a cell says, for comparisons: its names, ignoring case and order."""
+    return frozenset(n.casefold() for n in names(value))
+
+
+def of_card(card: dict[str, Any]) -> str:
+    """A card's named labels as the column shows them (the card's order)."""
+    return render(names(",".join(str(label.get("name") or "").replace(",", " ")
+                                 for label in card.get("labels") or [] if isinstance(label, dict))))
+
+
+def with_label(value: Any, name: str, present: bool) -> str:
+    """``value`` with ``name`` added (at the end) or taken out."""
+    current = [n for n in names(value) if n.casefold() != name.strip().casefold()]
+    if present and name.strip():
+        current.append(" ".join(name.split()))
+    return render(current)
+
+
+@dataclass
+class _Board:
+    at: float
+    by_name: dict[str, str] = field(default_factory=dict)  # casefolded name -> label id
+    retried_at: float = 0.0
+
+
+_cache: dict[tuple[str, str], _Board] = {}
+_lock = threading.Lock()
+
+
+def _read(trello: TrelloClient, board_id: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for label in trello.board_labels(board_id):
+        name = " ".join(str(label.get("name") or "").split())
+        if name and name.casefold() not in out:
+            out[name.casefold()] = str(label["id"])
+    return out
+
+
+def board_labels(trello: TrelloClient, workspace_id: str, board_id: str, *, missing: bool = False) -> dict[str, str]:
+    """``{casefolded name: label id}`` of the board, cached per workspace; ``missing``: a name was
+    not found, so read again if the last read is older than ``LABELS_RETRY_S``."""
+    now = time.monotonic()
+    with _lock:
+        entry = _cache.get((workspace_id, board_id))
+    fresh = entry is not None and now - entry.at < LABELS_TTL_S
+    if fresh and entry is not None and (not missing or now - max(entry.at, entry.retried_at) < LABELS_RETRY_S):
+        return entry.by_name
+    by_name = _read(trello, board_id)
+    with _lock:
+        _cache[(workspace_id, board_id)] = _Board(now, by_name, now)
+    return by_name
+
+
+def forget(workspace_id: str) -> None:
+    """Drop a workspace's cached labels (tests; a board changed)."""
+    with _lock:
+        for cached in [k for k in _cache if k[0] == workspace_id]:
+            del _cache[cached]
+
+
+def resolve(trello: TrelloClient, workspace_id: str, board_id: str, value: Any) -> tuple[list[str], list[str]]:
+    """(label ids, names the board does not have) of a cell's names."""
+    wanted = names(value)
+    if not wanted:
+        return [], []
+    by_name = board_labels(trello, workspace_id, board_id)
+    if any(n.casefold() not in by_name for n in wanted):
+        by_name = board_labels(trello, workspace_id, board_id, missing=True)
+    ids = [by_name[n.casefold()] for n in wanted if n.casefold() in by_name]
+    return list(dict.fromkeys(ids)), [n for n in wanted if n.casefold() not in by_name]
+
+
+def known_key(trello: TrelloClient, workspace_id: str, board_id: str, value: Any) -> frozenset[str]:
+    """What the card shows of a cell's names: those the board has (for comparisons on Trello's side)."""
+    wanted = key(value)
+    if not wanted:
+        return wanted
+    by_name = board_labels(trello, workspace_id, board_id)
+    return frozenset(n for n in wanted if n in by_name)
+
+
+__all__ = ["board_labels", "forget", "key", "known_key", "names", "of_card", "render", "resolve", "with_label"]
