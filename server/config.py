@@ -268,12 +268,12 @@ class Settings:
 
     @property
     def concurrency(self) -> int:
-        """Event loops per worker process: ``WORKER_CONCURRENCY``, else two on PostgreSQL, whose row
-        locks let them overlap their provider calls, and one on SQLite, where a second writer would
-        only wait for the first."""
+        """Event loops per worker process: ``WORKER_CONCURRENCY``, else two. While one loop waits on a
+        provider's answer the other applies another lead (on SQLite too: a loop holds the write lock
+        only while it commits, never across a call)."""
         if self.worker_concurrency is not None:
             return max(1, self.worker_concurrency)
-        return 2 if self.database_url.startswith("postgresql") else 1
+        return 2
 
     def outbound_timeout_s(self, cap: float) -> float:
         """``HTTP_TIMEOUT_S``, at most ``cap`` (calls made while a person waits for the page)."""

@@ -38,7 +38,7 @@ def test_the_environment_is_read_typed():
 def test_unset_variables_take_the_defaults():
     settings = Settings.from_env({})
     assert settings == dataclasses.replace(Settings(), log_format="console")
-    assert settings.http_timeout_s == 20.0 and settings.force_https is None and settings.concurrency == 1
+    assert settings.http_timeout_s == 20.0 and settings.force_https is None and settings.concurrency == 2
     assert Settings.from_config({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://h/db"}).concurrency == 2
 
 

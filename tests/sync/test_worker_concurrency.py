@@ -20,9 +20,9 @@ from tests.conftest import make_app
 from tests.sync.world import build_world
 
 
-def test_two_loops_by_default_on_postgresql_and_one_on_sqlite():
+def test_two_loops_by_default_on_either_database():
     assert EngineSettings.from_config({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://h/db"}).concurrency == 2
-    assert EngineSettings.from_config({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db"}).concurrency == 1
+    assert EngineSettings.from_config({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db"}).concurrency == 2
     assert EngineSettings.from_config({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db",
                                        "WORKER_CONCURRENCY": "3"}).concurrency == 3
     assert EngineSettings.from_config({"WORKER_CONCURRENCY": "0"}).concurrency == 1
