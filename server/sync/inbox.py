@@ -215,6 +215,7 @@ def action_board_ids(action: dict[str, Any]) -> set[str]:
             if isinstance(b, dict) and isinstance(b.get("id"), str)}
 
 
+_TAKE_WRITE_LOCK = text("UPDATE events SET attempts = attempts WHERE id = -1")  # SQLite: a no-op write
 _LEAD_OF_CARD = select(Link.lead_id).where(Link.workspace_id == bindparam("workspace_id"),
                                           Link.card_id == bindparam("card_id"))
 
@@ -236,18 +237,24 @@ def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any]
         occurred = parse_trello_date(action["date"]) if isinstance(action.get("date"), str) else None
     except ValueError:
         occurred = None
-    order_key = f"card:{card_id}"
-    lead_id = None
-    if card_id:
-        lead_id = session.connection().execute(
-            _LEAD_OF_CARD, {"workspace_id": workspace_id, "card_id": card_id}).scalar_one_or_none()
-        if lead_id:
-            order_key = f"lead:{lead_id}"
     creator = action.get("appCreator")
     echo = bool(app_id and member_id and isinstance(creator, dict) and creator.get("id") == app_id
                 and action.get("idMemberCreator") == member_id)
+    creation_echo = handled and echo and action["type"] in CARD_APPEARS
+    connection = session.connection()
+    if creation_echo and connection.dialect.name == "sqlite":
+        # Write lock first: the worker's creation links the card and finishes the echoes stored
+        # until then in one transaction, so this look-up comes wholly before it or wholly after.
+        connection.execute(_TAKE_WRITE_LOCK)
+    order_key = f"card:{card_id}"
+    lead_id = None
+    if card_id:
+        lead_id = connection.execute(
+            _LEAD_OF_CARD, {"workspace_id": workspace_id, "card_id": card_id}).scalar_one_or_none()
+        if lead_id:
+            order_key = f"lead:{lead_id}"
     state, note = (EventState.PENDING, "") if handled else (EventState.IGNORED, "")
-    if handled and echo and lead_id and action["type"] in CARD_APPEARS:
+    if creation_echo and lead_id:
         # Our own creation's echo, its card linked already: what the worker would conclude
         # (``Processor._creations_known``), decided here so the worker never claims it.
         state, note = EventState.IGNORED, "the card is already linked"
