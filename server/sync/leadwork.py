@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,11 @@ class Context:
     outbound: Callable[[str, int], None]
     headers: HeaderCache
 
+
+# Built once: a statement object reused keeps its cache key, so each lead's look-ups skip building it.
+_LINK_OF_LEAD = select(Link).where(Link.workspace_id == bindparam("b_workspace"), Link.lead_id == bindparam("b_lead"))
+_LINK_OF_CARD = select(Link).where(Link.workspace_id == bindparam("b_workspace"), Link.card_id == bindparam("b_card"))
+_LINK_VERSION = select(Link.version, Link.card_id).where(Link.id == bindparam("b_link"))
 
 MAX_MARK_EVENTS = 20  # event ids kept with a mark (the benchmark's propagation times)
 
@@ -118,8 +123,7 @@ class LeadWork:
             return None
         if self.link is not None and self.link.lead_id == lead_id:
             return self.link  # what the query would give: the session's identity map holds it
-        link = self.session.scalars(select(Link).where(Link.workspace_id == self.workspace.id,
-                                                       Link.lead_id == lead_id)).first()
+        link = self.session.scalars(_LINK_OF_LEAD, {"b_workspace": self.workspace.id, "b_lead": lead_id}).first()
         if link is None:
             self._without_link.add(lead_id)
         return link
@@ -127,8 +131,7 @@ class LeadWork:
     def link_by_card(self, card_id: str | None) -> Link | None:
         if not card_id:
             return None
-        return self.session.scalars(select(Link).where(Link.workspace_id == self.workspace.id,
-                                                       Link.card_id == card_id)).first()
+        return self.session.scalars(_LINK_OF_CARD, {"b_workspace": self.workspace.id, "b_card": card_id}).first()
 
     def trello(self) -> TrelloClient:
         return self.ctx.providers.trello(self.session, self.workspace)
@@ -448,7 +451,7 @@ class LeadWork:
         """Whether the link's row moved on since we read it (a card appearing from an earlier,
         timed-out try, linked by another worker): one narrow read instead of reloading the row."""
         with self.session.no_autoflush:  # our own change to the row (the write ledger) is not in yet
-            stored = self.session.execute(select(Link.version, Link.card_id).where(Link.id == link.id)).first()
+            stored = self.session.execute(_LINK_VERSION, {"b_link": link.id}).first()
         return stored is None or stored.version != link.version or stored.card_id != link.card_id
 
     def _claim(self, link: Link, busy: str) -> None:

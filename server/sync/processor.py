@@ -73,7 +73,7 @@ class Processor:
 
     def run_group(self, group: queue.Group) -> Result:
         with self.session_factory() as session:
-            events = [e for e in session.scalars(queue.events_statement_ids(group.event_ids)).all()
+            events = [e for e in queue.load_events(session, group.event_ids)
                       if e.state == PROCESSING and e.locked_by == self.worker_id]
             workspace = session.get(Workspace, group.workspace_id)
             if not events or workspace is None:
@@ -135,7 +135,7 @@ class Processor:
 
     def _echoes_are_known(self, session: Session, group: queue.Group) -> bool:
         kind, _, key = group.order_key.partition(":")
-        events = [e for e in session.scalars(queue.events_statement_ids(group.event_ids)).all()
+        events = [e for e in queue.load_events(session, group.event_ids)
                   if e.state == PROCESSING and e.locked_by == self.worker_id and e.echo
                   and e.source == EventSource.TRELLO]
         workspace = session.get(Workspace, group.workspace_id)
@@ -231,7 +231,7 @@ class Processor:
              locked_by: str | None = None) -> Result:
         """Tell the queue what to do with a failed group's (or job's) events; one transaction."""
         session.rollback()
-        events = [e for e in session.scalars(queue.events_statement_ids(event_ids)).all()
+        events = [e for e in queue.load_events(session, event_ids)
                   if e.state == PROCESSING and e.locked_by == (locked_by or self.worker_id)]
         message = plain_error(exc)
         result = Result()

@@ -633,6 +633,10 @@ def _pg_listen(engine: Engine) -> Any:
     return connection
 
 
-def events_statement_ids(ids: Iterable[int]) -> Any:
-    """A select of the given events in id order."""
-    return select(Event).where(Event.id.in_(list(ids))).order_by(Event.id)
+# The given events in id order, built once (reused, it keeps its cache key): ``load_events``.
+_EVENTS_BY_ID = select(Event).where(Event.id.in_(bindparam("b_ids", expanding=True))).order_by(Event.id)
+
+
+def load_events(session: Session, ids: Iterable[int]) -> list[Event]:
+    """The given events, in id order."""
+    return list(session.scalars(_EVENTS_BY_ID, {"b_ids": list(ids)}).all())
