@@ -141,7 +141,7 @@ class Claim:
 class ClaimPolicy:
     lanes: tuple[int, ...] = (Lane.LIVE, Lane.BULK)
     max_groups: int = 16
-    bulk_per_workspace: int = 4  # bulk groups of one workspace per claim
+    bulk_per_workspace: int = 16  # bulk groups of one workspace per claim
     lease_s: float = 60.0
 
 
