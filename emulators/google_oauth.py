@@ -384,7 +384,7 @@ class GoogleOAuthEmulator(Served):
                                  404)
         except OAuthFailure as exc:
             response = _json({"error": exc.error, "error_description": exc.description}, exc.status)
-        except Exception:  # a bug in the emulator: say so loudly, answer 500
+        except Exception:  # noqa: BLE001 - a bug in the emulator: say so loudly, answer 500
             traceback.print_exc()
             response = _json({"error": "internal_failure", "error_description": "emulator bug"}, 500)
         return response(environ, start_response)

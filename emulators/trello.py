@@ -87,7 +87,7 @@ class TrelloEmulator(Served):
                 response = text_response(f"Cannot {request.method} {path}", 404)
         except TrelloError as exc:
             response = text_response(exc.message, exc.status)
-        except Exception:  # a bug in the emulator: say so loudly, answer 500
+        except Exception:  # noqa: BLE001 - a bug in the emulator: say so loudly, answer 500
             traceback.print_exc()
             response = text_response("Internal Server Error (emulator bug)", 500)
         return response(environ, start_response)

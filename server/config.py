@@ -192,7 +192,7 @@ class Settings:
     # event loops per worker process (threads); unset: by database (see `concurrency`)
     worker_concurrency: int | None = _setting("WORKER_CONCURRENCY", None, _optional_whole)
     claim_groups: int = _setting("WORKER_CLAIM_GROUPS", 16, _whole)  # lead groups per claim
-    bulk_per_workspace: int = _setting("WORKER_BULK_PER_WORKSPACE", 16, _whole)  # bulk groups of one workspace per claim
+    bulk_per_workspace: int = _setting("WORKER_BULK_PER_WORKSPACE", 16, _whole)  # bulk leads of a workspace a claim
     inline_wait_s: float = _setting("RATE_LIMIT_INLINE_WAIT_S", 0.02, _number)  # a nearer slot is waited for
     live_max_rows: int = _setting("LIVE_MAX_ROWS", 20, _whole)  # a delivery with more rows is bulk work
     max_queued_bulk: int = _setting("MAX_QUEUED_BULK", 20000, _whole)  # per workspace; more is refused with 429

@@ -79,7 +79,7 @@ def exchange_google_code() -> dict[str, Any]:
         raise SignInError(f"Google did not sign you in ({exc.error or 'unknown error'}). Please try again.") from exc
     except requests.RequestException as exc:
         raise SignInError("Google could not be reached. Please try again in a moment.") from exc
-    except Exception as exc:  # noqa: BLE001 - a bad ID token, malformed answers: never a 500
+    except Exception as exc:  # a bad ID token, malformed answers: never a 500
         log.warning("google_sign_in_failed", error=repr(exc))
         raise SignInError("Google's answer could not be verified, so you were not signed in. "
                           "Please try again.") from exc

@@ -460,7 +460,7 @@ class LeaseKeeper:
                 ids = sorted(self._ids)
             try:
                 renew_leases(self.engine, ids, self.worker_id, self.lease_s)
-            except Exception:  # noqa: BLE001 - the next beat tries again; the lease has slack
+            except Exception:  # the next beat tries again; the lease has slack
                 log.warning("lease_renewal_failed", worker_id=self.worker_id, exc_info=True)
 
 

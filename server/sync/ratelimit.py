@@ -547,7 +547,7 @@ def _throttle(limiter: RateLimiter, specs: Sequence[Spec], timeout: float, max_w
         def finish() -> None:
             try:
                 limiter.redate(grant)
-            except Exception:  # noqa: BLE001 - the call itself is done; a 429 later is retried
+            except Exception:  # the call itself is done; a 429 later is retried
                 log.warning("rate_limit_redate_failed", buckets=[s[0] for s in specs], exc_info=True)
         return finish
     return throttle

@@ -50,7 +50,7 @@ class Periodic:
             ran.append(job.name)
             try:
                 job.run()
-            except Exception:  # noqa: BLE001 - one job must not stop the loop or the others
+            except Exception:  # one job must not stop the loop or the others
                 log.exception("periodic_job_failed", job=job.name)
         return ran
 

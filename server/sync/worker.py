@@ -260,7 +260,7 @@ class Worker:
                     self.wakeup.clear()
                     took = self.run_once()
                     failures = 0
-                except Exception:  # noqa: BLE001 - the loop must outlive the database
+                except Exception:  # the loop must outlive the database
                     failures += 1
                     delay = min(30.0, 0.5 * 2 ** min(failures - 1, 6))
                     log.exception("worker_batch_failed", retry_in_s=delay)
@@ -368,7 +368,7 @@ class JobRunner:
             try:
                 took = self.run_once()
                 failures = 0
-            except Exception:  # noqa: BLE001 - the runner must outlive the database too
+            except Exception:  # the runner must outlive the database too
                 failures += 1
                 log.exception("job_runner_failed")
                 self.stopping.wait(min(30.0, 0.5 * 2 ** min(failures - 1, 6)))

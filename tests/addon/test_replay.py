@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from server.extensions import db
 from server.models import Event
 from server.sync.signatures import OUTDATED_ADDON, addon_request_signature
+from tests.addon.test_api import events, make_workspace
 from tests.conftest import make_app
-from tests.test_addon_api import events, make_workspace
 
 SYNC = "/api/addon/sync"
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import Event, History, User, Workspace, WorkspaceMember
 from server.sync.signatures import addon_signature
+from tests.addon.test_api import connect, make_workspace, signed_headers
 from tests.conftest import make_app, sign_in_as
-from tests.test_addon_api import connect, make_workspace, signed_headers
 
 LOOKUP = "/api/addon/leads/L-0123456789ab"
 

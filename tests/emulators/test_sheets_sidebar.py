@@ -13,8 +13,8 @@ from emulators.sheets import SheetsEmulator
 from emulators.sheets_sidebar import SidebarBridge
 from server.extensions import db
 from server.models import Event
+from tests.addon.test_api import make_workspace
 from tests.conftest import make_app
-from tests.test_addon_api import make_workspace
 
 ROWS = [["Name", "Status", "Lead ID"], ["Ann Lee", "New", "L-0123456789ab"], ["", "", ""], ["Bo", "Won", ""]]
 
