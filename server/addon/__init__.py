@@ -266,12 +266,21 @@ def card_view(card: dict[str, Any]) -> dict[str, Any]:
         "list": {"id": lst.get("id"), "name": lst.get("name") or ""} if lst else None,
         "labels": [{"name": label.get("name") or "", "color": label.get("color")}
                    for label in card.get("labels") or [] if isinstance(label, dict)],
+        "start": card.get("start"),
         "due": card.get("due"),
         "dueComplete": bool(card.get("dueComplete")),
+        "checklist": _checklist(card),
         "members": [{"fullName": m.get("fullName") or "", "username": m.get("username") or ""}
                     for m in card.get("members") or [] if isinstance(m, dict)],
         "dateLastActivity": card.get("dateLastActivity"),
     }
+
+
+def _checklist(card: dict[str, Any]) -> dict[str, int]:
+    """Checklist progress from the card's ``badges`` (Trello counts the items and the ticked ones)."""
+    badges = card.get("badges") if isinstance(card.get("badges"), dict) else {}
+    total, checked = badges.get("checkItems"), badges.get("checkItemsChecked")
+    return {"checked": checked if isinstance(checked, int) else 0, "total": total if isinstance(total, int) else 0}
 
 
 def _sync_state(link: Link | None) -> dict[str, Any]:

@@ -382,6 +382,7 @@ TRELLO_CARD = {
     "labels": [{"id": "x", "idBoard": "b", "name": "Hot", "color": "red"}, {"id": "y", "name": "", "color": "sky"}],
     "list": {"id": "l" * 24, "name": "Contacted"},
     "members": [{"id": "m", "fullName": "Bob Roy", "username": "bobroy", "initials": "BR"}],
+    "start": "2029-12-01T09:00:00.000Z", "badges": {"checkItems": 5, "checkItemsChecked": 3, "comments": 1},
 }
 
 
@@ -407,7 +408,8 @@ def test_linked_lead_shows_its_card_and_sync_state(app, client, monkeypatch):
         "id": TRELLO_CARD["id"], "name": "Ann Lee — Acme", "url": "https://trello.com/c/AbCd1234/12-ann-lee",
         "closed": False, "list": {"id": "l" * 24, "name": "Contacted"},
         "labels": [{"name": "Hot", "color": "red"}, {"name": "", "color": "sky"}],
-        "due": "2030-01-15T17:00:00.000Z", "dueComplete": False,
+        "start": "2029-12-01T09:00:00.000Z", "due": "2030-01-15T17:00:00.000Z", "dueComplete": False,
+        "checklist": {"checked": 3, "total": 5},
         "members": [{"fullName": "Bob Roy", "username": "bobroy"}],
         "dateLastActivity": "2024-05-01T10:00:00.000Z",
     }

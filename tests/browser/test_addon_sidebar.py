@@ -83,7 +83,8 @@ LINKED = {
              "closed": False, "list": {"id": "l1", "name": "Contacted"},
              "labels": [{"name": "Hot", "color": "red"}, {"name": "Enterprise", "color": "sky"},
                         {"name": "Q3", "color": "green_dark"}],
-             "due": "2030-01-15T17:00:00.000Z", "dueComplete": False,
+             "start": "2029-12-01T09:00:00.000Z", "due": "2030-01-15T17:00:00.000Z", "dueComplete": False,
+             "checklist": {"checked": 3, "total": 5},
              "members": [{"fullName": "Bob Roy", "username": "bobroy"}, {"fullName": "Cy Dee", "username": "cydee"}],
              "dateLastActivity": TWO_HOURS_AGO},
     "sync": {"state": "synced", "last_synced_at": TWO_HOURS_AGO, "error": ""},
@@ -128,6 +129,8 @@ def test_linked_lead_shows_its_trello_card(browser, artifacts_dir):
     colours = [chips.nth(i).evaluate("el => getComputedStyle(el).backgroundColor") for i in range(3)]
     assert len(set(colours)) == 3 and "rgb(248, 113, 104)" in colours  # Trello's red
     assert "2030" in page.inner_text("#card-due")
+    assert "2029" in page.inner_text("#card-start") and page.is_visible("#card-start")
+    assert page.inner_text("#card-checklist") == "3 of 5 done"
     assert page.inner_text("#card-members") == "Bob Roy (@bobroy), Cy Dee (@cydee)"
     assert page.inner_text("#card-activity") == "2 h ago"
     assert "Synced" in page.inner_text("#card-sync")
@@ -212,3 +215,12 @@ def test_follows_the_selection_with_at_most_two_calls_in_flight(browser):
     page.wait_for_function("document.querySelector('#elsewhere-text').textContent.includes('header row')", timeout=5000)
     assert scenario_value(page, "maxInFlight") <= 2
     assert errors == []
+
+
+def test_a_card_without_start_date_or_checklist_shows_neither(browser):
+    card = {**LINKED["card"], "start": None, "checklist": {"checked": 0, "total": 0}}
+    page, errors, _outside = open_sidebar(browser, {"selected": selected(),
+                                                    "cards": {"L-0123456789ab": {**LINKED, "card": card}}})
+    page.wait_for_selector("body[data-state=linked]")
+    assert page.is_hidden("#start-field") and page.is_hidden("#checklist-field")
+    assert page.is_visible("#due-field") and not errors
