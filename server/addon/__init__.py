@@ -278,7 +278,9 @@ def card_view(card: dict[str, Any]) -> dict[str, Any]:
 
 def _checklist(card: dict[str, Any]) -> dict[str, int]:
     """Checklist progress from the card's ``badges`` (Trello counts the items and the ticked ones)."""
-    badges = card.get("badges") if isinstance(card.get("badges"), dict) else {}
+    badges = card.get("badges")
+    if not isinstance(badges, dict):
+        badges = {}
     total, checked = badges.get("checkItems"), badges.get("checkItemsChecked")
     return {"checked": checked if isinstance(checked, int) else 0, "total": total if isinstance(total, int) else 0}
 
