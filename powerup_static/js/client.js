@@ -13,10 +13,16 @@
   var ICON = LS.server + '/powerup/images/icon.svg' + suffix;
   var ICON_WHITE = LS.server + '/powerup/images/icon-white.svg' + suffix;
   var REFRESH_S = 60;
+  // A card whose list is not yet its lead's (just moved; the sync is applying it) asks again at
+  // Trello's shortest badge refresh, so the badge never shows the old status for a minute.
+  var UNSETTLED_REFRESH_S = 10;
 
   function cardData(t) {
-    return Promise.resolve(t.card('id')).then(function (card) {
-      return LS.api(t, 'GET', '/cards/' + encodeURIComponent(card.id));
+    return Promise.resolve(t.card('id', 'idList')).then(function (card) {
+      return LS.api(t, 'GET', '/cards/' + encodeURIComponent(card.id)).then(function (data) {
+        if (data) { data.cardList = card.idList; }
+        return data;
+      });
     });
   }
 
@@ -49,7 +55,8 @@
         dynamic: function () {
           return cardData(t).then(function (data) {
             if (!data.linked || !data.badge || !data.badge.text) { return { refresh: REFRESH_S }; }
-            return { text: data.badge.text, color: data.badge.color, refresh: REFRESH_S };
+            var settled = !data.badge.list_id || !data.cardList || data.badge.list_id === data.cardList;
+            return { text: data.badge.text, color: data.badge.color, refresh: settled ? REFRESH_S : UNSETTLED_REFRESH_S };
           }, function () {
             return { refresh: REFRESH_S };
           });

@@ -120,7 +120,10 @@ def card_view(session: Session, workspace: Workspace, card_id: str) -> dict[str,
         "lead": {"lead_id": link.lead_id, "fields": fields, "columns": list(fields), "status": status,
                  "row": link.row_number, "sheet_url": link_url},
         "sync": sync_summary(link),
-        "badge": {"text": status, "color": badge_color(workspace, status) if status else "light-gray"},
+        # list_id: the list the lead's status goes to; a card elsewhere has just moved and its
+        # badge asks again soon (powerup_static/js/client.js)
+        "badge": {"text": status, "color": badge_color(workspace, status) if status else "light-gray",
+                  "list_id": Mapping.of_or_default(workspace).list_for_status(status) if status else None},
     }
 
 

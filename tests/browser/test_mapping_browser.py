@@ -78,7 +78,6 @@ def test_edit_mapping_in_the_browser(world, artifacts_dir):
         page.get_by_label("List for New").select_option(label="Contacted")
         expect(closed_reverse).to_have_value("Lost")
         page.get_by_label("List for New").select_option(label="New")
-        page.screenshot(path=str(artifacts_dir / "mapping-edit.png"), full_page=True)
 
         page.get_by_role("button", name="Preview changes").click()
         effect = page.locator("#mapping-effect")

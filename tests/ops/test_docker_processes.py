@@ -149,9 +149,9 @@ def test_web_and_worker_sync_and_are_scraped_under_gunicorn(tmp_path):
         # the web processes' counters: the webhook deliveries they answered
         assert _get(samples, "leads_sync_http_requests_total", route="/webhooks/trello/<workspace_id>") >= 1
         assert _get(samples, "leads_sync_http_requests_total", route="/webhooks/sheets/<workspace_id>") >= 1
-        # the database's gauges: one worker alive, nothing waiting
-        assert _get(samples, "leads_sync_workers_alive") == 1
-        assert len(samples["leads_sync_worker_last_seen_timestamp_seconds"]) == 1
+        # the database's gauges: the worker's two event loops alive (WORKER_CONCURRENCY's default), nothing waiting
+        assert _get(samples, "leads_sync_workers_alive") == 2
+        assert len(samples["leads_sync_worker_last_seen_timestamp_seconds"]) == 2
         assert _get(samples, "leads_sync_events", state="pending") == 0
 
         # Whichever gunicorn process answers, a scrape sums them all: ten probes count ten.

@@ -93,7 +93,7 @@ def test_good_token_returns_the_linked_lead(client):
     assert list(lead["fields"]) == ["Name", "Email", "Company", "Notes"]  # mapping order, no status/ID
     assert lead["sheet_url"] == f"https://docs.google.com/spreadsheets/d/sheet-123/edit#gid={SHEET_GID}&range=A7"
     assert body["sync"]["state"] == "synced" and body["sync"]["last_synced_at"].endswith("Z")
-    assert body["badge"] == {"text": "Qualified", "color": "blue"}
+    assert body["badge"] == {"text": "Qualified", "color": "blue", "list_id": "l2"}  # the list Qualified goes to
 
 
 def test_sheet_url_opens_the_workspaces_tab_at_the_row():
@@ -110,7 +110,7 @@ def test_error_state_and_badge_colours(client):
     body = get_card(client, ERROR_CARD, sign(KEY)).get_json()
     assert body["sync"]["state"] == "error"
     assert "protected" in body["sync"]["error"]
-    assert body["badge"] == {"text": "Won", "color": "green"}
+    assert body["badge"] == {"text": "Won", "color": "green", "list_id": "l3"}
 
 
 def test_invited_member_sees_the_workspace(client):
