@@ -572,8 +572,8 @@ class LeadWork:
     def card_appeared(self, event: Event, card_id: str, at: float, *, ours: bool) -> None:
         """A card we have no link for is on the board: link it, or add a row for it."""
         trello = self.trello()
-        try:
-            card = trello.get_card(card_id)
+        try:  # with its custom field items where the mapping has custom field columns
+            card = trello.get_card_details(card_id) if self.mapping.custom_fields else trello.get_card(card_id)
         except TrelloNotFound:
             self.done(event, "the card no longer exists", IGNORED)
             return
@@ -607,6 +607,8 @@ class LeadWork:
         for column in self.mapping.description_columns:
             values[column] = parsed.fields.get(column, "")
         values.update(trello_values(self.mapping, card))
+        values.update(customfields.card_values(trello, self.workspace.id, self.workspace.trello_board_id,
+                                               self.mapping, card))
         preamble = parsed.preamble if parsed.fields or parsed.lead_id else (card.get("desc") or "").strip()
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card_id, pending_op=PendingOp.APPEND_ROW,
                     sync_state=LinkSyncState.PENDING, shadow={}, field_times={},

@@ -223,3 +223,13 @@ def test_reconciliation_repairs_a_custom_field(world):
     assert _writes(world).get("PUT /1/cards/{id}/customFields") == 1 and plan.cards_to_update == 1
     assert not _history(world, action="conflict")
     assert _reconcile(world).cards_to_update == 0  # nothing left to repair
+
+
+def test_a_card_made_on_the_board_brings_its_custom_fields_into_its_row(world):
+    ids = _map_custom_fields(world)
+    card = world.trello.add_card(world.lists["Contacted"], "Grace Hopper")
+    world.trello.set_custom_field_item(card["id"], ids["Deal"], {"number": "99"})
+    world.trello.set_custom_field_item(card["id"], ids["VIP"], {"checked": "true"})
+    world.settle()
+    row = next(r for r in world.rows() if r["Name"] == "Grace Hopper")
+    assert (row["Deal"], row["VIP"], row["Stage"]) == ("99", "TRUE", "")
