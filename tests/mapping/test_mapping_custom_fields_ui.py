@@ -56,3 +56,35 @@ def test_the_boards_custom_fields_are_listed_mapped_to_columns_and_stored(world)
     taken = body(client.post(url, data=as_form(form_fields(body(client.get(url))), action="preview",
                                                **{f"custom_field:{deal}": "Name"})))
     assert "cannot hold a Trello custom field" in taken  # the title's column is taken
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_the_wizard_says_when_the_board_has_no_custom_fields_and_maps_them_when_it_has(sqlite_url, enabled):
+    from tests.mapping.test_mapping_fields_ui import account_ids, page, post_step, seed_pipeline
+
+    plain = build_world(sqlite_url, make_app=make_app)
+    try:
+        seeded = seed_pipeline(plain)
+        plain.trello.set_custom_fields(seeded["board_id"], enabled)
+        deal = plain.trello.add_custom_field(seeded["board_id"], "Deal size", "number")["id"] if enabled else ""
+        client = plain.app.test_client()
+        login(client, plain.app)
+        ids = account_ids(plain.app)
+        post_step(client, "sheet", spreadsheet=seeded["spreadsheet_id"], google_account=ids["google"])
+        post_step(client, "tab", tab="Leads 2026", header_row="1")
+        post_step(client, "board", board=f"{ids['trello']}:{seeded['board_id']}")
+        columns_page = page(client, "/app/workspaces/new?step=columns")
+        if not enabled:
+            assert "This Trello board has no Custom Fields" in columns_page
+            assert "custom_field:" not in columns_page
+            return
+        assert "Deal size" in columns_page and f'name="custom_field:{deal}"' in columns_page
+        post_step(client, "columns", title_column="Name", status_column="Status", description_columns=["Email"],
+                  **{f"custom_field:{deal}": "Company"})
+        again = form_fields(page(client, "/app/workspaces/new?step=columns"), f'name="custom_field:{deal}"')
+        assert again[f"custom_field:{deal}"] == ["Company"]
+        with client.session_transaction() as session:
+            state = next(v for k, v in session.items() if isinstance(v, dict) and "custom_fields" in v)
+        assert state["custom_fields"] == {"Company": deal}
+    finally:
+        plain.stop()
