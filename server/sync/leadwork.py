@@ -388,7 +388,10 @@ class LeadWork:
             id_labels = self.label_ids(link.lead_id, shadow) if self.mapping.labels_column else None
             card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels)
         self.ctx.outbound("trello", self.merged[-1].id)
+        made = card["id"] != link.card_id  # the old card was deleted or moved away: a new one
         link.card_id = card["id"]
+        if made and self.mapping.custom_fields:
+            self._custom_fields_of_new_card(link, shadow)
         link.status = LINKED
         link.card_extra = replace(CardExtra.of(link), removed=None).to_json()
         landed = trello_time_ms(card, now_ms())

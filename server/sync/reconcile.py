@@ -519,6 +519,23 @@ class Reconciler:
             self.plan.note("cards_to_update", lambda: f"card “{card.name}”")
             self.card_updates.append((card.id, update))
 
+    def _new_card_custom_fields(self, link: Link, card_id: str, values: dict[str, str]) -> None:
+        """A card made by the pass gets its row's non-empty custom fields in one batch call."""
+        if not self.mapping.custom_fields:
+            return
+        by_id = self._custom_definitions()
+        items: dict[str, dict[str, Any]] = {}
+        for column, field_id in self.mapping.custom_fields.items():
+            found = by_id.get(field_id)
+            if found is None or not cell_text(values.get(column, "")).strip():
+                continue
+            try:
+                items[field_id] = customfields.to_item(found, values.get(column))
+            except customfields.NotTaken as exc:
+                self._custom_field_error(link.lead_id, f"{column} of lead {link.lead_id}: {exc}")
+        if items:
+            self._set_custom_fields(card_id, items)
+
     def _set_custom_fields(self, card_id: str, items: dict[str, dict[str, Any]]) -> None:
         try:
             self.trello.set_card_custom_fields(card_id, list(items.values()))
@@ -739,6 +756,7 @@ class Reconciler:
                                            id_labels=self._label_ids(link.lead_id, values.get(column))
                                            if column else None)
             self._created(link, card, values)
+            self._new_card_custom_fields(link, card["id"], values)
             done += 1
             if index % COMMIT_EVERY == COMMIT_EVERY - 1:
                 self._set_progress("creating cards", done, total)

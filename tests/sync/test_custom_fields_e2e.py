@@ -233,3 +233,19 @@ def test_a_card_made_on_the_board_brings_its_custom_fields_into_its_row(world):
     world.settle()
     row = next(r for r in world.rows() if r["Name"] == "Grace Hopper")
     assert (row["Deal"], row["VIP"], row["Stage"]) == ("99", "TRUE", "")
+
+
+def test_a_full_sync_gives_a_card_it_makes_its_rows_custom_fields(world):
+    ids = _map_custom_fields(world)
+    world.sheets.drop_next_events(1)  # a row the add-on never told us about
+    world.add_row(Name="Alan Turing", Email="alan@example.com", Status="New", Deal="12", Stage="Cold", VIP="TRUE")
+    assert world.sheets.wait_for_events(timeout=10)
+    world.trello.reset_stats()
+    _reconcile(world)
+    world.settle()
+    lead_id = next(r for r in world.rows() if r["Name"] == "Alan Turing")["Lead ID"]
+    card_id = world.link(lead_id).card_id
+    assert _on_card(world, card_id, ids) == {"Note": "", "Deal": "12", "Met": "", "VIP": "TRUE", "Stage": "Cold"}
+    assert _writes(world)["PUT /1/cards/{id}/customFields"] == 1
+    plan = _reconcile(world)  # nothing left to repair, and the row keeps its values
+    assert plan.cards_to_update == 0 and world.row_for(lead_id)["Deal"] == "12"
