@@ -242,7 +242,8 @@ def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problem
         all_statuses=list(dict.fromkeys([*statuses, *(name for _, name in sources.lists)])),
         row_policies=form_checks.ROW_POLICIES, card_policies=form_checks.CARD_POLICIES,
         direction_choices=form_checks.DIRECTION_CHOICES, custom=sources.custom_fields,
-        custom_note=sources.custom_fields_note,
+        custom_note=sources.custom_fields_note, custom_types=CUSTOM_FIELD_TYPES,
+        custom_creatable=bool(sources.custom_fields) or sources.custom_fields_note.startswith("The board has Custom"),
         unmatched=[r["status"] for r in answers["rows"] if not r["list_id"]])
     response = current_app.make_response((page, status))
     response.headers["Cache-Control"] = "no-store"
@@ -268,6 +269,8 @@ def edit_mapping(workspace_id: str) -> Response:
         return _render(ws, sources, _form_from_saved(ws, sources), status=409, problems=[
             ("Someone changed this workspace's mapping while you were editing it. This page now shows the "
              "saved mapping; make your changes again.")])
+    if request.form.get("action") == "create_custom_field":
+        return _create_custom_field(ws, sources, answers, base)
     checked = _check(ws, sources)
     if checked.problems:
         return _render(ws, sources, answers, problems=checked.problems, base=base, status=400)
@@ -278,6 +281,48 @@ def edit_mapping(workspace_id: str) -> Response:
             flash("The answers changed since the preview: check the preview below, then save.", "info")
         return _render(ws, sources, answers, effect=effect, previewed=new_print, base=base)
     return _save(ws, checked, effect, full_sync=request.form.get("full_sync") == "yes")
+
+
+CUSTOM_FIELD_TYPES = {"text": "Text", "number": "Number", "date": "Date", "checkbox": "Checkbox",
+                      "list": "List of options"}
+
+
+def _create_custom_field(ws: Workspace, sources: Sources, answers: dict[str, Any], base: str) -> Response:
+    """Make a custom field on the board for a sheet column (named after it) and map it there; the
+    page then shows the answers again, to preview and save as ever."""
+    column = request.form.get("new_custom_column", "")
+    kind = request.form.get("new_custom_type", "")
+    options = [o for o in (" ".join(p.split()) for p in request.form.get("new_custom_options", "").split(",")) if o]
+    problems = []
+    if not sources.custom_fields and sources.custom_fields_note == CUSTOM_FIELDS_OFF:
+        problems.append(CUSTOM_FIELDS_OFF)
+    if column not in sources.columns:
+        problems.append("Choose the column the new custom field is for.")
+    elif any(name.casefold() == column.casefold() for _, name, _ in sources.custom_fields):
+        problems.append(f"The board already has a custom field named “{column}”: map it to the column above.")
+    if kind not in CUSTOM_FIELD_TYPES:
+        problems.append("Choose the new custom field's type.")
+    if kind == "list" and not options:
+        problems.append("Give the new list field's options, separated by commas (“Hot, Warm, Cold”).")
+    client = workspace_trello(ws)
+    if client is None:
+        problems.append("The workspace has no Trello account.")
+    if problems or client is None:
+        return _render(ws, sources, answers, problems=problems, base=base, status=400)
+    try:
+        made = client.create_custom_field(ws.trello_board_id, column[:100], kind, options=options[:50])
+    except TrelloError as exc:
+        return _render(ws, sources, answers, base=base, status=400,
+                       problems=[f"Trello did not make the custom field ({trello_error_message(exc)})."])
+    record(db_session(), ws.id, side=HistorySide.SYSTEM, action=HistoryAction.MAPPING_CHANGED,
+           message=f"{user().email} made the custom field “{column}” ({kind}) on the board for the column “{column}”")
+    db.session.commit()
+    sources.custom_fields.append((str(made["id"]), column[:100], kind))
+    sources.custom_fields_note = ""
+    answers["custom_fields"] = {**{k: v for k, v in answers.get("custom_fields", {}).items() if v != column},
+                                str(made["id"]): column}
+    flash(f"The custom field “{column}” is on the board and mapped to the column; preview, then save.", "info")
+    return _render(ws, sources, answers, base=base)
 
 
 def _save(ws: Workspace, checked: Checked, effect: remap.Effect, *, full_sync: bool) -> Response:

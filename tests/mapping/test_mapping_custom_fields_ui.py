@@ -88,3 +88,28 @@ def test_the_wizard_says_when_the_board_has_no_custom_fields_and_maps_them_when_
         assert state["custom_fields"] == {"Company": deal}
     finally:
         plain.stop()
+
+
+def test_the_editor_makes_a_missing_custom_field_for_a_column_and_maps_it(world):
+    world.trello.set_custom_fields(world.board_id, True)
+    client = world.app.test_client()
+    login(client, world.app)
+    url = f"/app/workspaces/{world.workspace_id}/mapping"
+    html = body(client.get(url))
+    assert "none defined yet" in html and "Make the field on the board" in html
+    fields = form_fields(html)
+    refused = client.post(url, data=as_form(fields, action="create_custom_field", new_custom_column="Deal",
+                                            new_custom_type="list", new_custom_options=""))
+    assert refused.status_code == 400 and "Give the new list field" in body(refused)
+    assert world.person.board_custom_fields(world.board_id) == []
+    made = body(client.post(url, data=as_form(fields, action="create_custom_field", new_custom_column="Deal",
+                                              new_custom_type="list", new_custom_options="Small, Large")))
+    [field] = world.person.board_custom_fields(world.board_id)
+    assert (field["name"], field["type"]) == ("Deal", "list")
+    assert [o["value"]["text"] for o in field["options"]] == ["Small", "Large"]
+    shown = form_fields(made)
+    assert shown[f"custom_field:{field['id']}"] == ["Deal"]
+    preview = body(client.post(url, data=as_form(shown, action="preview")))
+    response = client.post(url, data=as_form(form_fields(preview), action="save"))
+    assert response.status_code == 302, body(response)
+    assert stored(world.app, world.workspace_id).mapping["custom_fields"] == {"Deal": field["id"]}
