@@ -168,6 +168,7 @@ EVENT_LABELS: dict[tuple[str, str], str] = {
     (EventSource.TRELLO, "commentCard"): "Comment added in Trello",
     (EventSource.TRELLO, "addLabelToCard"): "Label added in Trello",
     (EventSource.TRELLO, "removeLabelFromCard"): "Label taken off in Trello",
+    (EventSource.TRELLO, "updateCustomFieldItem"): "Custom field changed in Trello",
     (EventSource.SYSTEM, Command.RECONCILE): "Full sync",
     (EventSource.SYSTEM, Command.PREVIEW): "Preview of the first sync",
     (EventSource.SYSTEM, Command.CREATE_CARD): "Creating the lead's card",

@@ -47,6 +47,10 @@ class Sources:
     statuses: list[str]
     lists: list[tuple[str, str]]
     problems: list[str] = field(default_factory=list)
+    # the board's custom fields that can be mapped (id, name, type); ``custom_fields_note`` says in
+    # words why there are none to offer (no Custom Fields on the board, or they could not be read)
+    custom_fields: list[tuple[str, str, str]] = field(default_factory=list)
+    custom_fields_note: str = ""
 
 
 def _read_sources(ws: Workspace) -> Sources:
@@ -84,7 +88,49 @@ def _read_sources(ws: Workspace) -> Sources:
     except TrelloError as exc:
         words = trello_error_message(exc) if client is not None else "the workspace has no Trello account"
         out.problems.append(f"The board's lists could not be read ({words}); the lists shown are the saved ones.")
+    _read_custom_fields(ws, client, mapping, out)
     return out
+
+
+CUSTOM_FIELDS_OFF = ("This Trello board has no Custom Fields (they need a paid Trello plan or the board's Custom "
+                     "Fields Power-Up), so no column can be mapped to one.")
+
+
+def _read_custom_fields(ws: Workspace, client: Any, mapping: Mapping, out: Sources) -> None:
+    """Whether the board has Custom Fields, and which; a mapped field the board lost is said."""
+    if client is None:
+        out.custom_fields_note = "The board's custom fields could not be read (the workspace has no Trello account)."
+        return
+    try:
+        if not client.custom_fields_available(ws.trello_board_id):
+            out.custom_fields_note = CUSTOM_FIELDS_OFF
+            if mapping.custom_fields:
+                out.problems.append(CUSTOM_FIELDS_OFF[:-1] + ": the columns mapped to custom fields ("
+                                    + ", ".join(f"“{c}”" for c in mapping.custom_fields)
+                                    + ") are not written to cards; each lead's history says so. Saving keeps them "
+                                      "mapped for when Custom Fields are back.")
+            return
+        defined = client.board_custom_fields(ws.trello_board_id)
+    except TrelloError as exc:
+        out.custom_fields_note = f"The board's custom fields could not be read ({trello_error_message(exc)})."
+        return
+    out.custom_fields = [(str(f["id"]), str(f.get("name") or "")[:100], str(f.get("type") or ""))
+                         for f in defined if isinstance(f, dict) and f.get("id")][:50]
+    if not out.custom_fields:
+        out.custom_fields_note = ("The board has Custom Fields but none defined yet: add them in Trello to map "
+                                  "them here.")
+    known = {fid for fid, _, _ in out.custom_fields}
+    lost = [c for c, fid in mapping.custom_fields.items() if fid not in known]
+    if lost:
+        out.problems.append("The board no longer has the custom field of " + ", ".join(f"“{c}”" for c in lost)
+                            + ": choose its field again below, or none.")
+
+
+def _custom_answers(ws: Workspace, sources: Sources) -> list[tuple[str, str]]:
+    """(column, field id) submitted; with no custom fields to offer, the saved ones are kept as they are."""
+    if not sources.custom_fields:
+        return list(Mapping.of_or_default(ws).custom_fields.items())
+    return form_checks.custom_fields_from_form(request.form.get, [fid for fid, _, _ in sources.custom_fields])
 
 
 # --------------------------------------------------------------------------- the form's content
@@ -113,12 +159,13 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
             "start_column": mapping.start_column or "", "due_done_column": mapping.due_done_column or "",
             "card_url_column": mapping.card_url_column or "", "labels_column": mapping.labels_column or "",
             "directions": {f.column: f.direction.value for f in mapping.fields},
+            "custom_fields": {fid: column for column, fid in mapping.custom_fields.items()},
             "rows": rows, "reverse": reverse, "default_status": mapping.default_status,
             "row_removed_policy": ws.row_removed_policy, "card_removed_policy": ws.card_removed_policy,
             "card_removed_status": ws.card_removed_status, "full_sync": True}
 
 
-def _form_from_post(sources: Sources) -> dict[str, Any]:
+def _form_from_post(ws: Workspace, sources: Sources) -> dict[str, Any]:
     """The answers as submitted, to show them again (with the problems or the preview)."""
     pairs = form_checks.status_pairs(request.form.get)
     rows, seen = [], set()
@@ -135,6 +182,7 @@ def _form_from_post(sources: Sources) -> dict[str, Any]:
             "card_url_column": request.form.get("card_url_column", ""),
             "labels_column": request.form.get("labels_column", ""),
             "directions": form_checks.directions_from_form(request.form.get, sources.columns),
+            "custom_fields": {fid: column for column, fid in _custom_answers(ws, sources)},
             "description_columns": request.form.getlist("description_columns"), "rows": rows,
             "reverse": {list_id: form_checks.clean(request.form.get(f"reverse_{list_id}", ""))
                         for list_id, _ in sources.lists},
@@ -161,7 +209,8 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
                                         due_done=request.form.get("due_done_column") or None,
                                         card_url=request.form.get("card_url_column") or None,
                                         labels=request.form.get("labels_column") or None,
-                                        directions=form_checks.directions_from_form(request.form.get, sources.columns))
+                                        directions=form_checks.directions_from_form(request.form.get, sources.columns),
+                                        custom_fields=_custom_answers(ws, sources))
     reverse = {list_id: request.form.get(f"reverse_{list_id}", "") for list_id, _ in sources.lists}
     statuses = form_checks.check_statuses(form_checks.status_pairs(request.form.get), reverse,
                                           request.form.get("default_status", ""), sources.lists)
@@ -192,7 +241,9 @@ def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problem
         lists=sources.lists, new_lists=[lid for lid, _ in sources.lists if lid not in saved_lists],
         all_statuses=list(dict.fromkeys([*statuses, *(name for _, name in sources.lists)])),
         row_policies=form_checks.ROW_POLICIES, card_policies=form_checks.CARD_POLICIES,
-        direction_choices=form_checks.DIRECTION_CHOICES,
+        direction_choices=form_checks.DIRECTION_CHOICES, custom=sources.custom_fields,
+        custom_note=sources.custom_fields_note, custom_types=CUSTOM_FIELD_TYPES,
+        custom_creatable=bool(sources.custom_fields) or sources.custom_fields_note.startswith("The board has Custom"),
         unmatched=[r["status"] for r in answers["rows"] if not r["list_id"]])
     response = current_app.make_response((page, status))
     response.headers["Cache-Control"] = "no-store"
@@ -212,12 +263,14 @@ def edit_mapping(workspace_id: str) -> Response:
     sources = _read_sources(ws)
     if request.method == "GET":
         return _render(ws, sources, _form_from_saved(ws, sources))
-    answers = _form_from_post(sources)
+    answers = _form_from_post(ws, sources)
     base = request.form.get("base", "")
     if base and base != fingerprint(ws.mapping or {}):
         return _render(ws, sources, _form_from_saved(ws, sources), status=409, problems=[
             ("Someone changed this workspace's mapping while you were editing it. This page now shows the "
              "saved mapping; make your changes again.")])
+    if request.form.get("action") == "create_custom_field":
+        return _create_custom_field(ws, sources, answers, base)
     checked = _check(ws, sources)
     if checked.problems:
         return _render(ws, sources, answers, problems=checked.problems, base=base, status=400)
@@ -228,6 +281,48 @@ def edit_mapping(workspace_id: str) -> Response:
             flash("The answers changed since the preview: check the preview below, then save.", "info")
         return _render(ws, sources, answers, effect=effect, previewed=new_print, base=base)
     return _save(ws, checked, effect, full_sync=request.form.get("full_sync") == "yes")
+
+
+CUSTOM_FIELD_TYPES = {"text": "Text", "number": "Number", "date": "Date", "checkbox": "Checkbox",
+                      "list": "List of options"}
+
+
+def _create_custom_field(ws: Workspace, sources: Sources, answers: dict[str, Any], base: str) -> Response:
+    """Make a custom field on the board for a sheet column (named after it) and map it there; the
+    page then shows the answers again, to preview and save as ever."""
+    column = request.form.get("new_custom_column", "")
+    kind = request.form.get("new_custom_type", "")
+    options = [o for o in (" ".join(p.split()) for p in request.form.get("new_custom_options", "").split(",")) if o]
+    problems = []
+    if not sources.custom_fields and sources.custom_fields_note == CUSTOM_FIELDS_OFF:
+        problems.append(CUSTOM_FIELDS_OFF)
+    if column not in sources.columns:
+        problems.append("Choose the column the new custom field is for.")
+    elif any(name.casefold() == column.casefold() for _, name, _ in sources.custom_fields):
+        problems.append(f"The board already has a custom field named “{column}”: map it to the column above.")
+    if kind not in CUSTOM_FIELD_TYPES:
+        problems.append("Choose the new custom field's type.")
+    if kind == "list" and not options:
+        problems.append("Give the new list field's options, separated by commas (“Hot, Warm, Cold”).")
+    client = workspace_trello(ws)
+    if client is None:
+        problems.append("The workspace has no Trello account.")
+    if problems or client is None:
+        return _render(ws, sources, answers, problems=problems, base=base, status=400)
+    try:
+        made = client.create_custom_field(ws.trello_board_id, column[:100], kind, options=options[:50])
+    except TrelloError as exc:
+        return _render(ws, sources, answers, base=base, status=400,
+                       problems=[f"Trello did not make the custom field ({trello_error_message(exc)})."])
+    record(db_session(), ws.id, side=HistorySide.SYSTEM, action=HistoryAction.MAPPING_CHANGED,
+           message=f"{user().email} made the custom field “{column}” ({kind}) on the board for the column “{column}”")
+    db.session.commit()
+    sources.custom_fields.append((str(made["id"]), column[:100], kind))
+    sources.custom_fields_note = ""
+    answers["custom_fields"] = {**{k: v for k, v in answers.get("custom_fields", {}).items() if v != column},
+                                str(made["id"]): column}
+    flash(f"The custom field “{column}” is on the board and mapped to the column; preview, then save.", "info")
+    return _render(ws, sources, answers, base=base)
 
 
 def _save(ws: Workspace, checked: Checked, effect: remap.Effect, *, full_sync: bool) -> Response:

@@ -64,6 +64,7 @@ from .helpers import (
     trello_error_message,
     user,
 )
+from .mapping_edit import CUSTOM_FIELDS_OFF
 from .picker import picker_context
 
 log = structlog.get_logger(__name__)
@@ -267,7 +268,7 @@ def _tab_post(state: dict[str, Any]) -> ResponseReturnValue:
         return _go("tab")
     if (title, header_row) != (state.get("sheet_name"), state.get("header_row")) or header != state.get("header"):
         _forget(state, "title_column", "status_column", "description_columns", "due_column", "start_column",
-                "due_done_column", "card_url_column", "labels_column", "directions", "status_to_list",
+                "due_done_column", "card_url_column", "labels_column", "custom_fields", "directions", "status_to_list",
                 "list_to_status", "default_status")
     state.update({"sheet_name": title, "sheet_gid": _tab_gid(titles[title]), "header_row": header_row,
                   "header": header[:60]})
@@ -322,11 +323,27 @@ def _board_post(state: dict[str, Any]) -> ResponseReturnValue:
               "Contacted, Won…), then choose the board again.", "error")
         return _go("board")
     if board_id != state.get("board_id"):
-        _forget(state, "status_to_list", "list_to_status", "default_status")
+        _forget(state, "status_to_list", "list_to_status", "default_status", "custom_fields")
     state.update({"trello_account_id": account.id, "board_id": board_id, "board_name": str(board.get("name"))[:200],
-                  "lists": [[lst["id"], str(lst.get("name") or "")[:100]] for lst in lists][:40]})
+                  "lists": [[lst["id"], str(lst.get("name") or "")[:100]] for lst in lists][:40],
+                  **_board_custom_fields(client, board_id)})
     _save(state)
     return _go("columns")
+
+
+def _board_custom_fields(client: Any, board_id: str) -> dict[str, Any]:
+    """The board's custom fields to offer on the columns step, or why there are none, in words."""
+    try:
+        if not client.custom_fields_available(board_id):
+            return {"custom_field_defs": [], "custom_fields_note": CUSTOM_FIELDS_OFF}
+        defined = client.board_custom_fields(board_id)
+    except TrelloError as exc:
+        return {"custom_field_defs": [],
+                "custom_fields_note": f"The board's custom fields could not be read ({trello_error_message(exc)})."}
+    defs = [[str(f["id"]), str(f.get("name") or "")[:100], str(f.get("type") or "")]
+            for f in defined if isinstance(f, dict) and f.get("id")][:50]
+    note = "" if defs else "The board has Custom Fields but none defined yet: add them in Trello to map them here."
+    return {"custom_field_defs": defs, "custom_fields_note": note}
 
 
 # --------------------------------------------------------------------------- step 4: columns
@@ -358,7 +375,10 @@ def _columns_context(state: dict[str, Any]) -> dict[str, Any]:
     return {"columns": columns, "title_column": title, "status_column": status, "due_column": due or "",
             "description_columns": description, "start_column": start or "", "due_done_column": done or "",
             "card_url_column": card_url or "", "labels_column": labels or "",
-            "directions": dict(state.get("directions") or {}), "direction_choices": form_checks.DIRECTION_CHOICES}
+            "directions": dict(state.get("directions") or {}), "direction_choices": form_checks.DIRECTION_CHOICES,
+            "custom": [tuple(d) for d in state.get("custom_field_defs") or []],
+            "custom_note": state.get("custom_fields_note") or "",
+            "custom_fields": {fid: column for column, fid in (state.get("custom_fields") or {}).items()}}
 
 
 def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
@@ -372,7 +392,9 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
                                        due_done=request.form.get("due_done_column") or None,
                                        card_url=request.form.get("card_url_column") or None,
                                        labels=request.form.get("labels_column") or None,
-                                       directions=form_checks.directions_from_form(request.form.get, columns))
+                                       directions=form_checks.directions_from_form(request.form.get, columns),
+                                       custom_fields=form_checks.custom_fields_from_form(
+                                           request.form.get, [d[0] for d in state.get("custom_field_defs") or []]))
     if answer.problems:
         for problem in answer.problems:
             flash(problem, "error")
@@ -382,7 +404,7 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
     state.update({"title_column": title, "status_column": status, "due_column": due,
                   "description_columns": answer.description_columns, "start_column": answer.start_column,
                   "due_done_column": answer.due_done_column, "card_url_column": answer.card_url_column,
-                  "labels_column": answer.labels_column,
+                  "labels_column": answer.labels_column, "custom_fields": answer.custom_fields,
                   "directions": {column: d.value for column, d in answer.directions.items()}})
     _save(state)
     return _go("statuses")
@@ -541,6 +563,7 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
                              state.get("due_column") or None, start=state.get("start_column") or None,
                              due_done=state.get("due_done_column") or None,
                              card_url=state.get("card_url_column") or None, labels=state.get("labels_column") or None,
+                             custom_fields=dict(state.get("custom_fields") or {}),
                              directions={c: Direction(d) for c, d in (state.get("directions") or {}).items()}),
         statuses_as_written=dict(state["status_to_list"]),
         list_to_status=dict(state.get("list_to_status") or {}),

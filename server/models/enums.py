@@ -129,6 +129,7 @@ class FieldKind(StrEnum):
     DUE_DONE = "due_done"  # the card's "done" (``dueComplete``), a checkbox-like column
     CARD_URL = "card_url"  # the card's short URL, written into the sheet only (read-only)
     LABELS = "labels"  # the card's label names, comma-separated
+    CUSTOM_FIELD = "custom_field"  # one of the board's Trello custom fields (``FieldMap.custom_field_id``)
 
 
 class Direction(StrEnum):

@@ -6,10 +6,12 @@ The stored JSON is the one every version wrote (each key optional)::
      "due_column": null, "status_to_list": {"Won": "<list id>", ...}, "list_to_status": {"<list id>": "Won"},
      "default_status": "New", "list_names": {"<list id>": "Done"}, "board_name": "Sales",
      "start_column": null, "due_done_column": null, "card_url_column": null, "labels_column": null,
-     "directions": {"Notes": "to_trello", "Phone": "to_sheet"}}
+     "directions": {"Notes": "to_trello", "Phone": "to_sheet"},
+     "custom_fields": {"Deal size": "<custom field id>"}}
 
-``start_column``, ``due_done_column``, ``card_url_column``, ``labels_column`` and ``directions`` came later: a
-mapping without them has no such columns and every column two-way (``directions`` names only the
+``start_column``, ``due_done_column``, ``card_url_column``, ``labels_column``, ``directions`` and
+``custom_fields`` (a column per Trello custom field, by the field's id) came later: a mapping without them has
+no such columns and every column two-way (``directions`` names only the
 columns that are not; the status column is always two-way, and the card URL column is card →
 sheet whatever it says).
 
@@ -41,7 +43,7 @@ DEFAULT_LEAD_ID_COLUMN = "Lead ID"
 _COLUMN_KEYS = ("title_column", "status_column", "description_columns", "due_column", "start_column",
                 "due_done_column", "card_url_column", "labels_column")
 _KNOWN_KEYS = frozenset({*_COLUMN_KEYS, "status_to_list", "list_to_status", "default_status", "list_names",
-                         "board_name", "directions"})
+                         "board_name", "directions", "custom_fields"})
 #: the kinds that take one column, with the key that stores it
 SINGLE_KINDS: dict[FieldKind, str] = {FieldKind.DUE: "due_column", FieldKind.START: "start_column",
                                       FieldKind.DUE_DONE: "due_done_column", FieldKind.CARD_URL: "card_url_column",
@@ -67,14 +69,16 @@ class FieldMap:
     column: str
     kind: FieldKind
     direction: Direction = Direction.BOTH
+    custom_field_id: str = ""  # the board's custom field (``FieldKind.CUSTOM_FIELD`` only)
 
 
 def column_fields(title: str, status: str, description: Sequence[str] = (), due: str | None = None, *,
                   start: str | None = None, due_done: str | None = None, card_url: str | None = None,
-                  labels: str | None = None, directions: dict[str, Direction] | None = None) -> tuple[FieldMap, ...]:
+                  labels: str | None = None, directions: dict[str, Direction] | None = None,
+                  custom_fields: dict[str, str] | None = None) -> tuple[FieldMap, ...]:
     """The fields of a title, a status, description and (optionally) due date, start date, "done"
-    card URL and labels columns, in that order; ``directions`` gives a column's direction (else both ways,
-    except where the kind fixes it)."""
+    card URL, labels and custom field (``{column: custom field id}``) columns, in that order;
+    ``directions`` gives a column's direction (else both ways, except where the kind fixes it)."""
     kinds = [(title, FieldKind.TITLE), (status, FieldKind.STATUS)]
     kinds.extend((column, FieldKind.DESCRIPTION) for column in description)
     for column, kind in ((due, FieldKind.DUE), (start, FieldKind.START), (due_done, FieldKind.DUE_DONE),
@@ -82,8 +86,12 @@ def column_fields(title: str, status: str, description: Sequence[str] = (), due:
         if column:
             kinds.append((column, kind))
     chosen = directions or {}
-    return tuple(FieldMap(column, kind, FIXED_DIRECTIONS.get(kind, chosen.get(column, Direction.BOTH)))
-                 for column, kind in kinds)
+    out = [FieldMap(column, kind, FIXED_DIRECTIONS.get(kind, chosen.get(column, Direction.BOTH)))
+           for column, kind in kinds]
+    taken = {f.column for f in out}
+    out.extend(FieldMap(column, FieldKind.CUSTOM_FIELD, chosen.get(column, Direction.BOTH), field_id)
+               for column, field_id in (custom_fields or {}).items() if column and field_id and column not in taken)
+    return tuple(out)
 
 
 DEFAULT_FIELDS = column_fields(DEFAULT_TITLE_COLUMN, DEFAULT_STATUS_COLUMN)
@@ -121,6 +129,7 @@ class Mapping:
     due_done_column: str | None = field(init=False, repr=False, compare=False)
     card_url_column: str | None = field(init=False, repr=False, compare=False)
     labels_column: str | None = field(init=False, repr=False, compare=False)
+    custom_fields: dict[str, str] = field(init=False, repr=False, compare=False)  # column -> custom field id
     _synced: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _directions: dict[str, Direction] = field(init=False, repr=False, compare=False)
 
@@ -138,6 +147,7 @@ class Mapping:
             "due_done_column": self._one(FieldKind.DUE_DONE),
             "card_url_column": self._one(FieldKind.CARD_URL),
             "labels_column": self._one(FieldKind.LABELS),
+            "custom_fields": {f.column: f.custom_field_id for f in self.fields if f.kind == FieldKind.CUSTOM_FIELD},
             "_synced": tuple(dict.fromkeys(f.column for f in self.fields)),
             "_directions": {f.column: f.direction for f in self.fields},
         }
@@ -230,7 +240,7 @@ def _fields_from_json(data: dict[str, Any]) -> tuple[FieldMap, ...]:
                          _texts(data, "description_columns"), _text(data, "due_column") or None,
                          start=_text(data, "start_column") or None, due_done=_text(data, "due_done_column") or None,
                          card_url=_text(data, "card_url_column") or None, labels=_text(data, "labels_column") or None,
-                         directions=_directions(data))
+                         directions=_directions(data), custom_fields=_table(data, "custom_fields"))
 
 
 def _fields_to_json(fields: tuple[FieldMap, ...]) -> dict[str, Any]:
@@ -248,6 +258,8 @@ def _fields_to_json(fields: tuple[FieldMap, ...]) -> dict[str, Any]:
                 out["description_columns"].append(f.column)
             case FieldKind.DUE | FieldKind.START | FieldKind.DUE_DONE | FieldKind.CARD_URL | FieldKind.LABELS:
                 out[SINGLE_KINDS[f.kind]] = f.column
+            case FieldKind.CUSTOM_FIELD:  # written only when there are some: older mappings stay as stored
+                out.setdefault("custom_fields", {})[f.column] = f.custom_field_id
             case _:
                 assert_never(f.kind)
     if directions:  # written only when some column is one-way: older mappings stay as they were stored

@@ -17,7 +17,7 @@ from ..models import Event
 from ..models.enums import HistoryAction, Outcome, PendingOp, SheetEventKind
 from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
 from ..trello.errors import TrelloNotFound
-from . import cards, labels
+from . import cards, customfields, labels
 from .cards import now_ms
 from .history import record
 from .inbox import CARD_APPEARS
@@ -156,6 +156,9 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
     if event.kind in LABEL_ACTIONS:
         label_changed(work, event, action, link, ours=ours, at=at)
         return
+    if event.kind == "updateCustomFieldItem":
+        custom_field_changed(work, event, action, link, ours=ours, at=at)
+        return
     if event.kind != "updateCard":
         work.done(event, "", IGNORED)
         return
@@ -194,6 +197,36 @@ def label_changed(work: LeadWork, event: Event, action: dict[str, Any], link: An
         return
     base = work.labels_now if work.labels_now is not None else cell_text((link.shadow or {}).get(column))
     value = work.labels_now = labels.with_label(base, name, LABEL_ACTIONS[event.kind])
+    if ours:
+        work.add_changes(event, [], [Landing(column, value, at, Side.TRELLO)])
+    else:
+        work.add_changes(event, [Change(column, value, at, Side.TRELLO, event.id)])
+
+
+def custom_field_changed(work: LeadWork, event: Event, action: dict[str, Any], link: Any, *, ours: bool,
+                         at: float) -> None:
+    """A custom field of a lead's card set or cleared: the value of the column mapped to it (a
+    person's change, or our own batch write landing)."""
+    data = action.get("data") or {}
+    field = data.get("customField") or {}
+    field_id = str(field.get("id") or "")
+    column = next((c for c, f in work.mapping.custom_fields.items() if f == field_id), None)
+    if column is None:
+        work.done(event, f"no column holds the custom field “{field.get('name') or field_id}”", IGNORED)
+        return
+    if link.status not in (LINKED, CARD_REMOVED):
+        work.done(event, f"the link is {link.status}", IGNORED)
+        return
+    item = data.get("customFieldItem") or {}
+    definition = dict(field)
+    if field.get("type") == "list":  # the option's text is in the board's definition
+        found = customfields.definition(work.trello(), work.workspace.id, work.workspace.trello_board_id, field_id)
+        if found is None or (item.get("idValue") and not any(o.get("id") == item["idValue"]
+                                                             for o in found.get("options") or [])):
+            found = customfields.definitions(work.trello(), work.workspace.id, work.workspace.trello_board_id,
+                                             missing=True).get(field_id)
+        definition = found or definition
+    value = customfields.to_cell(definition, item)
     if ours:
         work.add_changes(event, [], [Landing(column, value, at, Side.TRELLO)])
     else:
@@ -266,8 +299,14 @@ def update_card_command(work: LeadWork, event: Event, data: dict[str, Any]) -> N
         work.done(event, "nothing to update", IGNORED)
         return
     work.link = link
+    fields = dict(fields)
+    custom = fields.pop("customFields", None)  # the custom fields' own batched call, after the PUT
+    card: dict[str, Any] = {}
     try:
-        card = cards.write_card(work.trello(), link, **fields)
+        if fields:
+            card = cards.write_card(work.trello(), link, **fields)
+        if custom:
+            work.write_custom_fields(link, custom)
     except TrelloNotFound:
         work.done(event, "the card no longer exists", IGNORED)
         return

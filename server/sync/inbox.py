@@ -25,6 +25,7 @@ SHEETS, TRELLO, SYSTEM = EventSource.SHEETS, EventSource.TRELLO, EventSource.SYS
 TRELLO_CARD_ACTIONS = {
     "createCard", "copyCard", "updateCard", "deleteCard", "moveCardFromBoard", "moveCardToBoard",
     "convertToCardFromCheckItem", "emailCard", "commentCard", "addLabelToCard", "removeLabelFromCard",
+    "updateCustomFieldItem",
 }
 # Every way a card appears on a board (created, copied, moved in, converted, emailed).
 CARD_APPEARS = frozenset({"createCard", "copyCard", "moveCardToBoard", "convertToCardFromCheckItem", "emailCard"})

@@ -29,9 +29,10 @@ from ..models.base import utcnow
 from ..models.card_extra import CardExtra
 from ..models.enums import CardPolicy, HistoryAction, HistorySide, LinkSyncState, Outcome, PendingOp, RowPolicy
 from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLINKED
+from ..trello.cardfields import CustomFieldsUnavailable
 from ..trello.client import TrelloClient
-from ..trello.errors import TrelloNotFound, TrelloUnavailable
-from . import cards, description, labels, queue
+from ..trello.errors import TrelloBadRequest, TrelloNotFound, TrelloUnavailable
+from . import cards, customfields, description, labels, queue
 from .cards import card_fields, now_ms, trello_time_ms, trello_values
 from .history import record
 from .inbox import CARD_APPEARS, new_lead_id
@@ -193,6 +194,10 @@ class LeadWork:
                 board = self.workspace.trello_board_id
                 return labels.known_key(self.trello(), self.workspace.id, board, a) == \
                     labels.known_key(self.trello(), self.workspace.id, board, b)
+            if name in self.mapping.custom_fields:  # as the field keeps it: 3 is 3.0, yes is TRUE
+                found = customfields.definition(self.trello(), self.workspace.id, self.workspace.trello_board_id,
+                                                self.mapping.custom_fields[name])
+                return bool(customfields.key(found, a) == customfields.key(found, b))
         if name == self.mapping.labels_column:
             return labels.key(a) == labels.key(b)
         return a == b
@@ -252,10 +257,16 @@ class LeadWork:
     def _write_trello(self, link: Link, shadow: dict[str, str], fields: dict[str, str], result: Merge) -> bool:
         """PUT what Trello must show; False when the card turned out to be gone (merged again)."""
         body = self._card_body(link, shadow, fields)
-        if not body:
+        custom = [name for name in fields if name in self.mapping.custom_fields]
+        items = self.custom_items(link.lead_id, shadow, custom) if custom else {}
+        if not body and not items:
             return True
+        card: dict[str, Any] = {}
         try:
-            card = cards.write_card(self.trello(), link, **body)
+            if body:
+                card = cards.write_card(self.trello(), link, **body)
+            if items:  # the custom fields have their own endpoint: one batched call for all of them
+                self.write_custom_fields(link, items)
         except TrelloNotFound:
             if self._merging:
                 raise
@@ -264,14 +275,68 @@ class LeadWork:
             self.finish()
             return False
         except TrelloUnavailable:
-            self._remember_attempt(link, body)
+            self._remember_attempt(link, {**body, **({"customFields": items} if items else {})})
             raise
         self.ctx.outbound("trello", self.merged[-1].id)
         metrics.card_written(result, self.merged[-1].lane)
-        landed = trello_time_ms(card, now_ms())
+        landed = trello_time_ms(card, now_ms()) if body else now_ms()
         for name in self._fields_of(body):  # all the PUT gave Trello: a description carries every line
             result.clocks.setdefault(name, FieldClock()).wt = landed
+        for column, field_id in self.mapping.custom_fields.items():
+            if field_id in items:
+                result.clocks.setdefault(column, FieldClock()).wt = now_ms()
         return True
+
+    def custom_items(self, lead_id: str, shadow: dict[str, str], columns: list[str]) -> dict[str, dict[str, Any]]:
+        """``{field id: batch item}`` giving the card these custom field columns' values; a value the
+        field cannot take (or a field the board lost) is said in the lead's history, and left out."""
+        trello, board = self.trello(), self.workspace.trello_board_id
+        title = shadow.get(self.mapping.title_column, "") or lead_id
+        items: dict[str, dict[str, Any]] = {}
+        for column in columns:
+            field_id = self.mapping.custom_fields[column]
+            found = customfields.definition(trello, self.workspace.id, board, field_id)
+            if found is None:
+                self._custom_field_error(lead_id, column, shadow.get(column, ""),
+                                         customfields.missing_words(column, lead_id, title))
+                continue
+            try:
+                try:
+                    items[field_id] = customfields.to_item(found, shadow.get(column))
+                except customfields.NotTaken:
+                    if found.get("type") != "list":
+                        raise
+                    # perhaps an option someone just added in Trello: the board's fields are read once more
+                    found = customfields.definitions(trello, self.workspace.id, board, missing=True).get(field_id)
+                    items[field_id] = customfields.to_item(found or {}, shadow.get(column))
+            except customfields.NotTaken as exc:
+                self._custom_field_error(lead_id, column, shadow.get(column, ""),
+                                         f"{column} of lead {lead_id} (“{title}”): {exc}")
+        return items
+
+    def write_custom_fields(self, link: Link, items: dict[str, dict[str, Any]]) -> None:
+        """One batch call; a board without Custom Fields (or a value Trello refuses) is a plain
+        error in the lead's history, not a retry: the other fields are synced."""
+        started = now_ms()
+        try:
+            self.trello().set_card_custom_fields(link.card_id or "", list(items.values()))
+        except TrelloBadRequest as exc:
+            title = cell_text((link.shadow or {}).get(self.mapping.title_column)) or link.lead_id
+            columns = [c for c, f in self.mapping.custom_fields.items() if f in items]
+            for column in columns:
+                words = (customfields.unavailable_words(column, link.lead_id, title)
+                         if isinstance(exc, CustomFieldsUnavailable) else
+                         f"{column} of lead {link.lead_id} (“{title}”) was not written to the card: Trello "
+                         f"refused the value ({exc})")
+                self._custom_field_error(link.lead_id, column, (link.shadow or {}).get(column, ""), words)
+            return
+        cards.note_write(link, {"customFields": items}, started, now_ms())
+
+    def _custom_field_error(self, lead_id: str, column: str, value: Any, words: str) -> None:
+        record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.ERROR, lead_id=lead_id,
+               card_id=self.link.card_id if self.link is not None else None,
+               event_id=self.merged[-1].id if self.merged else None, outcome=Outcome.ERROR,
+               changes={column: [cell_text(value), None]}, message=words)
 
     def _fields_of(self, body: dict[str, Any]) -> list[str]:
         """The synced fields a card PUT body sets (``desc`` sets every description column)."""
@@ -323,7 +388,10 @@ class LeadWork:
             id_labels = self.label_ids(link.lead_id, shadow) if self.mapping.labels_column else None
             card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels)
         self.ctx.outbound("trello", self.merged[-1].id)
+        made = card["id"] != link.card_id  # the old card was deleted or moved away: a new one
         link.card_id = card["id"]
+        if made and self.mapping.custom_fields:
+            self._custom_fields_of_new_card(link, shadow)
         link.status = LINKED
         link.card_extra = replace(CardExtra.of(link), removed=None).to_json()
         landed = trello_time_ms(card, now_ms())
@@ -406,6 +474,7 @@ class LeadWork:
         if id_row:
             mark_sheet(link, id_row=id_row)
         shadow = {column: values.get(column, "") for column in self.mapping.synced_columns}
+        created = card is None
         if card is None:
             fields = card_fields(self.mapping, lead_id, shadow, "")
             if self.mapping.labels_column and labels.names(shadow.get(self.mapping.labels_column)):
@@ -429,6 +498,8 @@ class LeadWork:
         link.pending_op = None
         link.status = LINKED
         self._card_url_into(link, shadow, card)
+        if created and self.mapping.custom_fields:
+            self._custom_fields_of_new_card(link, shadow)
         link.shadow = shadow
         link.field_times = dump_clocks({c: FieldClock(t=at, s=Side.SHEETS.value, ts=at, wt=landed) for c in shadow})
         link.card_extra = replace(CardExtra.of(link), pending_event=None, create_attempted_at=None).to_json()
@@ -438,6 +509,21 @@ class LeadWork:
         record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.CREATE_CARD, lead_id=lead_id,
                card_id=card["id"], event_id=event.id, changes={k: [None, v] for k, v in shadow.items() if v})
         self.done(event)
+
+    def _custom_fields_of_new_card(self, link: Link, shadow: dict[str, str]) -> None:
+        """A new card's custom fields, in one batched call after its creation (none when all are empty)."""
+        columns = [c for c in self.mapping.custom_fields if cell_text(shadow.get(c)).strip()]
+        items = self.custom_items(link.lead_id, shadow, columns) if columns else {}
+        if not items:
+            return
+        try:
+            self.write_custom_fields(link, items)
+        except TrelloUnavailable:
+            title = shadow.get(self.mapping.title_column, "") or link.lead_id
+            for column in columns:
+                self._custom_field_error(link.lead_id, column, shadow.get(column, ""),
+                                         f"{column} of lead {link.lead_id} (“{title}”) was not written to the new "
+                                         "card: Trello did not answer; the next full sync writes it")
 
     def _card_url_into(self, link: Link, shadow: dict[str, str], card: dict[str, Any]) -> None:
         """The card's short URL into the card URL column (read-only: whatever the row held)."""
@@ -489,8 +575,8 @@ class LeadWork:
     def card_appeared(self, event: Event, card_id: str, at: float, *, ours: bool) -> None:
         """A card we have no link for is on the board: link it, or add a row for it."""
         trello = self.trello()
-        try:
-            card = trello.get_card(card_id)
+        try:  # with its custom field items where the mapping has custom field columns
+            card = trello.get_card_details(card_id) if self.mapping.custom_fields else trello.get_card(card_id)
         except TrelloNotFound:
             self.done(event, "the card no longer exists", IGNORED)
             return
@@ -524,6 +610,8 @@ class LeadWork:
         for column in self.mapping.description_columns:
             values[column] = parsed.fields.get(column, "")
         values.update(trello_values(self.mapping, card))
+        values.update(customfields.card_values(trello, self.workspace.id, self.workspace.trello_board_id,
+                                               self.mapping, card))
         preamble = parsed.preamble if parsed.fields or parsed.lead_id else (card.get("desc") or "").strip()
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card_id, pending_op=PendingOp.APPEND_ROW,
                     sync_state=LinkSyncState.PENDING, shadow={}, field_times={},

@@ -117,12 +117,14 @@ class ColumnAnswer:
     card_url_column: str | None = None
     labels_column: str | None = None
     directions: dict[str, Direction] = field(default_factory=dict)  # the one-way columns only
+    custom_fields: dict[str, str] = field(default_factory=dict)  # column -> the board's custom field id
 
     def fields(self) -> tuple[FieldMap, ...]:
         """The synced columns these answers make, for ``Mapping(fields=...)``."""
         return column_fields(self.title_column, self.status_column, self.description_columns, self.due_column,
                              start=self.start_column, due_done=self.due_done_column, card_url=self.card_url_column,
-                             labels=self.labels_column, directions=self.directions)
+                             labels=self.labels_column, directions=self.directions,
+                             custom_fields=self.custom_fields)
 
 
 def directions_from_form(get: Callable[[str], str | None], columns: Sequence[str]) -> dict[str, str]:
@@ -135,10 +137,17 @@ def directions_from_form(get: Callable[[str], str | None], columns: Sequence[str
     return out
 
 
+def custom_fields_from_form(get: Callable[[str], str | None], field_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(column, custom field id) of each board custom field given a column (form fields
+    ``custom_field:<field id>``), in the board's order."""
+    return [(column, field_id) for field_id in field_ids if (column := get(f"custom_field:{field_id}") or "")]
+
+
 def check_columns(columns: Sequence[str], title: str, status: str, due: str | None,
                   description: Sequence[str], *, start: str | None = None, due_done: str | None = None,
                   card_url: str | None = None, labels: str | None = None,
-                  directions: MappingType[str, str] | None = None) -> ColumnAnswer:
+                  directions: MappingType[str, str] | None = None,
+                  custom_fields: Sequence[tuple[str, str]] = ()) -> ColumnAnswer:
     """Check the column choices against the sheet's header columns."""
     out = ColumnAnswer(title_column=title, status_column=status, due_column=due or None,
                        start_column=start or None, due_done_column=due_done or None, card_url_column=card_url or None,
@@ -157,11 +166,19 @@ def check_columns(columns: Sequence[str], title: str, status: str, due: str | No
         if chosen not in columns or chosen in taken:
             out.problems.append(f"The {words} column must be another column (or none).")
         taken.append(chosen)
+    for column, field_id in custom_fields:
+        if column not in columns or column in taken:
+            out.problems.append(f"“{clean(column)}” cannot hold a Trello custom field: it is not in the sheet or "
+                                "already holds another field (choose another column, or none).")
+            continue
+        out.custom_fields[column] = field_id
+        taken.append(column)
     unknown = [c for c in description if c not in columns]
     if unknown:
         out.problems.append(f"The sheet has no column “{clean(unknown[0])}” for the card description.")
     out.description_columns = [c for c in dict.fromkeys(description) if c in columns and c not in taken]
-    synced = {title, *out.description_columns, *(getattr(out, key) for key, _ in OPTIONAL_COLUMNS)}
+    synced = {title, *out.description_columns, *(getattr(out, key) for key, _ in OPTIONAL_COLUMNS),
+              *out.custom_fields}
     for column, value in (directions or {}).items():
         try:
             direction = Direction(value)
@@ -213,6 +230,7 @@ __all__ = [
     "check_policies",
     "check_statuses",
     "clean",
+    "custom_fields_from_form",
     "directions_from_form",
     "status_pairs",
 ]

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..models import Link, Workspace
 from ..models.card_extra import CardExtra
-from . import description
+from . import customfields, description
 from .cards import status_for_list
 from .inbox import parse_trello_date
 from .mapping import Mapping, cell_text, done_from_trello, due_from_trello, due_to_trello
@@ -63,6 +63,8 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
         return False
     if action.get("type") in LABEL_ACTIONS:
         return _ledger_label(link, action)
+    if action.get("type") == "updateCustomFieldItem":
+        return _ledger_custom_field(link, action)
     data = action.get("data") or {}
     changed = [k for k in (data.get("old") or {}) if k in TRELLO_FIELDS]
     if not changed:
@@ -96,6 +98,21 @@ def _ledger_label(link: Link, action: dict[str, Any]) -> bool:
         if "idLabels" not in body or not in_window:
             continue
         if (label_id in (body.get("idLabels") or [])) is LABEL_ACTIONS[str(action.get("type"))]:
+            return True
+    return False
+
+
+def _ledger_custom_field(link: Link, action: dict[str, Any]) -> bool:
+    """A custom field item set by one of our batch writes (one call makes an action per field, so
+    the entry is not used up): the same field given the same value within the echo window."""
+    data = action.get("data") or {}
+    field_id = str((data.get("customField") or {}).get("id") or "")
+    value = customfields.item_key(data.get("customFieldItem"))
+    at = action_time_ms(action)
+    for entry in CardExtra.of(link).ledger:
+        sent = ((entry.get("body") or {}).get("customFields") or {}).get(field_id)
+        in_window = entry.get("at", 0) - CLOCK_SKEW_MS <= at <= entry.get("end", 0) + ECHO_WINDOW_MS
+        if sent is not None and in_window and customfields.item_key(sent) == value:
             return True
     return False
 

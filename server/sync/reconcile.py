@@ -49,7 +49,9 @@ from ..models.enums import CardPolicy, HistoryAction, HistorySide, LinkSyncState
 from ..models.sync import CARD_REMOVED, LINKED, PENDING, PROCESSING, ROW_REMOVED, UNLINKED, Lane
 from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab, column_letter
-from . import description, labels
+from ..trello.cardfields import CustomFieldsUnavailable
+from ..trello.errors import TrelloBadRequest
+from . import customfields, description, labels
 from .cards import card_fields, now_ms, revive_card, trello_time_ms, trello_values, wants_card_back
 from .history import record
 from .inbox import new_lead_id
@@ -243,7 +245,10 @@ class Reconciler:
 
     def _read_cards(self, rows: dict[str, SheetLead]) -> dict[str, CardLead]:
         cards: dict[str, CardLead] = {}
-        for page in self.trello.iter_board_cards(self.workspace.trello_board_id, fields=CARD_READ_FIELDS):
+        board = self.workspace.trello_board_id
+        pages = (self.trello.iter_board_card_details(board, fields=CARD_READ_FIELDS) if self.mapping.custom_fields
+                 else self.trello.iter_board_cards(board, fields=CARD_READ_FIELDS))  # customFieldItems=true
+        for page in pages:
             for card in page:
                 desc = card.get("desc") or ""
                 marker = description.find_lead_id(desc)
@@ -251,9 +256,10 @@ class Reconciler:
                     marker = rows[marker].lead_id
                 # a board has few lists: one shared copy of each list id, not one per card
                 own = {k: v for k, v in trello_values(self.mapping, card).items()
-                       if k != self.mapping.due_column} or None
+                       if k != self.mapping.due_column}
+                own.update(customfields.card_values(self.trello, self.workspace.id, board, self.mapping, card))
                 cards[card["id"]] = CardLead(card["id"], sys.intern(card["idList"]), card.get("name", ""), desc,
-                                             card.get("due"), bool(card.get("closed")), marker, own)
+                                             card.get("due"), bool(card.get("closed")), marker, own or None)
             self.plan.cards_read += len(page)
             self._set_progress("reading board", self.plan.cards_read, 0)
         return cards
@@ -363,6 +369,8 @@ class Reconciler:
         shadow = dict(link.shadow or {})
         new_shadow = dict(shadow)
         card_values = self._card_values(card, parsed)
+        for column in self.mapping.custom_fields:  # a field the board lost: the card is taken to agree
+            card_values.setdefault(column, cell_text(shadow.get(column, "")))
         row_cells: dict[str, str] = {}
         for column, sheet_value in zip(self.columns, row.cells, strict=False):
             old = cell_text(shadow.get(column, ""))
@@ -430,7 +438,36 @@ class Reconciler:
             return done_to_trello(card_value) == done_to_trello(old)
         if column == self.mapping.labels_column:  # the card shows the names the board has
             return labels.key(card_value) == self._known_labels(old)
+        if column in self.mapping.custom_fields:  # as the field keeps it: 3 is 3.0, yes is TRUE
+            found = self._custom_definitions().get(self.mapping.custom_fields[column])
+            return bool(customfields.key(found, card_value) == customfields.key(found, old))
         return card_value == old
+
+    def _custom_definitions(self) -> customfields.Definitions:
+        return customfields.definitions(self.trello, self.workspace.id, self.workspace.trello_board_id)
+
+    def _custom_items(self, lead_id: str, card: CardLead, shadow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The batch items that give the card the shadow's custom field values where they differ; a
+        value a field cannot take is said (the card keeps its value)."""
+        items: dict[str, dict[str, Any]] = {}
+        by_id = self._custom_definitions()
+        for column, field_id in self.mapping.custom_fields.items():
+            found = by_id.get(field_id)
+            if found is None or column not in (card.own or {}) or self.same_on_card(column, (card.own or {})[column],
+                                                                                   cell_text(shadow.get(column, ""))):
+                continue
+            try:
+                items[field_id] = customfields.to_item(found, shadow.get(column))
+            except customfields.NotTaken as exc:
+                self._custom_field_error(lead_id, f"{column} of lead {lead_id}: {exc}")
+        return items
+
+    def _custom_field_error(self, lead_id: str, words: str) -> None:
+        if len(self.plan.warnings) < SAMPLES_KEPT:
+            self.plan.warnings.append(words)
+        if not self.dry_run:
+            record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.ERROR,
+                   lead_id=lead_id, outcome=Outcome.ERROR, message=words)
 
     def _known_labels(self, value: Any) -> frozenset[str]:
         return labels.known_key(self.trello, self.workspace.id, self.workspace.trello_board_id, value)
@@ -473,12 +510,43 @@ class Reconciler:
         column = self.mapping.labels_column
         if column and labels.key((card.own or {}).get(column)) != self._known_labels(shadow.get(column)):
             update["idLabels"] = self._label_ids(lead_id, shadow.get(column))
+        if self.mapping.custom_fields and (items := self._custom_items(lead_id, card, shadow)):
+            update["customFields"] = items  # their own batched call, after the card's PUT
         if "desc" in update and self._same_desc(card.desc, lead_id, shadow, preamble):
             update.pop("desc")  # the same values in another layout (e.g. written before the block format)
         if update:
             self.plan.cards_to_update += 1
             self.plan.note("cards_to_update", lambda: f"card “{card.name}”")
             self.card_updates.append((card.id, update))
+
+    def _new_card_custom_fields(self, link: Link, card_id: str, values: dict[str, str]) -> None:
+        """A card made by the pass gets its row's non-empty custom fields in one batch call."""
+        if not self.mapping.custom_fields:
+            return
+        by_id = self._custom_definitions()
+        items: dict[str, dict[str, Any]] = {}
+        for column, field_id in self.mapping.custom_fields.items():
+            found = by_id.get(field_id)
+            if found is None or not cell_text(values.get(column, "")).strip():
+                continue
+            try:
+                items[field_id] = customfields.to_item(found, values.get(column))
+            except customfields.NotTaken as exc:
+                self._custom_field_error(link.lead_id, f"{column} of lead {link.lead_id}: {exc}")
+        if items:
+            self._set_custom_fields(card_id, items)
+
+    def _set_custom_fields(self, card_id: str, items: dict[str, dict[str, Any]]) -> None:
+        try:
+            self.trello.set_card_custom_fields(card_id, list(items.values()))
+        except TrelloBadRequest as exc:
+            link = self.session.scalars(select(Link).where(Link.workspace_id == self.workspace.id,
+                                                           Link.card_id == card_id)).first()
+            lead_id = link.lead_id if link is not None else card_id
+            self._custom_field_error(lead_id, f"the custom fields of lead {lead_id} were not written to its card: "
+                                              + ("Custom Fields are not available on this Trello board (they need a "
+                                                 "paid Trello plan or the Custom Fields Power-Up)"
+                                                 if isinstance(exc, CustomFieldsUnavailable) else str(exc)))
 
     def _same_desc(self, desc: str, lead_id: str, shadow: dict[str, Any], preamble: str) -> bool:
         parsed = description.parse(desc, self.mapping.description_columns)
@@ -688,13 +756,18 @@ class Reconciler:
                                            id_labels=self._label_ids(link.lead_id, values.get(column))
                                            if column else None)
             self._created(link, card, values)
+            self._new_card_custom_fields(link, card["id"], values)
             done += 1
             if index % COMMIT_EVERY == COMMIT_EVERY - 1:
                 self._set_progress("creating cards", done, total)
                 self.session.commit()
         self._revive_cards()
         for card_id, update in self.card_updates:
-            self.trello.update_card(card_id, **update)
+            custom = update.pop("customFields", None)
+            if update:
+                self.trello.update_card(card_id, **update)
+            if custom:
+                self._set_custom_fields(card_id, custom)
             done += 1
             if done % COMMIT_EVERY == 0:
                 self._set_progress("updating cards", done, total)

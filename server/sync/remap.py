@@ -178,7 +178,8 @@ def effect_of(session: Session, workspace: Workspace, new: Mapping) -> Effect:
     out.columns_removed = [c for c in old.synced_columns if c not in new.synced_columns]
     rewrites = (old.description_columns != new.description_columns or old.due_column != new.due_column
                 or old.title_column != new.title_column or old.start_column != new.start_column
-                or old.due_done_column != new.due_done_column or old.labels_column != new.labels_column)
+                or old.due_done_column != new.due_done_column or old.labels_column != new.labels_column
+                or old.custom_fields != new.custom_fields)
     links = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.card_id.is_not(None),
                                                Link.status == LINKED)).all()
     for link in links:
