@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import ConfigError
@@ -37,6 +37,16 @@ def check_database(engine: Engine) -> None:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
         shown = engine.url.render_as_string(hide_password=True)
         raise ConfigError(f"cannot connect to DATABASE_URL ({shown}): {reason}") from exc
+
+
+_SQLITE_WRITE_LOCK = text("UPDATE events SET attempts = attempts WHERE id = -1")  # a write that changes nothing
+
+
+def take_sqlite_write_lock(connection: Connection) -> None:
+    """SQLite: take the database's write lock now, at the start of the transaction, with a write
+    that changes nothing (what is read next is what the transaction's writes act on). Callers
+    check the dialect; PostgreSQL has row and advisory locks for this."""
+    connection.execute(_SQLITE_WRITE_LOCK)
 
 
 def rows_changed(result: Result[Any]) -> int:

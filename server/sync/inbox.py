@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
+from ..database import take_sqlite_write_lock
 from ..models import Event, Link
 from ..models.enums import EventSource, EventState, SheetEventKind
 
@@ -216,7 +217,6 @@ def action_board_ids(action: dict[str, Any]) -> set[str]:
             if isinstance(b, dict) and isinstance(b.get("id"), str)}
 
 
-_TAKE_WRITE_LOCK = text("UPDATE events SET attempts = attempts WHERE id = -1")  # SQLite: a no-op write
 _LEAD_OF_CARD = select(Link.lead_id).where(Link.workspace_id == bindparam("workspace_id"),
                                           Link.card_id == bindparam("card_id"))
 
@@ -246,7 +246,7 @@ def store_trello_event(session: Session, workspace_id: str, data: dict[str, Any]
     if creation_echo and connection.dialect.name == "sqlite":
         # Write lock first: the worker's creation links the card and finishes the echoes stored
         # until then in one transaction, so this look-up comes wholly before it or wholly after.
-        connection.execute(_TAKE_WRITE_LOCK)
+        take_sqlite_write_lock(connection)
     order_key = f"card:{card_id}"
     lead_id = None
     if card_id:

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from .. import metrics
+from ..database import take_sqlite_write_lock
 from ..models import Event, Workspace
 from ..models.base import UTCDateTime
 from ..models.enums import Command as Command
@@ -297,7 +298,7 @@ def _lock_claims(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
     else:
-        connection.execute(text("UPDATE events SET attempts = attempts WHERE id = -1"))
+        take_sqlite_write_lock(connection)
 
 
 def _choose(candidates: list[_Candidate], policy: ClaimPolicy, served: dict[str, int]) -> list[_Candidate]:
