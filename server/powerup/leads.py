@@ -33,7 +33,7 @@ def sheet_url(spreadsheet_id: str, row: int | None, gid: int | None = None) -> s
     return f"{url}&range=A{row}" if row else url
 
 
-def badge_color(workspace: Workspace, status: str) -> str:
+def badge_color(mapping: Mapping, status: str) -> str:
     """A Trello badge colour for a status: won green, lost red, else by the status's list position."""
     words = set(normalise_status(status).replace("_", " ").split())
     if words & WON_WORDS:
@@ -41,7 +41,7 @@ def badge_color(workspace: Workspace, status: str) -> str:
     if words & LOST_WORDS:
         return "red"
     statuses: list[str] = []
-    for value in Mapping.of_or_default(workspace).list_to_status.values():
+    for value in mapping.list_to_status.values():
         key = normalise_status(value)
         if key and key not in statuses:
             statuses.append(key)
@@ -67,9 +67,8 @@ def sync_summary(link: Link) -> dict[str, Any]:
             "error": (link.last_error or "") if state == LinkSyncState.ERROR else ""}
 
 
-def lead_fields(workspace: Workspace, link: Link) -> tuple[dict[str, str], str]:
+def lead_fields(workspace: Workspace, mapping: Mapping, link: Link) -> tuple[dict[str, str], str]:
     """The lead's fields (synced columns first, in mapping order) and its status, from the shadow."""
-    mapping = Mapping.of_or_default(workspace)
     shadow = link.shadow or {}
     order = [c for c in mapping.synced_columns if c in shadow] + [c for c in shadow if c not in mapping.synced_columns]
     hidden = {mapping.status_column, workspace.lead_id_column}
@@ -112,7 +111,8 @@ def card_view(session: Session, workspace: Workspace, card_id: str) -> dict[str,
             "create_queued": create_lead_queued(session, workspace, card_id),
             "reason": "unlinked" if unlinked else "",
         }
-    fields, status = lead_fields(workspace, link)
+    mapping = Mapping.of_or_default(workspace)
+    fields, status = lead_fields(workspace, mapping, link)
     link_url = sheet_url(workspace.spreadsheet_id, link.row_number, workspace.sheet_gid)
     return {
         "linked": True,
@@ -122,8 +122,8 @@ def card_view(session: Session, workspace: Workspace, card_id: str) -> dict[str,
         "sync": sync_summary(link),
         # list_id: the list the lead's status goes to; a card elsewhere has just moved and its
         # badge asks again soon (powerup_static/js/client.js)
-        "badge": {"text": status, "color": badge_color(workspace, status) if status else "light-gray",
-                  "list_id": Mapping.of_or_default(workspace).list_for_status(status) if status else None},
+        "badge": {"text": status, "color": badge_color(mapping, status) if status else "light-gray",
+                  "list_id": mapping.list_for_status(status) if status else None},
     }
 
 
