@@ -223,8 +223,9 @@ def test_two_workers_on_postgres_make_one_card_per_row(pg_url):
 
 @pytest.mark.postgres
 def test_a_first_sync_longer_than_the_lease_is_not_run_twice(pg_url):
-    """A reconciliation outlasting the claim's lease keeps its lease; a second worker never
-    takes it for abandoned and creates the same cards again."""
+    """A reconciliation outlasting the claim's lease (its read of the board takes 2.5 s, the lease
+    is 1 s) keeps its lease; a second worker never takes it for abandoned and creates the same
+    cards again."""
     import threading
 
     from server.engine import build_worker
@@ -237,6 +238,9 @@ def test_a_first_sync_longer_than_the_lease_is_not_run_twice(pg_url):
         world.sheets.drop_next_events(rows)  # rows that fire no trigger: only a reconciliation sees them
         for i in range(rows):
             world.add_row(Name=f"Lead {i}", Status="New")
+        # The reconciliation queues its creations as events of their own (each far inside the
+        # lease), so what outlasts the 1 s lease is its own read of the board's cards: 2.5 s.
+        slow_read = world.trello.faults.add(path=r"^/1/boards/[^/]+/cards", methods=["GET"], latency_ms=2500)
         slow = world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], latency_ms=150)  # ~3.6 s of creations
         workers = [world.worker, build_worker(world.app, worker_id="second-worker")]
         threads = [threading.Thread(target=w.run_forever, daemon=True) for w in workers]
@@ -260,6 +264,7 @@ def test_a_first_sync_longer_than_the_lease_is_not_run_twice(pg_url):
         reconciles = [e for e in world.events() if e.kind == "reconcile"]
         assert [(e.state, e.attempts) for e in reconciles] == [("done", 1)]
         assert slow.hits == rows  # every creation was held 150 ms
+        assert slow_read.hits >= 1  # and the reconciliation's read of the board outlasted its lease
     finally:
         world.stop()
 
