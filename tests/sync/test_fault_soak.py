@@ -107,6 +107,12 @@ def test_a_bad_day_loses_nothing_and_duplicates_nothing(private_postgres, tmp_pa
             for i in range(2):
                 sheets.user_append(tenant["sheet"], SHEET, {"Name": f"Lead {t}{i}", "Status": "New"})
         _wait(lambda: all(len(trello.cards(t["board"])) == 2 for t in tenants), 60, "the first cards", logs)
+
+        def linked() -> int:  # a card is on the board a moment before the worker's commit names it in its link
+            with psycopg.connect(private_postgres.dsn) as conn:
+                return conn.execute("SELECT count(*) FROM links WHERE card_id IS NOT NULL").fetchone()[0]
+
+        _wait(lambda: linked() == 2 * len(tenants), 30, "the first cards' links", logs)
         cards: dict[tuple[int, str], str] = {}
         with psycopg.connect(private_postgres.dsn) as conn:
             for lead_id, card_id, workspace_id in conn.execute("SELECT lead_id, card_id, workspace_id FROM links"):
