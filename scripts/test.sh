@@ -34,4 +34,7 @@ fi
 # Lint and type-check first: a style or type error fails the run like a failing test.
 bash scripts/lint.sh
 
-exec .venv/bin/python -m pytest "$@"
+# Two processes (pytest-xdist): a test waits mostly on HTTP and child processes, so two of them share
+# two cores well; worksteal keeps the long benchmark smoke test from leaving one process idle at the end.
+# PYTEST_WORKERS=0 runs everything in this process.
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist worksteal "$@"
