@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigIntPK, UTCDateTime, utcnow
@@ -35,7 +47,9 @@ class Link(Base):
         UniqueConstraint("workspace_id", "lead_id"),
         UniqueConstraint("workspace_id", "card_id"),
         Index("ix_links_pending", "workspace_id", "pending_op"),
-        Index("ix_links_sheet_marked_at", "sheet_marked_at"),
+        # only the links with cells to write (the sheet outbox): a walk of a few rows at any size
+        Index("ix_links_marked", "workspace_id", "sheet_marked_at",
+              sqlite_where=text("sheet_marked_at IS NOT NULL"), postgresql_where=text("sheet_marked_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

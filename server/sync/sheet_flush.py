@@ -49,10 +49,14 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-# The marked links only, through ix_links_sheet_marked_at (a range, so SQLite's planner uses it
-# too; grouped here, since grouped in SQL it walks every link in workspace order instead).
+# The marked links only, through the partial index ix_links_marked, which holds nothing else (a
+# range on sheet_marked_at implies its "IS NOT NULL" for SQLite's planner; grouped here, since
+# grouped in SQL it walks every link in workspace order instead).
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _MARKED = select(Link.workspace_id, Link.sheet_marked_at).where(Link.sheet_marked_at >= _EPOCH)
+# a workspace's marked links, oldest first: the same index's (workspace_id, sheet_marked_at) order
+_MARKED_LINKS = (select(Link).where(Link.workspace_id == bindparam("workspace_id"), Link.sheet_marked_at.is_not(None))
+                 .order_by(Link.sheet_marked_at).limit(MAX_LINKS_PER_FLUSH))
 _ACTIVE = select(Workspace.id).where(Workspace.id.in_(bindparam("ids", expanding=True)), Workspace.state == ACTIVE)
 
 
@@ -89,8 +93,7 @@ def flush_workspace(session: Session, workspace: Workspace, providers: Providers
                     *, on_written: Callable[[list[int]], None] | None = None) -> FlushReport:
     """Write a workspace's marked cells (see the module docstring). Provider errors propagate;
     nothing is cleared then, so the marks are written by a later flush."""
-    links = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.sheet_marked_at.is_not(None))
-                            .order_by(Link.sheet_marked_at).limit(MAX_LINKS_PER_FLUSH)).all()
+    links = session.scalars(_MARKED_LINKS, {"workspace_id": workspace.id}).all()
     report = FlushReport()
     if not links:
         return report
