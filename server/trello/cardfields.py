@@ -280,6 +280,13 @@ class CardFieldsMixin:
         """Comment on the card; returns the commentCard action."""
         return self.request("POST", f"/cards/{card_id}/actions/comments", json={"text": text})
 
+    def board_comments(self, board_id: str, *, before: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """The board's commentCard actions, newest first (``before``: older than that action id)."""
+        params: dict[str, Any] = {"filter": "commentCard", "limit": limit}
+        if before:
+            params["before"] = before
+        return self.request("GET", f"/boards/{board_id}/actions", params=params)
+
     def latest_comment(self, card_id: str) -> dict[str, Any] | None:
         """The card's newest commentCard action (``data.text``, ``date``, ``memberCreator``), or None."""
         actions = self.request("GET", f"/cards/{card_id}/actions", params={"filter": "commentCard", "limit": 1})
