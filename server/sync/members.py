@@ -1,8 +1,8 @@
 """Card members ⇄ an owner column of names, comma-separated (``FieldKind.MEMBERS``).
 
 A cell names people ("Ann Example, bob"); each name is matched to one of the board's members by
-(in this order) the workspace's email table (``Mapping.member_emails``: an email ⇄ a member's id
-or username), the member's Trello username (with or without ``@``), then the member's full name,
+(in this order) the workspace's email table (``Mapping.member_emails``: an email ⇄ a member's id,
+username or full name), the member's Trello username (with or without ``@``), then the member's full name,
 all ignoring case and surrounding spaces. A name that matches no member, or a full name two
 members share, is not guessed: the card gets the members that matched, and the lead's history
 says which name was left out.
@@ -78,11 +78,8 @@ class Board:
         return found[0] if len(found) == 1 else None
 
     def _by_ref(self, ref: str) -> str | None:
-        ref = ref.strip()
-        if ref in self.members:
-            return ref
-        handle = ref.removeprefix("@").casefold()
-        return next((m.id for m in self.members.values() if m.username.casefold() == handle), None)
+        """The member an email table entry names: by id, username or (one member's) full name."""
+        return self.match(ref) if "@" not in ref.strip().lstrip("@") else None
 
     def display(self, member_id: str, fallback: str = "") -> str:
         member = self.members.get(member_id)
