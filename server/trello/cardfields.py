@@ -195,10 +195,16 @@ class CardFieldsMixin:
         body = {k: v for k, v in item.items() if k != "idCustomField"}
         return self._custom_field_write("PUT", f"/cards/{card_id}/customField/{item['idCustomField']}/item", body)
 
-    def get_card_details(self, card_id: str, *, fields: str = CARD_DETAIL_FIELDS) -> dict[str, Any]:
+    def get_card_details(self, card_id: str, *, fields: str = CARD_DETAIL_FIELDS, list: bool = False,
+                         members: bool = False) -> dict[str, Any]:
         """A card with its dates, labels, members, badges (checklist progress, comments) and
-        ``customFieldItems``, in one call."""
-        return self.request("GET", f"/cards/{card_id}", params={"fields": fields, "customFieldItems": "true"})
+        ``customFieldItems``, in one call (``list``, ``members``: with its list and its members' names)."""
+        params = {"fields": fields, "customFieldItems": "true"}
+        if list:
+            params["list"] = "true"
+        if members:
+            params["members"] = "true"
+        return self.request("GET", f"/cards/{card_id}", params=params)
 
     def iter_board_card_details(self, board_id: str, *, fields: str = CARD_DETAIL_FIELDS, filter: str = "open",
                                 page_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
