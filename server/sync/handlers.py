@@ -19,7 +19,7 @@ from ..models.card_extra import CardExtra
 from ..models.enums import HistoryAction, Outcome, PendingOp, SheetEventKind
 from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
 from ..trello.errors import TrelloNotFound
-from . import cards, customfields, labels
+from . import cards, customfields, labels, members
 from .cards import comment_text, now_ms
 from .history import record
 from .inbox import CARD_APPEARS
@@ -83,7 +83,22 @@ def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
         work.done(event, "the lead is not linked to a card", IGNORED)
         return
     _warn_about_due(work, event, link.lead_id, values, changed)
+    _warn_about_members(work, event, link, changes)
     work.add_changes(event, changes)
+
+
+def _warn_about_members(work: LeadWork, event: Event, link: Any, changes: list[Change]) -> None:
+    """Names a person just wrote into the members column that no board member answers to are said
+    in the lead's history (the card gets the members that matched; nothing is guessed)."""
+    column = work.mapping.members_column
+    change = next((c for c in changes if c.field == column), None) if column else None
+    if change is None or not work.mapping.takes_from_sheet(change.field):
+        return
+    before = members.key((link.shadow or {}).get(column))
+    new = [n for n in members.names(change.value) if n.casefold() not in before]
+    if new:
+        _ids, unknown = work.member_resolver().resolve(", ".join(new))
+        work.unknown_members(link.lead_id, {**(link.shadow or {}), column or "": change.value}, unknown, event)
 
 
 def _warn_about_due(work: LeadWork, event: Event, lead_id: str, values: dict[str, str],
@@ -296,7 +311,11 @@ def checklist_changed(work: LeadWork, event: Event, link: Any, *, at: float) -> 
         work.done(event, f"the link is {link.status}", IGNORED)
         return
     if work.checklist_now is None:
-        checked, total = work.trello().checklist_progress(link.card_id)
+        try:
+            checked, total = work.trello().checklist_progress(link.card_id)
+        except TrelloNotFound:
+            work.done(event, "the card no longer exists", IGNORED)
+            return
         work.checklist_now = f"{checked}/{total}" if total else ""
     work.add_changes(event, [Change(column, work.checklist_now, at, Side.TRELLO, event.id)])
 

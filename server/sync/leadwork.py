@@ -362,25 +362,31 @@ class LeadWork:
         if "idLabels" in keys:  # the card's colour-only labels have no words in the column: kept
             body["idLabels"] = list(dict.fromkeys([*self.label_ids(link.lead_id, shadow),
                                                    *CardExtra.of(link).colour_labels]))
-        if "idMembers" in keys:
-            body["idMembers"] = self.member_ids(link.lead_id, shadow)
+        if "idMembers" in keys:  # its unknown names were said when the sheet's edit came in
+            body["idMembers"] = self.member_ids(link.lead_id, shadow, report=False)
         return body
 
-    def member_ids(self, lead_id: str, shadow: dict[str, str]) -> list[str]:
+    def member_ids(self, lead_id: str, shadow: dict[str, str], *, report: bool = True) -> list[str]:
         """The board members the names in the members column mean; a name no member answers to
         (or a full name several members share) is said in the lead's history, never guessed."""
         column = self.mapping.members_column or ""
         ids, unknown = self.member_resolver().resolve(shadow.get(column, ""))
+        if report:
+            self.unknown_members(lead_id, shadow, unknown)
+        return ids
+
+    def unknown_members(self, lead_id: str, shadow: dict[str, str], unknown: list[str],
+                        event: Event | None = None) -> None:
+        column = self.mapping.members_column or ""
         title = shadow.get(self.mapping.title_column, "") or lead_id
         for name in unknown:
             record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.UNKNOWN_MEMBER,
                    lead_id=lead_id, card_id=self.link.card_id if self.link is not None else None,
-                   event_id=self.merged[-1].id if self.merged else None, outcome=Outcome.ERROR,
-                   changes={column: [name, None]},
+                   event_id=event.id if event is not None else self.merged[-1].id if self.merged else None,
+                   outcome=Outcome.ERROR, changes={column: [name, None]},
                    message=f"“{name}” in {column} of lead {lead_id} (“{title}”) is not a member of the board: "
                            "nobody was added to the card for it (write their Trello username or full name, or "
                            "add their email to the workspace's member table)")
-        return ids
 
     def label_ids(self, lead_id: str, shadow: dict[str, str]) -> list[str]:
         """The board's label ids of the names in the labels column; a name the board does not have

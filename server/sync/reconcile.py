@@ -413,6 +413,8 @@ class Reconciler:
 
     def _compare_pair(self, link: Link, row: SheetLead, card: CardLead) -> None:
         parsed = self._parse(card)
+        if self.mapping.labels_column and CardExtra.of(link).colour_labels != card.colours and not self.dry_run:
+            link.card_extra = replace(CardExtra.of(link), colour_labels=card.colours).to_json()  # as the card has them
         shadow = dict(link.shadow or {})
         new_shadow = dict(shadow)
         card_values = self._card_values(card, parsed)
@@ -641,7 +643,8 @@ class Reconciler:
         if self.dry_run:
             return
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id, shadow={},
-                    field_times={}, card_extra=CardExtra(preamble=preamble).to_json(), row_number=lead.row)
+                    field_times={}, card_extra=CardExtra(preamble=preamble, colour_labels=card.colours).to_json(),
+                    row_number=lead.row)
         self.session.add(link)
         self.shadow_updates.append((link, shadow, lead.row, written))
 

@@ -109,6 +109,21 @@ def test_members_travel_both_ways_and_an_unknown_name_is_said_not_guessed(world)
     assert len(_history(world, action="update_row")) == 2  # the person's two changes above, no echo
 
 
+def test_an_unknown_name_alone_is_said_once_and_sends_nothing(world):
+    ids = _map(world)
+    row, lead_id = _lead(world, Owner="bob")
+    world.trello.reset_stats()
+    world.edit_row(row, Owner="bob, Zoe Unknown")
+    world.settle()
+    assert _writes(world) == {}  # the card already has everyone the cell names
+    [unknown] = _history(world, action="unknown_member")
+    assert "“Zoe Unknown”" in unknown.message and lead_id in unknown.message and unknown.side == "sheets"
+    world.edit_row(row, Owner="bob, Zoe Unknown, cara")  # the next edit says only what is new
+    world.settle()
+    assert len(_history(world, action="unknown_member")) == 1
+    assert _members_of(world, lead_id) == sorted([ids["bob"], ids["cara"]])
+
+
 def test_a_sheet_edit_of_members_and_other_fields_is_one_trello_call(either_world):
     world = either_world
     ids = _map(world)
