@@ -252,6 +252,33 @@ class CardFeatures:
                         "checkItem": item.ref()}, date=touched)
         return item
 
+    def delete_checklist(self: TrelloState, member: Member, checklist: Checklist) -> None:
+        """``DELETE /1/checklists/{id}`` (a removeChecklistFromCard action; no recording was
+        found: its ``data`` follows addChecklistToCard's)."""
+        card = self.cards[checklist.card_id]
+        board = self.boards[card.board_id]
+        for item_id in checklist.item_ids:
+            self.check_items.pop(item_id, None)
+        del self.checklists[checklist.id]
+        card.checklist_ids = [i for i in card.checklist_ids if i != checklist.id]
+        touched = self._touch(card, board)
+        self._emit(member, "removeChecklistFromCard", board, card,
+                   {"card": card.ref(), "checklist": checklist.ref(), "board": board.ref()},
+                   date=touched)
+
+    def delete_check_item(self: TrelloState, member: Member, item: CheckItem) -> None:
+        """``DELETE /1/checklists/{id}/checkItems/{idCheckItem}`` (a deleteCheckItem action; no
+        recording was found: its ``data`` follows createCheckItem's)."""
+        checklist = self.checklists[item.checklist_id]
+        card = self.cards[checklist.card_id]
+        board = self.boards[card.board_id]
+        checklist.item_ids = [i for i in checklist.item_ids if i != item.id]
+        self.check_items.pop(item.id, None)
+        touched = self._touch(card, board)
+        self._emit(member, "deleteCheckItem", board, card,
+                   {"checkItem": item.ref(), "card": card.ref(), "checklist": checklist.ref(),
+                    "board": board.ref()}, date=touched)
+
     def copy_checklists(self: TrelloState, source: Card, card: Card) -> None:
         for checklist_id in source.checklist_ids:
             old = self.checklists[checklist_id]

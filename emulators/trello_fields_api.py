@@ -57,6 +57,9 @@ FIELD_RULES = [
     R("/1/checklists/<clid>", endpoint="checklist_get", methods=["GET"]),
     R("/1/checklists/<clid>/checkItems", endpoint="checklist_items", methods=["GET"]),
     R("/1/checklists/<clid>/checkItems", endpoint="checklist_item_create", methods=["POST"]),
+    R("/1/checklists/<clid>", endpoint="checklist_delete", methods=["DELETE"]),
+    R("/1/checklists/<clid>/checkItems/<iid>", endpoint="checklist_item_delete", methods=["DELETE"]),
+    R("/1/cards/<cid>/checkItem/<iid>", endpoint="card_check_item_delete", methods=["DELETE"]),
 ]
 
 # a label's fields as GET /1/boards/{id}/labels answers them without ``fields``
@@ -153,6 +156,22 @@ class CardFeaturesApi:
         item = self.state.add_check_item(ctx.member, checklist, ctx.text("name", "") or "",
                                          ctx.get("pos", "bottom"), bool(ctx.flag("checked", False)))
         return item.to_json()
+
+    def h_checklist_delete(self, ctx: Ctx, clid: str) -> Any:
+        self.state.delete_checklist(ctx.member, self.state.checklist(_hex(clid), ctx.member))
+        return {"limits": {}}
+
+    def h_checklist_item_delete(self, ctx: Ctx, clid: str, iid: str) -> Any:
+        checklist = self.state.checklist(_hex(clid), ctx.member)
+        item = self.state.check_items.get(_hex(iid))
+        if item is None or item.checklist_id != checklist.id:
+            raise TrelloError(404, NOT_FOUND)
+        self.state.delete_check_item(ctx.member, item)
+        return {"limits": {}}
+
+    def h_card_check_item_delete(self, ctx: Ctx, cid: str, iid: str) -> Any:
+        self.state.delete_check_item(ctx.member, self._check_item(ctx, cid, iid)[1])
+        return {"limits": {}}
 
     def _check_item(self, ctx: Ctx, cid: str, iid: str) -> tuple[Card, CheckItem]:
         card = self.state.card(cid, ctx.member)

@@ -34,8 +34,10 @@ from ..extensions import csrf, db, db_session
 from ..ids import is_clean
 from ..models import Link, ProviderAccount, Workspace
 from ..models.enums import Command, LinkSyncState
+from ..models.mapping import Mapping
 from ..models.sync import UNLINKED
 from ..models.workspace import DISCONNECTED
+from ..sync import customfields
 from ..sync.inbox import MAX_LEAD_ID_LENGTH
 from ..sync.last_heard import Caller, note_heard
 from ..sync.queue import enqueue_command
@@ -251,8 +253,25 @@ def trello_client_for(workspace: Workspace) -> TrelloClient:
 
 
 def fetch_card(workspace: Workspace, card_id: str) -> dict[str, Any]:
-    """The card as Trello returns it with its list and members (tests replace this function)."""
-    return trello_client_for(workspace).get_card(card_id, list=True, members=True)
+    """The card as Trello returns it with its list, members, badges and custom field items, in one
+    call (tests replace this function)."""
+    return trello_client_for(workspace).get_card_details(card_id, list=True, members=True)
+
+
+def custom_fields_view(workspace: Workspace, card: dict[str, Any]) -> list[dict[str, str]]:
+    """The card's values of the workspace's custom field columns, by column name, in the mapping's
+    order (those the card has a value for); the board's field definitions are read once per
+    workspace and cached (``server.sync.customfields``). Nothing when Trello does not answer."""
+    mapping = Mapping.of_or_default(workspace)
+    if not mapping.custom_fields or not isinstance(card.get("customFieldItems"), list):
+        return []
+    try:
+        values = customfields.card_values(trello_client_for(workspace), workspace.id, workspace.trello_board_id,
+                                          mapping, card)
+    except (TrelloError, NoTrelloAccount) as exc:
+        log.info("addon_custom_fields_failed", workspace_id=workspace.id, error=str(exc))
+        return []
+    return [{"name": column, "value": values[column]} for column in mapping.custom_fields if values.get(column)]
 
 
 def card_view(card: dict[str, Any]) -> dict[str, Any]:
@@ -273,6 +292,7 @@ def card_view(card: dict[str, Any]) -> dict[str, Any]:
         "members": [{"fullName": m.get("fullName") or "", "username": m.get("username") or ""}
                     for m in card.get("members") or [] if isinstance(m, dict)],
         "dateLastActivity": card.get("dateLastActivity"),
+        "customFields": [],  # filled by ``custom_fields_view`` (it needs the workspace's mapping)
     }
 
 
@@ -315,7 +335,9 @@ def lead(workspace: Workspace, lead_id: str) -> ResponseReturnValue:
         assert link is not None and link.card_id
         body["card_url"] = f"https://trello.com/c/{link.card_id}"
         try:
-            body["card"] = card_view(fetch_card(workspace, link.card_id))
+            fetched = fetch_card(workspace, link.card_id)
+            body["card"] = card_view(fetched)
+            body["card"]["customFields"] = custom_fields_view(workspace, fetched)
             body["card_url"] = body["card"]["url"]
         except NoTrelloAccount:
             body["card_error"] = "No Trello account is connected to this workspace; connect one on the dashboard."

@@ -158,6 +158,9 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
             "due_column": mapping.due_column or "", "description_columns": list(mapping.description_columns),
             "start_column": mapping.start_column or "", "due_done_column": mapping.due_done_column or "",
             "card_url_column": mapping.card_url_column or "", "labels_column": mapping.labels_column or "",
+            "members_column": mapping.members_column or "", "checklist_column": mapping.checklist_column or "",
+            "comment_column": mapping.comment_column or "",
+            "member_emails": form_checks.member_emails_text(mapping.member_emails),
             "directions": {f.column: f.direction.value for f in mapping.fields},
             "custom_fields": {fid: column for column, fid in mapping.custom_fields.items()},
             "rows": rows, "reverse": reverse, "default_status": mapping.default_status,
@@ -181,6 +184,10 @@ def _form_from_post(ws: Workspace, sources: Sources) -> dict[str, Any]:
             "due_done_column": request.form.get("due_done_column", ""),
             "card_url_column": request.form.get("card_url_column", ""),
             "labels_column": request.form.get("labels_column", ""),
+            "members_column": request.form.get("members_column", ""),
+            "checklist_column": request.form.get("checklist_column", ""),
+            "comment_column": request.form.get("comment_column", ""),
+            "member_emails": request.form.get("member_emails", ""),
             "directions": form_checks.directions_from_form(request.form.get, sources.columns),
             "custom_fields": {fid: column for column, fid in _custom_answers(ws, sources)},
             "description_columns": request.form.getlist("description_columns"), "rows": rows,
@@ -209,6 +216,10 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
                                         due_done=request.form.get("due_done_column") or None,
                                         card_url=request.form.get("card_url_column") or None,
                                         labels=request.form.get("labels_column") or None,
+                                        members=request.form.get("members_column") or None,
+                                        checklist=request.form.get("checklist_column") or None,
+                                        comment=request.form.get("comment_column") or None,
+                                        member_emails=request.form.get("member_emails", ""),
                                         directions=form_checks.directions_from_form(request.form.get, sources.columns),
                                         custom_fields=_custom_answers(ws, sources))
     reverse = {list_id: request.form.get(f"reverse_{list_id}", "") for list_id, _ in sources.lists}
@@ -218,7 +229,7 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
                                           request.form.get("card_removed_policy", ""),
                                           request.form.get("card_removed_status", ""))
     saved = Mapping.of_or_default(ws)
-    mapping = replace(saved, fields=columns.fields(),
+    mapping = replace(saved, fields=columns.fields(), member_emails=columns.member_emails,
                       statuses_as_written=statuses.status_to_list, list_to_status=statuses.list_to_status,
                       default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)})
     return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems])

@@ -268,7 +268,8 @@ def _tab_post(state: dict[str, Any]) -> ResponseReturnValue:
         return _go("tab")
     if (title, header_row) != (state.get("sheet_name"), state.get("header_row")) or header != state.get("header"):
         _forget(state, "title_column", "status_column", "description_columns", "due_column", "start_column",
-                "due_done_column", "card_url_column", "labels_column", "custom_fields", "directions", "status_to_list",
+                "due_done_column", "card_url_column", "labels_column", "members_column", "checklist_column",
+                "comment_column", "member_emails", "custom_fields", "directions", "status_to_list",
                 "list_to_status", "default_status")
     state.update({"sheet_name": title, "sheet_gid": _tab_gid(titles[title]), "header_row": header_row,
                   "header": header[:60]})
@@ -368,13 +369,15 @@ def _columns_context(state: dict[str, Any]) -> dict[str, Any]:
     # the newer fields are never guessed: a column is one only when its person says so
     start, done, card_url = state.get("start_column"), state.get("due_done_column"), state.get("card_url_column")
     labels = state.get("labels_column")
+    people = {key: state.get(key) or "" for key in ("members_column", "checklist_column", "comment_column")}
     if "description_columns" in state:
         description = state["description_columns"]
     else:
         description = [c for c in columns if c not in (title, status, due, start, done, card_url, labels)]
     return {"columns": columns, "title_column": title, "status_column": status, "due_column": due or "",
             "description_columns": description, "start_column": start or "", "due_done_column": done or "",
-            "card_url_column": card_url or "", "labels_column": labels or "",
+            "card_url_column": card_url or "", "labels_column": labels or "", **people,
+            "member_emails": form_checks.member_emails_text(state.get("member_emails") or {}),
             "directions": dict(state.get("directions") or {}), "direction_choices": form_checks.DIRECTION_CHOICES,
             "custom": [tuple(d) for d in state.get("custom_field_defs") or []],
             "custom_note": state.get("custom_fields_note") or "",
@@ -392,6 +395,10 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
                                        due_done=request.form.get("due_done_column") or None,
                                        card_url=request.form.get("card_url_column") or None,
                                        labels=request.form.get("labels_column") or None,
+                                       members=request.form.get("members_column") or None,
+                                       checklist=request.form.get("checklist_column") or None,
+                                       comment=request.form.get("comment_column") or None,
+                                       member_emails=request.form.get("member_emails", ""),
                                        directions=form_checks.directions_from_form(request.form.get, columns),
                                        custom_fields=form_checks.custom_fields_from_form(
                                            request.form.get, [d[0] for d in state.get("custom_field_defs") or []]))
@@ -405,6 +412,8 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
                   "description_columns": answer.description_columns, "start_column": answer.start_column,
                   "due_done_column": answer.due_done_column, "card_url_column": answer.card_url_column,
                   "labels_column": answer.labels_column, "custom_fields": answer.custom_fields,
+                  "members_column": answer.members_column, "checklist_column": answer.checklist_column,
+                  "comment_column": answer.comment_column, "member_emails": answer.member_emails,
                   "directions": {column: d.value for column, d in answer.directions.items()}})
     _save(state)
     return _go("statuses")
@@ -564,7 +573,11 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
                              due_done=state.get("due_done_column") or None,
                              card_url=state.get("card_url_column") or None, labels=state.get("labels_column") or None,
                              custom_fields=dict(state.get("custom_fields") or {}),
+                             members=state.get("members_column") or None,
+                             checklist=state.get("checklist_column") or None,
+                             comment=state.get("comment_column") or None,
                              directions={c: Direction(d) for c, d in (state.get("directions") or {}).items()}),
+        member_emails=dict(state.get("member_emails") or {}),
         statuses_as_written=dict(state["status_to_list"]),
         list_to_status=dict(state.get("list_to_status") or {}),
         default_status=state.get("default_status") or "",

@@ -7,7 +7,9 @@ Stored JSON (each key optional)::
      "ledger": [{"at": ms, "end": ms, "body": {...}, "echoed": true}, ...],   # our recent card writes
      "pending_event": 42,            # the event whose card creation is in flight (its id, or the
                                      # provider event id a reconciliation named it with)
-     "create_attempted_at": ms}      # when that creation was sent (crash recovery looks for it)
+     "create_attempted_at": ms,      # when that creation was sent (crash recovery looks for it)
+     "colour_labels": ["<label id>"]}  # the card's labels without a name, as last seen (a sheet
+                                     # edit of the labels column keeps them on the card)
 
 ``CardExtra.from_json`` reads it without ever failing: a key of the wrong type reads as absent
 (what the engine did with a missing key), a ledger entry that is not an object is dropped.
@@ -47,7 +49,7 @@ def _ledger_entry(raw: Any) -> LedgerEntry | None:
     return entry
 
 
-_KNOWN_KEYS = frozenset({"preamble", "removed", "ledger", "pending_event", "create_attempted_at"})
+_KNOWN_KEYS = frozenset({"preamble", "removed", "ledger", "pending_event", "create_attempted_at", "colour_labels"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class CardExtra:
     ledger: tuple[LedgerEntry, ...] = ()
     pending_event: int | str | None = None
     create_attempted_at: float | None = None
+    colour_labels: tuple[str, ...] = ()
     unknown: dict[str, Any] = field(default_factory=dict)  # stored keys this version does not know
 
     @classmethod
@@ -67,12 +70,14 @@ class CardExtra:
             return cls()
         preamble, removed, ledger = data.get("preamble"), data.get("removed"), data.get("ledger")
         pending = data.get("pending_event")
+        colours = data.get("colour_labels")
         return cls(
             preamble=preamble if isinstance(preamble, str) else "",
             removed=None if "removed" not in data else removed if isinstance(removed, str) else "",
             ledger=tuple(e for e in map(_ledger_entry, ledger) if e is not None) if isinstance(ledger, list) else (),
             pending_event=pending if isinstance(pending, (int, str)) and not isinstance(pending, bool) else None,
             create_attempted_at=_number(data.get("create_attempted_at")),
+            colour_labels=tuple(c for c in colours if isinstance(c, str)) if isinstance(colours, list) else (),
             unknown={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
         )
 
@@ -88,6 +93,8 @@ class CardExtra:
             out["pending_event"] = self.pending_event
         if self.create_attempted_at is not None:
             out["create_attempted_at"] = self.create_attempted_at
+        if self.colour_labels:
+            out["colour_labels"] = list(self.colour_labels)
         return out
 
     @classmethod

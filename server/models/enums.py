@@ -130,6 +130,9 @@ class FieldKind(StrEnum):
     CARD_URL = "card_url"  # the card's short URL, written into the sheet only (read-only)
     LABELS = "labels"  # the card's label names, comma-separated
     CUSTOM_FIELD = "custom_field"  # one of the board's Trello custom fields (``FieldMap.custom_field_id``)
+    MEMBERS = "members"  # the card's members (an owner column), comma-separated names
+    CHECKLIST = "checklist"  # the card's checklist progress ("3/5"), written into the sheet only (read-only)
+    COMMENT = "comment"  # the card's latest comment, written into the sheet only (read-only)
 
 
 class Direction(StrEnum):
@@ -190,6 +193,7 @@ class HistoryAction(StrEnum):
     DUE_NOT_A_DATE = "due_not_a_date"
     ONE_WAY = "one_way"  # a change from a side its field does not take from, not passed on
     UNKNOWN_LABEL = "unknown_label"  # a label name the board does not have: not added
+    UNKNOWN_MEMBER = "unknown_member"  # a name in the members column no board member answers to: not added
     CARD_REMOVED = "card_removed"
     ROW_REMOVED = "row_removed"
     ARCHIVE_CARD = "archive_card"

@@ -7,13 +7,18 @@ The stored JSON is the one every version wrote (each key optional)::
      "default_status": "New", "list_names": {"<list id>": "Done"}, "board_name": "Sales",
      "start_column": null, "due_done_column": null, "card_url_column": null, "labels_column": null,
      "directions": {"Notes": "to_trello", "Phone": "to_sheet"},
-     "custom_fields": {"Deal size": "<custom field id>"}}
+     "custom_fields": {"Deal size": "<custom field id>"},
+     "members_column": "Owner", "member_emails": {"ann@example.com": "<member id or username>"},
+     "checklist_column": "Checklist", "comment_column": "Last comment"}
 
 ``start_column``, ``due_done_column``, ``card_url_column``, ``labels_column``, ``directions`` and
 ``custom_fields`` (a column per Trello custom field, by the field's id) came later: a mapping without them has
 no such columns and every column two-way (``directions`` names only the
 columns that are not; the status column is always two-way, and the card URL column is card →
-sheet whatever it says).
+sheet whatever it says). ``members_column`` (the card's members, by name), its ``member_emails``
+(an email ⇄ board member table, for cells that name people by email), ``checklist_column``
+(checklist progress, "3/5") and ``comment_column`` (the latest comment) came after them; the
+checklist and comment columns are card → sheet whatever ``directions`` says.
 
 ``Mapping.from_json`` reads it, checking the type of every key (``MappingError`` says which key is
 wrong and how; a missing or empty key takes its default), and ``Mapping.to_json`` writes it back,
@@ -41,16 +46,20 @@ DEFAULT_STATUS_COLUMN = "Status"
 DEFAULT_LEAD_ID_COLUMN = "Lead ID"
 
 _COLUMN_KEYS = ("title_column", "status_column", "description_columns", "due_column", "start_column",
-                "due_done_column", "card_url_column", "labels_column")
+                "due_done_column", "card_url_column", "labels_column", "members_column", "checklist_column",
+                "comment_column")
 _KNOWN_KEYS = frozenset({*_COLUMN_KEYS, "status_to_list", "list_to_status", "default_status", "list_names",
-                         "board_name", "directions", "custom_fields"})
+                         "board_name", "directions", "custom_fields", "member_emails"})
 #: the kinds that take one column, with the key that stores it
 SINGLE_KINDS: dict[FieldKind, str] = {FieldKind.DUE: "due_column", FieldKind.START: "start_column",
                                       FieldKind.DUE_DONE: "due_done_column", FieldKind.CARD_URL: "card_url_column",
-                                      FieldKind.LABELS: "labels_column"}
+                                      FieldKind.LABELS: "labels_column", FieldKind.MEMBERS: "members_column",
+                                      FieldKind.CHECKLIST: "checklist_column", FieldKind.COMMENT: "comment_column"}
 #: the kinds whose direction is fixed: the status routes cards to lists (both ways), the URL is Trello's
 FIXED_DIRECTIONS: dict[FieldKind, Direction] = {FieldKind.STATUS: Direction.BOTH,
-                                                FieldKind.CARD_URL: Direction.TO_SHEET}
+                                                FieldKind.CARD_URL: Direction.TO_SHEET,
+                                                FieldKind.CHECKLIST: Direction.TO_SHEET,
+                                                FieldKind.COMMENT: Direction.TO_SHEET}
 
 
 class MappingError(ValueError):
@@ -75,14 +84,17 @@ class FieldMap:
 def column_fields(title: str, status: str, description: Sequence[str] = (), due: str | None = None, *,
                   start: str | None = None, due_done: str | None = None, card_url: str | None = None,
                   labels: str | None = None, directions: dict[str, Direction] | None = None,
-                  custom_fields: dict[str, str] | None = None) -> tuple[FieldMap, ...]:
+                  custom_fields: dict[str, str] | None = None, members: str | None = None,
+                  checklist: str | None = None, comment: str | None = None) -> tuple[FieldMap, ...]:
     """The fields of a title, a status, description and (optionally) due date, start date, "done"
-    card URL, labels and custom field (``{column: custom field id}``) columns, in that order;
+    card URL, labels, members, checklist, comment and custom field (``{column: custom field id}``)
+    columns, in that order;
     ``directions`` gives a column's direction (else both ways, except where the kind fixes it)."""
     kinds = [(title, FieldKind.TITLE), (status, FieldKind.STATUS)]
     kinds.extend((column, FieldKind.DESCRIPTION) for column in description)
     for column, kind in ((due, FieldKind.DUE), (start, FieldKind.START), (due_done, FieldKind.DUE_DONE),
-                         (card_url, FieldKind.CARD_URL), (labels, FieldKind.LABELS)):
+                         (card_url, FieldKind.CARD_URL), (labels, FieldKind.LABELS), (members, FieldKind.MEMBERS),
+                         (checklist, FieldKind.CHECKLIST), (comment, FieldKind.COMMENT)):
         if column:
             kinds.append((column, kind))
     chosen = directions or {}
@@ -118,6 +130,7 @@ class Mapping:
     lead_id_column: str = DEFAULT_LEAD_ID_COLUMN
     list_names: dict[str, str] = field(default_factory=dict)
     board_name: str = ""
+    member_emails: dict[str, str] = field(default_factory=dict)  # email -> board member id or username
     unknown: dict[str, Any] = field(default_factory=dict)  # stored keys this version does not know
 
     status_to_list: dict[str, str] = field(init=False, repr=False, compare=False)
@@ -129,6 +142,9 @@ class Mapping:
     due_done_column: str | None = field(init=False, repr=False, compare=False)
     card_url_column: str | None = field(init=False, repr=False, compare=False)
     labels_column: str | None = field(init=False, repr=False, compare=False)
+    members_column: str | None = field(init=False, repr=False, compare=False)
+    checklist_column: str | None = field(init=False, repr=False, compare=False)
+    comment_column: str | None = field(init=False, repr=False, compare=False)
     custom_fields: dict[str, str] = field(init=False, repr=False, compare=False)  # column -> custom field id
     _synced: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _directions: dict[str, Direction] = field(init=False, repr=False, compare=False)
@@ -147,6 +163,9 @@ class Mapping:
             "due_done_column": self._one(FieldKind.DUE_DONE),
             "card_url_column": self._one(FieldKind.CARD_URL),
             "labels_column": self._one(FieldKind.LABELS),
+            "members_column": self._one(FieldKind.MEMBERS),
+            "checklist_column": self._one(FieldKind.CHECKLIST),
+            "comment_column": self._one(FieldKind.COMMENT),
             "custom_fields": {f.column: f.custom_field_id for f in self.fields if f.kind == FieldKind.CUSTOM_FIELD},
             "_synced": tuple(dict.fromkeys(f.column for f in self.fields)),
             "_directions": {f.column: f.direction for f in self.fields},
@@ -174,12 +193,13 @@ class Mapping:
                    list_to_status=_table(data, "list_to_status"),
                    default_status=_text(data, "default_status") or next(iter(statuses), ""),
                    lead_id_column=lead_id_column, list_names=_table(data, "list_names"),
-                   board_name=_text(data, "board_name"),
+                   board_name=_text(data, "board_name"), member_emails=_table(data, "member_emails"),
                    unknown={k: v for k, v in data.items() if k not in _KNOWN_KEYS})
 
     def to_json(self) -> dict[str, Any]:
         """The mapping as ``Workspace.mapping`` stores it (``from_json`` reads it back unchanged)."""
-        return {**self.unknown, **_fields_to_json(self.fields),
+        emails = {"member_emails": dict(self.member_emails)} if self.member_emails else {}
+        return {**self.unknown, **_fields_to_json(self.fields), **emails,
                 "status_to_list": dict(self.statuses_as_written), "list_to_status": dict(self.list_to_status),
                 "default_status": self.default_status, "list_names": dict(self.list_names),
                 "board_name": self.board_name}
@@ -240,7 +260,10 @@ def _fields_from_json(data: dict[str, Any]) -> tuple[FieldMap, ...]:
                          _texts(data, "description_columns"), _text(data, "due_column") or None,
                          start=_text(data, "start_column") or None, due_done=_text(data, "due_done_column") or None,
                          card_url=_text(data, "card_url_column") or None, labels=_text(data, "labels_column") or None,
-                         directions=_directions(data), custom_fields=_table(data, "custom_fields"))
+                         directions=_directions(data), custom_fields=_table(data, "custom_fields"),
+                         members=_text(data, "members_column") or None,
+                         checklist=_text(data, "checklist_column") or None,
+                         comment=_text(data, "comment_column") or None)
 
 
 def _fields_to_json(fields: tuple[FieldMap, ...]) -> dict[str, Any]:
@@ -256,7 +279,8 @@ def _fields_to_json(fields: tuple[FieldMap, ...]) -> dict[str, Any]:
                 out["status_column"] = f.column
             case FieldKind.DESCRIPTION:
                 out["description_columns"].append(f.column)
-            case FieldKind.DUE | FieldKind.START | FieldKind.DUE_DONE | FieldKind.CARD_URL | FieldKind.LABELS:
+            case (FieldKind.DUE | FieldKind.START | FieldKind.DUE_DONE | FieldKind.CARD_URL | FieldKind.LABELS
+                  | FieldKind.MEMBERS | FieldKind.CHECKLIST | FieldKind.COMMENT):
                 out[SINGLE_KINDS[f.kind]] = f.column
             case FieldKind.CUSTOM_FIELD:  # written only when there are some: older mappings stay as stored
                 out.setdefault("custom_fields", {})[f.column] = f.custom_field_id

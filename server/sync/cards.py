@@ -58,8 +58,26 @@ def card_fields(mapping: Mapping, lead_id: str, shadow: dict[str, Any], preamble
     return fields
 
 
+def checklist_progress(card: dict[str, Any]) -> str:
+    """A card's checklist progress as the checklist column shows it ("3/5"; empty without check items)."""
+    raw = card.get("badges")
+    badges: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    total = int(badges.get("checkItems") or 0)
+    return f"{int(badges.get('checkItemsChecked') or 0)}/{total}" if total else ""
+
+
+COMMENT_CELL_MAX_CHARS = 49_000  # a Sheets cell holds 50,000 characters
+
+
+def comment_text(action: dict[str, Any] | None) -> str:
+    """The text of a commentCard action as the comment column shows it."""
+    text = str(((action or {}).get("data") or {}).get("text") or "").strip()
+    return text if len(text) <= COMMENT_CELL_MAX_CHARS else text[:COMMENT_CELL_MAX_CHARS - 1] + "…"
+
+
 def trello_values(mapping: Mapping, card: dict[str, Any]) -> dict[str, str]:
-    """The sheet values of a card's own fields (due, start, "done", URL) that the mapping has columns for."""
+    """The sheet values of a card's own fields (due, start, "done", URL, labels and checklist
+    progress, the last where the card was read with its ``badges``) that the mapping has columns for."""
     values: dict[str, str] = {}
     if mapping.due_column:
         values[mapping.due_column] = due_from_trello(card.get("due"))
@@ -71,17 +89,21 @@ def trello_values(mapping: Mapping, card: dict[str, Any]) -> dict[str, str]:
         values[mapping.card_url_column] = cell_text(card.get("shortUrl"))
     if mapping.labels_column:
         values[mapping.labels_column] = labels.of_card(card)
+    if mapping.checklist_column and isinstance(card.get("badges"), dict):
+        values[mapping.checklist_column] = checklist_progress(card)
     return values
 
 
 def field_keys(mapping: Mapping) -> dict[str, str]:
     """``{column: Trello card key}`` of the columns a card PUT writes (the description's columns
-    all share ``desc``; the card URL column is never written to the card; ``idLabels`` is not in
-    ``card_fields``: it needs the board's labels, ``labels.resolve``)."""
+    all share ``desc``; the card URL, checklist and comment columns are never written to the card;
+    ``idLabels`` and ``idMembers`` are not in ``card_fields``: they need the board's labels and
+    members, ``labels.resolve`` and ``members.Resolver``)."""
     keys = {mapping.title_column: "name", mapping.status_column: "idList"}
     keys.update({column: "desc" for column in mapping.description_columns})
     for column, key in ((mapping.due_column, "due"), (mapping.start_column, "start"),
-                        (mapping.due_done_column, "dueComplete"), (mapping.labels_column, "idLabels")):
+                        (mapping.due_done_column, "dueComplete"), (mapping.labels_column, "idLabels"),
+                        (mapping.members_column, "idMembers")):
         if column:
             keys[column] = key
     return keys
@@ -154,6 +176,8 @@ def write_card(trello: TrelloClient, link: Link, **fields: Any) -> dict[str, Any
     started = now_ms()
     card = trello.update_card(link.card_id, **fields)  # type: ignore[arg-type]
     note_write(link, dict(fields), started, now_ms())
+    if isinstance(card, dict) and isinstance(card.get("labels"), list):  # the colour-only labels, as now
+        link.card_extra = replace(CardExtra.of(link), colour_labels=labels.colour_only(card)).to_json()
     return card if isinstance(card, dict) else {}
 
 
@@ -162,18 +186,22 @@ def create_card(trello: TrelloClient, link: Link, fields: dict[str, Any]) -> dic
     started = now_ms()
     card = trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"], due=fields.get("due"),
                               start=fields.get("start"), due_complete=bool(fields.get("dueComplete")),
-                              id_labels=fields.get("idLabels"))
+                              id_labels=fields.get("idLabels"), id_members=fields.get("idMembers"))
     note_write(link, {"create": True, **{k: v for k, v in fields.items() if v is not None}}, started, now_ms())
     return card
 
 
 def revive_card(trello: TrelloClient, mapping: Mapping, link: Link, shadow: dict[str, Any],
-                preamble: str, id_labels: list[str] | None = None) -> dict[str, Any]:
+                preamble: str, id_labels: list[str] | None = None,
+                id_members: list[str] | None = None) -> dict[str, Any]:
     """Unarchive the lead's card with its current fields, or make a new one if it was deleted or
-    moved away (``id_labels``: its labels, where the mapping has a labels column)."""
+    moved away (``id_labels``, ``id_members``: its labels and members, where the mapping has
+    such columns)."""
     fields = card_fields(mapping, link.lead_id, shadow, preamble)
     if id_labels is not None:
         fields["idLabels"] = id_labels
+    if id_members is not None:
+        fields["idMembers"] = id_members
     if (CardExtra.of(link).removed or "").startswith("archived") and link.card_id:
         try:
             return write_card(trello, link, closed=False, **fields)

@@ -9,22 +9,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import structlog
 
 from ..models import Event
+from ..models.card_extra import CardExtra
 from ..models.enums import HistoryAction, Outcome, PendingOp, SheetEventKind
 from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
 from ..trello.errors import TrelloNotFound
-from . import cards, customfields, labels
-from .cards import now_ms
+from . import cards, customfields, labels, members
+from .cards import comment_text, now_ms
 from .history import record
 from .inbox import CARD_APPEARS
 from .leadwork import LeadWork, mark_sheet
 from .mapping import cell_text, due_to_trello
 from .merge import Change, Landing, Side
-from .observe import LABEL_ACTIONS, action_time_ms, ledger_match, observe_update, provenance_is_ours, sheet_changes
+from .observe import (
+    CHECKLIST_ACTIONS,
+    LABEL_ACTIONS,
+    MEMBER_ACTIONS,
+    action_time_ms,
+    ledger_match,
+    observe_update,
+    provenance_is_ours,
+    sheet_changes,
+)
 from .outcomes import Defer, SyncError
 from .queue import PREVIEW, RECONCILE, SHEETS, SYSTEM, TRELLO, Command
 
@@ -72,7 +83,22 @@ def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
         work.done(event, "the lead is not linked to a card", IGNORED)
         return
     _warn_about_due(work, event, link.lead_id, values, changed)
+    _warn_about_members(work, event, link, changes)
     work.add_changes(event, changes)
+
+
+def _warn_about_members(work: LeadWork, event: Event, link: Any, changes: list[Change]) -> None:
+    """Names a person just wrote into the members column that no board member answers to are said
+    in the lead's history (the card gets the members that matched; nothing is guessed)."""
+    column = work.mapping.members_column
+    change = next((c for c in changes if c.field == column), None) if column else None
+    if change is None or not work.mapping.takes_from_sheet(change.field):
+        return
+    before = members.key((link.shadow or {}).get(column))
+    new = [n for n in members.names(change.value) if n.casefold() not in before]
+    if new:
+        _ids, unknown = work.member_resolver().resolve(", ".join(new))
+        work.unknown_members(link.lead_id, {**(link.shadow or {}), column or "": change.value}, unknown, event)
 
 
 def _warn_about_due(work: LeadWork, event: Event, lead_id: str, values: dict[str, str],
@@ -151,10 +177,16 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
             work.done(event, f"the link is {link.status}", IGNORED)
         return
     if event.kind == "commentCard":
-        comment_recorded(work, event, action, link)
+        comment_recorded(work, event, action, link, at=at)
         return
     if event.kind in LABEL_ACTIONS:
         label_changed(work, event, action, link, ours=ours, at=at)
+        return
+    if event.kind in MEMBER_ACTIONS:
+        member_changed(work, event, action, link, ours=ours, at=at)
+        return
+    if event.kind in CHECKLIST_ACTIONS:
+        checklist_changed(work, event, link, at=at)
         return
     if event.kind == "updateCustomFieldItem":
         custom_field_changed(work, event, action, link, ours=ours, at=at)
@@ -189,7 +221,14 @@ def label_changed(work: LeadWork, event: Event, action: dict[str, Any], link: An
     if not column:
         work.done(event, "no column holds the labels", IGNORED)
         return
-    if not name:
+    if not name:  # no words in the column; the link remembers it, so a sheet edit keeps it on the card
+        label_id = str(((action.get("data") or {}).get("label") or {}).get("id") or "")
+        extra = CardExtra.of(link)
+        kept = [i for i in extra.colour_labels if i != label_id]
+        if LABEL_ACTIONS[event.kind] and label_id:
+            kept.append(label_id)
+        if tuple(kept) != extra.colour_labels:
+            link.card_extra = replace(extra, colour_labels=tuple(kept)).to_json()
         work.done(event, "a label without a name has no words in the labels column", IGNORED)
         return
     if link.status not in (LINKED, CARD_REMOVED):
@@ -233,17 +272,71 @@ def custom_field_changed(work: LeadWork, event: Event, action: dict[str, Any], l
         work.add_changes(event, [Change(column, value, at, Side.TRELLO, event.id)])
 
 
+def member_changed(work: LeadWork, event: Event, action: dict[str, Any], link: Any, *, ours: bool, at: float) -> None:
+    """A member added to or taken off a lead's card: the members column with that person added
+    (by full name) or taken out (whichever way the cell named them); a person's change, or our
+    own write landing."""
+    column = work.mapping.members_column
+    data = action.get("data") or {}
+    member_id = str(data.get("idMember") or (data.get("member") or {}).get("id") or "")
+    if not column:
+        work.done(event, "no column holds the card's members", IGNORED)
+        return
+    if not member_id:
+        work.done(event, "the action names no member", IGNORED)
+        return
+    if link.status not in (LINKED, CARD_REMOVED):
+        work.done(event, f"the link is {link.status}", IGNORED)
+        return
+    raw = action.get("member")
+    subject: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    display = str(subject.get("fullName") or (data.get("member") or {}).get("name") or subject.get("username") or "")
+    base = work.members_now if work.members_now is not None else cell_text((link.shadow or {}).get(column))
+    value = work.members_now = work.member_resolver().with_member(base, member_id, display,
+                                                                 MEMBER_ACTIONS[event.kind])
+    if ours:
+        work.add_changes(event, [], [Landing(column, value, at, Side.TRELLO)])
+    else:
+        work.add_changes(event, [Change(column, value, at, Side.TRELLO, event.id)])
+
+
+def checklist_changed(work: LeadWork, event: Event, link: Any, *, at: float) -> None:
+    """A lead's card's checklists changed (an item ticked, added or deleted; a checklist added or
+    removed): its progress is read once for the group and goes into the checklist column."""
+    column = work.mapping.checklist_column
+    if not column:
+        work.done(event, "no column holds the checklist progress", IGNORED)
+        return
+    if link.status not in (LINKED, CARD_REMOVED) or not link.card_id:
+        work.done(event, f"the link is {link.status}", IGNORED)
+        return
+    if work.checklist_now is None:
+        try:
+            checked, total = work.trello().checklist_progress(link.card_id)
+        except TrelloNotFound:
+            work.done(event, "the card no longer exists", IGNORED)
+            return
+        work.checklist_now = f"{checked}/{total}" if total else ""
+    work.add_changes(event, [Change(column, work.checklist_now, at, Side.TRELLO, event.id)])
+
+
 COMMENT_MAX_CHARS = 500
 
 
-def comment_recorded(work: LeadWork, event: Event, action: dict[str, Any], link: Any) -> None:
-    """A comment on a lead's card goes into the lead's history (it changes no field)."""
+def comment_recorded(work: LeadWork, event: Event, action: dict[str, Any], link: Any, *, at: float = 0.0) -> None:
+    """A comment on a lead's card goes into the lead's history, and into the comment column where
+    the mapping has one (the newest comment by Trello's time wins)."""
     text = str((action.get("data") or {}).get("text") or "").strip()
     author = (action.get("memberCreator") or {}).get("fullName") or "Someone"
     if len(text) > COMMENT_MAX_CHARS:
         text = text[:COMMENT_MAX_CHARS - 1] + "…"
     record(work.session, work.workspace.id, side=Side.TRELLO, action=HistoryAction.COMMENT, lead_id=link.lead_id,
            card_id=link.card_id, event_id=event.id, message=f"{author} commented on the card: {text}")
+    column = work.mapping.comment_column
+    if column and link.status in (LINKED, CARD_REMOVED):
+        work.add_changes(event, [Change(column, comment_text(action), at or action_time_ms(action), Side.TRELLO,
+                                        event.id)])
+        return
     work.done(event, "comment recorded")
 
 

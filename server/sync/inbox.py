@@ -26,7 +26,8 @@ SHEETS, TRELLO, SYSTEM = EventSource.SHEETS, EventSource.TRELLO, EventSource.SYS
 TRELLO_CARD_ACTIONS = {
     "createCard", "copyCard", "updateCard", "deleteCard", "moveCardFromBoard", "moveCardToBoard",
     "convertToCardFromCheckItem", "emailCard", "commentCard", "addLabelToCard", "removeLabelFromCard",
-    "updateCustomFieldItem",
+    "updateCustomFieldItem", "addMemberToCard", "removeMemberFromCard", "updateCheckItemStateOnCard",
+    "addChecklistToCard", "removeChecklistFromCard", "createCheckItem", "deleteCheckItem",
 }
 # Every way a card appears on a board (created, copied, moved in, converted, emailed).
 CARD_APPEARS = frozenset({"createCard", "copyCard", "moveCardToBoard", "convertToCardFromCheckItem", "emailCard"})

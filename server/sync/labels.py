@@ -4,8 +4,10 @@ A cell lists label names ("Hot, Follow-up"); names match the board's labels igno
 surrounding spaces. The board's labels are read once per workspace and kept for
 ``LABELS_TTL_S`` (a name not found sends one more read, at most every ``LABELS_RETRY_S``, in case
 someone just made the label). A name the board does not have is not invented: the card gets the
-labels that exist, and the lead's history says which name was left out. Color-only labels (no
-name) have no words in the column: a sheet edit of the column leaves the card without them.
+labels that exist, and the lead's history says which name was left out. Colour-only labels (no
+name) have no words in the column: the link keeps the ids of those on its card as last seen
+(``CardExtra.colour_labels``: from the card read, the label actions, our PUT's answer), and a
+sheet edit of the column keeps them on the card.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ def of_card(card: dict[str, Any]) -> str:
     """A card's named labels as the column shows them (the card's order)."""
     return render(names(",".join(str(label.get("name") or "").replace(",", " ")
                                  for label in card.get("labels") or [] if isinstance(label, dict))))
+
+
+def colour_only(card: dict[str, Any]) -> tuple[str, ...]:
+    """The ids of a card's labels without a name (a colour only)."""
+    return tuple(str(label["id"]) for label in card.get("labels") or []
+                 if isinstance(label, dict) and label.get("id") and not str(label.get("name") or "").strip())
 
 
 def with_label(value: Any, name: str, present: bool) -> str:
@@ -117,4 +125,5 @@ def known_key(trello: TrelloClient, workspace_id: str, board_id: str, value: Any
     return frozenset(n for n in wanted if n in by_name)
 
 
-__all__ = ["board_labels", "forget", "key", "known_key", "names", "of_card", "render", "resolve", "with_label"]
+__all__ = ["board_labels", "colour_only", "forget", "key", "known_key", "names", "of_card", "render", "resolve",
+           "with_label"]

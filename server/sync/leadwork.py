@@ -32,8 +32,8 @@ from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLI
 from ..trello.cardfields import CustomFieldsUnavailable
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloBadRequest, TrelloNotFound, TrelloUnavailable
-from . import cards, customfields, description, labels, queue
-from .cards import card_fields, now_ms, trello_time_ms, trello_values
+from . import cards, customfields, description, labels, members, queue
+from .cards import card_fields, comment_text, now_ms, trello_time_ms, trello_values
 from .history import record
 from .inbox import CARD_APPEARS, new_lead_id
 from .mapping import Mapping, cell_text, done_to_trello, due_to_trello
@@ -104,6 +104,8 @@ class LeadWork:
         self.row_hint: int | None = None
         self.preamble: str | None = None
         self.labels_now: str | None = None  # the labels column as this group's label actions left it
+        self.members_now: str | None = None  # the members column as this group's member actions left it
+        self.checklist_now: str | None = None  # the card's checklist progress, read once per group
         self.outcome: dict[int, tuple[str, str]] = {}  # event id -> (state, note)
         self._merging = False
 
@@ -136,6 +138,10 @@ class LeadWork:
 
     def trello(self) -> TrelloClient:
         return self.ctx.providers.trello(self.session, self.workspace)
+
+    def member_resolver(self) -> members.Resolver:
+        return members.Resolver(self.trello(), self.workspace.id, self.workspace.trello_board_id,
+                                self.mapping.member_emails)
 
     def done(self, event: Event, note: str = "", state: str = DONE) -> None:
         self.outcome[event.id] = (state, note)
@@ -194,12 +200,17 @@ class LeadWork:
                 board = self.workspace.trello_board_id
                 return labels.known_key(self.trello(), self.workspace.id, board, a) == \
                     labels.known_key(self.trello(), self.workspace.id, board, b)
+            if name == self.mapping.members_column:  # what the card can show: the board members named
+                resolver = self.member_resolver()
+                return resolver.key(a) == resolver.key(b)
             if name in self.mapping.custom_fields:  # as the field keeps it: 3 is 3.0, yes is TRUE
                 found = customfields.definition(self.trello(), self.workspace.id, self.workspace.trello_board_id,
                                                 self.mapping.custom_fields[name])
                 return bool(customfields.key(found, a) == customfields.key(found, b))
         if name == self.mapping.labels_column:
             return labels.key(a) == labels.key(b)
+        if name == self.mapping.members_column:
+            return members.key(a) == members.key(b)
         return a == b
 
     def finish(self) -> None:
@@ -348,9 +359,34 @@ class LeadWork:
         by_column = cards.field_keys(self.mapping)
         keys = [by_column[name] for name in fields if name in by_column]
         body = {k: desired[k] for k in dict.fromkeys(keys) if k in desired}
-        if "idLabels" in keys:
-            body["idLabels"] = self.label_ids(link.lead_id, shadow)
+        if "idLabels" in keys:  # the card's colour-only labels have no words in the column: kept
+            body["idLabels"] = list(dict.fromkeys([*self.label_ids(link.lead_id, shadow),
+                                                   *CardExtra.of(link).colour_labels]))
+        if "idMembers" in keys:  # its unknown names were said when the sheet's edit came in
+            body["idMembers"] = self.member_ids(link.lead_id, shadow, report=False)
         return body
+
+    def member_ids(self, lead_id: str, shadow: dict[str, str], *, report: bool = True) -> list[str]:
+        """The board members the names in the members column mean; a name no member answers to
+        (or a full name several members share) is said in the lead's history, never guessed."""
+        column = self.mapping.members_column or ""
+        ids, unknown = self.member_resolver().resolve(shadow.get(column, ""))
+        if report:
+            self.unknown_members(lead_id, shadow, unknown)
+        return ids
+
+    def unknown_members(self, lead_id: str, shadow: dict[str, str], unknown: list[str],
+                        event: Event | None = None) -> None:
+        column = self.mapping.members_column or ""
+        title = shadow.get(self.mapping.title_column, "") or lead_id
+        for name in unknown:
+            record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.UNKNOWN_MEMBER,
+                   lead_id=lead_id, card_id=self.link.card_id if self.link is not None else None,
+                   event_id=event.id if event is not None else self.merged[-1].id if self.merged else None,
+                   outcome=Outcome.ERROR, changes={column: [name, None]},
+                   message=f"“{name}” in {column} of lead {lead_id} (“{title}”) is not a member of the board: "
+                           "nobody was added to the card for it (write their Trello username or full name, or "
+                           "add their email to the workspace's member table)")
 
     def label_ids(self, lead_id: str, shadow: dict[str, str]) -> list[str]:
         """The board's label ids of the names in the labels column; a name the board does not have
@@ -386,7 +422,8 @@ class LeadWork:
                                     **card_fields(self.mapping, link.lead_id, shadow, preamble))
         else:
             id_labels = self.label_ids(link.lead_id, shadow) if self.mapping.labels_column else None
-            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels)
+            id_members = self.member_ids(link.lead_id, shadow) if self.mapping.members_column else None
+            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels, id_members)
         self.ctx.outbound("trello", self.merged[-1].id)
         made = card["id"] != link.card_id  # the old card was deleted or moved away: a new one
         link.card_id = card["id"]
@@ -479,6 +516,8 @@ class LeadWork:
             fields = card_fields(self.mapping, lead_id, shadow, "")
             if self.mapping.labels_column and labels.names(shadow.get(self.mapping.labels_column)):
                 fields["idLabels"] = self.label_ids(lead_id, shadow)
+            if self.mapping.members_column and members.names(shadow.get(self.mapping.members_column)):
+                fields["idMembers"] = self.member_ids(lead_id, shadow)
             try:
                 card = cards.create_card(trello, link, fields)
             except TrelloUnavailable:
@@ -575,8 +614,9 @@ class LeadWork:
     def card_appeared(self, event: Event, card_id: str, at: float, *, ours: bool) -> None:
         """A card we have no link for is on the board: link it, or add a row for it."""
         trello = self.trello()
-        try:  # with its custom field items where the mapping has custom field columns
-            card = trello.get_card_details(card_id) if self.mapping.custom_fields else trello.get_card(card_id)
+        try:  # with its custom field items and badges where the mapping has such columns
+            card = trello.get_card_details(card_id) if self.mapping.custom_fields or self.mapping.checklist_column \
+                else trello.get_card(card_id)
         except TrelloNotFound:
             self.done(event, "the card no longer exists", IGNORED)
             return
@@ -612,10 +652,11 @@ class LeadWork:
         values.update(trello_values(self.mapping, card))
         values.update(customfields.card_values(trello, self.workspace.id, self.workspace.trello_board_id,
                                                self.mapping, card))
+        values.update(self._people_values(card))
         preamble = parsed.preamble if parsed.fields or parsed.lead_id else (card.get("desc") or "").strip()
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card_id, pending_op=PendingOp.APPEND_ROW,
                     sync_state=LinkSyncState.PENDING, shadow={}, field_times={},
-                    card_extra=CardExtra(preamble=preamble).to_json())
+                    card_extra=CardExtra(preamble=preamble, colour_labels=labels.colour_only(card)).to_json())
         self._claim(link, "another worker is adding this card's row")
         self.link = link
         desc = description.render(values, self.mapping.description_columns, lead_id, preamble)
@@ -630,6 +671,19 @@ class LeadWork:
         record(self.session, self.workspace.id, side=Side.TRELLO, action=HistoryAction.APPEND_ROW, lead_id=lead_id,
                card_id=card_id, event_id=event.id, changes={k: [None, v] for k, v in values.items() if v})
         self.done(event)
+
+    def _people_values(self, card: dict[str, Any]) -> dict[str, str]:
+        """A card's members and latest comment, where the mapping has those columns (the comment:
+        one more read, only for a card that has comments)."""
+        values: dict[str, str] = {}
+        if self.mapping.members_column:
+            values[self.mapping.members_column] = self.member_resolver().of_ids(list(card.get("idMembers") or []))
+        if self.mapping.comment_column:
+            raw = card.get("badges")
+            badges: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            latest = self.trello().latest_comment(card["id"]) if badges.get("comments", 1) else None
+            values[self.mapping.comment_column] = comment_text(latest)
+        return values
 
     def card_gone(self, link: Link, reason: str, at: float, event: Event) -> None:
         """The card was archived, deleted or moved off the board: the workspace's policy; never

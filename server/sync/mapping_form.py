@@ -6,6 +6,7 @@ problems in words naming the status, list or column concerned. An empty list mea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
@@ -102,7 +103,11 @@ DIRECTION_CHOICES = {Direction.BOTH: "Both ways", Direction.TO_TRELLO: "Sheet �
                      Direction.TO_SHEET: "Trello → sheet only"}
 #: the optional one-column fields, as the forms name them: (form key, words for a problem)
 OPTIONAL_COLUMNS = (("due_column", "due date"), ("start_column", "start date"),
-                    ("due_done_column", "“done”"), ("card_url_column", "card link"), ("labels_column", "labels"))
+                    ("due_done_column", "“done”"), ("card_url_column", "card link"), ("labels_column", "labels"),
+                    ("members_column", "members"), ("checklist_column", "checklist progress"),
+                    ("comment_column", "latest comment"))
+MAX_MEMBER_EMAILS = 500
+_EMAIL_LINE = re.compile(r"^([^\s=:@]+@[^\s=:]+)\s*(?:=|:|\s)\s*@?([^\s=:].*)$")
 
 
 @dataclass
@@ -118,13 +123,18 @@ class ColumnAnswer:
     labels_column: str | None = None
     directions: dict[str, Direction] = field(default_factory=dict)  # the one-way columns only
     custom_fields: dict[str, str] = field(default_factory=dict)  # column -> the board's custom field id
+    members_column: str | None = None
+    checklist_column: str | None = None
+    comment_column: str | None = None
+    member_emails: dict[str, str] = field(default_factory=dict)  # email -> member id or username
 
     def fields(self) -> tuple[FieldMap, ...]:
         """The synced columns these answers make, for ``Mapping(fields=...)``."""
         return column_fields(self.title_column, self.status_column, self.description_columns, self.due_column,
                              start=self.start_column, due_done=self.due_done_column, card_url=self.card_url_column,
                              labels=self.labels_column, directions=self.directions,
-                             custom_fields=self.custom_fields)
+                             custom_fields=self.custom_fields, members=self.members_column,
+                             checklist=self.checklist_column, comment=self.comment_column)
 
 
 def directions_from_form(get: Callable[[str], str | None], columns: Sequence[str]) -> dict[str, str]:
@@ -137,6 +147,33 @@ def directions_from_form(get: Callable[[str], str | None], columns: Sequence[str
     return out
 
 
+def member_emails_from_text(text: str) -> tuple[dict[str, str], list[str]]:
+    """The email ⇄ member table as a person typed it: ``email = username`` entries separated by
+    commas or semicolons (one line: the pages' forms take no line breaks); ``:`` or a space also
+    separate an email from its member (a member id or full name works too); and the problems,
+    naming the entry."""
+    table: dict[str, str] = {}
+    problems: list[str] = []
+    for line in re.split(r"[,;\r\n]", str(text or "")):
+        line = line.strip()
+        if not line:
+            continue
+        found = _EMAIL_LINE.match(line)
+        if found is None:
+            problems.append(f"“{clean(line, 80)}” in the member table is not “email = Trello username”.")
+            continue
+        email, member = clean(found.group(1), 200).casefold(), clean(found.group(2), 100)
+        table[email] = member
+    if len(table) > MAX_MEMBER_EMAILS:
+        problems.append(f"The member table takes at most {MAX_MEMBER_EMAILS} emails.")
+    return table, problems
+
+
+def member_emails_text(table: MappingType[str, str]) -> str:
+    """The email ⇄ member table as the form shows it."""
+    return ", ".join(f"{email} = {member}" for email, member in table.items())
+
+
 def custom_fields_from_form(get: Callable[[str], str | None], field_ids: Sequence[str]) -> list[tuple[str, str]]:
     """(column, custom field id) of each board custom field given a column (form fields
     ``custom_field:<field id>``), in the board's order."""
@@ -147,11 +184,17 @@ def check_columns(columns: Sequence[str], title: str, status: str, due: str | No
                   description: Sequence[str], *, start: str | None = None, due_done: str | None = None,
                   card_url: str | None = None, labels: str | None = None,
                   directions: MappingType[str, str] | None = None,
-                  custom_fields: Sequence[tuple[str, str]] = ()) -> ColumnAnswer:
-    """Check the column choices against the sheet's header columns."""
+                  custom_fields: Sequence[tuple[str, str]] = (), members: str | None = None,
+                  checklist: str | None = None, comment: str | None = None,
+                  member_emails: str = "") -> ColumnAnswer:
+    """Check the column choices against the sheet's header columns (``member_emails``: the
+    email ⇄ member table as typed, ``member_emails_from_text``)."""
     out = ColumnAnswer(title_column=title, status_column=status, due_column=due or None,
                        start_column=start or None, due_done_column=due_done or None, card_url_column=card_url or None,
-                       labels_column=labels or None)
+                       labels_column=labels or None, members_column=members or None,
+                       checklist_column=checklist or None, comment_column=comment or None)
+    out.member_emails, problems = member_emails_from_text(member_emails)
+    out.problems.extend(problems)
     if title not in columns:
         out.problems.append("Choose the column that becomes the card title.")
     if status not in columns:
@@ -232,5 +275,7 @@ __all__ = [
     "clean",
     "custom_fields_from_form",
     "directions_from_form",
+    "member_emails_from_text",
+    "member_emails_text",
     "status_pairs",
 ]

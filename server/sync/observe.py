@@ -63,6 +63,8 @@ def ledger_match(link: Link | None, action: dict[str, Any]) -> bool:
         return False
     if action.get("type") in LABEL_ACTIONS:
         return _ledger_label(link, action)
+    if action.get("type") in MEMBER_ACTIONS:
+        return _ledger_member(link, action)
     if action.get("type") == "updateCustomFieldItem":
         return _ledger_custom_field(link, action)
     data = action.get("data") or {}
@@ -98,6 +100,28 @@ def _ledger_label(link: Link, action: dict[str, Any]) -> bool:
         if "idLabels" not in body or not in_window:
             continue
         if (label_id in (body.get("idLabels") or [])) is LABEL_ACTIONS[str(action.get("type"))]:
+            return True
+    return False
+
+
+MEMBER_ACTIONS = {"addMemberToCard": True, "removeMemberFromCard": False}  # kind -> on the card after
+# a card's checklists changed: its progress ("3/5") is read again (the actions do not carry it)
+CHECKLIST_ACTIONS = frozenset({"updateCheckItemStateOnCard", "addChecklistToCard", "removeChecklistFromCard",
+                               "createCheckItem", "deleteCheckItem"})
+
+
+def _ledger_member(link: Link, action: dict[str, Any]) -> bool:
+    """A member added or removed by one of our writes setting ``idMembers`` (one PUT makes several
+    such actions, so the entry is not used up)."""
+    data = action.get("data") or {}
+    member_id = data.get("idMember") or (data.get("member") or {}).get("id")
+    at = action_time_ms(action)
+    for entry in CardExtra.of(link).ledger:
+        body = entry.get("body") or {}
+        in_window = entry.get("at", 0) - CLOCK_SKEW_MS <= at <= entry.get("end", 0) + ECHO_WINDOW_MS
+        if "idMembers" not in body or not in_window:
+            continue
+        if (member_id in (body.get("idMembers") or [])) is MEMBER_ACTIONS[str(action.get("type"))]:
             return True
     return False
 

@@ -51,8 +51,16 @@ from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab, column_letter
 from ..trello.cardfields import CustomFieldsUnavailable
 from ..trello.errors import TrelloBadRequest
-from . import customfields, description, labels
-from .cards import card_fields, now_ms, revive_card, trello_time_ms, trello_values, wants_card_back
+from . import customfields, description, labels, members
+from .cards import (
+    card_fields,
+    comment_text,
+    now_ms,
+    revive_card,
+    trello_time_ms,
+    trello_values,
+    wants_card_back,
+)
 from .history import record
 from .inbox import new_lead_id
 from .mapping import Direction, Mapping, cell_text, done_to_trello, due_from_trello, due_to_trello
@@ -110,6 +118,7 @@ class CardLead:
     closed: bool
     marker: str | None
     own: dict[str, str] | None = None  # the mapped values of its start, "done" and URL (None: no such column)
+    colours: tuple[str, ...] = ()  # its labels without a name
 
 
 @dataclass
@@ -246,8 +255,11 @@ class Reconciler:
     def _read_cards(self, rows: dict[str, SheetLead]) -> dict[str, CardLead]:
         cards: dict[str, CardLead] = {}
         board = self.workspace.trello_board_id
-        pages = (self.trello.iter_board_card_details(board, fields=CARD_READ_FIELDS) if self.mapping.custom_fields
-                 else self.trello.iter_board_cards(board, fields=CARD_READ_FIELDS))  # customFieldItems=true
+        fields = CARD_READ_FIELDS + (",idMembers" if self.mapping.members_column else "") + \
+            (",badges" if self.mapping.checklist_column or self.mapping.comment_column else "")
+        pages = (self.trello.iter_board_card_details(board, fields=fields) if self.mapping.custom_fields
+                 else self.trello.iter_board_cards(board, fields=fields))  # customFieldItems=true
+        commented: set[str] = set()  # cards with comments (read below, where the mapping has a comment column)
         for page in pages:
             for card in page:
                 desc = card.get("desc") or ""
@@ -258,11 +270,46 @@ class Reconciler:
                 own = {k: v for k, v in trello_values(self.mapping, card).items()
                        if k != self.mapping.due_column}
                 own.update(customfields.card_values(self.trello, self.workspace.id, board, self.mapping, card))
+                if self.mapping.members_column:
+                    own[self.mapping.members_column] = self._members().of_ids(list(card.get("idMembers") or []))
+                if self.mapping.comment_column:
+                    if ((card.get("badges") or {}).get("comments") or 0) > 0:
+                        commented.add(card["id"])
+                    else:
+                        own[self.mapping.comment_column] = ""
                 cards[card["id"]] = CardLead(card["id"], sys.intern(card["idList"]), card.get("name", ""), desc,
-                                             card.get("due"), bool(card.get("closed")), marker, own or None)
+                                             card.get("due"), bool(card.get("closed")), marker, own or None,
+                                             labels.colour_only(card))
             self.plan.cards_read += len(page)
             self._set_progress("reading board", self.plan.cards_read, 0)
+        if commented and self.mapping.comment_column:
+            for card_id, text in self._latest_comments(commented).items():
+                read = cards[card_id].own
+                if read is not None:
+                    read[self.mapping.comment_column] = text
         return cards
+
+    def _latest_comments(self, card_ids: set[str]) -> dict[str, str]:
+        """The latest comment of each of these cards: the board's comments, newest first, a page of
+        1000 at a time until every card is seen (a card not seen there: its own newest comment)."""
+        found: dict[str, str] = {}
+        before: str | None = None
+        while len(found) < len(card_ids):
+            page = self.trello.board_comments(self.workspace.trello_board_id, before=before)
+            for action in page:
+                card_id = str((((action.get("data") or {}).get("card")) or {}).get("id") or "")
+                if card_id in card_ids and card_id not in found:
+                    found[card_id] = comment_text(action)
+            if len(page) < 1000:
+                break
+            before = page[-1]["id"]
+        for card_id in card_ids - set(found):
+            found[card_id] = comment_text(self.trello.latest_comment(card_id))
+        return found
+
+    def _members(self) -> members.Resolver:
+        return members.Resolver(self.trello, self.workspace.id, self.workspace.trello_board_id,
+                                self.mapping.member_emails)
 
     # ------------------------------------------------------------------ comparing
 
@@ -366,6 +413,8 @@ class Reconciler:
 
     def _compare_pair(self, link: Link, row: SheetLead, card: CardLead) -> None:
         parsed = self._parse(card)
+        if self.mapping.labels_column and CardExtra.of(link).colour_labels != card.colours and not self.dry_run:
+            link.card_extra = replace(CardExtra.of(link), colour_labels=card.colours).to_json()  # as the card has them
         shadow = dict(link.shadow or {})
         new_shadow = dict(shadow)
         card_values = self._card_values(card, parsed)
@@ -438,6 +487,8 @@ class Reconciler:
             return done_to_trello(card_value) == done_to_trello(old)
         if column == self.mapping.labels_column:  # the card shows the names the board has
             return labels.key(card_value) == self._known_labels(old)
+        if column == self.mapping.members_column:  # the same board members, however the cell names them
+            return self._members().key(card_value) == self._members().key(old)
         if column in self.mapping.custom_fields:  # as the field keeps it: 3 is 3.0, yes is TRUE
             found = self._custom_definitions().get(self.mapping.custom_fields[column])
             return bool(customfields.key(found, card_value) == customfields.key(found, old))
@@ -485,6 +536,19 @@ class Reconciler:
                        lead_id=lead_id, outcome=Outcome.ERROR, message=words)
         return ids
 
+    def _member_ids(self, lead_id: str, value: Any) -> list[str]:
+        """The board members a cell's names mean; a name no member answers to is said (not guessed)."""
+        ids, unknown = self._members().resolve(value)
+        for name in unknown:
+            words = (f"“{name}” in {self.mapping.members_column} of lead {lead_id} is not a member of the board: "
+                     "nobody was added to the card for it")
+            if len(self.plan.warnings) < SAMPLES_KEPT:
+                self.plan.warnings.append(words)
+            if not self.dry_run:
+                record(self.session, self.workspace.id, side=HistorySide.RECONCILE,
+                       action=HistoryAction.UNKNOWN_MEMBER, lead_id=lead_id, outcome=Outcome.ERROR, message=words)
+        return ids
+
     def _one_way(self, link: Link, column: str, value: str, side: Side, then: str) -> None:
         where, way = ("in the sheet", "Trello → sheet") if side is Side.SHEETS else ("on the card", "sheet → Trello")
         message = f"{column} changed {where} to {value!r} was not passed on: it syncs {way} only; {then}"
@@ -509,7 +573,11 @@ class Reconciler:
         update = {k: v for k, v in desired.items() if actual.get(k) != v}
         column = self.mapping.labels_column
         if column and labels.key((card.own or {}).get(column)) != self._known_labels(shadow.get(column)):
-            update["idLabels"] = self._label_ids(lead_id, shadow.get(column))
+            # the card's colour-only labels have no words in the column: kept
+            update["idLabels"] = list(dict.fromkeys([*self._label_ids(lead_id, shadow.get(column)), *card.colours]))
+        column = self.mapping.members_column
+        if column and self._members().key((card.own or {}).get(column)) != self._members().key(shadow.get(column)):
+            update["idMembers"] = self._member_ids(lead_id, shadow.get(column))
         if self.mapping.custom_fields and (items := self._custom_items(lead_id, card, shadow)):
             update["customFields"] = items  # their own batched call, after the card's PUT
         if "desc" in update and self._same_desc(card.desc, lead_id, shadow, preamble):
@@ -575,7 +643,8 @@ class Reconciler:
         if self.dry_run:
             return
         link = Link(workspace_id=self.workspace.id, lead_id=lead_id, card_id=card.id, shadow={},
-                    field_times={}, card_extra=CardExtra(preamble=preamble).to_json(), row_number=lead.row)
+                    field_times={}, card_extra=CardExtra(preamble=preamble, colour_labels=card.colours).to_json(),
+                    row_number=lead.row)
         self.session.add(link)
         self.shadow_updates.append((link, shadow, lead.row, written))
 
@@ -754,7 +823,10 @@ class Reconciler:
                                            due=fields.get("due"), start=fields.get("start"),
                                            due_complete=bool(fields.get("dueComplete")),
                                            id_labels=self._label_ids(link.lead_id, values.get(column))
-                                           if column else None)
+                                           if column else None,
+                                           id_members=self._member_ids(link.lead_id,
+                                                                       values.get(self.mapping.members_column))
+                                           if self.mapping.members_column else None)
             self._created(link, card, values)
             self._new_card_custom_fields(link, card["id"], values)
             done += 1
@@ -794,7 +866,9 @@ class Reconciler:
             shadow = self._values(row)
             column = self.mapping.labels_column
             card = revive_card(self.trello, self.mapping, link, shadow, CardExtra.of(link).preamble,
-                               self._label_ids(link.lead_id, shadow.get(column)) if column else None)
+                               self._label_ids(link.lead_id, shadow.get(column)) if column else None,
+                               self._member_ids(link.lead_id, shadow.get(self.mapping.members_column))
+                               if self.mapping.members_column else None)
             link.card_id = card["id"]
             link.status = LINKED
             link.card_extra = replace(CardExtra.of(link), removed=None).to_json()

@@ -179,6 +179,7 @@ def effect_of(session: Session, workspace: Workspace, new: Mapping) -> Effect:
     rewrites = (old.description_columns != new.description_columns or old.due_column != new.due_column
                 or old.title_column != new.title_column or old.start_column != new.start_column
                 or old.due_done_column != new.due_done_column or old.labels_column != new.labels_column
+                or old.members_column != new.members_column or old.member_emails != new.member_emails
                 or old.custom_fields != new.custom_fields)
     links = session.scalars(select(Link).where(Link.workspace_id == workspace.id, Link.card_id.is_not(None),
                                                Link.status == LINKED)).all()

@@ -195,10 +195,16 @@ class CardFieldsMixin:
         body = {k: v for k, v in item.items() if k != "idCustomField"}
         return self._custom_field_write("PUT", f"/cards/{card_id}/customField/{item['idCustomField']}/item", body)
 
-    def get_card_details(self, card_id: str, *, fields: str = CARD_DETAIL_FIELDS) -> dict[str, Any]:
+    def get_card_details(self, card_id: str, *, fields: str = CARD_DETAIL_FIELDS, list: bool = False,
+                         members: bool = False) -> dict[str, Any]:
         """A card with its dates, labels, members, badges (checklist progress, comments) and
-        ``customFieldItems``, in one call."""
-        return self.request("GET", f"/cards/{card_id}", params={"fields": fields, "customFieldItems": "true"})
+        ``customFieldItems``, in one call (``list``, ``members``: with its list and its members' names)."""
+        params = {"fields": fields, "customFieldItems": "true"}
+        if list:
+            params["list"] = "true"
+        if members:
+            params["members"] = "true"
+        return self.request("GET", f"/cards/{card_id}", params=params)
 
     def iter_board_card_details(self, board_id: str, *, fields: str = CARD_DETAIL_FIELDS, filter: str = "open",
                                 page_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
@@ -279,6 +285,13 @@ class CardFieldsMixin:
     def add_comment(self, card_id: str, text: str) -> dict[str, Any]:
         """Comment on the card; returns the commentCard action."""
         return self.request("POST", f"/cards/{card_id}/actions/comments", json={"text": text})
+
+    def board_comments(self, board_id: str, *, before: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """The board's commentCard actions, newest first (``before``: older than that action id)."""
+        params: dict[str, Any] = {"filter": "commentCard", "limit": limit}
+        if before:
+            params["before"] = before
+        return self.request("GET", f"/boards/{board_id}/actions", params=params)
 
     def latest_comment(self, card_id: str) -> dict[str, Any] | None:
         """The card's newest commentCard action (``data.text``, ``date``, ``memberCreator``), or None."""

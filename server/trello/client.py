@@ -158,7 +158,7 @@ class TrelloClient(CardFieldsMixin):
 
     def create_card(self, *, id_list: str, name: str, desc: str = "", due: str | None = None,
                     start: str | None = None, due_complete: bool = False, id_labels: list[str] | None = None,
-                    pos: str = "bottom") -> dict[str, Any]:
+                    pos: str = "bottom", id_members: list[str] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"idList": id_list, "name": name, "desc": desc, "pos": pos}
         if due:
             body["due"] = due
@@ -168,6 +168,8 @@ class TrelloClient(CardFieldsMixin):
             body["dueComplete"] = True
         if id_labels:
             body["idLabels"] = list(id_labels)
+        if id_members:
+            body["idMembers"] = list(id_members)
         return self.request("POST", "/cards", json=body)
 
     def update_card(self, card_id: str, **fields: Any) -> dict[str, Any]:

@@ -411,7 +411,7 @@ def test_linked_lead_shows_its_card_and_sync_state(app, client, monkeypatch):
         "start": "2029-12-01T09:00:00.000Z", "due": "2030-01-15T17:00:00.000Z", "dueComplete": False,
         "checklist": {"checked": 3, "total": 5},
         "members": [{"fullName": "Bob Roy", "username": "bobroy"}],
-        "dateLastActivity": "2024-05-01T10:00:00.000Z",
+        "dateLastActivity": "2024-05-01T10:00:00.000Z", "customFields": [],
     }
     assert data["card_url"] == TRELLO_CARD["url"]
     assert data["sync"] == {"state": "synced", "last_synced_at": "2024-05-01T10:00:05Z", "error": ""}
@@ -480,6 +480,49 @@ def test_card_lookup_through_the_real_trello_client(sqlite_url):
         assert len(shown["labels"]) == 1 and shown["labels"][0]["color"]
         assert shown["url"].startswith("https://trello.com/c/")
         assert shown["dateLastActivity"]
+    finally:
+        emulator.stop()
+
+
+def test_the_card_shows_its_checklist_and_custom_fields_by_column_through_the_real_client(sqlite_url):
+    """One card read (badges and customFieldItems with it); the board's field definitions read once."""
+    from emulators.trello import TrelloEmulator
+    from server.models import Workspace
+    from server.sync import customfields
+    from tests.conftest import make_app
+
+    emulator = TrelloEmulator("emulator-key", "emulator-secret")
+    emulator.start()
+    try:
+        member = emulator.add_member("bobroy", "Bob Roy")
+        token = emulator.issue_token(member["id"])
+        board = emulator.add_board("Leads", member["id"], lists=("New", "Contacted"))
+        emulator.set_custom_fields(board["id"], True)
+        deal = emulator.add_custom_field(board["id"], "Deal", "number")
+        stage = emulator.add_custom_field(board["id"], "Stage", "list", ("Hot", "Cold"))
+        emulator.add_custom_field(board["id"], "Unmapped", "text")
+        card = emulator.add_card(board["lists"][0]["id"], "Ann Lee")
+        emulator.set_custom_field_item(card["id"], deal["id"], value={"number": "12500"})
+        emulator.set_custom_field_item(card["id"], stage["id"], id_value=stage["options"][0]["id"])
+        emulator.add_checklist(card["id"], "Steps", ["call", "demo"])
+        app = make_app(sqlite_url, TRELLO_API_BASE_URL=emulator.api_base_url)
+        ws = make_workspace(app, trello_token=token)
+        with app.app_context():
+            workspace = db.session.get(Workspace, ws["id"])
+            workspace.trello_board_id = board["id"]
+            workspace.mapping = {"title_column": "Name", "status_column": "Status",
+                                 "custom_fields": {"Deal size": deal["id"], "Stage": stage["id"], "Met": "f" * 24}}
+            db.session.add(Link(workspace_id=ws["id"], lead_id="L-0123456789ab", card_id=card["id"], shadow={}))
+            db.session.commit()
+        customfields.forget(ws["id"])
+        emulator.reset_stats()
+        data = signed_get(app.test_client(), ws, "/api/addon/leads/L-0123456789ab").get_json()
+        assert data["card_error"] is None, data
+        assert data["card"]["customFields"] == [{"name": "Deal size", "value": "12500"},
+                                                {"name": "Stage", "value": "Hot"}]
+        assert data["card"]["checklist"] == {"checked": 0, "total": 2}
+        calls = {k: v for k, v in emulator.stats()["calls"].items() if v}
+        assert calls == {"GET /1/cards/{id}": 1, "GET /1/boards/{id}/customFields": 1}
     finally:
         emulator.stop()
 

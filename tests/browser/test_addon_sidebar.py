@@ -224,3 +224,23 @@ def test_a_card_without_start_date_or_checklist_shows_neither(browser):
     page.wait_for_selector("body[data-state=linked]")
     assert page.is_hidden("#start-field") and page.is_hidden("#checklist-field")
     assert page.is_visible("#due-field") and not errors
+
+
+def test_the_cards_custom_fields_show_by_their_column_names_as_text(browser):
+    fields = [{"name": "Deal size", "value": "12500"}, {"name": "Stage", "value": "<b>Hot</b>"},
+              {"name": "VIP", "value": "TRUE"}]
+    card = {**LINKED["card"], "customFields": fields}
+    page, errors, _outside = open_sidebar(browser, {"selected": selected(),
+                                                    "cards": {"L-0123456789ab": {**LINKED, "card": card}}})
+    page.wait_for_selector("body[data-state=linked]")
+    rows = page.locator("#card-custom-fields .custom-field")
+    assert rows.count() == 3
+    assert [rows.nth(i).locator(".k").inner_text() for i in range(3)] == ["Deal size", "Stage", "VIP"]
+    assert rows.nth(1).locator(".v").inner_text() == "<b>Hot</b>"  # shown as text, never markup
+    assert page.inner_text("#card-members")  # beside labels, due date, members, start and checklist
+    assert page.evaluate("document.body.scrollWidth") <= 300 and not errors
+    again = {**LINKED["card"], "customFields": []}  # a card without values shows no such lines
+    page2, errors2, _ = open_sidebar(browser, {"selected": selected(),
+                                               "cards": {"L-0123456789ab": {**LINKED, "card": again}}})
+    page2.wait_for_selector("body[data-state=linked]")
+    assert page2.locator("#card-custom-fields .custom-field").count() == 0 and not errors2

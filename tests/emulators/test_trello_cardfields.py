@@ -362,6 +362,29 @@ def test_checklists_and_progress(emu: TrelloEmulator, world: dict[str, Any]) -> 
     assert api.call("GET", f"/checklists/{checklist['id']}").status_code == 404
 
 
+def test_checklists_and_check_items_deleted(emu: TrelloEmulator, world: dict[str, Any]) -> None:
+    api, card = world["api"], world["card"]
+    checklist = api.ok("POST", f"/cards/{card['id']}/checklists", json={"name": "Steps"})
+    items = [api.ok("POST", f"/checklists/{checklist['id']}/checkItems", json={"name": n}) for n in ("A", "B", "C")]
+    api.ok("DELETE", f"/checklists/{checklist['id']}/checkItems/{items[0]['id']}")
+    api.ok("DELETE", f"/cards/{card['id']}/checkItem/{items[1]['id']}")
+    assert api.ok("GET", f"/cards/{card['id']}", params={"fields": "badges"})["badges"]["checkItems"] == 1
+    assert api.call("DELETE", f"/checklists/{checklist['id']}/checkItems/{items[0]['id']}").status_code == 404
+    [deleted, _] = actions(emu, card["id"], "deleteCheckItem")
+    assert set(deleted["data"]) == {"checkItem", "card", "checklist", "board"}
+    assert deleted["data"]["card"]["id"] == card["id"]
+    api.ok("DELETE", f"/checklists/{checklist['id']}")
+    assert api.ok("GET", f"/cards/{card['id']}", params={"fields": "badges"})["badges"]["checkItems"] == 0
+    assert api.call("GET", f"/checklists/{checklist['id']}").status_code == 404
+    [removed] = actions(emu, card["id"], "removeChecklistFromCard")
+    assert removed["data"]["checklist"] == {"id": checklist["id"], "name": "Steps"}
+    # board comments, newest first, for reconciliation's one read
+    for text in ("one", "two"):
+        api.ok("POST", f"/cards/{card['id']}/actions/comments", data={"text": text})
+    page = api.ok("GET", f"/boards/{world['board_id']}/actions", params={"filter": "commentCard", "limit": "1000"})
+    assert [a["data"]["text"] for a in page] == ["two", "one"]
+
+
 def test_comments_latest_first_and_counted(emu: TrelloEmulator, world: dict[str, Any]) -> None:
     api, card = world["api"], world["card"]
     assert card["url"].startswith(f"https://trello.com/c/{card['shortLink']}/") and \
