@@ -126,11 +126,12 @@ def test_checklist_progress_comment_text_and_colour_labels_in_the_link():
 def test_the_power_up_card_back_lists_the_people_columns_in_mapping_order():
     from types import SimpleNamespace
 
+    from server.models.mapping import Mapping
     from server.powerup.leads import lead_fields
 
     workspace = SimpleNamespace(mapping=STORED, lead_id_column="Lead ID")
     link = SimpleNamespace(shadow={"Name": "Ada", "Status": "New", "Email": "ada@example.com", "Owner": "Ann Example",
                                    "Checklist": "3/5", "Last comment": "called", "Lead ID": "L-1"})
-    fields, status = lead_fields(workspace, link)  # type: ignore[arg-type]
+    fields, status = lead_fields(workspace, Mapping.from_json(STORED), link)  # type: ignore[arg-type]
     assert list(fields) == ["Name", "Email", "Owner", "Checklist", "Last comment"] and status == "New"
     assert fields["Checklist"] == "3/5" and fields["Owner"] == "Ann Example"
