@@ -383,7 +383,8 @@ def _columns_context(state: dict[str, Any]) -> dict[str, Any]:
             "card_url_column": card_url or "", "labels_column": labels or "",
             "directions": dict(state.get("directions") or {}), "direction_choices": form_checks.DIRECTION_CHOICES,
             "custom": [tuple(d) for d in state.get("custom_field_defs") or []],
-            "custom_note": state.get("custom_fields_note") or "",
+            "custom_note": str(state.get("custom_fields_note") or "").replace(
+                "add them in Trello to map them here", "make them for columns below, or add them in Trello"),
             "custom_fields": {fid: column for column, fid in (state.get("custom_fields") or {}).items()},
             "custom_off": off, "custom_fallback": [c for c in columns if c in description],
             "custom_types": making.FIELD_TYPES, "make_fields": _creatable(state),
