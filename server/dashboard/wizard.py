@@ -5,7 +5,9 @@ policies and name. The last step saves the workspace as a *draft* (state ``draft
 nothing for it but its preview) and sends the user to its preview (``/app/workspaces/<id>/setup``),
 where a dry-run reconciliation, computed by a worker (``server/sync/preview.py``), says what the
 first sync will do and a button starts it. The chosen tab's numeric id (``sheetId``, its URL's ``gid``)
-comes with the tab list's metadata and is saved on the draft.
+comes with the tab list's metadata and is saved on the draft. On the columns step, a board with
+Custom Fields can get a field made for each column that asks for one (on Continue, through
+``server/sync/customfield_make.py``); a board without them gets its columns as description lines.
 
 Every answer is checked again where it is used (accounts and the draft belong to the signed-in
 user, lists belong to the chosen board), so a crafted form cannot reach someone else's data.
@@ -468,6 +470,16 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
     return _go("statuses")
 
 
+def _column_values(state: dict[str, Any], column: str) -> tuple[list[str], str | None]:
+    """Distinct values of a column of the chosen tab (one read), and an error message if it failed."""
+    try:
+        spreadsheet = reader(current_app, _google_account(state), state["spreadsheet_id"])
+        tab = sheet_tab(current_app, _google_account(state), state["spreadsheet_id"], state["sheet_name"])
+        return spreadsheet.column_values(tab, state["header"], column, int(state.get("header_row") or 1)), None
+    except SheetsError as exc:
+        return [], sheets_error_message(exc)
+
+
 def _make_fields(state: dict[str, Any], wanted: list[making.NewField], answer: form_checks.ColumnAnswer) -> bool:
     """Make the fields asked for on the board and map each to its column in ``answer``; on a refusal,
     say so and map none of them (those made before it are listed to map, not mapped)."""
@@ -494,25 +506,9 @@ def _make_fields(state: dict[str, Any], wanted: list[making.NewField], answer: f
 # --------------------------------------------------------------------------- step 5: statuses
 
 
-def _column_values(state: dict[str, Any], column: str) -> tuple[list[str], str | None]:
-    """Distinct values of a column of the chosen tab (one read), and an error message if it failed."""
-    try:
-        spreadsheet = reader(current_app, _google_account(state), state["spreadsheet_id"])
-        tab = sheet_tab(current_app, _google_account(state), state["spreadsheet_id"], state["sheet_name"])
-        return spreadsheet.column_values(tab, state["header"], column, int(state.get("header_row") or 1)), None
-    except SheetsError as exc:
-        return [], sheets_error_message(exc)
-
-
 def _status_values(state: dict[str, Any]) -> tuple[list[str], str | None]:
     """Distinct statuses in the sheet's status column (one read), and an error message if it failed."""
-    try:
-        spreadsheet = reader(current_app, _google_account(state), state["spreadsheet_id"])
-        tab = sheet_tab(current_app, _google_account(state), state["spreadsheet_id"], state["sheet_name"])
-        return spreadsheet.column_values(tab, state["header"], state["status_column"],
-                                         int(state.get("header_row") or 1)), None
-    except SheetsError as exc:
-        return [], sheets_error_message(exc)
+    return _column_values(state, state["status_column"])
 
 
 def _statuses_context(state: dict[str, Any]) -> dict[str, Any]:
