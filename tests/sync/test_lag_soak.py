@@ -158,23 +158,33 @@ class LagSoak(RuleBasedStateMachine):
             return bool(done_to_trello(value))
         return customfields.key(self.fields[tenant][field], value)
 
-    @rule(index=st.integers(0, 20), field=st.sampled_from(CARD_FIELDS), pick=st.integers(0, 20))
-    def edit_a_card_field_in_the_sheet(self, index: int, field: str, pick: int) -> None:
-        """A start date, "done" or a custom field column typed in the sheet (a value that means what
-        the cell already says is not typed: whether it is a change is a matter of spelling)."""
+    @rule(index=st.integers(0, 20), picks=st.lists(st.tuples(st.sampled_from(CARD_FIELDS), st.integers(0, 20)),
+                                                   min_size=1, max_size=3, unique_by=lambda p: p[0]))
+    def edit_card_fields_in_the_sheet(self, index: int, picks: list[tuple[str, int]]) -> None:
+        """Start date, "done" or custom field cells typed in the sheet, one edit (a value that means
+        what the cell already says is not typed: whether it is a change is a matter of spelling)."""
         key = self._lead(index)
         tenant = self.world.tenants[key[0]]
-        value = SHEET_VALUES[field][pick % len(SHEET_VALUES[field])]
         row = next(r for r in tenant.rows() if r["Lead ID"] == key[1])
-        meaning = self._meaning(key[0], field, value)
-        if meaning != self._meaning(key[0], field, row.get(field, "")):
-            tenant.edit_row(row["_row"], **{field: value})
-            self._changed(key, field, "sheets", meaning)
+        edits = {}
+        for field, pick in picks:
+            value = SHEET_VALUES[field][pick % len(SHEET_VALUES[field])]
+            if self._meaning(key[0], field, value) != self._meaning(key[0], field, row.get(field, "")):
+                edits[field] = value
+        if edits:
+            tenant.edit_row(row["_row"], **edits)
+            for field, value in edits.items():
+                self._changed(key, field, "sheets", self._meaning(key[0], field, value))
 
-    @rule(index=st.integers(0, 20), field=st.sampled_from(CARD_FIELDS), pick=st.integers(0, 20))
-    def set_a_card_field_on_the_card(self, index: int, field: str, pick: int) -> None:
-        """A person sets the card's start date, ticks "done" or sets a custom field in Trello."""
+    @rule(index=st.integers(0, 20), picks=st.lists(st.tuples(st.sampled_from(CARD_FIELDS), st.integers(0, 20)),
+                                                   min_size=1, max_size=3, unique_by=lambda p: p[0]))
+    def set_card_fields_on_the_card(self, index: int, picks: list[tuple[str, int]]) -> None:
+        """A person sets the card's start date, ticks "done" or sets custom fields in Trello."""
         key = self._lead(index)
+        for field, pick in picks:
+            self._set_on_the_card(key, field, pick)
+
+    def _set_on_the_card(self, key: tuple[int, str], field: str, pick: int) -> None:
         tenant = self.world.tenants[key[0]]
         card = self.world.trello.card(tenant.link(key[1]).card_id)
         if field in ("Start", "Done"):
