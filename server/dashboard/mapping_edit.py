@@ -410,6 +410,7 @@ class Refused:
 
     columns: list[str]
     base: str  # the saved mapping's fingerprint, for the editor's form
+    at: Any = None  # when Trello last refused them (the history line's time)
 
 
 @bp.app_template_global("custom_fields_refused")
@@ -422,16 +423,17 @@ def custom_fields_refused(ws: Workspace) -> Refused | None:
     mapping = Mapping.of_or_default(ws)
     if not mapping.custom_fields:
         return None
-    errors = db.session.execute(select(History.id, History.message).where(
+    errors = db.session.execute(select(History.id, History.message, History.created_at).where(
         History.workspace_id == ws.id, History.outcome == Outcome.ERROR).order_by(History.id.desc()).limit(50)).all()
-    found = next((hid for hid, message in errors if making.UNAVAILABLE_MARK in (message or "")), None)
+    found, at = next(((hid, when) for hid, message, when in errors if making.UNAVAILABLE_MARK in (message or "")),
+                     (None, None))
     if found is None:
         return None
     saved_since = db.session.scalar(select(History.id).where(
         History.workspace_id == ws.id, History.id > found, History.action == HistoryAction.MAPPING_CHANGED).limit(1))
     if saved_since is not None:
         return None
-    return Refused(list(mapping.custom_fields), fingerprint(ws.mapping or {}))
+    return Refused(list(mapping.custom_fields), fingerprint(ws.mapping or {}), at)
 
 
 __all__ = ["custom_fields_refused", "edit_mapping", "fingerprint", "mapping_offers"]

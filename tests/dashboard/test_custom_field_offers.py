@@ -179,6 +179,7 @@ def test_the_workspace_page_offers_the_switch_when_trello_refuses_the_custom_fie
     assert "Notes: asked for a quote" in card["desc"]  # the other fields synced
     html = page(client, ws_url)
     assert "Trello no longer takes this board's custom fields" in unescape(html) and "“Deal” is not written to cards" in html
+    assert "each lead's history says so (last refused 20" in unescape(html)
     switch = form_fields(html, 'value="fallback"')
     preview = client.post(f"{ws_url}/mapping", data=as_form(switch))
     assert preview.status_code == 200, body(preview)
@@ -191,3 +192,13 @@ def test_the_workspace_page_offers_the_switch_when_trello_refuses_the_custom_fie
     world.settle()  # the full sync queued by saving
     assert "Deal: 1500" in world.card_for(row["Lead ID"])["desc"]
     assert 'id="custom-fields-lost"' not in page(client, ws_url)
+
+
+def test_a_list_fields_options_are_the_columns_distinct_values():
+    from server.sync.customfield_make import MAX_OPTIONS, NewField, options_from_text, options_from_values
+
+    assert options_from_values(["Hot", " hot ", "", "Warm  leads", None, "Cold"]) == ("Hot", "Warm leads", "Cold")
+    assert len(options_from_values(str(n) for n in range(80))) == MAX_OPTIONS
+    assert options_from_text("Hot, , Warm,hot") == ("Hot", "Warm")
+    assert NewField("Stage", "list", ("Hot", "Cold")).words() == "“Stage” (list: Hot, Cold)"
+    assert NewField("Deal", "number").words() == "“Deal” (number)"
