@@ -17,17 +17,21 @@ from typing import Any
 
 import structlog
 from flask import current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from ..auth.session import login_required
 from ..extensions import db, db_session
-from ..models import ProviderAccount, Workspace
-from ..models.enums import HistoryAction, HistorySide
+from ..models import History, ProviderAccount, Workspace
+from ..models.enums import HistoryAction, HistorySide, Outcome
 from ..models.mapping import Mapping, MappingError, normalise_status
 from ..models.workspace import ACTIVE
 from ..sheets.errors import SheetsError, sheets_error_message
+from ..sync import customfield_make as making
 from ..sync import mapping_form as form_checks
 from ..sync import remap
+from ..sync.customfield_make import CUSTOM_FIELDS_OFF
 from ..sync.history import record
 from ..sync.matching import best_match, reverse_table
 from ..sync.queue import RECONCILE, enqueue_command
@@ -92,10 +96,6 @@ def _read_sources(ws: Workspace) -> Sources:
     return out
 
 
-CUSTOM_FIELDS_OFF = ("This Trello board has no Custom Fields (they need a paid Trello plan or the board's Custom "
-                     "Fields Power-Up), so no column can be mapped to one.")
-
-
 def _read_custom_fields(ws: Workspace, client: Any, mapping: Mapping, out: Sources) -> None:
     """Whether the board has Custom Fields, and which; a mapped field the board lost is said."""
     if client is None:
@@ -105,10 +105,7 @@ def _read_custom_fields(ws: Workspace, client: Any, mapping: Mapping, out: Sourc
         if not client.custom_fields_available(ws.trello_board_id):
             out.custom_fields_note = CUSTOM_FIELDS_OFF
             if mapping.custom_fields:
-                out.problems.append(CUSTOM_FIELDS_OFF[:-1] + ": the columns mapped to custom fields ("
-                                    + ", ".join(f"“{c}”" for c in mapping.custom_fields)
-                                    + ") are not written to cards; each lead's history says so. Saving keeps them "
-                                      "mapped for when Custom Fields are back.")
+                out.problems.append(fallback_words(list(mapping.custom_fields)))
             return
         defined = client.board_custom_fields(ws.trello_board_id)
     except TrelloError as exc:
@@ -126,11 +123,23 @@ def _read_custom_fields(ws: Workspace, client: Any, mapping: Mapping, out: Sourc
                             + ": choose its field again below, or none.")
 
 
-def _custom_answers(ws: Workspace, sources: Sources) -> list[tuple[str, str]]:
-    """(column, field id) submitted; with no custom fields to offer, the saved ones are kept as they are."""
+def fallback_words(columns: list[str]) -> str:
+    """The board has no Custom Fields but ``columns`` are mapped to some: said, and the fallback offered."""
+    named = ", ".join(f"“{c}”" for c in columns)
+    return (CUSTOM_FIELDS_OFF[:-1] + f": the columns mapped to custom fields ({named}) are not written to cards "
+            "(each lead's history says so). They are checked below to sync as “Column: value” lines in the card "
+            "description instead; preview, then save, and the next full sync writes them into every card's "
+            "description. Untick them to keep them mapped for when Custom Fields are back.")
+
+
+def _custom_answers(ws: Workspace, sources: Sources, form: Any = None) -> list[tuple[str, str]]:
+    """(column, field id) submitted; with no custom fields to offer, the saved ones are kept as they are,
+    except those checked as description lines (the fallback for a board without Custom Fields)."""
+    form = request.form if form is None else form
     if not sources.custom_fields:
-        return list(Mapping.of_or_default(ws).custom_fields.items())
-    return form_checks.custom_fields_from_form(request.form.get, [fid for fid, _, _ in sources.custom_fields])
+        described = set(form.getlist("description_columns"))
+        return [(c, f) for c, f in Mapping.of_or_default(ws).custom_fields.items() if c not in described]
+    return form_checks.custom_fields_from_form(form.get, [fid for fid, _, _ in sources.custom_fields])
 
 
 # --------------------------------------------------------------------------- the form's content
@@ -139,6 +148,9 @@ def _custom_answers(ws: Workspace, sources: Sources) -> list[tuple[str, str]]:
 def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
     """The page's answers before any edit: the saved mapping, plus what the sync met unmapped."""
     mapping = Mapping.of_or_default(ws)
+    described = list(mapping.description_columns)
+    if sources.custom_fields_note == CUSTOM_FIELDS_OFF:  # the fallback, pre-checked: as description lines
+        described.extend(c for c in mapping.custom_fields if c not in described)
     saved = dict(mapping.statuses_as_written)
     offered = [o.value for o in remap.offers(db_session(), ws) if o.kind is remap.GapKind.STATUS]
     asked = form_checks.clean(request.args.get("status", ""))
@@ -155,7 +167,7 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
     saved_reverse = {lid: s for lid, s in mapping.list_to_status.items()}
     reverse = reverse_table(sources.lists, {r["status"]: r["list_id"] or None for r in rows}, saved_reverse)
     return {"title_column": mapping.title_column, "status_column": mapping.status_column,
-            "due_column": mapping.due_column or "", "description_columns": list(mapping.description_columns),
+            "due_column": mapping.due_column or "", "description_columns": described,
             "start_column": mapping.start_column or "", "due_done_column": mapping.due_done_column or "",
             "card_url_column": mapping.card_url_column or "", "labels_column": mapping.labels_column or "",
             "members_column": mapping.members_column or "", "checklist_column": mapping.checklist_column or "",
@@ -168,36 +180,37 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
             "card_removed_status": ws.card_removed_status, "full_sync": True}
 
 
-def _form_from_post(ws: Workspace, sources: Sources) -> dict[str, Any]:
+def _form_from_post(ws: Workspace, sources: Sources, form: Any = None) -> dict[str, Any]:
     """The answers as submitted, to show them again (with the problems or the preview)."""
-    pairs = form_checks.status_pairs(request.form.get)
+    form = request.form if form is None else form
+    pairs = form_checks.status_pairs(form.get)
     rows, seen = [], set()
     for status, list_id in pairs:
         status = form_checks.clean(status)
         if status and normalise_status(status) not in seen:
             seen.add(normalise_status(status))
             rows.append({"status": status, "list_id": list_id, "new": False})
-    return {"title_column": request.form.get("title_column", ""),
-            "status_column": request.form.get("status_column", ""),
-            "due_column": request.form.get("due_column", ""),
-            "start_column": request.form.get("start_column", ""),
-            "due_done_column": request.form.get("due_done_column", ""),
-            "card_url_column": request.form.get("card_url_column", ""),
-            "labels_column": request.form.get("labels_column", ""),
-            "members_column": request.form.get("members_column", ""),
-            "checklist_column": request.form.get("checklist_column", ""),
-            "comment_column": request.form.get("comment_column", ""),
-            "member_emails": request.form.get("member_emails", ""),
-            "directions": form_checks.directions_from_form(request.form.get, sources.columns),
-            "custom_fields": {fid: column for column, fid in _custom_answers(ws, sources)},
-            "description_columns": request.form.getlist("description_columns"), "rows": rows,
-            "reverse": {list_id: form_checks.clean(request.form.get(f"reverse_{list_id}", ""))
+    return {"title_column": form.get("title_column", ""),
+            "status_column": form.get("status_column", ""),
+            "due_column": form.get("due_column", ""),
+            "start_column": form.get("start_column", ""),
+            "due_done_column": form.get("due_done_column", ""),
+            "card_url_column": form.get("card_url_column", ""),
+            "labels_column": form.get("labels_column", ""),
+            "members_column": form.get("members_column", ""),
+            "checklist_column": form.get("checklist_column", ""),
+            "comment_column": form.get("comment_column", ""),
+            "member_emails": form.get("member_emails", ""),
+            "directions": form_checks.directions_from_form(form.get, sources.columns),
+            "custom_fields": {fid: column for column, fid in _custom_answers(ws, sources, form)},
+            "description_columns": form.getlist("description_columns"), "rows": rows,
+            "reverse": {list_id: form_checks.clean(form.get(f"reverse_{list_id}", ""))
                         for list_id, _ in sources.lists},
-            "default_status": form_checks.clean(request.form.get("default_status", "")),
-            "row_removed_policy": request.form.get("row_removed_policy", ""),
-            "card_removed_policy": request.form.get("card_removed_policy", ""),
-            "card_removed_status": form_checks.clean(request.form.get("card_removed_status", "")),
-            "full_sync": request.form.get("full_sync") == "yes"}
+            "default_status": form_checks.clean(form.get("default_status", "")),
+            "row_removed_policy": form.get("row_removed_policy", ""),
+            "card_removed_policy": form.get("card_removed_policy", ""),
+            "card_removed_status": form_checks.clean(form.get("card_removed_status", "")),
+            "full_sync": form.get("full_sync") == "yes"}
 
 
 @dataclass
@@ -207,27 +220,28 @@ class Checked:
     problems: list[str]
 
 
-def _check(ws: Workspace, sources: Sources) -> Checked:
+def _check(ws: Workspace, sources: Sources, form: Any = None) -> Checked:
     """Check the submitted answers; the new mapping as it would be stored."""
-    columns = form_checks.check_columns(sources.columns, request.form.get("title_column", ""),
-                                        request.form.get("status_column", ""), request.form.get("due_column") or None,
-                                        request.form.getlist("description_columns"),
-                                        start=request.form.get("start_column") or None,
-                                        due_done=request.form.get("due_done_column") or None,
-                                        card_url=request.form.get("card_url_column") or None,
-                                        labels=request.form.get("labels_column") or None,
-                                        members=request.form.get("members_column") or None,
-                                        checklist=request.form.get("checklist_column") or None,
-                                        comment=request.form.get("comment_column") or None,
-                                        member_emails=request.form.get("member_emails", ""),
-                                        directions=form_checks.directions_from_form(request.form.get, sources.columns),
-                                        custom_fields=_custom_answers(ws, sources))
-    reverse = {list_id: request.form.get(f"reverse_{list_id}", "") for list_id, _ in sources.lists}
-    statuses = form_checks.check_statuses(form_checks.status_pairs(request.form.get), reverse,
-                                          request.form.get("default_status", ""), sources.lists)
-    policies = form_checks.check_policies(request.form.get("row_removed_policy", ""),
-                                          request.form.get("card_removed_policy", ""),
-                                          request.form.get("card_removed_status", ""))
+    form = request.form if form is None else form
+    columns = form_checks.check_columns(sources.columns, form.get("title_column", ""),
+                                        form.get("status_column", ""), form.get("due_column") or None,
+                                        form.getlist("description_columns"),
+                                        start=form.get("start_column") or None,
+                                        due_done=form.get("due_done_column") or None,
+                                        card_url=form.get("card_url_column") or None,
+                                        labels=form.get("labels_column") or None,
+                                        members=form.get("members_column") or None,
+                                        checklist=form.get("checklist_column") or None,
+                                        comment=form.get("comment_column") or None,
+                                        member_emails=form.get("member_emails", ""),
+                                        directions=form_checks.directions_from_form(form.get, sources.columns),
+                                        custom_fields=_custom_answers(ws, sources, form))
+    reverse = {list_id: form.get(f"reverse_{list_id}", "") for list_id, _ in sources.lists}
+    statuses = form_checks.check_statuses(form_checks.status_pairs(form.get), reverse,
+                                          form.get("default_status", ""), sources.lists)
+    policies = form_checks.check_policies(form.get("row_removed_policy", ""),
+                                          form.get("card_removed_policy", ""),
+                                          form.get("card_removed_status", ""))
     saved = Mapping.of_or_default(ws)
     mapping = replace(saved, fields=columns.fields(), member_emails=columns.member_emails,
                       statuses_as_written=statuses.status_to_list, list_to_status=statuses.list_to_status,
@@ -253,7 +267,9 @@ def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problem
         all_statuses=list(dict.fromkeys([*statuses, *(name for _, name in sources.lists)])),
         row_policies=form_checks.ROW_POLICIES, card_policies=form_checks.CARD_POLICIES,
         direction_choices=form_checks.DIRECTION_CHOICES, custom=sources.custom_fields,
-        custom_note=sources.custom_fields_note, custom_types=CUSTOM_FIELD_TYPES,
+        custom_note=sources.custom_fields_note, custom_types=making.FIELD_TYPES,
+        custom_off=sources.custom_fields_note == CUSTOM_FIELDS_OFF,
+        custom_fallback=[c for c in sources.columns if c in answers["description_columns"]],
         custom_creatable=bool(sources.custom_fields) or sources.custom_fields_note.startswith("The board has Custom"),
         unmatched=[r["status"] for r in answers["rows"] if not r["list_id"]])
     response = current_app.make_response((page, status))
@@ -282,6 +298,8 @@ def edit_mapping(workspace_id: str) -> Response:
              "saved mapping; make your changes again.")])
     if request.form.get("action") == "create_custom_field":
         return _create_custom_field(ws, sources, answers, base)
+    if request.form.get("action") == "fallback":
+        return _fallback_preview(ws, sources, base)
     checked = _check(ws, sources)
     if checked.problems:
         return _render(ws, sources, answers, problems=checked.problems, base=base, status=400)
@@ -294,46 +312,75 @@ def edit_mapping(workspace_id: str) -> Response:
     return _save(ws, checked, effect, full_sync=request.form.get("full_sync") == "yes")
 
 
-CUSTOM_FIELD_TYPES = {"text": "Text", "number": "Number", "date": "Date", "checkbox": "Checkbox",
-                      "list": "List of options"}
-
-
 def _create_custom_field(ws: Workspace, sources: Sources, answers: dict[str, Any], base: str) -> Response:
     """Make a custom field on the board for a sheet column (named after it) and map it there; the
     page then shows the answers again, to preview and save as ever."""
-    column = request.form.get("new_custom_column", "")
-    kind = request.form.get("new_custom_type", "")
-    options = [o for o in (" ".join(p.split()) for p in request.form.get("new_custom_options", "").split(",")) if o]
+    wanted = making.NewField(request.form.get("new_custom_column", ""), request.form.get("new_custom_type", ""),
+                             making.options_from_text(request.form.get("new_custom_options", "")))
     problems = []
     if not sources.custom_fields and sources.custom_fields_note == CUSTOM_FIELDS_OFF:
         problems.append(CUSTOM_FIELDS_OFF)
-    if column not in sources.columns:
-        problems.append("Choose the column the new custom field is for.")
-    elif any(name.casefold() == column.casefold() for _, name, _ in sources.custom_fields):
-        problems.append(f"The board already has a custom field named “{column}”: map it to the column above.")
-    if kind not in CUSTOM_FIELD_TYPES:
-        problems.append("Choose the new custom field's type.")
-    if kind == "list" and not options:
-        problems.append("Give the new list field's options, separated by commas (“Hot, Warm, Cold”).")
+    problems.extend(making.problems(wanted, sources.columns, [name for _, name, _ in sources.custom_fields]))
     client = workspace_trello(ws)
     if client is None:
         problems.append("The workspace has no Trello account.")
     if problems or client is None:
         return _render(ws, sources, answers, problems=problems, base=base, status=400)
-    try:
-        made = client.create_custom_field(ws.trello_board_id, column[:100], kind, options=options[:50])
-    except TrelloError as exc:
-        return _render(ws, sources, answers, base=base, status=400,
-                       problems=[f"Trello did not make the custom field ({trello_error_message(exc)})."])
+    made = making.make_all(client, ws.trello_board_id, [wanted])
+    if made.error:
+        return _render(ws, sources, answers, base=base, status=400, problems=[made.error])
+    field_id = made.ids[wanted.column]
     record(db_session(), ws.id, side=HistorySide.SYSTEM, action=HistoryAction.MAPPING_CHANGED,
-           message=f"{user().email} made the custom field “{column}” ({kind}) on the board for the column “{column}”")
+           message=f"{user().email} made the custom field {wanted.words()} on the board for the column "
+                   f"“{wanted.column}”")
     db.session.commit()
-    sources.custom_fields.append((str(made["id"]), column[:100], kind))
+    sources.custom_fields.append((field_id, wanted.name, wanted.kind))
     sources.custom_fields_note = ""
-    answers["custom_fields"] = {**{k: v for k, v in answers.get("custom_fields", {}).items() if v != column},
-                                str(made["id"]): column}
-    flash(f"The custom field “{column}” is on the board and mapped to the column; preview, then save.", "info")
+    answers["custom_fields"] = {**{k: v for k, v in answers.get("custom_fields", {}).items() if v != wanted.column},
+                                field_id: wanted.column}
+    flash(f"The custom field “{wanted.name}” is on the board and mapped to the column; preview, then save.", "info")
     return _render(ws, sources, answers, base=base)
+
+
+def _fallback_form(ws: Workspace, sources: Sources) -> MultiDict[str, str]:
+    """The saved answers as the page would submit them, with every custom field column switched
+    to a “Column: value” description line (the workspace page's one-click fallback)."""
+    answers = _form_from_saved(ws, sources)
+    moved = set(Mapping.of_or_default(ws).custom_fields)
+    form: MultiDict[str, str] = MultiDict()
+    for key in ("title_column", "status_column", "due_column", "start_column", "due_done_column", "card_url_column",
+                "labels_column", "default_status", "row_removed_policy", "card_removed_policy", "card_removed_status"):
+        form.add(key, str(answers[key] or ""))
+    described = set(answers["description_columns"]) | moved
+    for column in sources.columns:  # in the page's order, as a browser submits the boxes
+        if column in described:
+            form.add("description_columns", column)
+        form.add(f"direction:{column}", answers["directions"].get(column, "both"))
+    for field_id, column in answers["custom_fields"].items():
+        if column not in moved:
+            form.add(f"custom_field:{field_id}", column)
+    for index, row in enumerate(answers["rows"]):
+        form.add(f"status_name_{index}", row["status"])
+        form.add(f"status_list_{index}", row["list_id"])
+    for list_id, status in answers["reverse"].items():
+        form.add(f"reverse_{list_id}", status)
+    form.add("full_sync", "yes")
+    return form
+
+
+def _fallback_preview(ws: Workspace, sources: Sources, base: str) -> Response:
+    """The custom field columns switched to description lines, previewed: one click from the
+    workspace page, then Save as ever (the full sync after it writes the lines into the cards)."""
+    form = _fallback_form(ws, sources)
+    answers = _form_from_post(ws, sources, form)
+    checked = _check(ws, sources, form)
+    if checked.problems:
+        return _render(ws, sources, answers, problems=checked.problems, base=base, status=400)
+    moved = ", ".join(f"“{c}”" for c in Mapping.of_or_default(ws).custom_fields)
+    flash(f"{moved} switched to “Column: value” lines in the card description: check the preview, then save.",
+          "info")
+    return _render(ws, sources, answers, effect=remap.effect_of(db_session(), ws, checked.mapping),
+                   previewed=fingerprint(checked.mapping.to_json(), checked.policies), base=base)
 
 
 def _save(ws: Workspace, checked: Checked, effect: remap.Effect, *, full_sync: bool) -> Response:
@@ -368,4 +415,36 @@ def mapping_offers(ws: Workspace) -> list[remap.Offer]:
     return remap.offers(db_session(), ws)
 
 
-__all__ = ["edit_mapping", "fingerprint", "mapping_offers"]
+@dataclass
+class Refused:
+    """Custom field columns Trello refused since the mapping was last saved (the board lost Custom Fields)."""
+
+    columns: list[str]
+    base: str  # the saved mapping's fingerprint, for the editor's form
+    at: Any = None  # when Trello last refused them (the history line's time)
+
+
+@bp.app_template_global("custom_fields_refused")
+def custom_fields_refused(ws: Workspace) -> Refused | None:
+    """Whether the workspace's custom field columns meet a board without Custom Fields: the newest
+    of its last 50 errors says so (the engine's per-column history line, Trello's 403) and no mapping
+    was saved since. The workspace page then offers the fallback to description lines."""
+    if is_draft(ws):
+        return None
+    mapping = Mapping.of_or_default(ws)
+    if not mapping.custom_fields:
+        return None
+    errors = db.session.execute(select(History.id, History.message, History.created_at).where(
+        History.workspace_id == ws.id, History.outcome == Outcome.ERROR).order_by(History.id.desc()).limit(50)).all()
+    found, at = next(((hid, when) for hid, message, when in errors if making.UNAVAILABLE_MARK in (message or "")),
+                     (None, None))
+    if found is None:
+        return None
+    saved_since = db.session.scalar(select(History.id).where(
+        History.workspace_id == ws.id, History.id > found, History.action == HistoryAction.MAPPING_CHANGED).limit(1))
+    if saved_since is not None:
+        return None
+    return Refused(list(mapping.custom_fields), fingerprint(ws.mapping or {}), at)
+
+
+__all__ = ["custom_fields_refused", "edit_mapping", "fingerprint", "mapping_offers"]

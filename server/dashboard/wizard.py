@@ -5,7 +5,9 @@ policies and name. The last step saves the workspace as a *draft* (state ``draft
 nothing for it but its preview) and sends the user to its preview (``/app/workspaces/<id>/setup``),
 where a dry-run reconciliation, computed by a worker (``server/sync/preview.py``), says what the
 first sync will do and a button starts it. The chosen tab's numeric id (``sheetId``, its URL's ``gid``)
-comes with the tab list's metadata and is saved on the draft.
+comes with the tab list's metadata and is saved on the draft. On the columns step, a board with
+Custom Fields can get a field made for each column that asks for one (on Continue, through
+``server/sync/customfield_make.py``); a board without them gets its columns as description lines.
 
 Every answer is checked again where it is used (accounts and the draft belong to the signed-in
 user, lists belong to the chosen board), so a crafted form cannot reach someone else's data.
@@ -36,7 +38,9 @@ from ..models.enums import CardPolicy, Direction, RowPolicy
 from ..models.mapping import Mapping, column_fields
 from ..models.workspace import DRAFT
 from ..sheets.errors import SheetsError
+from ..sync import customfield_make as making
 from ..sync import mapping_form as form_checks
+from ..sync.customfield_make import CUSTOM_FIELDS_OFF
 from ..sync.mapping import normalise_status
 from ..sync.mapping_form import (
     CARD_POLICIES,
@@ -64,7 +68,6 @@ from .helpers import (
     trello_error_message,
     user,
 )
-from .mapping_edit import CUSTOM_FIELDS_OFF
 from .picker import picker_context
 
 log = structlog.get_logger(__name__)
@@ -371,17 +374,62 @@ def _columns_context(state: dict[str, Any]) -> dict[str, Any]:
     labels = state.get("labels_column")
     people = {key: state.get(key) or "" for key in ("members_column", "checklist_column", "comment_column")}
     if "description_columns" in state:
-        description = state["description_columns"]
+        description = list(state["description_columns"])
     else:
         description = [c for c in columns if c not in (title, status, due, start, done, card_url, labels)]
+    mapped = dict(state.get("custom_fields") or {})
+    off = state.get("custom_fields_note") == CUSTOM_FIELDS_OFF
+    if off:  # the fallback, pre-checked: columns kept for custom fields the board lacks become description lines
+        description.extend(c for c in mapped if c in columns and c not in description)
+    taken = {title, status, due, start, done, card_url, labels, *mapped}
     return {"columns": columns, "title_column": title, "status_column": status, "due_column": due or "",
             "description_columns": description, "start_column": start or "", "due_done_column": done or "",
             "card_url_column": card_url or "", "labels_column": labels or "", **people,
             "member_emails": form_checks.member_emails_text(state.get("member_emails") or {}),
             "directions": dict(state.get("directions") or {}), "direction_choices": form_checks.DIRECTION_CHOICES,
             "custom": [tuple(d) for d in state.get("custom_field_defs") or []],
-            "custom_note": state.get("custom_fields_note") or "",
-            "custom_fields": {fid: column for column, fid in (state.get("custom_fields") or {}).items()}}
+            "custom_note": str(state.get("custom_fields_note") or "").replace(
+                "add them in Trello to map them here", "make them for columns below, or add them in Trello"),
+            "custom_fields": {fid: column for column, fid in (state.get("custom_fields") or {}).items()},
+            "custom_off": off, "custom_fallback": [c for c in columns if c in description],
+            "custom_types": making.FIELD_TYPES, "make_fields": _creatable(state),
+            "make_candidates": [c for c in columns if c not in taken],
+            "make_choices": dict(state.get("custom_make") or {})}
+
+
+def _creatable(state: dict[str, Any]) -> bool:
+    """Whether the board takes new custom fields: it has some, or has Custom Fields without any yet."""
+    return bool(state.get("custom_field_defs")) or str(state.get("custom_fields_note") or "").startswith(
+        "The board has Custom")
+
+
+def _fields_to_make(state: dict[str, Any], columns: list[str]) -> tuple[list[making.NewField], list[str]]:
+    """The custom fields asked for on the columns step (``new_custom_type:<column>``), a list's
+    options read from its column's values in the sheet; and the problems, in words."""
+    choices = {c: kind for c in columns if (kind := request.form.get(f"new_custom_type:{c}") or "")}
+    state["custom_make"] = choices
+    if not choices:
+        return [], []
+    if not _creatable(state):
+        return [], [state.get("custom_fields_note") or CUSTOM_FIELDS_OFF]
+    wanted, problems = [], []
+    existing = [d[1] for d in state.get("custom_field_defs") or []]
+    for column, kind in choices.items():
+        options: tuple[str, ...] = ()
+        if kind == "list":
+            values, error = _column_values(state, column)
+            if error:
+                problems.append(f"The values of “{column}” could not be read for the list's options ({error}).")
+                continue
+            options = making.options_from_values(values)
+        new = making.NewField(column, kind, options)
+        found = making.problems(new, columns, existing)
+        if kind == "list" and not options and len(found) == 1:
+            found = [f"“{column}” has no values in the sheet yet to make a list's options from: choose another "
+                     "type, or fill the column first."]
+        problems.extend(found)
+        wanted.append(new)
+    return wanted, problems
 
 
 def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
@@ -402,10 +450,22 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
                                        directions=form_checks.directions_from_form(request.form.get, columns),
                                        custom_fields=form_checks.custom_fields_from_form(
                                            request.form.get, [d[0] for d in state.get("custom_field_defs") or []]))
-    if answer.problems:
-        for problem in answer.problems:
+    wanted, problems = _fields_to_make(state, columns)
+    if wanted:  # the columns the new fields are for are checked like any custom field column
+        answer = form_checks.check_columns(
+            columns, title, status, due, description, start=answer.start_column, due_done=answer.due_done_column,
+            card_url=answer.card_url_column, labels=answer.labels_column,
+            directions=form_checks.directions_from_form(request.form.get, columns),
+            custom_fields=[*answer.custom_fields.items(), *((new.column, "") for new in wanted)])
+    if answer.problems or problems:
+        for problem in [*answer.problems, *problems]:
             flash(problem, "error")
+        _save(state)
         return _go("columns")
+    if wanted and not _make_fields(state, wanted, answer):
+        _save(state)
+        return _go("columns")
+    state.pop("custom_make", None)
     if status != state.get("status_column"):
         _forget(state, "status_to_list", "list_to_status", "default_status")
     state.update({"title_column": title, "status_column": status, "due_column": due,
@@ -419,18 +479,45 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
     return _go("statuses")
 
 
+def _column_values(state: dict[str, Any], column: str) -> tuple[list[str], str | None]:
+    """Distinct values of a column of the chosen tab (one read), and an error message if it failed."""
+    try:
+        spreadsheet = reader(current_app, _google_account(state), state["spreadsheet_id"])
+        tab = sheet_tab(current_app, _google_account(state), state["spreadsheet_id"], state["sheet_name"])
+        return spreadsheet.column_values(tab, state["header"], column, int(state.get("header_row") or 1)), None
+    except SheetsError as exc:
+        return [], sheets_error_message(exc)
+
+
+def _make_fields(state: dict[str, Any], wanted: list[making.NewField], answer: form_checks.ColumnAnswer) -> bool:
+    """Make the fields asked for on the board and map each to its column in ``answer``; on a refusal,
+    say so and map none of them (those made before it are listed to map, not mapped)."""
+    account = queries.account_for_user(db_session(), user(), state.get("trello_account_id"), TRELLO)
+    if account is None:
+        flash("The Trello account chosen for the board is no longer connected.", "error")
+        return False
+    made = making.make_all(trello_client(account), state["board_id"], wanted)
+    state["custom_field_defs"] = [*(state.get("custom_field_defs") or []),
+                                  *([str(d["id"]), new.name, new.kind] for new, d in made.fields)]
+    if made.fields:
+        state["custom_fields_note"] = ""
+        log.info("wizard_custom_fields_made", user_id=user().id, board_id=state["board_id"], count=len(made.fields))
+    if made.error:
+        state["custom_make"] = {c: k for c, k in (state.get("custom_make") or {}).items() if c not in made.ids}
+        flash(made.error + " Nothing was mapped; the other answers on this page were not saved.", "error")
+        return False
+    answer.custom_fields.update(made.ids)
+    flash("Made on the board and mapped to their columns: " + ", ".join(n.words() for n, _ in made.fields) + ".",
+          "info")
+    return True
+
+
 # --------------------------------------------------------------------------- step 5: statuses
 
 
 def _status_values(state: dict[str, Any]) -> tuple[list[str], str | None]:
     """Distinct statuses in the sheet's status column (one read), and an error message if it failed."""
-    try:
-        spreadsheet = reader(current_app, _google_account(state), state["spreadsheet_id"])
-        tab = sheet_tab(current_app, _google_account(state), state["spreadsheet_id"], state["sheet_name"])
-        return spreadsheet.column_values(tab, state["header"], state["status_column"],
-                                         int(state.get("header_row") or 1)), None
-    except SheetsError as exc:
-        return [], sheets_error_message(exc)
+    return _column_values(state, state["status_column"])
 
 
 def _statuses_context(state: dict[str, Any]) -> dict[str, Any]:

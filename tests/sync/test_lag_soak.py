@@ -3,10 +3,13 @@
 Two tenants share the deployment and two workers take turns; deliveries are held back and
 released late (so they arrive out of order), doubled, and a card call now and then draws a 429.
 The worker only runs when a step says so: everything else piles up in the inbox, as behind a
-deploy or a backlog. After everything is delivered, drained and reconciled once, every field of
-every lead must hold the value of its newest change (by the time it was made), each lead has one
-card, nothing is stuck, and where both sides changed a field while the worker was behind, the
-overruled change is recorded as a conflict.
+deploy or a backlog. Besides the title, the status and a description line, each workspace maps a
+start date, "done" and two Trello custom fields (a number and a list), edited on both sides too.
+After everything is delivered, drained and reconciled once, every field of every lead must hold
+the value of its newest change (by the time it was made; the card's fields compared by meaning:
+a date by its day, a number as a number, an option ignoring case), each lead has one card, nothing
+is stuck, and where both sides changed a field while the worker was behind, the overruled change
+is recorded as a conflict.
 
 CI runs a bounded number of examples; ``SOAK_EXAMPLES=100 SOAK_STEPS=60 SOAK_RANDOM=1`` by hand.
 """
@@ -25,8 +28,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from server.engine import build_worker
 from server.extensions import db
 from server.models import History, Workspace
-from server.sync import description
-from server.sync.mapping import Mapping
+from server.sync import customfields, description
+from server.sync.mapping import Mapping, done_to_trello, due_from_trello, due_to_trello
 from server.sync.reconcile import reconcile
 from tests.conftest import make_app
 from tests.sync.world import build_world
@@ -38,6 +41,14 @@ LISTS = ["New", "Contacted", "Qualified", "Closed"]
 NAMES = ["Ada", "Grace", "Hedy", "=SUM(1)", "Zoë"]
 NOTES = ["call back", "Met at the fair\nPhone: 1\nEmail: x@y", "", "**vip**", "Lead ID: L-000000000000"]
 LEADS_PER_TENANT = 2
+# the card's own fields: columns after Lead ID; what people type in the sheet and set on the card
+CARD_FIELDS = ["Start", "Done", "Deal", "Stage"]
+CUSTOM = {"Deal": "number", "Stage": "list"}
+OPTIONS = ("Hot", "Warm", "Cold")
+SHEET_VALUES = {"Start": ["2026-12-01", "2027-01-15", ""], "Done": ["TRUE", "FALSE"], "Deal": ["7", "1200.5", ""],
+                "Stage": ["Hot", "cold", ""]}
+CARD_VALUES = {"Start": ["2026-11-20T12:00:00.000Z", "2027-03-01T12:00:00.000Z", None], "Deal": ["42", "3.25", None],
+               "Stage": ["Warm", "Hot", None]}
 
 
 def _tick() -> None:
@@ -51,6 +62,7 @@ class LagSoak(RuleBasedStateMachine):
         self.world = build_world(f"sqlite:///{self.tmp.name}/soak.db", make_app=make_app,
                                  config={"WORKER_BACKOFF_BASE_S": 0.01, "WORKER_BACKOFF_MAX_S": 0.05})
         self.world.add_tenant("bob")
+        self.fields = [_map_card_fields(self.world, tenant) for tenant in self.world.tenants]
         self.second = build_worker(self.world.app, worker_id="second-worker")
         self.mappings = [Mapping.from_json(tenant.workspace().mapping) for tenant in self.world.tenants]
         self.mapping = self.mappings[0]  # the columns are the same for both
@@ -68,7 +80,7 @@ class LagSoak(RuleBasedStateMachine):
                 key = (t, row["Lead ID"])
                 self.leads.append(key)
                 self.expected[key] = {"Name": row["Name"], "list": self.mappings[t].list_for_status("New"),
-                                      "Notes": ""}
+                                      "Notes": "", **{f: self._meaning(t, f, "") for f in CARD_FIELDS}}
         self.sheets_held = self.trello_held = False
 
     # ------------------------------------------------------------------ people
@@ -138,6 +150,67 @@ class LagSoak(RuleBasedStateMachine):
         if parsed.fields.get("Notes") != value:
             self._changed(key, "Notes", "trello", value)
 
+    def _meaning(self, tenant: int, field: str, value) -> object:
+        """What a cell (or the card's value as the sheet shows it) means for the field."""
+        if field == "Start":
+            return due_from_trello(due_to_trello(value))
+        if field == "Done":
+            return bool(done_to_trello(value))
+        return customfields.key(self.fields[tenant][field], value)
+
+    @rule(index=st.integers(0, 20), picks=st.lists(st.tuples(st.sampled_from(CARD_FIELDS), st.integers(0, 20)),
+                                                   min_size=1, max_size=3, unique_by=lambda p: p[0]))
+    def edit_card_fields_in_the_sheet(self, index: int, picks: list[tuple[str, int]]) -> None:
+        """Start date, "done" or custom field cells typed in the sheet, one edit (a value that means
+        what the cell already says is not typed: whether it is a change is a matter of spelling)."""
+        key = self._lead(index)
+        tenant = self.world.tenants[key[0]]
+        row = next(r for r in tenant.rows() if r["Lead ID"] == key[1])
+        edits = {}
+        for field, pick in picks:
+            value = SHEET_VALUES[field][pick % len(SHEET_VALUES[field])]
+            if self._meaning(key[0], field, value) != self._meaning(key[0], field, row.get(field, "")):
+                edits[field] = value
+        if edits:
+            tenant.edit_row(row["_row"], **edits)
+            for field, value in edits.items():
+                self._changed(key, field, "sheets", self._meaning(key[0], field, value))
+
+    @rule(index=st.integers(0, 20), picks=st.lists(st.tuples(st.sampled_from(CARD_FIELDS), st.integers(0, 20)),
+                                                   min_size=1, max_size=3, unique_by=lambda p: p[0]))
+    def set_card_fields_on_the_card(self, index: int, picks: list[tuple[str, int]]) -> None:
+        """A person sets the card's start date, ticks "done" or sets custom fields in Trello."""
+        key = self._lead(index)
+        for field, pick in picks:
+            self._set_on_the_card(key, field, pick)
+
+    def _set_on_the_card(self, key: tuple[int, str], field: str, pick: int) -> None:
+        tenant = self.world.tenants[key[0]]
+        card = self.world.trello.card(tenant.link(key[1]).card_id)
+        if field in ("Start", "Done"):
+            if field == "Start":
+                value = CARD_VALUES["Start"][pick % 3]
+                changes, now = {"start": value}, due_from_trello(value)
+                before = due_from_trello(card.get("start"))
+            else:
+                changes, now, before = {"dueComplete": not card["dueComplete"]}, not card["dueComplete"], None
+            if now != before:
+                self.world.trello.update_card(card["id"], **changes)  # as in Trello's UI
+                self._changed(key, field, "trello", now)
+            return
+        definition = self.fields[key[0]][field]
+        items = {i["idCustomField"]: i for i in tenant.person.card_custom_field_items(card["id"])}
+        before = self._meaning(key[0], field, customfields.to_cell(definition, items.get(definition["id"])))
+        value = CARD_VALUES[field][pick % 3]
+        if self._meaning(key[0], field, value or "") == before:
+            return
+        if definition["type"] == "list":
+            option = next((o["id"] for o in definition["options"] if o["value"]["text"] == value), None)
+            self.world.trello.set_custom_field_item(card["id"], definition["id"], id_value=option)
+        else:
+            self.world.trello.set_custom_field_item(card["id"], definition["id"], {"number": value} if value else None)
+        self._changed(key, field, "trello", self._meaning(key[0], field, value or ""))
+
     # ------------------------------------------------------------------ the worker and the deliveries
 
     @rule(batches=st.integers(1, 4), second=st.booleans())
@@ -192,7 +265,8 @@ class LagSoak(RuleBasedStateMachine):
     def trello_answers_429(self, index: int, times: int) -> None:
         key = self._lead(index)
         card_id = self.world.tenants[key[0]].link(key[1]).card_id
-        self.world.trello.faults.add(path=rf"^/1/cards/{card_id}$", methods=["PUT"], status=429, times=times,
+        self.world.trello.faults.add(path=rf"^/1/cards/{card_id}(/customFields)?$", methods=["PUT"], status=429,
+                                     times=times,
                                      headers={"Retry-After": "0.2"},
                                      body={"error": "API_TOKEN_LIMIT_EXCEEDED", "message": "Rate limit exceeded"})
 
@@ -236,8 +310,14 @@ class LagSoak(RuleBasedStateMachine):
                 want = self.expected[(t, lead_id)]
                 card = tenant.card_for(lead_id)
                 notes = description.parse(card["desc"], self.mapping.description_columns).fields.get("Notes", "")
+                items = {i["idCustomField"]: i for i in tenant.person.card_custom_field_items(card["id"])}
                 got = {"Name": (row["Name"], card["name"]), "Notes": (str(row.get("Notes", "")), notes),
-                       "list": (self.mappings[t].list_for_status(row["Status"]), card["idList"])}
+                       "list": (self.mappings[t].list_for_status(row["Status"]), card["idList"]),
+                       "Start": (self._meaning(t, "Start", row.get("Start", "")), due_from_trello(card.get("start"))),
+                       "Done": (self._meaning(t, "Done", row.get("Done", "")), bool(card.get("dueComplete"))),
+                       **{f: (self._meaning(t, f, row.get(f, "")),
+                              self._meaning(t, f, customfields.to_cell(d, items.get(d["id"]))))
+                          for f, d in self.fields[t].items()}}
                 for field, (in_sheet, on_card) in got.items():
                     assert in_sheet == want[field] and on_card == want[field], (t, lead_id, field, got, want)
             with world.app.app_context():
@@ -246,6 +326,25 @@ class LagSoak(RuleBasedStateMachine):
                                                                           action="conflict")}
             for mark in [m for m in self.contested if m[0] == t]:
                 assert mark in conflicts, (mark, conflicts)
+
+
+def _map_card_fields(world, tenant) -> dict[str, dict]:
+    """Custom Fields on the tenant's board with a number and a list field, the columns after Lead ID,
+    and start, "done" and the custom fields mapped; returns {column: the custom field's definition}."""
+    world.trello.set_custom_fields(tenant.board_id, True)
+    made = {column: world.trello.add_custom_field(tenant.board_id, column, kind, OPTIONS if kind == "list" else ())
+            for column, kind in CUSTOM.items()}
+    with world.app.app_context():
+        workspace = db.session.get(Workspace, tenant.workspace_id)
+        workspace.mapping = {**workspace.mapping, "start_column": "Start", "due_done_column": "Done",
+                             "custom_fields": {c: f["id"] for c, f in made.items()}}
+        db.session.commit()
+    customfields.forget(tenant.workspace_id)
+    with world.sheets._lock:  # the columns after Lead ID, as the sheet's owner would add them
+        grid = world.sheets._sheet(tenant.spreadsheet_id, "Leads")[1]
+        for offset, name in enumerate(CARD_FIELDS):
+            grid.set(1, 8 + offset, name)
+    return made
 
 
 LagSoak.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,

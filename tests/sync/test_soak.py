@@ -1,8 +1,12 @@
 """Convergence soak: random edits on both sides, duplicate and dropped deliveries, partial processing.
 
-After the workers drain and one reconciliation, the sheet and the board must agree under the
-mapping, every linked lead must have exactly one open card (and every open card one row), and no
-event may be left unprocessed. CI runs a bounded number of examples; set SOAK_EXAMPLES and
+The mapping has the card's own fields too: a start date, "done", a labels column and one Trello
+custom field column of each type (text, number, date, checkbox, list), edited in the sheet and on
+the card while the worker lags (``process_some`` runs it only now and then). After the workers
+drain and one reconciliation, the sheet and the board must agree on every mapped field, every
+linked lead must have exactly one open card (and every open card one row), no event may be left
+unprocessed, a dry-run reconciliation must find nothing left to do, and the emulators' write
+counts must stay still once settled (no echo loop). CI runs a bounded number of examples; set SOAK_EXAMPLES and
 SOAK_STEPS for a longer run by hand, e.g. ``SOAK_EXAMPLES=200 SOAK_STEPS=60 pytest tests/sync/test_soak.py``.
 """
 
@@ -18,15 +22,29 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from server.extensions import db
 from server.models import Workspace
-from server.sync import description
-from server.sync.mapping import Mapping
+from server.sync import customfields, description
+from server.sync.mapping import Mapping, done_to_trello, due_from_trello, due_to_trello
 from server.sync.reconcile import reconcile
+from server.trello.cardfields import custom_field_item
 from tests.conftest import make_app
 from tests.sync.world import build_world
 
 STATUSES = ["New", "Contacted", "Qualified", "Won", "Lost"]
 NAMES = st.sampled_from(["Ada", "Grace", "Hedy", "Katherine", "Margaret", "Radia", "=SUM(1)", "Zoë"])
 LISTS = ["New", "Contacted", "Qualified", "Closed"]
+# the card's own fields: columns after Lead ID, and one custom field of each type
+CUSTOM = {"Note": "text", "Deal": "number", "Met": "date", "VIP": "checkbox", "Stage": "list"}
+EXTRA_COLUMNS = ["Start", "Done", "Tags", *CUSTOM]
+LABELS = ["Hot", "Cold", "Referral"]
+OPTIONS = ("Hot", "Warm", "Cold")
+# what a person types in the sheet (each value one the field can take), and sets on the card
+SHEET_VALUES = {"Start": ["2026-12-01", "2027-01-15", ""], "Done": ["TRUE", "FALSE", "yes"],
+                "Tags": ["Hot", "Cold, Referral", "", "hot, cold"], "Note": ["met at the fair", "", "call: 9am"],
+                "Deal": ["7", "1200.5", ""], "Met": ["2026-12-01", "", "2027-02-28"], "VIP": ["TRUE", "FALSE"],
+                "Stage": ["Hot", "cold", ""]}
+CARD_VALUES = {"text": ["from the card", ""], "number": ["42", "3.25", ""],
+               "date": ["2026-11-20T12:00:00.000Z", ""], "checkbox": [True, False], "list": ["Warm", "Hot", ""]}
+STARTS = ["2026-11-20T12:00:00.000Z", "2027-03-01T12:00:00.000Z", None]
 EXAMPLES = int(os.environ.get("SOAK_EXAMPLES", "8"))
 STEPS = int(os.environ.get("SOAK_STEPS", "30"))
 
@@ -38,6 +56,7 @@ class SyncSoak(RuleBasedStateMachine):
         self.tmp = tempfile.TemporaryDirectory()
         self.world = build_world(f"sqlite:///{self.tmp.name}/soak.db", make_app=make_app,
                                  config={"WORKER_BACKOFF_BASE_S": 0.01, "WORKER_BACKOFF_MAX_S": 0.05})
+        self.field_ids, self.label_ids = _map_card_fields(self.world)
         for name, status in leads:
             self.add_row(name, status)
         for name, target in cards:
@@ -49,6 +68,14 @@ class SyncSoak(RuleBasedStateMachine):
     @rule(name=NAMES, status=st.sampled_from(STATUSES))
     def add_row(self, name: str, status: str) -> None:
         self.world.add_row(Name=name, Status=status, Email=f"{name.lower()}@example.com")
+
+    @rule(index=st.integers(0, 50), column=st.sampled_from(EXTRA_COLUMNS), pick=st.integers(0, 9))
+    def edit_card_field_in_the_sheet(self, index: int, column: str, pick: int) -> None:
+        """A start date, "done", labels or a custom field column typed in the sheet."""
+        rows = self.world.rows()
+        if rows:
+            values = SHEET_VALUES[column]
+            self.world.edit_row(rows[index % len(rows)]["_row"], **{column: values[pick % len(values)]})
 
     @rule(index=st.integers(0, 50), column=st.sampled_from(["Name", "Notes", "Status", "Phone"]),
           value=st.sampled_from(STATUSES + ["call back", "555-0100", "Ada B.", ""]))
@@ -97,6 +124,31 @@ class SyncSoak(RuleBasedStateMachine):
         if card:
             self.world.person.archive_card(card["id"])
 
+    @rule(index=st.integers(0, 50), start=st.sampled_from(STARTS), done=st.booleans())
+    def set_dates_on_the_card(self, index: int, start: str | None, done: bool) -> None:
+        card = self._card(index)
+        if card:
+            self.world.person.update_card(card["id"], start=start, dueComplete=done)
+
+    @rule(index=st.integers(0, 50), label=st.sampled_from(LABELS))
+    def toggle_a_label_on_the_card(self, index: int, label: str) -> None:
+        card = self._card(index)
+        if card:
+            label_id = self.label_ids[label]
+            if label_id in card["idLabels"]:
+                self.world.person.remove_card_label(card["id"], label_id)
+            else:
+                self.world.person.add_card_label(card["id"], label_id)
+
+    @rule(index=st.integers(0, 50), column=st.sampled_from(list(CUSTOM)), pick=st.integers(0, 9))
+    def set_a_custom_field_on_the_card(self, index: int, column: str, pick: int) -> None:
+        card = self._card(index)
+        if card:
+            definition = self.field_ids[column]
+            values = CARD_VALUES[definition["type"]]
+            self.world.person.set_card_custom_field(card["id"],
+                                                    custom_field_item(definition, values[pick % len(values)]))
+
     @rule(name=NAMES, target_list=st.sampled_from(LISTS))
     def create_card(self, name: str, target_list: str) -> None:
         self.world.person.create_card(id_list=self.world.lists[target_list], name=name + " (from Trello)")
@@ -144,6 +196,7 @@ class SyncSoak(RuleBasedStateMachine):
                 reconcile(db.session, db.session.get(Workspace, world.workspace_id), world.worker.processor.providers)
             world.settle(timeout=60)
             self._check_converged()
+            self._check_still()
         finally:
             world.stop()
             self.tmp.cleanup()
@@ -157,6 +210,7 @@ class SyncSoak(RuleBasedStateMachine):
             mapping = Mapping.from_json(db.session.get(Workspace, world.workspace_id).mapping)
         rows = {r["Lead ID"]: r for r in world.rows()}
         assert all(rows), "every row has a lead id"
+        assert len(rows) == len(world.rows()), "no lead has two rows"
         cards = {c["id"]: c for c in world.cards()}
         linked = [link for link in world.links() if link.status == "linked"]
         linked_cards = Counter(link.card_id for link in linked)
@@ -171,6 +225,7 @@ class SyncSoak(RuleBasedStateMachine):
             assert parsed.lead_id == link.lead_id
             for column in mapping.description_columns:
                 assert parsed.fields.get(column, "") == str(row.get(column, "")), column
+            self._check_card_fields(row, card)
         # every open card belongs to exactly one row, and every row to at most one card
         assert set(cards) == set(linked_cards), (set(cards) ^ set(linked_cards))
         links = {link.lead_id: link for link in world.links()}
@@ -181,6 +236,60 @@ class SyncSoak(RuleBasedStateMachine):
                 assert row["Status"] == "Archived", row
             else:
                 assert link.status == "linked", (link.status, row)
+
+
+    def _check_card_fields(self, row: dict, card: dict) -> None:
+        """Start, "done", labels and each custom field say the same in the row and on the card."""
+        assert due_from_trello(card.get("start")) == due_from_trello(due_to_trello(row.get("Start"))), (row, card)
+        assert bool(card.get("dueComplete")) == bool(done_to_trello(row.get("Done"))), (row, card)
+        tags = {t.strip().casefold() for t in str(row.get("Tags", "")).split(",") if t.strip()}
+        assert tags == {label["name"].casefold() for label in card["labels"]}, (row, card)
+        items = {i["idCustomField"]: i for i in self.world.person.card_custom_field_items(card["id"])}
+        for column, definition in self.field_ids.items():
+            on_card = customfields.to_cell(definition, items.get(definition["id"]))
+            in_row = row.get(column, "")
+            if definition["type"] == "checkbox":  # an empty cell and an unset box both read unchecked
+                assert bool(done_to_trello(in_row)) == bool(done_to_trello(on_card)), (column, row, on_card)
+            else:
+                assert customfields.key(definition, in_row) == customfields.key(definition, on_card), (
+                    column, row, on_card)
+
+    def _check_still(self) -> None:
+        """Nothing is left to do, and nothing keeps writing (an echo loop would)."""
+        world = self.world
+        with world.app.app_context():
+            plan = reconcile(db.session, db.session.get(Workspace, world.workspace_id),
+                             world.worker.processor.providers, dry_run=True)
+        assert plan.nothing_to_do and not plan.errors, (plan.as_dict(), plan.errors)
+        before = (_writes(world), world.sheets.stats()["writes"])
+        world.settle(timeout=30)
+        world.worker.run_once()
+        assert (_writes(world), world.sheets.stats()["writes"]) == before
+
+
+def _writes(world) -> dict[str, int]:
+    return {k: v for k, v in world.trello.stats()["calls"].items() if v and not k.startswith("GET")}
+
+
+def _map_card_fields(world) -> tuple[dict[str, dict], dict[str, str]]:
+    """Custom Fields on the board with one field of each type, three labels, the columns after Lead
+    ID, and the mapping of start, "done", labels and the custom fields; returns ({column: the field's
+    definition}, {label name: id})."""
+    world.trello.set_custom_fields(world.board_id, True)
+    made = {column: world.trello.add_custom_field(world.board_id, column, kind, OPTIONS if kind == "list" else ())
+            for column, kind in CUSTOM.items()}
+    labels = {name: world.person.create_label(world.board_id, name, "green")["id"] for name in LABELS}
+    with world.app.app_context():
+        workspace = db.session.get(Workspace, world.workspace_id)
+        workspace.mapping = {**workspace.mapping, "start_column": "Start", "due_done_column": "Done",
+                             "labels_column": "Tags", "custom_fields": {c: f["id"] for c, f in made.items()}}
+        db.session.commit()
+    customfields.forget(world.workspace_id)
+    with world.sheets._lock:  # the columns after Lead ID, as the sheet's owner would add them
+        grid = world.sheets._sheet(world.spreadsheet_id, "Leads")[1]
+        for offset, name in enumerate(EXTRA_COLUMNS):
+            grid.set(1, 8 + offset, name)
+    return made, labels
 
 
 SyncSoak.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
