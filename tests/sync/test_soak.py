@@ -1,7 +1,8 @@
 """Convergence soak: random edits on both sides, duplicate and dropped deliveries, partial processing.
 
-The mapping has the card's own fields too: a start date, "done", a labels column and one Trello
-custom field column of each type (text, number, date, checkbox, list), edited in the sheet and on
+The mapping has the card's own fields too: a start date, "done", a labels column, an owner column
+(the card's members, named by username, full name or an email of the workspace's table) and one
+Trello custom field column of each type (text, number, date, checkbox, list), edited in the sheet and on
 the card while the worker lags (``process_some`` runs it only now and then). After the workers
 drain and one reconciliation, the sheet and the board must agree on every mapped field, every
 linked lead must have exactly one open card (and every open card one row), no event may be left
@@ -22,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from server.extensions import db
 from server.models import Workspace
-from server.sync import customfields, description
+from server.sync import customfields, description, members
 from server.sync.mapping import Mapping, done_to_trello, due_from_trello, due_to_trello
 from server.sync.reconcile import reconcile
 from server.trello.cardfields import custom_field_item
@@ -34,12 +35,16 @@ NAMES = st.sampled_from(["Ada", "Grace", "Hedy", "Katherine", "Margaret", "Radia
 LISTS = ["New", "Contacted", "Qualified", "Closed"]
 # the card's own fields: columns after Lead ID, and one custom field of each type
 CUSTOM = {"Note": "text", "Deal": "number", "Met": "date", "VIP": "checkbox", "Stage": "list"}
-EXTRA_COLUMNS = ["Start", "Done", "Tags", *CUSTOM]
+EXTRA_COLUMNS = ["Start", "Done", "Tags", "Owner", *CUSTOM]
+# the board's other members: (username, full name); the email table names Cara
+MEMBERS = [("bob", "Bob Builder"), ("cara", "Cara Dune")]
+MEMBER_EMAILS = {"cara@example.com": "cara"}
 LABELS = ["Hot", "Cold", "Referral"]
 OPTIONS = ("Hot", "Warm", "Cold")
 # what a person types in the sheet (each value one the field can take), and sets on the card
 SHEET_VALUES = {"Start": ["2026-12-01", "2027-01-15", ""], "Done": ["TRUE", "FALSE", "yes"],
-                "Tags": ["Hot", "Cold, Referral", "", "hot, cold"], "Note": ["met at the fair", "", "call: 9am"],
+                "Tags": ["Hot", "Cold, Referral", "", "hot, cold"],
+                "Owner": ["Bob Builder", "@cara", "", "bob, cara@example.com", "CARA DUNE"], "Note": ["met at the fair", "", "call: 9am"],
                 "Deal": ["7", "1200.5", ""], "Met": ["2026-12-01", "", "2027-02-28"], "VIP": ["TRUE", "FALSE"],
                 "Stage": ["Hot", "cold", ""]}
 CARD_VALUES = {"text": ["from the card", ""], "number": ["42", "3.25", ""],
@@ -56,7 +61,7 @@ class SyncSoak(RuleBasedStateMachine):
         self.tmp = tempfile.TemporaryDirectory()
         self.world = build_world(f"sqlite:///{self.tmp.name}/soak.db", make_app=make_app,
                                  config={"WORKER_BACKOFF_BASE_S": 0.01, "WORKER_BACKOFF_MAX_S": 0.05})
-        self.field_ids, self.label_ids = _map_card_fields(self.world)
+        self.field_ids, self.label_ids, self.member_ids = _map_card_fields(self.world)
         for name, status in leads:
             self.add_row(name, status)
         for name, target in cards:
@@ -71,11 +76,16 @@ class SyncSoak(RuleBasedStateMachine):
 
     @rule(index=st.integers(0, 50), column=st.sampled_from(EXTRA_COLUMNS), pick=st.integers(0, 9))
     def edit_card_field_in_the_sheet(self, index: int, column: str, pick: int) -> None:
-        """A start date, "done", labels or a custom field column typed in the sheet."""
+        """A start date, "done", labels, owner or a custom field column typed in the sheet."""
         rows = self.world.rows()
         if rows:
             values = SHEET_VALUES[column]
             self.world.edit_row(rows[index % len(rows)]["_row"], **{column: values[pick % len(values)]})
+
+    @rule(index=st.integers(0, 50), pick=st.integers(0, 9))
+    def edit_owner_in_the_sheet(self, index: int, pick: int) -> None:
+        """The owner column typed in the sheet (a rule of its own, so that every run has some)."""
+        self.edit_card_field_in_the_sheet(index, "Owner", pick)
 
     @rule(index=st.integers(0, 50), column=st.sampled_from(["Name", "Notes", "Status", "Phone"]),
           value=st.sampled_from(STATUSES + ["call back", "555-0100", "Ada B.", ""]))
@@ -139,6 +149,16 @@ class SyncSoak(RuleBasedStateMachine):
                 self.world.person.remove_card_label(card["id"], label_id)
             else:
                 self.world.person.add_card_label(card["id"], label_id)
+
+    @rule(index=st.integers(0, 50), member=st.sampled_from([m for m, _ in MEMBERS]))
+    def toggle_a_member_on_the_card(self, index: int, member: str) -> None:
+        card = self._card(index)
+        if card:
+            member_id = self.member_ids[member]
+            if member_id in card["idMembers"]:
+                self.world.person.remove_card_member(card["id"], member_id)
+            else:
+                self.world.person.add_card_member(card["id"], member_id)
 
     @rule(index=st.integers(0, 50), column=st.sampled_from(list(CUSTOM)), pick=st.integers(0, 9))
     def set_a_custom_field_on_the_card(self, index: int, column: str, pick: int) -> None:
@@ -239,11 +259,13 @@ class SyncSoak(RuleBasedStateMachine):
 
 
     def _check_card_fields(self, row: dict, card: dict) -> None:
-        """Start, "done", labels and each custom field say the same in the row and on the card."""
+        """Start, "done", labels, owner and each custom field say the same in the row and on the card."""
         assert due_from_trello(card.get("start")) == due_from_trello(due_to_trello(row.get("Start"))), (row, card)
         assert bool(card.get("dueComplete")) == bool(done_to_trello(row.get("Done"))), (row, card)
         tags = {t.strip().casefold() for t in str(row.get("Tags", "")).split(",") if t.strip()}
         assert tags == {label["name"].casefold() for label in card["labels"]}, (row, card)
+        owners = {self._member_id(n) for n in members.names(row.get("Owner", ""))}
+        assert owners == set(card["idMembers"]), (row, card)
         items = {i["idCustomField"]: i for i in self.world.person.card_custom_field_items(card["id"])}
         for column, definition in self.field_ids.items():
             on_card = customfields.to_cell(definition, items.get(definition["id"]))
@@ -253,6 +275,14 @@ class SyncSoak(RuleBasedStateMachine):
             else:
                 assert customfields.key(definition, in_row) == customfields.key(definition, on_card), (
                     column, row, on_card)
+
+    def _member_id(self, name: str) -> str:
+        """The member a cell's name means (the soak's sheet values all name one)."""
+        wanted = name.casefold().removeprefix("@")
+        for username, full_name in MEMBERS:
+            if wanted in (username, full_name.casefold()) or MEMBER_EMAILS.get(wanted) == username:
+                return self.member_ids[username]
+        raise AssertionError(f"the soak wrote a name no member answers to: {name!r}")
 
     def _check_still(self) -> None:
         """Nothing is left to do, and nothing keeps writing (an echo loop would)."""
@@ -271,25 +301,31 @@ def _writes(world) -> dict[str, int]:
     return {k: v for k, v in world.trello.stats()["calls"].items() if v and not k.startswith("GET")}
 
 
-def _map_card_fields(world) -> tuple[dict[str, dict], dict[str, str]]:
-    """Custom Fields on the board with one field of each type, three labels, the columns after Lead
-    ID, and the mapping of start, "done", labels and the custom fields; returns ({column: the field's
-    definition}, {label name: id})."""
+def _map_card_fields(world) -> tuple[dict[str, dict], dict[str, str], dict[str, str]]:
+    """Custom Fields on the board with one field of each type, three labels, two more members, the
+    columns after Lead ID, and the mapping of start, "done", labels, owner and the custom fields;
+    returns ({column: the field's definition}, {label name: id}, {username: member id})."""
     world.trello.set_custom_fields(world.board_id, True)
     made = {column: world.trello.add_custom_field(world.board_id, column, kind, OPTIONS if kind == "list" else ())
             for column, kind in CUSTOM.items()}
     labels = {name: world.person.create_label(world.board_id, name, "green")["id"] for name in LABELS}
+    member_ids = {}
+    for username, full_name in MEMBERS:
+        member_ids[username] = world.trello.add_member(f"{username}", full_name)["id"]
+        world.trello.add_board_member(world.board_id, member_ids[username])
     with world.app.app_context():
         workspace = db.session.get(Workspace, world.workspace_id)
         workspace.mapping = {**workspace.mapping, "start_column": "Start", "due_done_column": "Done",
-                             "labels_column": "Tags", "custom_fields": {c: f["id"] for c, f in made.items()}}
+                             "labels_column": "Tags", "members_column": "Owner", "member_emails": MEMBER_EMAILS,
+                             "custom_fields": {c: f["id"] for c, f in made.items()}}
         db.session.commit()
     customfields.forget(world.workspace_id)
+    members.forget(world.workspace_id)
     with world.sheets._lock:  # the columns after Lead ID, as the sheet's owner would add them
         grid = world.sheets._sheet(world.spreadsheet_id, "Leads")[1]
         for offset, name in enumerate(EXTRA_COLUMNS):
             grid.set(1, 8 + offset, name)
-    return made, labels
+    return made, labels, member_ids
 
 
 SyncSoak.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
