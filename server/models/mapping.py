@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, assert_never
 
 from .enums import Direction, FieldKind
+from .filters import CardFilter, RowFilter
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -43,7 +44,7 @@ DEFAULT_LEAD_ID_COLUMN = "Lead ID"
 _COLUMN_KEYS = ("title_column", "status_column", "description_columns", "due_column", "start_column",
                 "due_done_column", "card_url_column", "labels_column")
 _KNOWN_KEYS = frozenset({*_COLUMN_KEYS, "status_to_list", "list_to_status", "default_status", "list_names",
-                         "board_name", "directions", "custom_fields"})
+                         "board_name", "directions", "custom_fields", "row_filter", "card_filter"})
 #: the kinds that take one column, with the key that stores it
 SINGLE_KINDS: dict[FieldKind, str] = {FieldKind.DUE: "due_column", FieldKind.START: "start_column",
                                       FieldKind.DUE_DONE: "due_done_column", FieldKind.CARD_URL: "card_url_column",
@@ -119,6 +120,8 @@ class Mapping:
     list_names: dict[str, str] = field(default_factory=dict)
     board_name: str = ""
     unknown: dict[str, Any] = field(default_factory=dict)  # stored keys this version does not know
+    row_filter: RowFilter = RowFilter()  # which rows sync (``server/models/filters.py``)
+    card_filter: CardFilter = CardFilter()  # which cards sync
 
     status_to_list: dict[str, str] = field(init=False, repr=False, compare=False)
     title_column: str = field(init=False, repr=False, compare=False)
@@ -175,14 +178,21 @@ class Mapping:
                    default_status=_text(data, "default_status") or next(iter(statuses), ""),
                    lead_id_column=lead_id_column, list_names=_table(data, "list_names"),
                    board_name=_text(data, "board_name"),
-                   unknown={k: v for k, v in data.items() if k not in _KNOWN_KEYS})
+                   unknown={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
+                   row_filter=RowFilter.from_json(data.get("row_filter")),
+                   card_filter=CardFilter.from_json(data.get("card_filter")))
 
     def to_json(self) -> dict[str, Any]:
         """The mapping as ``Workspace.mapping`` stores it (``from_json`` reads it back unchanged)."""
-        return {**self.unknown, **_fields_to_json(self.fields),
-                "status_to_list": dict(self.statuses_as_written), "list_to_status": dict(self.list_to_status),
-                "default_status": self.default_status, "list_names": dict(self.list_names),
-                "board_name": self.board_name}
+        out = {**self.unknown, **_fields_to_json(self.fields),
+               "status_to_list": dict(self.statuses_as_written), "list_to_status": dict(self.list_to_status),
+               "default_status": self.default_status, "list_names": dict(self.list_names),
+               "board_name": self.board_name}
+        if self.row_filter:  # written only when set: older mappings stay as they were stored
+            out["row_filter"] = self.row_filter.to_json()
+        if self.card_filter:
+            out["card_filter"] = self.card_filter.to_json()
+        return out
 
     @classmethod
     def of(cls, workspace: Workspace) -> Mapping:
@@ -228,6 +238,11 @@ class Mapping:
 
     def status_matches_list(self, status: Any, list_id: str) -> bool:
         return self.list_for_status(status) == list_id
+
+    @property
+    def mapped_lists(self) -> tuple[str, ...]:
+        """Every list the mapping gives a status or sends a status to (the card filter's default)."""
+        return tuple(dict.fromkeys([*self.list_to_status, *self.statuses_as_written.values()]))
 
 
 # --------------------------------------------------------------------------- the JSON keys

@@ -174,7 +174,8 @@ def revive_card(trello: TrelloClient, mapping: Mapping, link: Link, shadow: dict
     fields = card_fields(mapping, link.lead_id, shadow, preamble)
     if id_labels is not None:
         fields["idLabels"] = id_labels
-    if (CardExtra.of(link).removed or "").startswith("archived") and link.card_id:
+    # archived, or moved out of the card filter (``filters.OUTSIDE``): the same card comes back
+    if (CardExtra.of(link).removed or "").startswith(("archived", "outside the filter")) and link.card_id:
         try:
             return write_card(trello, link, closed=False, **fields)
         except TrelloNotFound:
