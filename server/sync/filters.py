@@ -92,11 +92,12 @@ def card_takes(mapping: Mapping, list_id: str | None, label_names: list[str] | t
     return label_names is None or mapping.card_filter.takes_labels(label_names)
 
 
-def card_refusal(mapping: Mapping, list_id: str | None, label_names: list[str] | tuple[str, ...] | None) -> str:
+def card_refusal(mapping: Mapping, list_id: str | None, label_names: list[str] | tuple[str, ...] | None,
+                 list_name: str = "") -> str:
     """Why a card is outside the card filter, in words ("" if it is inside)."""
     if not mapping.card_filter.takes_list(list_id, mapping.mapped_lists):
-        name = mapping.list_names.get(list_id or "", "") or "a list"
-        return f"the card is in “{name}”, a list " + (
+        name = list_name or mapping.list_names.get(list_id or "", "")
+        return (f"the card is in “{name}”, a list " if name else "the card is in a list ") + (
             "the card filter leaves out" if mapping.card_filter.lists is not None else "this workspace does not map")
     if label_names is not None and not mapping.card_filter.takes_labels(label_names):
         return "the card has none of the card filter's labels (" + ", ".join(
@@ -305,6 +306,14 @@ def _row_enters(work: LeadWork, event: Event, data: dict[str, Any], values: dict
 # --------------------------------------------------------------------------- Trello's events
 
 
+def _list_name(action: dict[str, Any]) -> str:
+    data = action.get("data") or {}
+    for key in ("listAfter", "list"):
+        if isinstance(data.get(key), dict) and data[key].get("name"):
+            return str(data[key]["name"])
+    return ""
+
+
 def _now_in(action: dict[str, Any], kind: str) -> tuple[bool, str | None]:
     """(whether the action says where the card is now, that list)."""
     data = action.get("data") or {}
@@ -346,10 +355,10 @@ def card_step(work: LeadWork, event: Event, action: dict[str, Any], link: Link, 
         explicit = bool(mapping.card_filter)
         if not explicit and list_taken_elsewhere(work.session, work.workspace, list_id) is None:
             return False  # an unmapped list: the engine's own error, which the mapping editor offers
-        _card_leaves(work, event, link, at, card_refusal(mapping, list_id, names))
+        _card_leaves(work, event, link, at, card_refusal(mapping, list_id, names, _list_name(action)))
         return True
     if mark is not None and inside:
-        _card_enters(work, event, link, list_id, at)
+        _card_enters(work, event, link, list_id, at, _list_name(action))
         return True
     if mark is not None:
         work.done(event, "the card is still outside the filter", "ignored")
@@ -384,16 +393,17 @@ def _card_leaves(work: LeadWork, event: Event, link: Link, at: float, why: str) 
     work.add_changes(event, [Change(work.mapping.status_column, status, at, Side.TRELLO, event.id)])
 
 
-def _card_enters(work: LeadWork, event: Event, link: Link, list_id: str | None, at: float) -> None:
+def _card_enters(work: LeadWork, event: Event, link: Link, list_id: str | None, at: float, list_name: str) -> None:
     """A card of a lead back in the card filter: linked again, its row given the status of its list."""
     status = cards.status_for_list(work.mapping, list_id, *work.sheet_statuses)
+    name = list_name or work.mapping.list_names.get(list_id or "", "")
     link.status = LINKED
     clear_mark(link)
     link.sync_state = LinkSyncState.SYNCED
     record(work.session, work.workspace.id, side=Side.TRELLO, action=HistoryAction.FILTER_ENTERED,
            lead_id=link.lead_id, card_id=link.card_id, event_id=event.id,
            message=f"{lead_words(work.mapping, link)} entered the workspace's filter: its card is in "
-                   f"“{work.mapping.list_names.get(list_id or '', '') or 'a synced list'}” again and linked")
+                   + (f"“{name}” again and linked" if name else "a synced list again and linked"))
     if status is not None:
         work.add_changes(event, [Change(work.mapping.status_column, status, at, Side.TRELLO, event.id)])
     else:
@@ -545,16 +555,20 @@ class ReconcileFilters:
             return False  # the usual removed-card rules
         if link.status != LINKED or link.card_id is None or row is None:
             return False
-        why = self.refusal(row)
-        if why:
-            self._row_leaves(link, row, why)
+        values = self.row_values(row)
+        if self.mapping.row_filter.failing(values):  # the row's own conditions first
+            self._row_leaves(link, row, row_refusal(self.mapping, values))
             return True
-        if card is not None and not card.closed:
+        if card is not None and not card.closed:  # a card sitting outside the card filter: the card's policy
             why = self.card_refusal(card)
             if why and (self.mapping.card_filter or not self.mapping.card_filter.takes_list(
                     card.list_id, self.mapping.mapped_lists)):
                 self._card_leaves(link, why)
                 return True
+        why = self.refusal(row)  # a status sending the card outside the card filter
+        if why:
+            self._row_leaves(link, row, why)
+            return True
         return False
 
     def _row_leaves(self, link: Link, row: SheetLead, why: str) -> None:
