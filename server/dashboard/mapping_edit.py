@@ -25,10 +25,12 @@ from ..models import ProviderAccount, Workspace
 from ..models.enums import HistoryAction, HistorySide
 from ..models.mapping import Mapping, MappingError, normalise_status
 from ..models.workspace import ACTIVE
+from ..sheets.client import column_letter
 from ..sheets.errors import SheetsError, sheets_error_message
+from ..sync import filter_form, remap
 from ..sync import mapping_form as form_checks
-from ..sync import remap
 from ..sync.history import record
+from ..sync.mapping import cell_text
 from ..sync.matching import best_match, reverse_table
 from ..sync.queue import RECONCILE, enqueue_command
 from ..trello.errors import TrelloError, trello_error_message
@@ -162,7 +164,8 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
             "custom_fields": {fid: column for column, fid in mapping.custom_fields.items()},
             "rows": rows, "reverse": reverse, "default_status": mapping.default_status,
             "row_removed_policy": ws.row_removed_policy, "card_removed_policy": ws.card_removed_policy,
-            "card_removed_status": ws.card_removed_status, "full_sync": True}
+            "card_removed_status": ws.card_removed_status, "full_sync": True,
+            "filters": filter_form.form_answers(mapping.row_filter, mapping.card_filter)}
 
 
 def _form_from_post(ws: Workspace, sources: Sources) -> dict[str, Any]:
@@ -190,7 +193,8 @@ def _form_from_post(ws: Workspace, sources: Sources) -> dict[str, Any]:
             "row_removed_policy": request.form.get("row_removed_policy", ""),
             "card_removed_policy": request.form.get("card_removed_policy", ""),
             "card_removed_status": form_checks.clean(request.form.get("card_removed_status", "")),
-            "full_sync": request.form.get("full_sync") == "yes"}
+            "full_sync": request.form.get("full_sync") == "yes",
+            "filters": filter_form.posted_answers(request.form.get, request.form.getlist)}
 
 
 @dataclass
@@ -217,11 +221,16 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
     policies = form_checks.check_policies(request.form.get("row_removed_policy", ""),
                                           request.form.get("card_removed_policy", ""),
                                           request.form.get("card_removed_status", ""))
+    row_filter, row_problems = filter_form.row_filter_from_form(request.form.get, sources.columns)
+    card_filter, card_problems = filter_form.card_filter_from_form(request.form.get, request.form.getlist,
+                                                                   sources.lists)
     saved = Mapping.of_or_default(ws)
     mapping = replace(saved, fields=columns.fields(),
                       statuses_as_written=statuses.status_to_list, list_to_status=statuses.list_to_status,
-                      default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)})
-    return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems])
+                      default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)},
+                      row_filter=row_filter, card_filter=card_filter)
+    return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems,
+                                       *row_problems, *card_problems])
 
 
 def fingerprint(mapping: dict[str, Any], policies: Any = None) -> str:
@@ -232,7 +241,8 @@ def fingerprint(mapping: dict[str, Any], policies: Any = None) -> str:
 
 
 def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problems: list[str] | None = None,
-            effect: remap.Effect | None = None, previewed: str = "", base: str = "", status: int = 200) -> Response:
+            effect: remap.Effect | None = None, previewed: str = "", base: str = "", status: int = 200,
+            filters: tuple[filter_form.FilterEffect | None, str] = (None, "")) -> Response:
     saved_lists = set(Mapping.of_or_default(ws).list_to_status)
     statuses = [r["status"] for r in answers["rows"]]
     page = render_template(
@@ -244,7 +254,8 @@ def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problem
         direction_choices=form_checks.DIRECTION_CHOICES, custom=sources.custom_fields,
         custom_note=sources.custom_fields_note, custom_types=CUSTOM_FIELD_TYPES,
         custom_creatable=bool(sources.custom_fields) or sources.custom_fields_note.startswith("The board has Custom"),
-        unmatched=[r["status"] for r in answers["rows"] if not r["list_id"]])
+        unmatched=[r["status"] for r in answers["rows"] if not r["list_id"]],
+        filter_ops=filter_form.OP_CHOICES, filter_effect=filters[0], filter_effect_note=filters[1])
     response = current_app.make_response((page, status))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -279,7 +290,8 @@ def edit_mapping(workspace_id: str) -> Response:
     if request.form.get("action") != "save" or request.form.get("previewed") != new_print:
         if request.form.get("action") == "save":
             flash("The answers changed since the preview: check the preview below, then save.", "info")
-        return _render(ws, sources, answers, effect=effect, previewed=new_print, base=base)
+        return _render(ws, sources, answers, effect=effect, previewed=new_print, base=base,
+                       filters=_filter_effect(ws, checked.mapping))
     return _save(ws, checked, effect, full_sync=request.form.get("full_sync") == "yes")
 
 
@@ -347,6 +359,42 @@ def _save(ws: Workspace, checked: Checked, effect: remap.Effect, *, full_sync: b
     if full_sync and ws.state != ACTIVE:
         flash("The workspace is not syncing, so no full sync was queued; resume it to apply the mapping.", "info")
     return redirect(url_for("dashboard.workspace", workspace_id=ws.id))
+
+
+def _filter_effect(ws: Workspace, new: Mapping) -> tuple[filter_form.FilterEffect | None, str]:
+    """What a changed filter takes in or leaves out, over the sheet and the board as they are now
+    (read only when the filters changed); or the words saying why it could not be counted."""
+    old = Mapping.of_or_default(ws)
+    if (old.row_filter, old.card_filter) == (new.row_filter, new.card_filter):
+        return None, ""
+    account = db.session.get(ProviderAccount, ws.google_account_id) if ws.google_account_id else None
+    try:
+        tab = sheet_tab(current_app, account, ws.spreadsheet_id, ws.sheet_name)
+        header = tab.header(ws.header_row)
+        count, _ = tab.grid_size()
+        grid = tab.get(f"A{ws.header_row + 1}:{column_letter(max(len(header), 1))}{count}") \
+            if count > ws.header_row else []
+    except SheetsError as exc:
+        return None, f"The sheet could not be read ({sheets_error_message(exc)}), so the rows were not counted."
+    synced = [header.index(c) for c in new.synced_columns if c in header]
+    rows = [{h: cell_text(cells[i]) if i < len(cells) else "" for i, h in enumerate(header) if h}
+            for cells in grid if any(cell_text(cells[i]).strip() for i in synced if i < len(cells))]
+    client = workspace_trello(ws)
+    try:
+        if client is None:
+            raise TrelloError("no Trello account")
+        cards = [c for page in client.iter_board_cards(ws.trello_board_id, fields="id,name,idList,labels")
+                 for c in page]
+    except TrelloError as exc:
+        words = trello_error_message(exc) if client is not None else "the workspace has no Trello account"
+        return None, f"The board could not be read ({words}), so the cards were not counted."
+    return filter_form.filter_effect(old, new, rows, cards), ""
+
+
+@bp.app_template_global("filter_summary")
+def filter_summary(ws: Workspace) -> tuple[str, str]:
+    """(which rows sync, which cards sync) in plain words, for the workspace's summary."""
+    return filter_form.words(Mapping.of_or_default(ws))
 
 
 @bp.app_template_global("mapping_offers")
