@@ -229,8 +229,10 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
                       statuses_as_written=statuses.status_to_list, list_to_status=statuses.list_to_status,
                       default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)},
                       row_filter=row_filter, card_filter=card_filter)
-    return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems,
-                                       *row_problems, *card_problems])
+    problems = [*columns.problems, *statuses.problems, *policies.problems, *row_problems, *card_problems]
+    if not statuses.problems and not card_problems:
+        problems += filter_form.mapping_problems(mapping, dict(sources.lists))
+    return Checked(mapping, policies, problems)
 
 
 def fingerprint(mapping: dict[str, Any], policies: Any = None) -> str:

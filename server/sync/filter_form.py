@@ -84,6 +84,13 @@ def card_filter_from_form(get: Callable[[str], str | None], getlist: Callable[[s
     return CardFilter(chosen, labels[:20]), problems
 
 
+def mapping_problems(mapping: Mapping, list_names: dict[str, str]) -> list[str]:
+    """A card filter list without a status: a card there could not get a row."""
+    return [f"The card filter takes the list “{list_names.get(list_id, list_id)}”, which has no status: give it "
+            "one in the list → status table, or leave the list out of the card filter."
+            for list_id in mapping.card_filter.lists or () if not mapping.status_for_list(list_id)]
+
+
 def form_rows(row_filter: RowFilter) -> list[dict[str, str]]:
     """The condition rows the form shows: the filter's, then empty ones."""
     rows = [{"column": c.column, "op": c.op.value, "value": c.value} for c in row_filter.conditions]

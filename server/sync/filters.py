@@ -185,6 +185,15 @@ def holder(session: Session, workspace: Workspace, card_id: str, list_id: str | 
     return None
 
 
+def linked_elsewhere(session: Session, workspace: Workspace, card_id: str) -> bool:
+    """Whether another workspace on the board has the card linked now (it took it over)."""
+    others = [w.id for w in sharing(session, workspace)]
+    if not others:
+        return False
+    return session.scalars(select(Link.id).where(Link.workspace_id.in_(others), Link.card_id == card_id,
+                                                 Link.status == LINKED).limit(1)).first() is not None
+
+
 def marker_of_other(session: Session, workspace: Workspace, lead_id: str) -> bool:
     """Whether ``lead_id`` is a lead of another workspace on the board (a card moved over from it)."""
     others = [w.id for w in sharing(session, workspace)]
@@ -242,6 +251,13 @@ def _row_leaves(work: LeadWork, event: Event, link: Link, values: dict[str, str]
         then = "its card was unlinked (left on the board); it is linked again when the row passes the filter again"
     set_mark(link, ROW, why)
     work.link = link
+    # Changes of this group taken in before the row left are not passed on (the card is out; the row's
+    # values travel again when it enters): the merge must not bring the card back for them.
+    for earlier in work.merged:
+        work.outcome.setdefault(earlier.id, ("done", "the row then left the filter"))
+    work.merged.clear()
+    work.changes.clear()
+    work.landings.clear()
     work.synced(link)
     record(work.session, work.workspace.id, side=Side.SHEETS, action=HistoryAction.FILTER_LEFT, lead_id=link.lead_id,
            card_id=link.card_id, event_id=event.id, message=f"{name} left the workspace's filter: {why}; {then}")
@@ -265,7 +281,7 @@ def _row_enters(work: LeadWork, event: Event, data: dict[str, Any], values: dict
         fields["idLabels"] = work.label_ids(link.lead_id, shadow)
     work.link = link
     card: dict[str, Any] | None = None
-    if link.card_id and holder(work.session, work.workspace, link.card_id, fields["idList"], None) is None:
+    if link.card_id and not linked_elsewhere(work.session, work.workspace, link.card_id):
         try:
             card = cards.write_card(trello, link, closed=False, **fields)
         except TrelloNotFound:
@@ -330,14 +346,14 @@ def card_step(work: LeadWork, event: Event, action: dict[str, Any], link: Link, 
     """A linked card's action as the filters see it; True when they decided it."""
     mapping = work.mapping
     mark = mark_of(link)
-    if not has_filters(mapping) and mark is None and not _shares_board(work):
-        return False
-    if mark is not None and mark.side == ROW:
-        work.done(event, "the lead's row is outside the filter", "ignored")  # the card waits for its row
-        return True
     kind = event.kind
     moved, list_id = _now_in(action, kind)
     labelled = kind in LABEL_ACTIONS and bool(mapping.card_filter.labels)
+    if mark is None and (ours or not (moved or labelled)):
+        return False  # most actions: no look-up at all
+    if mark is not None and mark.side == ROW:
+        work.done(event, "the lead's row is outside the filter", "ignored")  # the card waits for its row
+        return True
     if ours or not (moved or labelled):
         if mark is not None:  # a card outside the filter: nothing of it syncs
             work.done(event, "the card is outside the filter", "ignored")
@@ -414,7 +430,7 @@ def unlinked_card_enters(work: LeadWork, event: Event, action: dict[str, Any], c
                          at: float) -> bool:
     """A card no lead of this workspace has, moved (or labelled) into the filter: it appears here."""
     mapping = work.mapping
-    if ours or (not has_filters(mapping) and not _shares_board(work)):
+    if ours:
         return False
     moved, list_id = _now_in(action, event.kind)
     labelled = event.kind in LABEL_ACTIONS and bool(mapping.card_filter.labels)
@@ -422,6 +438,8 @@ def unlinked_card_enters(work: LeadWork, event: Event, action: dict[str, Any], c
         return False
     if moved and not mapping.card_filter.takes_list(list_id, mapping.mapped_lists):
         return False
+    if not has_filters(mapping) and not _shares_board(work):
+        return False  # without filters, a card moved between mapped lists was never outside
     work.card_appeared(event, card_id, at, ours=ours)
     return True
 
@@ -463,14 +481,7 @@ def release_if_taken(session: Session, workspace: Workspace, mapping: Mapping, l
     not taken back (a new card is made instead)."""
     if not link.card_id or not (CardExtra.of(link).removed or "").startswith(OUTSIDE):
         return
-    target = mapping.list_for_status((link.shadow or {}).get(mapping.status_column, ""))
-    others = sharing(session, workspace)
-    if not others:
-        return
-    held = session.scalars(select(Link.id).where(Link.workspace_id.in_([w.id for w in others]),
-                                                 Link.card_id == link.card_id, Link.status == LINKED)
-                           .limit(1)).first()
-    if held is not None or holder(session, workspace, link.card_id, target, None) is not None:
+    if linked_elsewhere(session, workspace, link.card_id):
         link.card_extra = replace(CardExtra.of(link), removed="taken by another workspace").to_json()
 
 

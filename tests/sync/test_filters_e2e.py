@@ -283,3 +283,18 @@ def test_a_first_sync_with_filters_makes_no_card_or_row_outside_them(world):
     assert sorted(r["Name"] for r in world.rows()) == ["Ada", "Bob", "New card"]
     assert sorted(c["name"] for c in world.cards()) == ["Ada", "Bob's card", "Closed card", "New card"]
     assert _reconcile(world).nothing_to_do
+
+
+def test_an_edit_then_leaving_in_one_group_leaves_the_card_archived(world):
+    _set(world, row_filter=NOT_LOST)
+    row, lead_id = _lead(world)
+    card_id = world.link(lead_id).card_id
+    world.edit_row(row, Notes="one more thing")  # both queued before the worker runs: one group
+    world.edit_row(row, Status="Lost")
+    world.settle()
+    assert world.trello.card(card_id)["closed"] is True and world.link(lead_id).status == "row_removed"
+    assert "one more thing" not in world.trello.card(card_id)["desc"]
+    world.edit_row(row, Status="New")  # the note travels when the row is back
+    world.settle()
+    card = world.trello.card(card_id)
+    assert card["closed"] is False and "Notes: one more thing" in card["desc"]

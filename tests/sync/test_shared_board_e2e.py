@@ -183,9 +183,10 @@ def test_events_of_both_tabs_queued_late_and_doubled_before_the_worker_drains(wo
 
 def test_a_card_in_a_list_both_tabs_take_gets_one_row_only(world):
     b = _outbound(world, card_lists=None)
-    with world.app.app_context():  # B takes A's "New" list too (overlapping filters)
+    with world.app.app_context():  # B takes A's "New" list too (overlapping filters), as status New
         workspace = db.session.get(Workspace, b.workspace_id)
         workspace.mapping = {**workspace.mapping,
+                             "list_to_status": {**workspace.mapping["list_to_status"], world.lists["New"]: "New"},
                              "card_filter": {"lists": [world.lists["New"], *b.lists.values()]}}
         db.session.commit()
     world.add_row(Name="Made in A's sheet", Status="New")  # A's card, in the shared list
