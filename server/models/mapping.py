@@ -15,6 +15,9 @@ no such columns and every column two-way (``directions`` names only the
 columns that are not; the status column is always two-way, and the card URL column is card →
 sheet whatever it says).
 
+``row_filter`` and ``card_filter`` (which rows and cards sync, ``server/models/filters.py``) are
+optional too: without them every row and every card of the mapped lists syncs.
+
 ``Mapping.from_json`` reads it, checking the type of every key (``MappingError`` says which key is
 wrong and how; a missing or empty key takes its default), and ``Mapping.to_json`` writes it back,
 keeping the keys this version does not know as they were.
