@@ -285,6 +285,9 @@ def create_card_command(work: LeadWork, event: Event, data: dict[str, Any]) -> N
             raise SyncError(f"lead {lead_id} is not in the sheet")
         cells = (tab.get(f"{row}:{row}") or [[]])[0]
         values = {column: cell_text(cells[i]) if i < len(cells) else "" for i, column in enumerate(header)}
+        if link is None and (why := filters.row_refusal(work.mapping, values)):  # asked from the sidebar
+            work.done(event, f"the row is outside the workspace's filter ({why}): no card was made", IGNORED)
+            return
     work.create_card(event, lead_id, {k: cell_text(v) for k, v in values.items()},
                      float(data.get("at") or now_ms()), row)
 

@@ -298,3 +298,31 @@ def test_an_edit_then_leaving_in_one_group_leaves_the_card_archived(world):
     world.settle()
     card = world.trello.card(card_id)
     assert card["closed"] is False and "Notes: one more thing" in card["desc"]
+
+
+def test_create_card_now_on_a_row_outside_the_filter_makes_no_card_and_the_lead_page_says_why(world):
+    from server.sync import queue
+    from tests.dashboard.helpers import login
+
+    _set(world, row_filter=NOT_LOST)
+    row, lead_id = _lead(world)
+    world.edit_row(row, Status="Lost")
+    world.settle()
+    world.add_row(Name="Never synced", Status="Lost")
+    world.settle()
+    other_id = next(r["Lead ID"] for r in world.rows() if r["Name"] == "Never synced")
+    assert other_id  # the add-on gave it its id
+    with world.app.app_context():  # "Create card now" from the sidebar, for a row outside the filter
+        queue.enqueue_command(db.session, world.workspace_id, queue.Command.CREATE_CARD, {"lead_id": other_id})
+        db.session.commit()
+    world.settle()
+    assert [c["name"] for c in world.cards()] == []
+    [done] = [e for e in world.events(kind="create_card")]
+    assert done.state == "ignored" and "outside the workspace's filter" in done.last_error
+    client = world.app.test_client()
+    login(client, world.app)
+    page = client.get(f"/app/workspaces/{world.workspace_id}/leads/{lead_id}").get_data(as_text=True)
+    assert "Outside the workspace&#39;s filter: its row does not meet" in page or \
+        "Outside the workspace's filter: its row does not meet" in page
+    history = client.get(f"/app/workspaces/{world.workspace_id}/history").get_data(as_text=True)
+    assert "Left the workspace&#39;s filter" in history or "Left the workspace's filter" in history
