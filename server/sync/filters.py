@@ -45,7 +45,7 @@ from .cards import card_fields, now_ms, trello_time_ms
 from .history import record
 from .inbox import CARD_APPEARS
 from .mapping import cell_text
-from .merge import Change, FieldClock, Side, dump_clocks
+from .merge import Change, FieldClock, Side, dump_clocks, load_clocks
 from .observe import LABEL_ACTIONS
 from .outcomes import SyncError
 
@@ -116,6 +116,7 @@ def label_names(card: dict[str, Any]) -> list[str]:
 class Mark:
     side: str  # ROW or CARD: which side left the filter
     why: str
+    at: float = 0.0  # provider time of the change that took it out (an older one arriving late is stale)
 
 
 def mark_of(link: Link | None) -> Mark | None:
@@ -125,13 +126,25 @@ def mark_of(link: Link | None) -> Mark | None:
     raw = CardExtra.of(link).unknown.get(FILTER_KEY)
     if not isinstance(raw, dict) or raw.get("side") not in (ROW, CARD):
         return None
-    return Mark(str(raw["side"]), str(raw.get("why") or ""))
+    at = raw.get("at")
+    return Mark(str(raw["side"]), str(raw.get("why") or ""),
+                float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else 0.0)
 
 
-def set_mark(link: Link, side: str, why: str) -> None:
+def set_mark(link: Link, side: str, why: str, at: float = 0.0) -> None:
     extra = CardExtra.of(link)
     link.card_extra = replace(extra, removed=f"{OUTSIDE}: {why}",
-                              unknown={**extra.unknown, FILTER_KEY: {"side": side, "why": why}}).to_json()
+                              unknown={**extra.unknown, FILTER_KEY: {"side": side, "why": why, "at": at}}).to_json()
+
+
+def _newest(link: Link, side: Side, column: str | None = None) -> float:
+    """The newest person change taken in from ``side`` (of ``column``, else of any field), and for
+    Trello our own last write of it landing: a filter step older than that arrived late."""
+    clocks = load_clocks(link.field_times)
+    chosen = [clocks[column]] if column is not None and column in clocks else list(clocks.values())
+    if side is Side.SHEETS:
+        return max((c.ts for c in chosen), default=0.0)
+    return max((max(c.tt, c.wt) for c in chosen), default=0.0)
 
 
 def clear_mark(link: Link) -> None:
@@ -213,6 +226,7 @@ def row_step(work: LeadWork, event: Event, data: dict[str, Any], values: dict[st
     if not has_filters(mapping) and mark is None:
         return False
     why = row_refusal(mapping, values)
+    at = float(data.get("edited_at") or 0.0)
     if link is None:
         if why:
             work.done(event, f"the row is outside the filter: {why}", "ignored")
@@ -221,13 +235,18 @@ def row_step(work: LeadWork, event: Event, data: dict[str, Any], values: dict[st
     if mark is not None and mark.side == ROW:
         if why:
             work.done(event, f"the row is still outside the filter: {why}", "ignored")
+        elif at and at < mark.at:
+            work.done(event, "an older edit arrived after the one that took the row out of the filter", "ignored")
         else:
             _row_enters(work, event, data, values, link)
         return True
     if not why:
         return False
     if link.status == LINKED and link.card_id is not None and not link.pending_op:
-        _row_leaves(work, event, link, values, why)
+        if at and at < _newest(link, Side.SHEETS):
+            work.done(event, "an older edit arrived after a newer one: the filter is decided by the newer", "ignored")
+            return True
+        _row_leaves(work, event, link, values, why, at)
         return True
     if link.status == CARD_REMOVED:
         work.done(event, f"the row is outside the filter: {why}", "ignored")  # never brings a card back
@@ -235,7 +254,7 @@ def row_step(work: LeadWork, event: Event, data: dict[str, Any], values: dict[st
     return False
 
 
-def _row_leaves(work: LeadWork, event: Event, link: Link, values: dict[str, str], why: str) -> None:
+def _row_leaves(work: LeadWork, event: Event, link: Link, values: dict[str, str], why: str, at: float) -> None:
     """A linked row that no longer passes: the row-removed policy, as if the row were deleted."""
     name = lead_words(work.mapping, link, values)
     if work.workspace.row_removed_policy == RowPolicy.ARCHIVE:
@@ -249,7 +268,7 @@ def _row_leaves(work: LeadWork, event: Event, link: Link, values: dict[str, str]
     else:
         link.status = UNLINKED
         then = "its card was unlinked (left on the board); it is linked again when the row passes the filter again"
-    set_mark(link, ROW, why)
+    set_mark(link, ROW, why, at)
     work.link = link
     # Changes of this group taken in before the row left are not passed on (the card is out; the row's
     # values travel again when it enters): the merge must not bring the card back for them.
@@ -371,7 +390,13 @@ def card_step(work: LeadWork, event: Event, action: dict[str, Any], link: Link, 
         explicit = bool(mapping.card_filter)
         if not explicit and list_taken_elsewhere(work.session, work.workspace, list_id) is None:
             return False  # an unmapped list: the engine's own error, which the mapping editor offers
+        if at < _newest(link, Side.TRELLO, mapping.status_column):
+            work.done(event, "an older move arrived after a newer one: the card's list is the newer's", "ignored")
+            return True
         _card_leaves(work, event, link, at, card_refusal(mapping, list_id, names, _list_name(action)))
+        return True
+    if mark is not None and inside and at < mark.at:
+        work.done(event, "an older move arrived after the one that took the card out of the filter", "ignored")
         return True
     if mark is not None and inside:
         _card_enters(work, event, link, list_id, at, _list_name(action))
@@ -392,7 +417,7 @@ def _shares_board(work: LeadWork) -> bool:
 def _card_leaves(work: LeadWork, event: Event, link: Link, at: float, why: str) -> None:
     """A linked card no longer in the card filter: the card-removed policy."""
     name = lead_words(work.mapping, link)
-    set_mark(link, CARD, why)
+    set_mark(link, CARD, why, at)
     if work.workspace.card_removed_policy != CardPolicy.SET_STATUS:
         link.status = UNLINKED
         record(work.session, work.workspace.id, side=Side.TRELLO, action=HistoryAction.FILTER_LEFT,

@@ -326,3 +326,46 @@ def test_create_card_now_on_a_row_outside_the_filter_makes_no_card_and_the_lead_
         "Outside the workspace's filter: its row does not meet" in page
     history = client.get(f"/app/workspaces/{world.workspace_id}/history").get_data(as_text=True)
     assert "Left the workspace&#39;s filter" in history or "Left the workspace's filter" in history
+
+
+def _deliver_move(world, card_id, action_id, before, after, date):
+    """A Trello ``updateCard`` move delivered by hand (so it can arrive late, or twice)."""
+    import json
+
+    import requests
+
+    from server.sync.signatures import trello_signature
+
+    callback = world.workspace().trello_webhook_callback
+    action = {"id": action_id, "type": "updateCard", "date": date,
+              "data": {"card": {"id": card_id, "name": "Ada Lovelace", "idList": world.lists[after]},
+                       "old": {"idList": world.lists[before]},
+                       "listBefore": {"id": world.lists[before], "name": before},
+                       "listAfter": {"id": world.lists[after], "name": after},
+                       "board": {"id": world.board_id, "name": "Leads"}}}
+    body = json.dumps({"action": action, "model": {"id": world.board_id}}).encode()
+    response = requests.post(callback, data=body, headers={
+        "Content-Type": "application/json", "X-Trello-Webhook": trello_signature("emulator-secret", body, callback)})
+    assert response.status_code == 200
+
+
+def test_a_move_out_of_the_filter_delivered_late_changes_nothing(world):
+    _set(world, card_filter={"lists": [world.lists[n] for n in LISTS_BUT_CLOSED]})
+    row, lead_id = _lead(world)
+    card_id = world.link(lead_id).card_id
+    _deliver_move(world, card_id, "b" * 24, "Closed", "Qualified", "2030-01-01T10:00:02.000Z")  # the newer first
+    world.settle()
+    assert world.row_for(lead_id)["Status"] == "Qualified"
+    _deliver_move(world, card_id, "a" * 24, "New", "Closed", "2030-01-01T10:00:01.000Z")  # out, but older
+    _deliver_move(world, card_id, "b" * 24, "Closed", "Qualified", "2030-01-01T10:00:02.000Z")  # a redelivery
+    world.settle()
+    assert world.link(lead_id).status == "linked" and world.row_for(lead_id)["Status"] == "Qualified"
+    assert _history(world, lead_id, "filter_left") == []
+    # and the other way: out (newer) first, then an older move back in arrives late
+    _deliver_move(world, card_id, "d" * 24, "Qualified", "Closed", "2030-01-01T10:00:04.000Z")
+    world.settle()
+    assert world.link(lead_id).status == "card_removed" and world.row_for(lead_id)["Status"] == "Archived"
+    _deliver_move(world, card_id, "c" * 24, "Closed", "New", "2030-01-01T10:00:03.000Z")
+    world.settle()
+    assert world.link(lead_id).status == "card_removed" and world.row_for(lead_id)["Status"] == "Archived"
+    assert len(world.rows()) == 1 and world.events(state="parked") == []
