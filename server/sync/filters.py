@@ -538,8 +538,8 @@ class ReconcileFilters:
     def refusal(self, lead: SheetLead) -> str:
         return row_refusal(self.mapping, self.row_values(lead)) if self.on else ""
 
-    def _others_hold(self, card: CardLead) -> bool:
-        """Read once a pass: what the other workspaces on the board link (one query each)."""
+    def _load_others(self) -> None:
+        """Read once a pass: what the other workspaces on the board link, and their lists (one query each)."""
         if self._held is None:
             self._held = set()
             for other in sharing(self.rec.session, self.rec.workspace):
@@ -550,7 +550,10 @@ class ReconcileFilters:
                         self._held.add(card_id)
                     self._held_markers.add(lead_id)
                 self._held_lists |= set(m.card_filter.lists if m.card_filter.lists is not None else m.mapped_lists)
-        return card.list_id in self._held_lists and (card.id in self._held
+
+    def _others_hold(self, card: CardLead) -> bool:
+        self._load_others()
+        return card.list_id in self._held_lists and (card.id in (self._held or ())
                                                       or (card.marker or "") in self._held_markers)
 
     def card_refusal(self, card: CardLead) -> str:
@@ -559,7 +562,8 @@ class ReconcileFilters:
             return ""
         mapping = self.mapping
         if not mapping.card_filter.takes_list(card.list_id, mapping.mapped_lists):
-            if mapping.card_filter or list_taken_elsewhere(self.rec.session, self.rec.workspace, card.list_id):
+            self._load_others()
+            if mapping.card_filter or card.list_id in self._held_lists:  # another tab's list: its card
                 return card_refusal(mapping, card.list_id, None)
             return ""
         if mapping.card_filter.labels and not mapping.card_filter.takes_labels(card.label_names or ()):
