@@ -75,7 +75,8 @@ SAMPLES_KEPT = 10  # names kept per kind of change, for the preview
 class SheetLead:
     """A sheet row as the comparison needs it.
 
-    ``packed`` is the JSON list of the synced columns' values, in order, then the email cell: one
+    ``packed`` is the JSON list of the synced columns' values, in order (then those of the row
+    filter's own columns, ``filters.ReconcileFilters``), then the email cell: one
     string per row instead of one object per cell roughly halves what a large sheet takes.
     """
 
