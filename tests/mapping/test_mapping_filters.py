@@ -89,3 +89,34 @@ def test_labels_match_ignoring_case_and_any_one_will_do():
     assert not card_filter.takes_labels([]) and CardFilter().takes_labels([])
     assert card_filter.takes_list("l1", ["l1"]) and not card_filter.takes_list("l3", ["l1"])
     assert not CardFilter(()).takes_list("l1", ["l1"])  # no list chosen: no card
+
+
+def test_the_effect_of_a_new_filter_counts_rows_and_cards_in_and_out():
+    from server.sync import filter_form
+
+    old = Mapping.from_json({**BASE, "row_filter": [{"column": "Region", "op": "is", "value": "East"}]})
+    new = Mapping.from_json({**BASE, "row_filter": [{"column": "Status", "op": "is_not", "value": "Lost"}],
+                             "card_filter": {"labels": ["Hot"]}})
+    rows = [{"Name": "Ada", "Status": "New", "Region": "East"}, {"Name": "Bob", "Status": "Lost", "Region": "East"},
+            {"Name": "Cy", "Status": "Won", "Region": "West"}]
+    cards = [{"name": "Hot one", "idList": "l1", "labels": [{"name": "hot"}]}, {"name": "Plain", "idList": "l2"}]
+    effect = filter_form.filter_effect(old, new, rows, cards)
+    assert (effect.rows_in, effect.rows_out, effect.cards_in, effect.cards_out) == (1, 1, 0, 1)
+    assert effect.samples == {"rows_out": ["“Bob”"], "rows_in": ["“Cy”"], "cards_out": ["“Plain”"]}
+    assert filter_form.words(new) == ("rows where Status is not “Lost”", "cards in every mapped list, labelled “Hot”")
+
+
+def test_the_form_reads_conditions_and_lists_and_names_its_problems():
+    from server.sync import filter_form
+
+    form = {"filter_column_0": "Status", "filter_op_0": "is_not", "filter_value_0": " Lost ", "filter_column_1": "",
+            "filter_op_1": "is", "filter_column_2": "Email", "filter_op_2": "is_empty", "filter_value_2": "ignored",
+            "card_lists_mode": "some", "card_labels": "Hot, , Warm"}
+    row_filter, problems = filter_form.row_filter_from_form(form.get, ["Status", "Email"])
+    assert problems == [] and row_filter.to_json() == [{"column": "Status", "op": "is_not", "value": "Lost"},
+                                                       {"column": "Email", "op": "is_empty"}]
+    card_filter, problems = filter_form.card_filter_from_form(form.get, lambda name: ["l1", "nope"],
+                                                              [("l1", "New"), ("l2", "Closed")])
+    assert problems == [] and card_filter == CardFilter(("l1",), ("Hot", "Warm"))
+    _, problems = filter_form.card_filter_from_form(form.get, lambda name: [], [("l1", "New")])
+    assert problems == ["The card filter syncs only some lists: tick at least one list (or choose every list)."]
