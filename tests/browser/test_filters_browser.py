@@ -59,7 +59,7 @@ def test_setting_filters_in_the_browser(world, artifacts_dir):
         cards = page.locator("#card-filter")
         cards.get_by_label("Only cards in these lists:").check()
         for name in ("New", "Contacted", "Qualified"):
-            cards.get_by_label(name, exact=True).check()
+            cards.get_by_label(f"Sync cards in {name}", exact=True).check()
         rows.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / "filters-form.png"))
         page.get_by_role("button", name="Preview changes").click()
