@@ -111,7 +111,7 @@ def test_a_filter_on_an_unsynced_column_with_the_unlink_policy(world):
     world.edit_row(row, Region=" EAST ")  # compared ignoring case and spaces
     world.settle()
     [card] = world.cards()
-    lead_id = world.row_for(lead_id)["Lead ID"] if lead_id else world.rows()[0]["Lead ID"]
+    assert world.link(lead_id).card_id == card["id"]
     world.edit_row(row, Region="North")
     world.settle()
     link = world.link(lead_id)
