@@ -201,3 +201,42 @@ def test_a_card_in_a_list_both_tabs_take_gets_one_row_only(world):
     world.settle()
     assert len(world.rows() + b.rows()) == 2 and len(world.cards()) == 2
     _no_duplicates(world, b)
+
+
+def test_moves_between_tabs_applied_by_three_loops_at_once(sqlite_url):
+    """Both tabs' events, claimed by three event loops of one worker: every card ends linked once."""
+    import threading
+
+    from server.engine import build_workers
+    from tests.conftest import make_app
+    from tests.sync.world import build_world
+
+    world = build_world(sqlite_url, make_app=make_app, config={"WORKER_CONCURRENCY": "3"})
+    workers = build_workers(world.app)
+    thread = threading.Thread(target=workers.run_forever, daemon=True)
+    try:
+        b = _outbound(world)
+        for i in range(6):
+            world.add_row(Name=f"Lead {i}", Status="New")
+        world.settle()
+        ids = {r["Name"]: r["Lead ID"] for r in world.rows()}
+        world.trello.duplicate_deliveries = True
+        for i in range(3):  # three cards move from A's lists to B's, three are made in B's lists
+            world.person.update_card(world.link(ids[f"Lead {i}"]).card_id, idList=b.lists["Outbound Won"])
+            world.person.create_card(id_list=b.lists["Outbound New"], name=f"Made in B {i}")
+        assert world.trello.wait_for_deliveries(10)
+        thread.start()
+
+        def converged() -> bool:
+            return (len(b.rows()) == 6 and sum(r["Status"] == "Archived" for r in world.rows()) == 3
+                    and not [e for e in world.all_events() if e.state in ("pending", "processing")])
+        world.wait_until(converged, timeout=60)
+    finally:
+        workers.stop()
+        thread.join(timeout=30)
+    try:
+        assert len(world.rows()) == 6 and len(world.cards()) == 9
+        _no_duplicates(world, b)
+        assert sorted(r["Status"] for r in b.rows()) == ["New"] * 3 + ["Won"] * 3
+    finally:
+        world.stop()
