@@ -11,7 +11,8 @@ from __future__ import annotations
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from .models import TRELLO, ProviderAccount, User, Workspace, WorkspaceMember
+from .models import TRELLO, Link, ProviderAccount, User, Workspace, WorkspaceMember
+from .models.sync import LINKED
 from .models.workspace import DISCONNECTED
 
 
@@ -61,4 +62,16 @@ def workspace_for_board(session: Session, member_id: str, board_id: str) -> Work
     return session.execute(statement).scalars().first()
 
 
-__all__ = ["users_for_trello_member", "workspaces_for_trello_member", "workspace_for_board"]
+def workspace_linking_card(session: Session, member_id: str, board_id: str, card_id: str) -> Workspace | None:
+    """Of the workspaces on ``board_id`` the member may see (several tabs may share a board, each
+    with its own lists), the one whose lead the card is, or None."""
+    users = users_for_trello_member(session, member_id)
+    if not users or not board_id or not card_id:
+        return None
+    statement = (_visible_workspaces(users).join(Link, Link.workspace_id == Workspace.id)
+                 .where(Workspace.trello_board_id == board_id, Link.card_id == card_id, Link.status == LINKED)
+                 .limit(1))
+    return session.execute(statement).scalars().first()
+
+
+__all__ = ["users_for_trello_member", "workspace_for_board", "workspace_linking_card", "workspaces_for_trello_member"]

@@ -20,6 +20,7 @@ from ..models import Event, History, Link, Workspace
 from ..models.enums import EventSource, LinkSyncState
 from ..models.mapping import Mapping
 from ..models.sync import CARD_REMOVED, LINKED, ROW_REMOVED, UNLINKED
+from ..sync import filters
 from . import history_labels as labels
 
 LINK_STATUS_LABELS: dict[str, str] = {
@@ -252,8 +253,10 @@ def lead_page_view(workspace: Workspace, lead_id: str, link: Link | None, fallba
                             last_synced_at=None, fields=[])
     mapping = Mapping.of_or_default(workspace)
     shadow = link.shadow or {}
+    mark = filters.mark_of(link)  # out of the workspace's filter: say so, not "deleted"
     return LeadPageView(
-        lead=lead, status_label=LINK_STATUS_LABELS.get(link.status, link.status.replace("_", " ").capitalize()),
+        lead=lead, status_label=f"Outside the workspace's filter: {mark.why}" if mark is not None else
+        LINK_STATUS_LABELS.get(link.status, link.status.replace("_", " ").capitalize()),
         sync_label=SYNC_STATE_LABELS.get(link.sync_state, link.sync_state), last_error=link.last_error or "",
         last_synced_at=link.last_synced_at,
         fields=[(column, str(shadow.get(column) or "")) for column in mapping.synced_columns])

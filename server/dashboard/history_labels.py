@@ -89,6 +89,8 @@ ACTION_LABELS: dict[str, Label] = {
     HistoryAction.COMMENT: "Comment on the card",
     HistoryAction.MAPPING_CHANGED: "Mapping changed",
     HistoryAction.RELINK: "Links rebuilt from the lead ids",
+    HistoryAction.FILTER_LEFT: "Left the workspace's filter",
+    HistoryAction.FILTER_ENTERED: "Entered the workspace's filter",
 }
 
 #: What the action filter offers, in this order (values are ``History.action``).
@@ -117,6 +119,8 @@ ACTION_CHOICES: dict[str, str] = {
     HistoryAction.COMMENT: "Comments",
     HistoryAction.MAPPING_CHANGED: "Mapping changes",
     HistoryAction.RELINK: "Relinks",
+    HistoryAction.FILTER_LEFT: "Leads that left the filter",
+    HistoryAction.FILTER_ENTERED: "Leads that entered the filter",
 }
 
 #: The side filter's choices (values are ``History.side``).

@@ -27,12 +27,14 @@ from ..models import History, ProviderAccount, Workspace
 from ..models.enums import HistoryAction, HistorySide, Outcome
 from ..models.mapping import Mapping, MappingError, normalise_status
 from ..models.workspace import ACTIVE
+from ..sheets.client import column_letter
 from ..sheets.errors import SheetsError, sheets_error_message
 from ..sync import customfield_make as making
+from ..sync import filter_form, remap
 from ..sync import mapping_form as form_checks
-from ..sync import remap
 from ..sync.customfield_make import CUSTOM_FIELDS_OFF
 from ..sync.history import record
+from ..sync.mapping import cell_text
 from ..sync.matching import best_match, reverse_table
 from ..sync.queue import RECONCILE, enqueue_command
 from ..trello.errors import TrelloError, trello_error_message
@@ -177,7 +179,8 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
             "custom_fields": {fid: column for column, fid in mapping.custom_fields.items()},
             "rows": rows, "reverse": reverse, "default_status": mapping.default_status,
             "row_removed_policy": ws.row_removed_policy, "card_removed_policy": ws.card_removed_policy,
-            "card_removed_status": ws.card_removed_status, "full_sync": True}
+            "card_removed_status": ws.card_removed_status, "full_sync": True,
+            "filters": filter_form.form_answers(mapping.row_filter, mapping.card_filter)}
 
 
 def _form_from_post(ws: Workspace, sources: Sources, form: Any = None) -> dict[str, Any]:
@@ -210,7 +213,8 @@ def _form_from_post(ws: Workspace, sources: Sources, form: Any = None) -> dict[s
             "row_removed_policy": form.get("row_removed_policy", ""),
             "card_removed_policy": form.get("card_removed_policy", ""),
             "card_removed_status": form_checks.clean(form.get("card_removed_status", "")),
-            "full_sync": form.get("full_sync") == "yes"}
+            "full_sync": form.get("full_sync") == "yes",
+            "filters": filter_form.posted_answers(form.get, form.getlist)}
 
 
 @dataclass
@@ -242,11 +246,17 @@ def _check(ws: Workspace, sources: Sources, form: Any = None) -> Checked:
     policies = form_checks.check_policies(form.get("row_removed_policy", ""),
                                           form.get("card_removed_policy", ""),
                                           form.get("card_removed_status", ""))
+    row_filter, row_problems = filter_form.row_filter_from_form(form.get, sources.columns)
+    card_filter, card_problems = filter_form.card_filter_from_form(form.get, form.getlist, sources.lists)
     saved = Mapping.of_or_default(ws)
     mapping = replace(saved, fields=columns.fields(), member_emails=columns.member_emails,
                       statuses_as_written=statuses.status_to_list, list_to_status=statuses.list_to_status,
-                      default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)})
-    return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems])
+                      default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)},
+                      row_filter=row_filter, card_filter=card_filter)
+    problems = [*columns.problems, *statuses.problems, *policies.problems, *row_problems, *card_problems]
+    if not statuses.problems and not card_problems:
+        problems += filter_form.mapping_problems(mapping, dict(sources.lists))
+    return Checked(mapping, policies, problems)
 
 
 def fingerprint(mapping: dict[str, Any], policies: Any = None) -> str:
@@ -257,7 +267,8 @@ def fingerprint(mapping: dict[str, Any], policies: Any = None) -> str:
 
 
 def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problems: list[str] | None = None,
-            effect: remap.Effect | None = None, previewed: str = "", base: str = "", status: int = 200) -> Response:
+            effect: remap.Effect | None = None, previewed: str = "", base: str = "", status: int = 200,
+            filters: tuple[filter_form.FilterEffect | None, str] = (None, "")) -> Response:
     saved_lists = set(Mapping.of_or_default(ws).list_to_status)
     statuses = [r["status"] for r in answers["rows"]]
     page = render_template(
@@ -271,7 +282,8 @@ def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problem
         custom_off=sources.custom_fields_note == CUSTOM_FIELDS_OFF,
         custom_fallback=[c for c in sources.columns if c in answers["description_columns"]],
         custom_creatable=bool(sources.custom_fields) or sources.custom_fields_note.startswith("The board has Custom"),
-        unmatched=[r["status"] for r in answers["rows"] if not r["list_id"]])
+        unmatched=[r["status"] for r in answers["rows"] if not r["list_id"]],
+        filter_ops=filter_form.OP_CHOICES, filter_effect=filters[0], filter_effect_note=filters[1])
     response = current_app.make_response((page, status))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -308,7 +320,8 @@ def edit_mapping(workspace_id: str) -> Response:
     if request.form.get("action") != "save" or request.form.get("previewed") != new_print:
         if request.form.get("action") == "save":
             flash("The answers changed since the preview: check the preview below, then save.", "info")
-        return _render(ws, sources, answers, effect=effect, previewed=new_print, base=base)
+        return _render(ws, sources, answers, effect=effect, previewed=new_print, base=base,
+                       filters=_filter_effect(ws, checked.mapping))
     return _save(ws, checked, effect, full_sync=request.form.get("full_sync") == "yes")
 
 
@@ -349,8 +362,18 @@ def _fallback_form(ws: Workspace, sources: Sources) -> MultiDict[str, str]:
     moved = set(Mapping.of_or_default(ws).custom_fields)
     form: MultiDict[str, str] = MultiDict()
     for key in ("title_column", "status_column", "due_column", "start_column", "due_done_column", "card_url_column",
-                "labels_column", "default_status", "row_removed_policy", "card_removed_policy", "card_removed_status"):
+                "labels_column", "members_column", "checklist_column", "comment_column", "member_emails",
+                "default_status", "row_removed_policy", "card_removed_policy", "card_removed_status"):
         form.add(key, str(answers[key] or ""))
+    filters = answers["filters"]  # kept as saved: the fallback changes only the custom field columns
+    for index, condition in enumerate(filters["rows"]):
+        form.add(f"filter_column_{index}", condition["column"])
+        form.add(f"filter_op_{index}", condition["op"])
+        form.add(f"filter_value_{index}", condition["value"])
+    form.add("card_lists_mode", filters["lists_mode"])
+    for list_id in filters["lists"]:
+        form.add("card_lists", list_id)
+    form.add("card_labels", filters["labels"])
     described = set(answers["description_columns"]) | moved
     for column in sources.columns:  # in the page's order, as a browser submits the boxes
         if column in described:
@@ -405,6 +428,42 @@ def _save(ws: Workspace, checked: Checked, effect: remap.Effect, *, full_sync: b
     if full_sync and ws.state != ACTIVE:
         flash("The workspace is not syncing, so no full sync was queued; resume it to apply the mapping.", "info")
     return redirect(url_for("dashboard.workspace", workspace_id=ws.id))
+
+
+def _filter_effect(ws: Workspace, new: Mapping) -> tuple[filter_form.FilterEffect | None, str]:
+    """What a changed filter takes in or leaves out, over the sheet and the board as they are now
+    (read only when the filters changed); or the words saying why it could not be counted."""
+    old = Mapping.of_or_default(ws)
+    if (old.row_filter, old.card_filter) == (new.row_filter, new.card_filter):
+        return None, ""
+    account = db.session.get(ProviderAccount, ws.google_account_id) if ws.google_account_id else None
+    try:
+        tab = sheet_tab(current_app, account, ws.spreadsheet_id, ws.sheet_name)
+        header = tab.header(ws.header_row)
+        count, _ = tab.grid_size()
+        grid = tab.get(f"A{ws.header_row + 1}:{column_letter(max(len(header), 1))}{count}") \
+            if count > ws.header_row else []
+    except SheetsError as exc:
+        return None, f"The sheet could not be read ({sheets_error_message(exc)}), so the rows were not counted."
+    synced = [header.index(c) for c in new.synced_columns if c in header]
+    rows = [{h: cell_text(cells[i]) if i < len(cells) else "" for i, h in enumerate(header) if h}
+            for cells in grid if any(cell_text(cells[i]).strip() for i in synced if i < len(cells))]
+    client = workspace_trello(ws)
+    try:
+        if client is None:
+            raise TrelloError("no Trello account")
+        cards = [c for page in client.iter_board_cards(ws.trello_board_id, fields="id,name,idList,labels")
+                 for c in page]
+    except TrelloError as exc:
+        words = trello_error_message(exc) if client is not None else "the workspace has no Trello account"
+        return None, f"The board could not be read ({words}), so the cards were not counted."
+    return filter_form.filter_effect(old, new, rows, cards), ""
+
+
+@bp.app_template_global("filter_summary")
+def filter_summary(ws: Workspace) -> tuple[str, str]:
+    """(which rows sync, which cards sync) in plain words, for the workspace's summary."""
+    return filter_form.words(Mapping.of_or_default(ws))
 
 
 @bp.app_template_global("mapping_offers")

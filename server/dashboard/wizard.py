@@ -35,10 +35,12 @@ from ..auth.session import login_required
 from ..extensions import db, db_session
 from ..models import GOOGLE, TRELLO, ProviderAccount, Workspace
 from ..models.enums import CardPolicy, Direction, RowPolicy
+from ..models.filters import CardFilter, RowFilter
 from ..models.mapping import Mapping, column_fields
 from ..models.workspace import DRAFT
 from ..sheets.errors import SheetsError
 from ..sync import customfield_make as making
+from ..sync import filter_form
 from ..sync import mapping_form as form_checks
 from ..sync.customfield_make import CUSTOM_FIELDS_OFF
 from ..sync.mapping import normalise_status
@@ -599,14 +601,22 @@ def _policies_context(state: dict[str, Any]) -> dict[str, Any]:
     return {"name": state.get("name") or default_name[:200], "row_policies": ROW_POLICIES,
             "card_policies": CARD_POLICIES, "row_removed_policy": state.get("row_removed_policy", RowPolicy.ARCHIVE),
             "card_removed_policy": state.get("card_removed_policy", CardPolicy.SET_STATUS),
-            "card_removed_status": state.get("card_removed_status", "Archived"), "shared_use": _shared_use(state)}
+            "card_removed_status": state.get("card_removed_status", "Archived"), "shared_use": _shared_use(state),
+            # which rows and cards sync (the mapping editor's partial)
+            "cols": _columns(state), "lists": state.get("lists") or [], "filter_ops": filter_form.OP_CHOICES,
+            "f": state.get("filters") or filter_form.form_answers(RowFilter(), CardFilter())}
 
 
 def _policies_post(state: dict[str, Any]) -> ResponseReturnValue:
     name = " ".join(request.form.get("name", "").split())[:200]
     answer = check_policies(request.form.get("row_removed_policy", ""), request.form.get("card_removed_policy", ""),
                             request.form.get("card_removed_status", ""))
-    problems = ([] if name else ["Give the workspace a name."]) + answer.problems
+    row_filter, row_problems = filter_form.row_filter_from_form(request.form.get, _columns(state))
+    card_filter, card_problems = filter_form.card_filter_from_form(request.form.get, request.form.getlist,
+                                                                   state.get("lists") or [])
+    state.update({"row_filter": row_filter.to_json(), "card_filter": card_filter.to_json() if card_filter else None,
+                  "filters": filter_form.posted_answers(request.form.get, request.form.getlist)})
+    problems = ([] if name else ["Give the workspace a name."]) + answer.problems + row_problems + card_problems
     shared = _shared_use(state)
     if shared and request.form.get("confirm_shared") != "yes":
         problems.append(f"{shared[0]} Two workspaces syncing the same tab or board write over each other; "
@@ -670,6 +680,8 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
         default_status=state.get("default_status") or "",
         list_names={list_id: name for list_id, name in state["lists"]},
         board_name=state.get("board_name", ""),
+        row_filter=RowFilter.from_json(state.get("row_filter")),
+        card_filter=CardFilter.from_json(state.get("card_filter")),
     ).to_json()
     workspace.row_removed_policy = state["row_removed_policy"]
     workspace.card_removed_policy = state["card_removed_policy"]

@@ -208,6 +208,8 @@ class HistoryAction(StrEnum):
     COMMENT = "comment"
     MAPPING_CHANGED = "mapping_changed"
     RELINK = "relink"
+    FILTER_LEFT = "filter_left"  # a row or card no longer in the workspace's filters: the removal policy
+    FILTER_ENTERED = "filter_entered"  # a row or card back in them: its card or row again
 
 
 class Outcome(StrEnum):

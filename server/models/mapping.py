@@ -20,6 +20,9 @@ sheet whatever it says). ``members_column`` (the card's members, by name), its `
 (checklist progress, "3/5") and ``comment_column`` (the latest comment) came after them; the
 checklist and comment columns are card → sheet whatever ``directions`` says.
 
+``row_filter`` and ``card_filter`` (which rows and cards sync, ``server/models/filters.py``) are
+optional too: without them every row and every card of the mapped lists syncs.
+
 ``Mapping.from_json`` reads it, checking the type of every key (``MappingError`` says which key is
 wrong and how; a missing or empty key takes its default), and ``Mapping.to_json`` writes it back,
 keeping the keys this version does not know as they were.
@@ -37,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, assert_never
 
 from .enums import Direction, FieldKind
+from .filters import CardFilter, RowFilter
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -49,7 +53,7 @@ _COLUMN_KEYS = ("title_column", "status_column", "description_columns", "due_col
                 "due_done_column", "card_url_column", "labels_column", "members_column", "checklist_column",
                 "comment_column")
 _KNOWN_KEYS = frozenset({*_COLUMN_KEYS, "status_to_list", "list_to_status", "default_status", "list_names",
-                         "board_name", "directions", "custom_fields", "member_emails"})
+                         "board_name", "directions", "custom_fields", "member_emails", "row_filter", "card_filter"})
 #: the kinds that take one column, with the key that stores it
 SINGLE_KINDS: dict[FieldKind, str] = {FieldKind.DUE: "due_column", FieldKind.START: "start_column",
                                       FieldKind.DUE_DONE: "due_done_column", FieldKind.CARD_URL: "card_url_column",
@@ -132,6 +136,8 @@ class Mapping:
     board_name: str = ""
     member_emails: dict[str, str] = field(default_factory=dict)  # email -> board member id or username
     unknown: dict[str, Any] = field(default_factory=dict)  # stored keys this version does not know
+    row_filter: RowFilter = RowFilter()  # which rows sync (``server/models/filters.py``)
+    card_filter: CardFilter = CardFilter()  # which cards sync
 
     status_to_list: dict[str, str] = field(init=False, repr=False, compare=False)
     title_column: str = field(init=False, repr=False, compare=False)
@@ -194,15 +200,22 @@ class Mapping:
                    default_status=_text(data, "default_status") or next(iter(statuses), ""),
                    lead_id_column=lead_id_column, list_names=_table(data, "list_names"),
                    board_name=_text(data, "board_name"), member_emails=_table(data, "member_emails"),
-                   unknown={k: v for k, v in data.items() if k not in _KNOWN_KEYS})
+                   unknown={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
+                   row_filter=RowFilter.from_json(data.get("row_filter")),
+                   card_filter=CardFilter.from_json(data.get("card_filter")))
 
     def to_json(self) -> dict[str, Any]:
         """The mapping as ``Workspace.mapping`` stores it (``from_json`` reads it back unchanged)."""
         emails = {"member_emails": dict(self.member_emails)} if self.member_emails else {}
-        return {**self.unknown, **_fields_to_json(self.fields), **emails,
-                "status_to_list": dict(self.statuses_as_written), "list_to_status": dict(self.list_to_status),
-                "default_status": self.default_status, "list_names": dict(self.list_names),
-                "board_name": self.board_name}
+        out = {**self.unknown, **_fields_to_json(self.fields), **emails,
+               "status_to_list": dict(self.statuses_as_written), "list_to_status": dict(self.list_to_status),
+               "default_status": self.default_status, "list_names": dict(self.list_names),
+               "board_name": self.board_name}
+        if self.row_filter:  # written only when set: older mappings stay as they were stored
+            out["row_filter"] = self.row_filter.to_json()
+        if self.card_filter:
+            out["card_filter"] = self.card_filter.to_json()
+        return out
 
     @classmethod
     def of(cls, workspace: Workspace) -> Mapping:
@@ -248,6 +261,11 @@ class Mapping:
 
     def status_matches_list(self, status: Any, list_id: str) -> bool:
         return self.list_for_status(status) == list_id
+
+    @property
+    def mapped_lists(self) -> tuple[str, ...]:
+        """Every list the mapping gives a status or sends a status to (the card filter's default)."""
+        return tuple(dict.fromkeys([*self.list_to_status, *self.statuses_as_written.values()]))
 
 
 # --------------------------------------------------------------------------- the JSON keys

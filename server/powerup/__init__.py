@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request, 
 from flask.typing import ResponseReturnValue
 from markupsafe import escape
 
-from ..access import users_for_trello_member, workspace_for_board
+from ..access import users_for_trello_member, workspace_for_board, workspace_linking_card
 from ..config import current_settings
 from ..engine import commit_and_wake
 from ..extensions import csrf, db, db_session
@@ -173,9 +173,13 @@ def _card_workspace(card_id: str) -> Workspace:
     if isinstance(state, dict) and state.get("card") not in (None, card_id):
         raise ApiError(403, "This sign-in was issued for another card; reopen the card.", "wrong_card")
     workspace = _board_workspace(claims)
-    if leads.find_link(db_session(), workspace, card_id) is None and \
-            leads.card_on_another_board(db_session(), claims.board_id, card_id):
-        raise ApiError(404, "This card is not on a board connected to Leads Sync.", "card_not_on_board")
+    if leads.find_link(db_session(), workspace, card_id) is None:
+        # another tab syncing the same board may hold this card (each tab takes its own lists)
+        other = workspace_linking_card(db_session(), claims.member_id, claims.board_id, card_id)
+        if other is not None:
+            return other
+        if leads.card_on_another_board(db_session(), claims.board_id, card_id):
+            raise ApiError(404, "This card is not on a board connected to Leads Sync.", "card_not_on_board")
     return workspace
 
 

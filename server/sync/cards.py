@@ -202,7 +202,8 @@ def revive_card(trello: TrelloClient, mapping: Mapping, link: Link, shadow: dict
         fields["idLabels"] = id_labels
     if id_members is not None:
         fields["idMembers"] = id_members
-    if (CardExtra.of(link).removed or "").startswith("archived") and link.card_id:
+    # archived, or moved out of the card filter (``filters.OUTSIDE``): the same card comes back
+    if (CardExtra.of(link).removed or "").startswith(("archived", "outside the filter")) and link.card_id:
         try:
             return write_card(trello, link, closed=False, **fields)
         except TrelloNotFound:

@@ -19,7 +19,7 @@ from ..models.card_extra import CardExtra
 from ..models.enums import HistoryAction, Outcome, PendingOp, SheetEventKind
 from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
 from ..trello.errors import TrelloNotFound
-from . import cards, customfields, labels, members
+from . import cards, customfields, filters, labels, members
 from .cards import comment_text, now_ms
 from .history import record
 from .inbox import CARD_APPEARS
@@ -62,6 +62,8 @@ def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
     lead_id, needs_id = work.assign_lead_id(event, data)
     link = work.link if work.link is not None and work.link.lead_id == lead_id else work.link_by_lead(lead_id)
     work.row_hint = data.get("row") or work.row_hint
+    if filters.row_step(work, event, data, values, link):  # outside the row filter, leaving or entering it
+        return
     if link is None or (link.card_id is None and link.pending_op == PendingOp.CREATE_CARD):
         _warn_about_due(work, event, lead_id, values, changed)
         work.create_card(event, lead_id, values, float(data["edited_at"]), data.get("row"),
@@ -156,6 +158,8 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
     if not card_id:
         work.done(event, "the action names no card", IGNORED)
         return
+    if link is not None and filters.card_step(work, event, action, link, ours=ours, at=at):
+        return  # the card left or entered the card filter, or is outside it
     if event.kind in CARD_APPEARS:
         if link is not None and not ours and event.kind == "moveCardToBoard" and cards.removed_from_board(link):
             work.card_reopened(link, (data.get("list") or {}).get("id"), at, event)  # moved back onto the board
@@ -168,6 +172,8 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
     if link is None:
         if event.kind == "updateCard" and _creations_in_flight(work):
             raise Defer(0.5, "waiting for card creations in flight")
+        if filters.unlinked_card_enters(work, event, action, card_id, ours=ours, at=at):
+            return  # moved into this workspace's filter (from another workspace's lists, say)
         work.done(event, "the card is not linked to a lead", IGNORED)
         return
     if event.kind in CARD_LEAVES:
@@ -372,6 +378,9 @@ def create_card_command(work: LeadWork, event: Event, data: dict[str, Any]) -> N
             raise SyncError(f"lead {lead_id} is not in the sheet")
         cells = (tab.get(f"{row}:{row}") or [[]])[0]
         values = {column: cell_text(cells[i]) if i < len(cells) else "" for i, column in enumerate(header)}
+        if link is None and (why := filters.row_refusal(work.mapping, values)):  # asked from the sidebar
+            work.done(event, f"the row is outside the workspace's filter ({why}): no card was made", IGNORED)
+            return
     work.create_card(event, lead_id, {k: cell_text(v) for k, v in values.items()},
                      float(data.get("at") or now_ms()), row)
 

@@ -32,7 +32,7 @@ from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLI
 from ..trello.cardfields import CustomFieldsUnavailable
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloBadRequest, TrelloNotFound, TrelloUnavailable
-from . import cards, customfields, description, labels, members, queue
+from . import cards, customfields, description, filters, labels, members, queue
 from .cards import card_fields, comment_text, now_ms, trello_time_ms, trello_values
 from .history import record
 from .inbox import CARD_APPEARS, new_lead_id
@@ -423,6 +423,7 @@ class LeadWork:
         else:
             id_labels = self.label_ids(link.lead_id, shadow) if self.mapping.labels_column else None
             id_members = self.member_ids(link.lead_id, shadow) if self.mapping.members_column else None
+            filters.release_if_taken(self.session, self.workspace, self.mapping, link)
             card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels, id_members)
         self.ctx.outbound("trello", self.merged[-1].id)
         made = card["id"] != link.card_id  # the old card was deleted or moved away: a new one
@@ -623,8 +624,12 @@ class LeadWork:
         if card.get("idBoard") != self.workspace.trello_board_id or card.get("closed"):
             self.done(event, "the card is not open on this board", IGNORED)
             return
+        refused = filters.card_refused(self, card)  # outside the card filter, or another workspace's
+        if refused:
+            self.done(event, refused, IGNORED)
+            return
         parsed = description.parse(card.get("desc") or "", self.mapping.description_columns)
-        lead_id = parsed.lead_id
+        lead_id = None if filters.foreign_marker(self, parsed.lead_id) else parsed.lead_id
         if lead_id:
             owner = self.link_by_lead(lead_id)
             if owner is not None and owner.card_id is None and owner.pending_op == PendingOp.CREATE_CARD:

@@ -51,7 +51,7 @@ from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab, column_letter
 from ..trello.cardfields import CustomFieldsUnavailable
 from ..trello.errors import TrelloBadRequest
-from . import customfields, description, labels, members
+from . import customfields, description, filters, labels, members
 from .cards import (
     card_fields,
     comment_text,
@@ -83,7 +83,8 @@ SAMPLES_KEPT = 10  # names kept per kind of change, for the preview
 class SheetLead:
     """A sheet row as the comparison needs it.
 
-    ``packed`` is the JSON list of the synced columns' values, in order, then the email cell: one
+    ``packed`` is the JSON list of the synced columns' values, in order (then those of the row
+    filter's own columns, ``filters.ReconcileFilters``), then the email cell: one
     string per row instead of one object per cell roughly halves what a large sheet takes.
     """
 
@@ -119,6 +120,7 @@ class CardLead:
     marker: str | None
     own: dict[str, str] | None = None  # the mapped values of its start, "done" and URL (None: no such column)
     colours: tuple[str, ...] = ()  # its labels without a name
+    label_names: tuple[str, ...] | None = None  # its labels' names, read only for a card filter by label
 
 
 @dataclass
@@ -188,6 +190,7 @@ class Reconciler:
         self.now_ms = datetime.now(timezone.utc).timestamp() * 1000
         self.busy: set[str] = set()  # order keys with events queued or being applied
         self.linked_leads: set[str] = set()
+        self.filters = filters.ReconcileFilters(self)  # which rows and cards this workspace syncs
 
     # ------------------------------------------------------------------ reading
 
@@ -219,7 +222,7 @@ class Reconciler:
         return self.plan
 
     def _read_rows(self) -> tuple[dict[str, SheetLead], list[SheetLead]]:
-        positions = [self.header.index(c) for c in self.columns]
+        positions = [self.header.index(c) for c in self.columns] + self.filters.positions(self.header)
         id_index = self.header.index(self.workspace.lead_id_column)
         email_index = self.header.index(self.email_column) if self.email_column else None
         last = column_letter(len(self.header))
@@ -234,8 +237,8 @@ class Reconciler:
         while start <= row_count:
             page = self.tab.get(f"A{start}:{last}{min(row_count, start + self.page_rows - 1)}")
             for offset, cells in enumerate(page):
-                values = [cell_text(cells[i]) if i < len(cells) else "" for i in positions]
-                if not any(v.strip() for v in values):
+                values = [cell_text(cells[i]) if 0 <= i < len(cells) else "" for i in positions]
+                if not any(v.strip() for v in values[:len(self.columns)]):
                     continue
                 lead_id = cell_text(cells[id_index]).strip() if id_index < len(cells) else ""
                 email = cell_text(cells[email_index]) if email_index is not None and email_index < len(cells) else ""
@@ -279,7 +282,9 @@ class Reconciler:
                         own[self.mapping.comment_column] = ""
                 cards[card["id"]] = CardLead(card["id"], sys.intern(card["idList"]), card.get("name", ""), desc,
                                              card.get("due"), bool(card.get("closed")), marker, own or None,
-                                             labels.colour_only(card))
+                                             labels.colour_only(card),
+                                             tuple(filters.label_names(card)) if self.mapping.card_filter.labels
+                                             else None)
             self.plan.cards_read += len(page)
             self._set_progress("reading board", self.plan.cards_read, 0)
         if commented and self.mapping.comment_column:
@@ -358,6 +363,8 @@ class Reconciler:
                     link.card_id = card_id
                     link.pending_op = None
             card = cards.pop(card_id, None) if card_id else None
+            if self.filters.step(link, row, card):  # left or entered the workspace's filters
+                continue
             if link.status == CARD_REMOVED and row is not None and wants_card_back(
                     self.workspace, self.mapping, self._values(row).get(self.mapping.status_column, "")):
                 self.plan.cards_to_create += 1
@@ -382,12 +389,16 @@ class Reconciler:
                 self._card_gone(link)
             else:
                 self._compare_pair(link, row, card)
+        refused_markers = self.filters.drop_refused_cards(cards)  # other workspaces' cards, or outside
         by_email: dict[str, str] = {}
         for unmarked_id, unmarked in cards.items():
             email = "" if unmarked.marker else self._card_email(unmarked)
             if email:
                 by_email[email] = unmarked_id
         for lead in chain(rows.values(), unidentified):
+            if self.filters.refusal(lead) or (lead.lead_id and lead.lead_id in refused_markers):
+                self.filters.set_aside(lead, by_marker, by_email, cards)  # no card, and its card no row
+                continue
             card_id = by_marker.get(lead.lead_id) if lead.lead_id else None
             if card_id not in cards:
                 email = lead.email

@@ -202,3 +202,28 @@ def test_a_list_fields_options_are_the_columns_distinct_values():
     assert options_from_text("Hot, , Warm,hot") == ("Hot", "Warm")
     assert NewField("Stage", "list", ("Hot", "Cold")).words() == "“Stage” (list: Hot, Cold)"
     assert NewField("Deal", "number").words() == "“Deal” (number)"
+
+
+def test_the_one_click_fallback_keeps_the_rest_of_the_mapping(world):
+    """Only the custom field columns move: the owner column, its email table and both filters stay."""
+    _with_a_custom_field(world)
+    with world.sheets._lock:
+        world.sheets._sheet(world.spreadsheet_id, "Leads")[1].set(1, 9, "Owner")
+    kept = {"members_column": "Owner", "member_emails": {"ann@example.com": "ann"},
+            "row_filter": [{"column": "Status", "op": "is_not", "value": "Lost"}],
+            "card_filter": {"labels": ["Hot"]}}
+    with world.app.app_context():
+        ws = db.session.get(Workspace, world.workspace_id)
+        ws.mapping = {**ws.mapping, **kept}
+        db.session.commit()
+    world.trello.set_custom_fields(world.board_id, False)
+    client = world.app.test_client()
+    login(client, world.app)
+    url = f"/app/workspaces/{world.workspace_id}/mapping"
+    preview = client.post(url, data={"action": "fallback", "base": ""})
+    assert preview.status_code == 200, body(preview)
+    saved = client.post(url, data=as_form(form_fields(body(preview)), action="save"))
+    assert saved.status_code == 302, body(saved)
+    mapping = workspace(world.app, world.workspace_id).mapping
+    assert "Deal" in mapping["description_columns"] and "custom_fields" not in mapping
+    assert {key: mapping.get(key) for key in kept} == kept
