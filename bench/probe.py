@@ -185,7 +185,9 @@ def run_worker(record: str, ready: str, trace: str | None = None, claims: str | 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: runner.stop())
     runner.primary.periodic.run_due()  # what the loop does first (webhook check); done here so "ready" means idle
-    Path(ready).write_text(str(time.time()))
+    # written aside and renamed: the benchmark reads the file as soon as it exists (never empty)
+    Path(ready + ".tmp").write_text(str(time.time()))
+    os.replace(ready + ".tmp", ready)
     sql_dir = os.environ.get("BENCH_SQL_DIR")  # opt-in: which statements the worker runs, how often
     statements = count_statements(app) if sql_dir else None
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")  # opt-in: where a worker's time goes

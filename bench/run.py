@@ -48,6 +48,7 @@ from bench.data import (  # noqa: E402 - after the sys.path set-up above
     sheet_row,
     synced_state,
 )
+from bench.fields import FieldsPhase  # noqa: E402 - after the sys.path set-up above
 from bench.procs import (  # noqa: E402 - after the sys.path set-up above
     PYTHON,
     Child,
@@ -68,12 +69,14 @@ FULL = dict(ack_rate=200, ack_seconds=10.0, ingest_senders=16, ingest_seconds=4.
             prop_leads=240, moves=100, bulk_rows=5000, cost_small=1000, cost_large=100_000, cost_events=200,
             cost_moves=40, noop_rows=50_000, drain_timeout=150.0, single_leads=120, single_edits=100,
             edit_period_s=0.5, steady_seconds=30.0, iso_rows=5000, iso_batch=500, iso_light_leads=20,
-            iso_light_seconds=30.0, budget_rows=1500, budget_batch=500, budget_seconds=20.0, backlog_leads=1000)
+            iso_light_seconds=30.0, budget_rows=1500, budget_batch=500, budget_seconds=20.0, backlog_leads=1000,
+            fields_leads=40, fields_edits=20)
 QUICK = dict(ack_rate=200, ack_seconds=1.5, ingest_senders=16, ingest_seconds=1.0, prop_edits=6,
              prop_leads=120, moves=100, bulk_rows=200, cost_small=100, cost_large=2000, cost_events=20,
              cost_moves=6, noop_rows=2000, drain_timeout=20.0, single_leads=30, single_edits=6,
              edit_period_s=0.5, steady_seconds=2.0, iso_rows=200, iso_batch=100, iso_light_leads=10,
-             iso_light_seconds=2.0, budget_rows=150, budget_batch=75, budget_seconds=2.0, backlog_leads=80)
+             iso_light_seconds=2.0, budget_rows=150, budget_batch=75, budget_seconds=2.0, backlog_leads=80,
+             fields_leads=4, fields_edits=2)
 
 # key: (label, unit, target text, predicate)
 TARGETS: dict[str, tuple[str, str, str, Callable[[float], bool] | None]] = {
@@ -131,6 +134,14 @@ TARGETS: dict[str, tuple[str, str, str, Callable[[float], bool] | None]] = {
     "backlog_drain_ratio_to_rate_bound": ("that backlog: drain time / (Trello calls / 100 per s)", "x", "<= 1.1",
                                           lambda v: v <= 1.1),
     "backlog_429s": ("that backlog: 429s from Trello", "count", "= 0", lambda v: v == 0),
+    "trello_calls_per_multi_field_edit": ("row edit of name+due+start+done+labels+owner+notes: Trello calls", "calls",
+                                          "= 1.0", lambda v: abs(v - 1.0) < 1e-9),
+    "trello_calls_per_custom_field_edit": ("row edit of 3 custom field columns: Trello calls", "calls", "= 1.0",
+                                           lambda v: abs(v - 1.0) < 1e-9),
+    "trello_calls_per_mixed_edit": ("row edit of card fields + custom fields: Trello calls", "calls", "= 2.0",
+                                    lambda v: abs(v - 2.0) < 1e-9),
+    "trello_reads_per_field_edit": ("reads made by those edits (labels/members/fields cached)", "calls", "= 0",
+                                    lambda v: v == 0),
 }
 REQUIRED = ["ack_p50_ms", "ack_p99_ms", "ingest_max_per_s", "ack_p99_ms_postgres", "propagation_p50_ms",
             "propagation_p99_ms", "trello_calls_per_sheet_edit", "sheets_calls_per_100_card_moves",
@@ -138,7 +149,8 @@ REQUIRED = ["ack_p50_ms", "ack_p99_ms", "ingest_max_per_s", "ack_p99_ms_postgres
             "web_rss_mb", "reconcile_noop_50k_s", "single_edit_overhead_ms", "steady_edit_p99_ms",
             "tenant_isolation_p99_ms", "heavy_ratio_to_rate_bound", "tenant_isolation_p99_ms_postgres",
             "heavy_ratio_to_rate_bound_postgres", "key_budget_used_pct", "key_fair_share_max_ratio",
-            "backlog_newest_wins", "backlog_drain_ratio_to_rate_bound"]
+            "backlog_newest_wins", "backlog_drain_ratio_to_rate_bound", "trello_calls_per_multi_field_edit",
+            "trello_calls_per_custom_field_edit", "trello_calls_per_mixed_edit", "trello_reads_per_field_edit"]
 
 
 def log(message: str) -> None:
@@ -203,7 +215,7 @@ def r(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-class Bench(SchedulingPhases):
+class Bench(SchedulingPhases, FieldsPhase):
     def __init__(self, quick: bool, keep_temp: bool) -> None:
         self.quick = quick
         self.cfg = QUICK if quick else FULL
@@ -959,7 +971,7 @@ class Bench(SchedulingPhases):
     # ------------------------------------------------------------------ run and report
 
     PHASES = ("web_sqlite", "baseline", "web_postgres", "propagation", "bulk", "event_cost", "reconcile_noop",
-              "single_edit", "steady_edit", "isolation", "isolation_postgres", "key_budget", "backlog")
+              "single_edit", "steady_edit", "isolation", "isolation_postgres", "key_budget", "backlog", "fields")
 
     def run(self, only: list[str] | None = None) -> int:
         started = time.monotonic()

@@ -19,7 +19,8 @@ FIGURES = [
     "ack_p50_ms", "ack_p99_ms", "ingest_max_per_s", "ack_p99_ms_postgres", "propagation_p50_ms",
     "propagation_p99_ms", "trello_calls_per_sheet_edit", "sheets_calls_per_100_card_moves",
     "bulk_ratio_to_rate_bound", "bulk_429s", "event_cost_ratio_100k_vs_1k_links", "worker_rss_mb", "web_rss_mb",
-    "reconcile_noop_50k_s",
+    "reconcile_noop_50k_s", "trello_calls_per_multi_field_edit", "trello_calls_per_custom_field_edit",
+    "trello_calls_per_mixed_edit", "trello_reads_per_field_edit",
 ]
 CONTEXT = ["cores", "python", "timestamp"]
 
@@ -41,3 +42,6 @@ def test_quick_benchmark_prints_every_figure() -> None:
     assert summary["quick"] is True
     assert summary["trello_calls_per_sheet_edit"] > 0
     assert summary["reconcile_noop_writes"] == 0
+    # call counts do not depend on the sizes: one PUT for the card's fields, one batch for its custom fields
+    assert (summary["trello_calls_per_multi_field_edit"], summary["trello_calls_per_custom_field_edit"],
+            summary["trello_calls_per_mixed_edit"]) == (1.0, 1.0, 2.0)
