@@ -8,83 +8,21 @@ import hmac
 import json
 import re
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from werkzeug.wrappers import Request, Response
 
-from emulators.common import RunningServer, serve_in_thread
 from emulators.trello import TrelloEmulator
+from tests.emulators.trello.http import KEY, SECRET, Api, Receiver, wait_until, webhook_for
 
-KEY, SECRET = "emulator-key", "emulator-secret"
+DELIVERY_RETRY_DELAYS = (0.05, 0.1)  # the emulator's retries of a failed delivery (conftest.py)
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
-
-
-class Receiver:
-    """A tiny webhook callback: records requests; HEAD answers 200 (405 under /refuse)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.seen: list[dict[str, Any]] = []
-        self.post_status: dict[str, int] = {}
-        self.server: RunningServer = serve_in_thread(self.app)
-
-    def app(self, environ: dict, start_response: Callable) -> Any:
-        request = Request(environ)
-        entry = {"method": request.method, "path": request.path,
-                 "headers": dict(request.headers), "body": request.get_data()}
-        with self.lock:
-            self.seen.append(entry)
-        if request.method == "HEAD":
-            status = 405 if request.path.startswith("/refuse") else 200
-        else:
-            status = self.post_status.get(request.path, 200)
-        return Response("", status=status)(environ, start_response)
-
-    def url(self, path: str) -> str:
-        return self.server.base_url + path
-
-    def requests_to(self, path: str, method: str = "POST") -> list[dict[str, Any]]:
-        with self.lock:
-            return [e for e in self.seen if e["path"] == path and e["method"] == method]
-
-    def actions(self, path: str) -> list[dict[str, Any]]:
-        return [json.loads(e["body"])["action"] for e in self.requests_to(path)]
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[TrelloEmulator]:
-    emulator = TrelloEmulator(KEY, SECRET, token_limit=(1000, 10.0), key_limit=(100000, 10.0),
-                              delivery_retry_delays=(0.05, 0.1))
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-    yield rec
-    rec.server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -98,24 +36,6 @@ def _clean(emu: TrelloEmulator) -> Iterator[None]:
     assert emu.wait_for_deliveries(5)
 
 
-class Api:
-    """A requests session bound to one token."""
-
-    def __init__(self, emu: TrelloEmulator, token: str) -> None:
-        self.base = emu.api_base_url
-        self.token = token
-        self.session = requests.Session()
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        params = {"key": KEY, "token": self.token, **kwargs.pop("params", {})}
-        return self.session.request(method, self.base + path, params=params, timeout=5, **kwargs)
-
-    def ok(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = self.call(method, path, **kwargs)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-
 @pytest.fixture
 def world(emu: TrelloEmulator) -> dict[str, Any]:
     """A fresh member with a token and a board with lists New / Doing / Won."""
@@ -123,15 +43,6 @@ def world(emu: TrelloEmulator) -> dict[str, Any]:
     seeded["api"] = Api(emu, seeded["token"])
     seeded["list_ids"] = [lst["id"] for lst in seeded["lists"]]
     return seeded
-
-
-def webhook_for(world: dict[str, Any], receiver: Receiver, model_id: str | None = None
-                ) -> tuple[dict[str, Any], str]:
-    path = f"/hook/{uuid.uuid4().hex}"
-    hook = world["api"].ok("POST", "/webhooks", data={
-        "callbackURL": receiver.url(path), "idModel": model_id or world["board"]["id"],
-        "description": "test"})
-    return hook, path
 
 
 # --------------------------------------------------------------------------- auth

@@ -1,5 +1,5 @@
 """Labels, members, dates, checklists, comments and custom fields of the Trello emulator against
-REAL recorded Trello payloads, compared structurally (as ``test_trello_fidelity``): same keys at
+REAL recorded Trello payloads, compared structurally (as ``test_fidelity``): same keys at
 every level, same JSON types, same ``display.translationKey`` and entity types.
 
 Sources of the recordings: ``fixtures/trello/SOURCES.md``.
@@ -8,30 +8,13 @@ Sources of the recordings: ``fixtures/trello/SOURCES.md``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from emulators.trello import TrelloEmulator
-from tests.emulators.test_trello_emulator import Receiver
-from tests.emulators.test_trello_fidelity import KEY, SECRET, World, entity_types, fixture, shape_diff
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[TrelloEmulator]:
-    emulator = TrelloEmulator(KEY, SECRET, token_limit=(1000, 10.0), key_limit=(100000, 10.0),
-                              delivery_retry_delays=(0.05,))
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-    yield rec
-    rec.server.stop()
+from tests.emulators.trello.http import Receiver
+from tests.emulators.trello.shapes import World, entity_types, fixture, shape_diff
 
 
 @pytest.fixture

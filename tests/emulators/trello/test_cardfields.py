@@ -4,7 +4,6 @@ endpoint, availability per board), labels, members, start/due dates, checklists 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,23 +11,7 @@ import requests
 
 from emulators.trello import TrelloEmulator
 from emulators.trello_records import CUSTOM_FIELDS_PLUGIN_ID
-from tests.emulators.test_trello_emulator import KEY, SECRET, Api, Receiver, webhook_for
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[TrelloEmulator]:
-    emulator = TrelloEmulator(KEY, SECRET, token_limit=(1000, 10.0), key_limit=(100000, 10.0),
-                              delivery_retry_delays=(0.05,))
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-    yield rec
-    rec.server.stop()
+from tests.emulators.trello.http import Api, Receiver, webhook_for
 
 
 @pytest.fixture
