@@ -13,21 +13,11 @@ import time
 import pytest
 
 from server.extensions import db
-from server.models import Event, History, Workspace
+from server.models import Event
 from server.sync import customfields
-from server.sync.reconcile import reconcile
-from tests.conftest import make_app
-from tests.sync.world import build_world
 
 COLUMNS = {"Note": "text", "Deal": "number", "Met": "date", "VIP": "checkbox", "Stage": "list"}
 
-
-@pytest.fixture(params=["provenance", "ledger"])
-def either_world(request, sqlite_url):
-    """Our own writes' echoes known by their provenance (TRELLO_APP_ID set), and by the ledger."""
-    w = build_world(sqlite_url, make_app=make_app, config={} if request.param == "provenance" else {"TRELLO_APP_ID": ""})
-    yield w
-    w.stop()
 
 
 def _map_custom_fields(world, directions=None):
@@ -37,26 +27,10 @@ def _map_custom_fields(world, directions=None):
     for column, kind in COLUMNS.items():
         options = ("Hot", "Cold") if kind == "list" else ()
         ids[column] = world.trello.add_custom_field(world.board_id, column, kind, options)["id"]
-    with world.app.app_context():
-        workspace = db.session.get(Workspace, world.workspace_id)
-        mapping = {**workspace.mapping, "custom_fields": ids}
-        if directions:
-            mapping["directions"] = directions
-        workspace.mapping = mapping
-        db.session.commit()
+    world.map_columns({"custom_fields": ids, **({"directions": directions} if directions else {})}, list(COLUMNS))
     customfields.forget(world.workspace_id)
-    with world.sheets._lock:  # the columns after Lead ID, as the sheet's owner would add them
-        grid = world.sheets._sheet(world.spreadsheet_id, "Leads")[1]
-        for offset, name in enumerate(COLUMNS):
-            grid.set(1, 8 + offset, name)
     return ids
 
-
-def _lead(world, **values):
-    world.add_row(**{"Name": "Ada Lovelace", "Email": "ada@example.com", "Status": "New", **values})
-    world.settle()
-    lead_id = world.rows()[-1]["Lead ID"]
-    return world.link(lead_id).row_number, lead_id
 
 
 def _on_card(world, card_id, ids):
@@ -66,23 +40,12 @@ def _on_card(world, card_id, ids):
     return {column: customfields.to_cell(definitions[fid], items.get(fid)) for column, fid in ids.items()}
 
 
-def _history(world, **filters):
-    with world.app.app_context():
-        return db.session.query(History).filter_by(workspace_id=world.workspace_id, **filters).order_by(History.id).all()
 
-
-def _writes(world):
-    return {k: v for k, v in world.trello.stats()["calls"].items() if v and not k.startswith("GET")}
-
-
-def _reconcile(world):
-    with world.app.app_context():
-        return reconcile(db.session, db.session.get(Workspace, world.workspace_id), world.worker.processor.providers)
 
 
 def test_each_type_goes_from_the_sheet_to_the_card(world):
     ids = _map_custom_fields(world)
-    row, lead_id = _lead(world, Note="met at the fair", Deal="1200.50", Met="2026-12-01", VIP="TRUE", Stage="hot")
+    row, lead_id = world.add_lead(Note="met at the fair", Deal="1200.50", Met="2026-12-01", VIP="TRUE", Stage="hot")
     card_id = world.link(lead_id).card_id
     assert _on_card(world, card_id, ids) == {"Note": "met at the fair", "Deal": "1200.5", "Met": "2026-12-01",
                                              "VIP": "TRUE", "Stage": "Hot"}  # a new row's card gets them all
@@ -95,12 +58,12 @@ def test_each_type_goes_from_the_sheet_to_the_card(world):
     # every item cleared, but the unchecked box: an empty cell is unchecked too, so nothing was sent for it
     assert [i["idCustomField"] for i in world.person.card_custom_field_items(card_id)] == [ids["VIP"]]
     assert _on_card(world, card_id, ids) == {"Note": "", "Deal": "", "Met": "", "VIP": "FALSE", "Stage": ""}
-    assert not _history(world, action="update_row")  # our writes' echoes were not taken for a person's
+    assert not world.history(action="update_row")  # our writes' echoes were not taken for a person's
 
 
 def test_each_type_comes_from_the_card_into_the_sheet(world):
     ids = _map_custom_fields(world)
-    row, lead_id = _lead(world)
+    row, lead_id = world.add_lead()
     card_id = world.link(lead_id).card_id
     stage = world.person.board_custom_fields(world.board_id)[-1]
     cold = next(o["id"] for o in stage["options"] if o["value"]["text"] == "Cold")
@@ -117,32 +80,32 @@ def test_each_type_comes_from_the_card_into_the_sheet(world):
     world.trello.set_custom_field_item(card_id, ids["VIP"], {"checked": "false"})
     world.settle()
     assert (world.row_for(lead_id)["Stage"], world.row_for(lead_id)["VIP"]) == ("", "FALSE")
-    assert len(_history(world, action="update_row")) >= 2
+    assert len(world.history(action="update_row")) >= 2
 
 
 def test_a_row_edit_of_a_title_and_two_custom_fields_is_one_put_and_one_batch_call(either_world):
     world = either_world
     ids = _map_custom_fields(world)
-    row, lead_id = _lead(world, Deal="10", Stage="Hot")
+    row, lead_id = world.add_lead(Deal="10", Stage="Hot")
     card_id = world.link(lead_id).card_id
     world.trello.reset_stats()
     world.edit_row(row, Name="Ada King", Deal="20", Stage="Cold")
     world.settle()
-    assert _writes(world) == {"PUT /1/cards/{id}": 1, "PUT /1/cards/{id}/customFields": 1}
+    assert world.trello_writes() == {"PUT /1/cards/{id}": 1, "PUT /1/cards/{id}/customFields": 1}
     assert world.card_for(lead_id)["name"] == "Ada King"
     assert _on_card(world, card_id, ids)["Deal"] == "20" and _on_card(world, card_id, ids)["Stage"] == "Cold"
-    assert not _history(world, action="update_row")  # the echoes (updateCard, two updateCustomFieldItem) are ours
+    assert not world.history(action="update_row")  # the echoes (updateCard, two updateCustomFieldItem) are ours
     assert (world.row_for(lead_id)["Deal"], world.row_for(lead_id)["Stage"]) == ("20", "Cold")
 
 
 def test_an_unknown_list_option_is_said_in_the_history_and_not_invented(world):
     ids = _map_custom_fields(world)
-    row, lead_id = _lead(world, Stage="Hot")
+    row, lead_id = world.add_lead(Stage="Hot")
     card_id = world.link(lead_id).card_id
     world.edit_row(row, Stage="Lukewarm", Deal="5")
     world.settle()
     assert _on_card(world, card_id, ids)["Stage"] == "Hot" and _on_card(world, card_id, ids)["Deal"] == "5"
-    [error] = _history(world, action="error")
+    [error] = world.history(action="error")
     assert error.lead_id == lead_id and error.outcome == "error"
     assert f"Stage of lead {lead_id} (“Ada Lovelace”)" in error.message
     assert "“Lukewarm” is not an option" in error.message
@@ -154,7 +117,7 @@ def test_queued_custom_field_changes_on_both_sides_newest_wins(either_world, tre
     """The worker is not drained between the steps: both sides' changes wait in the queue together."""
     world = either_world
     ids = _map_custom_fields(world)
-    row, lead_id = _lead(world, Deal="1")
+    row, lead_id = world.add_lead(Deal="1")
     card_id = world.link(lead_id).card_id
 
     def sheet():
@@ -173,14 +136,14 @@ def test_queued_custom_field_changes_on_both_sides_newest_wins(either_world, tre
     expected, overruled = ("3", "2") if trello_last else ("2", "3")
     assert world.row_for(lead_id)["Deal"] == expected
     assert _on_card(world, card_id, ids)["Deal"] == expected
-    [conflict] = _history(world, action="conflict")
+    [conflict] = world.history(action="conflict")
     assert conflict.changes == {"Deal": [overruled, expected]}
     assert conflict.side == ("sheets" if trello_last else "trello")
 
 
 def test_a_board_without_custom_fields_is_a_plain_history_error_and_the_rest_syncs(world):
     ids = _map_custom_fields(world)
-    row, lead_id = _lead(world, Deal="1")
+    row, lead_id = world.add_lead(Deal="1")
     card_id = world.link(lead_id).card_id
     world.trello.set_custom_fields(world.board_id, False)  # the Power-Up switched off, the plan downgraded
     world.trello.reset_stats()
@@ -188,11 +151,11 @@ def test_a_board_without_custom_fields_is_a_plain_history_error_and_the_rest_syn
     world.settle()
     assert world.card_for(lead_id)["name"] == "Ada King"
     assert _on_card(world, card_id, ids)["Deal"] == "1"
-    [error] = _history(world, action="error")
+    [error] = world.history(action="error")
     assert error.lead_id == lead_id
     assert "Custom Fields are not available on this Trello board" in error.message
     assert f"Deal of lead {lead_id}" in error.message
-    assert _writes(world) == {"PUT /1/cards/{id}": 1, "PUT /1/cards/{id}/customFields": 1}  # tried once, no storm
+    assert world.trello_writes() == {"PUT /1/cards/{id}": 1, "PUT /1/cards/{id}/customFields": 1}  # tried once, no storm
     assert all(e.state in ("done", "ignored") for e in world.events())  # nothing parked or waiting
     world.edit_row(row, Email="ada@king.example")  # later edits of the other fields sync as ever
     world.settle()
@@ -210,19 +173,19 @@ def _lose_deliveries(world):
 
 def test_reconciliation_repairs_a_custom_field(world):
     ids = _map_custom_fields(world)
-    row, lead_id = _lead(world, Note="kept", Stage="Hot")
+    row, lead_id = world.add_lead(Note="kept", Stage="Hot")
     card_id = world.link(lead_id).card_id
     world.trello.set_custom_field_item(card_id, ids["Note"], {"text": "changed in Trello"})
     world.edit_row(row, Stage="Cold")
     _lose_deliveries(world)
     world.trello.reset_stats()
-    plan = _reconcile(world)
+    plan = world.reconcile()
     world.settle()
     assert world.row_for(lead_id)["Note"] == "changed in Trello"
     assert _on_card(world, card_id, ids)["Stage"] == "Cold"
-    assert _writes(world).get("PUT /1/cards/{id}/customFields") == 1 and plan.cards_to_update == 1
-    assert not _history(world, action="conflict")
-    assert _reconcile(world).cards_to_update == 0  # nothing left to repair
+    assert world.trello_writes().get("PUT /1/cards/{id}/customFields") == 1 and plan.cards_to_update == 1
+    assert not world.history(action="conflict")
+    assert world.reconcile().cards_to_update == 0  # nothing left to repair
 
 
 def test_a_card_made_on_the_board_brings_its_custom_fields_into_its_row(world):
@@ -241,11 +204,11 @@ def test_a_full_sync_gives_a_card_it_makes_its_rows_custom_fields(world):
     world.add_row(Name="Alan Turing", Email="alan@example.com", Status="New", Deal="12", Stage="Cold", VIP="TRUE")
     assert world.sheets.wait_for_events(timeout=10)
     world.trello.reset_stats()
-    _reconcile(world)
+    world.reconcile()
     world.settle()
     lead_id = next(r for r in world.rows() if r["Name"] == "Alan Turing")["Lead ID"]
     card_id = world.link(lead_id).card_id
     assert _on_card(world, card_id, ids) == {"Note": "", "Deal": "12", "Met": "", "VIP": "TRUE", "Stage": "Cold"}
-    assert _writes(world)["PUT /1/cards/{id}/customFields"] == 1
-    plan = _reconcile(world)  # nothing left to repair, and the row keeps its values
+    assert world.trello_writes()["PUT /1/cards/{id}/customFields"] == 1
+    plan = world.reconcile()  # nothing left to repair, and the row keeps its values
     assert plan.cards_to_update == 0 and world.row_for(lead_id)["Deal"] == "12"

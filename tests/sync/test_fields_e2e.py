@@ -11,67 +11,25 @@ import time
 import pytest
 
 from server.extensions import db
-from server.models import History, Workspace
-from server.sync.reconcile import reconcile
-from tests.conftest import make_app
-from tests.sync.world import build_world
+from server.models import Workspace
 
 EXTRA = ["Due", "Start", "Done", "Card"]
 
 
-@pytest.fixture(params=["provenance", "ledger"])
-def either_world(request, sqlite_url):
-    """Our own writes' echoes known by their provenance (TRELLO_APP_ID set), and by the ledger of
-    what we sent where it is not configured."""
-    w = build_world(sqlite_url, make_app=make_app, config={} if request.param == "provenance" else {"TRELLO_APP_ID": ""})
-    yield w
-    w.stop()
-
 
 def _map_fields(world, directions=None):
-    with world.app.app_context():
-        workspace = db.session.get(Workspace, world.workspace_id)
-        mapping = {**workspace.mapping, "due_column": "Due", "start_column": "Start", "due_done_column": "Done",
-                   "card_url_column": "Card"}
-        if directions:
-            mapping["directions"] = directions
-        workspace.mapping = mapping
-        db.session.commit()
-    with world.sheets._lock:  # the columns after Lead ID, as the sheet's owner would add them
-        grid = world.sheets._sheet(world.spreadsheet_id, "Leads")[1]
-        for offset, name in enumerate(EXTRA):
-            grid.set(1, 8 + offset, name)
+    mapping = {"due_column": "Due", "start_column": "Start", "due_done_column": "Done", "card_url_column": "Card"}
+    world.map_columns({**mapping, **({"directions": directions} if directions else {})}, EXTRA)
 
 
-def _lead(world, **values):
-    world.add_row(**{"Name": "Ada Lovelace", "Email": "ada@example.com", "Status": "New", **values})
-    world.settle()
-    lead_id = world.rows()[-1]["Lead ID"]
-    return world.link(lead_id).row_number, lead_id
 
 
-def _history(world, **filters):
-    with world.app.app_context():
-        return db.session.query(History).filter_by(workspace_id=world.workspace_id, **filters).order_by(History.id).all()
 
-
-def _delivered(world):
-    assert world.trello.wait_for_deliveries(timeout=10)
-    assert world.sheets.wait_for_events(timeout=10)
-
-
-def _writes(world):
-    return {k: v for k, v in world.trello.stats()["calls"].items() if v and not k.startswith("GET")}
-
-
-def _reconcile(world):
-    with world.app.app_context():
-        return reconcile(db.session, db.session.get(Workspace, world.workspace_id), world.worker.processor.providers)
 
 
 def test_start_done_and_the_card_url_travel_both_ways(world):
     _map_fields(world)
-    row, lead_id = _lead(world, Due="2026-12-24", Start="2026-12-01", Done="yes")
+    row, lead_id = world.add_lead(Due="2026-12-24", Start="2026-12-01", Done="yes")
     card = world.card_for(lead_id)
     assert card["start"].startswith("2026-12-01") and card["due"].startswith("2026-12-24")
     assert card["dueComplete"] is True
@@ -104,15 +62,15 @@ def test_a_card_made_on_the_board_brings_its_start_done_and_url_into_its_row(wor
 def test_a_sheet_edit_of_several_fields_is_one_trello_call(either_world):
     world = either_world
     _map_fields(world)
-    row, lead_id = _lead(world, Start="2026-12-01")
+    row, lead_id = world.add_lead(Start="2026-12-01")
     world.trello.reset_stats()
     world.edit_row(row, Name="Ada King", Notes="met at the fair", Due="2026-12-31", Start="2026-12-02", Done="TRUE")
     world.settle()
-    assert _writes(world) == {"PUT /1/cards/{id}": 1}
+    assert world.trello_writes() == {"PUT /1/cards/{id}": 1}
     card = world.card_for(lead_id)
     assert card["name"] == "Ada King" and "Notes: met at the fair" in card["desc"]
     assert card["due"].startswith("2026-12-31") and card["start"].startswith("2026-12-02") and card["dueComplete"]
-    assert not _history(world, action="update_row")  # the PUT's echo was known as ours, not a person's change
+    assert not world.history(action="update_row")  # the PUT's echo was known as ours, not a person's change
     assert world.row_for(lead_id)["Done"] == "TRUE"
 
 
@@ -122,7 +80,7 @@ def test_queued_changes_of_start_and_done_on_both_sides_newest_wins(either_world
     Both change the start date (a conflict the newest wins); "done" is set on both (they agree)."""
     world = either_world
     _map_fields(world)
-    row, lead_id = _lead(world, Start="2026-12-01", Done="FALSE")
+    row, lead_id = world.add_lead(Start="2026-12-01", Done="FALSE")
     card_id = world.link(lead_id).card_id
 
     def sheet():
@@ -133,34 +91,34 @@ def test_queued_changes_of_start_and_done_on_both_sides_newest_wins(either_world
 
     first, second = (sheet, trello) if trello_last else (trello, sheet)
     first()
-    _delivered(world)
+    world.delivered()
     time.sleep(0.3)
     second()
-    _delivered(world)
+    world.delivered()
     world.settle()
     card, values = world.card_for(lead_id), world.row_for(lead_id)
     expected, overruled = ("2026-12-09", "2026-12-05") if trello_last else ("2026-12-05", "2026-12-09")
     assert values["Start"] == expected and card["start"].startswith(expected)
     assert values["Done"] == "TRUE" and card["dueComplete"] is True
-    [conflict] = _history(world, action="conflict")
+    [conflict] = world.history(action="conflict")
     assert conflict.changes == {"Start": [overruled, expected]}
     assert conflict.side == ("sheets" if trello_last else "trello")  # credited to the side a person used
 
 
 def test_a_sheet_to_trello_field_ignores_card_changes(world):
     _map_fields(world, directions={"Start": "to_trello", "Notes": "to_trello"})
-    row, lead_id = _lead(world, Start="2026-12-01", Notes="first")
+    row, lead_id = world.add_lead(Start="2026-12-01", Notes="first")
     card_id = world.link(lead_id).card_id
     world.person.update_card(card_id, start="2026-12-20T12:00:00.000Z", name="Ada from Trello")
     world.settle()
     values = world.row_for(lead_id)
     assert values["Start"] == "2026-12-01"  # not taken into the sheet
     assert values["Name"] == "Ada from Trello"  # a two-way field in the same action is
-    [skipped] = _history(world, action="one_way")
+    [skipped] = world.history(action="one_way")
     assert skipped.outcome == "skipped" and skipped.side == "trello"
     assert "Start changed on the card was not written into the sheet" in skipped.message
     assert "sheet → Trello only" in skipped.message
-    assert not _history(world, action="conflict")
+    assert not world.history(action="conflict")
 
     world.edit_row(row, Start="2026-12-03")  # the sheet's changes still go to the card
     world.settle()
@@ -169,14 +127,14 @@ def test_a_sheet_to_trello_field_ignores_card_changes(world):
 
 def test_a_trello_to_sheet_field_ignores_sheet_changes(world):
     _map_fields(world, directions={"Done": "to_sheet"})
-    row, lead_id = _lead(world)
+    row, lead_id = world.add_lead()
     card_id = world.link(lead_id).card_id
     world.trello.reset_stats()
     world.edit_row(row, Done="TRUE")
     world.settle()
     assert world.trello.card(card_id)["dueComplete"] is False  # not sent to the card
-    assert _writes(world) == {}
-    [skipped] = _history(world, action="one_way")
+    assert world.trello_writes() == {}
+    [skipped] = world.history(action="one_way")
     assert skipped.side == "sheets" and "Done changed in the sheet was not sent to Trello" in skipped.message
 
     world.person.update_card(card_id, dueComplete=True)  # the card's changes still come into the sheet
@@ -186,41 +144,41 @@ def test_a_trello_to_sheet_field_ignores_sheet_changes(world):
 
 def test_the_card_url_is_read_only_and_put_back_by_reconciliation(world):
     _map_fields(world)
-    row, lead_id = _lead(world)
+    row, lead_id = world.add_lead()
     url = world.card_for(lead_id)["shortUrl"]
     world.trello.reset_stats()
     world.edit_row(row, Card="https://example.com/not-the-card")
     world.settle()
-    assert _writes(world) == {}  # nothing sent to Trello
+    assert world.trello_writes() == {}  # nothing sent to Trello
     assert world.row_for(lead_id)["Card"] == "https://example.com/not-the-card"
-    assert _history(world, action="one_way")[0].side == "sheets"
-    _reconcile(world)
+    assert world.history(action="one_way")[0].side == "sheets"
+    world.reconcile()
     assert world.row_for(lead_id)["Card"] == url
 
 
 def test_reconciliation_brings_start_and_done_across_and_keeps_directions(world):
     _map_fields(world, directions={"Due": "to_trello"})
-    row, lead_id = _lead(world, Start="2026-12-01", Due="2026-12-24")
+    row, lead_id = world.add_lead(Start="2026-12-01", Due="2026-12-24")
     card_id = world.link(lead_id).card_id
     # changes whose deliveries were lost: only a reconciliation sees them
     world.trello.drop_next_deliveries(1)
     world.person.update_card(card_id, start="2026-12-07T12:00:00.000Z", dueComplete=True,
                              due="2026-12-30T12:00:00.000Z")
-    _delivered(world)
+    world.delivered()
     world.sheets.drop_next_events(1)
     world.edit_row(row, Name="Ada Byron")
-    _delivered(world)
+    world.delivered()
     world.settle()
     assert world.row_for(lead_id)["Start"] == "2026-12-01"
-    plan = _reconcile(world)
+    plan = world.reconcile()
     assert not plan.conflicts
     values, card = world.row_for(lead_id), world.trello.card(card_id)
     assert (values["Start"], values["Done"]) == ("2026-12-07", "TRUE")
     assert values["Due"] == "2026-12-24" and card["due"].startswith("2026-12-24")  # sheet → Trello only: put back
     assert card["name"] == "Ada Byron"
-    [skipped] = _history(world, action="one_way")
+    [skipped] = world.history(action="one_way")
     assert skipped.side == "trello" and "Due changed on the card" in skipped.message
-    assert _reconcile(world).nothing_to_do  # settled: a second pass has nothing to do
+    assert world.reconcile().nothing_to_do  # settled: a second pass has nothing to do
 
 
 # --------------------------------------------------------------------------- labels
@@ -244,10 +202,10 @@ def _label_names(card):
 
 def test_labels_travel_both_ways_and_an_unknown_name_is_said_not_invented(world):
     ids = _map_labels(world)
-    row, lead_id = _lead(world, Labels="hot, Partner")
+    row, lead_id = world.add_lead(Labels="hot, Partner")
     card = world.card_for(lead_id)
     assert _label_names(card) == ["Hot"]  # matched ignoring case; "Partner" is not on the board
-    [unknown] = _history(world, action="unknown_label")
+    [unknown] = world.history(action="unknown_label")
     assert "“Partner”" in unknown.message and lead_id in unknown.message and "Ada Lovelace" in unknown.message
     assert "partner" not in {(label["name"] or "").casefold() for label in world.person.board_labels(world.board_id)}
 
@@ -267,19 +225,19 @@ def test_labels_travel_both_ways_and_an_unknown_name_is_said_not_invented(world)
 def test_a_sheet_edit_of_labels_and_other_fields_is_one_trello_call_and_labels_are_read_once(either_world):
     world = either_world
     _map_labels(world)
-    row, lead_id = _lead(world, Labels="Hot")
+    row, lead_id = world.add_lead(Labels="Hot")
     world.trello.reset_stats()
     world.edit_row(row, Name="Ada King", Labels="Referral, Cold", Done="TRUE")
     world.settle()
     world.edit_row(row, Labels="Hot")
     world.settle()
     calls = world.trello.stats()["calls"]
-    assert _writes(world) == {"PUT /1/cards/{id}": 2}  # one per edit
+    assert world.trello_writes() == {"PUT /1/cards/{id}": 2}  # one per edit
     assert calls.get("GET /1/boards/{id}/labels", 0) == 0  # read when the row was added, still cached
     card = world.card_for(lead_id)
     assert _label_names(card) == ["Hot"] and card["name"] == "Ada King" and card["dueComplete"] is True
     assert world.row_for(lead_id)["Labels"] == "Hot"
-    assert not _history(world, action="update_row")  # the label actions of our PUTs were known as ours
+    assert not world.history(action="update_row")  # the label actions of our PUTs were known as ours
 
 
 def test_a_card_made_on_the_board_brings_its_labels_and_reconciliation_repairs_them(world):
@@ -292,17 +250,17 @@ def test_a_card_made_on_the_board_brings_its_labels_and_reconciliation_repairs_t
     lead_id = row["Lead ID"]
     world.trello.drop_next_deliveries(1)  # a label added whose delivery was lost
     world.person.add_card_label(card["id"], ids["Cold"])
-    _delivered(world)
+    world.delivered()
     world.settle()
     assert world.row_for(lead_id)["Labels"] == "Hot"
-    _reconcile(world)
+    world.reconcile()
     assert world.row_for(lead_id)["Labels"] == "Hot, Cold"
-    assert _reconcile(world).nothing_to_do
+    assert world.reconcile().nothing_to_do
 
 
 def test_a_card_brought_back_keeps_its_labels_start_and_done(world):
     _map_labels(world)
-    row, lead_id = _lead(world, Labels="Hot, Referral", Start="2026-12-01", Done="TRUE")
+    row, lead_id = world.add_lead(Labels="Hot, Referral", Start="2026-12-01", Done="TRUE")
     world.person.delete_card(world.link(lead_id).card_id)
     world.settle()
     assert world.row_for(lead_id)["Status"] == "Archived"
@@ -317,7 +275,7 @@ def test_a_card_brought_back_keeps_its_labels_start_and_done(world):
 def test_queued_label_changes_on_both_sides_newest_wins(either_world, trello_last):
     world = either_world
     ids = _map_labels(world)
-    row, lead_id = _lead(world, Labels="Hot")
+    row, lead_id = world.add_lead(Labels="Hot")
     card_id = world.link(lead_id).card_id
 
     def sheet():
@@ -328,14 +286,14 @@ def test_queued_label_changes_on_both_sides_newest_wins(either_world, trello_las
 
     first, second = (sheet, trello) if trello_last else (trello, sheet)
     first()
-    _delivered(world)
+    world.delivered()
     time.sleep(0.3)
     second()
-    _delivered(world)
+    world.delivered()
     world.settle()
     expected = "Hot, Referral" if trello_last else "Cold"
     assert world.row_for(lead_id)["Labels"] == expected
     assert _label_names(world.card_for(lead_id)) == sorted(expected.split(", "))
-    [conflict] = _history(world, action="conflict")
+    [conflict] = world.history(action="conflict")
     assert conflict.changes["Labels"][1] == expected
     assert conflict.side == ("sheets" if trello_last else "trello")

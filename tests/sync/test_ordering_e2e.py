@@ -11,8 +11,6 @@ import time
 
 import pytest
 
-from server.extensions import db
-from server.models import History
 from tests.conftest import make_app
 from tests.sync.world import build_world
 
@@ -27,57 +25,43 @@ def world(request, sqlite_url):
     w.stop()
 
 
-def _lead(world, **values):
-    world.add_row(**{"Name": "Ada Lovelace", "Email": "ada@example.com", "Status": "New", **values})
-    world.settle()
-    lead_id = world.rows()[-1]["Lead ID"]
-    return world.link(lead_id).row_number, lead_id
 
-
-def _delivered(world):
-    assert world.trello.wait_for_deliveries(timeout=10)
-    assert world.sheets.wait_for_events(timeout=10)
-
-
-def _history(world, **filters):
-    with world.app.app_context():
-        return db.session.query(History).filter_by(workspace_id=world.workspace_id, **filters).order_by(History.id).all()
 
 
 @pytest.mark.parametrize("trello_last", [True, False])
 def test_the_newest_edit_wins_when_the_worker_catches_up(world, trello_last):
     """Issue 13, case 1: a sheet edit, then 1.5 s later (here 0.3 s) a Trello move, both queued."""
-    row, lead_id = _lead(world)
+    row, lead_id = world.add_lead()
     card_id = world.link(lead_id).card_id
     if trello_last:
         world.edit_row(row, Status="Qualified")
-        _delivered(world)
+        world.delivered()
         time.sleep(0.3)
         world.person.update_card(card_id, idList=world.lists["Closed"])
     else:
         world.person.update_card(card_id, idList=world.lists["Closed"])
-        _delivered(world)
+        world.delivered()
         time.sleep(0.3)
         world.edit_row(row, Status="Qualified")
-    _delivered(world)
+    world.delivered()
     world.settle()
     expected, overruled = ("Won", "Qualified") if trello_last else ("Qualified", "Won")
     assert world.row_for(lead_id)["Status"] == expected
     assert world.list_name(world.card_for(lead_id)["idList"]) == ("Closed" if trello_last else "Qualified")
-    [conflict] = _history(world, action="conflict")
+    [conflict] = world.history(action="conflict")
     assert conflict.side == ("sheets" if trello_last else "trello")  # credited to the side a person used
     assert conflict.changes == {"Status": [overruled, expected]}
     assert "earlier" in conflict.message
     # our own writes' echoes were recognised: nothing but the two people's changes was applied
-    updates = [h for h in _history(world) if h.action in ("update_row", "update_card") and h.changes.get("Status")]
+    updates = [h for h in world.history() if h.action in ("update_row", "update_card") and h.changes.get("Status")]
     assert [(h.side, h.changes["Status"][1]) for h in updates] == [("trello" if trello_last else "sheets", expected)]
 
 
 def test_a_quick_second_edit_delivered_after_our_echo_still_wins(world):
     """Issue 13, case 2: n3 is typed before our card update for n2 lands, but delivered after its echo."""
-    row, lead_id = _lead(world)
+    row, lead_id = world.add_lead()
     world.edit_row(row, Name="n2")
-    _delivered(world)
+    world.delivered()
     world.sheets.pause_events()
     world.edit_row(row, Name="n3")  # typed now; its trigger runs late
     world.worker.drain()  # n2 goes to Trello; our write lands after n3 was typed
@@ -85,16 +69,16 @@ def test_a_quick_second_edit_delivered_after_our_echo_still_wins(world):
     world.worker.drain()  # the echo of our n2 write: ours, not a person's change
     assert world.card_for(lead_id)["name"] == "n2"
     world.sheets.resume_events()
-    _delivered(world)
+    world.delivered()
     world.settle()
     assert world.card_for(lead_id)["name"] == "n3" and world.row_for(lead_id)["Name"] == "n3"
-    assert not _history(world, action="conflict")
+    assert not world.history(action="conflict")
 
 
 def test_echoes_of_quick_edits_never_write_an_older_value_back(world):
     """Issue 14, case 6: five quick edits of one cell while Trello answers 400 ms late: the sheet
     is never given an older value, and the card ends at the last one."""
-    row, lead_id = _lead(world)
+    row, lead_id = world.add_lead()
     slow = world.trello.faults.add(path=r"^/1/cards/[0-9a-f]+$", methods=["PUT"], latency_ms=400)
     world.sheets.reset_stats()
     world.start_worker()
@@ -102,21 +86,21 @@ def test_echoes_of_quick_edits_never_write_an_older_value_back(world):
         world.edit_row(row, Notes=f"note {i}")
         time.sleep(0.15)
     world.wait_until(lambda: "note 4" in world.card_for(lead_id)["desc"], timeout=20)
-    _delivered(world)
+    world.delivered()
     time.sleep(0.5)
     world.stop_workers()
     assert world.sheets.stats()["writes"] == 0  # the sheet was never written: no echo came back to it
     assert world.row_for(lead_id)["Notes"] == "note 4"
-    assert not _history(world, action="conflict")
+    assert not world.history(action="conflict")
     assert slow.hits >= 1  # the card's PUTs were answered late
 
 
 def test_a_trello_move_queued_behind_a_notes_edit_is_not_undone(world):
     """Only changed fields travel, and the merge sees both: the move survives the queued edit."""
-    row, lead_id = _lead(world)
+    row, lead_id = world.add_lead()
     world.person.update_card(world.link(lead_id).card_id, idList=world.lists["Qualified"])
     world.edit_row(row, Notes="call back")
-    _delivered(world)
+    world.delivered()
     world.settle()
     assert world.row_for(lead_id)["Status"] == "Qualified"
     assert world.list_name(world.card_for(lead_id)["idList"]) == "Qualified"
@@ -128,18 +112,18 @@ def test_a_late_update_of_ours_never_overwrites_a_newer_change(sqlite_url, trell
     in Trello: the person's value is put back on the card and reaches the row."""
     world = build_world(sqlite_url, make_app=make_app, config={"HTTP_TIMEOUT_S": 0.5})
     try:
-        row, lead_id = _lead(world)
+        row, lead_id = world.add_lead()
         card_id = world.link(lead_id).card_id
         late = world.trello.faults.add(path=rf"^/1/cards/{card_id}$", methods=["PUT"], latency_ms=1500, times=1)
         world.edit_row(row, Name="from the sheet")
-        _delivered(world)
+        world.delivered()
         world.worker.run_once()  # times out after 0.5 s; the call still lands at 1.5 s
         assert late.hits == 1 and ("PUT", f"/cards/{card_id}", "Trello did not answer within 0.5 s") in trello_errors
         time.sleep(0.2)
         world.person.update_card(card_id, name="from trello")  # a person, after our call was sent
         # our late call lands now, over the person's name
         world.wait_until(lambda: world.card_for(lead_id)["name"] == "from the sheet", timeout=10)
-        _delivered(world)
+        world.delivered()
         world.settle(timeout=30)
         assert world.card_for(lead_id)["name"] == "from trello"
         assert world.row_for(lead_id)["Name"] == "from trello"
@@ -153,11 +137,11 @@ def test_a_create_that_times_out_but_lands_late_makes_one_card(sqlite_url, trell
     try:
         late = world.trello.faults.add(path=r"^/1/cards$", methods=["POST"], latency_ms=1500, times=1)
         world.add_row(Name="Grace", Status="New")
-        _delivered(world)
+        world.delivered()
         world.settle(timeout=40)
         world.wait_until(lambda: world.cards(), timeout=10)  # the held POST completed
         assert late.hits == 1 and ("POST", "/cards", "Trello did not answer within 0.5 s") in trello_errors
-        _delivered(world)
+        world.delivered()
         world.settle(timeout=40)
         cards = world.cards()
         assert [c["name"] for c in cards] == ["Grace"], cards
@@ -172,7 +156,7 @@ def test_a_description_write_dates_every_line_it_carries(world):
     """Our PUT of a description rewrites every line of the block: each of those fields is dated
     with the write's landing, so a person's older change to another line, delivered later, is
     known to have been covered by it (and is written back, not lost)."""
-    row, lead_id = _lead(world, Email="ada@example.com")
+    row, lead_id = world.add_lead(Email="ada@example.com")
     world.edit_row(row, Notes="call back")
     world.settle()
     clocks = world.link(lead_id).field_times

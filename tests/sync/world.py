@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +19,9 @@ from emulators.sheets import SheetsEmulator
 from emulators.trello import DEFAULT_APP_ID, TrelloEmulator
 from server.engine import build_worker
 from server.extensions import db
-from server.models import Event, Link, Workspace
+from server.models import Event, History, Link, Workspace
 from server.seed import DEMO_HEADER, DEMO_LISTS, demo_mapping, seed_workspace
+from server.sync.reconcile import Plan, reconcile
 from server.sync.worker import Worker
 from server.trello.client import TrelloClient
 from server.trello.webhooks import register_board_webhook
@@ -71,6 +73,26 @@ class Tenant:
     def list_name(self, list_id: str) -> str:
         return next(name for name, lid in self.lists.items() if lid == list_id)
 
+    def add_lead(self, **values: Any) -> tuple[int, str]:
+        """A row a person adds (Ada Lovelace, ada@example.com, New, unless ``values`` say otherwise),
+        synced: (its row, its lead id)."""
+        self.add_row(**{"Name": "Ada Lovelace", "Email": "ada@example.com", "Status": "New", **values})
+        self.world.settle()
+        lead_id = self.rows()[-1]["Lead ID"]
+        return self.link(lead_id).row_number or 0, lead_id
+
+    def map_columns(self, mapping: dict[str, Any], columns: Sequence[str] = ()) -> None:
+        """The workspace's mapping with ``mapping``'s keys set, and ``columns`` added to the sheet's
+        header after Lead ID, as the sheet's owner would add them."""
+        with self.world.app.app_context():
+            workspace = db.session.get(Workspace, self.workspace_id)
+            workspace.mapping = {**workspace.mapping, **mapping}
+            db.session.commit()
+        with self.world.sheets._lock:
+            grid = self.world.sheets._sheet(self.spreadsheet_id, SHEET)[1]
+            for offset, name in enumerate(columns):
+                grid.set(1, len(DEMO_HEADER) + 1 + offset, name)
+
     # ------------------------------------------------------------------ database
 
     def link(self, lead_id: str) -> Link:
@@ -92,6 +114,20 @@ class Tenant:
             for event in events:
                 db.session.expunge(event)
             return events
+
+    def history(self, **filters: Any) -> list[History]:
+        """The workspace's history lines (``filters``: columns of ``History``), oldest first."""
+        with self.world.app.app_context():
+            lines = db.session.query(History).filter_by(workspace_id=self.workspace_id, **filters).order_by(History.id).all()
+            for line in lines:
+                db.session.expunge(line)
+            return lines
+
+    def reconcile(self, *, dry_run: bool = False) -> Plan:
+        """A full sync of the workspace, run here (not queued)."""
+        with self.world.app.app_context():
+            return reconcile(db.session, db.session.get(Workspace, self.workspace_id),
+                             self.world.worker.processor.providers, dry_run=dry_run)
 
     def workspace(self) -> Workspace:
         with self.world.app.app_context():
@@ -171,6 +207,15 @@ class World:
             else:
                 quiet = 0
         raise TimeoutError("the system did not settle")
+
+    def delivered(self) -> None:
+        """Every webhook and add-on delivery made so far has reached the app (the worker may lag)."""
+        assert self.trello.wait_for_deliveries(timeout=10)
+        assert self.sheets.wait_for_events(timeout=10)
+
+    def trello_writes(self) -> dict[str, int]:
+        """Calls to Trello other than reads, by method and path, since the stats were last reset."""
+        return {k: v for k, v in self.trello.stats()["calls"].items() if v and not k.startswith("GET")}
 
     def wait_until(self, predicate: Any, timeout: float = 20.0, interval: float = 0.02) -> float:
         """Poll ``predicate`` until true; returns the seconds it took (raises on timeout)."""
