@@ -5,32 +5,19 @@ Screenshots go to ``test-artifacts/custom-fields-*.png``."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from server.extensions import db
 from server.models import Workspace
 from server.sync import customfields
 from tests.browser.chromium import ARGS, CHROMIUM
-from tests.browser.test_dashboard_browser import sign_in
-from tests.conftest import make_app
+from tests.browser.pages import sign_in
 from tests.dashboard.helpers import seed_pipeline
-from tests.sync.world import build_world
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-
-@pytest.fixture
-def world(tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    w = build_world(f"sqlite:///{tmp_path / 'app.db'}", make_app=make_app,
-                    config={"DEV_LOGIN_ENABLED": True, "WTF_CSRF_ENABLED": True})
-    yield w
-    w.stop()
 
 
 def _deal_mapped_then_lost(world) -> str:

@@ -5,7 +5,6 @@ Screenshots go to ``test-artifacts/health-*.png``."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,23 +13,12 @@ from server.models import ProviderAccount, Workspace
 from server.sync.grants import apply_terms, google_terms
 from server.sync.worker import check_webhooks
 from tests.browser.chromium import ARGS, CHROMIUM
-from tests.browser.test_dashboard_browser import sign_in
-from tests.conftest import make_app
-from tests.sync.world import build_world
+from tests.browser.pages import sign_in
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-
-
-@pytest.fixture
-def world(tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    w = build_world(f"sqlite:///{tmp_path / 'app.db'}", make_app=make_app,
-                    config={"DEV_LOGIN_ENABLED": True, "WTF_CSRF_ENABLED": True, "GRANT_WARN_DAYS": 2})
-    yield w
-    w.stop()
+WORLD_CONFIG = {"GRANT_WARN_DAYS": 2}  # the world of tests/browser/conftest.py
 
 
 def test_connection_health_block_shows_each_connection_in_plain_words(world, artifacts_dir):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.chromium import CHROMIUM
-from tests.browser.test_dashboard_browser import sign_in
+from tests.browser.pages import sign_in
 from tests.conftest import make_app
 from tests.sync.world import SHEET, build_world
 

@@ -5,8 +5,6 @@ Screenshots go to ``test-artifacts/mapping-*.png``."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -14,23 +12,12 @@ from server.extensions import db
 from server.models import Event, Workspace
 from server.models.sync import PARKED
 from tests.browser.chromium import ARGS, CHROMIUM
-from tests.browser.test_dashboard_browser import sign_in
-from tests.conftest import make_app
-from tests.sync.world import build_world
+from tests.browser.pages import sign_in
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-
-@pytest.fixture
-def world(tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    w = build_world(f"sqlite:///{tmp_path / 'app.db'}", make_app=make_app,
-                    config={"DEV_LOGIN_ENABLED": True, "WTF_CSRF_ENABLED": True})
-    yield w
-    w.stop()
 
 
 def test_edit_mapping_in_the_browser(world, artifacts_dir):
