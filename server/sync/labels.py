@@ -18,28 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..trello.client import TrelloClient
+from .mapping import names
+from .mapping import names_key as key
+from .mapping import render_names as render
 
 LABELS_TTL_S = 300.0
 LABELS_RETRY_S = 10.0
 
 
-def names(value: Any) -> list[str]:
-    """The label names a cell lists, in order, each once (ignoring case)."""
-    out: dict[str, str] = {}
-    for part in str(value or "").split(","):
-        name = " ".join(part.split())
-        if name and name.casefold() not in out:
-            out[name.casefold()] = name
-    return list(out.values())
 
-
-def render(label_names: list[str]) -> str:
-    return ", ".join(label_names)
-
-
-def key(value: Any) -> frozenset[str]:
-    """What a cell says, for comparisons: its names, ignoring case and order."""
-    return frozenset(n.casefold() for n in names(value))
 
 
 def of_card(card: dict[str, Any]) -> str:

@@ -23,6 +23,30 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+# --------------------------------------------------------------------------- lists of names
+
+
+def names(value: Any) -> list[str]:
+    """The names a cell lists, comma-separated (labels, members), in order, each once (ignoring
+    case and extra spaces)."""
+    out: dict[str, str] = {}
+    for part in str(value or "").split(","):
+        name = " ".join(part.split())
+        if name and name.casefold() not in out:
+            out[name.casefold()] = name
+    return list(out.values())
+
+
+def render_names(listed: list[str]) -> str:
+    """Names as a cell lists them."""
+    return ", ".join(listed)
+
+
+def names_key(value: Any) -> frozenset[str]:
+    """What a cell of names says, for comparisons: its names, ignoring case and order."""
+    return frozenset(n.casefold() for n in names(value))
+
+
 # --------------------------------------------------------------------------- due dates
 
 

@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..trello.client import TrelloClient
+from .mapping import names
+from .mapping import names_key as key
+from .mapping import render_names as render
 
 MEMBERS_TTL_S = 300.0
 MEMBERS_RETRY_S = 10.0
@@ -42,18 +45,6 @@ class Member:
         return " ".join(self.full_name.split()) or self.username
 
 
-def names(value: Any) -> list[str]:
-    """The names a cell lists, in order, each once (ignoring case)."""
-    out: dict[str, str] = {}
-    for part in str(value or "").split(","):
-        name = " ".join(part.split())
-        if name and name.casefold() not in out:
-            out[name.casefold()] = name
-    return list(out.values())
-
-
-def render(member_names: list[str]) -> str:
-    return ", ".join(member_names)
 
 
 @dataclass
@@ -174,10 +165,6 @@ class Resolver:
             kept.append(board.display(member_id, " ".join(display.split())) or member_id)
         return render(kept)
 
-
-def key(value: Any) -> frozenset[str]:
-    """What a cell says, for comparisons on the sheet's side: its names, ignoring case and order."""
-    return frozenset(n.casefold() for n in names(value))
 
 
 __all__ = ["Board", "Member", "Resolver", "board_members", "forget", "key", "names", "render"]
