@@ -190,6 +190,7 @@ class HistoryAction(StrEnum):
     DUE_NOT_A_DATE = "due_not_a_date"
     ONE_WAY = "one_way"  # a change from a side its field does not take from, not passed on
     UNKNOWN_LABEL = "unknown_label"  # a label name the board does not have: not added
+    UNKNOWN_ROUTE = "unknown_route"  # a routing value that names no board: the primary board
     CARD_REMOVED = "card_removed"
     ROW_REMOVED = "row_removed"
     ARCHIVE_CARD = "archive_card"

@@ -43,7 +43,7 @@ def card_fields(mapping: Mapping, lead_id: str, shadow: dict[str, Any], preamble
         "name": cell_text(shadow.get(mapping.title_column, "")),
         "desc": description.render({c: cell_text(shadow.get(c, "")) for c in mapping.description_columns},
                                    mapping.description_columns, lead_id, preamble),
-        "idList": mapping.list_for_status(shadow.get(mapping.status_column, "")),
+        "idList": mapping.list_for_row(shadow),  # on the board the routing column names
     }
     for key, column in (("due", mapping.due_column), ("start", mapping.start_column)):
         if column:
@@ -71,6 +71,8 @@ def trello_values(mapping: Mapping, card: dict[str, Any]) -> dict[str, str]:
         values[mapping.card_url_column] = cell_text(card.get("shortUrl"))
     if mapping.labels_column:
         values[mapping.labels_column] = labels.of_card(card)
+    if mapping.route_column:  # the board the card is on (several boards per sheet)
+        values[mapping.route_column] = mapping.route_for_list(card.get("idList")) or ""
     return values
 
 
@@ -79,6 +81,8 @@ def field_keys(mapping: Mapping) -> dict[str, str]:
     all share ``desc``; the card URL column is never written to the card; ``idLabels`` is not in
     ``card_fields``: it needs the board's labels, ``labels.resolve``)."""
     keys = {mapping.title_column: "name", mapping.status_column: "idList"}
+    if mapping.route_column:  # the routing column picks the board of the card's list
+        keys[mapping.route_column] = "idList"
     keys.update({column: "desc" for column in mapping.description_columns})
     for column, key in ((mapping.due_column, "due"), (mapping.start_column, "start"),
                         (mapping.due_done_column, "dueComplete"), (mapping.labels_column, "idLabels")):

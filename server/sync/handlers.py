@@ -17,7 +17,7 @@ from ..models import Event
 from ..models.enums import HistoryAction, Outcome, PendingOp, SheetEventKind
 from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
 from ..trello.errors import TrelloNotFound
-from . import cards, customfields, labels
+from . import cards, customfields, labels, routing
 from .cards import now_ms
 from .history import record
 from .inbox import CARD_APPEARS
@@ -49,6 +49,7 @@ def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
     if status is not None and (changed is None or mapping.status_column in changed):
         work.sheet_statuses.append(status)
     lead_id, needs_id = work.assign_lead_id(event, data)
+    routing.note_unknown_route(work, event, lead_id, values, changed)
     link = work.link if work.link is not None and work.link.lead_id == lead_id else work.link_by_lead(lead_id)
     work.row_hint = data.get("row") or work.row_hint
     if link is None or (link.card_id is None and link.pending_op == PendingOp.CREATE_CARD):
@@ -130,6 +131,8 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
     if not card_id:
         work.done(event, "the action names no card", IGNORED)
         return
+    if event.kind in routing.MOVES and routing.moved_between_boards(work, event, action, link, ours=ours, at=at):
+        return  # between two of the workspace's boards: the routing column follows the card
     if event.kind in CARD_APPEARS:
         if link is not None and not ours and event.kind == "moveCardToBoard" and cards.removed_from_board(link):
             work.card_reopened(link, (data.get("list") or {}).get("id"), at, event)  # moved back onto the board

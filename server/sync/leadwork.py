@@ -32,7 +32,7 @@ from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLI
 from ..trello.cardfields import CustomFieldsUnavailable
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloBadRequest, TrelloNotFound, TrelloUnavailable
-from . import cards, customfields, description, labels, queue
+from . import cards, customfields, description, labels, queue, routing
 from .cards import card_fields, now_ms, trello_time_ms, trello_values
 from .history import record
 from .inbox import CARD_APPEARS, new_lead_id
@@ -186,6 +186,8 @@ class LeadWork:
         if side is Side.TRELLO:
             if name == self.mapping.status_column:
                 return self.mapping.list_for_status(a) == self.mapping.list_for_status(b)
+            if name == self.mapping.route_column:  # what the card can show: the board it is on
+                return routing.same_board(self.mapping, a, b)
             if name in (self.mapping.due_column, self.mapping.start_column):
                 return due_to_trello(a) == due_to_trello(b)
             if name == self.mapping.due_done_column:
@@ -348,7 +350,10 @@ class LeadWork:
         by_column = cards.field_keys(self.mapping)
         keys = [by_column[name] for name in fields if name in by_column]
         body = {k: desired[k] for k in dict.fromkeys(keys) if k in desired}
-        if "idLabels" in keys:
+        routing.with_board(self.workspace, self.mapping, body)
+        moved = body.get("idBoard") and body["idBoard"] != routing.board_of_row(self.workspace, self.mapping,
+                                                                               link.shadow or {})
+        if "idLabels" in keys or (self.mapping.labels_column and moved):  # labels are the board's
             body["idLabels"] = self.label_ids(link.lead_id, shadow)
         return body
 
@@ -356,8 +361,8 @@ class LeadWork:
         """The board's label ids of the names in the labels column; a name the board does not have
         is said in the lead's history (not invented)."""
         column = self.mapping.labels_column or ""
-        ids, unknown = labels.resolve(self.trello(), self.workspace.id, self.workspace.trello_board_id,
-                                      shadow.get(column, ""))
+        board = routing.board_of_row(self.workspace, self.mapping, shadow)  # the card's own board's labels
+        ids, unknown = labels.resolve(self.trello(), self.workspace.id, board, shadow.get(column, ""))
         title = shadow.get(self.mapping.title_column, "") or lead_id
         for name in unknown:
             record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.UNKNOWN_LABEL,
@@ -469,7 +474,7 @@ class LeadWork:
                 raise Defer(wait_s, "waiting to see whether the card of a timed-out call appears")
             if attempted or event.attempts > 1 or not mine:
                 # An earlier try (ours, or a dead worker's) may have made the card: find it first.
-                card = cards.find_card_by_marker(trello, self.workspace.trello_board_id, lead_id)
+                card = routing.find_card_by_marker(trello, self.workspace, self.mapping, lead_id)
         self.link = link
         if id_row:
             mark_sheet(link, id_row=id_row)
@@ -580,7 +585,7 @@ class LeadWork:
         except TrelloNotFound:
             self.done(event, "the card no longer exists", IGNORED)
             return
-        if card.get("idBoard") != self.workspace.trello_board_id or card.get("closed"):
+        if card.get("idBoard") not in routing.board_ids(self.workspace, self.mapping) or card.get("closed"):
             self.done(event, "the card is not open on this board", IGNORED)
             return
         parsed = description.parse(card.get("desc") or "", self.mapping.description_columns)

@@ -51,7 +51,7 @@ from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab, column_letter
 from ..trello.cardfields import CustomFieldsUnavailable
 from ..trello.errors import TrelloBadRequest
-from . import customfields, description, labels
+from . import customfields, description, labels, routing
 from .cards import card_fields, now_ms, revive_card, trello_time_ms, trello_values, wants_card_back
 from .history import record
 from .inbox import new_lead_id
@@ -245,7 +245,11 @@ class Reconciler:
 
     def _read_cards(self, rows: dict[str, SheetLead]) -> dict[str, CardLead]:
         cards: dict[str, CardLead] = {}
-        board = self.workspace.trello_board_id
+        for board in routing.board_ids(self.workspace, self.mapping):  # every routed board's cards
+            self._read_board(board, rows, cards)
+        return cards
+
+    def _read_board(self, board: str, rows: dict[str, SheetLead], cards: dict[str, CardLead]) -> None:
         pages = (self.trello.iter_board_card_details(board, fields=CARD_READ_FIELDS) if self.mapping.custom_fields
                  else self.trello.iter_board_cards(board, fields=CARD_READ_FIELDS))  # customFieldItems=true
         for page in pages:
@@ -262,7 +266,6 @@ class Reconciler:
                                              card.get("due"), bool(card.get("closed")), marker, own or None)
             self.plan.cards_read += len(page)
             self._set_progress("reading board", self.plan.cards_read, 0)
-        return cards
 
     # ------------------------------------------------------------------ comparing
 
@@ -379,9 +382,10 @@ class Reconciler:
                 self._one_way_pair(link, column, sheet_value, card_values[column], old, new_shadow, row_cells,
                                    missing=column in self.mapping.description_columns and column not in parsed.fields)
                 continue
-            if column == self.mapping.status_column:
-                card_same = self.mapping.status_matches_list(old, card.list_id)
-                agree = self.mapping.status_matches_list(sheet_value, card.list_id)
+            if column == self.mapping.status_column:  # on the board the routing column names
+                card_same = routing.status_matches(self.mapping, old, shadow, card.list_id)
+                row_values = dict(zip(self.columns, row.cells, strict=False))
+                agree = routing.status_matches(self.mapping, sheet_value, row_values, card.list_id)
             elif column in self.mapping.description_columns and column not in parsed.fields:
                 card_same, agree = True, False  # the line was removed from the card: not a change
             else:
@@ -441,6 +445,8 @@ class Reconciler:
         if column in self.mapping.custom_fields:  # as the field keeps it: 3 is 3.0, yes is TRUE
             found = self._custom_definitions().get(self.mapping.custom_fields[column])
             return bool(customfields.key(found, card_value) == customfields.key(found, old))
+        if column == self.mapping.route_column:  # the board the card is on
+            return routing.same_board(self.mapping, card_value, old)
         return card_value == old
 
     def _custom_definitions(self) -> customfields.Definitions:
@@ -507,6 +513,7 @@ class Reconciler:
         if self.mapping.due_done_column:
             actual["dueComplete"] = done_to_trello((card.own or {}).get(self.mapping.due_done_column))
         update = {k: v for k, v in desired.items() if actual.get(k) != v}
+        routing.with_board(self.workspace, self.mapping, update)
         column = self.mapping.labels_column
         if column and labels.key((card.own or {}).get(column)) != self._known_labels(shadow.get(column)):
             update["idLabels"] = self._label_ids(lead_id, shadow.get(column))
