@@ -167,6 +167,7 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
         return
     observed = observe_update(action, link, work.mapping, ours=ours, sheet_values=work.sheet_statuses,
                               event_id=event.id)
+    routing.route_follows_list(work.mapping, action, link, observed, ours=ours, event_id=event.id)
     if observed.closed is True and not ours:
         if link.status == LINKED:
             work.card_gone(link, "archived in Trello", at, event)

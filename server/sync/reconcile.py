@@ -475,12 +475,13 @@ class Reconciler:
             record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.ERROR,
                    lead_id=lead_id, outcome=Outcome.ERROR, message=words)
 
-    def _known_labels(self, value: Any) -> frozenset[str]:
-        return labels.known_key(self.trello, self.workspace.id, self.workspace.trello_board_id, value)
+    def _known_labels(self, value: Any, board: str | None = None) -> frozenset[str]:
+        return labels.known_key(self.trello, self.workspace.id, board or self.workspace.trello_board_id, value)
 
-    def _label_ids(self, lead_id: str, value: Any) -> list[str]:
-        """The board's ids of a cell's label names; a name the board lacks is said (not invented)."""
-        ids, unknown = labels.resolve(self.trello, self.workspace.id, self.workspace.trello_board_id, value)
+    def _label_ids(self, lead_id: str, value: Any, board: str | None = None) -> list[str]:
+        """The board's ids of a cell's label names (``board``: the card's, by default the
+        workspace's); a name the board lacks is said (not invented)."""
+        ids, unknown = labels.resolve(self.trello, self.workspace.id, board or self.workspace.trello_board_id, value)
         for name in unknown:
             words = (f"“{name}” in {self.mapping.labels_column} of lead {lead_id} is not a label on the board: "
                      "it was not added to the card")
@@ -515,8 +516,9 @@ class Reconciler:
         update = {k: v for k, v in desired.items() if actual.get(k) != v}
         routing.with_board(self.workspace, self.mapping, update)
         column = self.mapping.labels_column
-        if column and labels.key((card.own or {}).get(column)) != self._known_labels(shadow.get(column)):
-            update["idLabels"] = self._label_ids(lead_id, shadow.get(column))
+        board = routing.board_of_list(self.workspace, self.mapping, desired.get("idList") or card.list_id)
+        if column and labels.key((card.own or {}).get(column)) != self._known_labels(shadow.get(column), board):
+            update["idLabels"] = self._label_ids(lead_id, shadow.get(column), board)
         if self.mapping.custom_fields and (items := self._custom_items(lead_id, card, shadow)):
             update["customFields"] = items  # their own batched call, after the card's PUT
         if "desc" in update and self._same_desc(card.desc, lead_id, shadow, preamble):
@@ -760,7 +762,9 @@ class Reconciler:
             card = self.trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"],
                                            due=fields.get("due"), start=fields.get("start"),
                                            due_complete=bool(fields.get("dueComplete")),
-                                           id_labels=self._label_ids(link.lead_id, values.get(column))
+                                           id_labels=self._label_ids(link.lead_id, values.get(column),
+                                                                     routing.board_of_list(self.workspace, self.mapping,
+                                                                                           fields["idList"]))
                                            if column else None)
             self._created(link, card, values)
             self._new_card_custom_fields(link, card["id"], values)

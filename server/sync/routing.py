@@ -23,7 +23,7 @@ from . import cards
 from .history import record
 from .mapping import Mapping, cell_text
 from .merge import Change, Landing, Side
-from .observe import CLOCK_SKEW_MS, ECHO_WINDOW_MS
+from .observe import CLOCK_SKEW_MS, ECHO_WINDOW_MS, TrelloObservation, action_time_ms
 
 if TYPE_CHECKING:
     from ..models import Event, Link
@@ -113,6 +113,25 @@ def _move_is_ours(work: LeadWork, link: Link, list_id: str, at: float) -> bool:
             link.card_extra = replace(extra, ledger=tuple(entries)).to_json()
             return True
     return False
+
+
+def route_follows_list(mapping: Mapping, action: dict[str, Any], link: Link, observed: TrelloObservation, *,
+                       ours: bool, event_id: int | None) -> None:
+    """An ``updateCard`` that put the card in a list of another board than its routing cell names
+    (its move between boards was not delivered, or came late): the routing cell follows the list."""
+    data = action.get("data") or {}
+    if mapping.route_column is None or ("idList" not in (data.get("old") or {}) and not data.get("listAfter")):
+        return
+    list_id = (data.get("listAfter") or {}).get("id") or (data.get("card") or {}).get("idList")
+    current = cell_text((link.shadow or {}).get(mapping.route_column))
+    route = mapping.route_for_list(list_id, current)
+    if route is None or route == current:
+        return
+    at = action_time_ms(action)
+    if ours:
+        observed.landings.append(Landing(mapping.route_column, route, at, Side.TRELLO))
+    else:
+        observed.changes.append(Change(mapping.route_column, route, at, Side.TRELLO, event_id))
 
 
 def moved_between_boards(work: LeadWork, event: Event, action: dict[str, Any], link: Link | None, *,

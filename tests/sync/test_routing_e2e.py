@@ -208,6 +208,31 @@ def test_duplicate_and_late_deliveries_of_a_move(routed):
     assert len(world.rows()) == 1
 
 
+def test_a_move_delivered_late_is_older_than_what_followed(routed):
+    world, eu = routed
+    _, lead_id = _lead(world, Region="US")
+    card_id = world.link(lead_id).card_id
+    world.trello.drop_next_deliveries(2)  # the move's two deliveries (one per board) are lost for now
+    world.person.update_card(card_id, idBoard=eu["board_id"], idList=eu["lists"]["Contacted"])
+    assert world.trello.wait_for_deliveries(timeout=10)
+    world.person.update_card(card_id, idList=eu["lists"]["Qualified"])
+    world.settle()
+    got = world.row_for(lead_id)  # the list of the other board tells the board too
+    assert got["Region"] == "EU" and got["Status"] == "Qualified"
+    # now Trello delivers the old move: older than what was applied, it changes nothing
+    late = next(a for a in world.trello.actions(eu["board_id"]) if a["type"] == "moveCardToBoard")
+    hook = next(h for h in world.trello.webhooks() if h["idModel"] == eu["board_id"])
+    answer = _deliver(world, hook["callbackURL"], json.dumps({"action": late}).encode())
+    assert answer.status_code == 200 and answer.json()["stored"] == 1
+    world.settle()
+    got = world.row_for(lead_id)
+    assert got["Region"] == "EU" and got["Status"] == "Qualified"
+    card = world.trello.card(card_id)
+    assert card["idBoard"] == eu["board_id"] and card["idList"] == eu["lists"]["Qualified"]
+    assert _history(world, action="stale")
+    assert len(world.rows()) == 1
+
+
 def _deliver(world, callback: str, body: bytes, secret: str = "emulator-secret") -> requests.Response:
     signature = base64.b64encode(hmac.new(secret.encode(), body + callback.encode(), hashlib.sha1).digest()).decode()
     return requests.post(callback, data=body, headers={"X-Trello-Webhook": signature,
@@ -287,3 +312,43 @@ def test_reconciliation_converges_across_boards(routed):
     world.settle()
     assert world.trello.card(us_card)["idBoard"] == world.board_id
     assert world.trello.card(us_card)["idList"] == world.lists["Qualified"]
+
+
+def test_the_power_up_finds_the_workspace_and_lead_on_the_second_board(routed):
+    from server.access import workspace_for_board
+    from server.powerup.leads import card_on_another_board, card_view
+
+    world, eu = routed
+    _, lead_id = _lead(world, Region="EU")
+    card_id = world.link(lead_id).card_id
+    member = world.person.request("GET", f"/boards/{world.board_id}/members")[0]["id"]
+    with world.app.app_context():
+        found = workspace_for_board(db.session, member, eu["board_id"])
+        assert found is not None and found.id == world.workspace_id
+        assert not card_on_another_board(db.session, eu["board_id"], card_id)
+        view = card_view(db.session, found, card_id)
+        assert view["linked"] and view["badge"]["list_id"] == eu["lists"]["New"]
+
+
+def test_labels_are_those_of_the_board_the_card_is_on(routed):
+    world, eu = routed
+    with world.app.app_context():
+        workspace = db.session.get(Workspace, world.workspace_id)
+        workspace.mapping = {**workspace.mapping, "labels_column": "Labels"}
+        db.session.commit()
+    with world.sheets._lock:
+        world.sheets._sheet(world.spreadsheet_id, "Leads")[1].set(1, 9, "Labels")
+    us_hot = world.person.request("POST", "/labels", json={"idBoard": world.board_id, "name": "Hot", "color": "red"})
+    eu_hot = world.person.request("POST", "/labels", json={"idBoard": eu["board_id"], "name": "Hot", "color": "red"})
+    row, lead_id = _lead(world, Region="EU", Labels="Hot")
+    card_id = world.link(lead_id).card_id
+    assert world.trello.card(card_id)["idLabels"] == [eu_hot["id"]]
+    assert not _history(world, action="unknown_label")
+    # moved to the main board by its Region: its label is the main board's "Hot", in the same call
+    before = sum(_writes(world).values())
+    world.edit_row(row, Region="US")
+    world.settle()
+    card = world.trello.card(card_id)
+    assert card["idBoard"] == world.board_id and card["idLabels"] == [us_hot["id"]]
+    assert sum(_writes(world).values()) - before == 1
+    assert world.row_for(lead_id)["Labels"] == "Hot"
