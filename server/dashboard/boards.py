@@ -100,6 +100,12 @@ def _statuses(mapping: Mapping) -> list[str]:
 
 def _render(ws: Workspace, mapping: Mapping, page: Page, *, status: int = 200) -> Response:
     rows = {r.board_id: r for r in board_webhooks.rows_of(db_session(), ws.id)}
+    for board in mapping.routing.boards if mapping.routing else ():
+        missing = [s for s in _statuses(mapping) if board.list_for_status(s) is None]
+        if missing:
+            page.notes.append(f"“{board.board_name or board.board_id}” has no list for "
+                              + ", ".join(f"“{s}”" for s in missing) + ": its rows with that status go to the "
+                              "main board's list until you choose one below.")
     html = render_template("dashboard/boards.html", ws=ws, mapping=mapping, routing=mapping.routing, page=page,
                            statuses=_statuses(mapping), webhook_rows=rows,
                            custom_fields_blocked=bool(mapping.custom_fields))

@@ -221,7 +221,9 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
     mapping = replace(saved, fields=columns.fields(),
                       statuses_as_written=statuses.status_to_list, list_to_status=statuses.list_to_status,
                       default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)})
-    return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems])
+    routed = [f"“{saved.routing.column}” picks each row's board (see Boards): it cannot also be a card field."
+              for f in mapping.fields if saved.routing and f.column == saved.routing.column][:1]
+    return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems, *routed])
 
 
 def fingerprint(mapping: dict[str, Any], policies: Any = None) -> str:

@@ -130,6 +130,14 @@ def test_route_rows_to_a_second_board_from_the_boards_page(world):
     [card] = world.trello.cards(eu["id"])
     assert card["name"] == "Ada Lovelace" and card["idList"] == eu_lists["Contacted"]
 
+    # a status added in the mapping editor later: the page says the board has no list for it yet
+    with app.app_context():
+        ws = db.session.get(Workspace, world.workspace_id)
+        ws.mapping = {**ws.mapping, "status_to_list": {**ws.mapping["status_to_list"], "Demo": world.lists["New"]}}
+        db.session.commit()
+    html = client.get(url).get_data(as_text=True)
+    assert "“EU leads” has no list for “Demo”: its rows with that status go to the main board" in html
+
     # removing the board deletes its webhook
     html = client.get(url).get_data(as_text=True)
     response = client.post(url, data=_form(html, "remove_board"))
