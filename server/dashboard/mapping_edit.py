@@ -223,6 +223,9 @@ def _check(ws: Workspace, sources: Sources) -> Checked:
                       default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)})
     routed = [f"“{saved.routing.column}” picks each row's board (see Boards): it cannot also be a card field."
               for f in mapping.fields if saved.routing and f.column == saved.routing.column][:1]
+    if saved.routing and saved.routing.boards and mapping.custom_fields:
+        routed.append("Custom fields belong to one board, and this workspace sends rows to several (see Boards): "
+                      "remove the other boards first to map columns to custom fields.")
     return Checked(mapping, policies, [*columns.problems, *statuses.problems, *policies.problems, *routed])
 
 

@@ -156,3 +156,25 @@ def test_custom_field_columns_block_other_boards_in_plain_words(world):
         db.session.commit()
     html = client.get(f"/app/workspaces/{world.workspace_id}/boards").get_data(as_text=True)
     assert "custom field columns sync with the main board" in html and "Add a board" not in html
+
+
+def test_the_mapping_editor_refuses_custom_fields_while_rows_go_to_several_boards(world):
+    from server.dashboard import mapping_edit
+    from server.models.mapping import Mapping
+
+    with world.app.app_context():
+        ws = db.session.get(Workspace, world.workspace_id)
+        ws.mapping = {**ws.mapping, "routing": {"column": "Region", "boards": [
+            {"board_id": "b" * 24, "routes": ["EU"], "status_to_list": {}, "list_to_status": {}}]}}
+        db.session.commit()
+        saved = Mapping.of(ws)
+        form = {"title_column": "Name", "status_column": "Status", "description_columns": ["Email"],
+                "custom_field:cf-1": "Deal"}
+        with world.app.test_request_context(method="POST", data=form):
+            sources = mapping_edit.Sources(columns=["Name", "Status", "Email", "Region", "Deal"], statuses=[],
+                                           lists=[(lid, name) for name, lid in world.lists.items()],
+                                           custom_fields=[("cf-1", "Deal", "text")])
+            checked = mapping_edit._check(ws, sources)
+        assert saved.routing is not None
+        assert checked.mapping.custom_fields == {"Deal": "cf-1"}
+        assert any("Custom fields belong to one board" in p for p in checked.problems)
