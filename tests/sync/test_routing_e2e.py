@@ -352,3 +352,21 @@ def test_labels_are_those_of_the_board_the_card_is_on(routed):
     assert card["idBoard"] == world.board_id and card["idLabels"] == [us_hot["id"]]
     assert sum(_writes(world).values()) - before == 1
     assert world.row_for(lead_id)["Labels"] == "Hot"
+
+
+def test_routing_both_ways_on_postgresql(pg_url):
+    world = build_world(pg_url, make_app=make_app)
+    try:
+        eu = _route(world)
+        row, lead_id = _lead(world, Region="US")
+        card_id = world.link(lead_id).card_id
+        world.edit_row(row, Region="EU")
+        world.settle()
+        assert world.trello.card(card_id)["idBoard"] == eu["board_id"]
+        world.person.update_card(card_id, idBoard=world.board_id, idList=world.lists["Qualified"])
+        world.settle()  # delivered to both boards' webhooks, the second verified against its own URL
+        got = world.row_for(lead_id)
+        assert got["Region"] == "US" and got["Status"] == "Qualified" and len(world.rows()) == 1
+        assert all(e.state in ("done", "ignored") for e in world.events())
+    finally:
+        world.stop()
