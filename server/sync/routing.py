@@ -91,6 +91,9 @@ def note_unknown_route(work: LeadWork, event: Event, lead_id: str, values: dict[
     value = values[column]
     if routing.is_known_route(value):
         return
+    link = work.link_by_lead(lead_id) if lead_id else None
+    if link is not None and cell_text((link.shadow or {}).get(column)) == cell_text(value):
+        return  # said when it was typed: a whole row sent again does not say it again
     record(work.session, work.workspace.id, side=Side.SHEETS, action=HistoryAction.UNKNOWN_ROUTE, lead_id=lead_id,
            event_id=event.id, outcome=Outcome.SKIPPED, changes={column: [value, None]},
            message=f"{column} {value!r} names none of the workspace's boards: the card is on the main board "

@@ -370,3 +370,29 @@ def test_routing_both_ways_on_postgresql(pg_url):
         assert all(e.state in ("done", "ignored") for e in world.events())
     finally:
         world.stop()
+
+
+def test_a_lost_webhook_of_the_second_board_is_an_alert_of_its_own(routed):
+    from datetime import UTC, datetime, timedelta
+
+    from server.alerts.incidents import conditions_of
+
+    world, eu = routed
+    with world.app.app_context():
+        row = db.session.query(WorkspaceBoard).filter_by(workspace_id=world.workspace_id).one()
+        row.webhook_active = False
+        row.webhook_detail = "the webhook could not be checked or registered again: Trello said no"
+        db.session.commit()
+        workspace = db.session.get(Workspace, world.workspace_id)
+        [lost] = [c for c in conditions_of(db.session, workspace, datetime.now(UTC), timedelta(days=3))
+                  if c.kind == "webhook_lost"]
+        assert lost.subject == eu["board_id"]
+        assert "\"EU leads\"" in lost.summary and "Trello said no" in lost.detail
+
+
+def test_an_unknown_region_is_said_once_not_at_every_whole_row_send(routed):
+    world, _ = routed
+    row, lead_id = _lead(world, Region="Mars")
+    world.edit_row(row, Notes="called", Region="Mars")  # the same value sent again with another edit
+    world.settle()
+    assert len(_history(world, action="unknown_route")) == 1
