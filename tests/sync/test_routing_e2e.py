@@ -396,3 +396,17 @@ def test_an_unknown_region_is_said_once_not_at_every_whole_row_send(routed):
     world.edit_row(row, Notes="called", Region="Mars")  # the same value sent again with another edit
     world.settle()
     assert len(_history(world, action="unknown_route")) == 1
+
+
+def test_reconnecting_trello_registers_the_second_boards_webhook_again(routed):
+    from server.auth.trello import repair_webhooks
+
+    world, eu = routed
+    hook = next(h for h in world.trello.webhooks() if h["idModel"] == eu["board_id"])
+    world.person.delete_webhook(hook["id"])  # as Trello does for a revoked token's webhooks
+    with world.app.test_request_context():
+        repair_webhooks([db.session.get(Workspace, world.workspace_id)], world.token)
+        db.session.commit()
+    [again] = [h for h in world.trello.webhooks() if h["idModel"] == eu["board_id"]]
+    with world.app.app_context():
+        assert db.session.query(WorkspaceBoard).filter_by(workspace_id=world.workspace_id).one().webhook_id == again["id"]
