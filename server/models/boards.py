@@ -86,7 +86,9 @@ class Routing:
             raise RoutingError("the mapping's “routing.column” is not text")
         if not column.strip():
             return None
-        boards_raw = data.get("boards") or []
+        boards_raw = data.get("boards")
+        if boards_raw is None:
+            boards_raw = []
         if not isinstance(boards_raw, list):
             raise RoutingError("the mapping's “routing.boards” is not a list")
         boards = []
@@ -149,7 +151,9 @@ class Routing:
 
 
 def _texts(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = data.get(key) or []
+    value = data.get(key)
+    if value is None:
+        return ()
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -158,7 +162,9 @@ def _texts(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
 
 
 def _table(data: dict[str, Any], key: str, where: str) -> dict[str, str]:
-    value = data.get(key) or {}
+    value = data.get(key)
+    if value is None:
+        return {}
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise RoutingError(f"the mapping's “{where}.{key}” is not an object of text")
     return dict(value)
