@@ -140,8 +140,9 @@ def route_follows_list(mapping: Mapping, action: dict[str, Any], link: Link, obs
 def moved_between_boards(work: LeadWork, event: Event, action: dict[str, Any], link: Link | None, *,
                          ours: bool, at: float) -> bool:
     """A card moved from one of the workspace's boards to another: the routing and status cells
-    follow it (True: handled). Anything else (no routing, a board outside the workspace, a card
-    without a link) is left to the usual handling: a card leaving, or appearing."""
+    follow it (True: handled); so does a linked card that left for a board outside the workspace and
+    comes back onto any of its boards. Anything else (no routing, a move off the workspace's boards,
+    a card without a link) is left to the usual handling: a card leaving, or appearing."""
     mapping = work.mapping
     if mapping.routing is None or mapping.route_column is None or link is None:
         return False
@@ -152,8 +153,8 @@ def moved_between_boards(work: LeadWork, event: Event, action: dict[str, Any], l
             return False  # moved off the workspace's boards: the removal policy
         work.done(event, "moved to another of the workspace's boards (its moveCardToBoard updates the row)", IGNORED)
         return True
-    if (data.get("board") or {}).get("id") not in boards or (data.get("boardSource") or {}).get("id") not in boards:
-        return False  # moved in from outside: a card coming back, or a new card
+    if (data.get("board") or {}).get("id") not in boards:
+        return False  # not onto one of the workspace's boards
     list_id = (data.get("list") or {}).get("id")
     if not isinstance(list_id, str):
         work.done(event, "the move names no list", IGNORED)

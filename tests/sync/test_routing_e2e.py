@@ -410,3 +410,20 @@ def test_reconnecting_trello_registers_the_second_boards_webhook_again(routed):
     [again] = [h for h in world.trello.webhooks() if h["idModel"] == eu["board_id"]]
     with world.app.app_context():
         assert db.session.query(WorkspaceBoard).filter_by(workspace_id=world.workspace_id).one().webhook_id == again["id"]
+
+
+def test_a_card_that_left_the_workspaces_boards_and_comes_back_onto_another_follows_it(routed):
+    world, eu = routed
+    row, lead_id = _lead(world, Region="EU")
+    card_id = world.link(lead_id).card_id
+    owner = world.person.request("GET", f"/boards/{world.board_id}/members")[0]["id"]
+    elsewhere = world.trello.add_board("Elsewhere", owner, lists=DEMO_LISTS)
+    world.person.update_card(card_id, idBoard=elsewhere["id"], idList=elsewhere["lists"][0]["id"])
+    world.settle()
+    assert world.link(lead_id).status == "card_removed" and world.row_for(lead_id)["Status"] == "Archived"
+    world.person.update_card(card_id, idBoard=world.board_id, idList=world.lists["Contacted"])
+    world.settle()
+    link = world.link(lead_id)
+    assert link.status == "linked" and link.card_id == card_id
+    got = world.row_for(lead_id)
+    assert got["Region"] == "US" and got["Status"] == "Contacted" and len(world.rows()) == 1
