@@ -427,3 +427,18 @@ def test_a_card_that_left_the_workspaces_boards_and_comes_back_onto_another_foll
     assert link.status == "linked" and link.card_id == card_id
     got = world.row_for(lead_id)
     assert got["Region"] == "US" and got["Status"] == "Contacted" and len(world.rows()) == 1
+
+
+def test_disconnect_and_reconnect_cover_every_boards_webhook(routed):
+    from tests.dashboard.helpers import login
+
+    world, eu = routed
+    client = world.app.test_client()
+    login(client, world.app)
+    assert client.post(f"/app/workspaces/{world.workspace_id}/disconnect").status_code == 302
+    assert not world.trello.webhooks()  # the main board's and the EU board's
+    assert client.post(f"/app/workspaces/{world.workspace_id}/reconnect").status_code == 302
+    assert {h["idModel"] for h in world.trello.webhooks()} == {world.board_id, eu["board_id"]}
+    with world.app.app_context():
+        row = db.session.query(WorkspaceBoard).filter_by(workspace_id=world.workspace_id).one()
+        assert row.webhook_id == next(h["id"] for h in world.trello.webhooks() if h["idModel"] == eu["board_id"])
