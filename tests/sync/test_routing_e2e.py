@@ -442,3 +442,29 @@ def test_disconnect_and_reconnect_cover_every_boards_webhook(routed):
     with world.app.app_context():
         row = db.session.query(WorkspaceBoard).filter_by(workspace_id=world.workspace_id).one()
         assert row.webhook_id == next(h["id"] for h in world.trello.webhooks() if h["idModel"] == eu["board_id"])
+
+
+def test_both_boards_calls_share_the_tokens_rate_limit(tmp_path):
+    """Trello counts per token and per key, not per board: one workspace's calls for its two
+    boards are paced together under its token's bucket, and Trello never answers 429."""
+    import time
+
+    world = build_world(f"sqlite:///{tmp_path / 'app.db'}", make_app=make_app,
+                        config={"RATE_LIMITS_ENABLED": True, "TRELLO_TOKEN_LIMIT": "5/1",
+                                "TRELLO_KEY_LIMIT": "300/10"})
+    try:
+        eu = _route(world)
+        world.trello.set_limits(token_limit=(5, 1.0))  # Trello itself refuses a sixth call in a second
+        world.trello.reset_stats()
+        world.start_worker()
+        started = time.monotonic()
+        world.paste_rows([{"Name": f"Lead {i}", "Status": "New", "Region": "EU" if i % 2 else "US"}
+                          for i in range(12)])
+        world.wait_until(lambda: len(world.cards()) + len(world.trello.cards(eu["board_id"])) == 12, timeout=30)
+        elapsed = time.monotonic() - started
+        world.stop_workers()
+        assert len(world.cards()) == 6 and len(world.trello.cards(eu["board_id"])) == 6
+        assert world.trello.stats()["rate_limited"] == 0
+        assert elapsed >= 1.5  # 12 creations at 5 a second, whichever board they are for
+    finally:
+        world.stop()
