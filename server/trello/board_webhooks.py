@@ -118,11 +118,11 @@ def delete(row: WorkspaceBoard, trello: TrelloClient) -> None:
 def connect(session: Session, workspace: Workspace, mapping: Mapping, trello: TrelloClient,
             public_base_url: str) -> list[WorkspaceBoard]:
     """After a mapping is saved: rows in step with its boards, the new ones' webhooks registered,
-    the dropped ones' deleted; returns the rows now."""
-    added, removed = sync_rows(session, workspace, mapping)
+    the dropped ones' deleted (and any left without one registered); returns the rows now."""
+    _, removed = sync_rows(session, workspace, mapping)
     for row in removed:
         delete(row, trello)
-    for row in rows_of(session, workspace.id) if added else []:
+    for row in rows_of(session, workspace.id):  # new boards, and any whose registration failed before
         if not row.webhook_id:
             register(row, trello, public_base_url)
     return rows_of(session, workspace.id)
