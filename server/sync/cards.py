@@ -172,12 +172,15 @@ def create_card(trello: TrelloClient, link: Link, fields: dict[str, Any]) -> dic
 
 
 def revive_card(trello: TrelloClient, mapping: Mapping, link: Link, shadow: dict[str, Any],
-                preamble: str, id_labels: list[str] | None = None) -> dict[str, Any]:
+                preamble: str, id_labels: list[str] | None = None, board_id: str | None = None) -> dict[str, Any]:
     """Unarchive the lead's card with its current fields, or make a new one if it was deleted or
-    moved away (``id_labels``: its labels, where the mapping has a labels column)."""
+    moved away (``id_labels``: its labels, where the mapping has a labels column; ``board_id``: the
+    board its list is on, where rows are routed to several boards)."""
     fields = card_fields(mapping, link.lead_id, shadow, preamble)
     if id_labels is not None:
         fields["idLabels"] = id_labels
+    if board_id:
+        fields["idBoard"] = board_id
     if (CardExtra.of(link).removed or "").startswith("archived") and link.card_id:
         try:
             return write_card(trello, link, closed=False, **fields)

@@ -387,11 +387,12 @@ class LeadWork:
         preamble = CardExtra.of(link).preamble
         was = link.status
         if was == ROW_REMOVED:
-            card = cards.write_card(self.trello(), link, closed=False,
-                                    **card_fields(self.mapping, link.lead_id, shadow, preamble))
+            card = cards.write_card(self.trello(), link, closed=False, **routing.with_board(
+                self.workspace, self.mapping, card_fields(self.mapping, link.lead_id, shadow, preamble)))
         else:
             id_labels = self.label_ids(link.lead_id, shadow) if self.mapping.labels_column else None
-            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels)
+            board = routing.board_of_row(self.workspace, self.mapping, shadow) if self.mapping.routing else None
+            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels, board)
         self.ctx.outbound("trello", self.merged[-1].id)
         made = card["id"] != link.card_id  # the old card was deleted or moved away: a new one
         link.card_id = card["id"]

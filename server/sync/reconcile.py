@@ -804,8 +804,9 @@ class Reconciler:
         for link, row in self.revives:
             shadow = self._values(row)
             column = self.mapping.labels_column
+            board = routing.board_of_row(self.workspace, self.mapping, shadow) if self.mapping.routing else None
             card = revive_card(self.trello, self.mapping, link, shadow, CardExtra.of(link).preamble,
-                               self._label_ids(link.lead_id, shadow.get(column)) if column else None)
+                               self._label_ids(link.lead_id, shadow.get(column), board) if column else None, board)
             link.card_id = card["id"]
             link.status = LINKED
             link.card_extra = replace(CardExtra.of(link), removed=None).to_json()

@@ -468,3 +468,19 @@ def test_both_boards_calls_share_the_tokens_rate_limit(tmp_path):
         assert elapsed >= 1.5  # 12 creations at 5 a second, whichever board they are for
     finally:
         world.stop()
+
+
+def test_an_archived_card_brought_back_with_a_new_region_comes_back_on_that_board(routed):
+    world, eu = routed
+    row, lead_id = _lead(world, Region="US")
+    card_id = world.link(lead_id).card_id
+    world.person.update_card(card_id, closed=True)
+    world.settle()
+    assert world.row_for(lead_id)["Status"] == "Archived"
+    world.edit_row(row, Status="Qualified", Region="EU")
+    world.settle()
+    card = world.trello.card(card_id)
+    assert not card["closed"] and card["idBoard"] == eu["board_id"] and card["idList"] == eu["lists"]["Qualified"]
+    assert world.link(lead_id).status == "linked"
+    got = world.row_for(lead_id)
+    assert got["Region"] == "EU" and got["Status"] == "Qualified" and len(world.rows()) == 1
