@@ -119,8 +119,9 @@ def status_for_list(mapping: Mapping, list_id: str | None, *preferred: str) -> s
     """The status a card in ``list_id`` shows: the first of ``preferred`` that maps to that list
     (several statuses may share a list: a card moved into "Closed" keeps "Lost"), else the list's
     own status; None when the list has no status."""
-    for status in preferred:
-        if status and mapping.list_for_status(status) == list_id:
+    route = {mapping.route_column: mapping.route_for_list(list_id)} if mapping.route_column else {}
+    for status in preferred:  # on the board of ``list_id`` (several boards per sheet)
+        if status and mapping.list_for_row({mapping.status_column: status, **route}) == list_id:
             return status
     return mapping.status_for_list(list_id) if list_id else None
 

@@ -184,6 +184,8 @@ class LeadWork:
 
     def same(self, side: Side, name: str, a: str, b: str) -> bool:
         if side is Side.TRELLO:
+            if name == self.mapping.status_column and self.mapping.routing:  # on the card's own board
+                return routing.same_status(self.mapping, self.link.shadow if self.link else None, a, b)
             if name == self.mapping.status_column:
                 return self.mapping.list_for_status(a) == self.mapping.list_for_status(b)
             if name == self.mapping.route_column:  # what the card can show: the board it is on

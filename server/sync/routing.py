@@ -66,6 +66,14 @@ def status_matches(mapping: Mapping, status: Any, values: dict[str, Any], list_i
     return mapping.list_for_row({**values, mapping.status_column: status}) == list_id
 
 
+def same_status(mapping: Mapping, shadow: dict[str, Any] | None, a: str, b: str) -> bool:
+    """Two statuses put a card in the same list of the board the lead's routing cell names (two
+    statuses may share a list on one board and not on another)."""
+    route = {mapping.route_column: (shadow or {}).get(mapping.route_column)} if mapping.route_column else {}
+    return mapping.list_for_row({**route, mapping.status_column: a}) == \
+        mapping.list_for_row({**route, mapping.status_column: b})
+
+
 def same_board(mapping: Mapping, a: str, b: str) -> bool:
     """Two routing values put a card on the same board (what Trello can tell apart)."""
     return mapping.route_board({mapping.route_column or "": a}) is mapping.route_board({mapping.route_column or "": b})

@@ -484,3 +484,26 @@ def test_an_archived_card_brought_back_with_a_new_region_comes_back_on_that_boar
     assert world.link(lead_id).status == "linked"
     got = world.row_for(lead_id)
     assert got["Region"] == "EU" and got["Status"] == "Qualified" and len(world.rows()) == 1
+
+
+def test_statuses_sharing_a_list_on_the_main_board_but_not_on_the_other(routed):
+    world, eu = routed
+    lost = world.trello.add_list(eu["board_id"], "Lost")
+    with world.app.app_context():
+        workspace = db.session.get(Workspace, world.workspace_id)
+        mapping = dict(workspace.mapping)
+        board = dict(mapping["routing"]["boards"][0])
+        board["status_to_list"] = {**board["status_to_list"], "Lost": lost["id"]}
+        board["list_to_status"] = {**board["list_to_status"], lost["id"]: "Lost"}
+        mapping["routing"] = {**mapping["routing"], "boards": [board]}
+        workspace.mapping = mapping
+        db.session.commit()
+    row, lead_id = _lead(world, Region="EU", Status="Won")
+    card_id = world.link(lead_id).card_id
+    assert world.trello.card(card_id)["idList"] == eu["lists"]["Closed"]
+    world.edit_row(row, Status="Lost")  # Won and Lost share "Closed" on the main board only
+    world.settle()
+    assert world.trello.card(card_id)["idList"] == lost["id"]
+    world.person.update_card(card_id, idList=eu["lists"]["Closed"])
+    world.settle()
+    assert world.row_for(lead_id)["Status"] == "Won"
