@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from .models import TRELLO, Link, ProviderAccount, User, Workspace, WorkspaceMember
+from .models import TRELLO, Link, ProviderAccount, User, Workspace, WorkspaceBoard, WorkspaceMember
 from .models.sync import LINKED
 from .models.workspace import DISCONNECTED
 
@@ -58,7 +58,9 @@ def workspace_for_board(session: Session, member_id: str, board_id: str) -> Work
     users = users_for_trello_member(session, member_id)
     if not users or not board_id:
         return None
-    statement = _visible_workspaces(users).where(Workspace.trello_board_id == board_id).limit(1)
+    routed = select(WorkspaceBoard.workspace_id).where(WorkspaceBoard.board_id == board_id)  # further boards
+    statement = _visible_workspaces(users).where(or_(Workspace.trello_board_id == board_id,
+                                                     Workspace.id.in_(routed))).limit(1)
     return session.execute(statement).scalars().first()
 
 

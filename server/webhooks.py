@@ -20,7 +20,7 @@ from .addon.secrets import ROTATED_HEADER, SecretMatch, check_sheets_signature, 
 from .config import current_settings
 from .engine import commit_and_wake
 from .extensions import csrf, db, db_session
-from .models import ProviderAccount, Workspace
+from .models import ProviderAccount, Workspace, WorkspaceBoard
 from .models.sync import Lane
 from .models.workspace import DISCONNECTED
 from .sync.inbox import (
@@ -67,6 +67,12 @@ _TRELLO_INTAKE = (_intake_query(Workspace.trello_board_id, Workspace.trello_webh
                                  ProviderAccount.provider_user_id.label("trello_member"))
                   .outerjoin(ProviderAccount, ProviderAccount.id == Workspace.trello_account_id))
 _EXISTS = _intake_query()
+# A further board's deliveries (several boards per sheet): its own webhook's callback is what Trello signs.
+_BOARD_INTAKE = (_intake_query(WorkspaceBoard.board_id, WorkspaceBoard.webhook_callback,
+                               ProviderAccount.provider_user_id.label("trello_member"))
+                 .join(WorkspaceBoard, (WorkspaceBoard.workspace_id == Workspace.id)
+                       & (WorkspaceBoard.board_id == bindparam("board_id")))
+                 .outerjoin(ProviderAccount, ProviderAccount.id == Workspace.trello_account_id))
 
 
 def _workspace_for_intake(query: Select[Any], workspace_id: str) -> Row[Any] | None:
@@ -144,5 +150,38 @@ def trello(workspace_id: str) -> ResponseReturnValue:
     result = store_trello_event(db_session(), workspace.id, data, board_id=workspace.trello_board_id,
                                 app_id=current_settings().trello_app_id, member_id=workspace.trello_member)
     # An echo of our own write is no one's edit: it wakes an idle worker, never preempts one.
+    _stored(Lane.BULK if result.echo else Lane.LIVE)
+    return jsonify({"stored": result.stored, "duplicates": result.duplicates})
+
+
+@bp.route("/trello/<workspace_id>/boards/<board_id>", methods=["HEAD"])
+def trello_board_check(workspace_id: str, board_id: str) -> ResponseReturnValue:
+    """HEAD of a further board's callback (Trello checks it when the webhook is registered)."""
+    if _workspace_for_intake(_EXISTS, workspace_id) is None:
+        abort(404)
+    return "", 200
+
+
+@bp.post("/trello/<workspace_id>/boards/<board_id>")
+def trello_board(workspace_id: str, board_id: str) -> ResponseReturnValue:
+    """A delivery of one of the workspace's further boards: verified against that board's own
+    callback URL, stored like the primary board's (an action about another board is kept as ignored)."""
+    body = request.get_data(cache=False)
+    row = db.session.connection().execute(_BOARD_INTAKE, {"workspace_id": workspace_id,
+                                                          "board_id": board_id}).one_or_none()
+    callback = (row.webhook_callback if row is not None and row.webhook_callback
+                else current_app.config["PUBLIC_BASE_URL"] + request.path)
+    if not verify_trello(current_app.config["TRELLO_API_SECRET"], body, callback,
+                         request.headers.get("X-Trello-Webhook")):
+        log.info("trello_webhook_refused", workspace_id=workspace_id, board_id=board_id)
+        return _json_error(401, "X-Trello-Webhook signature does not match")
+    if row is None or row.state == DISCONNECTED:
+        return _json_error(410, "no such workspace board")  # 410 Gone: Trello deletes the webhook
+    try:
+        data = parse_trello_payload(_decode(body))
+    except PayloadError as exc:
+        return _json_error(400, str(exc))
+    result = store_trello_event(db_session(), row.id, data, board_id=row.board_id,
+                                app_id=current_settings().trello_app_id, member_id=row.trello_member)
     _stored(Lane.BULK if result.echo else Lane.LIVE)
     return jsonify({"stored": result.stored, "duplicates": result.duplicates})

@@ -84,6 +84,21 @@ def _parked(session: Session, workspace: Workspace) -> Condition | None:
                      "workspace page.")
 
 
+def _routed_webhooks_lost(session: Session, workspace: Workspace, ws: str) -> list[Condition]:
+    from ..trello.board_webhooks import rows_of
+
+    lost = [row for row in rows_of(session, workspace.id) if row.webhook_active is False]
+    if not lost:
+        return []
+    routing = Mapping.of_or_default(workspace).routing
+    names = {b.board_id: b.board_name or b.board_id for b in routing.boards} if routing else {}
+    return [Condition(IncidentKind.WEBHOOK_LOST, row.board_id,
+                      f"Trello changes on {_quote(names.get(row.board_id, row.board_id))} are not reaching {ws}: "
+                      "its webhook is lost",
+                      f"{row.webhook_detail}. Changes made on that board are not synced until its webhook is "
+                      "registered again; the worker keeps trying.") for row in lost]
+
+
 def conditions_of(session: Session, workspace: Workspace, now: datetime, warn: timedelta) -> list[Condition]:
     """What is wrong with ``workspace`` now."""
     found: list[Condition] = []
@@ -96,6 +111,8 @@ def conditions_of(session: Session, workspace: Workspace, now: datetime, warn: t
                                f"Trello changes are not reaching {ws}: its webhook is lost",
                                f"{workspace.webhook_detail}. Changes made in Trello are not synced until the "
                                "webhook is registered again; the worker keeps trying."))
+    if workspace.state == ACTIVE:  # each further board's webhook (several boards per sheet)
+        found.extend(_routed_webhooks_lost(session, workspace, ws))
     parked = _parked(session, workspace)
     if parked is not None:
         found.append(parked)

@@ -26,7 +26,9 @@ from ..auth.session import login_required
 from ..dashboard.helpers import user, workspace_or_404
 from ..extensions import db, db_session
 from ..models import ProviderAccount, Workspace
+from ..models.mapping import Mapping
 from ..sync.health_report import HealthReport, build_report
+from ..trello import board_webhooks
 from .incidents import open_incidents
 from .prefs import (
     EmailMode,
@@ -46,9 +48,14 @@ def connection_health(workspace: Workspace) -> HealthReport:
         return db.session.get(ProviderAccount, account_id) if account_id else None
 
     settings = AlertSettings.from_config(current_app.config)
+    routing = Mapping.of_or_default(workspace).routing
+    names = {b.board_id: b.board_name or b.board_id for b in routing.boards} if routing else {}
+    rows = board_webhooks.rows_of(db_session(), workspace.id)  # the routed boards' webhooks
+    boards = [(row, names.get(row.board_id, row.board_id)) for row in rows]
     return build_report(workspace, account(workspace.google_account_id), account(workspace.trello_account_id),
                         datetime.now(UTC), settings.warn,
-                        google_service_account=bool(current_app.config.get("GOOGLE_SERVICE_ACCOUNT_JSON")))
+                        google_service_account=bool(current_app.config.get("GOOGLE_SERVICE_ACCOUNT_JSON")),
+                        boards=boards)
 
 
 def alert_settings(workspace: Workspace) -> dict[str, Any]:

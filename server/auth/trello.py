@@ -134,12 +134,15 @@ def record_trello_account(session: Session, user: User, token: str,
 
 def repair_webhooks(workspaces: list[Workspace], token: str) -> None:
     """Re-register board webhooks with the new token (Trello deletes a revoked token's webhooks)."""
+    from ..trello import board_webhooks
     from ..trello.webhooks import ensure_board_webhook
 
     client = _trello(token)
     for workspace in workspaces:
         try:
             ensure_board_webhook(workspace, client, current_settings().public_base_url)
+            for row in board_webhooks.rows_of(db_session(), workspace.id):  # the further boards' too
+                board_webhooks.check(row, client, current_settings().public_base_url)
         except (TrelloError, requests.RequestException) as exc:  # the worker's periodic check retries
             log.info("trello_webhook_repair_failed", workspace_id=workspace.id, error=str(exc))
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 # The views register themselves on ``bp`` when imported (Flask's blueprint pattern); they take
 # ``bp`` from ``blueprint.py``, so the order of these imports does not matter.
-from . import addon_connect, history, mapping_edit, pages, picker, synced_sheet, wizard, workspace
+from . import addon_connect, boards, history, mapping_edit, pages, picker, synced_sheet, wizard, workspace
 from .blueprint import bp
 
-__all__ = ["addon_connect", "bp", "history", "mapping_edit", "pages", "picker", "synced_sheet", "wizard", "workspace"]
+__all__ = ["addon_connect", "boards", "bp", "history", "mapping_edit", "pages", "picker", "synced_sheet", "wizard",
+           "workspace"]

@@ -253,7 +253,12 @@ def _check(ws: Workspace, sources: Sources, form: Any = None) -> Checked:
                       statuses_as_written=statuses.status_to_list, list_to_status=statuses.list_to_status,
                       default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)},
                       row_filter=row_filter, card_filter=card_filter)
-    problems = [*columns.problems, *statuses.problems, *policies.problems, *row_problems, *card_problems]
+    routed = [f"“{saved.routing.column}” picks each row's board (see Boards): it cannot also be a card field."
+              for f in mapping.fields if saved.routing and f.column == saved.routing.column][:1]
+    if saved.routing and saved.routing.boards and mapping.custom_fields:
+        routed.append("Custom fields belong to one board, and this workspace sends rows to several (see Boards): "
+                      "remove the other boards first to map columns to custom fields.")
+    problems = [*columns.problems, *statuses.problems, *policies.problems, *row_problems, *card_problems, *routed]
     if not statuses.problems and not card_problems:
         problems += filter_form.mapping_problems(mapping, dict(sources.lists))
     return Checked(mapping, policies, problems)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import structlog
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ..addon import secrets as addon_secrets
 from ..addon.codes import issue_connect_code
@@ -31,6 +31,7 @@ from ..sheets.client import SheetTab
 from ..sheets.errors import SheetsError, sheets_error_message
 from ..sync import queue
 from ..sync.queue import enqueue_command
+from ..trello import board_webhooks
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloBadRequest, TrelloError, trello_error_message
 from ..trello.webhooks import callback_url, delete_board_webhook, register_board_webhook
@@ -185,6 +186,8 @@ def _register_webhook(session: Session, workspace: Workspace, trello: TrelloFact
         raise _step_failed(session, "This workspace has no Trello account; connect Trello on the Connections page.")
     try:
         register_board_webhook(workspace, client, public_base_url)
+        for row in board_webhooks.rows_of(session, workspace.id):  # the routed boards' webhooks too
+            board_webhooks.register(row, client, public_base_url)
     except TrelloBadRequest as exc:
         log.info("trello_webhook_refused", workspace_id=workspace.id, error=str(exc))
         raise _step_failed(session, f"Trello could not register the board's webhook: it must reach "
@@ -204,6 +207,8 @@ def _remove_webhook(workspace: Workspace, trello: TrelloFactory) -> str | None:
                 "delivery, which this server refuses.")
     try:
         delete_board_webhook(workspace, client)
+        for row in board_webhooks.rows_of(object_session(workspace), workspace.id):  # type: ignore[arg-type]
+            board_webhooks.delete(row, client)
     except TrelloError as exc:
         log.info("trello_webhook_delete_failed", workspace_id=workspace.id, error=str(exc))
         workspace.trello_webhook_id = None

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import crypto
-from ..models import ProviderAccount, Workspace
+from ..models import ProviderAccount, Workspace, WorkspaceBoard
 from ..models.workspace import ACTIVE
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloAuthError, TrelloError
@@ -25,11 +25,19 @@ def _hooks_by_account(ctx: DoctorContext) -> dict[str, list[tuple[str, str]]] | 
     query = (select(ProviderAccount.access_token, Workspace.id, Workspace.trello_webhook_id)
              .join(ProviderAccount, ProviderAccount.id == Workspace.trello_account_id)
              .where(Workspace.state == ACTIVE, Workspace.trello_webhook_id.is_not(None)))
+    # and each further board's webhook (several boards per sheet), named "<workspace> (board <id>)"
+    routed = (select(ProviderAccount.access_token, Workspace.id, WorkspaceBoard.board_id, WorkspaceBoard.webhook_id)
+              .join(Workspace, Workspace.id == WorkspaceBoard.workspace_id)
+              .join(ProviderAccount, ProviderAccount.id == Workspace.trello_account_id)
+              .where(Workspace.state == ACTIVE, WorkspaceBoard.webhook_id.is_not(None)))
     grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)
     with ctx.engine().connect() as connection:
         for token, workspace_id, webhook_id in connection.execute(query):
             if token:
                 grouped[token].append((workspace_id, webhook_id))
+        for token, workspace_id, board_id, webhook_id in connection.execute(routed):
+            if token:
+                grouped[token].append((f"{workspace_id} (board {board_id})", webhook_id))
     return grouped
 
 

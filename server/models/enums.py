@@ -194,6 +194,7 @@ class HistoryAction(StrEnum):
     ONE_WAY = "one_way"  # a change from a side its field does not take from, not passed on
     UNKNOWN_LABEL = "unknown_label"  # a label name the board does not have: not added
     UNKNOWN_MEMBER = "unknown_member"  # a name in the members column no board member answers to: not added
+    UNKNOWN_ROUTE = "unknown_route"  # a routing value that names no board: the primary board
     CARD_REMOVED = "card_removed"
     ROW_REMOVED = "row_removed"
     ARCHIVE_CARD = "archive_card"

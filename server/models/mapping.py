@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, assert_never
 
+from .boards import BoardRoute, Routing, RoutingError
 from .enums import Direction, FieldKind
 from .filters import CardFilter, RowFilter
 
@@ -53,7 +54,8 @@ _COLUMN_KEYS = ("title_column", "status_column", "description_columns", "due_col
                 "due_done_column", "card_url_column", "labels_column", "members_column", "checklist_column",
                 "comment_column")
 _KNOWN_KEYS = frozenset({*_COLUMN_KEYS, "status_to_list", "list_to_status", "default_status", "list_names",
-                         "board_name", "directions", "custom_fields", "member_emails", "row_filter", "card_filter"})
+                         "board_name", "directions", "custom_fields", "member_emails", "row_filter", "card_filter",
+                         "routing"})
 #: the kinds that take one column, with the key that stores it
 SINGLE_KINDS: dict[FieldKind, str] = {FieldKind.DUE: "due_column", FieldKind.START: "start_column",
                                       FieldKind.DUE_DONE: "due_done_column", FieldKind.CARD_URL: "card_url_column",
@@ -138,6 +140,7 @@ class Mapping:
     unknown: dict[str, Any] = field(default_factory=dict)  # stored keys this version does not know
     row_filter: RowFilter = RowFilter()  # which rows sync (``server/models/filters.py``)
     card_filter: CardFilter = CardFilter()  # which cards sync
+    routing: Routing | None = None  # several boards per sheet (``server/models/boards.py``)
 
     status_to_list: dict[str, str] = field(init=False, repr=False, compare=False)
     title_column: str = field(init=False, repr=False, compare=False)
@@ -173,7 +176,8 @@ class Mapping:
             "checklist_column": self._one(FieldKind.CHECKLIST),
             "comment_column": self._one(FieldKind.COMMENT),
             "custom_fields": {f.column: f.custom_field_id for f in self.fields if f.kind == FieldKind.CUSTOM_FIELD},
-            "_synced": tuple(dict.fromkeys(f.column for f in self.fields)),
+            "_synced": tuple(dict.fromkeys([*(f.column for f in self.fields),
+                                            *([self.routing.column] if self.routing else [])])),
             "_directions": {f.column: f.direction for f in self.fields},
         }
         for name, value in derived.items():
@@ -195,7 +199,11 @@ class Mapping:
         if not isinstance(data, dict):
             raise MappingError(f"the stored mapping is {_what(data)}, not an object")
         statuses = _table(data, "status_to_list")
-        return cls(fields=_fields_from_json(data), statuses_as_written=statuses,
+        try:
+            routing = Routing.from_json(data.get("routing"))
+        except RoutingError as exc:
+            raise MappingError(str(exc)) from None
+        return cls(routing=routing, fields=_fields_from_json(data), statuses_as_written=statuses,
                    list_to_status=_table(data, "list_to_status"),
                    default_status=_text(data, "default_status") or next(iter(statuses), ""),
                    lead_id_column=lead_id_column, list_names=_table(data, "list_names"),
@@ -215,6 +223,8 @@ class Mapping:
             out["row_filter"] = self.row_filter.to_json()
         if self.card_filter:
             out["card_filter"] = self.card_filter.to_json()
+        if self.routing:
+            out["routing"] = self.routing.to_json()
         return out
 
     @classmethod
@@ -257,7 +267,32 @@ class Mapping:
         return self.status_to_list.get(key)
 
     def status_for_list(self, list_id: str) -> str | None:
-        return self.list_to_status.get(list_id)
+        found = self.list_to_status.get(list_id)
+        return found if found is not None or self.routing is None else self.routing.status_for_list(list_id)
+
+    # ------------------------------------------------------------------ routing (``boards.py``)
+
+    @property
+    def route_column(self) -> str | None:
+        return self.routing.column if self.routing else None
+
+    def route_board(self, values: dict[str, Any]) -> BoardRoute | None:
+        """The further board a row's routing cell sends it to; None: the primary board."""
+        return self.routing.board_for_route(values.get(self.routing.column)) if self.routing else None
+
+    def list_for_row(self, values: dict[str, Any]) -> str | None:
+        """The list of a row's card: its status's list on the board its routing cell names (a status
+        that board does not map: the primary board's list)."""
+        status = values.get(self.status_column, "")
+        board = self.route_board(values)
+        found = board.list_for_status(normalise_status(status) or self.default_status) if board else None
+        return found or self.list_for_status(status)
+
+    def route_for_list(self, list_id: str | None, *preferred: Any) -> str | None:
+        """The routing cell of a card in ``list_id`` (None without routing)."""
+        if self.routing is None:
+            return None
+        return self.routing.route_for_board(self.routing.board_of_list(list_id), *preferred)
 
     def status_matches_list(self, status: Any, list_id: str) -> bool:
         return self.list_for_status(status) == list_id

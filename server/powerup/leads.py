@@ -9,7 +9,7 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Event, Link, Workspace
+from ..models import Event, Link, Workspace, WorkspaceBoard
 from ..models.enums import Command, LinkSyncState
 from ..models.sync import PENDING, PROCESSING, UNLINKED
 from ..models.workspace import ACTIVE
@@ -86,7 +86,9 @@ def card_on_another_board(session: Session, board_id: str, card_id: str) -> bool
     """Whether we know ``card_id`` as the card of a workspace on a different board."""
     statement = (
         select(Link.id).join(Workspace, Workspace.id == Link.workspace_id)
-        .where(Link.card_id == card_id, Workspace.trello_board_id != board_id).limit(1)
+        .where(Link.card_id == card_id, Workspace.trello_board_id != board_id,
+               Workspace.id.not_in(select(WorkspaceBoard.workspace_id).where(WorkspaceBoard.board_id == board_id)))
+        .limit(1)
     )
     return session.execute(statement).first() is not None
 
@@ -123,7 +125,7 @@ def card_view(session: Session, workspace: Workspace, card_id: str) -> dict[str,
         # list_id: the list the lead's status goes to; a card elsewhere has just moved and its
         # badge asks again soon (powerup_static/js/client.js)
         "badge": {"text": status, "color": badge_color(mapping, status) if status else "light-gray",
-                  "list_id": mapping.list_for_status(status) if status else None},
+                  "list_id": mapping.list_for_row(link.shadow or {}) if status else None},
     }
 
 

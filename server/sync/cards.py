@@ -43,7 +43,7 @@ def card_fields(mapping: Mapping, lead_id: str, shadow: dict[str, Any], preamble
         "name": cell_text(shadow.get(mapping.title_column, "")),
         "desc": description.render({c: cell_text(shadow.get(c, "")) for c in mapping.description_columns},
                                    mapping.description_columns, lead_id, preamble),
-        "idList": mapping.list_for_status(shadow.get(mapping.status_column, "")),
+        "idList": mapping.list_for_row(shadow),  # on the board the routing column names
     }
     for key, column in (("due", mapping.due_column), ("start", mapping.start_column)):
         if column:
@@ -91,6 +91,8 @@ def trello_values(mapping: Mapping, card: dict[str, Any]) -> dict[str, str]:
         values[mapping.labels_column] = labels.of_card(card)
     if mapping.checklist_column and isinstance(card.get("badges"), dict):
         values[mapping.checklist_column] = checklist_progress(card)
+    if mapping.route_column:  # the board the card is on (several boards per sheet)
+        values[mapping.route_column] = mapping.route_for_list(card.get("idList")) or ""
     return values
 
 
@@ -100,6 +102,8 @@ def field_keys(mapping: Mapping) -> dict[str, str]:
     ``idLabels`` and ``idMembers`` are not in ``card_fields``: they need the board's labels and
     members, ``labels.resolve`` and ``members.Resolver``)."""
     keys = {mapping.title_column: "name", mapping.status_column: "idList"}
+    if mapping.route_column:  # the routing column picks the board of the card's list
+        keys[mapping.route_column] = "idList"
     keys.update({column: "desc" for column in mapping.description_columns})
     for column, key in ((mapping.due_column, "due"), (mapping.start_column, "start"),
                         (mapping.due_done_column, "dueComplete"), (mapping.labels_column, "idLabels"),
@@ -137,8 +141,9 @@ def status_for_list(mapping: Mapping, list_id: str | None, *preferred: str) -> s
     """The status a card in ``list_id`` shows: the first of ``preferred`` that maps to that list
     (several statuses may share a list: a card moved into "Closed" keeps "Lost"), else the list's
     own status; None when the list has no status."""
-    for status in preferred:
-        if status and mapping.list_for_status(status) == list_id:
+    route = {mapping.route_column: mapping.route_for_list(list_id)} if mapping.route_column else {}
+    for status in preferred:  # on the board of ``list_id`` (several boards per sheet)
+        if status and mapping.list_for_row({mapping.status_column: status, **route}) == list_id:
             return status
     return mapping.status_for_list(list_id) if list_id else None
 
@@ -193,15 +198,17 @@ def create_card(trello: TrelloClient, link: Link, fields: dict[str, Any]) -> dic
 
 def revive_card(trello: TrelloClient, mapping: Mapping, link: Link, shadow: dict[str, Any],
                 preamble: str, id_labels: list[str] | None = None,
-                id_members: list[str] | None = None) -> dict[str, Any]:
+                id_members: list[str] | None = None, board_id: str | None = None) -> dict[str, Any]:
     """Unarchive the lead's card with its current fields, or make a new one if it was deleted or
     moved away (``id_labels``, ``id_members``: its labels and members, where the mapping has
-    such columns)."""
+    such columns; ``board_id``: the board its list is on, where rows are routed to several boards)."""
     fields = card_fields(mapping, link.lead_id, shadow, preamble)
     if id_labels is not None:
         fields["idLabels"] = id_labels
     if id_members is not None:
         fields["idMembers"] = id_members
+    if board_id:
+        fields["idBoard"] = board_id
     # archived, or moved out of the card filter (``filters.OUTSIDE``): the same card comes back
     if (CardExtra.of(link).removed or "").startswith(("archived", "outside the filter")) and link.card_id:
         try:

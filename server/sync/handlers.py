@@ -19,7 +19,7 @@ from ..models.card_extra import CardExtra
 from ..models.enums import HistoryAction, Outcome, PendingOp, SheetEventKind
 from ..models.sync import CARD_REMOVED, IGNORED, LINKED, ROW_REMOVED
 from ..trello.errors import TrelloNotFound
-from . import cards, customfields, filters, labels, members
+from . import cards, customfields, filters, labels, members, routing
 from .cards import comment_text, now_ms
 from .history import record
 from .inbox import CARD_APPEARS
@@ -60,6 +60,7 @@ def sheet_row(work: LeadWork, event: Event, data: dict[str, Any]) -> None:
     if status is not None and (changed is None or mapping.status_column in changed):
         work.sheet_statuses.append(status)
     lead_id, needs_id = work.assign_lead_id(event, data)
+    routing.note_unknown_route(work, event, lead_id, values, changed)
     link = work.link if work.link is not None and work.link.lead_id == lead_id else work.link_by_lead(lead_id)
     work.row_hint = data.get("row") or work.row_hint
     if filters.row_step(work, event, data, values, link):  # outside the row filter, leaving or entering it
@@ -158,6 +159,8 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
     if not card_id:
         work.done(event, "the action names no card", IGNORED)
         return
+    if event.kind in routing.MOVES and routing.moved_between_boards(work, event, action, link, ours=ours, at=at):
+        return  # between two of the workspace's boards: the routing column follows the card
     if link is not None and filters.card_step(work, event, action, link, ours=ours, at=at):
         return  # the card left or entered the card filter, or is outside it
     if event.kind in CARD_APPEARS:
@@ -202,6 +205,7 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
         return
     observed = observe_update(action, link, work.mapping, ours=ours, sheet_values=work.sheet_statuses,
                               event_id=event.id)
+    routing.route_follows_list(work.mapping, action, link, observed, ours=ours, event_id=event.id)
     if observed.closed is True and not ours:
         if link.status == LINKED:
             work.card_gone(link, "archived in Trello", at, event)

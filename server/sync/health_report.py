@@ -4,11 +4,12 @@ and each connected account's grant. Pure: it reads what was recorded and a clock
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from ..models import ProviderAccount, Workspace
+from ..models import ProviderAccount, Workspace, WorkspaceBoard
 from .grants import BROKEN, EXPIRY_WORDS, GrantExpiry, account_label
 
 
@@ -80,17 +81,19 @@ def powerup_line(workspace: Workspace, now: datetime) -> HealthLine:
     return HealthLine("powerup", "Trello Power-Up", Health.OK, f"Enabled on the board, last used {ago(seen, now)}.")
 
 
-def webhook_line(workspace: Workspace, now: datetime) -> HealthLine:
+def webhook_line(workspace: Workspace | WorkspaceBoard, now: datetime, key: str = "webhook",
+                 label: str = "Trello webhook") -> HealthLine:
+    """The primary board's webhook (on the workspace), or a further board's (``WorkspaceBoard``)."""
     checked = workspace.webhook_checked_at
     if checked is None:
-        return HealthLine("webhook", "Trello webhook", Health.UNKNOWN, "Not checked yet (the worker checks it hourly).")
+        return HealthLine(key, label, Health.UNKNOWN, "Not checked yet (the worker checks it hourly).")
     detail = workspace.webhook_detail or ("active" if workspace.webhook_active else "not active")
     text = f"{detail[0].upper()}{detail[1:]} (checked {ago(checked, now)})."
     if not workspace.webhook_active:
-        return HealthLine("webhook", "Trello webhook", Health.PROBLEM,
+        return HealthLine(key, label, Health.PROBLEM,
                           text + " Trello changes are not arriving; the worker tries again at its next check.")
     recently_fixed = workspace.webhook_reregistered_at is not None and workspace.webhook_reregistered_at >= checked
-    return HealthLine("webhook", "Trello webhook", Health.WARNING if recently_fixed else Health.OK, text)
+    return HealthLine(key, label, Health.WARNING if recently_fixed else Health.OK, text)
 
 
 def account_line(key: str, account: ProviderAccount | None, now: datetime, warn: timedelta,
@@ -120,7 +123,8 @@ def account_line(key: str, account: ProviderAccount | None, now: datetime, warn:
 
 
 def build_report(workspace: Workspace, google: ProviderAccount | None, trello: ProviderAccount | None,
-                 now: datetime, warn: timedelta, *, google_service_account: bool = False) -> HealthReport:
+                 now: datetime, warn: timedelta, *, google_service_account: bool = False,
+                 boards: Sequence[tuple[WorkspaceBoard, str]] = ()) -> HealthReport:
     """Everything the workspace page's *Connection health* block shows, worst first in its badge;
     ``google_service_account``: the server reads sheets as its service account when a workspace has
     no Google account."""
@@ -128,6 +132,7 @@ def build_report(workspace: Workspace, google: ProviderAccount | None, trello: P
         addon_line(workspace, now),
         powerup_line(workspace, now),
         webhook_line(workspace, now),
+        *(webhook_line(row, now, f"webhook:{row.board_id}", f"Trello webhook of “{name}”") for row, name in boards),
         account_line("google", google, now, warn, google_service_account),
         account_line("trello", trello, now, warn),
     ))

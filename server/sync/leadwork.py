@@ -32,7 +32,7 @@ from ..models.sync import CARD_REMOVED, DONE, IGNORED, LINKED, ROW_REMOVED, UNLI
 from ..trello.cardfields import CustomFieldsUnavailable
 from ..trello.client import TrelloClient
 from ..trello.errors import TrelloBadRequest, TrelloNotFound, TrelloUnavailable
-from . import cards, customfields, description, filters, labels, members, queue
+from . import cards, customfields, description, filters, labels, members, queue, routing
 from .cards import card_fields, comment_text, now_ms, trello_time_ms, trello_values
 from .history import record
 from .inbox import CARD_APPEARS, new_lead_id
@@ -190,8 +190,12 @@ class LeadWork:
 
     def same(self, side: Side, name: str, a: str, b: str) -> bool:
         if side is Side.TRELLO:
+            if name == self.mapping.status_column and self.mapping.routing:  # on the card's own board
+                return routing.same_status(self.mapping, self.link.shadow if self.link else None, a, b)
             if name == self.mapping.status_column:
                 return self.mapping.list_for_status(a) == self.mapping.list_for_status(b)
+            if name == self.mapping.route_column:  # what the card can show: the board it is on
+                return routing.same_board(self.mapping, a, b)
             if name in (self.mapping.due_column, self.mapping.start_column):
                 return due_to_trello(a) == due_to_trello(b)
             if name == self.mapping.due_done_column:
@@ -359,9 +363,13 @@ class LeadWork:
         by_column = cards.field_keys(self.mapping)
         keys = [by_column[name] for name in fields if name in by_column]
         body = {k: desired[k] for k in dict.fromkeys(keys) if k in desired}
-        if "idLabels" in keys:  # the card's colour-only labels have no words in the column: kept
-            body["idLabels"] = list(dict.fromkeys([*self.label_ids(link.lead_id, shadow),
-                                                   *CardExtra.of(link).colour_labels]))
+        routing.with_board(self.workspace, self.mapping, body)
+        moved = body.get("idBoard") and body["idBoard"] != routing.board_of_row(self.workspace, self.mapping,
+                                                                               link.shadow or {})
+        if "idLabels" in keys or (self.mapping.labels_column and moved):  # labels are the board's
+            # the card's colour-only labels have no words in the column: kept, on the board they belong to
+            colours = () if moved else CardExtra.of(link).colour_labels
+            body["idLabels"] = list(dict.fromkeys([*self.label_ids(link.lead_id, shadow), *colours]))
         if "idMembers" in keys:  # its unknown names were said when the sheet's edit came in
             body["idMembers"] = self.member_ids(link.lead_id, shadow, report=False)
         return body
@@ -392,8 +400,8 @@ class LeadWork:
         """The board's label ids of the names in the labels column; a name the board does not have
         is said in the lead's history (not invented)."""
         column = self.mapping.labels_column or ""
-        ids, unknown = labels.resolve(self.trello(), self.workspace.id, self.workspace.trello_board_id,
-                                      shadow.get(column, ""))
+        board = routing.board_of_row(self.workspace, self.mapping, shadow)  # the card's own board's labels
+        ids, unknown = labels.resolve(self.trello(), self.workspace.id, board, shadow.get(column, ""))
         title = shadow.get(self.mapping.title_column, "") or lead_id
         for name in unknown:
             record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.UNKNOWN_LABEL,
@@ -418,13 +426,14 @@ class LeadWork:
         preamble = CardExtra.of(link).preamble
         was = link.status
         if was == ROW_REMOVED:
-            card = cards.write_card(self.trello(), link, closed=False,
-                                    **card_fields(self.mapping, link.lead_id, shadow, preamble))
+            card = cards.write_card(self.trello(), link, closed=False, **routing.with_board(
+                self.workspace, self.mapping, card_fields(self.mapping, link.lead_id, shadow, preamble)))
         else:
             id_labels = self.label_ids(link.lead_id, shadow) if self.mapping.labels_column else None
             id_members = self.member_ids(link.lead_id, shadow) if self.mapping.members_column else None
             filters.release_if_taken(self.session, self.workspace, self.mapping, link)
-            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels, id_members)
+            board = routing.board_of_row(self.workspace, self.mapping, shadow) if self.mapping.routing else None
+            card = cards.revive_card(self.trello(), self.mapping, link, shadow, preamble, id_labels, id_members, board)
         self.ctx.outbound("trello", self.merged[-1].id)
         made = card["id"] != link.card_id  # the old card was deleted or moved away: a new one
         link.card_id = card["id"]
@@ -507,7 +516,7 @@ class LeadWork:
                 raise Defer(wait_s, "waiting to see whether the card of a timed-out call appears")
             if attempted or event.attempts > 1 or not mine:
                 # An earlier try (ours, or a dead worker's) may have made the card: find it first.
-                card = cards.find_card_by_marker(trello, self.workspace.trello_board_id, lead_id)
+                card = routing.find_card_by_marker(trello, self.workspace, self.mapping, lead_id)
         self.link = link
         if id_row:
             mark_sheet(link, id_row=id_row)
@@ -621,7 +630,7 @@ class LeadWork:
         except TrelloNotFound:
             self.done(event, "the card no longer exists", IGNORED)
             return
-        if card.get("idBoard") != self.workspace.trello_board_id or card.get("closed"):
+        if card.get("idBoard") not in routing.board_ids(self.workspace, self.mapping) or card.get("closed"):
             self.done(event, "the card is not open on this board", IGNORED)
             return
         refused = filters.card_refused(self, card)  # outside the card filter, or another workspace's

@@ -51,7 +51,7 @@ from ..models.sync_progress import SyncProgress
 from ..sheets.client import SheetTab, column_letter
 from ..trello.cardfields import CustomFieldsUnavailable
 from ..trello.errors import TrelloBadRequest
-from . import customfields, description, filters, labels, members
+from . import customfields, description, filters, labels, members, routing
 from .cards import (
     card_fields,
     comment_text,
@@ -257,12 +257,22 @@ class Reconciler:
 
     def _read_cards(self, rows: dict[str, SheetLead]) -> dict[str, CardLead]:
         cards: dict[str, CardLead] = {}
-        board = self.workspace.trello_board_id
+        commented: set[str] = set()  # cards with comments (read below, where the mapping has a comment column)
+        for board in routing.board_ids(self.workspace, self.mapping):  # every routed board's cards
+            self._read_board(board, rows, cards, commented)
+        if commented and self.mapping.comment_column:
+            for card_id, text in self._latest_comments(commented).items():
+                read = cards[card_id].own
+                if read is not None:
+                    read[self.mapping.comment_column] = text
+        return cards
+
+    def _read_board(self, board: str, rows: dict[str, SheetLead], cards: dict[str, CardLead],
+                    commented: set[str]) -> None:
         fields = CARD_READ_FIELDS + (",idMembers" if self.mapping.members_column else "") + \
             (",badges" if self.mapping.checklist_column or self.mapping.comment_column else "")
         pages = (self.trello.iter_board_card_details(board, fields=fields) if self.mapping.custom_fields
                  else self.trello.iter_board_cards(board, fields=fields))  # customFieldItems=true
-        commented: set[str] = set()  # cards with comments (read below, where the mapping has a comment column)
         for page in pages:
             for card in page:
                 desc = card.get("desc") or ""
@@ -287,12 +297,6 @@ class Reconciler:
                                              else None)
             self.plan.cards_read += len(page)
             self._set_progress("reading board", self.plan.cards_read, 0)
-        if commented and self.mapping.comment_column:
-            for card_id, text in self._latest_comments(commented).items():
-                read = cards[card_id].own
-                if read is not None:
-                    read[self.mapping.comment_column] = text
-        return cards
 
     def _latest_comments(self, card_ids: set[str]) -> dict[str, str]:
         """The latest comment of each of these cards: the board's comments, newest first, a page of
@@ -439,9 +443,10 @@ class Reconciler:
                 self._one_way_pair(link, column, sheet_value, card_values[column], old, new_shadow, row_cells,
                                    missing=column in self.mapping.description_columns and column not in parsed.fields)
                 continue
-            if column == self.mapping.status_column:
-                card_same = self.mapping.status_matches_list(old, card.list_id)
-                agree = self.mapping.status_matches_list(sheet_value, card.list_id)
+            if column == self.mapping.status_column:  # on the board the routing column names
+                card_same = routing.status_matches(self.mapping, old, shadow, card.list_id)
+                row_values = dict(zip(self.columns, row.cells, strict=False))
+                agree = routing.status_matches(self.mapping, sheet_value, row_values, card.list_id)
             elif column in self.mapping.description_columns and column not in parsed.fields:
                 card_same, agree = True, False  # the line was removed from the card: not a change
             else:
@@ -503,6 +508,8 @@ class Reconciler:
         if column in self.mapping.custom_fields:  # as the field keeps it: 3 is 3.0, yes is TRUE
             found = self._custom_definitions().get(self.mapping.custom_fields[column])
             return bool(customfields.key(found, card_value) == customfields.key(found, old))
+        if column == self.mapping.route_column:  # the board the card is on
+            return routing.same_board(self.mapping, card_value, old)
         return card_value == old
 
     def _custom_definitions(self) -> customfields.Definitions:
@@ -531,12 +538,13 @@ class Reconciler:
             record(self.session, self.workspace.id, side=HistorySide.RECONCILE, action=HistoryAction.ERROR,
                    lead_id=lead_id, outcome=Outcome.ERROR, message=words)
 
-    def _known_labels(self, value: Any) -> frozenset[str]:
-        return labels.known_key(self.trello, self.workspace.id, self.workspace.trello_board_id, value)
+    def _known_labels(self, value: Any, board: str | None = None) -> frozenset[str]:
+        return labels.known_key(self.trello, self.workspace.id, board or self.workspace.trello_board_id, value)
 
-    def _label_ids(self, lead_id: str, value: Any) -> list[str]:
-        """The board's ids of a cell's label names; a name the board lacks is said (not invented)."""
-        ids, unknown = labels.resolve(self.trello, self.workspace.id, self.workspace.trello_board_id, value)
+    def _label_ids(self, lead_id: str, value: Any, board: str | None = None) -> list[str]:
+        """The board's ids of a cell's label names (``board``: the card's, by default the
+        workspace's); a name the board lacks is said (not invented)."""
+        ids, unknown = labels.resolve(self.trello, self.workspace.id, board or self.workspace.trello_board_id, value)
         for name in unknown:
             words = (f"“{name}” in {self.mapping.labels_column} of lead {lead_id} is not a label on the board: "
                      "it was not added to the card")
@@ -582,10 +590,13 @@ class Reconciler:
         if self.mapping.due_done_column:
             actual["dueComplete"] = done_to_trello((card.own or {}).get(self.mapping.due_done_column))
         update = {k: v for k, v in desired.items() if actual.get(k) != v}
+        routing.with_board(self.workspace, self.mapping, update)
         column = self.mapping.labels_column
-        if column and labels.key((card.own or {}).get(column)) != self._known_labels(shadow.get(column)):
+        board = routing.board_of_list(self.workspace, self.mapping, desired.get("idList") or card.list_id)
+        if column and labels.key((card.own or {}).get(column)) != self._known_labels(shadow.get(column), board):
             # the card's colour-only labels have no words in the column: kept
-            update["idLabels"] = list(dict.fromkeys([*self._label_ids(lead_id, shadow.get(column)), *card.colours]))
+            update["idLabels"] = list(dict.fromkeys([*self._label_ids(lead_id, shadow.get(column), board),
+                                                     *card.colours]))
         column = self.mapping.members_column
         if column and self._members().key((card.own or {}).get(column)) != self._members().key(shadow.get(column)):
             update["idMembers"] = self._member_ids(lead_id, shadow.get(column))
@@ -833,7 +844,9 @@ class Reconciler:
             card = self.trello.create_card(id_list=fields["idList"], name=fields["name"], desc=fields["desc"],
                                            due=fields.get("due"), start=fields.get("start"),
                                            due_complete=bool(fields.get("dueComplete")),
-                                           id_labels=self._label_ids(link.lead_id, values.get(column))
+                                           id_labels=self._label_ids(link.lead_id, values.get(column),
+                                                                     routing.board_of_list(self.workspace, self.mapping,
+                                                                                           fields["idList"]))
                                            if column else None,
                                            id_members=self._member_ids(link.lead_id,
                                                                        values.get(self.mapping.members_column))
@@ -876,10 +889,11 @@ class Reconciler:
         for link, row in self.revives:
             shadow = self._values(row)
             column = self.mapping.labels_column
+            board = routing.board_of_row(self.workspace, self.mapping, shadow) if self.mapping.routing else None
             card = revive_card(self.trello, self.mapping, link, shadow, CardExtra.of(link).preamble,
-                               self._label_ids(link.lead_id, shadow.get(column)) if column else None,
+                               self._label_ids(link.lead_id, shadow.get(column), board) if column else None,
                                self._member_ids(link.lead_id, shadow.get(self.mapping.members_column))
-                               if self.mapping.members_column else None)
+                               if self.mapping.members_column else None, board)
             link.card_id = card["id"]
             link.status = LINKED
             link.card_extra = replace(CardExtra.of(link), removed=None).to_json()

@@ -447,6 +447,7 @@ def check_webhooks(session_factory: sessionmaker[Session], providers: Providers,
     """Look at every active workspace's board webhook, register again any Trello dropped or
     deactivated, and record what was found (the dashboard's connection health, the alerts);
     returns how many were re-registered."""
+    from ..trello import board_webhooks
     from ..trello.errors import TrelloAuthError
     from ..trello.webhooks import check_board_webhook
     from .grants import mark_account_broken
@@ -465,6 +466,8 @@ def check_webhooks(session_factory: sessionmaker[Session], providers: Providers,
                     repaired += 1
                     workspace.webhook_reregistered_at = now()
                     log.info("trello_webhook_reregistered", workspace_id=workspace_id, detail=check.detail)
+                repaired += board_webhooks.check_all(session, workspace, providers.trello(session, workspace),
+                                                     settings.public_base_url, now())  # routed boards
                 session.commit()
             except TrelloAuthError as exc:
                 session.rollback()

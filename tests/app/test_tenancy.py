@@ -342,7 +342,8 @@ def test_webhooks_refuse_another_workspaces_secret(app):
     rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/webhooks/")]
     assert {r.rule for r in rules} >= {"/webhooks/sheets/<workspace_id>", "/webhooks/trello/<workspace_id>"}
     for rule in rules:
-        assert rule.rule in ("/webhooks/sheets/<workspace_id>", "/webhooks/trello/<workspace_id>"), (
+        assert rule.rule in ("/webhooks/sheets/<workspace_id>", "/webhooks/trello/<workspace_id>",
+                             "/webhooks/trello/<workspace_id>/boards/<board_id>"), (
             f"{rule.rule}: add the new webhook to the tenancy tests")
     # the add-on's delivery for A's sheet, signed with B's workspace secret
     body = json.dumps({"event_id": "evil-1", "spreadsheet_id": "sheet-alpha", "sheet": "Leads",
@@ -357,6 +358,12 @@ def test_webhooks_refuse_another_workspaces_secret(app):
                                     "data": {"card": {"id": A_CARD, "name": "pwned"}, "board": {"id": A_BOARD}}}})
     signature = trello_signature("app-secret", action.encode(), f"{PUBLIC_BASE}/webhooks/trello/{b['id']}")
     response = client.post(f"/webhooks/trello/{a['id']}", data=action, headers={
+        "X-Trello-Webhook": signature, "Content-Type": "application/json"})
+    assert response.status_code == 401
+    # and to A's further board's endpoint (several boards per sheet): signed for B's, refused
+    signature = trello_signature("app-secret", action.encode(),
+                                 f"{PUBLIC_BASE}/webhooks/trello/{b['id']}/boards/{A_BOARD}")
+    response = client.post(f"/webhooks/trello/{a['id']}/boards/{A_BOARD}", data=action, headers={
         "X-Trello-Webhook": signature, "Content-Type": "application/json"})
     assert response.status_code == 401
     assert snapshot(app, a["id"]) == before

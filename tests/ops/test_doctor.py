@@ -213,3 +213,27 @@ def test_only_runs_the_named_checks_and_refuses_unknown_names(deployment: Deploy
         "OK   database", "OK   migrations", "doctor"]
     refused = runner.invoke(args=["doctor", "--only", "nonsense"])
     assert refused.exit_code == 2 and "unknown check(s) nonsense" in refused.output
+
+
+def test_a_further_boards_webhook_deleted_by_trello_is_named(deployment: Deployment) -> None:
+    """Several boards per sheet: each further board's webhook is checked too, named by its board."""
+    from server.models import WorkspaceBoard
+    from server.trello import board_webhooks
+
+    app, trello = deployment.app, deployment.trello
+    with app.app_context():
+        first = db.session.query(Workspace).one()
+        account = db.session.get(ProviderAccount, first.trello_account_id)
+        owner = trello.state.boards[first.trello_board_id].member_ids[0]
+        other = trello.add_board("EU leads", owner, lists=["New"])
+        row = WorkspaceBoard(workspace_id=first.id, board_id=other["id"])
+        db.session.add(row)
+        client = TrelloClient("doctor-key", account.access_token, base_url=trello.api_base_url)
+        board_webhooks.register(row, client, deployment.web.base_url)
+        db.session.commit()
+        hook, first_id = row.webhook_id, first.id
+    client.delete_webhook(hook)
+    result = app.test_cli_runner().invoke(args=["doctor", "--only", "trello_webhooks"])
+    assert result.exit_code == 1
+    line = result.output.splitlines()[0]
+    assert f"deleted by Trello: {first_id} (board {other['id']})" in line and "1 of 2" in line
