@@ -5,17 +5,13 @@ webhook; a row typed with that board's value then gets its card there. Screensho
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from server.extensions import db
 from server.models import Workspace
 from server.seed import DEMO_LISTS
 from tests.browser.chromium import ARGS, CHROMIUM
-from tests.browser.test_dashboard_browser import sign_in
-from tests.conftest import make_app
-from tests.sync.world import build_world
+from tests.browser.pages import sign_in
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -23,18 +19,15 @@ expect = playwright_api.expect
 
 
 @pytest.fixture
-def world(tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    w = build_world(f"sqlite:///{tmp_path / 'app.db'}", make_app=make_app,
-                    config={"DEV_LOGIN_ENABLED": True, "WTF_CSRF_ENABLED": True})
-    with w.sheets._lock:  # the sheet's owner added a Region column
-        w.sheets._sheet(w.spreadsheet_id, "Leads")[1].set(1, 8, "Region")
-    yield w
-    w.stop()
+def region(world):
+    """The world of tests/browser/conftest.py, whose sheet's owner added a Region column."""
+    with world.sheets._lock:
+        world.sheets._sheet(world.spreadsheet_id, "Leads")[1].set(1, 8, "Region")
+    return world
 
 
-def test_add_a_second_board_in_the_browser(world, artifacts_dir):
+def test_add_a_second_board_in_the_browser(region, artifacts_dir):
+    world = region
     base = world.web.base_url
     owner = world.person.request("GET", f"/boards/{world.board_id}/members")[0]["id"]
     eu = world.trello.add_board("EU leads", owner, lists=DEMO_LISTS)
