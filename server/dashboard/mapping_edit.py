@@ -175,6 +175,7 @@ def _form_from_saved(ws: Workspace, sources: Sources) -> dict[str, Any]:
             "members_column": mapping.members_column or "", "checklist_column": mapping.checklist_column or "",
             "comment_column": mapping.comment_column or "",
             "member_emails": form_checks.member_emails_text(mapping.member_emails),
+            "create_labels": mapping.create_labels,
             "directions": {f.column: f.direction.value for f in mapping.fields},
             "custom_fields": {fid: column for column, fid in mapping.custom_fields.items()},
             "rows": rows, "reverse": reverse, "default_status": mapping.default_status,
@@ -204,6 +205,7 @@ def _form_from_post(ws: Workspace, sources: Sources, form: Any = None) -> dict[s
             "checklist_column": form.get("checklist_column", ""),
             "comment_column": form.get("comment_column", ""),
             "member_emails": form.get("member_emails", ""),
+            "create_labels": form.get("create_labels") == "yes",
             "directions": form_checks.directions_from_form(form.get, sources.columns),
             "custom_fields": {fid: column for column, fid in _custom_answers(ws, sources, form)},
             "description_columns": form.getlist("description_columns"), "rows": rows,
@@ -252,7 +254,8 @@ def _check(ws: Workspace, sources: Sources, form: Any = None) -> Checked:
     mapping = replace(saved, fields=columns.fields(), member_emails=columns.member_emails,
                       statuses_as_written=statuses.status_to_list, list_to_status=statuses.list_to_status,
                       default_status=statuses.default_status, list_names={**saved.list_names, **dict(sources.lists)},
-                      row_filter=row_filter, card_filter=card_filter)
+                      row_filter=row_filter, card_filter=card_filter,
+                      create_labels=bool(columns.labels_column) and form.get("create_labels") == "yes")
     routed = [f"“{saved.routing.column}” picks each row's board (see Boards): it cannot also be a card field."
               for f in mapping.fields if saved.routing and f.column == saved.routing.column][:1]
     if saved.routing and saved.routing.boards and mapping.custom_fields:
@@ -379,6 +382,8 @@ def _fallback_form(ws: Workspace, sources: Sources) -> MultiDict[str, str]:
     for list_id in filters["lists"]:
         form.add("card_lists", list_id)
     form.add("card_labels", filters["labels"])
+    if answers["create_labels"]:
+        form.add("create_labels", "yes")
     described = set(answers["description_columns"]) | moved
     for column in sources.columns:  # in the page's order, as a browser submits the boxes
         if column in described:

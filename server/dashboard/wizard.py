@@ -274,7 +274,7 @@ def _tab_post(state: dict[str, Any]) -> ResponseReturnValue:
     if (title, header_row) != (state.get("sheet_name"), state.get("header_row")) or header != state.get("header"):
         _forget(state, "title_column", "status_column", "description_columns", "due_column", "start_column",
                 "due_done_column", "card_url_column", "labels_column", "members_column", "checklist_column",
-                "comment_column", "member_emails", "custom_fields", "directions", "status_to_list",
+                "comment_column", "member_emails", "create_labels", "custom_fields", "directions", "status_to_list",
                 "list_to_status", "default_status")
     state.update({"sheet_name": title, "sheet_gid": _tab_gid(titles[title]), "header_row": header_row,
                   "header": header[:60]})
@@ -388,6 +388,7 @@ def _columns_context(state: dict[str, Any]) -> dict[str, Any]:
             "description_columns": description, "start_column": start or "", "due_done_column": done or "",
             "card_url_column": card_url or "", "labels_column": labels or "", **people,
             "member_emails": form_checks.member_emails_text(state.get("member_emails") or {}),
+            "create_labels": bool(state.get("create_labels")),
             "directions": dict(state.get("directions") or {}), "direction_choices": form_checks.DIRECTION_CHOICES,
             "custom": [tuple(d) for d in state.get("custom_field_defs") or []],
             "custom_note": str(state.get("custom_fields_note") or "").replace(
@@ -456,7 +457,9 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
     if wanted:  # the columns the new fields are for are checked like any custom field column
         answer = form_checks.check_columns(
             columns, title, status, due, description, start=answer.start_column, due_done=answer.due_done_column,
-            card_url=answer.card_url_column, labels=answer.labels_column,
+            card_url=answer.card_url_column, labels=answer.labels_column, members=answer.members_column,
+            checklist=answer.checklist_column, comment=answer.comment_column,
+            member_emails=request.form.get("member_emails", ""),
             directions=form_checks.directions_from_form(request.form.get, columns),
             custom_fields=[*answer.custom_fields.items(), *((new.column, "") for new in wanted)])
     if answer.problems or problems:
@@ -476,6 +479,7 @@ def _columns_post(state: dict[str, Any]) -> ResponseReturnValue:
                   "labels_column": answer.labels_column, "custom_fields": answer.custom_fields,
                   "members_column": answer.members_column, "checklist_column": answer.checklist_column,
                   "comment_column": answer.comment_column, "member_emails": answer.member_emails,
+                  "create_labels": bool(answer.labels_column) and request.form.get("create_labels") == "yes",
                   "directions": {column: d.value for column, d in answer.directions.items()}})
     _save(state)
     return _go("statuses")
@@ -675,6 +679,7 @@ def _save_draft(state: dict[str, Any]) -> Workspace | None:
                              comment=state.get("comment_column") or None,
                              directions={c: Direction(d) for c, d in (state.get("directions") or {}).items()}),
         member_emails=dict(state.get("member_emails") or {}),
+        create_labels=bool(state.get("create_labels")),
         statuses_as_written=dict(state["status_to_list"]),
         list_to_status=dict(state.get("list_to_status") or {}),
         default_status=state.get("default_status") or "",

@@ -20,6 +20,9 @@ sheet whatever it says). ``members_column`` (the card's members, by name), its `
 (checklist progress, "3/5") and ``comment_column`` (the latest comment) came after them; the
 checklist and comment columns are card → sheet whatever ``directions`` says.
 
+``create_labels`` (true or false, default false): a name in the labels column that the board has no
+label for is made as a label (no colour) instead of being reported and left off the card.
+
 ``row_filter`` and ``card_filter`` (which rows and cards sync, ``server/models/filters.py``) are
 optional too: without them every row and every card of the mapped lists syncs.
 
@@ -55,7 +58,7 @@ _COLUMN_KEYS = ("title_column", "status_column", "description_columns", "due_col
                 "comment_column")
 _KNOWN_KEYS = frozenset({*_COLUMN_KEYS, "status_to_list", "list_to_status", "default_status", "list_names",
                          "board_name", "directions", "custom_fields", "member_emails", "row_filter", "card_filter",
-                         "routing"})
+                         "routing", "create_labels"})
 #: the kinds that take one column, with the key that stores it
 SINGLE_KINDS: dict[FieldKind, str] = {FieldKind.DUE: "due_column", FieldKind.START: "start_column",
                                       FieldKind.DUE_DONE: "due_done_column", FieldKind.CARD_URL: "card_url_column",
@@ -141,6 +144,7 @@ class Mapping:
     row_filter: RowFilter = RowFilter()  # which rows sync (``server/models/filters.py``)
     card_filter: CardFilter = CardFilter()  # which cards sync
     routing: Routing | None = None  # several boards per sheet (``server/models/boards.py``)
+    create_labels: bool = False  # a label name the board lacks is made, not reported
 
     status_to_list: dict[str, str] = field(init=False, repr=False, compare=False)
     title_column: str = field(init=False, repr=False, compare=False)
@@ -208,6 +212,7 @@ class Mapping:
                    default_status=_text(data, "default_status") or next(iter(statuses), ""),
                    lead_id_column=lead_id_column, list_names=_table(data, "list_names"),
                    board_name=_text(data, "board_name"), member_emails=_table(data, "member_emails"),
+                   create_labels=_flag(data, "create_labels"),
                    unknown={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
                    row_filter=RowFilter.from_json(data.get("row_filter")),
                    card_filter=CardFilter.from_json(data.get("card_filter")))
@@ -225,6 +230,8 @@ class Mapping:
             out["card_filter"] = self.card_filter.to_json()
         if self.routing:
             out["routing"] = self.routing.to_json()
+        if self.create_labels:
+            out["create_labels"] = True
         return out
 
     @classmethod
@@ -381,6 +388,15 @@ def _texts(data: dict[str, Any], key: str) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise MappingError(f"the mapping's “{key}” holds {_what(item)} where a column name should be")
     return tuple(value)
+
+
+def _flag(data: dict[str, Any], key: str) -> bool:
+    value = data.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise MappingError(f"the mapping's “{key}” is {_what(value)}, not true or false")
+    return value
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, str]:

@@ -4,8 +4,9 @@ A cell lists label names ("Hot, Follow-up"); names match the board's labels igno
 surrounding spaces. The board's labels are read once per workspace and kept for
 ``LABELS_TTL_S`` (a name not found sends one more read, at most every ``LABELS_RETRY_S``, in case
 someone just made the label). A name the board does not have is not invented: the card gets the
-labels that exist, and the lead's history says which name was left out. Colour-only labels (no
-name) have no words in the column: the link keeps the ids of those on its card as last seen
+labels that exist, and the lead's history says which name was left out; unless the workspace's
+mapping says ``create_labels``, when such a name is made as a label (no colour) and put on the
+card. Colour-only labels (no name) have no words in the column: the link keeps the ids of those on its card as last seen
 (``CardExtra.colour_labels``: from the card read, the label actions, our PUT's answer), and a
 sheet edit of the column keeps them on the card.
 """
@@ -58,6 +59,7 @@ class _Board:
 
 _cache: dict[tuple[str, str], _Board] = {}
 _lock = threading.Lock()
+_make_lock = threading.Lock()  # one label made at a time, so two loops never make the same name twice
 
 
 def _read(trello: TrelloClient, board_id: str) -> dict[str, str]:
@@ -91,16 +93,35 @@ def forget(workspace_id: str) -> None:
             del _cache[cached]
 
 
-def resolve(trello: TrelloClient, workspace_id: str, board_id: str, value: Any) -> tuple[list[str], list[str]]:
-    """(label ids, names the board does not have) of a cell's names."""
+def resolve(trello: TrelloClient, workspace_id: str, board_id: str, value: Any, *,
+            make: bool = False) -> tuple[list[str], list[str]]:
+    """(label ids, names the board does not have) of a cell's names; ``make``: a name the board
+    does not have is made as a label (no colour) instead, and none is left over."""
     wanted = names(value)
     if not wanted:
         return [], []
     by_name = board_labels(trello, workspace_id, board_id)
     if any(n.casefold() not in by_name for n in wanted):
         by_name = board_labels(trello, workspace_id, board_id, missing=True)
+    if make:
+        for name in [n for n in wanted if n.casefold() not in by_name]:
+            by_name = _make(trello, workspace_id, board_id, name)
     ids = [by_name[n.casefold()] for n in wanted if n.casefold() in by_name]
     return list(dict.fromkeys(ids)), [n for n in wanted if n.casefold() not in by_name]
+
+
+def _make(trello: TrelloClient, workspace_id: str, board_id: str, name: str) -> dict[str, str]:
+    """Make the label ``name`` on the board (once per process: the cache learns it at once), and
+    return the board's labels with it."""
+    with _make_lock:
+        entry = _cache.get((workspace_id, board_id))
+        if entry is not None and name.casefold() in entry.by_name:
+            return entry.by_name  # another loop made it meanwhile
+        made = trello.create_label(board_id, name, None)
+        by_name = {**(entry.by_name if entry is not None else {}), name.casefold(): str(made["id"])}
+        with _lock:
+            _cache[(workspace_id, board_id)] = _Board(time.monotonic(), by_name, time.monotonic())
+        return by_name
 
 
 def known_key(trello: TrelloClient, workspace_id: str, board_id: str, value: Any) -> frozenset[str]:

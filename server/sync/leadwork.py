@@ -200,6 +200,8 @@ class LeadWork:
                 return due_to_trello(a) == due_to_trello(b)
             if name == self.mapping.due_done_column:
                 return done_to_trello(a) == done_to_trello(b)
+            if name == self.mapping.labels_column and self.mapping.create_labels:  # every name: made if missing
+                return labels.key(a) == labels.key(b)
             if name == self.mapping.labels_column:  # what the card can show: the names the board has
                 board = self.workspace.trello_board_id
                 return labels.known_key(self.trello(), self.workspace.id, board, a) == \
@@ -398,10 +400,11 @@ class LeadWork:
 
     def label_ids(self, lead_id: str, shadow: dict[str, str]) -> list[str]:
         """The board's label ids of the names in the labels column; a name the board does not have
-        is said in the lead's history (not invented)."""
+        is said in the lead's history (not invented), or made where the mapping says ``create_labels``."""
         column = self.mapping.labels_column or ""
         board = routing.board_of_row(self.workspace, self.mapping, shadow)  # the card's own board's labels
-        ids, unknown = labels.resolve(self.trello(), self.workspace.id, board, shadow.get(column, ""))
+        ids, unknown = labels.resolve(self.trello(), self.workspace.id, board, shadow.get(column, ""),
+                                      make=self.mapping.create_labels)
         title = shadow.get(self.mapping.title_column, "") or lead_id
         for name in unknown:
             record(self.session, self.workspace.id, side=Side.SHEETS, action=HistoryAction.UNKNOWN_LABEL,

@@ -539,12 +539,18 @@ class Reconciler:
                    lead_id=lead_id, outcome=Outcome.ERROR, message=words)
 
     def _known_labels(self, value: Any, board: str | None = None) -> frozenset[str]:
+        """The names of a cell the card can show: those the board has (every one where the mapping
+        makes the labels the board lacks)."""
+        if self.mapping.create_labels:
+            return labels.key(value)
         return labels.known_key(self.trello, self.workspace.id, board or self.workspace.trello_board_id, value)
 
     def _label_ids(self, lead_id: str, value: Any, board: str | None = None) -> list[str]:
         """The board's ids of a cell's label names (``board``: the card's, by default the
-        workspace's); a name the board lacks is said (not invented)."""
-        ids, unknown = labels.resolve(self.trello, self.workspace.id, board or self.workspace.trello_board_id, value)
+        workspace's); a name the board lacks is said (not invented), or made where the mapping says
+        ``create_labels`` (a dry run makes nothing)."""
+        ids, unknown = labels.resolve(self.trello, self.workspace.id, board or self.workspace.trello_board_id, value,
+                                      make=self.mapping.create_labels and not self.dry_run)
         for name in unknown:
             words = (f"“{name}” in {self.mapping.labels_column} of lead {lead_id} is not a label on the board: "
                      "it was not added to the card")

@@ -58,6 +58,26 @@ def test_the_wizard_makes_the_fields_chosen_for_columns_and_maps_them(world):
     assert again[f"custom_field:{made['Company']['id']}"] == ["Company"]  # listed and mapped like any field
 
 
+def test_making_fields_in_the_wizard_keeps_its_other_answers(world):
+    """The columns step's answers are checked again with the fields to make: the members column,
+    its email table and the labels choices stay as given."""
+    seeded = seed_pipeline(world)
+    world.trello.set_custom_fields(seeded["board_id"], True)
+    client = world.app.test_client()
+    login(client, world.app)
+    _to_columns_step(client, world, seeded)
+    answer = _columns_answer(description_columns=["Email"], members_column="Company", labels_column="Notes",
+                             create_labels="yes", member_emails="ann@example.com = ann",
+                             **{"new_custom_type:Follow up": "date"})
+    answer["due_column"] = ""
+    response = client.post("/app/workspaces/new", data=answer)
+    assert location(response).endswith("step=statuses"), flashes(client)
+    state = _wizard_state(client)
+    assert list(state["custom_fields"]) == ["Follow up"]
+    assert (state["members_column"], state["labels_column"], state["create_labels"]) == ("Company", "Notes", True)
+    assert state["member_emails"] == {"ann@example.com": "ann"}
+
+
 def test_a_refusal_from_trello_is_said_and_nothing_is_mapped(world):
     seeded = seed_pipeline(world)
     world.trello.set_custom_fields(seeded["board_id"], True)

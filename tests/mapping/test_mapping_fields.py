@@ -67,6 +67,15 @@ def test_a_direction_that_is_not_one_is_a_clear_error():
         Mapping.from_json({**STORED, "directions": ["Notes"]})
 
 
+def test_making_missing_labels_is_a_flag_written_only_when_set():
+    assert Mapping.from_json(STORED).create_labels is False and "create_labels" not in Mapping.from_json(
+        STORED).to_json()
+    allowed = Mapping.from_json({**STORED, "create_labels": True})
+    assert allowed.create_labels is True and allowed.to_json()["create_labels"] is True
+    with pytest.raises(MappingError, match="“create_labels” is text, not true or false"):
+        Mapping.from_json({**STORED, "create_labels": "yes"})
+
+
 @pytest.mark.parametrize("cell, done", [
     (True, True), ("TRUE", True), ("yes", True), ("Done", True), ("✓", True), ("x", True),
     (False, False), ("FALSE", False), ("no", False), ("", False), (None, False), ("maybe", None),

@@ -40,7 +40,7 @@ def test_the_editor_saves_the_new_columns_and_directions_and_shows_them(world):
     fields = form_fields(html)
     assert fields["direction:Notes"] == ["both"] and fields["start_column"] == [""]
     answer = as_form(fields, action="preview", start_column="Start", due_done_column="Done", card_url_column="Card",
-                     labels_column="Tags",
+                     labels_column="Tags", create_labels="yes",
                      **{"direction:Notes": "to_trello", "direction:Start": "to_sheet",
                         "direction:Status": "to_trello"})
     preview = body(client.post(url, data=answer))
@@ -51,12 +51,18 @@ def test_the_editor_saves_the_new_columns_and_directions_and_shows_them(world):
     assert (mapping["start_column"], mapping["due_done_column"], mapping["card_url_column"]) == ("Start", "Done",
                                                                                                   "Card")
     assert mapping["directions"] == {"Notes": "to_trello", "Start": "to_sheet"}  # the status stays two-way
-    assert mapping["labels_column"] == "Tags"
+    assert mapping["labels_column"] == "Tags" and mapping["create_labels"] is True
     page = body(client.get(f"/app/workspaces/{world.workspace_id}"))
+    assert "Tags (a label the board lacks is made)" in page
     assert "Notes: sheet → Trello only" in page and "Start: Trello → sheet only" in page
     assert "Card (from Trello only)" in page
     again = form_fields(body(client.get(url)))  # the editor shows what is stored
     assert again["direction:Notes"] == ["to_trello"] and again["due_done_column"] == ["Done"]
+    assert again["create_labels"] == ["yes"]
+    answer = as_form(again, action="preview")
+    del answer["create_labels"]  # unticked
+    saved = client.post(url, data=as_form(form_fields(body(client.post(url, data=answer))), action="save"))
+    assert saved.status_code == 302 and "create_labels" not in stored(app, world.workspace_id).mapping
 
 
 def test_a_column_cannot_be_two_fields_and_a_direction_must_be_one():

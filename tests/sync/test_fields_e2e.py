@@ -222,6 +222,35 @@ def test_labels_travel_both_ways_and_an_unknown_name_is_said_not_invented(world)
     assert world.row_for(lead_id)["Labels"] == "Cold, Referral"  # our write's echoes changed nothing
 
 
+def test_a_workspace_that_allows_it_makes_the_labels_the_board_lacks(either_world):
+    """``create_labels``: a name the board has no label for is made (once, no colour) and put on the
+    card in the edit's one PUT; nothing is reported; its echoes change nothing; a dry run makes none."""
+    world = either_world
+    _map_labels(world)
+    world.map_columns({"create_labels": True})
+    row, lead_id = world.add_lead(Labels="Hot")
+    world.trello.reset_stats()
+    world.edit_row(row, Name="Ada King", Labels="hot, Partner")
+    world.settle()
+    made = [label for label in world.person.board_labels(world.board_id) if label["name"] == "Partner"]
+    assert len(made) == 1 and made[0]["color"] is None
+    card = world.card_for(lead_id)
+    assert _label_names(card) == ["Hot", "Partner"] and card["name"] == "Ada King"
+    assert world.trello_writes() == {"POST /1/labels": 1, "PUT /1/cards/{id}": 1}
+    assert world.row_for(lead_id)["Labels"] == "hot, Partner"
+    assert not world.history(action="unknown_label") and not world.history(action="update_row")
+
+    world.add_lead(Name="Grace Hopper", Labels="partner, Web")  # "partner" is the board's now; "Web" is new
+    assert sorted(label["name"] for label in world.person.board_labels(world.board_id) if label["name"]) == [
+        "Cold", "Hot", "Partner", "Referral", "Web"]
+    world.edit_row(row, Labels="Hot, Ghost")
+    plan = world.reconcile(dry_run=True)  # the edit waits in the queue: a preview makes nothing
+    assert "Ghost" not in {label["name"] for label in world.person.board_labels(world.board_id)}
+    assert plan.errors == []
+    world.settle()
+    assert _label_names(world.card_for(lead_id)) == ["Ghost", "Hot"]
+
+
 def test_a_sheet_edit_of_labels_and_other_fields_is_one_trello_call_and_labels_are_read_once(either_world):
     world = either_world
     _map_labels(world)
