@@ -69,6 +69,7 @@ def test_wizard_end_to_end_against_the_emulators(world):
     assert location(post_step(client, "tab", tab="Leads 2026", header_row="1")).endswith("step=board")
     board_page = page(client, "/app/workspaces/new?step=board")
     assert "Sales" in board_page and "Empty board" in board_page and "Company" in board_page
+    assert "its <strong>Boards</strong> page adds the others" in board_page  # several boards: said where to
     post_step(client, "board", board=f"{ids['trello']}:{seeded['empty_board']}")
     assert any("has no lists" in m for m in flashes(client))
     page(client, "/app/workspaces/new?step=board")
