@@ -300,3 +300,50 @@ def test_our_creations_echo_stored_before_the_link_is_settled_with_the_creation(
     echoes = [e for e in world.all_events() if e.source == "trello" and e.kind == "createCard"]
     assert [(e.state, e.echo, e.last_error, e.order_key, e.attempts) for e in echoes] == [
         ("ignored", True, "the card is already linked", f"card:{card['id']}", 0)]
+
+
+# --------------------------------------------------------------------------- a further board's callback (routing)
+
+
+def _further_board(app, workspace) -> str:
+    """The workspace's second board, its webhook registered at its own callback URL."""
+    from server.models import WorkspaceBoard
+
+    path = f"/webhooks/trello/{workspace['id']}/boards/board-2"
+    with app.app_context():
+        db.session.add(WorkspaceBoard(workspace_id=workspace["id"], board_id="board-2", webhook_id="w2",
+                                      webhook_callback=app.config["PUBLIC_BASE_URL"] + path))
+        db.session.commit()
+    return path
+
+
+@pytest.mark.parametrize("case", ["wrong secret", "the main board's URL", "no header"])
+def test_a_further_boards_bad_signature_is_401_and_stores_nothing(app, client, workspace, case):
+    path = _further_board(app, workspace)
+    body = trello_body(board_id="board-2")
+    signed = {"wrong secret": trello_signature("wrong", body, app.config["PUBLIC_BASE_URL"] + path),
+              "the main board's URL": trello_signature(
+                  SECRET, body, app.config["PUBLIC_BASE_URL"] + f"/webhooks/trello/{workspace['id']}"),
+              "no header": None}[case]
+    headers = {"X-Trello-Webhook": signed} if signed else {}
+    response = client.post(path, data=body, content_type="application/json", headers=headers)
+    assert response.status_code == 401 and "signature" in response.get_json()["error"]["message"]
+    assert stored(app) == 0
+
+
+def test_a_further_boards_malformed_json_is_400_and_an_unknown_board_410(app, client, workspace):
+    path = _further_board(app, workspace)
+    callback = app.config["PUBLIC_BASE_URL"] + path
+    bad = client.post(path, data=b"{oops", content_type="application/json",
+                      headers={"X-Trello-Webhook": trello_signature(SECRET, b"{oops", callback)})
+    assert bad.status_code == 400 and "not valid JSON" in bad.get_json()["error"]["message"]
+    gone_path = f"/webhooks/trello/{workspace['id']}/boards/board-9"  # no such board of the workspace
+    body = trello_body(board_id="board-9")
+    gone = client.post(gone_path, data=body, content_type="application/json", headers={
+        "X-Trello-Webhook": trello_signature(SECRET, body, app.config["PUBLIC_BASE_URL"] + gone_path)})
+    assert gone.status_code == 410  # Trello deletes a webhook that outlived its board's place in the workspace
+    assert stored(app) == 0
+    good = trello_body(board_id="board-2")
+    ok = client.post(path, data=good, content_type="application/json",
+                     headers={"X-Trello-Webhook": trello_signature(SECRET, good, callback)})
+    assert ok.status_code == 200 and ok.get_json() == {"stored": 1, "duplicates": 0}
