@@ -1,4 +1,5 @@
-"""A workspace: one sheet tab kept in sync with one Trello board, and who may see it."""
+"""A workspace: one sheet tab kept in sync with its main Trello board (and any further boards,
+``server/models/boards.py``), and who may see it."""
 
 from __future__ import annotations
 
