@@ -594,6 +594,8 @@ class ReconcileFilters:
             if not self.rec.dry_run:  # a listed status typed again brings a card: not another workspace's
                 release_if_taken(self.rec.session, self.rec.workspace, self.mapping, link)
             return False  # the usual removed-card rules
+        if link.status == CARD_REMOVED and row is not None and self.refusal(row):
+            return True  # its card was archived or deleted, and its row is outside: never a card back (as ``row_step``)
         if link.status != LINKED or link.card_id is None or row is None:
             return False
         values = self.row_values(row)
