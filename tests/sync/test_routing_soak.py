@@ -16,7 +16,9 @@ board, named as its row; a lead outside the filters has no open card inside them
 policies: ``archive`` for a row leaving, ``set_status`` "Archived" for a card leaving); every open
 card the filters take is linked to a row; a dry-run reconciliation finds nothing to do; the
 emulators' write counts stay still once settled. CI runs a bounded number of examples; for a longer
-run by hand: ``SOAK_RANDOM=1 SOAK_EXAMPLES=100 SOAK_STEPS=50 pytest tests/sync/test_routing_soak.py``.
+run by hand: ``SOAK_RANDOM=1 SOAK_EXAMPLES=100 SOAK_STEPS=50 pytest tests/sync/test_routing_soak.py``
+(``SOAK_LEDGER=1``: our own writes' echoes known by the write ledger, without ``TRELLO_APP_ID``;
+``SOAK_NO_SHRINK=1``: report a failure as found, without shrinking it).
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class RoutingSoak(RuleBasedStateMachine):
     def start(self, leads: list[tuple[str, str, str]], cards: list[tuple[str, str, str]]) -> None:
         self.tmp = tempfile.TemporaryDirectory()
         self.world = build_world(f"sqlite:///{self.tmp.name}/soak.db", make_app=make_app,
-                                 config={"WORKER_BACKOFF_BASE_S": 0.01, "WORKER_BACKOFF_MAX_S": 0.05})
+                                 config={"WORKER_BACKOFF_BASE_S": 0.01, "WORKER_BACKOFF_MAX_S": 0.05,
+                                         **({"TRELLO_APP_ID": ""} if os.environ.get("SOAK_LEDGER") == "1" else {})})
         self.boards = _route(self.world, card_filter=self.CARD_FILTER)
         for name, status, region in leads:
             self.add_row(name, status, region)
