@@ -40,7 +40,7 @@ from ..models.enums import CardPolicy, HistoryAction, LinkSyncState, RowPolicy, 
 from ..models.mapping import Mapping
 from ..models.sync import CARD_REMOVED, LINKED, ROW_REMOVED, UNLINKED
 from ..trello.errors import TrelloNotFound
-from . import cards, description, queue
+from . import cards, description, queue, routing
 from .cards import card_fields, now_ms, trello_time_ms
 from .history import record
 from .inbox import CARD_APPEARS
@@ -301,11 +301,12 @@ def _row_enters(work: LeadWork, event: Event, data: dict[str, Any], values: dict
     work.link = link
     card: dict[str, Any] | None = None
     if link.card_id and not linked_elsewhere(work.session, work.workspace, link.card_id):
-        try:
-            card = cards.write_card(trello, link, closed=False, **fields)
+        try:  # on the board the routing cell names now: ``idBoard`` in the same PUT
+            card = cards.write_card(trello, link, closed=False,
+                                    **routing.with_board(work.workspace, mapping, fields))
         except TrelloNotFound:
             card = None
-    made = card is None or card.get("idBoard") not in (None, work.workspace.trello_board_id)
+    made = card is None or card.get("idBoard") not in (None, *routing.board_ids(work.workspace, mapping))
     if made:
         card = cards.create_card(trello, link, fields)
     assert card is not None
@@ -593,6 +594,8 @@ class ReconcileFilters:
             if not self.rec.dry_run:  # a listed status typed again brings a card: not another workspace's
                 release_if_taken(self.rec.session, self.rec.workspace, self.mapping, link)
             return False  # the usual removed-card rules
+        if link.status == CARD_REMOVED and row is not None and self.refusal(row):
+            return True  # its card was archived or deleted, and its row is outside: never a card back (as ``row_step``)
         if link.status != LINKED or link.card_id is None or row is None:
             return False
         values = self.row_values(row)

@@ -28,6 +28,7 @@ from .mapping import cell_text, due_to_trello
 from .merge import Change, Landing, Side
 from .observe import (
     CHECKLIST_ACTIONS,
+    CLOCK_SKEW_MS,
     LABEL_ACTIONS,
     MEMBER_ACTIONS,
     action_time_ms,
@@ -207,7 +208,9 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
                               event_id=event.id)
     routing.route_follows_list(work.mapping, action, link, observed, ours=ours, event_id=event.id)
     if observed.closed is True and not ours:
-        if link.status == LINKED:
+        if link.status == LINKED and _unarchived_by_us_since(work, link, at):
+            work.done(event, "archived before our own write sent the card back to the board: it is open", IGNORED)
+        elif link.status == LINKED:
             work.card_gone(link, "archived in Trello", at, event)
         else:
             work.done(event, f"the link is {link.status}", IGNORED)
@@ -221,6 +224,21 @@ def trello_action(work: LeadWork, event: Event, action: dict[str, Any]) -> None:
     if observed.preamble is not None and not ours:
         work.preamble = observed.preamble
     work.add_changes(event, observed.changes, observed.landings)
+
+
+def _unarchived_by_us_since(work: LeadWork, link: Any, at: float) -> bool:
+    """Whether a person's archive at ``at`` was undone by a later write of ours that sent the card
+    back to the board (a row leaving and entering the filter, or brought back, while the archive
+    waited in the queue): the card is open now (one ``GET``, only then), so the archive is older
+    than what Trello shows and is not the card leaving."""
+    if not any((entry.get("body") or {}).get("closed") is False and entry.get("end", 0) + CLOCK_SKEW_MS >= at
+               for entry in CardExtra.of(link).ledger):
+        return False
+    try:
+        card = work.trello().get_card(link.card_id or "")
+    except TrelloNotFound:
+        return False
+    return card.get("closed") is False
 
 
 def label_changed(work: LeadWork, event: Event, action: dict[str, Any], link: Any, *, ours: bool, at: float) -> None:

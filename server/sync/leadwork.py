@@ -746,6 +746,13 @@ class LeadWork:
             link.status = UNLINKED
             action, message = HistoryAction.UNLINK, "row deleted: card unlinked"
         link.sheet_pending = link.sheet_marked_at = None  # no row to write to
+        # Changes of this group taken in before the row was deleted are not passed on: the merge would
+        # otherwise bring the card back for a row that is gone (as a row leaving the filter does).
+        for earlier in self.merged:
+            self.outcome.setdefault(earlier.id, ("done", "the row was then deleted"))
+        self.merged.clear()
+        self.changes.clear()
+        self.landings.clear()
         self.synced(link)
         record(self.session, self.workspace.id, side=Side.SHEETS, action=action, lead_id=link.lead_id,
                card_id=link.card_id, event_id=event.id, message=message)

@@ -369,3 +369,42 @@ def test_a_move_out_of_the_filter_delivered_late_changes_nothing(world):
     world.settle()
     assert world.link(lead_id).status == "card_removed" and world.row_for(lead_id)["Status"] == "Archived"
     assert len(world.rows()) == 1 and world.events(state="parked") == []
+
+
+def test_an_archive_older_than_our_own_unarchive_does_not_leave_an_open_card_unlinked(world):
+    """The row leaves the filter and comes back, and a person archives the card meanwhile, all
+    queued before the worker runs: leaving archives the (already archived) card, entering unarchives
+    it, and then the person's archive, older than that write, is applied. The card is open: the
+    lead stays linked with the row's status (it was once left "Archived" with its card open)."""
+    _set(world, row_filter=NOT_LOST)
+    row, lead_id = _lead(world)
+    card_id = world.link(lead_id).card_id
+    world.edit_row(row, Status="Lost")
+    world.edit_row(row, Status="Contacted")
+    world.delivered()
+    world.person.archive_card(card_id)  # after both edits, before the worker applies them
+    world.settle()
+    card = world.trello.card(card_id)
+    link = world.link(lead_id)
+    assert (card["closed"], link.status, world.row_for(lead_id)["Status"]) == (False, "linked", "Contacted")
+    assert world.list_name(card["idList"]) == "Contacted"
+    assert _reconcile(world, dry_run=True).nothing_to_do and world.events(state="parked") == []
+
+
+def test_a_full_sync_brings_no_card_back_for_a_row_outside_the_filter_whose_card_was_archived(world):
+    """The card archived in Trello (the row "Archived"), then the row's status typed outside the filter:
+    the events bring no card back, and neither does a full sync (it revived the card before)."""
+    _set(world, row_filter=NOT_LOST)
+    row, lead_id = _lead(world)
+    card_id = world.link(lead_id).card_id
+    world.person.archive_card(card_id)
+    world.settle()
+    assert world.row_for(lead_id)["Status"] == "Archived" and world.link(lead_id).status == "card_removed"
+    world.edit_row(row, Status="Lost")
+    world.settle()
+    assert world.trello.card(card_id)["closed"] is True
+    assert _reconcile(world, dry_run=True).nothing_to_do
+    _reconcile(world)
+    world.settle()
+    assert world.cards() == [] and world.link(lead_id).status == "card_removed"
+    assert world.row_for(lead_id)["Status"] == "Lost"

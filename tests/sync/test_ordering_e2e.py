@@ -162,3 +162,20 @@ def test_a_description_write_dates_every_line_it_carries(world):
     clocks = world.link(lead_id).field_times
     assert clocks["Notes"]["wt"] == clocks["Email"]["wt"] == clocks["Company"]["wt"]
     assert clocks["Notes"]["wt"] > clocks["Name"].get("wt", 0)  # the title was not part of that call
+
+
+def test_a_row_edited_then_deleted_before_the_worker_runs_leaves_its_card_archived(world):
+    """An edit and then the row's deletion in one group: the deletion archives the card, and the
+    edit taken in before it does not bring the card back for a row that is gone."""
+    world.add_row(Name="Ada Lovelace", Email="ada@example.com", Status="New")
+    world.settle()
+    [row] = world.rows()
+    lead_id = row["Lead ID"]
+    card_id = world.link(lead_id).card_id
+    world.edit_row(row["_row"], Notes="call back")
+    world.delete_row(row["_row"])
+    world.delivered()
+    world.settle()
+    assert world.rows() == [] and world.cards() == []
+    assert world.trello.card(card_id)["closed"] is True and world.link(lead_id).status == "row_removed"
+    assert world.reconcile(dry_run=True).nothing_to_do

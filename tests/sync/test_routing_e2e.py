@@ -507,3 +507,38 @@ def test_statuses_sharing_a_list_on_the_main_board_but_not_on_the_other(routed):
     world.person.update_card(card_id, idList=eu["lists"]["Closed"])
     world.settle()
     assert world.row_for(lead_id)["Status"] == "Won"
+
+
+def _filter_not_lost(world) -> None:
+    with world.app.app_context():
+        workspace = db.session.get(Workspace, world.workspace_id)
+        workspace.mapping = {**workspace.mapping, "row_filter": [{"column": "Status", "op": "is_not", "value": "Lost"}]}
+        db.session.commit()
+
+
+def test_a_row_entering_the_filter_brings_its_card_back_on_the_board_its_region_names(routed):
+    """A row filter with routing: a row back in the filter gets its own card back (never a new one),
+    unarchived on the board its Region names now, moved there in the same PUT (idBoard)."""
+    world, eu = routed
+    _filter_not_lost(world)
+    row, lead_id = _lead(world, Region="EU")
+    card_id = world.link(lead_id).card_id
+    world.edit_row(row, Status="Lost")  # leaves: its card is archived on the EU board
+    world.settle()
+    assert world.trello.card(card_id)["closed"] is True and world.link(lead_id).status == "row_removed"
+    world.edit_row(row, Status="Contacted")  # enters: the same card, not a second one
+    world.settle()
+    card = world.trello.card(card_id)
+    assert not card["closed"] and card["idBoard"] == eu["board_id"] and card["idList"] == eu["lists"]["Contacted"]
+    assert world.link(lead_id).card_id == card_id and world.link(lead_id).status == "linked"
+    assert len(world.trello.cards(eu["board_id"], include_closed=True)) == 1 and world.cards(include_closed=True) == []
+    world.edit_row(row, Status="Lost")
+    world.settle()
+    world.edit_row(row, Status="Qualified", Region="US")  # enters routed to the main board: moved there
+    world.settle()
+    card = world.trello.card(card_id)
+    assert not card["closed"] and card["idBoard"] == world.board_id and card["idList"] == world.lists["Qualified"]
+    assert world.link(lead_id).card_id == card_id and world.link(lead_id).status == "linked"
+    assert world.events(state="parked") == [] and len(world.rows()) == 1
+    assert world.trello.cards(eu["board_id"], include_closed=True) == []
+    assert world.row_for(lead_id)["Region"] == "US" and world.row_for(lead_id)["Status"] == "Qualified"
