@@ -39,6 +39,9 @@ from .helpers import is_draft, user, wake_worker, workspace_or_404, workspace_tr
 
 log = structlog.get_logger(__name__)
 
+LIST_FILTER_WORDS = ("The card filter takes only some of the main board's lists, and rows going to several boards "
+                     "would leave every card of the other boards out. Choose “every list” in the mapping's card "
+                     "filter first (a row filter on the status keeps rows out on every board).")
 CUSTOM_FIELDS_WORDS = ("Custom fields belong to one board: while columns are mapped to custom fields, rows cannot "
                        "be routed to other boards. Unmap the custom field columns in the mapping first.")
 
@@ -179,6 +182,8 @@ def _choose_board(ws: Workspace, mapping: Mapping, page: Page, client: Any) -> R
         problems.append("Choose the routing column first.")
     if mapping.custom_fields:
         problems.append(CUSTOM_FIELDS_WORDS)
+    if mapping.card_filter.lists is not None:
+        problems.append(LIST_FILTER_WORDS)
     if board_id not in names:
         problems.append("Choose one of your Trello boards to add.")
     lists: list[tuple[str, str]] = []
@@ -205,6 +210,8 @@ def _board_answer(ws: Workspace, mapping: Mapping, page: Page, client: Any) -> t
         return routing, ["Choose the routing column first."]
     if mapping.custom_fields:
         return routing, [CUSTOM_FIELDS_WORDS]
+    if mapping.card_filter.lists is not None and existing is None:
+        return routing, [LIST_FILTER_WORDS]
     if existing is None and board_id not in dict(page.boards):
         return routing, ["Choose one of your Trello boards to add."]
     if client is None:

@@ -258,6 +258,10 @@ def _check(ws: Workspace, sources: Sources, form: Any = None) -> Checked:
                       create_labels=bool(columns.labels_column) and form.get("create_labels") == "yes")
     routed = [f"“{saved.routing.column}” picks each row's board (see Boards): it cannot also be a card field."
               for f in mapping.fields if saved.routing and f.column == saved.routing.column][:1]
+    if saved.routing and saved.routing.boards and mapping.card_filter.lists is not None \
+            and mapping.card_filter.lists != saved.card_filter.lists:
+        routed.append("The card filter's lists are the main board's, and this workspace sends rows to several "
+                      "boards (see Boards): keep “every list” here, and filter rows by their status instead.")
     if saved.routing and saved.routing.boards and mapping.custom_fields:
         routed.append("Custom fields belong to one board, and this workspace sends rows to several (see Boards): "
                       "remove the other boards first to map columns to custom fields.")

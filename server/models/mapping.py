@@ -306,8 +306,11 @@ class Mapping:
 
     @property
     def mapped_lists(self) -> tuple[str, ...]:
-        """Every list the mapping gives a status or sends a status to (the card filter's default)."""
-        return tuple(dict.fromkeys([*self.list_to_status, *self.statuses_as_written.values()]))
+        """Every list the mapping gives a status or sends a status to, on every board its rows are
+        routed to (the card filter's default)."""
+        further = [list_id for board in (self.routing.boards if self.routing else ())
+                   for list_id in (*board.list_to_status, *board.statuses_as_written.values())]
+        return tuple(dict.fromkeys([*self.list_to_status, *self.statuses_as_written.values(), *further]))
 
 
 # --------------------------------------------------------------------------- the JSON keys

@@ -78,7 +78,7 @@ def row_refusal(mapping: Mapping, values: dict[str, Any]) -> str:
     lists = mapping.card_filter.lists
     if lists is not None:
         status = cell_text(values.get(mapping.status_column, ""))
-        target = mapping.list_for_status(status)
+        target = mapping.list_for_row(values)  # on the board the row's routing cell names
         if target is not None and target not in lists:
             return (f"its status “{status}” goes to the list “{mapping.list_names.get(target, target)}”, "
                     "which the card filter leaves out")

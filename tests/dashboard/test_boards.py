@@ -178,3 +178,42 @@ def test_the_mapping_editor_refuses_custom_fields_while_rows_go_to_several_board
         assert saved.routing is not None
         assert checked.mapping.custom_fields == {"Deal": "cf-1"}
         assert any("Custom fields belong to one board" in p for p in checked.problems)
+
+
+def test_a_card_filter_of_some_lists_blocks_other_boards_in_plain_words(world):
+    """A card filter naming some of the main board's lists would leave every card of another board
+    out: the Boards page refuses to add one until the filter takes every list, and the mapping
+    editor refuses to set such a filter while rows go to several boards."""
+    from server.dashboard import mapping_edit
+    from server.models.mapping import Mapping
+
+    app, client = world.app, world.app.test_client()
+    login(client, app)
+    owner = world.person.request("GET", f"/boards/{world.board_id}/members")[0]["id"]
+    eu = world.trello.add_board("EU leads", owner, lists=DEMO_LISTS)
+    with app.app_context():
+        ws = db.session.get(Workspace, world.workspace_id)
+        ws.mapping = {**ws.mapping, "routing": {"column": "Region", "boards": []},
+                      "card_filter": {"lists": [world.lists["New"]]}}
+        db.session.commit()
+    url = f"/app/workspaces/{world.workspace_id}/boards"
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url, data=_form(html, "choose_board", board_id=eu["id"], routes="EU"))
+    assert response.status_code == 400
+    assert "would leave every card of the other boards out" in response.get_data(as_text=True)
+    assert _stored(world).mapping["routing"]["boards"] == []
+
+    with app.app_context():
+        ws = db.session.get(Workspace, world.workspace_id)
+        ws.mapping = {**ws.mapping, "card_filter": {}, "routing": {"column": "Region", "boards": [
+            {"board_id": eu["id"], "routes": ["EU"], "status_to_list": {}, "list_to_status": {}}]}}
+        db.session.commit()
+        form = {"title_column": "Name", "status_column": "Status", "description_columns": ["Email"],
+                "card_lists_mode": "some", "card_lists": [world.lists["New"]]}
+        with app.test_request_context(method="POST", data=form):
+            sources = mapping_edit.Sources(columns=["Name", "Status", "Email", "Region"], statuses=[],
+                                           lists=[(lid, name) for name, lid in world.lists.items()],
+                                           custom_fields=[])
+            checked = mapping_edit._check(db.session.get(Workspace, world.workspace_id), sources)
+        assert Mapping.of(db.session.get(Workspace, world.workspace_id)).routing is not None
+        assert any("keep “every list” here" in p for p in checked.problems), checked.problems

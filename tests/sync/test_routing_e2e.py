@@ -542,3 +542,23 @@ def test_a_row_entering_the_filter_brings_its_card_back_on_the_board_its_region_
     assert world.events(state="parked") == [] and len(world.rows()) == 1
     assert world.trello.cards(eu["board_id"], include_closed=True) == []
     assert world.row_for(lead_id)["Region"] == "US" and world.row_for(lead_id)["Status"] == "Qualified"
+
+
+def test_a_label_card_filter_takes_the_cards_of_every_routed_board(routed):
+    """A card filter by label only ("every list"): its lists are every board's mapped lists, so a
+    labelled card on the EU board is taken and one without the label is left out, as on the main board."""
+    world, eu = routed
+    world.map_columns({"card_filter": {"labels": ["Hot"]}})
+    hot = world.person.create_label(eu["board_id"], "Hot", "red")["id"]
+    mapping = Mapping.of(world.workspace())
+    assert set(eu["lists"].values()) <= set(mapping.mapped_lists)
+    labelled = world.person.create_card(id_list=eu["lists"]["New"], name="Hot on the EU board")
+    world.person.add_card_label(labelled["id"], hot)
+    world.person.create_card(id_list=eu["lists"]["New"], name="Plain on the EU board")
+    world.settle()
+    world.reconcile()  # the card was made before its label: a full sync takes it in
+    world.settle()
+    rows = {r["Name"]: r for r in world.rows()}
+    assert "Plain on the EU board" not in rows
+    assert rows["Hot on the EU board"]["Region"] == "EU"
+    assert world.card_for(rows["Hot on the EU board"]["Lead ID"])["idBoard"] == eu["board_id"]
