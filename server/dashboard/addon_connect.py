@@ -27,9 +27,7 @@ log = structlog.get_logger(__name__)
 def _page(status: int = 200, **context: Any) -> Response:
     context.setdefault("error", None)
     context.setdefault("approved", None)
-    response = current_app.make_response((render_template("dashboard/addon_connect.html", **context), status))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return current_app.make_response((render_template("dashboard/addon_connect.html", **context), status))
 
 
 def _choices(wanted: one_click.ConnectRequest) -> list[dict[str, Any]]:

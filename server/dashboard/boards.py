@@ -112,9 +112,7 @@ def _render(ws: Workspace, mapping: Mapping, page: Page, *, status: int = 200) -
     html = render_template("dashboard/boards.html", ws=ws, mapping=mapping, routing=mapping.routing, page=page,
                            statuses=_statuses(mapping), webhook_rows=rows,
                            custom_fields_blocked=bool(mapping.custom_fields))
-    response = current_app.make_response((html, status))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return current_app.make_response((html, status))
 
 
 @bp.route("/workspaces/<workspace_id>/boards", methods=["GET", "POST"])

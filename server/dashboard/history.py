@@ -29,9 +29,7 @@ def _session() -> Session:
 
 
 def _page(template: str, *, status_code: int = 200, **context: Any) -> Response:
-    response = current_app.make_response((render_template(template, **context), status_code))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return current_app.make_response((render_template(template, **context), status_code))
 
 
 def _links(ws: Workspace) -> dict[str, Any]:

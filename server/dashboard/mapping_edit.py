@@ -296,9 +296,7 @@ def _render(ws: Workspace, sources: Sources, answers: dict[str, Any], *, problem
         custom_creatable=bool(sources.custom_fields) or sources.custom_fields_note.startswith("The board has Custom"),
         unmatched=[r["status"] for r in answers["rows"] if not r["list_id"]],
         filter_ops=filter_form.OP_CHOICES, filter_effect=filters[0], filter_effect_note=filters[1])
-    response = current_app.make_response((page, status))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return current_app.make_response((page, status))
 
 
 # --------------------------------------------------------------------------- the view

@@ -101,7 +101,6 @@ def _picker_helpers() -> dict[str, Any]:
 def _json_error(status: int, message: str) -> Response:
     response = jsonify({"error": {"code": status, "message": message}})
     response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -129,7 +128,6 @@ def picker_token() -> Response:
     db.session.commit()  # a refreshed token is stored (encrypted)
     log.info("picker_token_issued", user_id=account.user_id, account_id=account.id)
     response = jsonify(token.as_json(now))
-    response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
 

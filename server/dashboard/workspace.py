@@ -104,9 +104,7 @@ def _workspace_page(ws: Workspace, connect_code: str | None = None) -> Response:
         previous_secret_valid=in_grace(ws.addon_secret_previous_until), grace_minutes=_grace_minutes(),
         server_url=_public_base_url().rstrip("/"),
     )
-    response = current_app.make_response(page)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return current_app.make_response(page)
 
 
 @bp.get("/workspaces/<workspace_id>")
@@ -119,9 +117,7 @@ def workspace(workspace_id: str) -> ResponseReturnValue:
 @login_required
 def status(workspace_id: str) -> ResponseReturnValue:
     ws = workspace_or_404(workspace_id)
-    response = jsonify(status_view(ws))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify(status_view(ws))
 
 
 # --------------------------------------------------------------------------- the setup page and its preview
@@ -143,9 +139,7 @@ def _addon_context(ws: Workspace, code: str | None) -> dict[str, Any]:
 
 def _addon_page(ws: Workspace, code: str | None) -> Response:
     """How to set up the add-on and the Power-Up, with a one-time connect code (never cached)."""
-    response = current_app.make_response(render_template("dashboard/addon.html", **_addon_context(ws, code)))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return current_app.make_response(render_template("dashboard/addon.html", **_addon_context(ws, code)))
 
 
 @bp.get("/workspaces/<workspace_id>/setup")

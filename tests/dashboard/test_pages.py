@@ -37,6 +37,17 @@ def test_every_page_renders_for_its_owner(world):
     assert client.get("/static/workspace.js").status_code == 200
 
 
+def test_no_dashboard_page_is_kept_in_a_shared_cache(world):
+    """Private data: every page and answer of the dashboard says no-store (one rule for the blueprint)."""
+    client = world.app.test_client()
+    login(client, world.app)
+    ws = f"/app/workspaces/{world.workspace_id}"
+    for path in ("/app", ws, f"{ws}/mapping", f"{ws}/boards", f"{ws}/history", f"{ws}/status.json", f"{ws}/setup",
+                 "/app/workspaces/new"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store", path
+
+
 def test_pages_show_plain_words_for_revoked_accounts(world):
     client = world.app.test_client()
     login(client, world.app)
