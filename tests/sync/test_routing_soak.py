@@ -29,7 +29,7 @@ from collections import Counter
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, rule
 
 from server.extensions import db
 from server.models import Workspace
@@ -39,6 +39,7 @@ from server.sync import description, filters
 from server.trello import board_webhooks
 from server.trello.client import TrelloClient
 from tests.conftest import make_app
+from tests.sync.soak_rules import DeliverySoak
 from tests.sync.world import build_world
 
 STATUSES = ["New", "Contacted", "Qualified", "Won", "Lost"]
@@ -51,7 +52,7 @@ STEPS = int(os.environ.get("SOAK_STEPS", "30"))
 NOT_LOST = [{"column": "Status", "op": "is_not", "value": "Lost"}]
 
 
-class RoutingSoak(RuleBasedStateMachine):
+class RoutingSoak(DeliverySoak):
     """Routing by Region, and the row filter "Status is not Lost"."""
 
     CARD_FILTER = False
@@ -110,7 +111,7 @@ class RoutingSoak(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ board side
 
-    def _all_cards(self) -> list[dict]:
+    def open_cards(self) -> list[dict]:  # on both boards
         return [c for board_id in self._board_ids() for c in self.world.trello.cards(board_id)]
 
     def _board_ids(self) -> list[str]:
@@ -120,7 +121,7 @@ class RoutingSoak(RuleBasedStateMachine):
         return self.world.lists if board == "main" else self.boards["lists"]
 
     def _card(self, index: int):
-        cards = self._all_cards()
+        cards = self.open_cards()
         return cards[index % len(cards)] if cards else None
 
     @rule(index=st.integers(0, 50), board=st.sampled_from(BOARDS), target_list=st.sampled_from(DEMO_LISTS))
@@ -155,35 +156,6 @@ class RoutingSoak(RuleBasedStateMachine):
     def create_card(self, name: str, board: str, target_list: str) -> None:
         self.world.person.create_card(id_list=self._lists(board)[target_list], name=name + " (from Trello)")
 
-    # ------------------------------------------------------------------ delivery faults and timing
-
-    @rule(on=st.booleans())
-    def duplicate_deliveries(self, on: bool) -> None:
-        self.world.trello.duplicate_deliveries = on
-        self.world.sheets.duplicate_events = on
-
-    @rule(side=st.sampled_from(["trello", "sheets"]))
-    def drop_next_delivery(self, side: str) -> None:
-        if side == "trello":
-            self.world.trello.drop_next_deliveries(1)
-        else:
-            self.world.sheets.drop_next_events(1)
-
-    @rule(batches=st.integers(1, 3))
-    def process_some(self, batches: int) -> None:
-        self.world.trello.wait_for_deliveries(timeout=10)
-        self.world.sheets.wait_for_events(timeout=10)
-        for _ in range(batches):
-            self.world.worker.run_once()
-
-    @invariant()
-    def never_two_open_cards_for_one_lead(self) -> None:
-        if not hasattr(self, "world"):
-            return
-        markers = Counter(description.find_lead_id(c["desc"]) for c in self._all_cards())
-        markers.pop(None, None)
-        assert all(n == 1 for n in markers.values()), markers
-
     # ------------------------------------------------------------------ the end state
 
     def teardown(self) -> None:
@@ -211,7 +183,7 @@ class RoutingSoak(RuleBasedStateMachine):
         rows = {r["Lead ID"]: r for r in world.rows()}
         assert all(rows), "every row has a lead id"
         assert len(rows) == len(world.rows()), "no lead has two rows"
-        cards = {c["id"]: c for c in self._all_cards()}
+        cards = {c["id"]: c for c in self.open_cards()}
         self.never_two_open_cards_for_one_lead()
         links = {link.lead_id: link for link in world.links()}
         linked = [link for link in links.values() if link.status == "linked"]

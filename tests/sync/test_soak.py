@@ -19,7 +19,7 @@ from collections import Counter
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, rule
 
 from server.extensions import db
 from server.models import Workspace
@@ -28,6 +28,7 @@ from server.sync.mapping import Mapping, done_to_trello, due_from_trello, due_to
 from server.sync.reconcile import reconcile
 from server.trello.cardfields import custom_field_item
 from tests.conftest import make_app
+from tests.sync.soak_rules import DeliverySoak
 from tests.sync.world import build_world
 
 STATUSES = ["New", "Contacted", "Qualified", "Won", "Lost"]
@@ -54,7 +55,7 @@ EXAMPLES = int(os.environ.get("SOAK_EXAMPLES", "8"))
 STEPS = int(os.environ.get("SOAK_STEPS", "30"))
 
 
-class SyncSoak(RuleBasedStateMachine):
+class SyncSoak(DeliverySoak):
     @initialize(leads=st.lists(st.tuples(NAMES, st.sampled_from(STATUSES)), min_size=2, max_size=6),
                 cards=st.lists(st.tuples(NAMES, st.sampled_from(LISTS)), max_size=3))
     def start(self, leads: list[tuple[str, str]], cards: list[tuple[str, str]]) -> None:
@@ -172,35 +173,6 @@ class SyncSoak(RuleBasedStateMachine):
     @rule(name=NAMES, target_list=st.sampled_from(LISTS))
     def create_card(self, name: str, target_list: str) -> None:
         self.world.person.create_card(id_list=self.world.lists[target_list], name=name + " (from Trello)")
-
-    # ------------------------------------------------------------------ delivery faults and timing
-
-    @rule(on=st.booleans())
-    def duplicate_deliveries(self, on: bool) -> None:
-        self.world.trello.duplicate_deliveries = on
-        self.world.sheets.duplicate_events = on
-
-    @rule(side=st.sampled_from(["trello", "sheets"]))
-    def drop_next_delivery(self, side: str) -> None:
-        if side == "trello":
-            self.world.trello.drop_next_deliveries(1)
-        else:
-            self.world.sheets.drop_next_events(1)
-
-    @rule(batches=st.integers(1, 3))
-    def process_some(self, batches: int) -> None:
-        self.world.trello.wait_for_deliveries(timeout=10)
-        self.world.sheets.wait_for_events(timeout=10)
-        for _ in range(batches):
-            self.world.worker.run_once()
-
-    @invariant()
-    def never_two_open_cards_for_one_lead(self) -> None:
-        if not hasattr(self, "world"):
-            return
-        markers = Counter(description.find_lead_id(c["desc"]) for c in self.world.cards())
-        markers.pop(None, None)
-        assert all(n == 1 for n in markers.values()), markers
 
     # ------------------------------------------------------------------ the end state
 
