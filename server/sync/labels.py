@@ -124,10 +124,12 @@ def _make(trello: TrelloClient, workspace_id: str, board_id: str, name: str) -> 
         return by_name
 
 
-def known_key(trello: TrelloClient, workspace_id: str, board_id: str, value: Any) -> frozenset[str]:
-    """What the card shows of a cell's names: those the board has (for comparisons on Trello's side)."""
+def known_key(trello: TrelloClient, workspace_id: str, board_id: str, value: Any, *,
+              make: bool = False) -> frozenset[str]:
+    """What the card shows of a cell's names: those the board has (for comparisons on Trello's side);
+    every one where the names the board lacks are made (``make``, the mapping's ``create_labels``)."""
     wanted = key(value)
-    if not wanted:
+    if not wanted or make:
         return wanted
     by_name = board_labels(trello, workspace_id, board_id)
     return frozenset(n for n in wanted if n in by_name)

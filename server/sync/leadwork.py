@@ -200,12 +200,10 @@ class LeadWork:
                 return due_to_trello(a) == due_to_trello(b)
             if name == self.mapping.due_done_column:
                 return done_to_trello(a) == done_to_trello(b)
-            if name == self.mapping.labels_column and self.mapping.create_labels:  # every name: made if missing
-                return labels.key(a) == labels.key(b)
-            if name == self.mapping.labels_column:  # what the card can show: the names the board has
-                board = self.workspace.trello_board_id
-                return labels.known_key(self.trello(), self.workspace.id, board, a) == \
-                    labels.known_key(self.trello(), self.workspace.id, board, b)
+            if name == self.mapping.labels_column:  # what the card can show: the names the board has (or makes)
+                board, make = self.workspace.trello_board_id, self.mapping.create_labels
+                return labels.known_key(self.trello(), self.workspace.id, board, a, make=make) == \
+                    labels.known_key(self.trello(), self.workspace.id, board, b, make=make)
             if name == self.mapping.members_column:  # what the card can show: the board members named
                 resolver = self.member_resolver()
                 return resolver.key(a) == resolver.key(b)

@@ -541,9 +541,8 @@ class Reconciler:
     def _known_labels(self, value: Any, board: str | None = None) -> frozenset[str]:
         """The names of a cell the card can show: those the board has (every one where the mapping
         makes the labels the board lacks)."""
-        if self.mapping.create_labels:
-            return labels.key(value)
-        return labels.known_key(self.trello, self.workspace.id, board or self.workspace.trello_board_id, value)
+        return labels.known_key(self.trello, self.workspace.id, board or self.workspace.trello_board_id, value,
+                                make=self.mapping.create_labels)
 
     def _label_ids(self, lead_id: str, value: Any, board: str | None = None) -> list[str]:
         """The board's ids of a cell's label names (``board``: the card's, by default the
