@@ -124,10 +124,7 @@ class FieldsPhase:
         web, port = bench.start_web("web-fields", url)
         worker = None
         try:
-            bench.register_webhook(app, workspace_id, account.token, port)
-            self.sheets.post("/_emulator/addon", {"spreadsheet_id": account.spreadsheet_id, "sheet": SHEET,
-                                                  "webhook_url": f"http://127.0.0.1:{port}/webhooks/sheets/{workspace_id}",
-                                                  "secret": secret})
+            bench.connect_workspace(app, workspace_id, account.token, account.spreadsheet_id, secret, port)
             worker, _record = bench.start_worker("worker-fields", url, port)
 
             # ---- first sync: a person pastes the rows; the worker makes their cards

@@ -388,6 +388,14 @@ class Bench(SchedulingPhases, FieldsPhase):
                                    f"http://127.0.0.1:{web_port}")
             db.session.commit()
 
+    def connect_workspace(self, app: Any, workspace_id: str, token: str, spreadsheet_id: str, secret: str,
+                          web_port: int) -> None:
+        """Both sources deliver to the web tier: the board's webhook and the sheet's add-on."""
+        self.register_webhook(app, workspace_id, token, web_port)
+        self.sheets.post("/_emulator/addon", {"spreadsheet_id": spreadsheet_id, "sheet": SHEET,
+                                              "webhook_url": f"http://127.0.0.1:{web_port}/webhooks/sheets/{workspace_id}",
+                                              "secret": secret})
+
     def run_phase(self, name: str, function: Callable[[], None]) -> None:
         log(f"phase {name} ... (host load {host_load()})")
         start = time.monotonic()
@@ -597,10 +605,7 @@ class Bench(SchedulingPhases, FieldsPhase):
         web, port = self.start_web("web-propagation", url)
         worker = None
         try:
-            self.register_webhook(app, workspace_id, account.token, port)
-            self.sheets.post("/_emulator/addon", {"spreadsheet_id": account.spreadsheet_id, "sheet": SHEET,
-                                                  "webhook_url": f"http://127.0.0.1:{port}/webhooks/sheets/{workspace_id}",
-                                                  "secret": secret})
+            self.connect_workspace(app, workspace_id, account.token, account.spreadsheet_id, secret, port)
             worker, record = self.start_worker("worker-propagation", url, port)
             time.sleep(0.5)
             idle_cpu, idle_start = cpu_seconds(worker.pid), time.monotonic()

@@ -277,11 +277,8 @@ class SchedulingPhases:
         system = System(url, Store(url), app, web, port, built)
         try:
             for tenant in built:
-                self.register_webhook(app, tenant.workspace_id, tenant.account.token, port)
-                self.sheets.post("/_emulator/addon", {
-                    "spreadsheet_id": tenant.account.spreadsheet_id, "sheet": SHEET,
-                    "webhook_url": f"http://127.0.0.1:{port}/webhooks/sheets/{tenant.workspace_id}",
-                    "secret": tenant.secret})
+                self.connect_workspace(app, tenant.workspace_id, tenant.account.token, tenant.account.spreadsheet_id,
+                                       tenant.secret, port)
             for k in range(workers):
                 self.add_worker(system, f"worker-{tag}-{k + 1}", limits)
         except BaseException:
