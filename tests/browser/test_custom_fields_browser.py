@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from server.extensions import db
-from server.models import Workspace
 from server.sync import customfields
 from tests.browser.chromium import ARGS, CHROMIUM
 from tests.browser.pages import sign_in
@@ -25,12 +23,7 @@ def _deal_mapped_then_lost(world) -> str:
     Fields and a sheet edit meets Trello's refusal. Returns the lead's id."""
     world.trello.set_custom_fields(world.board_id, True)
     deal = world.trello.add_custom_field(world.board_id, "Deal", "number")["id"]
-    with world.sheets._lock:
-        world.sheets._sheet(world.spreadsheet_id, "Leads")[1].set(1, 8, "Deal")
-    with world.app.app_context():
-        ws = db.session.get(Workspace, world.workspace_id)
-        ws.mapping = {**ws.mapping, "custom_fields": {"Deal": deal}}
-        db.session.commit()
+    world.map_columns({"custom_fields": {"Deal": deal}}, ["Deal"])
     customfields.forget(world.workspace_id)
     world.add_row(Name="Ada Lovelace", Email="ada@example.com", Status="New", Deal="1200")
     world.settle()

@@ -134,12 +134,7 @@ def _with_a_custom_field(world):
     """The world's workspace with a number field mapped to a Deal column, and a lead with a deal."""
     world.trello.set_custom_fields(world.board_id, True)
     deal = world.trello.add_custom_field(world.board_id, "Deal", "number")["id"]
-    with world.sheets._lock:
-        world.sheets._sheet(world.spreadsheet_id, "Leads")[1].set(1, 8, "Deal")
-    with world.app.app_context():
-        ws = db.session.get(Workspace, world.workspace_id)
-        ws.mapping = {**ws.mapping, "custom_fields": {"Deal": deal}}
-        db.session.commit()
+    world.map_columns({"custom_fields": {"Deal": deal}}, ["Deal"])
     customfields.forget(world.workspace_id)
     world.add_row(Name="Ada Lovelace", Email="ada@example.com", Status="New", Deal="1200")
     world.settle()
